@@ -1,0 +1,102 @@
+# Caspen: one command to run it, one to test it. `make help` lists the targets.
+#
+# Without DATABASE_URL, both start a project-local PostgreSQL (data in .devdb/, socket
+# only, no TCP port; see .ci/devdb.sh). With DATABASE_URL set, that database is used.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+PY := $(VENV)/bin/python
+# Holds the hash of the pyproject.toml last installed, so `pip install` runs only when
+# the dependencies may have changed.
+STAMP := $(VENV)/.caspen-installed
+DEVDB := .ci/devdb.sh
+ARGS ?=
+PYTEST_ARGS ?=
+
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+HAS_APT := $(shell command -v apt-get >/dev/null 2>&1 && echo yes)
+
+# Shell snippet: use DATABASE_URL when set, otherwise the local cluster.
+define with_db
+if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL="$$($(DEVDB) start)"; fi; \
+export DATABASE_URL; echo "Database: $${DATABASE_URL}";
+endef
+
+.PHONY: help run test stop lint fmt venv chromium
+
+help: ## list the targets
+	@echo "Caspen: practice management for clinics"
+	@echo
+	@awk -F ':.*## ' '/^[a-z]+:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo
+	@echo "  Without DATABASE_URL, run and test use a local PostgreSQL in .devdb/."
+	@echo "  Run part of the suite: make test ARGS=\"tests/packages\" or ARGS=\"-m 'not browser'\""
+
+run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
+	@$(with_db) \
+	export DEBUG=true; \
+	$(PY) manage.py migrate --no-input; \
+	$(PY) manage.py seed_demo --if-empty; \
+	login="$$($(PY) manage.py ensure_admin)"; \
+	echo; echo "$$login"; echo; \
+	exec $(PY) manage.py runserver 127.0.0.1:8000
+
+test: venv chromium ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
+	@$(with_db) \
+	export CASPEN_ALLOW_INSECURE_KEY=1 CASPEN_PLAIN_STATIC=1; \
+	exec $(PY) -m pytest $(PYTEST_ARGS) $(ARGS)
+
+stop: ## stop the local PostgreSQL (its data stays in .devdb/)
+	@$(DEVDB) stop
+
+lint: venv ## ruff check and ruff format --check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: venv ## format the code and apply ruff's safe fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+venv: ## create .venv and install the project with its dev tools (when pyproject.toml changed)
+	@if [ ! -x "$(PY)" ]; then \
+		if [ -z "$(PYTHON)" ]; then \
+			echo "Python 3.11 not found: install it (Debian 12: apt-get install python3 python3-venv)" >&2; \
+			exit 1; \
+		fi; \
+		if ! "$(PYTHON)" -c "import ensurepip, venv" 2>/dev/null; then \
+			if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \
+				echo "Installing python3-venv with apt-get"; \
+				DEBIAN_FRONTEND=noninteractive apt-get update; \
+				DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; \
+			else \
+				echo "$(PYTHON) cannot create virtual environments: install python3-venv" \
+					"(Debian/Ubuntu: sudo apt-get install python3-venv)" >&2; \
+				exit 1; \
+			fi; \
+		fi; \
+		echo "Creating $(VENV) with $(PYTHON)"; \
+		"$(PYTHON)" -m venv $(VENV); \
+	fi
+	@want="$$($(PY) -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"; \
+	if [ "$$(cat $(STAMP) 2>/dev/null)" != "$$want" ]; then \
+		echo "Installing dependencies (pyproject.toml changed)"; \
+		$(PY) -m pip install -e ".[dev]"; \
+		echo "$$want" > $(STAMP); \
+	fi
+
+chromium: ## install Debian's chromium for the browser tests, if missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \
+			echo "Installing chromium for the browser tests"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else \
+			echo "WARNING: /usr/bin/chromium is missing, so the browser tests will fail." >&2; \
+			echo "  Install it with: sudo apt-get install chromium" >&2; \
+			echo "  or leave those tests out: make test ARGS=\"-m 'not browser'\"" >&2; \
+		fi; \
+	fi

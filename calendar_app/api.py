@@ -1,0 +1,451 @@
+"""API v1: the calendar (`locations/`, `practitioners/`, `cancellation-reasons/`,
+`appointments/`).
+
+The practice's lists are added to through `caspen.services` (the settings pages' own
+services).
+
+Every appointment write is a `calendar_app.services` (or `packages.services`) call with
+`by=request.user`; the services hold the rules (overlaps, matching packages, series,
+cancellation) and refuse with a `DomainError` (409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+
+from calendar_app import services
+from calendar_app.models import (
+    Appointment,
+    AppointmentStatus,
+    CancellationReason,
+    Location,
+    Practitioner,
+)
+from caspen import services as practice_services
+from caspen.api import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    ApiViewSet,
+    InputDateTime,
+    InputModelSerializer,
+    OrderingFilter,
+    ReferenceViewSet,
+    reference_filter,
+    reference_schema,
+)
+from caspen.forms import TEXT_MAX_LENGTH
+from catalog.models import Service
+from clients.models import Client
+from invoicing.api import InvoiceOut, invoice_for_output
+from invoicing.services import invoice_for_appointment
+from packages.models import ClientPackage
+from packages.services import appointment_link, appointment_unlink
+
+# ---------------------------------------------------------------- reference lists
+
+
+class LocationOut(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "name", "address", "archived"]
+        read_only_fields = fields
+
+
+class LocationIn(InputModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["name", "address"]
+
+
+@reference_schema("locations", LocationOut, LocationIn)
+class LocationViewSet(ReferenceViewSet):
+    queryset = Location.objects.order_by("name", "id")
+    serializer_class = LocationOut
+    input_serializer = LocationIn
+    filterset_class = reference_filter(Location)
+    create_with = practice_services.location_create
+
+
+class PractitionerOut(serializers.ModelSerializer):
+    class Meta:
+        model = Practitioner
+        fields = ["id", "name", "colour", "archived"]
+        read_only_fields = fields
+
+
+class PractitionerIn(InputModelSerializer):
+    colour = serializers.CharField(
+        required=False,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "Enter a colour such as #2f7d6d.")],
+    )
+
+    class Meta:
+        model = Practitioner
+        fields = ["name", "colour"]
+
+
+@reference_schema("practitioners", PractitionerOut, PractitionerIn)
+class PractitionerViewSet(ReferenceViewSet):
+    queryset = Practitioner.objects.order_by("name", "id")
+    serializer_class = PractitionerOut
+    input_serializer = PractitionerIn
+    filterset_class = reference_filter(Practitioner)
+    create_with = practice_services.practitioner_create
+
+
+class CancellationReasonOut(serializers.ModelSerializer):
+    class Meta:
+        model = CancellationReason
+        fields = ["id", "name", "archived"]
+        read_only_fields = fields
+
+
+class CancellationReasonIn(InputModelSerializer):
+    class Meta:
+        model = CancellationReason
+        fields = ["name"]
+        # Unique names (in any case) are the service's rule: 409 name_taken.
+        extra_kwargs = {"name": {"validators": []}}
+
+
+@reference_schema("cancellation reasons", CancellationReasonOut, CancellationReasonIn)
+class CancellationReasonViewSet(ReferenceViewSet):
+    queryset = CancellationReason.objects.order_by("name", "id")
+    serializer_class = CancellationReasonOut
+    input_serializer = CancellationReasonIn
+    filterset_class = reference_filter(CancellationReason)
+    create_with = practice_services.cancellation_reason_create
+
+
+# ---------------------------------------------------------------------- appointments
+
+
+class AppointmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "client",
+            "practitioner",
+            "location",
+            "service",
+            "starts_at",
+            "ends_at",
+            "status",
+            "client_package",
+            "series",
+            "notes",
+            "cancellation_reason",
+            "kept_credit",
+        ]
+        read_only_fields = fields
+
+
+class RepeatIn(serializers.Serializer):
+    every_weeks = serializers.IntegerField(min_value=1, max_value=4)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        allow_empty=False,
+        max_length=7,
+        help_text="0 = Monday … 6 = Sunday.",
+    )
+    count = serializers.IntegerField(min_value=1, max_value=104)
+
+
+class AppointmentIn(serializers.Serializer):
+    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    starts_at = InputDateTime()
+    ends_at = InputDateTime(
+        required=False, allow_null=True, help_text="Default: start + the service's duration."
+    )
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
+    client_package = serializers.PrimaryKeyRelatedField(
+        queryset=ClientPackage.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Link this client package at once (one credit is consumed).",
+    )
+    repeat = RepeatIn(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Book a repeating series instead: every 1-4 weeks on the weekdays, `count` "
+            "times. Packages cannot be applied to repeating appointments "
+            "(409 `repeating_appointment`)."
+        ),
+    )
+
+
+class AppointmentEditIn(serializers.Serializer):
+    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.all(), required=False
+    )
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all(), required=False)
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all(), required=False)
+    starts_at = InputDateTime(required=False)
+    ends_at = InputDateTime(required=False, allow_null=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX_LENGTH)
+    scope = serializers.ChoiceField(
+        choices=[("this", "This appointment"), ("following", "This and following")],
+        default="this",
+        help_text="For a repeating appointment: change only this one, or this and following.",
+    )
+
+    NOT_EDITABLE = {
+        "client_package": "Link or unlink a package with appointments/{id}/link/ and unlink/.",
+        "status": "Use appointments/{id}/cancel/, arrived/ or missed/ to change the status.",
+        "series": "The series of an appointment cannot be changed.",
+    }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict):
+            errors = {k: [v] for k, v in self.NOT_EDITABLE.items() if k in self.initial_data}
+            if errors:
+                raise serializers.ValidationError(errors)
+        return attrs
+
+
+class LinkIn(serializers.Serializer):
+    client_package = serializers.PrimaryKeyRelatedField(queryset=ClientPackage.objects.all())
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The package's service being booked, when not the appointment's own.",
+    )
+
+
+class CancelIn(serializers.Serializer):
+    reason = serializers.PrimaryKeyRelatedField(
+        queryset=CancellationReason.objects.all(), help_text="A cancellation reason's id."
+    )
+    keep_credit = serializers.BooleanField(
+        default=False, help_text="Late cancellation: the package credit stays consumed."
+    )
+    scope = serializers.ChoiceField(
+        choices=[("this", "This appointment"), ("following", "This and following")],
+        default="this",
+    )
+
+
+class DateOrDateTimeField(forms.Field):
+    """A date-time (ISO 8601; without an offset in the practice's time zone) or a date.
+
+    A date means the start of that day, or for `end_of_day` the end of it, so
+    `?start=2026-12-01&end=2026-12-07` is the whole week.
+    """
+
+    default_error_messages = {
+        "invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time.",
+        "out_of_range": f"Enter a date between {EARLIEST_YEAR} and {LATEST_YEAR}.",
+    }
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        self.end_of_day = end_of_day
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        try:
+            # A date first: parse_datetime would read "2026-12-01" as its midnight.
+            day = parse_date(text)
+            parsed = None if day is not None else parse_datetime(text)
+        except ValueError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if parsed is None and day is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        year = (parsed or day).year
+        if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        if parsed is None:
+            if self.end_of_day:
+                day += dt.timedelta(days=1)
+            parsed = dt.datetime.combine(day, dt.time())
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed
+
+
+class DateOrDateTimeFilter(django_filters.Filter):
+    field_class = DateOrDateTimeField
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": (
+            "Appointments that end after this moment: an ISO 8601 date-time, or a date "
+            "(YYYY-MM-DD: the start of that day)."
+        ),
+    }
+)
+class StartFilter(DateOrDateTimeFilter):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": (
+            "Appointments that start before this moment: an ISO 8601 date-time, or a date "
+            "(YYYY-MM-DD: the end of that day)."
+        ),
+    }
+)
+class EndFilter(DateOrDateTimeFilter):
+    pass
+
+
+class AppointmentFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
+    practitioner = django_filters.ModelChoiceFilter(queryset=Practitioner.objects.all())
+    location = django_filters.ModelChoiceFilter(queryset=Location.objects.all())
+    status = django_filters.ChoiceFilter(choices=AppointmentStatus.choices)
+    start = StartFilter(field_name="ends_at", lookup_expr="gt")
+    end = EndFilter(field_name="starts_at", lookup_expr="lt", end_of_day=True)
+    ordering = OrderingFilter(fields=["starts_at", "id"])
+
+    class Meta:
+        model = Appointment
+        fields = ["client", "practitioner", "location", "status", "start", "end"]
+
+
+def _appointment(pk: int) -> Appointment:
+    return Appointment.objects.get(pk=pk)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List appointments", responses=AppointmentOut),
+    retrieve=extend_schema(summary="Get an appointment", responses=AppointmentOut),
+    create=extend_schema(
+        summary="Book an appointment (or a repeating series)",
+        description=(
+            "Books one appointment; with `client_package` it is linked at once (one credit "
+            "consumed, in the same transaction). With `repeat` a series is booked (all or "
+            "nothing) and the response is its first appointment (its `series` is set)."
+        ),
+        request=AppointmentIn,
+        responses={201: AppointmentOut},
+    ),
+    partial_update=extend_schema(
+        summary="Edit an appointment's details",
+        description="Not `client_package` (use link/unlink), not `status` (use the actions).",
+        request=AppointmentEditIn,
+        responses=AppointmentOut,
+    ),
+    destroy=extend_schema(summary="Delete an appointment booked by mistake"),
+)
+class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Appointment.objects.order_by("starts_at", "id")
+    serializer_class = AppointmentOut
+    filterset_class = AppointmentFilter
+    action_permissions = {
+        "link": ("packages.link_clientpackage",),
+        "unlink": ("packages.link_clientpackage",),
+        "cancel": ("calendar_app.change_appointment",),
+        "arrived": ("calendar_app.change_appointment",),
+        "missed": ("calendar_app.change_appointment",),
+        "invoice": ("invoicing.add_invoice",),
+    }
+
+    def create(self, request):
+        data = self.validated(AppointmentIn)
+        repeat = data.pop("repeat", None)
+        client_package = data.pop("client_package", None)
+        data["ends_at"] = data.get("ends_at") or None
+        if repeat is None:
+            appointment = services.appointment_book(
+                **data, client_package=client_package, by=request.user
+            )
+        else:
+            series = services.appointment_book_series(**data, **repeat, by=request.user)
+            appointment = series.appointments.order_by("starts_at", "id").first()
+            if client_package is not None:
+                # The link service refuses (repeating_appointment) and the view's
+                # transaction takes the series back with it.
+                appointment_link(
+                    appointment=appointment, client_package=client_package, by=request.user
+                )
+        return self.respond(AppointmentOut, appointment, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        appointment = self.get_object()
+        data = self.validated(AppointmentEditIn)
+        scope = data.pop("scope")
+        appointment = services.appointment_edit(
+            appointment=appointment, scope=scope, by=request.user, **data
+        )
+        return self.respond(AppointmentOut, _appointment(appointment.pk))
+
+    def destroy(self, request, pk=None):
+        services.appointment_delete(appointment=self.get_object(), by=request.user)
+        return self.respond_no_content()
+
+    @extend_schema(summary="Link a client package", request=LinkIn, responses=AppointmentOut)
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None):
+        appointment = self.get_object()
+        data = self.validated(LinkIn)
+        appointment_link(appointment=appointment, **data, by=request.user)
+        return self.respond(AppointmentOut, _appointment(appointment.pk))
+
+    @extend_schema(
+        summary="Unlink the package (its credit is released)",
+        request=None,
+        responses=AppointmentOut,
+    )
+    @action(detail=True, methods=["post"])
+    def unlink(self, request, pk=None):
+        appointment = appointment_unlink(appointment=self.get_object(), by=request.user)
+        return self.respond(AppointmentOut, _appointment(appointment.pk))
+
+    @extend_schema(summary="Cancel", request=CancelIn, responses=AppointmentOut)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        appointment = self.get_object()
+        data = self.validated(CancelIn)
+        services.appointment_cancel(appointment=appointment, **data, by=request.user)
+        return self.respond(AppointmentOut, _appointment(appointment.pk))
+
+    @extend_schema(summary="Mark Arrived", request=None, responses=AppointmentOut)
+    @action(detail=True, methods=["post"])
+    def arrived(self, request, pk=None):
+        appointment = services.appointment_mark_arrived(
+            appointment=self.get_object(), by=request.user
+        )
+        return self.respond(AppointmentOut, appointment)
+
+    @extend_schema(summary="Mark Missed (no-show)", request=None, responses=AppointmentOut)
+    @action(detail=True, methods=["post"])
+    def missed(self, request, pk=None):
+        appointment = services.appointment_mark_missed(
+            appointment=self.get_object(), by=request.user
+        )
+        return self.respond(AppointmentOut, appointment)
+
+    @extend_schema(
+        summary="Create the appointment's Draft invoice", request=None, responses={201: InvoiceOut}
+    )
+    @action(detail=True, methods=["post"])
+    def invoice(self, request, pk=None):
+        invoice = invoice_for_appointment(appointment=self.get_object(), by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk), status.HTTP_201_CREATED)

@@ -1,0 +1,199 @@
+"""The calendar: locations, practitioners and appointments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Func, Q
+from django.utils import timezone
+
+from caspen.audit import audited
+
+
+class Location(models.Model):
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Practitioner(models.Model):
+    """A staff member with a calendar (optionally a user who signs in)."""
+
+    name = models.CharField(max_length=200)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="practitioner",
+    )
+    colour = models.CharField(max_length=7, default="#2f7d6d")
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CancellationReason(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited()
+class AppointmentSeries(models.Model):
+    """A repeating booking: every `every_weeks` weeks on `weekdays` (0 = Monday), `count` times."""
+
+    every_weeks = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    weekdays = ArrayField(models.PositiveSmallIntegerField())
+    count = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(104)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "appointment series"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(every_weeks__gte=1, every_weeks__lte=4),
+                name="series_every_1_to_4_weeks",
+            ),
+            models.CheckConstraint(
+                condition=Q(count__gte=1, count__lte=104), name="series_count_1_to_104"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Series #{self.pk}: every {self.every_weeks} week(s), {self.count} times"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    ARRIVED = "arrived", "Arrived"
+    MISSED = "missed", "Missed"
+    CANCELED = "canceled", "Canceled"
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+@audited()
+class Appointment(models.Model):
+    """One booking of a client with a practitioner at a location.
+
+    `client_package` is the (at most one) package whose credit this appointment uses;
+    it is set and cleared only by the link/unlink services, which move the credit.
+    """
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="appointments"
+    )
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, related_name="appointments"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    service = models.ForeignKey(
+        "catalog.Service", on_delete=models.PROTECT, related_name="appointments"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
+    )
+    series = models.ForeignKey(
+        AppointmentSeries,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+    )
+    client_package = models.ForeignKey(
+        "packages.ClientPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+    )
+    cancellation_reason = models.ForeignKey(
+        CancellationReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kept_credit = models.BooleanField(
+        default=False, help_text="Canceled late: the package credit stays consumed."
+    )
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["practitioner", "starts_at"], name="appt_practitioner_start"),
+            models.Index(fields=["location", "starts_at"], name="appt_location_start"),
+            models.Index(fields=["client", "starts_at"], name="appt_client_start"),
+            models.Index(fields=["client_package"], name="appt_client_package"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"
+            ),
+            # A practitioner cannot be in two places at once. The service checks first for
+            # a friendly message; this constraint holds even for concurrent bookings.
+            ExclusionConstraint(
+                name="appointment_no_practitioner_overlap",
+                expressions=[
+                    ("practitioner", RangeOperators.EQUAL),
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=AppointmentStatus.CANCELED),
+            ),
+            # Packages cannot be applied to repeating appointments.
+            models.CheckConstraint(
+                condition=Q(client_package__isnull=True) | Q(series__isnull=True),
+                name="appointment_series_has_no_package",
+            ),
+            # A canceled appointment keeps its package only for a late cancellation.
+            models.CheckConstraint(
+                condition=~Q(status=AppointmentStatus.CANCELED)
+                | Q(client_package__isnull=True)
+                | Q(kept_credit=True),
+                name="appointment_canceled_keeps_package_only_if_kept_credit",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancellation_reason__isnull=True)
+                | Q(status=AppointmentStatus.CANCELED),
+                name="appointment_reason_only_when_canceled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.client} – {self.service} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
+        )

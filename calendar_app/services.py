@@ -1,0 +1,458 @@
+"""Writes for appointments: book, repeat, edit, arrive, miss, cancel, delete.
+
+Package credits move through `packages.services` in the same transaction as the
+appointment change, with the appointment row locked before the package row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import reduce
+from operator import or_
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from calendar_app.models import (
+    Appointment,
+    AppointmentSeries,
+    AppointmentStatus,
+    CancellationReason,
+    Location,
+    Practitioner,
+)
+from caspen.errors import DomainError, require_perm
+from catalog.models import Service
+from clients.models import Client
+from packages.models import ClientPackage
+from packages.services import (
+    _consume,
+    _lock_appointment,
+    _release,
+    check_package_covers,
+    link_locked,
+    unlink_locked,
+)
+
+User = AbstractBaseUser
+OVERLAP_CONSTRAINT = "appointment_no_practitioner_overlap"
+SCOPES = ("this", "following")
+EDITABLE_FIELDS = ("client", "practitioner", "location", "service", "starts_at", "ends_at", "notes")
+
+
+def _when(value: dt.datetime) -> str:
+    return date_format(timezone.localtime(value), "D j M Y, H:i")
+
+
+def _user(by):
+    return by if by is not None and by.is_authenticated else None
+
+
+def _check_bookable(
+    *, client: Client, practitioner: Practitioner, location: Location, service: Service
+) -> None:
+    if client.archived:
+        raise DomainError("client_archived", f"{client} is archived and cannot be booked.")
+    if practitioner.archived:
+        raise DomainError("practitioner_archived", f"{practitioner} is no longer taking bookings.")
+    if location.archived:
+        raise DomainError("location_archived", f"{location} is no longer in use.")
+    if service.archived:
+        raise DomainError("service_archived", f"{service.name} is archived and cannot be booked.")
+
+
+def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        raise DomainError("invalid_time", "Times must include a time zone.")
+    # Compare instants: two times of one time zone compare (and subtract) by their wall
+    # clocks, which is wrong across a daylight-saving change.
+    starts_at, ends_at = starts_at.astimezone(dt.UTC), ends_at.astimezone(dt.UTC)
+    if ends_at <= starts_at:
+        raise DomainError("invalid_time", "The appointment must end after it starts.")
+    if ends_at - starts_at > dt.timedelta(hours=24):
+        raise DomainError("invalid_time", "An appointment cannot last more than 24 hours.")
+
+
+def _default_end(starts_at: dt.datetime, service: Service) -> dt.datetime:
+    """Start + the service's duration in real time (not on a clock that may skip an hour)."""
+    return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
+
+
+def _check_no_overlap(
+    *, practitioner: Practitioner, slots: Iterable[tuple[dt.datetime, dt.datetime]], exclude=()
+) -> None:
+    """Friendly pre-check; the exclusion constraint is what holds under concurrency."""
+    conditions = [Q(starts_at__lt=end, ends_at__gt=start) for start, end in slots]
+    if not conditions:
+        return
+    clash = (
+        Appointment.objects.filter(practitioner=practitioner)
+        .exclude(status=AppointmentStatus.CANCELED)
+        .exclude(pk__in=list(exclude))
+        .filter(reduce(or_, conditions))
+        .order_by("starts_at")
+        .first()
+    )
+    if clash is not None:
+        raise _overlap_error(practitioner, clash.starts_at)
+
+
+def _overlap_error(practitioner: Practitioner, when: dt.datetime | None = None) -> DomainError:
+    at = f" ({_when(when)})" if when else ""
+    return DomainError("overlap", f"{practitioner} already has an appointment at that time{at}.")
+
+
+def _is_overlap(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT
+
+
+def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
+    """Run `save()` in a savepoint and turn an overlap violation into a DomainError."""
+    try:
+        with transaction.atomic():
+            save()
+    except IntegrityError as exc:
+        if _is_overlap(exc):
+            raise _overlap_error(practitioner) from exc
+        raise
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    client: Client,
+    practitioner: Practitioner,
+    location: Location,
+    service: Service,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime | None = None,
+    notes: str = "",
+    client_package: ClientPackage | None = None,
+    by: User | None,
+) -> Appointment:
+    """Book one appointment; with `client_package`, link it (consuming a credit) at once."""
+    require_perm(by, "calendar_app.add_appointment")
+    if client_package is not None:
+        require_perm(by, "packages.link_clientpackage")
+    _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
+    ends_at = ends_at or _default_end(starts_at, service)
+    _check_times(starts_at, ends_at)
+    _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)])
+    appointment = Appointment(
+        client=client,
+        practitioner=practitioner,
+        location=location,
+        service=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        notes=notes,
+        created_by=_user(by),
+    )
+    _save_guarding_overlap(appointment.save, practitioner)
+    if client_package is not None:
+        link_locked(appointment=appointment, client_package=client_package, by=by)
+    return appointment
+
+
+def series_occurrences(
+    *, starts_at: dt.datetime, every_weeks: int, weekdays: Iterable[int], count: int
+) -> list[dt.datetime]:
+    """The start times of a repeating booking, in the practice's local time.
+
+    Weeks are counted from the week of `starts_at` (Monday first); occurrences before
+    `starts_at` in that first week are skipped. The local clock time is kept across
+    daylight-saving changes.
+    """
+    local = timezone.localtime(starts_at)
+    days = sorted(set(weekdays))
+    week_start = local.date() - dt.timedelta(days=local.weekday())
+    occurrences: list[dt.datetime] = []
+    week = 0
+    while len(occurrences) < count:
+        base = week_start + dt.timedelta(weeks=week * every_weeks)
+        for weekday in days:
+            day = base + dt.timedelta(days=weekday)
+            if day < local.date():
+                continue
+            occurrences.append(timezone.make_aware(dt.datetime.combine(day, local.time())))
+            if len(occurrences) == count:
+                break
+        week += 1
+    return occurrences
+
+
+@transaction.atomic
+def appointment_book_series(
+    *,
+    client: Client,
+    practitioner: Practitioner,
+    location: Location,
+    service: Service,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime | None = None,
+    notes: str = "",
+    every_weeks: int,
+    weekdays: Iterable[int],
+    count: int,
+    by: User | None,
+) -> AppointmentSeries:
+    """Book a repeating appointment: every 1-4 weeks on the chosen weekdays, `count` times.
+
+    All or nothing: if any occurrence clashes, nothing is booked. Repeating appointments
+    never use packages.
+    """
+    require_perm(by, "calendar_app.add_appointment")
+    _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
+    weekdays = list(weekdays)
+    if not isinstance(every_weeks, int) or not 1 <= every_weeks <= 4:
+        raise DomainError("invalid_repeat", "Repeat every 1, 2, 3 or 4 weeks.")
+    if not weekdays or any(not isinstance(d, int) or not 0 <= d <= 6 for d in weekdays):
+        raise DomainError("invalid_repeat", "Choose at least one weekday (Monday to Sunday).")
+    if not isinstance(count, int) or not 1 <= count <= 104:
+        raise DomainError("invalid_repeat", "A series has between 1 and 104 occurrences.")
+    ends_at = ends_at or _default_end(starts_at, service)
+    _check_times(starts_at, ends_at)
+    duration = ends_at.astimezone(dt.UTC) - starts_at.astimezone(dt.UTC)
+    starts = series_occurrences(
+        starts_at=starts_at, every_weeks=every_weeks, weekdays=weekdays, count=count
+    )
+    slots = [(start, start + duration) for start in starts]
+    _check_no_overlap(practitioner=practitioner, slots=slots)
+    series = AppointmentSeries.objects.create(
+        every_weeks=every_weeks, weekdays=sorted(set(weekdays)), count=count, created_by=_user(by)
+    )
+    appointments = [
+        Appointment(
+            client=client,
+            practitioner=practitioner,
+            location=location,
+            service=service,
+            starts_at=start,
+            ends_at=end,
+            notes=notes,
+            series=series,
+            created_by=_user(by),
+        )
+        for start, end in slots
+    ]
+    _save_guarding_overlap(lambda: Appointment.objects.bulk_create(appointments), practitioner)
+    return series
+
+
+def _targets(appointment: Appointment, scope: str) -> list[Appointment]:
+    """`appointment` locked, plus the later live occurrences of its series for "following"."""
+    if scope not in SCOPES:
+        raise DomainError("invalid_scope", "Choose this appointment or this and following.")
+    locked = _lock_appointment(appointment)
+    if scope == "this" or locked.series_id is None:
+        return [locked]
+    following = list(
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "client")
+        .filter(series_id=locked.series_id, starts_at__gt=locked.starts_at)
+        .exclude(status=AppointmentStatus.CANCELED)
+        .order_by("starts_at")
+    )
+    return [locked, *following]
+
+
+@transaction.atomic
+def appointment_edit(
+    *, appointment: Appointment, by: User | None, scope: str = "this", **changes
+) -> Appointment:
+    """Change details of an appointment (or of it and the following ones in its series).
+
+    Times move by the same offset for each following occurrence. A linked appointment may
+    not be edited so that its package no longer pays for it: unlink first.
+    """
+    require_perm(by, "calendar_app.change_appointment")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(
+            "invalid_field", f"These details cannot be edited: {', '.join(sorted(unknown))}."
+        )
+    targets = _targets(appointment, scope)
+    first = targets[0]
+    if first.status == AppointmentStatus.CANCELED:
+        raise DomainError("appointment_canceled", "This appointment is canceled; book a new one.")
+    shift = changes["starts_at"] - first.starts_at if "starts_at" in changes else dt.timedelta(0)
+    new_service = changes.get("service")
+    for target in targets:
+        old_service_id = target.service_id
+        duration = target.ends_at - target.starts_at
+        for field in ("client", "practitioner", "location", "service", "notes"):
+            if field in changes:
+                setattr(target, field, changes[field])
+        target.starts_at = target.starts_at + shift
+        if target is first and "ends_at" in changes and changes["ends_at"] is not None:
+            target.ends_at = changes["ends_at"]
+        elif (
+            new_service is not None
+            and new_service.pk != old_service_id
+            and "ends_at" not in changes
+        ):
+            target.ends_at = target.starts_at + dt.timedelta(minutes=new_service.duration_minutes)
+        else:
+            target.ends_at = target.starts_at + duration
+        _check_bookable(
+            client=target.client,
+            practitioner=target.practitioner,
+            location=target.location,
+            service=target.service,
+        )
+        _check_times(target.starts_at, target.ends_at)
+        if target.client_package_id is not None:
+            _recheck_linked(target, old_service_id, by)
+    for target in targets:
+        _check_no_overlap(
+            practitioner=target.practitioner,
+            slots=[(target.starts_at, target.ends_at)],
+            exclude=[t.pk for t in targets],
+        )
+
+    def save_all():
+        for target in targets:
+            target.save()
+
+    _save_guarding_overlap(save_all, targets[0].practitioner)
+    return first
+
+
+def _recheck_linked(appointment: Appointment, old_service_id: int, by: User | None) -> None:
+    """Refuse an edit after which the linked package would no longer pay for the appointment.
+
+    Moving a fixed package's credit to another covered service re-checks that service's
+    allowance: the credit is released from the old service and consumed from the new.
+    """
+    client_package = ClientPackage.objects.select_for_update().get(pk=appointment.client_package_id)
+    try:
+        check_package_covers(
+            client_package=client_package,
+            client_id=appointment.client_id,
+            service=appointment.service,
+            on_date=timezone.localdate(appointment.starts_at),
+            consuming=False,
+        )
+    except DomainError as exc:
+        raise DomainError(
+            "unlink_first",
+            f"This appointment uses {client_package.name}: {exc.message} "
+            "Unlink the package first (Edit details, X beside the package).",
+        ) from exc
+    if appointment.service_id != old_service_id and client_package.is_fixed:
+        new_service_id = appointment.service_id
+        appointment.service_id = old_service_id
+        _release(appointment=appointment, reason="Service changed", by=by)
+        appointment.service_id = new_service_id
+        appointment._state.fields_cache.pop("service", None)
+        try:
+            _consume(appointment=appointment, client_package_id=client_package.pk, by=by)
+        except DomainError as exc:
+            raise DomainError(
+                "unlink_first",
+                f"This appointment uses {client_package.name}: {exc.message} Unlink the package first.",
+            ) from exc
+
+
+def _check_can_change_status(appointment: Appointment) -> None:
+    if appointment.status == AppointmentStatus.CANCELED:
+        raise DomainError("appointment_canceled", "This appointment is canceled.")
+
+
+@transaction.atomic
+def appointment_mark_arrived(*, appointment: Appointment, by: User | None) -> Appointment:
+    """The client has arrived. Not before the appointment's day."""
+    require_perm(by, "calendar_app.change_appointment")
+    locked = _lock_appointment(appointment)
+    _check_can_change_status(locked)
+    if timezone.localdate(locked.starts_at) > timezone.localdate():
+        raise DomainError(
+            "not_yet", "A client can't be marked Arrived before the appointment's day."
+        )
+    locked.status = AppointmentStatus.ARRIVED
+    locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def appointment_mark_missed(*, appointment: Appointment, by: User | None) -> Appointment:
+    """A no-show. The package credit stays consumed."""
+    require_perm(by, "calendar_app.change_appointment")
+    locked = _lock_appointment(appointment)
+    _check_can_change_status(locked)
+    if locked.starts_at > timezone.now():
+        raise DomainError(
+            "not_yet",
+            "Only an appointment that has started can be marked Missed; cancel it instead.",
+        )
+    locked.status = AppointmentStatus.MISSED
+    locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def appointment_cancel(
+    *,
+    appointment: Appointment,
+    reason: CancellationReason | None,
+    keep_credit: bool = False,
+    scope: str = "this",
+    by: User | None,
+) -> Appointment:
+    """Cancel with a reason. A linked appointment's credit returns to its package unless
+    `keep_credit` (a late cancellation). A past appointment is marked Missed instead."""
+    require_perm(by, "calendar_app.change_appointment")
+    if reason is None:
+        raise DomainError("reason_required", "Choose a cancellation reason.")
+    if reason.archived:
+        raise DomainError("reason_archived", f"“{reason}” is no longer a cancellation reason.")
+    targets = _targets(appointment, scope)
+    first = targets[0]
+    now = timezone.now()
+    if first.status == AppointmentStatus.CANCELED:
+        raise DomainError("appointment_canceled", "This appointment is already canceled.")
+    if first.starts_at < now:
+        raise DomainError(
+            "past_appointment", "A past appointment cannot be canceled: mark it Missed instead."
+        )
+    for target in targets:
+        if target.client_package_id is not None and not keep_credit:
+            unlink_locked(appointment=target, reason="Appointment canceled", by=by)
+        target.status = AppointmentStatus.CANCELED
+        target.cancellation_reason = reason
+        target.kept_credit = bool(keep_credit and target.client_package_id)
+        target.canceled_at = now
+        target.save(
+            update_fields=[
+                "status",
+                "cancellation_reason",
+                "kept_credit",
+                "canceled_at",
+                "updated_at",
+            ]
+        )
+    return first
+
+
+@transaction.atomic
+def appointment_delete(*, appointment: Appointment, by: User | None) -> None:
+    """Delete an appointment booked by mistake; a linked one gives its credit back.
+
+    An appointment on an invoice is kept (cancel it instead), so invoices stay whole.
+    """
+    require_perm(by, "calendar_app.delete_appointment")
+    locked = _lock_appointment(appointment)
+    line = locked.invoice_lines.select_related("invoice").first()
+    if line is not None:
+        raise DomainError(
+            "appointment_invoiced",
+            f"This appointment is on invoice {line.invoice}; cancel it instead of deleting it.",
+        )
+    if locked.client_package_id is not None:
+        _release(appointment=locked, reason="Appointment deleted", by=by)
+    locked.delete()

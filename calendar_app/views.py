@@ -1,0 +1,832 @@
+"""Calendar and appointment pages.
+
+Views stay thin: access (staff_view + get_object_or_404), a form, a service from
+`calendar_app.services` / `packages.services` / `invoicing.services`, then a partial (for
+HTMX, in the popup) or a redirect (plain form posts). Every popup URL also renders a full
+page, so each flow works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from calendar_app.forms import (
+    REPEAT_NO_PACKAGE,
+    WEEKDAYS,
+    AppointmentForm,
+    CalendarFilterForm,
+    CancelForm,
+    EditAppointmentForm,
+    LinkPackageForm,
+    PackageAreaForm,
+    parse_link_choice,
+    parse_local_datetime,
+)
+from calendar_app.grid import build_grid, day_bounds
+from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from calendar_app.services import (
+    appointment_book,
+    appointment_book_series,
+    appointment_cancel,
+    appointment_delete,
+    appointment_edit,
+    appointment_mark_arrived,
+    appointment_mark_missed,
+)
+from caspen.errors import DomainError
+from caspen.web import INVALID, apply_domain_error, render_page, safe_next, staff_view
+from catalog.models import Service
+from clients import selectors as client_selectors
+from clients.models import Client
+from invoicing.models import InvoiceLine, InvoiceStatus
+from invoicing.services import invoice_for_appointment
+from packages.models import ClientPackage
+from packages.selectors import client_package_matches
+from packages.services import appointment_link, appointment_unlink
+
+CALENDAR = "calendar_app/calendar.html"
+FORM = "calendar_app/appointment_form.html"
+PANEL = "calendar_app/appointment.html"
+EDIT = "calendar_app/appointment_edit.html"
+LINK = "calendar_app/appointment_link.html"
+CANCEL = "calendar_app/appointment_cancel.html"
+DELETE = "calendar_app/appointment_delete.html"
+
+CLIENT_RESULTS = 8
+# Where a refusal is shown: beside the field it concerns, else above the form.
+FIELD_FOR_CODE = {
+    "overlap": "start_time",
+    "invalid_time": "end_time",
+    "client_archived": "client",
+    "practitioner_archived": "practitioner",
+    "location_archived": "location",
+    "service_archived": "service",
+}
+
+
+def _calendar_url(*, day: dt.date | None = None, practitioner_id: int | None = None) -> str:
+    params = QueryDict(mutable=True)
+    if day:
+        params["date"] = day.isoformat()
+    if practitioner_id:
+        params["practitioner"] = practitioner_id
+    query = params.urlencode()
+    return reverse("calendar_app:calendar") + (f"?{query}" if query else "")
+
+
+def _calendar_url_for(appointment: Appointment) -> str:
+    return _calendar_url(
+        day=timezone.localdate(appointment.starts_at), practitioner_id=appointment.practitioner_id
+    )
+
+
+def _own_practitioner(user) -> Practitioner | None:
+    return Practitioner.objects.filter(user=user, archived=False).first()
+
+
+def _closing(response: HttpResponse) -> HttpResponse:
+    """Close the popup and refresh the calendar behind it (HTMX). closeModal fires after
+    the (empty) swap, so the popup's "open on swap" handler cannot reopen it."""
+    response["HX-Reswap"] = "none"
+    trigger_client_event(response, "calendarChanged")
+    return trigger_client_event(response, "closeModal", after="swap")
+
+
+def _changed(response: HttpResponse) -> HttpResponse:
+    """The calendar behind the popup shows the change at once."""
+    return trigger_client_event(response, "calendarChanged")
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+@staff_view("calendar_app.view_appointment")
+def calendar(request: HttpRequest) -> HttpResponse:
+    """Day view (practitioners as columns) or week view (days of one practitioner)."""
+    filters = CalendarFilterForm(request.GET).values()
+    today = timezone.localdate()
+    day = filters["date"] or today
+    view, location, chosen = filters["view"], filters["location"], filters["practitioner"]
+    practitioners = list(Practitioner.objects.filter(archived=False))
+
+    if view == "week":
+        if chosen is None:
+            chosen = _own_practitioner(request.user) or (
+                practitioners[0] if practitioners else None
+            )
+        first = day - dt.timedelta(days=day.weekday())
+        days = [first + dt.timedelta(days=i) for i in range(7)]
+        step = dt.timedelta(days=7)
+    else:
+        days = [day]
+        step = dt.timedelta(days=1)
+
+    appointments: list[Appointment] = []
+    if practitioners or chosen:
+        start, end = day_bounds(days[0], days[-1])
+        queryset = Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related(
+            "client", "service", "practitioner", "location"
+        )
+        if chosen is not None:
+            queryset = queryset.filter(practitioner=chosen)
+        if location is not None:
+            queryset = queryset.filter(location=location)
+        if not filters["canceled"]:
+            queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
+        appointments = list(queryset.order_by("starts_at", "id"))
+
+    if chosen is not None:
+        shown = [chosen]
+    else:
+        # Columns for every active practitioner, plus anyone archived since who still has
+        # appointments on this day.
+        shown = list(practitioners)
+        known = {p.pk for p in shown}
+        for appointment in appointments:
+            if appointment.practitioner_id not in known:
+                known.add(appointment.practitioner_id)
+                shown.append(appointment.practitioner)
+        shown.sort(key=lambda p: p.name.lower())
+
+    grid = (
+        build_grid(
+            days=days,
+            practitioners=shown,
+            appointments=appointments,
+            by_day=view == "week",
+            today=today,
+            location_id=location.pk if location else None,
+        )
+        if shown
+        else None
+    )
+    if view == "week":
+        title = f"{date_format(days[0], 'j M')} – {date_format(days[-1], 'j M Y')}"
+    else:
+        title = date_format(day, "l j M Y")
+    filter_form = CalendarFilterForm(
+        initial={
+            "view": view,
+            "date": day,
+            "practitioner": chosen.pk if chosen else None,
+            "location": location.pk if location else None,
+            "canceled": filters["canceled"],
+        }
+    )
+    if view == "week":
+        filter_form.fields["practitioner"].empty_label = None
+    context = {
+        "grid": grid,
+        "view": view,
+        "day": day,
+        "days": days,
+        "title": title,
+        "today": today,
+        "is_current": today in days,
+        "previous": (day - step).isoformat(),
+        "next": (day + step).isoformat(),
+        "appointments": appointments,
+        "filter_form": filter_form,
+        "location": location,
+        "chosen": chosen,
+        "show_canceled": filters["canceled"],
+        "has_practitioners": bool(practitioners),
+    }
+    return render_page(request, CALENDAR, context, partial="calendar")
+
+
+# ------------------------------------------------------------------ create appointment
+
+
+@dataclass
+class PackageArea:
+    """What the package part of Create appointment shows.
+
+    state: "off" (no permission or nothing chosen yet), "repeat" (why no package),
+    "banner" ("X package matches — View"), "link" (the Link package choices) or "chosen"
+    ("Linked to package: NAME").
+    """
+
+    state: str = "off"
+    count: int = 0
+    choices: list = field(default_factory=list)
+    chosen: ClientPackage | None = None
+    chosen_service: Service | None = None
+    error: str = ""
+    message: str = REPEAT_NO_PACKAGE
+
+
+@dataclass
+class ServiceChoice:
+    value: str  # "<client package>:<service>"
+    name: str
+    meta: str
+    disabled: bool
+    checked: bool
+
+
+@dataclass
+class PackageChoice:
+    package: ClientPackage
+    meta: str
+    services: list[ServiceChoice]
+    checked: bool
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def package_choices(packages: list[ClientPackage], chosen: str = "") -> list[PackageChoice]:
+    """The Link package list: fixed packages show each service's allowance ("0 of 3
+    used"; a service with none left is disabled); flexible ones the package's remaining
+    credits. Uses the services prefetched by `client_package_matches`."""
+    result = []
+    for package in packages:
+        remaining = _plural(package.remaining, "credit") + " remaining"
+        expires = (
+            f"Expires {date_format(package.expires_on, 'j M Y')}"
+            if package.expires_on
+            else "No expiry"
+        )
+        kind = "Fixed" if package.is_fixed else "Flexible"
+        services = []
+        for covered in package.services.all():
+            value = f"{package.pk}:{covered.service_id}"
+            left = covered.remaining
+            services.append(
+                ServiceChoice(
+                    value=value,
+                    name=covered.name,
+                    meta=(covered.usage_label + (" · none left" if left == 0 else ""))
+                    if package.is_fixed
+                    else remaining,
+                    disabled=left == 0,
+                    checked=value == chosen,
+                )
+            )
+        result.append(
+            PackageChoice(
+                package=package,
+                meta=f"{kind} · {remaining} · {expires}",
+                services=services,
+                checked=chosen.startswith(f"{package.pk}:") or len(packages) == 1,
+            )
+        )
+    return result
+
+
+def _package_area(data, user, step: str = "") -> PackageArea:
+    """Work out the package part from the form's current values (bound or typed)."""
+    if not user.has_perm("packages.link_clientpackage"):
+        return PackageArea()
+    values = PackageAreaForm(data).values()
+    if values["repeat"]:
+        return PackageArea(state="repeat")
+    client, day, service = values["client"], values["date"], values["service"]
+    if client is None or day is None:
+        return PackageArea()
+    matches = client_package_matches(client=client, on_date=day, service=service)
+    error = ""
+    if step == "use_package":
+        package, chosen_service = parse_link_choice(values["link_choice"], client.pk)
+        if package is not None and (
+            client_package_matches(client=client, on_date=day, service=chosen_service)
+            .filter(pk=package.pk)
+            .exists()
+        ):
+            return PackageArea(state="chosen", chosen=package, chosen_service=chosen_service)
+        error = "Select a package, then the service it covers."
+        step = "link"
+    if step == "link":
+        found = list(matches)
+        if found:
+            choices = package_choices(found, values["link_choice"] or "")
+            return PackageArea(state="link", count=len(found), choices=choices, error=error)
+    elif step != "clear_package" and values["client_package"]:
+        package = matches.filter(pk=values["client_package"]).first()
+        if package is not None:
+            return PackageArea(state="chosen", chosen=package, chosen_service=service)
+        # The client, service or date changed so that the package no longer pays.
+        error = "The package link was taken off: that package doesn't cover this booking."
+    count = matches.count()
+    return PackageArea(state="banner" if count else "off", count=count, error=error)
+
+
+def _query(data) -> str:
+    """The client search as typed: at most 100 characters, no NUL (PostgreSQL refuses it)."""
+    return (data.get("client_query") or "").replace("\x00", "").strip()[:100]
+
+
+def _client_choices(query: str, selected: Client | None) -> list[Client]:
+    """Up to 8 bookable clients for `query` (the Clients page's search: every word in the
+    name, phone or email); the selected client first, so a new search never drops it."""
+    words = query.split()[:6]
+    found = list(client_selectors.client_search(words)[:CLIENT_RESULTS]) if words else []
+    if selected is not None:
+        found = [selected, *(c for c in found if c.pk != selected.pk)]
+    return found
+
+
+def _wire(form: AppointmentForm) -> AppointmentForm:
+    """Changing the service, date or Repeat refreshes the package part (HTMX)."""
+    attrs = {
+        "hx-get": reverse("calendar_app:matches"),
+        "hx-trigger": "change",
+        "hx-include": "closest form",
+        "hx-target": "#package-area",
+        "hx-swap": "innerHTML",
+        "hx-sync": "#package-area:replace",
+    }
+    for name in ("service", "date", "repeat"):
+        form.fields[name].widget.attrs.update(attrs)
+    return form
+
+
+def _typed(data: QueryDict) -> dict:
+    """What was typed, as initial values: re-renders the form without judging it."""
+    initial = {key: data.get(key) for key in data if key not in ("csrfmiddlewaretoken", "step")}
+    initial["weekdays"] = data.getlist("weekdays")
+    return initial
+
+
+def _form_context(request, form, data, *, step: str = "", area: PackageArea | None = None):
+    values = PackageAreaForm(data).values()
+    client = values["client"]
+    query = _query(data)
+    fallback_day = values["date"]
+    # Once a client is chosen, the other search results make way (until a new search).
+    picked = client is not None and step != "search"
+    return {
+        "form": _wire(form),
+        "area": area or _package_area(data, request.user, step),
+        "clients": [client] if picked else _client_choices(query, client),
+        "picked": picked,
+        "client_query": query,
+        "selected_client": client,
+        "in_modal": bool(request.htmx),
+        "back_url": safe_next(request, _calendar_url(day=fallback_day)),
+    }
+
+
+@staff_view("calendar_app.add_appointment")
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    """Create appointment: one booking (optionally using a package credit) or a series.
+
+    Besides "Create appointment", the form's buttons without JavaScript re-render it:
+    step=search (client search), link (View → Link package), use_package, clear_package.
+    """
+    if request.method != "POST":
+        initial = _initial_from_query(request)
+        data = QueryDict(mutable=True)
+        data.update({k: str(v) for k, v in initial.items() if v is not None and k != "weekdays"})
+        return render_page(
+            request,
+            FORM,
+            _form_context(request, AppointmentForm(initial=initial), data),
+            partial="form",
+        )
+
+    step = request.POST.get("step", "")
+    if step in ("search", "link", "use_package", "clear_package", "refresh"):
+        initial = _typed(request.POST)
+        area = _package_area(request.POST, request.user, step)
+        if area.state == "chosen":
+            initial["client_package"] = area.chosen.pk
+            if area.chosen_service is not None:
+                initial["service"] = area.chosen_service.pk
+        elif step == "clear_package":
+            initial["client_package"] = None
+        form = AppointmentForm(initial=initial)
+        context = _form_context(request, form, request.POST, step=step, area=area)
+        return render_page(request, FORM, context, partial="form")
+
+    form = AppointmentForm(request.POST)
+    status = INVALID
+    if form.is_valid():
+        data = form.cleaned_data
+        common = {
+            "client": data["client"],
+            "practitioner": data["practitioner"],
+            "location": data["location"],
+            "service": data["service"],
+            "starts_at": data["starts_at"],
+            "ends_at": data["ends_at"],
+            "notes": data["notes"],
+            "by": request.user,
+        }
+        try:
+            with transaction.atomic():
+                if data["repeat"]:
+                    series = appointment_book_series(
+                        **common,
+                        every_weeks=data["every_weeks"],
+                        weekdays=data["weekdays"],
+                        count=data["count"],
+                    )
+                    appointment = series.appointments.order_by("starts_at").first()
+                    note = f"{data['count']} repeating appointments created."
+                else:
+                    appointment = appointment_book(**common, client_package=data["client_package"])
+                    note = "Appointment created."
+        except DomainError as exc:
+            status = apply_domain_error(form, exc, FIELD_FOR_CODE.get(exc.code))
+        else:
+            messages.success(request, note)
+            if request.htmx:
+                return _changed(_panel(request, appointment))
+            return redirect("calendar_app:detail", pk=appointment.pk)
+    context = _form_context(request, form, request.POST)
+    return render_page(request, FORM, context, partial="form", status=status)
+
+
+def _initial_from_query(request: HttpRequest) -> dict:
+    """?client=&practitioner=&location=&service=&start=2026-11-24T10:30 (junk is ignored)."""
+    initial: dict = {"every_weeks": 1, "count": 6}
+
+    def pk(name):
+        value = request.GET.get(name, "")
+        return int(value) if value.isdigit() and len(value) < 18 else None
+
+    client_id = pk("client")
+    if client_id and Client.objects.filter(pk=client_id, archived=False).exists():
+        initial["client"] = client_id
+    for name, model in (
+        ("practitioner", Practitioner),
+        ("location", Location),
+        ("service", Service),
+    ):
+        value = pk(name)
+        if value and model.objects.filter(pk=value, archived=False).exists():
+            initial[name] = value
+    if "practitioner" not in initial:
+        own = _own_practitioner(request.user)
+        if own is not None:
+            initial["practitioner"] = own.pk
+    if "location" not in initial:
+        locations = list(Location.objects.filter(archived=False)[:2])
+        if len(locations) == 1:
+            initial["location"] = locations[0].pk
+    start = parse_local_datetime(request.GET.get("start"))
+    if start is not None:
+        initial["date"] = start.date().isoformat()
+        initial["start_time"] = start.strftime("%H:%M")
+        initial["weekdays"] = [str(start.weekday())]
+    else:
+        initial["date"] = timezone.localdate().isoformat()
+    return initial
+
+
+@staff_view("calendar_app.add_appointment")
+def client_search(request: HttpRequest) -> HttpResponse:
+    """Search as you type: the clients to pick from (name, phone), archived excluded."""
+    values = PackageAreaForm(request.GET).values()
+    query = _query(request.GET)
+    context = {
+        "clients": _client_choices(query, values["client"]),
+        "client_query": query,
+        "selected_client": values["client"],
+    }
+    return render(request, f"{FORM}#client_results", context)
+
+
+@staff_view("calendar_app.add_appointment")
+def appointment_matches(request: HttpRequest) -> HttpResponse:
+    """The package part of Create appointment for the form's current values (HTMX):
+    the "X package matches — View" banner, the Link package choices, or the chosen one."""
+    step = request.GET.get("step", "")
+    area = _package_area(request.GET, request.user, step)
+    html = render_to_string(f"{FORM}#package_area", {"area": area}, request)
+    if request.htmx.trigger_name == "client":
+        # A client was picked: the other search results make way for the form.
+        selected = PackageAreaForm(request.GET).values()["client"]
+        if selected is not None:
+            context = {"clients": [selected], "selected_client": selected, "picked": True}
+            results = render_to_string(f"{FORM}#client_results", context, request)
+            html += f'<div id="client-results" hx-swap-oob="innerHTML">{results}</div>'
+
+    if area.state == "chosen" and area.chosen_service is not None:
+        # The Service select follows the service chosen in Link package.
+        form = _wire(AppointmentForm(initial={"service": area.chosen_service.pk}))
+        html += render_to_string(f"{FORM}#service_field", {"form": form, "oob": True}, request)
+    return HttpResponse(html)
+
+
+# ------------------------------------------------------------- the information panel
+
+
+def _load(pk: int) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.select_related(
+            "client",
+            "service",
+            "practitioner",
+            "location",
+            "client_package",
+            "series",
+            "cancellation_reason",
+        ),
+        pk=pk,
+    )
+
+
+def _series_text(appointment: Appointment) -> str:
+    series = appointment.series
+    if series is None:
+        return ""
+    names = dict(WEEKDAYS)
+    days = ", ".join(names[d] for d in sorted(series.weekdays) if d in names)
+    every = "every week" if series.every_weeks == 1 else f"every {series.every_weeks} weeks"
+    return f"Repeats {every} on {days}"
+
+
+def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> dict:
+    user = request.user
+    now = timezone.now()
+    today = timezone.localdate()
+    lines = list(
+        InvoiceLine.objects.filter(appointment=appointment)
+        .select_related("invoice")
+        .order_by("-id")
+    )
+    invoice = next(
+        (line.invoice for line in lines if line.invoice.status != InvoiceStatus.VOID), None
+    )
+    status = appointment.status
+    canceled = status == AppointmentStatus.CANCELED
+    can_change = user.has_perm("calendar_app.change_appointment") and not canceled
+    package, usage = appointment.client_package, None
+    if package is not None:
+        usage = next(
+            (s for s in package.services.all() if s.service_id == appointment.service_id), None
+        )
+    matches = 0
+    if (
+        package is None
+        and appointment.series_id is None
+        and not canceled
+        and user.has_perm("packages.link_clientpackage")
+    ):
+        matches = client_package_matches(
+            client=appointment.client,
+            on_date=timezone.localdate(appointment.starts_at),
+            service=appointment.service,
+        ).count()
+    return {
+        "appointment": appointment,
+        "package": package,
+        "usage": usage,
+        "matches": matches,
+        "series_text": _series_text(appointment),
+        "invoice": invoice,
+        "can_edit": can_change,
+        "can_arrive": can_change
+        and status != AppointmentStatus.ARRIVED
+        and timezone.localdate(appointment.starts_at) <= today,
+        "can_miss": can_change
+        and status != AppointmentStatus.MISSED
+        and appointment.starts_at <= now,
+        "can_cancel": can_change and appointment.starts_at >= now,
+        "can_delete": user.has_perm("calendar_app.delete_appointment") and not lines,
+        "can_invoice": user.has_perm("invoicing.add_invoice")
+        and not canceled
+        and invoice is None
+        and not appointment.client.archived,
+        "calendar_url": _calendar_url_for(appointment),
+        "in_modal": bool(request.htmx),
+        **extra,
+    }
+
+
+def _panel(request: HttpRequest, appointment: Appointment, *, status: int = 200, error: str = ""):
+    fresh = _load(appointment.pk)
+    return render_page(
+        request, PANEL, _panel_context(request, fresh, error=error), partial="panel", status=status
+    )
+
+
+def _done(request: HttpRequest, appointment: Appointment, note: str) -> HttpResponse:
+    """After a change: the refreshed panel in the popup (HTMX), else the panel's page."""
+    messages.success(request, note)
+    if request.htmx:
+        return _changed(_panel(request, appointment))
+    return redirect("calendar_app:detail", pk=appointment.pk)
+
+
+def _refused(request: HttpRequest, appointment: Appointment, exc: DomainError) -> HttpResponse:
+    status = 403 if exc.code == "permission_denied" else 409
+    if request.htmx:
+        return _panel(request, appointment, status=status, error=exc.message)
+    messages.error(request, exc.message)
+    return redirect("calendar_app:detail", pk=appointment.pk)
+
+
+@staff_view("calendar_app.view_appointment")
+def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The appointment information panel (a popup; a page without JavaScript)."""
+    appointment = _load(pk)
+    return render_page(request, PANEL, _panel_context(request, appointment), partial="panel")
+
+
+@staff_view("calendar_app.change_appointment")
+@require_POST
+def appointment_arrived(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _load(pk)
+    try:
+        appointment_mark_arrived(appointment=appointment, by=request.user)
+    except DomainError as exc:
+        return _refused(request, appointment, exc)
+    return _done(request, appointment, "Marked as Arrived.")
+
+
+@staff_view("calendar_app.change_appointment")
+@require_POST
+def appointment_missed(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _load(pk)
+    try:
+        appointment_mark_missed(appointment=appointment, by=request.user)
+    except DomainError as exc:
+        return _refused(request, appointment, exc)
+    return _done(request, appointment, "Marked as Missed.")
+
+
+@staff_view(("calendar_app.view_appointment", "invoicing.add_invoice"))
+@require_POST
+def appointment_invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    """Create invoice: a draft with the appointment's line, then the invoice's page."""
+    appointment = _load(pk)
+    try:
+        invoice = invoice_for_appointment(appointment=appointment, by=request.user)
+    except DomainError as exc:
+        existing = exc.context.get("invoice") if exc.code == "already_invoiced" else None
+        if existing is None:
+            return _refused(request, appointment, exc)
+        messages.info(request, exc.message)
+        invoice = existing
+    else:
+        messages.success(request, "Invoice created.")
+    try:
+        target = reverse("invoicing:detail", args=[invoice.pk])
+    except NoReverseMatch:  # the invoice pages are not there yet: stay on the panel
+        target = reverse("calendar_app:detail", args=[appointment.pk])
+        if request.htmx:
+            return _changed(_panel(request, appointment))
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+# --------------------------------------------------------------------- Edit details
+
+
+def _edit_render(request, appointment, form, *, unlink: bool, status: int = 200) -> HttpResponse:
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "unlink": unlink,
+        "in_modal": bool(request.htmx),
+        "calendar_url": _calendar_url_for(appointment),
+    }
+    return render_page(request, EDIT, context, partial="edit", status=status)
+
+
+@staff_view("calendar_app.change_appointment")
+def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit details. The X beside "Linked to package" marks the link for removal; it is
+    removed on Update appointment, together with the other changes (all or nothing)."""
+    appointment = _load(pk)
+    if appointment.status == AppointmentStatus.CANCELED:
+        error = DomainError("appointment_canceled", "This appointment is canceled; book a new one.")
+        return _refused(request, appointment, error)
+    if request.method != "POST":
+        form = EditAppointmentForm(appointment=appointment)
+        return _edit_render(request, appointment, form, unlink=False)
+
+    step = request.POST.get("step", "")
+    if step in ("unlink", "keep"):
+        initial = _typed(request.POST)
+        form = EditAppointmentForm(initial=initial, appointment=appointment)
+        unlink = step == "unlink" and appointment.client_package_id is not None
+        return _edit_render(request, appointment, form, unlink=unlink)
+
+    form = EditAppointmentForm(request.POST, appointment=appointment)
+    unlink_asked = bool(request.POST.get("unlink_package"))
+    unlink = unlink_asked and appointment.client_package_id is not None
+    if not form.is_valid():
+        return _edit_render(request, appointment, form, unlink=unlink, status=INVALID)
+    changes = form.changes()
+    try:
+        with transaction.atomic():
+            if unlink_asked:
+                # Unlinked meanwhile (a second tab, a double submit): the service says so,
+                # rather than "Appointment updated." for a link that was not there.
+                appointment_unlink(appointment=appointment, by=request.user)
+            if changes:
+                appointment_edit(
+                    appointment=appointment,
+                    scope=form.cleaned_data.get("scope") or "this",
+                    by=request.user,
+                    **changes,
+                )
+    except DomainError as exc:
+        status = apply_domain_error(form, exc, FIELD_FOR_CODE.get(exc.code))
+        return _edit_render(request, appointment, form, unlink=unlink, status=status)
+    return _done(request, appointment, "Appointment updated.")
+
+
+# --------------------------------------------------------------------- Link package
+
+
+@staff_view(("calendar_app.view_appointment", "packages.link_clientpackage"))
+def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link package for a booked appointment: the package, then the Service it covers."""
+    appointment = _load(pk)
+    form = LinkPackageForm(
+        request.POST if request.method == "POST" else None, client_id=appointment.client_id
+    )
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            package = form.cleaned_data["client_package"]
+            try:
+                appointment_link(
+                    appointment=appointment,
+                    client_package=package,
+                    service=form.cleaned_data["service"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                return _done(request, appointment, f"Linked to package: {package.name}.")
+    matches = client_package_matches(
+        client=appointment.client,
+        on_date=timezone.localdate(appointment.starts_at),
+        service=appointment.service,
+    )
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "choices": package_choices(list(matches), form.data.get("link_choice", "")),
+        "in_modal": bool(request.htmx),
+    }
+    return render_page(request, LINK, context, partial="link", status=status)
+
+
+# --------------------------------------------------------------------- Cancel, Delete
+
+
+@staff_view("calendar_app.change_appointment")
+def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _load(pk)
+    form = CancelForm(request.POST if request.method == "POST" else None, appointment=appointment)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                appointment_cancel(
+                    appointment=appointment,
+                    reason=form.cleaned_data["reason"],
+                    keep_credit=bool(form.cleaned_data.get("keep_credit")),
+                    scope=form.cleaned_data.get("scope") or "this",
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                return _done(request, appointment, "Appointment canceled.")
+    context = {"appointment": appointment, "form": form, "in_modal": bool(request.htmx)}
+    return render_page(request, CANCEL, context, partial="cancel", status=status)
+
+
+@staff_view("calendar_app.delete_appointment")
+def appointment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete (a booking made by mistake), after a confirmation. POST only deletes."""
+    appointment = _load(pk)
+    context = {"appointment": appointment, "in_modal": bool(request.htmx), "error": ""}
+    status = 200
+    if request.method == "POST":
+        back = _calendar_url_for(appointment)
+        try:
+            appointment_delete(appointment=appointment, by=request.user)
+        except DomainError as exc:
+            context["error"] = exc.message
+            status = 403 if exc.code == "permission_denied" else 409
+        else:
+            messages.success(request, "Appointment deleted.")
+            if request.htmx:
+                return _closing(HttpResponse())
+            return redirect(back)
+    return render_page(request, DELETE, context, partial="delete", status=status)

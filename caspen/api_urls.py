@@ -1,0 +1,41 @@
+"""`/api/`: version 1 of the REST API, its OpenAPI schema and the interactive docs."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from calendar_app.api import (
+    AppointmentViewSet,
+    CancellationReasonViewSet,
+    LocationViewSet,
+    PractitionerViewSet,
+)
+from caspen.api import not_found
+from catalog.api import PackageViewSet, ServiceViewSet, TaxRateViewSet
+from clients.api import ClientViewSet
+from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
+from packages.api import ClientPackageViewSet
+
+router = SimpleRouter()
+router.register("clients", ClientViewSet, basename="api-client")
+router.register("locations", LocationViewSet, basename="api-location")
+router.register("practitioners", PractitionerViewSet, basename="api-practitioner")
+router.register("services", ServiceViewSet, basename="api-service")
+router.register("tax-rates", TaxRateViewSet, basename="api-tax-rate")
+router.register("payment-methods", PaymentMethodViewSet, basename="api-payment-method")
+router.register(
+    "cancellation-reasons", CancellationReasonViewSet, basename="api-cancellation-reason"
+)
+router.register("packages", PackageViewSet, basename="api-package")
+router.register("client-packages", ClientPackageViewSet, basename="api-client-package")
+router.register("appointments", AppointmentViewSet, basename="api-appointment")
+router.register("invoices", InvoiceViewSet, basename="api-invoice")
+router.register("payments", PaymentViewSet, basename="api-payment")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: any other URL under /api/ gets a JSON 404 rather than the HTML page.
+    re_path(r"", not_found),
+]

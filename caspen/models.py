@@ -1,0 +1,99 @@
+"""Practice-wide settings: one row, read by every app."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+def _default_currency() -> str:
+    return settings.CURRENCY
+
+
+class PracticeSettings(models.Model):
+    """The practice's details and invoice settings (a single row, pk=1).
+
+    `invoice_next_number` is the next number finalizing will take; invoice numbering
+    locks this row, so numbers stay consecutive under concurrent finalizing.
+    """
+
+    name = models.CharField(max_length=200, default="My practice")
+    address = models.TextField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    tax_id = models.CharField("Tax / business number", max_length=40, blank=True)
+    currency = models.CharField(
+        max_length=3,
+        default=_default_currency,
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO code such as AUD.")],
+    )
+    prices_include_tax = models.BooleanField(
+        default=True, help_text="Prices in the catalog and on invoices include tax."
+    )
+    invoice_prefix = models.CharField(max_length=20, default="INV-", blank=True)
+    invoice_next_number = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    invoice_number_digits = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1)]
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Due date = issue date + this many days."
+    )
+
+    class Meta:
+        verbose_name = "practice settings"
+        verbose_name_plural = "practice settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(invoice_next_number__gte=1),
+                name="practice_invoice_next_number_positive",
+            ),
+            models.CheckConstraint(condition=models.Q(pk=1), name="practice_settings_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> PracticeSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def format_invoice_number(self, number: int) -> str:
+        return f"{self.invoice_prefix}{number:0{self.invoice_number_digits}d}"
+
+
+class IdempotencyKeyState(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    DONE = "done", "Done"
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` an API user sent with a POST, and the response it got.
+
+    The row is inserted (and committed) before the view runs, so a concurrent retry with
+    the same key finds it and waits its turn instead of acting twice; the unique
+    constraint is what makes that hold across processes. `fingerprint` (method, path
+    and body) tells a retry from a different request reusing the key. Rows older than
+    24 hours are ignored and removed by `python manage.py clear_idempotency_keys`.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=10, choices=IdempotencyKeyState.choices, default=IdempotencyKeyState.IN_FLIGHT
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_state_display()})"

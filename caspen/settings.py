@@ -1,0 +1,288 @@
+"""Settings for Caspen, read from the environment.
+
+Every value that differs between machines comes from an environment variable (see
+`.env.example`). Malformed values fail loudly at start-up rather than half-working.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DEBUG", False)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and not os.environ.get("CASPEN_ALLOW_INSECURE_KEY"):
+        raise ImproperlyConfigured("SECRET_KEY is not set (set DEBUG=true for local development)")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+# Under pytest (which sets PYTEST_VERSION) the local names are allowed too: the API fuzzer
+# loads the schema as "localhost".
+_LOCAL_HOSTS = "localhost,127.0.0.1,[::1]"
+ALLOWED_HOSTS = _env_list(
+    "ALLOWED_HOSTS", _LOCAL_HOSTS if DEBUG or os.environ.get("PYTEST_VERSION") else ""
+)
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+
+TIME_ZONE = os.environ.get("TIME_ZONE", "Australia/Sydney")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not a known time zone") from exc
+USE_TZ = True
+LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en-au")
+USE_I18N = True
+
+# The practice's currency; PracticeSettings copies it as its default.
+CURRENCY = os.environ.get("CURRENCY", "AUD").upper()
+if len(CURRENCY) != 3 or not CURRENCY.isalpha():
+    raise ImproperlyConfigured(f"CURRENCY must be a three-letter ISO 4217 code, not {CURRENCY!r}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "caspen",
+    "clients",
+    "catalog",
+    "packages",
+    "calendar_app",
+    "invoicing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "caspen.middleware.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "caspen.security.AbsoluteSessionTimeoutMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "caspen.middleware.HtmxMessagesMiddleware",
+    "caspen.security.ContentSecurityPolicyMiddleware",
+    "caspen.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns lockouts into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "caspen.urls"
+WSGI_APPLICATION = "caspen.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "caspen.context_processors.practice",
+            ],
+        },
+    },
+]
+
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run` and `make test` set it for you; "
+        "otherwise e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/caspen"
+    )
+DATABASES = {
+    # Persistent connections: without them every request pays a new connection,
+    # which cuts throughput about five-fold on these machines.
+    "default": dj_database_url.config(
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
+}
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared by every server process (a per-process memory cache would let each gunicorn
+# worker count API throttling on its own). The table is created by a migration.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "caspen_cache",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sign-in hardening. django-axes locks out a username *from one address* after repeated
+# failures, so an attacker elsewhere cannot lock real staff out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_LOCKOUT_HOURS", "0.25"))  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Sessions: an idle timeout (each request extends it) and an absolute one from sign-in.
+# Django already rotates the session key on sign-in and flushes it on sign-out; a
+# deactivated user's next request is anonymous (ModelBackend refuses inactive users).
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")) * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+LOGIN_URL_PATH = "/login/"
+
+# HTTPS and security headers (Django's deployment checklist). On by default in
+# production; `HTTPS=false` for a plain-HTTP setup such as a local load test.
+HTTPS = _env_bool("HTTPS", not DEBUG and not os.environ.get("PYTEST_VERSION"))
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if _env_bool("BEHIND_TLS_PROXY", False) else None
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            # Plain storage in development and under pytest (PYTEST_VERSION is set by
+            # pytest itself): the hashed manifest exists only after collectstatic.
+            if DEBUG or _env_bool("CASPEN_PLAIN_STATIC", False) or os.environ.get("PYTEST_VERSION")
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as "1000/min" (per second, minute, hour or day)."""
+    raw = os.environ.get(name, "").strip() or default
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name} must look like 1000/min or 50/s, not {raw!r}")
+    return raw
+
+
+# The REST API (/api/v1/, caspen/api.py): JSON only, token or session authentication,
+# role permissions, per-user throttling (API_THROTTLE_USER, e.g. "1000/min").
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The API's viewsets (caspen.api.ApiViewSet) set their parser, pagination, filter
+    # and throttle classes themselves: naming caspen.api here would import it while
+    # rest_framework.views is still loading.
+    "DEFAULT_THROTTLE_RATES": {"user": _env_rate("API_THROTTLE_USER", "1000/min")},
+    "EXCEPTION_HANDLER": "caspen.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "caspen.api.CaspenAutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Caspen API",
+    "DESCRIPTION": (
+        "REST API v1 for integrators: clients, the catalog, client packages and their "
+        "credits, the calendar, invoices and payments. The same rules as the staff pages "
+        "apply (DOMAIN.md): a refused action answers 409 with a `code` and a message.\n\n"
+        "Authenticate with `Authorization: Token <key>` (`python manage.py "
+        "drf_create_token <username>`); your role decides what you may do. Every POST "
+        "accepts an `Idempotency-Key` header so it can be retried safely."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ClientPackageStatusEnum": "packages.models.ClientPackageStatus",
+        "AppointmentStatusEnum": "calendar_app.models.AppointmentStatus",
+        "InvoiceStatusEnum": "invoicing.models.InvoiceStatus",
+        "PaymentStatusEnum": "invoicing.models.PaymentStatus",
+        "PackageKindEnum": "catalog.models.PackageKind",
+        "PeriodUnitEnum": "catalog.models.PeriodUnit",
+        "LedgerKindEnum": "packages.models.LedgerKind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own logger has a console handler under DEBUG; let the root print instead.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
+}

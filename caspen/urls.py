@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from caspen import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("caspen.api_urls")),
+    path("clients/", include("clients.urls")),
+    path("catalog/", include("catalog.urls")),
+    path("packages/", include("packages.urls")),
+    path("calendar/", include("calendar_app.urls")),
+    path("billing/", include("invoicing.urls")),
+    path("settings/", include("caspen.settings_urls")),
+    path("", views.home, name="home"),
+]

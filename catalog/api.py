@@ -1,0 +1,243 @@
+"""API v1: the catalog (`services/`, `tax-rates/`, `packages/`).
+
+Everyone reads the catalog; only Admin adds to it. Writes go through `catalog.services`
+(which hold the catalog's rules: a fixed package's allowances add up to its credits,
+archived services cannot be sold, ...) with `by=request.user`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers
+
+from caspen.api import (
+    InputModelSerializer,
+    OrderingFilter,
+    ReferenceViewSet,
+    reference_filter,
+    reference_schema,
+)
+from catalog import services
+from catalog.models import (
+    Package,
+    PackageKind,
+    PeriodUnit,
+    Service,
+    ServiceCategory,
+    TaxRate,
+)
+
+# ------------------------------------------------------------------------ tax rates
+
+
+class TaxRateOut(serializers.ModelSerializer):
+    class Meta:
+        model = TaxRate
+        fields = ["id", "name", "rate", "archived"]
+        read_only_fields = fields
+
+
+class TaxRateIn(InputModelSerializer):
+    class Meta:
+        model = TaxRate
+        fields = ["name", "rate"]
+
+
+@reference_schema("tax rates", TaxRateOut, TaxRateIn)
+class TaxRateViewSet(ReferenceViewSet):
+    queryset = TaxRate.objects.order_by("name", "id")
+    serializer_class = TaxRateOut
+    input_serializer = TaxRateIn
+    filterset_class = reference_filter(TaxRate)
+    create_with = services.tax_rate_create
+
+
+# ------------------------------------------------------------------------- services
+
+
+class ServiceOut(serializers.ModelSerializer):
+    category = serializers.CharField(
+        source="category.name", allow_null=True, read_only=True, help_text="The category's name."
+    )
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "category", "duration_minutes", "price", "tax_rate", "archived"]
+        read_only_fields = fields
+
+
+class ServiceIn(InputModelSerializer):
+    category = serializers.CharField(
+        max_length=ServiceCategory._meta.get_field("name").max_length,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The category's name; a new name creates the category.",
+    )
+    tax_rate = serializers.PrimaryKeyRelatedField(
+        queryset=TaxRate.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Service
+        fields = ["name", "category", "duration_minutes", "price", "tax_rate"]
+
+    def validate_category(self, value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+
+@reference_schema("services", ServiceOut, ServiceIn)
+class ServiceViewSet(ReferenceViewSet):
+    queryset = Service.objects.select_related("category").order_by("name", "id")
+    serializer_class = ServiceOut
+    input_serializer = ServiceIn
+    filterset_class = reference_filter(Service)
+
+    def perform_reference_create(self, data: dict[str, Any]) -> Service:
+        name = data.pop("category", None)
+        category = None
+        if name:
+            category = ServiceCategory.objects.filter(name__iexact=name).first()
+            if category is None:
+                category = services.category_create(name=name, by=self.request.user)
+        service = services.service_create(category=category, **data, by=self.request.user)
+        return Service.objects.select_related("category").get(pk=service.pk)
+
+
+# ------------------------------------------------------------------------- packages
+
+
+class ExpiresAfter(serializers.Serializer):
+    value = serializers.IntegerField(min_value=1, max_value=1000)
+    unit = serializers.ChoiceField(choices=PeriodUnit.choices)
+
+
+class PackageServiceOut(serializers.Serializer):
+    service = serializers.IntegerField(source="service_id")
+    allowance = serializers.IntegerField(
+        allow_null=True, help_text="Uses of this service (fixed packages); null when flexible."
+    )
+
+
+class PackageOut(serializers.ModelSerializer):
+    expires_after = serializers.SerializerMethodField()
+    services = PackageServiceOut(source="package_services", many=True)
+
+    class Meta:
+        model = Package
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "credits",
+            "price",
+            "tax_rate",
+            "expires_after",
+            "services",
+            "archived",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ExpiresAfter(allow_null=True))
+    def get_expires_after(self, package: Package) -> dict[str, Any] | None:
+        if not package.expires:
+            return None
+        return {"value": package.expires_after_value, "unit": package.expires_after_unit}
+
+
+class PackageServiceIn(serializers.Serializer):
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    allowance = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, allow_null=True
+    )
+
+
+class PackageIn(InputModelSerializer):
+    tax_rate = serializers.PrimaryKeyRelatedField(
+        queryset=TaxRate.objects.all(), required=False, allow_null=True
+    )
+    expires_after = ExpiresAfter(
+        required=False, allow_null=True, help_text="null (the default): never expires."
+    )
+    services = PackageServiceIn(many=True, allow_empty=False)
+
+    class Meta:
+        model = Package
+        fields = [
+            "name",
+            "description",
+            "kind",
+            "credits",
+            "price",
+            "tax_rate",
+            "expires_after",
+            "services",
+        ]
+
+    def validate_services(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [row["service"].pk for row in rows]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Include each service once.")
+        return rows
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The allowances' rules (each at least 1, adding up to the credits) are the
+        # catalog service's; a flexible package given allowances is a contradiction in
+        # the request itself.
+        if attrs.get("kind", PackageKind.FLEXIBLE) == PackageKind.FLEXIBLE and any(
+            row.get("allowance") is not None for row in attrs["services"]
+        ):
+            raise serializers.ValidationError(
+                {
+                    "services": [
+                        "A flexible package shares its credits: leave the allowances out "
+                        '(null), or make it "fixed".'
+                    ]
+                }
+            )
+        return attrs
+
+
+class PackageFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=200, label="Part of the name."
+    )
+    archived = django_filters.BooleanFilter()
+    kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
+    ordering = OrderingFilter(fields=["name", "price", "created_at", "id"])
+
+    class Meta:
+        model = Package
+        fields = ["search", "archived", "kind"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List catalog packages", responses=PackageOut),
+    create=extend_schema(
+        summary="Add a package to the catalog (Admin)", request=PackageIn, responses=PackageOut
+    ),
+)
+class PackageViewSet(ReferenceViewSet):
+    queryset = Package.objects.prefetch_related("package_services").order_by("name", "id")
+    serializer_class = PackageOut
+    input_serializer = PackageIn
+    filterset_class = PackageFilter
+
+    def perform_reference_create(self, data: dict[str, Any]) -> Package:
+        rows = data.pop("services")
+        expires_after = data.pop("expires_after", None)
+        fixed = data.pop("kind", PackageKind.FLEXIBLE) == PackageKind.FIXED
+        package = services.package_create(
+            **data,
+            services=[row["service"] for row in rows],
+            quantities={row["service"]: row.get("allowance") for row in rows} if fixed else None,
+            expires_after=(expires_after["value"], expires_after["unit"])
+            if expires_after
+            else None,
+            by=self.request.user,
+        )
+        return Package.objects.prefetch_related("package_services").get(pk=package.pk)

@@ -1,0 +1,104 @@
+"""API v1: clients (`/api/v1/clients/`).
+
+Writes go through `clients.services` (create, update, archive, restore) with
+`by=request.user`. Archiving is `PATCH {"archived": true}`; `false` restores.
+`?search=` uses `clients.selectors.client_search`, the same search as the client list.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+
+from caspen.api import ApiViewSet, InputModelSerializer, OrderingFilter
+from clients import services
+from clients.models import Client
+from clients.selectors import client_search
+
+
+class ClientOut(serializers.ModelSerializer):
+    # A plain string: the email may be blank, which "format: email" would not allow.
+    email = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "date_of_birth",
+            "notes",
+            "archived",
+        ]
+        read_only_fields = fields
+
+
+class ClientIn(InputModelSerializer):
+    class Meta:
+        model = Client
+        fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes"]
+
+
+class ClientEditIn(InputModelSerializer):
+    archived = serializers.BooleanField(
+        required=False, help_text="true archives the client, false restores them."
+    )
+
+    class Meta:
+        model = Client
+        fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes", "archived"]
+        extra_kwargs = {name: {"required": False} for name in fields}
+
+
+class ClientFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=200, label="Words found in the name, email or phone."
+    )
+    archived = django_filters.BooleanFilter()
+    ordering = OrderingFilter(fields=["last_name", "first_name", "email", "created_at", "id"])
+
+    class Meta:
+        model = Client
+        fields = ["search", "archived"]
+
+    def filter_search(self, queryset, name, value):
+        matching = client_search(value.split()[:10], archived=False) | client_search(
+            value.split()[:10], archived=True
+        )
+        return queryset.filter(pk__in=matching.values("pk"))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List clients", responses=ClientOut),
+    retrieve=extend_schema(summary="Get a client", responses=ClientOut),
+    create=extend_schema(summary="Create a client", request=ClientIn, responses=ClientOut),
+    partial_update=extend_schema(
+        summary='Change a client (archive with {"archived": true})',
+        request=ClientEditIn,
+        responses=ClientOut,
+    ),
+)
+class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Client.objects.order_by("last_name", "first_name", "id")
+    filterset_class = ClientFilter
+    serializer_class = ClientOut
+
+    def create(self, request):
+        data = self.validated(ClientIn)
+        client = services.client_create(**data, by=request.user)
+        return self.respond(ClientOut, client, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        client = self.get_object()
+        data = self.validated(ClientEditIn)
+        archived = data.pop("archived", None)
+        if data:
+            services.client_update(client=client, **data, by=request.user)
+        if archived is True and not client.archived:
+            services.client_archive(client=client, by=request.user)
+        elif archived is False and client.archived:
+            services.client_restore(client=client, by=request.user)
+        return self.respond(ClientOut, Client.objects.get(pk=client.pk))

@@ -1,0 +1,227 @@
+"""Client pages: the list with search as you type, add/edit, archive/restore, and the
+client page with its Overview (details and Packages), Appointments and Invoices tabs.
+
+Views are thin: access (staff_view + get_object_or_404), form, service, then a partial
+or a redirect. HTMX requests get the named partial of the same template.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from calendar_app.models import Appointment
+from caspen.audit import record_client_access
+from caspen.errors import DomainError
+from caspen.web import INVALID, apply_domain_error, paginate, render_page, safe_next, staff_view
+from clients import services
+from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
+from clients.models import Client
+from clients.selectors import client_search
+from invoicing.models import Invoice
+from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
+from packages.models import ClientPackage
+from packages.selectors import client_packages_with_status
+
+
+def _posted(request: HttpRequest):
+    """The submitted data for a bound form (even an empty submission), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful change: a full navigation to `url` (HTMX or not)."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _partial_for(request: HttpRequest, name: str) -> str | None:
+    """`name` for HTMX requests, except the history restore htmx asks for when its cache
+    misses (Back after search as you type): that one needs the whole page."""
+    if request.htmx and not request.htmx.history_restore_request:
+        return name
+    return None
+
+
+@staff_view("clients.view_client")
+def client_list(request: HttpRequest) -> HttpResponse:
+    form = ClientSearchForm(request.GET)
+    status = 200 if form.is_valid() else INVALID
+    archived = form.is_valid() and form.cleaned_data["archived"]
+    page = paginate(request, client_search(form.words(), archived=archived))
+    context = {
+        "form": form,
+        "page": page,
+        "searching": bool(form.words()),
+        "archived": archived,
+    }
+    response = render_page(
+        request, "clients/list.html", context, partial=_partial_for(request, "rows"), status=status
+    )
+    # The same URL answers with a fragment or a page: keep browser caches apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_view("clients.add_client")
+def client_add(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(_posted(request))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                client = services.client_create(**form.cleaned_data, by=request.user)
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, f"Client added: {client}.")
+                return _done(request, reverse("clients:detail", args=[client.pk]))
+        else:
+            status = INVALID
+    return render_page(request, "clients/form.html", {"form": form, "client": None}, status=status)
+
+
+@staff_view("clients.change_client")
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    form = ClientForm(_posted(request), initial=ClientForm.initial_for(client))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.client_update(client=client, **form.cleaned_data, by=request.user)
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, "Client updated.")
+                return _done(request, reverse("clients:detail", args=[client.pk]))
+        else:
+            status = INVALID
+    return render_page(
+        request, "clients/form.html", {"form": form, "client": client}, status=status
+    )
+
+
+@staff_view("clients.change_client")
+def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: confirm archiving (or restoring an archived client). POST: do it.
+
+    The form says which way ("archive"/"restore"), so a double submit is refused rather
+    than toggling the client back.
+    """
+    client = get_object_or_404(Client, pk=pk)
+    fallback = reverse("clients:detail", args=[client.pk])
+    status = 200
+    if request.method == "POST":
+        form = ArchiveForm(request.POST)
+        if form.is_valid():
+            restore = form.cleaned_data["action"] == "restore"
+            act = services.client_restore if restore else services.client_archive
+            try:
+                act(client=client, by=request.user)
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(
+                    request, f"{client} restored." if restore else f"{client} archived."
+                )
+                return _done(request, safe_next(request, fallback))
+        else:
+            status = INVALID
+    else:
+        form = ArchiveForm(initial={"action": "restore" if client.archived else "archive"})
+    upcoming = 0
+    if not client.archived:
+        upcoming = (
+            Appointment.objects.filter(client=client, starts_at__gte=timezone.now())
+            .exclude(status="canceled")
+            .count()
+        )
+    context = {
+        "client": client,
+        "form": form,
+        "next": safe_next(request, fallback),
+        "upcoming": upcoming,
+    }
+    return render_page(request, "clients/archive.html", context, partial="popup", status=status)
+
+
+def _viewed(request: HttpRequest, client: Client) -> Client:
+    """Record that the signed-in user opened the client's record (health data)."""
+    record_client_access(client=client, request=request)
+    return client
+
+
+def _tabs_context(client: Client, tab: str) -> dict:
+    return {"client": client, "tab": tab}
+
+
+@staff_view("clients.view_client")
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Overview: the client's details and their Packages (refreshed in place after the
+    Create package popup, via the `clientPackagesChanged` event)."""
+    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    context = _tabs_context(client, "overview")
+    if request.user.has_perm("packages.view_clientpackage"):
+        packages = client_packages_with_status(ClientPackage.objects.filter(client=client))
+        context["packages"] = paginate(request, packages.order_by("-start_date", "-id"))
+    partial = None
+    if request.htmx and request.htmx.target == "client-packages":
+        partial = "packages"
+    return render_page(request, "clients/detail.html", context, partial=partial)
+
+
+APPOINTMENT_LISTS = ("upcoming", "past")
+
+
+@staff_view(("clients.view_client", "calendar_app.view_appointment"))
+def client_appointments(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upcoming (soonest first) or past (latest first) appointments; `?show=past`."""
+    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    show = request.GET.get("show")
+    show = show if show in APPOINTMENT_LISTS else "upcoming"
+    now = timezone.now()
+    appointments = Appointment.objects.filter(client=client).select_related(
+        "service", "practitioner", "location", "client_package"
+    )
+    upcoming = appointments.filter(starts_at__gte=now)
+    past = appointments.filter(starts_at__lt=now)
+    chosen = (
+        upcoming.order_by("starts_at", "id")
+        if show == "upcoming"
+        else past.order_by("-starts_at", "-id")
+    )
+    context = _tabs_context(client, "appointments")
+    context.update(
+        show=show,
+        page=paginate(request, chosen),
+        upcoming_count=upcoming.count(),
+        past_count=past.count(),
+    )
+    return render_page(
+        request, "clients/appointments.html", context, partial=_partial_for(request, "list")
+    )
+
+
+@staff_view(("clients.view_client", "invoicing.view_invoice"))
+def client_invoices(request: HttpRequest, pk: int) -> HttpResponse:
+    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    today = timezone.localdate()
+    invoices = invoices_with_totals(Invoice.objects.filter(client=client)).order_by(
+        "-created_at", "-id"
+    )
+    page = paginate(request, invoices)
+    rows = [(invoice, invoice_display_status(invoice, today)) for invoice in page]
+    context = _tabs_context(client, "invoices")
+    context.update(
+        page=page,
+        rows=rows,
+        summary=invoices_summary(Invoice.objects.filter(client=client)),
+    )
+    return render_page(
+        request, "clients/invoices.html", context, partial=_partial_for(request, "list")
+    )

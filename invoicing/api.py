@@ -1,0 +1,380 @@
+"""API v1: invoices, their lines and payments (`invoices/`, `payments/`,
+`payment-methods/`).
+
+Every write is an `invoicing.services` call with `by=request.user`. Totals and balances
+come from `invoicing.selectors.invoices_with_totals` (annotations, so a page of invoices
+costs a constant number of queries).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+
+from calendar_app.models import Appointment, Location, Practitioner
+from caspen import services as practice_services
+from caspen.api import (
+    ApiViewSet,
+    InputDate,
+    InputModelSerializer,
+    OrderingFilter,
+    ReferenceViewSet,
+    reference_filter,
+    reference_schema,
+)
+from caspen.forms import TEXT_MAX_LENGTH
+from caspen.money import ZERO
+from catalog.models import TaxRate
+from clients.models import Client
+from invoicing import services
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
+from invoicing.selectors import invoice_display_status, invoices_with_totals
+from packages.models import ClientPackage
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+# ------------------------------------------------------------------ payment methods
+
+
+class PaymentMethodOut(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentMethod
+        fields = ["id", "name", "archived"]
+        read_only_fields = fields
+
+
+class PaymentMethodIn(InputModelSerializer):
+    class Meta:
+        model = PaymentMethod
+        fields = ["name"]
+        # Unique names (in any case) are the service's rule: 409 name_taken.
+        extra_kwargs = {"name": {"validators": []}}
+
+
+@reference_schema("payment methods", PaymentMethodOut, PaymentMethodIn)
+class PaymentMethodViewSet(ReferenceViewSet):
+    queryset = PaymentMethod.objects.order_by("id")
+    serializer_class = PaymentMethodOut
+    input_serializer = PaymentMethodIn
+    filterset_class = reference_filter(PaymentMethod)
+    create_with = practice_services.payment_method_create
+
+
+# -------------------------------------------------------------------------- output
+
+
+class RefundOut(serializers.ModelSerializer):
+    class Meta:
+        model = Refund
+        fields = ["id", "payment", "amount", "date", "reason"]
+        read_only_fields = fields
+
+
+class PaymentOut(serializers.ModelSerializer):
+    refunded = serializers.SerializerMethodField(help_text="Sum of the refunds.")
+    refunds = RefundOut(many=True, read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "invoice",
+            "amount",
+            "method",
+            "date",
+            "reference",
+            "status",
+            "refunded",
+            "refunds",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DecimalField(**MONEY))
+    def get_refunded(self, payment: Payment) -> str:
+        total = sum((refund.amount for refund in payment.refunds.all()), ZERO)
+        return serializers.DecimalField(**MONEY).to_representation(total)
+
+
+class InvoiceLineOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    description = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    unit_price = serializers.DecimalField(**MONEY)
+    discount = serializers.DecimalField(
+        source="discount_percent", max_digits=5, decimal_places=2, help_text="Percent."
+    )
+    tax_rate = serializers.IntegerField(source="tax_rate_id", allow_null=True)
+    tax_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    net_amount = serializers.DecimalField(**MONEY)
+    tax_amount = serializers.DecimalField(**MONEY)
+    total_amount = serializers.DecimalField(**MONEY)
+    client_package = serializers.IntegerField(source="client_package_id", allow_null=True)
+    appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
+
+
+class InvoiceOut(serializers.ModelSerializer):
+    display_status = serializers.SerializerMethodField(
+        help_text="What staff see: Draft, Open, Part paid, Overdue, Paid or Void."
+    )
+    subtotal = serializers.DecimalField(**MONEY, read_only=True)
+    tax = serializers.DecimalField(**MONEY, read_only=True)
+    total = serializers.DecimalField(**MONEY, read_only=True)
+    amount_paid = serializers.DecimalField(
+        **MONEY, read_only=True, help_text="Active payments minus their refunds."
+    )
+    balance = serializers.DecimalField(**MONEY, read_only=True)
+    lines = InvoiceLineOut(many=True, read_only=True)
+    payments = PaymentOut(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "status",
+            "display_status",
+            "client",
+            "practitioner",
+            "location",
+            "issue_date",
+            "due_date",
+            "prices_include_tax",
+            "notes",
+            "subtotal",
+            "tax",
+            "total",
+            "amount_paid",
+            "balance",
+            "lines",
+            "payments",
+        ]
+        read_only_fields = fields
+
+    def get_display_status(self, invoice: Invoice) -> str:
+        return invoice_display_status(invoice)
+
+
+def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:
+    """Invoices with their totals, lines, payments and refunds: constant queries a page."""
+    return invoices_with_totals(queryset).prefetch_related(
+        "lines",
+        Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds")),
+    )
+
+
+def invoice_for_output(pk: int) -> Invoice:
+    return invoices_for_output().get(pk=pk)
+
+
+def payment_for_output(pk: int) -> Payment:
+    return Payment.objects.prefetch_related("refunds").get(pk=pk)
+
+
+# --------------------------------------------------------------------------- input
+
+
+class InvoiceLineIn(serializers.Serializer):
+    description = serializers.CharField(max_length=500)
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    unit_price = serializers.DecimalField(**MONEY, min_value=ZERO)
+    discount = serializers.DecimalField(
+        source="discount_percent",
+        max_digits=5,
+        decimal_places=2,
+        min_value=ZERO,
+        max_value=Decimal("100"),
+        required=False,
+        default=ZERO,
+        help_text="Percent, 0 to 100.",
+    )
+    tax_rate = serializers.PrimaryKeyRelatedField(
+        queryset=TaxRate.objects.all(), required=False, allow_null=True, default=None
+    )
+    client_package = serializers.PrimaryKeyRelatedField(
+        queryset=ClientPackage.objects.all(), required=False, allow_null=True, default=None
+    )
+    appointment = serializers.PrimaryKeyRelatedField(
+        queryset=Appointment.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class InvoiceIn(serializers.Serializer):
+    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    issue_date = InputDate(
+        required=False, allow_null=True, help_text="Default: the day it is finalized."
+    )
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
+    lines = InvoiceLineIn(many=True, required=False, default=list, max_length=500)
+
+
+class InvoiceEditIn(serializers.Serializer):
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.all(), required=False
+    )
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all(), required=False)
+    issue_date = InputDate(required=False, allow_null=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX_LENGTH)
+    lines = InvoiceLineIn(
+        many=True,
+        required=False,
+        max_length=500,
+        help_text="When given, replaces all the lines.",
+    )
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
+
+
+class PaymentIn(InputModelSerializer):
+    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+    method = serializers.PrimaryKeyRelatedField(queryset=PaymentMethod.objects.all())
+    date = InputDate(required=False, allow_null=True, help_text="Default: today.")
+
+    class Meta:
+        model = Payment
+        fields = ["amount", "method", "date", "reference"]
+
+
+class RefundIn(serializers.Serializer):
+    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
+    date = InputDate(required=False, allow_null=True, help_text="Default: today.")
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
+    status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices)
+    ordering = OrderingFilter(fields=["created_at", "issue_date", "due_date", "number", "id"])
+
+    class Meta:
+        model = Invoice
+        fields = ["client", "status"]
+
+
+# --------------------------------------------------------------------------- views
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List invoices", responses=InvoiceOut),
+    retrieve=extend_schema(summary="Get an invoice", responses=InvoiceOut),
+    create=extend_schema(summary="Create a Draft invoice", request=InvoiceIn, responses=InvoiceOut),
+    partial_update=extend_schema(
+        summary="Change a Draft invoice (409 invoice_not_draft otherwise)",
+        request=InvoiceEditIn,
+        responses=InvoiceOut,
+    ),
+    destroy=extend_schema(summary="Delete a Draft invoice (409 invoice_not_draft otherwise)"),
+)
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
+    serializer_class = InvoiceOut
+    filterset_class = InvoiceFilter
+    action_permissions = {
+        "finalize": ("invoicing.finalize_invoice",),
+        "void": ("invoicing.void_invoice",),
+        "payments": ("invoicing.view_payment",),
+        "payments_create": ("invoicing.add_payment",),
+    }
+
+    def create(self, request):
+        data = self.validated(InvoiceIn)
+        invoice = services.invoice_create(**data, by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk), status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        invoice = self.get_object()
+        data = self.validated(InvoiceEditIn)
+        lines: list[dict[str, Any]] | None = data.pop("lines", None)
+        # invoice_update locks the invoice and refuses unless it is a Draft, even when
+        # only the lines change; the view's transaction makes the whole edit one change.
+        invoice = services.invoice_update(invoice=invoice, **data, by=request.user)
+        if lines is not None:
+            for line in invoice.lines.all():
+                services.invoice_line_remove(line=line, by=request.user)
+            for values in lines:
+                services.invoice_line_add(invoice=invoice, **values, by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
+
+    def destroy(self, request, pk=None):
+        services.invoice_delete(invoice=self.get_object(), by=request.user)
+        return self.respond_no_content()
+
+    @extend_schema(summary="Finalize (number it)", request=None, responses=InvoiceOut)
+    @action(detail=True, methods=["post"])
+    def finalize(self, request, pk=None):
+        invoice = services.invoice_finalize(invoice=self.get_object(), by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
+
+    @extend_schema(summary="Void", request=ReasonIn, responses=InvoiceOut)
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        invoice = self.get_object()
+        data = self.validated(ReasonIn)
+        services.invoice_void(invoice=invoice, **data, by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
+
+    @extend_schema(summary="List the invoice's payments", responses=PaymentOut(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def payments(self, request, pk=None):
+        invoice = self.get_object()
+        payments = (
+            Payment.objects.filter(invoice=invoice)
+            .prefetch_related("refunds")
+            .order_by("date", "id")
+        )
+        return self.paginated(PaymentOut, payments)
+
+    @extend_schema(
+        summary="Record a payment (a part payment leaves the balance open)",
+        request=PaymentIn,
+        responses={201: PaymentOut},
+    )
+    @payments.mapping.post
+    def payments_create(self, request, pk=None):
+        invoice = self.get_object()
+        data = self.validated(PaymentIn)
+        data["reference"] = data.get("reference", "")
+        payment = services.payment_record(invoice=invoice, **data, by=request.user)
+        return self.respond(PaymentOut, payment_for_output(payment.pk), status.HTTP_201_CREATED)
+
+
+class PaymentViewSet(ApiViewSet):
+    queryset = Payment.objects.all()
+    serializer_class = PaymentOut
+    action_permissions = {
+        "refund": ("invoicing.refund_payment",),
+        "void": ("invoicing.void_payment",),
+    }
+
+    @extend_schema(
+        summary="Refund all or part of a payment", request=RefundIn, responses={201: RefundOut}
+    )
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        payment = self.get_object()
+        data = self.validated(RefundIn)
+        refund = services.payment_refund(payment=payment, **data, by=request.user)
+        return self.respond(RefundOut, refund, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Void a payment recorded by mistake", request=ReasonIn, responses=PaymentOut
+    )
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        payment = self.get_object()
+        data = self.validated(ReasonIn)
+        services.payment_void(payment=payment, **data, by=request.user)
+        return self.respond(PaymentOut, payment_for_output(payment.pk))

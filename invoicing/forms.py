@@ -1,0 +1,274 @@
+"""Forms of the Billing pages. They check the shape of the input (numbers, dates, choices);
+the rules (balance, draft-only, numbering) are the services' to check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from calendar_app.models import Location, Practitioner
+from catalog.models import TaxRate
+from clients.models import Client
+from invoicing.models import Invoice, InvoiceLine, PaymentMethod
+from invoicing.selectors import DISPLAY_STATUSES
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+CENT = Decimal("0.01")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        # ISO is what <input type="date"> sends and expects, whatever the locale.
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class Form(forms.Form):
+    """Labels without the trailing colon, like every page of the product."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+def sane_date(value: dt.date) -> None:
+    """Dates far outside a practice's life are typos (2206 for 2026)."""
+    if not (dt.date(1900, 1, 1) <= value <= dt.date(2999, 12, 31)):
+        raise forms.ValidationError("Enter a real date, such as 24/11/2026.")
+
+
+def _active_or_current(queryset, current_pk: int | None):
+    """Non-archived rows, plus the one already chosen (so editing never drops it)."""
+    condition = Q(archived=False)
+    if current_pk is not None:
+        condition |= Q(pk=current_pk)
+    return queryset.filter(condition)
+
+
+class InvoiceFilterForm(Form):
+    """The list's filters. Invalid values are reported beside the field and ignored."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Number or client name", "autocomplete": "off"}
+        ),
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All statuses"), *DISPLAY_STATUSES.items()]
+    )
+    issued_from = forms.DateField(
+        label="Issued from", required=False, widget=DateInput(), validators=[sane_date]
+    )
+    issued_to = forms.DateField(
+        label="Issued to", required=False, widget=DateInput(), validators=[sane_date]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Search as you type (the form's own hx-get fires on change and submit).
+        self.fields["q"].widget.attrs.update(
+            {
+                "hx-get": reverse("invoicing:list"),
+                "hx-trigger": "input changed delay:300ms, search",
+                "hx-include": "closest form",
+            }
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("issued_from"), data.get("issued_to")
+        if start and end and end < start:
+            self.add_error("issued_to", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> dict:
+        """The valid filters (a bad date or unknown status is left out, not fatal)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "search": (data.get("q") or "").strip(),
+            "status": data.get("status") or "",
+            "issued_from": data.get("issued_from"),
+            "issued_to": data.get("issued_to"),
+        }
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(self.filters().values())
+
+
+class InvoiceCreateForm(Form):
+    """New invoice: a client (found by search), a practitioner and a location."""
+
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.all(),
+        error_messages={
+            "required": "Choose a client: search by name, then pick one.",
+            "invalid_choice": "That client no longer exists. Search again.",
+        },
+    )
+    practitioner = forms.ModelChoiceField(
+        queryset=Practitioner.objects.filter(archived=False),
+        empty_label="Choose a practitioner",
+        error_messages={"required": "Choose a practitioner."},
+    )
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.filter(archived=False),
+        empty_label="Choose a location",
+        error_messages={"required": "Choose a location."},
+    )
+
+
+class InvoiceDetailsForm(Form):
+    """A draft's practitioner, location, issue date and notes."""
+
+    practitioner = forms.ModelChoiceField(queryset=Practitioner.objects.none(), empty_label=None)
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), empty_label=None)
+    issue_date = forms.DateField(
+        label="Issue date",
+        required=False,
+        widget=DateInput(),
+        validators=[sane_date],
+        help_text="Leave empty to date it on the day it is finalized.",
+    )
+    notes = forms.CharField(
+        label="Notes (printed on the invoice)",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, invoice: Invoice, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "practitioner": invoice.practitioner_id,
+                "location": invoice.location_id,
+                "issue_date": invoice.issue_date,
+                "notes": invoice.notes,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = _active_or_current(
+            Practitioner.objects.all(), invoice.practitioner_id
+        )
+        self.fields["location"].queryset = _active_or_current(
+            Location.objects.all(), invoice.location_id
+        )
+
+
+class LineForm(Form):
+    """One invoice line. Amounts are computed by the service, never typed."""
+
+    description = forms.CharField(max_length=500)
+    quantity = forms.DecimalField(
+        max_digits=10, decimal_places=2, min_value=CENT, initial=Decimal("1")
+    )
+    unit_price = forms.DecimalField(label="Unit price", min_value=Decimal("0"), **MONEY)
+    discount_percent = forms.DecimalField(
+        label="Discount %",
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        initial=Decimal("0"),
+    )
+    tax_rate = forms.ModelChoiceField(
+        label="Tax rate", queryset=TaxRate.objects.none(), required=False, empty_label="No tax"
+    )
+
+    def __init__(self, *args, line: InvoiceLine | None = None, **kwargs):
+        if line is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount_percent": line.discount_percent,
+                "tax_rate": line.tax_rate_id,
+            }
+        super().__init__(*args, **kwargs)
+        self.fields["tax_rate"].queryset = _active_or_current(
+            TaxRate.objects.all(), line.tax_rate_id if line is not None else None
+        )
+        for name in ("quantity", "unit_price", "discount_percent"):
+            self.fields[name].widget.attrs["inputmode"] = "decimal"
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        if data.get("discount_percent") is None:
+            data["discount_percent"] = Decimal("0")
+        return data
+
+
+def _payment_methods():
+    return PaymentMethod.objects.filter(archived=False)
+
+
+class PaymentForm(Form):
+    """Pay invoice: amount (the balance by default), method, date, reference."""
+
+    amount = forms.DecimalField(min_value=CENT, **MONEY)
+    method = forms.ModelChoiceField(
+        label="Payment method",
+        queryset=PaymentMethod.objects.none(),
+        empty_label="Choose a payment method",
+        error_messages={"required": "Choose a payment method."},
+    )
+    date = forms.DateField(widget=DateInput(), validators=[sane_date])
+    reference = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Optional: a receipt or transaction number.",
+    )
+
+    def __init__(self, *args, balance: Decimal, **kwargs):
+        kwargs.setdefault("initial", {"amount": balance, "date": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["method"].queryset = _payment_methods()
+        self.fields["amount"].widget.attrs["inputmode"] = "decimal"
+        self.fields[
+            "amount"
+        ].help_text = "A smaller amount is recorded as a deposit; the balance stays open."
+
+
+class RefundForm(Form):
+    """Refund a payment, in full or in part."""
+
+    amount = forms.DecimalField(min_value=CENT, **MONEY)
+    date = forms.DateField(widget=DateInput(), validators=[sane_date])
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Enter a reason for the refund."},
+    )
+
+    def __init__(self, *args, refundable: Decimal, **kwargs):
+        kwargs.setdefault("initial", {"amount": refundable, "date": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].widget.attrs["inputmode"] = "decimal"
+        self.fields["amount"].help_text = "Up to the amount not yet refunded."
+
+
+class ReasonForm(Form):
+    """Voiding an invoice or a payment: an optional reason, kept for the record."""
+
+    reason = forms.CharField(
+        label="Reason (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ConfirmForm(Form):
+    """Finalize and Delete ask nothing but a confirmation (a POST)."""

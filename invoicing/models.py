@@ -1,0 +1,257 @@
+"""Invoices, their lines, payments and refunds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from caspen.audit import audited
+from catalog.models import MONEY
+
+
+class PaymentMethod(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+@audited()
+class Invoice(models.Model):
+    """An invoice. Draft: editable, no number. Open: finalized, numbered, lines frozen.
+
+    Paid when the balance reaches 0; Void keeps its number and leaves the totals.
+    Totals and balance are computed from lines and payments (see selectors), never stored.
+    `prices_include_tax` is copied from the practice when the invoice is created, so a
+    later change of the setting never changes an issued invoice.
+    """
+
+    number = models.CharField(max_length=40, null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="invoices")
+    practitioner = models.ForeignKey(
+        "calendar_app.Practitioner", on_delete=models.PROTECT, related_name="invoices"
+    )
+    location = models.ForeignKey(
+        "calendar_app.Location", on_delete=models.PROTECT, related_name="invoices"
+    )
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    prices_include_tax = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    finalized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("finalize_invoice", "Can finalize an invoice"),
+            ("void_invoice", "Can void an invoice"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="invoice_client"),
+            models.Index(fields=["status", "-created_at"], name="invoice_status"),
+            models.Index(fields=["issue_date"], name="invoice_issue_date"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="invoice_number_unique"),
+            models.CheckConstraint(
+                condition=(Q(status=InvoiceStatus.DRAFT) & Q(number__isnull=True))
+                | (~Q(status=InvoiceStatus.DRAFT) & Q(number__isnull=False)),
+                name="invoice_number_iff_finalized",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__isnull=True)
+                | Q(issue_date__isnull=True)
+                | Q(due_date__gte=models.F("issue_date")),
+                name="invoice_due_not_before_issue",
+            ),
+            # Backstops for the services: a finalized invoice records when, a void one
+            # records when it was voided.
+            models.CheckConstraint(
+                condition=Q(status=InvoiceStatus.DRAFT) | Q(finalized_at__isnull=False),
+                name="invoice_finalized_at_when_finalized",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=InvoiceStatus.VOID) & Q(voided_at__isnull=False))
+                | (~Q(status=InvoiceStatus.VOID) & Q(voided_at__isnull=True)),
+                name="invoice_voided_at_iff_void",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft #{self.pk}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+
+@audited()
+class InvoiceLine(models.Model):
+    """A line: description, quantity, unit price, discount (%) and tax rate.
+
+    `net_amount`, `tax_amount` and `total_amount` are computed by the service from the
+    other fields (rounded half-up to cents per line) and frozen with the invoice.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=500)
+    quantity = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    unit_price = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    discount_percent = models.DecimalField(
+        "Discount (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    tax_rate = models.ForeignKey(
+        "catalog.TaxRate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    net_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    tax_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    total_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    client_package = models.ForeignKey(
+        "packages.ClientPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+    appointment = models.ForeignKey(
+        "calendar_app.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="invoice_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="invoice_line_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0, discount_percent__lte=100),
+                name="invoice_line_discount_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_percent__gte=0, tax_percent__lte=100),
+                name="invoice_line_tax_0_to_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class PaymentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    VOID = "void", "Void"
+
+
+@audited()
+class Payment(models.Model):
+    """Money received against an invoice. Voided payments stay, excluded from totals."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(**MONEY)
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField(default=timezone.localdate)
+    reference = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.ACTIVE
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["date", "id"]
+        permissions = [
+            ("refund_payment", "Can refund a payment"),
+            ("void_payment", "Can void a payment"),
+        ]
+        indexes = [models.Index(fields=["invoice", "status"], name="payment_invoice")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(status=PaymentStatus.VOID) & Q(voided_at__isnull=False))
+                | (~Q(status=PaymentStatus.VOID) & Q(voided_at__isnull=True)),
+                name="payment_voided_at_iff_void",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.invoice}"
+
+
+@audited()
+class Refund(models.Model):
+    """Money given back against a payment; the invoice's balance grows again."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(**MONEY)
+    date = models.DateField(default=timezone.localdate)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=~Q(reason=""), name="refund_needs_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} of {self.payment}"

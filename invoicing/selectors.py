@@ -1,0 +1,232 @@
+"""Reads for invoices: totals, balance and the status shown to staff.
+
+Totals and balances are computed from lines, payments and refunds, never stored. The
+annotations below are correlated subqueries (not joins, which would multiply sums when
+an invoice has several lines and several payments), so a page of N invoices costs one
+query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from calendar_app.models import Appointment
+from caspen.money import ZERO
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from packages.models import ClientPackage
+
+MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
+
+
+def _money(expression) -> Cast:
+    """Always numeric(12, 2), so every value comes back as a Decimal with 2 places."""
+    return Cast(Coalesce(expression, Value(ZERO), output_field=MONEY_FIELD), MONEY_FIELD)
+
+
+def _sum_subquery(queryset: QuerySet, *, per: str, field: str) -> Subquery:
+    """SUM(field) of `queryset` (filtered on one outer invoice) grouped by `per`, the
+    path to that invoice: one row, or none (NULL, coalesced by the caller)."""
+    return Subquery(
+        queryset.order_by().values(per).annotate(_sum=Sum(field)).values("_sum"),
+        output_field=MONEY_FIELD,
+    )
+
+
+def invoices_with_totals(qs: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:
+    """Invoices annotated with `subtotal` (sum of nets), `tax`, `total`, `amount_paid`
+    (active payments minus their refunds) and `balance` (total − paid; 0 for a void
+    invoice, which leaves every total). Client, practitioner and location are joined.
+    """
+    qs = Invoice.objects.all() if qs is None else qs
+    lines = InvoiceLine.objects.filter(invoice=OuterRef("pk"))
+    payments = Payment.objects.filter(invoice=OuterRef("pk"), status=PaymentStatus.ACTIVE)
+    refunds = Refund.objects.filter(
+        payment__invoice=OuterRef("pk"), payment__status=PaymentStatus.ACTIVE
+    )
+    return (
+        qs.select_related("client", "practitioner", "location")
+        .annotate(
+            subtotal=_money(_sum_subquery(lines, per="invoice", field="net_amount")),
+            tax=_money(_sum_subquery(lines, per="invoice", field="tax_amount")),
+            total=_money(_sum_subquery(lines, per="invoice", field="total_amount")),
+            amount_paid=_money(
+                Coalesce(_sum_subquery(payments, per="invoice", field="amount"), Value(ZERO))
+                - Coalesce(
+                    _sum_subquery(refunds, per="payment__invoice", field="amount"), Value(ZERO)
+                )
+            ),
+        )
+        .annotate(
+            balance=_money(
+                Case(
+                    When(status=InvoiceStatus.VOID, then=Value(ZERO)),
+                    default=F("total") - F("amount_paid"),
+                    output_field=MONEY_FIELD,
+                )
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    amount_paid: Decimal
+    balance: Decimal
+
+
+_TOTAL_FIELDS = ("subtotal", "tax", "total", "amount_paid", "balance")
+
+
+def invoice_totals(invoice: Invoice) -> InvoiceTotals:
+    """The totals of one invoice (read from its annotations when it has them)."""
+    if all(hasattr(invoice, name) for name in _TOTAL_FIELDS):
+        return InvoiceTotals(**{name: getattr(invoice, name) for name in _TOTAL_FIELDS})
+    values = (
+        invoices_with_totals(Invoice.objects.filter(pk=invoice.pk)).values(*_TOTAL_FIELDS).get()
+    )
+    return InvoiceTotals(**values)
+
+
+def invoice_display_status(invoice: Invoice, today: dt.date | None = None) -> str:
+    """The status staff see: Draft, Open, Part paid, Overdue, Paid or Void.
+
+    An Open invoice past its due date (today is after it, in the practice's time zone)
+    is "Overdue", even when part of it is paid: the money still owed is late, which is
+    what the practice has to act on. An Open invoice with money paid and a balance left
+    is "Part paid"; otherwise "Open".
+    """
+    if invoice.status != InvoiceStatus.OPEN:
+        return InvoiceStatus(invoice.status).label
+    today = today or timezone.localdate()
+    if invoice.due_date is not None and today > invoice.due_date:
+        return "Overdue"
+    totals = invoice_totals(invoice)
+    if totals.amount_paid > ZERO and totals.balance > ZERO:
+        return "Part paid"
+    return "Open"
+
+
+def current_invoice_for_client_package(client_package: ClientPackage) -> Invoice | None:
+    """The package's non-void invoice, if any (the one "Create invoice" offers instead)."""
+    return (
+        Invoice.objects.filter(lines__client_package=client_package)
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by("id")
+        .first()
+    )
+
+
+def current_invoice_for_appointment(appointment: Appointment) -> Invoice | None:
+    """The appointment's non-void invoice, if any."""
+    return (
+        Invoice.objects.filter(lines__appointment=appointment)
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by("id")
+        .first()
+    )
+
+
+def invoices_for_client_package(client_package: ClientPackage) -> QuerySet[Invoice]:
+    """Every invoice (void ones too) with a line for the package, with totals."""
+    return invoices_with_totals(
+        Invoice.objects.filter(lines__client_package=client_package).distinct()
+    )
+
+
+def invoices_summary(qs: QuerySet[Invoice] | None = None) -> InvoiceTotals:
+    """Sums over finalized invoices for reports: void invoices (and drafts) leave them."""
+    qs = Invoice.objects.all() if qs is None else qs
+    finalized = invoices_with_totals(
+        qs.filter(status__in=[InvoiceStatus.OPEN, InvoiceStatus.PAID])
+    ).select_related(None)
+    sums = finalized.aggregate(
+        **{f"sum_{name}": _money(Sum(name, output_field=MONEY_FIELD)) for name in _TOTAL_FIELDS}
+    )
+    return InvoiceTotals(**{name: sums[f"sum_{name}"] for name in _TOTAL_FIELDS})
+
+
+# ------------------------------------------------------- billing list (staff pages)
+# Added for the Billing pages: the list filters on the status staff see, so the rule of
+# `invoice_display_status` is written once more in SQL here. A test checks both agree.
+
+DISPLAY_STATUSES: dict[str, str] = {
+    "draft": "Draft",
+    "open": "Open",
+    "partpaid": "Part paid",
+    "overdue": "Overdue",
+    "paid": "Paid",
+    "void": "Void",
+}
+
+
+def invoices_with_display_status(
+    qs: QuerySet[Invoice] | None = None, today: dt.date | None = None
+) -> QuerySet[Invoice]:
+    """`invoices_with_totals` plus `display_status`, a key of `DISPLAY_STATUSES`.
+
+    Same rule as `invoice_display_status`: Overdue (Open, today after the due date) wins
+    over Part paid (Open, money held above 0 and a balance left).
+    """
+    today = today or timezone.localdate()
+    return invoices_with_totals(qs).annotate(
+        display_status=Case(
+            When(status=InvoiceStatus.DRAFT, then=Value("draft")),
+            When(status=InvoiceStatus.VOID, then=Value("void")),
+            When(status=InvoiceStatus.PAID, then=Value("paid")),
+            When(due_date__lt=today, then=Value("overdue")),
+            When(amount_paid__gt=ZERO, balance__gt=ZERO, then=Value("partpaid")),
+            default=Value("open"),
+            output_field=CharField(),
+        )
+    )
+
+
+def invoices_for_list(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> QuerySet[Invoice]:
+    """The billing list: newest first, with totals and `display_status`.
+
+    `status` is a key of `DISPLAY_STATUSES` (anything else is ignored); the issue-date
+    range is inclusive (drafts without an issue date fall out of a dated range);
+    `search` matches every word against the number or the client's first or last name.
+    """
+    qs = invoices_with_display_status(today=today)
+    if status in DISPLAY_STATUSES:
+        qs = qs.filter(display_status=status)
+    if issued_from is not None:
+        qs = qs.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        qs = qs.filter(issue_date__lte=issued_to)
+    for word in search.split()[:5]:
+        qs = qs.filter(
+            Q(number__icontains=word)
+            | Q(client__first_name__icontains=word)
+            | Q(client__last_name__icontains=word)
+        )
+    return qs.order_by("-created_at", "-id")

@@ -1,0 +1,770 @@
+"""Writes for invoices, their lines, payments and refunds.
+
+Every write here follows "lock, re-check, act" inside `transaction.atomic`: the row the
+rule is about is re-read with `select_for_update()` and the rule is checked again under
+the lock before anything is written, so two staff acting at once serialize instead of
+both passing a check made on stale data.
+
+Lock order, everywhere: invoice row, then payment row; appointment row, then client
+package row (the order `packages.services` uses), then the practice settings row.
+Keeping one order is what keeps concurrent actions free of deadlocks.
+
+Refusals raise `DomainError(code, message)`; nothing has been written when one is raised
+(the transaction rolls back).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from caspen.errors import DomainError, require_perm
+from caspen.models import PracticeSettings
+from caspen.money import ZERO, format_money, to_money
+from catalog.models import TaxRate
+from clients.models import Client
+from invoicing.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+)
+from packages.models import ClientPackage
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser as User
+
+HUNDRED = Decimal("100")
+# DecimalField(max_digits=12, decimal_places=2) holds amounts below 10^10.
+MAX_MONEY = Decimal("9999999999.99")
+# InvoiceLine.quantity is DecimalField(max_digits=10, decimal_places=2).
+MAX_QUANTITY = Decimal("99999999.99")
+TWO_PLACES = Decimal("0.01")
+
+INVOICE_FIELDS = frozenset({"practitioner", "location", "issue_date", "notes"})
+LINE_FIELDS = frozenset(
+    {
+        "description",
+        "quantity",
+        "unit_price",
+        "discount_percent",
+        "tax_rate",
+        "client_package",
+        "appointment",
+    }
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _user(by: User | None) -> User | None:
+    """The user to record as "who" (None for the system or an anonymous caller)."""
+    return by if by is not None and by.is_authenticated else None
+
+
+def _decimal(value: Any, *, code: str, message: str) -> Decimal:
+    """`value` as a finite Decimal, or a refusal (forms and the API may pass anything)."""
+    if isinstance(value, float):
+        value = str(value)
+    try:
+        result = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise DomainError(code, message) from None
+    if not result.is_finite():
+        raise DomainError(code, message)
+    return result
+
+
+def _amount(value: Any) -> Decimal:
+    """A payment or refund amount: more than 0, in cents (no third decimal)."""
+    message = "Enter an amount of money greater than 0, such as 50.00."
+    amount = _decimal(value, code="invalid_amount", message=message)
+    if amount <= 0 or amount > MAX_MONEY:
+        raise DomainError("invalid_amount", message)
+    if amount != amount.quantize(TWO_PLACES):
+        raise DomainError("invalid_amount", "Use at most two decimals, such as 50.25.")
+    return to_money(amount)
+
+
+def _lock_invoice(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+def _not_draft_error(invoice: Invoice, action: str) -> DomainError:
+    """The refusal for changing a finalized (or void) invoice."""
+    if invoice.status == InvoiceStatus.VOID:
+        message = f"Invoice {invoice.number} is void and cannot be {action}."
+    else:
+        message = (
+            f"Invoice {invoice.number} is finalized and cannot be {action}. "
+            "For extra charges, create a new invoice."
+        )
+    return DomainError("invoice_not_draft", message, invoice=invoice)
+
+
+def _require_draft(invoice: Invoice, action: str = "changed") -> None:
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise _not_draft_error(invoice, action)
+
+
+# ------------------------------------------------------------------ line computation
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def compute_line_amounts(
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_percent: Decimal,
+    tax_percent: Decimal,
+    prices_include_tax: bool,
+) -> LineAmounts:
+    """The one place a line's money is computed, rounded half-up to cents per line.
+
+    amount = quantity × unit price × (1 − discount/100), rounded to cents. When prices
+    include tax the amount is the total and the tax is the part of it at `tax_percent`
+    (total × rate / (100 + rate)); otherwise the amount is the net and tax is added on
+    top (net × rate / 100). Net + tax = total always holds exactly.
+    """
+    amount = to_money(quantity * unit_price * (HUNDRED - discount_percent) / HUNDRED)
+    if prices_include_tax:
+        total = amount
+        tax = to_money(total * tax_percent / (HUNDRED + tax_percent))
+        net = total - tax
+    else:
+        net = amount
+        tax = to_money(net * tax_percent / HUNDRED)
+        total = net + tax
+    return LineAmounts(net=net, tax=tax, total=total)
+
+
+def _clean_line_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Check a line's inputs and normalise them to what the columns store (2 places)."""
+    description = (values.get("description") or "").strip()
+    if not description:
+        raise DomainError("invalid_line", "Each line needs a description.")
+    if len(description) > InvoiceLine._meta.get_field("description").max_length:
+        raise DomainError("invalid_line", "The line's description is too long.")
+    quantity = _decimal(
+        values.get("quantity"), code="invalid_line", message="Enter a quantity, such as 1."
+    )
+    if quantity <= 0 or quantity > MAX_QUANTITY or quantity != quantity.quantize(TWO_PLACES):
+        raise DomainError(
+            "invalid_line", "The quantity must be more than 0, with at most 2 decimals."
+        )
+    unit_price = _decimal(
+        values.get("unit_price"), code="invalid_line", message="Enter a unit price, such as 90.00."
+    )
+    if unit_price < 0 or unit_price > MAX_MONEY or unit_price != unit_price.quantize(TWO_PLACES):
+        raise DomainError(
+            "invalid_line",
+            "The unit price must be 0 or more, with at most two decimals (such as 90.00).",
+        )
+    discount = _decimal(
+        values.get("discount_percent") or 0,
+        code="invalid_line",
+        message="Enter the discount as a percentage from 0 to 100.",
+    )
+    if discount < 0 or discount > HUNDRED or discount != discount.quantize(TWO_PLACES):
+        raise DomainError("invalid_line", "The discount must be a percentage from 0 to 100.")
+    tax_rate = values.get("tax_rate")
+    if tax_rate is not None and not isinstance(tax_rate, TaxRate):
+        raise TypeError("tax_rate must be a TaxRate or None")
+    return {
+        **values,
+        "description": description,
+        "quantity": quantity.quantize(TWO_PLACES),
+        "unit_price": unit_price.quantize(TWO_PLACES),
+        "discount_percent": discount.quantize(TWO_PLACES),
+    }
+
+
+def _apply_amounts(line: InvoiceLine, invoice: Invoice) -> None:
+    """Snapshot the tax rate and compute the stored amounts of `line`."""
+    line.tax_percent = line.tax_rate.rate if line.tax_rate is not None else ZERO
+    amounts = compute_line_amounts(
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        discount_percent=line.discount_percent,
+        tax_percent=line.tax_percent,
+        prices_include_tax=invoice.prices_include_tax,
+    )
+    if amounts.total > MAX_MONEY:
+        raise DomainError("invalid_line", f"The line “{line.description}” is too large an amount.")
+    line.net_amount, line.tax_amount, line.total_amount = amounts.net, amounts.tax, amounts.total
+
+
+def _non_void_invoice_with(
+    *,
+    client_package: ClientPackage | None = None,
+    appointment: Appointment | None = None,
+    exclude_line: InvoiceLine | None = None,
+) -> Invoice | None:
+    lines = InvoiceLine.objects.exclude(invoice__status=InvoiceStatus.VOID)
+    if client_package is not None:
+        lines = lines.filter(client_package=client_package)
+    else:
+        lines = lines.filter(appointment=appointment)
+    if exclude_line is not None and exclude_line.pk is not None:
+        lines = lines.exclude(pk=exclude_line.pk)
+    line = lines.select_related("invoice").order_by("invoice_id").first()
+    return line.invoice if line is not None else None
+
+
+def _refuse_if_invoiced(
+    *,
+    client_package: ClientPackage | None = None,
+    appointment: Appointment | None = None,
+    exclude_line: InvoiceLine | None = None,
+) -> None:
+    """One non-void invoice per client package and per appointment (DOMAIN.md, Invoices).
+
+    The caller holds the row lock of the package or appointment, so two requests cannot
+    both see "not invoiced yet". The refusal carries the existing invoice so pages can
+    offer it instead of a second one.
+    """
+    if client_package is not None:
+        existing = _non_void_invoice_with(client_package=client_package, exclude_line=exclude_line)
+        what = "This package"
+    else:
+        existing = _non_void_invoice_with(appointment=appointment, exclude_line=exclude_line)
+        what = "This appointment"
+    if existing is not None:
+        raise DomainError(
+            "already_invoiced",
+            f"{what} is already on invoice {existing.number}."
+            if existing.number
+            else f"{what} is already on a draft invoice (#{existing.pk}).",
+            invoice=existing,
+        )
+
+
+def _check_line_references(
+    invoice: Invoice, values: dict[str, Any], line: InvoiceLine | None
+) -> None:
+    """A line may refer to a package or appointment of the invoice's client, invoiced once.
+
+    Locks the appointment row, then the client package row (the packages' lock order).
+    """
+    appointment: Appointment | None = values.get("appointment")
+    client_package: ClientPackage | None = values.get("client_package")
+    if appointment is not None:
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.client_id != invoice.client_id:
+            raise DomainError(
+                "client_mismatch", "That appointment belongs to another client than this invoice."
+            )
+        _refuse_if_invoiced(appointment=appointment, exclude_line=line)
+    if client_package is not None:
+        client_package = ClientPackage.objects.select_for_update().get(pk=client_package.pk)
+        if client_package.client_id != invoice.client_id:
+            raise DomainError(
+                "client_mismatch", "That package belongs to another client than this invoice."
+            )
+        _refuse_if_invoiced(client_package=client_package, exclude_line=line)
+
+
+def _line_create(*, invoice: Invoice, **values: Any) -> InvoiceLine:
+    """Add a line to a locked Draft invoice (the caller checked the status)."""
+    unknown = set(values) - LINE_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown invoice line fields: {', '.join(sorted(unknown))}")
+    values = _clean_line_values(values)
+    _check_line_references(invoice, values, line=None)
+    last = invoice.lines.aggregate(last=Coalesce(Max("position"), -1))["last"]
+    line = InvoiceLine(invoice=invoice, position=last + 1, **values)
+    _apply_amounts(line, invoice)
+    line.save()
+    return line
+
+
+# ------------------------------------------------------------------------- invoices
+
+
+def _invoice_create(
+    *,
+    client: Client,
+    practitioner: Practitioner,
+    location: Location,
+    issue_date: dt.date | None,
+    lines: Iterable[Mapping[str, Any]],
+    notes: str,
+    by: User | None,
+) -> Invoice:
+    if client.archived:
+        raise DomainError(
+            "client_archived", f"{client} is archived. Restore the client to invoice them."
+        )
+    invoice = Invoice.objects.create(
+        client=client,
+        practitioner=practitioner,
+        location=location,
+        issue_date=issue_date,
+        notes=notes,
+        prices_include_tax=PracticeSettings.load().prices_include_tax,
+        created_by=_user(by),
+    )
+    for values in lines:
+        _line_create(invoice=invoice, **values)
+    return invoice
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    client: Client,
+    practitioner: Practitioner,
+    location: Location,
+    issue_date: dt.date | None = None,
+    lines: Iterable[Mapping[str, Any]] = (),
+    notes: str = "",
+    by: User | None,
+) -> Invoice:
+    """Create a Draft invoice, optionally with lines.
+
+    The practice's "prices include tax" setting is copied onto the invoice so a later
+    change of the setting never changes it. Each line is a mapping with `description`,
+    `quantity`, `unit_price` and optionally `discount_percent`, `tax_rate`,
+    `client_package`, `appointment`.
+    """
+    require_perm(by, "invoicing.add_invoice")
+    return _invoice_create(
+        client=client,
+        practitioner=practitioner,
+        location=location,
+        issue_date=issue_date,
+        lines=lines,
+        notes=notes,
+        by=by,
+    )
+
+
+@transaction.atomic
+def invoice_update(*, invoice: Invoice, by: User | None, **fields: Any) -> Invoice:
+    """Change a Draft invoice's practitioner, location, issue date or notes."""
+    require_perm(by, "invoicing.change_invoice")
+    unknown = set(fields) - INVOICE_FIELDS
+    if unknown:
+        raise TypeError(f"invoice_update cannot change: {', '.join(sorted(unknown))}")
+    locked = _lock_invoice(invoice)
+    _require_draft(locked, "edited")
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    if fields:
+        locked.save(update_fields=list(fields))
+    return locked
+
+
+@transaction.atomic
+def invoice_delete(*, invoice: Invoice, by: User | None) -> None:
+    """Delete a Draft invoice and its lines. Finalized invoices are voided, never deleted."""
+    require_perm(by, "invoicing.delete_invoice")
+    locked = _lock_invoice(invoice)
+    if locked.status != InvoiceStatus.DRAFT:
+        raise DomainError(
+            "invoice_not_draft",
+            "Only draft invoices can be deleted. Void it instead.",
+            invoice=locked,
+        )
+    locked.delete()
+
+
+@transaction.atomic
+def invoice_line_add(
+    *,
+    invoice: Invoice,
+    by: User | None,
+    description: str,
+    quantity: Decimal | int | str,
+    unit_price: Decimal | int | str,
+    discount_percent: Decimal | int | str = 0,
+    tax_rate: TaxRate | None = None,
+    client_package: ClientPackage | None = None,
+    appointment: Appointment | None = None,
+) -> InvoiceLine:
+    """Add a line to a Draft invoice; its amounts are computed here."""
+    require_perm(by, "invoicing.add_invoiceline")
+    locked = _lock_invoice(invoice)
+    _require_draft(locked)
+    return _line_create(
+        invoice=locked,
+        description=description,
+        quantity=quantity,
+        unit_price=unit_price,
+        discount_percent=discount_percent,
+        tax_rate=tax_rate,
+        client_package=client_package,
+        appointment=appointment,
+    )
+
+
+@transaction.atomic
+def invoice_line_update(*, line: InvoiceLine, by: User | None, **fields: Any) -> InvoiceLine:
+    """Change a line of a Draft invoice; its amounts are recomputed."""
+    require_perm(by, "invoicing.change_invoiceline")
+    unknown = set(fields) - LINE_FIELDS
+    if unknown:
+        raise TypeError(f"invoice_line_update cannot change: {', '.join(sorted(unknown))}")
+    invoice = _lock_invoice(line.invoice)
+    _require_draft(invoice)
+    locked = InvoiceLine.objects.select_for_update().get(pk=line.pk)
+    current = {name: getattr(locked, name) for name in LINE_FIELDS}
+    values = _clean_line_values({**current, **fields})
+    _check_line_references(invoice, values, line=locked)
+    for name, value in values.items():
+        setattr(locked, name, value)
+    _apply_amounts(locked, invoice)
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def invoice_line_remove(*, line: InvoiceLine, by: User | None) -> None:
+    """Remove a line from a Draft invoice."""
+    require_perm(by, "invoicing.delete_invoiceline")
+    invoice = _lock_invoice(line.invoice)
+    _require_draft(invoice)
+    InvoiceLine.objects.filter(pk=line.pk, invoice=invoice).delete()
+
+
+def _invoice_total(invoice: Invoice) -> Decimal:
+    return invoice.lines.aggregate(total=Coalesce(Sum("total_amount"), ZERO))["total"]
+
+
+def _amount_paid(invoice: Invoice) -> Decimal:
+    """Active payments minus their refunds (voided payments are excluded)."""
+    active = invoice.payments.filter(status=PaymentStatus.ACTIVE)
+    paid = active.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    refunded = Refund.objects.filter(payment__in=active).aggregate(
+        total=Coalesce(Sum("amount"), ZERO)
+    )["total"]
+    return paid - refunded
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
+    """Finalize a Draft invoice: number it, date it, freeze its lines.
+
+    The number is the practice's next number (prefix + zero-padded); the settings row is
+    locked so concurrent finalizing takes consecutive numbers with no gap and no
+    duplicate, and the counter moves in the same transaction as the invoice. Issue date
+    defaults to today in the practice's time zone; due date = issue date + payment
+    terms. An invoice totalling 0.00 is Paid at once.
+    """
+    require_perm(by, "invoicing.finalize_invoice")
+    locked = _lock_invoice(invoice)
+    if locked.status != InvoiceStatus.DRAFT:
+        if locked.status == InvoiceStatus.VOID:
+            message = f"Invoice {locked.number} is void."
+        else:
+            message = f"Invoice {locked.number} is already finalized."
+        raise DomainError("invoice_not_draft", message, invoice=locked)
+    if not locked.lines.exists():
+        raise DomainError("invoice_has_no_lines", "Add at least one line before finalizing.")
+
+    settings, _ = PracticeSettings.objects.select_for_update().get_or_create(pk=1)
+    number = settings.format_invoice_number(settings.invoice_next_number)
+    if Invoice.objects.filter(number=number).exists():
+        # Only possible when someone lowered the next number in the settings.
+        raise DomainError(
+            "invoice_number_taken",
+            f"The next invoice number, {number}, is already used by another invoice. "
+            "Ask an administrator to set the next invoice number in the practice settings "
+            "above the highest number used.",
+        )
+
+    issue_date = locked.issue_date or timezone.localdate()
+    locked.number = number
+    locked.issue_date = issue_date
+    locked.due_date = issue_date + dt.timedelta(days=settings.payment_terms_days)
+    locked.status = InvoiceStatus.PAID if _invoice_total(locked) == ZERO else InvoiceStatus.OPEN
+    locked.finalized_at = timezone.now()
+    locked.finalized_by = _user(by)
+    locked.save(
+        update_fields=[
+            "number",
+            "issue_date",
+            "due_date",
+            "status",
+            "finalized_at",
+            "finalized_by",
+        ]
+    )
+    settings.invoice_next_number += 1
+    settings.save(update_fields=["invoice_next_number"])
+    return locked
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, reason: str = "", by: User | None) -> Invoice:
+    """Void a finalized invoice. It keeps its number and leaves every total.
+
+    Refused while money is held against it (active payments minus refunds above 0):
+    refund or void those payments first.
+    """
+    require_perm(by, "invoicing.void_invoice")
+    locked = _lock_invoice(invoice)
+    if locked.status == InvoiceStatus.DRAFT:
+        raise DomainError(
+            "invoice_is_draft",
+            "A draft invoice has no number to keep: delete it instead of voiding it.",
+            invoice=locked,
+        )
+    if locked.status == InvoiceStatus.VOID:
+        raise DomainError(
+            "invoice_already_void", f"Invoice {locked.number} is already void.", invoice=locked
+        )
+    paid = _amount_paid(locked)
+    if paid > ZERO:
+        raise DomainError(
+            "invoice_has_payments",
+            f"Invoice {locked.number} has {format_money(paid)} paid on it. "
+            "Refund or void its payments before voiding the invoice.",
+            invoice=locked,
+        )
+    locked.status = InvoiceStatus.VOID
+    locked.voided_at = timezone.now()
+    locked.voided_by = _user(by)
+    locked.void_reason = reason.strip()
+    locked.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+    return locked
+
+
+@transaction.atomic
+def invoice_for_client_package(
+    *,
+    client_package: ClientPackage,
+    practitioner: Practitioner,
+    location: Location,
+    by: User | None,
+) -> Invoice:
+    """A Draft invoice with one line: the package at its amount (DOMAIN.md, Invoices).
+
+    While the package is on a non-void invoice, refuses with `already_invoiced` and that
+    invoice in the error's context, so pages offer it instead of creating a second one.
+    A canceled package may still be invoiced (a practice may bill for it).
+    """
+    require_perm(by, "invoicing.add_invoice")
+    # The lock makes two concurrent requests take turns: the second sees the first's
+    # invoice after it commits and is refused.
+    locked = ClientPackage.objects.select_for_update().get(pk=client_package.pk)
+    _refuse_if_invoiced(client_package=locked)
+    return _invoice_create(
+        client=locked.client,
+        practitioner=practitioner,
+        location=location,
+        issue_date=None,
+        lines=[
+            {
+                "description": locked.name,
+                "quantity": Decimal("1"),
+                "unit_price": locked.price,
+                "tax_rate": locked.tax_rate,
+                "client_package": locked,
+            }
+        ],
+        notes="",
+        by=by,
+    )
+
+
+@transaction.atomic
+def invoice_for_appointment(*, appointment: Appointment, by: User | None) -> Invoice:
+    """A Draft invoice with one line for the appointment's service.
+
+    The line is the service at its price and tax rate, or 0.00 "Covered by package: NAME"
+    when the appointment is linked to a package (the package is billed on its own
+    invoice; the line refers to the appointment only, so it never counts as the
+    package's invoice). One non-void invoice per appointment, like packages.
+    """
+    require_perm(by, "invoicing.add_invoice")
+    # of=("self",): lock the appointment row only, not the rows joined for reading.
+    locked = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "service__tax_rate", "client", "client_package")
+        .get(pk=appointment.pk)
+    )
+    if locked.status == AppointmentStatus.CANCELED:
+        raise DomainError("appointment_canceled", "This appointment is canceled.")
+    _refuse_if_invoiced(appointment=locked)
+    service = locked.service
+    if locked.client_package_id is not None:
+        description = f"{service.name} — Covered by package: {locked.client_package.name}"
+        unit_price = ZERO
+    else:
+        description = service.name
+        unit_price = service.price
+    return _invoice_create(
+        client=locked.client,
+        practitioner=locked.practitioner,
+        location=locked.location,
+        issue_date=None,
+        lines=[
+            {
+                "description": description,
+                "quantity": Decimal("1"),
+                "unit_price": unit_price,
+                "tax_rate": service.tax_rate,
+                "appointment": locked,
+            }
+        ],
+        notes="",
+        by=by,
+    )
+
+
+# ------------------------------------------------------------------------- payments
+
+
+def _reopen_if_balance(invoice: Invoice) -> None:
+    """A Paid invoice whose balance grew again (refund, voided payment) is Open again."""
+    if invoice.status == InvoiceStatus.PAID and _invoice_total(invoice) - _amount_paid(invoice) > 0:
+        invoice.status = InvoiceStatus.OPEN
+        invoice.save(update_fields=["status"])
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    invoice: Invoice,
+    amount: Decimal | int | str,
+    method: PaymentMethod,
+    date: dt.date | None = None,
+    reference: str = "",
+    by: User | None,
+) -> Payment:
+    """Record money received on an Open invoice: more than 0 and at most the balance.
+
+    Below the balance it is a part payment and the invoice stays Open; when the balance
+    reaches 0 the invoice is Paid. The invoice row is locked, so two payments of the
+    full balance at once cannot both pass the balance check.
+    """
+    require_perm(by, "invoicing.add_payment")
+    amount = _amount(amount)
+    locked = _lock_invoice(invoice)
+    if locked.status != InvoiceStatus.OPEN:
+        message = {
+            InvoiceStatus.DRAFT: "Finalize the invoice before taking a payment.",
+            InvoiceStatus.VOID: f"Invoice {locked.number} is void.",
+            InvoiceStatus.PAID: f"Invoice {locked.number} is already paid.",
+        }[InvoiceStatus(locked.status)]
+        raise DomainError("invoice_not_open", message, invoice=locked)
+    if method.archived or PaymentMethod.objects.filter(pk=method.pk, archived=True).exists():
+        raise DomainError(
+            "payment_method_archived", f"The payment method {method.name} is no longer in use."
+        )
+    balance = _invoice_total(locked) - _amount_paid(locked)
+    if amount > balance:
+        raise DomainError(
+            "amount_exceeds_balance",
+            f"The amount is more than the balance of {format_money(balance)}.",
+            balance=balance,
+        )
+    payment = Payment.objects.create(
+        invoice=locked,
+        amount=amount,
+        method=method,
+        date=date or timezone.localdate(),
+        reference=reference.strip(),
+        created_by=_user(by),
+    )
+    if amount == balance:
+        locked.status = InvoiceStatus.PAID
+        locked.save(update_fields=["status"])
+    return payment
+
+
+def _lock_payment(payment: Payment) -> tuple[Invoice, Payment]:
+    """Lock the payment's invoice, then the payment (the lock order of this module)."""
+    invoice_id = Payment.objects.values_list("invoice_id", flat=True).get(pk=payment.pk)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    return invoice, locked
+
+
+def _refunded(payment: Payment) -> Decimal:
+    return payment.refunds.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+
+
+@transaction.atomic
+def payment_refund(
+    *,
+    payment: Payment,
+    amount: Decimal | int | str,
+    reason: str,
+    date: dt.date | None = None,
+    by: User | None,
+) -> Refund:
+    """Give back all or part of an active payment; the invoice's balance grows again.
+
+    At most the payment's amount minus its earlier refunds. A Paid invoice becomes Open.
+    """
+    require_perm(by, "invoicing.refund_payment")
+    amount = _amount(amount)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", "Enter a reason for the refund.")
+    invoice, locked = _lock_payment(payment)
+    if locked.status != PaymentStatus.ACTIVE:
+        raise DomainError("payment_not_active", "This payment is void and cannot be refunded.")
+    refundable = locked.amount - _refunded(locked)
+    if amount > refundable:
+        raise DomainError(
+            "amount_exceeds_refundable",
+            f"The amount is more than what can still be refunded on this payment "
+            f"({format_money(refundable)}).",
+            refundable=refundable,
+        )
+    refund = Refund.objects.create(
+        payment=locked,
+        amount=amount,
+        reason=reason,
+        date=date or timezone.localdate(),
+        created_by=_user(by),
+    )
+    _reopen_if_balance(invoice)
+    return refund
+
+
+@transaction.atomic
+def payment_void(*, payment: Payment, reason: str = "", by: User | None) -> Payment:
+    """Void a payment recorded by mistake: it stays for audit and leaves the totals.
+
+    Refused when it has refunds (the money really moved; void would count it twice).
+    A Paid invoice becomes Open again.
+    """
+    require_perm(by, "invoicing.void_payment")
+    invoice, locked = _lock_payment(payment)
+    if locked.status == PaymentStatus.VOID:
+        raise DomainError("payment_already_void", "This payment is already void.")
+    if locked.refunds.exists():
+        raise DomainError(
+            "payment_has_refunds",
+            "This payment has refunds, so it cannot be voided. Refund the rest instead.",
+        )
+    locked.status = PaymentStatus.VOID
+    locked.voided_at = timezone.now()
+    locked.voided_by = _user(by)
+    locked.void_reason = (reason or "").strip()
+    locked.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+    _reopen_if_balance(invoice)
+    return locked

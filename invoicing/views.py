@@ -1,0 +1,695 @@
+"""Billing pages: the invoice list, New invoice, an invoice (its draft editing inline),
+the popups (Finalize, Delete, Pay invoice, Void, Refund, Void payment) and the print view.
+
+Views are thin: access (`staff_view` + 404), form, service, then a partial or a redirect.
+Every popup URL also renders a full page, so each flow works with plain links and posts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from calendar_app.models import Location, Practitioner
+from caspen.errors import DomainError
+from caspen.models import PracticeSettings
+from caspen.money import ZERO
+from caspen.templatetags.caspen_tags import money
+from caspen.web import (
+    INVALID,
+    REFUSED,
+    apply_domain_error,
+    paginate,
+    render_page,
+    safe_next,
+    search_text,
+    staff_view,
+)
+from clients.models import Client
+from invoicing import services
+from invoicing.forms import (
+    ConfirmForm,
+    InvoiceCreateForm,
+    InvoiceDetailsForm,
+    InvoiceFilterForm,
+    LineForm,
+    PaymentForm,
+    ReasonForm,
+    RefundForm,
+)
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
+from invoicing.selectors import (
+    DISPLAY_STATUSES,
+    invoice_display_status,
+    invoice_totals,
+    invoices_for_list,
+    invoices_summary,
+    invoices_with_totals,
+)
+
+LIST = "invoicing/invoice_list.html"
+NEW = "invoicing/invoice_new.html"
+DETAIL = "invoicing/invoice_detail.html"
+POPUP = "invoicing/popup.html"
+PRINT = "invoicing/invoice_print.html"
+
+# Which part of the invoice page an HTMX request wants, by the id it targets.
+DETAIL_PARTIALS = {"invoice-header": "header", "invoice-lines": "lines"}
+CLIENT_RESULTS = 8
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _invoice(pk: int) -> Invoice:
+    """The invoice with its totals annotated (404 when there is none)."""
+    return get_object_or_404(invoices_with_totals(), pk=pk)
+
+
+def _detail_url(invoice: Invoice | int) -> str:
+    return reverse("invoicing:detail", args=[getattr(invoice, "pk", invoice)])
+
+
+def _done(request: HttpRequest, url: str, message: str) -> HttpResponse:
+    """After a popup's action: a message, then the page (HTMX reloads it from the popup)."""
+    messages.success(request, message)
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _posted(request: HttpRequest):
+    """The form data of a POST (even an empty one, so the form reports what is missing)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _day(value) -> str:
+    """Dates as staff read them: 24 Nov 2026."""
+    return date_format(value, "j M Y")
+
+
+def _not_editable(invoice: Invoice) -> str:
+    if invoice.status == InvoiceStatus.VOID:
+        return f"Invoice {invoice.number} is void and cannot be edited."
+    return (
+        f"Invoice {invoice.number} is finalized and cannot be edited. "
+        "For extra charges, create a new invoice."
+    )
+
+
+def _not_payable(invoice: Invoice) -> str | None:
+    """Why Pay invoice does not apply (the service's words), or None when it does."""
+    return {
+        InvoiceStatus.DRAFT: "Finalize the invoice before taking a payment.",
+        InvoiceStatus.PAID: f"Invoice {invoice.number} is already paid.",
+        InvoiceStatus.VOID: f"Invoice {invoice.number} is void.",
+    }.get(invoice.status)
+
+
+def _popup(
+    request: HttpRequest,
+    *,
+    invoice: Invoice,
+    title: str,
+    action: str,
+    form=None,
+    submit: str = "",
+    intro: str = "",
+    danger: bool = False,
+    refusal: str = "",
+    summary: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """One template for every popup: a title, a few facts, the form and its buttons."""
+    context = {
+        "invoice": invoice,
+        "title": title,
+        "action": action,
+        "form": form,
+        "submit": submit,
+        "intro": intro,
+        "danger": danger,
+        "refusal": refusal,
+        "summary": summary or [],
+        "next": safe_next(request, ""),
+        "cancel_url": safe_next(request, _detail_url(invoice)),
+    }
+    return render_page(request, POPUP, context, partial="popup", status=status)
+
+
+def _payments(invoice: Invoice) -> list[Payment]:
+    """The invoice's payments with their refunds (two queries, however many)."""
+    payments = list(invoice.payments.select_related("method").prefetch_related("refunds"))
+    for payment in payments:
+        payment.refund_list = list(payment.refunds.all())
+        refunded = sum((refund.amount for refund in payment.refund_list), ZERO)
+        payment.refundable = (
+            payment.amount - refunded if payment.status == PaymentStatus.ACTIVE else ZERO
+        )
+        payment.is_void = payment.status == PaymentStatus.VOID
+    return payments
+
+
+def _lines(invoice: Invoice) -> list[InvoiceLine]:
+    return list(invoice.lines.select_related("tax_rate", "client_package", "appointment"))
+
+
+def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
+    context = {
+        "invoice": invoice,
+        "totals": invoice_totals(invoice),
+        "status_label": invoice_display_status(invoice),
+        "lines": _lines(invoice),
+        "payments": _payments(invoice) if not invoice.is_draft else [],
+        "can_edit_lines": invoice.is_draft,
+        "editing_line_id": None,
+        "lines_errors": [],
+        "header_errors": [],
+    }
+    if invoice.is_draft and request.user.has_perm("invoicing.add_invoiceline"):
+        context["add_form"] = LineForm(prefix="add")
+        if extra.pop("focus_add", False):
+            # After adding a line, the next one is typed straight away.
+            context["add_form"].fields["description"].widget.attrs["autofocus"] = True
+    context.update(extra)
+    return context
+
+
+def _render_lines(request, invoice, *, status=200, form=None, **extra) -> HttpResponse:
+    """The lines card (HTMX) or the whole invoice page, after a line form was posted."""
+    if form is not None:
+        extra.setdefault("lines_errors", form.non_field_errors())
+    context = _detail_context(request, invoice, **extra)
+    return render_page(request, DETAIL, context, partial="lines", status=status)
+
+
+# ------------------------------------------------------------------------ the list
+
+
+@staff_view("invoicing.view_invoice")
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    form = InvoiceFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else {}
+    invoices = invoices_for_list(**filters)
+    page = paginate(request, invoices)
+    rows = list(page.object_list)
+    for invoice in rows:
+        invoice.status_label = DISPLAY_STATUSES[invoice.display_status]
+    context = {
+        "form": form,
+        "page": page,
+        "invoices": rows,
+        "is_filtered": any(filters.values()),
+        # Finalized invoices only: drafts are not owed and void ones leave every total.
+        "summary": invoices_summary(Invoice.objects.filter(pk__in=invoices.values("pk"))),
+    }
+    return render_page(request, LIST, context, partial="results")
+
+
+# ------------------------------------------------------------------- New invoice
+
+
+def _digits(value) -> int | None:
+    value = str(value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _client_matches(search: str, exclude: Client | None) -> list[Client]:
+    """Clients whose name, email or phone contains every word typed (archived ones can't
+    be invoiced, so they are not offered)."""
+    words = search.split()[:5]
+    if not words:
+        return []
+    clients = Client.objects.filter(archived=False)
+    for word in words:
+        clients = clients.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(phone__icontains=word)
+        )
+    if exclude is not None:
+        clients = clients.exclude(pk=exclude.pk)
+    return list(clients.order_by("last_name", "first_name", "id")[:CLIENT_RESULTS])
+
+
+def _new_initial(request: HttpRequest) -> dict:
+    """Prefill from the link (`?client=` from a client's page) or the obvious choice: the
+    user's own practitioner, or the only practitioner or location there is."""
+    initial = {"client": _digits(request.GET.get("client"))}
+    active = Practitioner.objects.filter(archived=False)
+    own = active.filter(user=request.user).values_list("pk", flat=True).first()
+    practitioners = list(active.values_list("pk", flat=True)[:2])
+    if own or len(practitioners) == 1:
+        initial["practitioner"] = own or practitioners[0]
+    locations = list(Location.objects.filter(archived=False).values_list("pk", flat=True)[:2])
+    if len(locations) == 1:
+        initial["location"] = locations[0]
+    for name in ("practitioner", "location"):
+        chosen = _digits(request.GET.get(name))
+        if chosen:
+            initial[name] = chosen
+    return initial
+
+
+@staff_view("invoicing.add_invoice")
+def invoice_new(request: HttpRequest) -> HttpResponse:
+    """New invoice: find the client, choose practitioner and location, create the Draft."""
+    status = 200
+    if request.method == "POST":
+        form = InvoiceCreateForm(request.POST)
+        search = request.POST.get("q", "")
+        status = INVALID
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                invoice = services.invoice_create(
+                    client=data["client"],
+                    practitioner=data["practitioner"],
+                    location=data["location"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                return _done(
+                    request,
+                    _detail_url(invoice),
+                    f"Draft invoice created for {invoice.client}. Add its lines, then finalize it.",
+                )
+        chosen = _digits(request.POST.get("client"))
+    else:
+        form = InvoiceCreateForm(initial=_new_initial(request))
+        search = request.GET.get("q", "")
+        chosen = _digits(request.GET.get("client"))
+    selected = Client.objects.filter(pk=chosen).first() if chosen else None
+    search = search_text(search)
+    context = {
+        "form": form,
+        "search": search,
+        "selected_client": selected,
+        "clients": _client_matches(search, exclude=selected),
+        "cancel_url": safe_next(request, reverse("invoicing:list")),
+    }
+    wants_results = request.htmx and request.htmx.target == "client-results"
+    return render_page(
+        request, NEW, context, partial="client_results" if wants_results else "popup", status=status
+    )
+
+
+# ---------------------------------------------------------------- the invoice page
+
+
+@staff_view("invoicing.view_invoice")
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    partial = DETAIL_PARTIALS.get(request.htmx.target or "") if request.htmx else None
+    return render_page(request, DETAIL, _detail_context(request, invoice), partial=partial)
+
+
+@staff_view("invoicing.change_invoice")
+def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a draft's practitioner, location, issue date and notes (inline in its card)."""
+    invoice = _invoice(pk)
+    if not invoice.is_draft:
+        context = _detail_context(request, invoice, header_errors=[_not_editable(invoice)])
+        return render_page(request, DETAIL, context, partial="header", status=REFUSED)
+    form = InvoiceDetailsForm(_posted(request), invoice=invoice)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.invoice_update(invoice=invoice, by=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, "Invoice details saved.")
+                if not request.htmx:
+                    return redirect(_detail_url(invoice))
+                context = _detail_context(request, _invoice(pk))
+                return render_page(request, DETAIL, context, partial="header")
+    context = _detail_context(request, invoice, header_form=form)
+    return render_page(request, DETAIL, context, partial="header", status=status)
+
+
+@staff_view("invoicing.add_invoiceline")
+@require_POST
+def line_add(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    form = LineForm(request.POST, prefix="add")
+    status = INVALID
+    if form.is_valid():
+        try:
+            services.invoice_line_add(invoice=invoice, by=request.user, **form.values())
+        except DomainError as exc:
+            status = apply_domain_error(form, exc)
+        else:
+            messages.success(request, "Line added.")
+            if not request.htmx:
+                return redirect(_detail_url(invoice) + "#invoice-lines")
+            return _render_lines(request, _invoice(pk), focus_add=True)
+    return _render_lines(request, _invoice(pk), status=status, form=form, add_form=form)
+
+
+@staff_view("invoicing.change_invoiceline")
+def line_edit(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    line = get_object_or_404(InvoiceLine, pk=line_pk, invoice=invoice)
+    if not invoice.is_draft:
+        return _render_lines(
+            request, invoice, status=REFUSED, lines_errors=[_not_editable(invoice)]
+        )
+    form = LineForm(_posted(request), prefix="line", line=line)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.invoice_line_update(line=line, by=request.user, **form.values())
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, "Line updated.")
+                if not request.htmx:
+                    return redirect(_detail_url(invoice) + "#invoice-lines")
+                return _render_lines(request, _invoice(pk))
+    return _render_lines(
+        request, invoice, status=status, form=form, line_form=form, editing_line_id=line.pk
+    )
+
+
+@staff_view("invoicing.delete_invoiceline")
+@require_POST
+def line_remove(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    line = get_object_or_404(InvoiceLine, pk=line_pk, invoice=invoice)
+    try:
+        services.invoice_line_remove(line=line, by=request.user)
+    except DomainError as exc:
+        return _render_lines(request, invoice, status=REFUSED, lines_errors=[exc.message])
+    messages.success(request, f"Line “{line.description}” removed.")
+    if not request.htmx:
+        return redirect(_detail_url(invoice) + "#invoice-lines")
+    return _render_lines(request, _invoice(pk))
+
+
+# ------------------------------------------------------------------------- popups
+
+
+@staff_view("invoicing.finalize_invoice")
+def invoice_finalize(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    form = ConfirmForm(_posted(request))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            finalized = services.invoice_finalize(invoice=invoice, by=request.user)
+        except DomainError as exc:
+            status = apply_domain_error(form, exc)
+        else:
+            message = f"Invoice {finalized.number} finalized."
+            if finalized.status == InvoiceStatus.PAID:
+                message += " Its total is $0.00, so it is paid."
+            return _done(request, safe_next(request, _detail_url(invoice)), message)
+    return _popup(
+        request,
+        invoice=invoice,
+        title="Finalize invoice?",
+        intro="It gets the next number and can no longer be edited.",
+        summary=[("Client", str(invoice.client)), ("Total", money(invoice.total))],
+        action=reverse("invoicing:finalize", args=[invoice.pk]),
+        form=form,
+        submit="Finalize",
+        status=status,
+    )
+
+
+@staff_view("invoicing.delete_invoice")
+def invoice_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    form = ConfirmForm(_posted(request))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invoice_delete(invoice=invoice, by=request.user)
+        except DomainError as exc:
+            status = apply_domain_error(form, exc)
+        else:
+            return _done(
+                request,
+                reverse("invoicing:list"),
+                f"Draft invoice for {invoice.client} deleted.",
+            )
+    return _popup(
+        request,
+        invoice=invoice,
+        title="Delete draft invoice?",
+        intro="The draft and its lines are removed. This cannot be undone.",
+        summary=[("Client", str(invoice.client)), ("Total", money(invoice.total))],
+        action=reverse("invoicing:delete", args=[invoice.pk]),
+        form=form,
+        submit="Delete",
+        danger=True,
+        status=status,
+    )
+
+
+@staff_view("invoicing.void_invoice")
+def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice(pk)
+    action = reverse("invoicing:void", args=[invoice.pk])
+    title = f"Void invoice {invoice.number}?" if invoice.number else "Void invoice?"
+    if request.method != "POST" and invoice.amount_paid > 0:
+        # Say so before anyone types a reason: the service would refuse anyway.
+        return _popup(
+            request,
+            invoice=invoice,
+            title=title,
+            action=action,
+            refusal=f"Invoice {invoice.number} has {money(invoice.amount_paid)} paid on it. "
+            "Refund or void its payments before voiding the invoice.",
+            status=REFUSED,
+        )
+    form = ReasonForm(_posted(request))
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                voided = services.invoice_void(
+                    invoice=invoice, reason=form.cleaned_data["reason"], by=request.user
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                return _done(
+                    request,
+                    safe_next(request, _detail_url(invoice)),
+                    f"Invoice {voided.number} voided.",
+                )
+    return _popup(
+        request,
+        invoice=invoice,
+        title=title,
+        intro="A void invoice keeps its number but leaves every total. This cannot be undone.",
+        summary=[
+            ("Client", str(invoice.client)),
+            ("Total", money(invoice.total)),
+            ("Paid", money(invoice.amount_paid)),
+        ],
+        action=action,
+        form=form,
+        submit="Void invoice",
+        danger=True,
+        status=status,
+    )
+
+
+@staff_view("invoicing.add_payment")
+def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pay invoice: the amount defaults to the balance; less is a deposit (part payment)."""
+    invoice = _invoice(pk)
+    totals = invoice_totals(invoice)
+    action = reverse("invoicing:pay", args=[invoice.pk])
+    summary = [
+        ("Client", str(invoice.client)),
+        ("Total", money(totals.total)),
+        ("Paid", money(totals.amount_paid)),
+        ("Balance", money(totals.balance)),
+    ]
+    title = f"Pay invoice {invoice.number or ''}".strip()
+    refusal = _not_payable(invoice)
+    if refusal and request.method != "POST":
+        return _popup(
+            request, invoice=invoice, title=title, action=action, refusal=refusal, status=REFUSED
+        )
+    form = PaymentForm(_posted(request), balance=totals.balance)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                payment = services.payment_record(
+                    invoice=invoice,
+                    amount=data["amount"],
+                    method=data["method"],
+                    date=data["date"],
+                    reference=data["reference"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                balance = invoice_totals(_invoice(pk)).balance
+                return _done(
+                    request,
+                    safe_next(request, _detail_url(invoice)),
+                    f"Payment of {money(payment.amount)} recorded. Balance {money(balance)}.",
+                )
+    return _popup(
+        request,
+        invoice=invoice,
+        title=title,
+        summary=summary,
+        action=action,
+        form=form,
+        submit="Record payment",
+        status=status,
+    )
+
+
+def _payment(pk: int) -> Payment:
+    return get_object_or_404(Payment.objects.select_related("invoice", "method"), pk=pk)
+
+
+@staff_view("invoicing.refund_payment")
+def payment_refund(request: HttpRequest, pk: int) -> HttpResponse:
+    """Refund a payment in full or in part; the invoice's balance grows again."""
+    payment = _payment(pk)
+    invoice = _invoice(payment.invoice_id)
+    refundable = payment.amount - sum((r.amount for r in payment.refunds.all()), ZERO)
+    action = reverse("invoicing:payment_refund", args=[payment.pk])
+    title = "Refund payment"
+    summary = [
+        ("Payment", f"{money(payment.amount)} by {payment.method} on {_day(payment.date)}"),
+        ("Already refunded", money(payment.amount - refundable)),
+    ]
+    if payment.status != PaymentStatus.ACTIVE or refundable <= 0:
+        refusal = (
+            "This payment is void and cannot be refunded."
+            if payment.status != PaymentStatus.ACTIVE
+            else "This payment has been refunded in full."
+        )
+        if request.method != "POST":
+            return _popup(
+                request,
+                invoice=invoice,
+                title=title,
+                action=action,
+                refusal=refusal,
+                summary=summary,
+                status=REFUSED,
+            )
+    form = RefundForm(_posted(request), refundable=max(refundable, Decimal("0.00")))
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                refund = services.payment_refund(
+                    payment=payment,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    date=data["date"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                balance = invoice_totals(_invoice(invoice.pk)).balance
+                return _done(
+                    request,
+                    safe_next(request, _detail_url(invoice)),
+                    f"Refund of {money(refund.amount)} recorded. Balance {money(balance)}.",
+                )
+    return _popup(
+        request,
+        invoice=invoice,
+        title=title,
+        summary=summary,
+        action=action,
+        form=form,
+        submit="Refund",
+        status=status,
+    )
+
+
+@staff_view("invoicing.void_payment")
+def payment_void(request: HttpRequest, pk: int) -> HttpResponse:
+    """Void a payment recorded by mistake: it stays for the record, out of the totals."""
+    payment = _payment(pk)
+    invoice = _invoice(payment.invoice_id)
+    form = ReasonForm(_posted(request))
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.payment_void(
+                    payment=payment, reason=form.cleaned_data["reason"], by=request.user
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                balance = invoice_totals(_invoice(invoice.pk)).balance
+                return _done(
+                    request,
+                    safe_next(request, _detail_url(invoice)),
+                    f"Payment of {money(payment.amount)} voided. Balance {money(balance)}.",
+                )
+    return _popup(
+        request,
+        invoice=invoice,
+        title="Void payment?",
+        intro="Void a payment recorded by mistake. It stays on the invoice, crossed out, "
+        "and leaves the totals.",
+        summary=[
+            ("Payment", f"{money(payment.amount)} by {payment.method} on {_day(payment.date)}"),
+            ("Reference", payment.reference or "—"),
+        ],
+        action=reverse("invoicing:payment_void", args=[payment.pk]),
+        form=form,
+        submit="Void payment",
+        danger=True,
+        status=status,
+    )
+
+
+# ------------------------------------------------------------------------- print
+
+
+@staff_view("invoicing.view_invoice")
+def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
+    """A clean A4 page: the practice, the client, the lines, totals, payments, balance."""
+    invoice = _invoice(pk)
+    payments = [p for p in _payments(invoice) if not p.is_void]
+    context = {
+        "invoice": invoice,
+        "totals": invoice_totals(invoice),
+        "status_label": invoice_display_status(invoice),
+        "lines": _lines(invoice),
+        "payments": payments,
+        "practice": PracticeSettings.load(),
+    }
+    return render_page(request, PRINT, context)

@@ -1,0 +1,343 @@
+"""API v1: client packages (`client-packages/`): sell, match, cancel, adjust, extend,
+invoice, and read the credit ledger.
+
+Every write is a `packages.services` (or `invoicing.services`) call with
+`by=request.user`. Status comes from `packages.selectors` (computed in the query, so
+`?status=` filters in the database and is always current).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+
+from calendar_app.models import Appointment, Location, Practitioner
+from caspen.api import ApiViewSet, InputDate, OrderingFilter
+from catalog.models import Package, PackageKind, Service
+from clients.models import Client
+from invoicing.api import InvoiceOut, invoice_for_output
+from invoicing.models import InvoiceLine
+from invoicing.services import invoice_for_client_package
+from packages import services
+from packages.models import (
+    ClientPackage,
+    ClientPackageService,
+    ClientPackageStatus,
+    CreditLedgerEntry,
+    LedgerKind,
+)
+from packages.selectors import client_package_matches, client_packages_with_status
+
+# --------------------------------------------------------------------------- output
+
+
+class ClientPackageServiceOut(serializers.Serializer):
+    service = serializers.IntegerField(source="service_id")
+    name = serializers.CharField()
+    allowance = serializers.IntegerField(
+        allow_null=True, help_text="Uses of this service (fixed packages); null when flexible."
+    )
+    used = serializers.SerializerMethodField(help_text="Credits this service has consumed.")
+    remaining = serializers.IntegerField(
+        allow_null=True,
+        help_text="Allowance left (fixed packages); null when flexible (see the package's).",
+    )
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_used(self, row: ClientPackageService) -> int:
+        # Fixed packages keep a proven counter per service; a flexible package's use of
+        # each service is read from its ledger (annotated, see client_packages_for_output).
+        if row.allowance is not None:
+            return row.used
+        return getattr(row, "ledger_used", row.used)
+
+
+class ClientPackageOut(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    remaining = serializers.IntegerField(read_only=True)
+    services = ClientPackageServiceOut(many=True, read_only=True)
+    appointments = serializers.SerializerMethodField(help_text="Ids of the linked appointments.")
+    invoices = serializers.SerializerMethodField(
+        help_text="Ids of the invoices with a line for this package (void ones too)."
+    )
+
+    class Meta:
+        model = ClientPackage
+        fields = [
+            "id",
+            "client",
+            "package",
+            "name",
+            "kind",
+            "status",
+            "credits",
+            "consumed",
+            "remaining",
+            "price",
+            "start_date",
+            "expires_on",
+            "canceled_at",
+            "cancel_reason",
+            "services",
+            "appointments",
+            "invoices",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=ClientPackageStatus.choices))
+    def get_status(self, client_package: ClientPackage) -> str:
+        return getattr(client_package, "status_value", None) or client_package.status
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_appointments(self, client_package: ClientPackage) -> list[int]:
+        return [appointment.pk for appointment in client_package.appointments.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_invoices(self, client_package: ClientPackage) -> list[int]:
+        return sorted({line.invoice_id for line in client_package.invoice_lines.all()})
+
+
+def client_packages_for_output(
+    queryset: QuerySet[ClientPackage] | None = None,
+) -> QuerySet[ClientPackage]:
+    """Client packages with status, services (and each one's use), linked appointments
+    and invoices: a constant number of queries for any number of packages."""
+    used = (
+        CreditLedgerEntry.objects.filter(
+            client_package=OuterRef("client_package_id"),
+            service=OuterRef("service_id"),
+            kind__in=[LedgerKind.CONSUME, LedgerKind.RELEASE],
+        )
+        .order_by()
+        .values("client_package")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    services_qs = ClientPackageService.objects.annotate(
+        ledger_used=Coalesce(-Subquery(used, output_field=IntegerField()), 0)
+    ).order_by("id")
+    queryset = ClientPackage.objects.all() if queryset is None else queryset
+    return client_packages_with_status(queryset.prefetch_related(None)).prefetch_related(
+        Prefetch("services", queryset=services_qs),
+        Prefetch(
+            "appointments",
+            queryset=Appointment.objects.only("id", "client_package_id").order_by(
+                "starts_at", "id"
+            ),
+        ),
+        Prefetch(
+            "invoice_lines",
+            queryset=InvoiceLine.objects.only("id", "invoice_id", "client_package_id"),
+        ),
+    )
+
+
+def client_package_for_output(pk: int) -> ClientPackage:
+    return client_packages_for_output().get(pk=pk)
+
+
+class LedgerEntryOut(serializers.ModelSerializer):
+    appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
+    created_by = serializers.CharField(
+        source="created_by.username", allow_null=True, help_text="Who (null: the system)."
+    )
+
+    class Meta:
+        model = CreditLedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "quantity",
+            "service",
+            "appointment",
+            "reason",
+            "created_at",
+            "created_by",
+        ]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------- input
+
+
+class ClientPackageIn(serializers.Serializer):
+    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
+    package = serializers.PrimaryKeyRelatedField(
+        queryset=Package.objects.all(), help_text="The catalog package sold."
+    )
+    start_date = InputDate(required=False, allow_null=True, help_text="Default: today.")
+
+
+class ExpiryIn(serializers.Serializer):
+    expires_on = InputDate(help_text="The new expiry date (the last day it may be used).")
+    reason = serializers.CharField(max_length=2000)
+
+
+class CancelPackageIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class AdjustIn(serializers.Serializer):
+    quantity = serializers.IntegerField(
+        min_value=-10_000, max_value=10_000, help_text="Credits to add (> 0) or remove (< 0)."
+    )
+    reason = serializers.CharField(max_length=2000)
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Required for fixed packages: whose allowance changes.",
+    )
+
+    def validate_quantity(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("Enter a whole number of credits other than 0.")
+        return value
+
+
+class PackageInvoiceIn(serializers.Serializer):
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+
+
+class MatchQuery(serializers.Serializer):
+    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
+    date = InputDate(help_text="The appointment's date.")
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(), required=False, allow_null=True
+    )
+
+
+class ClientPackageFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
+    package = django_filters.ModelChoiceFilter(queryset=Package.objects.all())
+    status = django_filters.ChoiceFilter(
+        choices=ClientPackageStatus.choices, field_name="status_value"
+    )
+    kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
+    ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "id"])
+
+    class Meta:
+        model = ClientPackage
+        fields = ["client", "package", "status", "kind"]
+
+
+# ---------------------------------------------------------------------------- views
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List client packages", responses=ClientPackageOut),
+    retrieve=extend_schema(summary="Get a client package", responses=ClientPackageOut),
+    create=extend_schema(
+        summary="Sell (assign) a package to a client",
+        request=ClientPackageIn,
+        responses={201: ClientPackageOut},
+    ),
+    partial_update=extend_schema(
+        summary="Change the expiry date, with a reason (Admin)",
+        request=ExpiryIn,
+        responses=ClientPackageOut,
+    ),
+)
+class ClientPackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = ClientPackage.objects.order_by("-start_date", "-id")
+    serializer_class = ClientPackageOut
+    filterset_class = ClientPackageFilter
+    action_permissions = {
+        "partial_update": ("packages.extend_expiry",),
+        "cancel": ("packages.cancel_clientpackage",),
+        "adjust": ("packages.adjust_credits",),
+        "invoice": ("invoicing.add_invoice",),
+        "ledger": ("packages.view_creditledgerentry",),
+    }
+
+    def get_queryset(self):
+        # Built per request: the status annotation compares with today's date.
+        return client_packages_for_output(super().get_queryset())
+
+    def create(self, request):
+        data = self.validated(ClientPackageIn)
+        client_package = services.client_package_assign(**data, by=request.user)
+        return self.respond(
+            ClientPackageOut,
+            client_package_for_output(client_package.pk),
+            status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request, pk=None):
+        client_package = self.get_object()
+        data = self.validated(ExpiryIn)
+        services.client_package_extend_expiry(
+            client_package=client_package, **data, by=request.user
+        )
+        return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
+
+    @extend_schema(
+        summary="The client packages an appointment could use (DOMAIN.md, Matching)",
+        description=(
+            "Active packages of the client with credit left (for the service, when given) "
+            "that cover the service and have not expired by the date."
+        ),
+        parameters=[MatchQuery],
+        responses=ClientPackageOut(many=True),
+    )
+    @action(detail=False, methods=["get"], filter_backends=[])
+    def matches(self, request):
+        query = self.validated(MatchQuery, data=request.query_params)
+        matches = client_package_matches(
+            client=query["client"], on_date=query["date"], service=query.get("service")
+        )
+        return self.paginated(ClientPackageOut, client_packages_for_output(matches))
+
+    @extend_schema(
+        summary="Cancel, with a reason", request=CancelPackageIn, responses=ClientPackageOut
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        client_package = self.get_object()
+        data = self.validated(CancelPackageIn)
+        services.client_package_cancel(client_package=client_package, **data, by=request.user)
+        return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
+
+    @extend_schema(
+        summary="Adjust credits, with a reason (Admin)",
+        request=AdjustIn,
+        responses=ClientPackageOut,
+    )
+    @action(detail=True, methods=["post"])
+    def adjust(self, request, pk=None):
+        client_package = self.get_object()
+        data = self.validated(AdjustIn)
+        services.client_package_adjust(client_package=client_package, **data, by=request.user)
+        return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
+
+    @extend_schema(
+        summary="Create the package's Draft invoice",
+        description=(
+            "While the package is on a non-void invoice: 409 `already_invoiced` with that "
+            "invoice's id in `invoice`."
+        ),
+        request=PackageInvoiceIn,
+        responses={201: InvoiceOut},
+    )
+    @action(detail=True, methods=["post"])
+    def invoice(self, request, pk=None):
+        client_package = self.get_object()
+        data = self.validated(PackageInvoiceIn)
+        invoice = invoice_for_client_package(client_package=client_package, **data, by=request.user)
+        return self.respond(InvoiceOut, invoice_for_output(invoice.pk), status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The credit ledger", responses=LedgerEntryOut(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def ledger(self, request, pk=None):
+        client_package = self.get_object()
+        rows = (
+            CreditLedgerEntry.objects.filter(client_package=client_package)
+            .select_related("created_by")
+            .order_by("created_at", "id")
+        )
+        return self.paginated(LedgerEntryOut, rows)

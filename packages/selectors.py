@@ -1,0 +1,169 @@
+"""Reads for client packages: status in queries, matches for a booking, ledger checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import Service
+from clients.models import Client
+from packages.models import (
+    ClientPackage,
+    ClientPackageService,
+    ClientPackageStatus,
+    CreditLedgerEntry,
+    LedgerKind,
+)
+
+
+def status_condition(status: str, today: dt.date) -> Q:
+    """The DOMAIN.md status rule (Canceled, Completed, Expired, Active) as a filter."""
+    canceled = Q(canceled_at__isnull=False)
+    completed = Q(consumed__gte=F("credits"))
+    expired = Q(expires_on__lt=today)
+    if status == ClientPackageStatus.CANCELED:
+        return canceled
+    if status == ClientPackageStatus.COMPLETED:
+        return ~canceled & completed
+    if status == ClientPackageStatus.EXPIRED:
+        return ~canceled & ~completed & expired
+    if status == ClientPackageStatus.ACTIVE:
+        return ~canceled & ~completed & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    raise ValueError(f"unknown status {status!r}")
+
+
+def client_packages_with_status(
+    queryset: QuerySet[ClientPackage] | None = None, *, today: dt.date | None = None
+) -> QuerySet[ClientPackage]:
+    """Annotate `status_value` (and `remaining_value`) so lists can filter and sort by them."""
+    today = today or timezone.localdate()
+    queryset = ClientPackage.objects.all() if queryset is None else queryset
+    return queryset.annotate(
+        status_value=Case(
+            *(
+                When(status_condition(s, today), then=Value(s))
+                for s in (
+                    ClientPackageStatus.CANCELED,
+                    ClientPackageStatus.COMPLETED,
+                    ClientPackageStatus.EXPIRED,
+                )
+            ),
+            default=Value(ClientPackageStatus.ACTIVE),
+            output_field=CharField(),
+        ),
+        remaining_value=F("credits") - F("consumed"),
+    )
+
+
+def client_packages_for_client(client: Client) -> QuerySet[ClientPackage]:
+    return client_packages_with_status(
+        ClientPackage.objects.filter(client=client).prefetch_related("services")
+    )
+
+
+def client_package_matches(
+    *,
+    client: Client,
+    on_date: dt.date,
+    service: Service | None = None,
+    today: dt.date | None = None,
+) -> QuerySet[ClientPackage]:
+    """The client's packages an appointment on `on_date` (for `service`, if chosen) may use.
+
+    DOMAIN.md, Matching: belongs to the client, Active, has credit left (for the service),
+    covers the service, and `on_date` is on or before its expiry date.
+    """
+    today = today or timezone.localdate()
+    queryset = ClientPackage.objects.filter(client=client).filter(
+        status_condition(ClientPackageStatus.ACTIVE, today)
+    )
+    queryset = queryset.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on_date))
+    if service is not None:
+        covering = ClientPackageService.objects.filter(
+            client_package=OuterRef("pk"), service=service
+        ).filter(Q(allowance__isnull=True) | Q(used__lt=F("allowance")))
+        queryset = queryset.filter(Exists(covering))
+    return queryset.prefetch_related("services").order_by("expires_on", "start_date", "id")
+
+
+@dataclass(frozen=True)
+class LedgerDiscrepancy:
+    client_package_id: int
+    what: str
+    cached: int
+    ledger: int
+
+    def __str__(self) -> str:
+        return (
+            f"client package #{self.client_package_id}: {self.what} is {self.cached} "
+            f"but the ledger says {self.ledger}"
+        )
+
+
+def _ledger_sums(group_by: str):
+    granted = Q(kind__in=[LedgerKind.GRANT, LedgerKind.ADJUST])
+    used = Q(kind__in=[LedgerKind.CONSUME, LedgerKind.RELEASE])
+    return (
+        CreditLedgerEntry.objects.values(*group_by.split(","))
+        .annotate(
+            granted=Coalesce(Sum("quantity", filter=granted), 0, output_field=IntegerField()),
+            used=Coalesce(-Sum("quantity", filter=used), 0, output_field=IntegerField()),
+        )
+        .order_by()
+    )
+
+
+def ledger_discrepancies(client_package_ids: list[int] | None = None) -> list[LedgerDiscrepancy]:
+    """Every place a cached counter differs from its ledger (empty when all agree).
+
+    Checks Credits and Consumed per client package and, for fixed packages, each
+    service's allowance and use.
+    """
+    found: list[LedgerDiscrepancy] = []
+    packages = ClientPackage.objects.values_list("pk", "credits", "consumed", "kind")
+    sums = _ledger_sums("client_package")
+    if client_package_ids is not None:
+        packages = packages.filter(pk__in=client_package_ids)
+        sums = sums.filter(client_package__in=client_package_ids)
+    by_package = {row["client_package"]: row for row in sums}
+    for pk, credits, consumed, _kind in packages.iterator(chunk_size=5000):
+        row = by_package.get(pk, {"granted": 0, "used": 0})
+        if credits != row["granted"]:
+            found.append(LedgerDiscrepancy(pk, "Credits", credits, row["granted"]))
+        if consumed != row["used"]:
+            found.append(LedgerDiscrepancy(pk, "Consumed", consumed, row["used"]))
+    service_sums = _ledger_sums("client_package,service").filter(client_package__kind="fixed")
+    services = ClientPackageService.objects.filter(client_package__kind="fixed").values_list(
+        "client_package_id", "service_id", "allowance", "used"
+    )
+    if client_package_ids is not None:
+        service_sums = service_sums.filter(client_package__in=client_package_ids)
+        services = services.filter(client_package__in=client_package_ids)
+    by_service = {(r["client_package"], r["service"]): r for r in service_sums}
+    for pk, service_id, allowance, used in services.iterator(chunk_size=5000):
+        row = by_service.get((pk, service_id), {"granted": 0, "used": 0})
+        if allowance != row["granted"]:
+            found.append(
+                LedgerDiscrepancy(
+                    pk, f"allowance of service #{service_id}", allowance, row["granted"]
+                )
+            )
+        if used != row["used"]:
+            found.append(LedgerDiscrepancy(pk, f"use of service #{service_id}", used, row["used"]))
+    return found

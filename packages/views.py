@@ -1,0 +1,353 @@
+"""Client package pages: Create package (popup), Create invoice for package, the client
+package page (status, usage, services, appointments, invoices, credit history) and its
+actions: Cancel package, Adjust credits, Extend expiry.
+
+Views are thin: access (staff_view + get_object_or_404), form, service, then a partial
+or a redirect. Every popup is also a full page at the same URL, for use without
+JavaScript.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import F, Prefetch, Sum, Window
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
+
+from calendar_app.models import Appointment
+from caspen.audit import record_client_access
+from caspen.errors import DomainError
+from caspen.web import INVALID, apply_domain_error, paginate, render_page, staff_view
+from catalog.models import Package, PackageService
+from clients.models import Client
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.selectors import (
+    current_invoice_for_client_package,
+    invoice_display_status,
+    invoices_for_client_package,
+)
+from invoicing.services import invoice_for_client_package
+from packages import services
+from packages.forms import (
+    AdjustCreditsForm,
+    CancelPackageForm,
+    CreatePackageForm,
+    ExtendExpiryForm,
+    InvoiceForPackageForm,
+)
+from packages.models import ClientPackage, LedgerKind
+
+# The words of the credit history ("what happened").
+LEDGER_WORDS = {
+    LedgerKind.GRANT: "Granted",
+    LedgerKind.CONSUME: "Consumed",
+    LedgerKind.RELEASE: "Released",
+    LedgerKind.ADJUST: "Adjusted",
+}
+
+
+def _posted(request: HttpRequest):
+    """The submitted data for a bound form (even an empty submission), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful change: a full navigation to `url` (HTMX or not)."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _client_package(pk: int) -> ClientPackage:
+    return get_object_or_404(
+        ClientPackage.objects.select_related("client", "canceled_by", "created_by"), pk=pk
+    )
+
+
+def _package_url(client_package: ClientPackage) -> str:
+    return reverse("packages:detail", args=[client_package.pk])
+
+
+def _invoice_url(invoice: Invoice) -> str | None:
+    """The invoice page, once the invoicing pages provide it."""
+    try:
+        return reverse("invoicing:detail", args=[invoice.pk])
+    except NoReverseMatch:
+        return None
+
+
+def _catalog() -> list[Package]:
+    """The packages that can be sold, with their services, in two queries."""
+    included = PackageService.objects.select_related("service").order_by("id")
+    return (
+        Package.objects.filter(archived=False)
+        .prefetch_related(Prefetch("package_services", queryset=included))
+        .order_by("name", "id")
+    )
+
+
+# --------------------------------------------------------------------- Create package
+
+
+@staff_view("packages.add_clientpackage")
+def package_create(request: HttpRequest, client_pk: int) -> HttpResponse:
+    """Select a catalog package and Create: sells it to the client. Then, for roles that
+    may invoice, the "Create invoice for package" window; otherwise the package page."""
+    client = get_object_or_404(Client, pk=client_pk)
+    catalog = _catalog()
+    form = CreatePackageForm(_posted(request), packages=catalog)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                sold = services.client_package_assign(
+                    client=client, package=form.cleaned_data["package"], by=request.user
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, f"Package created: {sold.name}.")
+                return _after_create(request, sold)
+        else:
+            status = INVALID
+    context = {"client": client, "form": form, "catalog": catalog}
+    return render_page(request, "packages/create.html", context, partial="popup", status=status)
+
+
+def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
+    if not request.user.has_perm("invoicing.add_invoice"):
+        return _done(request, _package_url(sold))
+    if not request.htmx:
+        return redirect(reverse("packages:invoice", args=[sold.pk]) + "?created=1")
+    # The popup stays open and shows the next step; the client page behind it refreshes
+    # its Packages section (in case the window is closed with Esc or ×).
+    form = InvoiceForPackageForm(initial=_invoice_defaults(request))
+    response = _invoice_window(request, sold, form, after_create=True)
+    response["HX-Trigger"] = "clientPackagesChanged"
+    return response
+
+
+# ------------------------------------------------------ Create invoice for package
+
+
+def _invoice_defaults(request: HttpRequest) -> dict:
+    """Preselect the only practitioner/location, or the signed-in practitioner."""
+    form = InvoiceForPackageForm()
+    initial = {}
+    for name in ("practitioner", "location"):
+        options = list(form.fields[name].queryset[:2])
+        if len(options) == 1:
+            initial[name] = options[0].pk
+    own = getattr(request.user, "practitioner", None)
+    if own is not None and not own.archived:
+        initial["practitioner"] = own.pk
+    return initial
+
+
+def _invoice_window(
+    request: HttpRequest,
+    client_package: ClientPackage,
+    form: InvoiceForPackageForm,
+    *,
+    after_create: bool,
+    existing: Invoice | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "client_package": client_package,
+        "client": client_package.client,
+        "form": form,
+        "after_create": after_create,
+        "existing": existing,
+        "existing_url": _invoice_url(existing) if existing else None,
+    }
+    return render_page(request, "packages/invoice.html", context, partial="window", status=status)
+
+
+@staff_view(("packages.view_clientpackage", "invoicing.add_invoice"))
+def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    """Create invoice for package: Practitioner and Location, then Create (a Draft
+    invoice with the package at its amount) or Cancel (invoice later from the package).
+
+    While the package has a non-void invoice this offers that invoice instead.
+    """
+    client_package = _client_package(pk)
+    after_create = "1" in (request.GET.get("created"), request.POST.get("created"))
+    status = 200
+    existing = None
+    if request.method == "POST":
+        form = InvoiceForPackageForm(request.POST)
+        if form.is_valid():
+            try:
+                invoice = invoice_for_client_package(
+                    client_package=client_package,
+                    practitioner=form.cleaned_data["practitioner"],
+                    location=form.cleaned_data["location"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+                existing = exc.context.get("invoice")
+            else:
+                messages.success(request, "Invoice created.")
+                return _done(request, _invoice_url(invoice) or _package_url(client_package))
+        else:
+            status = INVALID
+    else:
+        form = InvoiceForPackageForm(initial=_invoice_defaults(request))
+        existing = current_invoice_for_client_package(client_package)
+    return _invoice_window(
+        request,
+        client_package,
+        form,
+        after_create=after_create,
+        existing=existing,
+        status=status,
+    )
+
+
+# ----------------------------------------------------------------- the package page
+
+
+@staff_view(("clients.view_client", "packages.view_clientpackage"))
+def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client_package = _client_package(pk)
+    record_client_access(client=client_package.client, request=request)
+    today = timezone.localdate()
+    covered = list(client_package.services.order_by("id"))
+
+    appointments = Paginator(
+        Appointment.objects.filter(client_package=client_package)
+        .select_related("service", "practitioner", "location")
+        .order_by("starts_at", "id"),
+        25,
+    ).get_page(request.GET.get("appointments_page"))
+
+    invoices = list(invoices_for_client_package(client_package).order_by("-created_at", "-id"))
+    invoice_rows = [(invoice, invoice_display_status(invoice, today)) for invoice in invoices]
+    # The package's non-void invoice (the one "Create invoice" offers instead).
+    current = min(
+        (invoice for invoice in invoices if invoice.status != InvoiceStatus.VOID),
+        key=lambda invoice: invoice.pk,
+        default=None,
+    )
+
+    # Newest first, each row with the Remaining after it (a running sum of the ledger).
+    ledger = (
+        client_package.ledger.select_related("service", "appointment", "created_by")
+        .annotate(
+            remaining_after=Window(Sum("quantity"), order_by=[F("created_at").asc(), F("id").asc()])
+        )
+        .order_by("-created_at", "-id")
+    )
+    history = paginate(request, ledger)
+    for entry in history:
+        entry.what = LEDGER_WORDS.get(entry.kind, entry.get_kind_display())
+
+    context = {
+        "client_package": client_package,
+        "client": client_package.client,
+        "status": client_package.get_status_display(),
+        "covered": covered,
+        "appointments": appointments,
+        "invoice_rows": invoice_rows,
+        "current_invoice": current,
+        "current_invoice_url": _invoice_url(current) if current else None,
+        "history": history,
+        "expiry_changes": client_package.expiry_changes.select_related("created_by").order_by(
+            "-created_at", "-id"
+        ),
+        "can_change": client_package.canceled_at is None,
+    }
+    return render_page(request, "packages/detail.html", context)
+
+
+# ------------------------------------------------------------ Cancel / Adjust / Extend
+
+
+def _action(
+    request: HttpRequest,
+    client_package: ClientPackage,
+    form,
+    *,
+    act,
+    done_message: str,
+    template: str,
+) -> HttpResponse:
+    """The shape of the package page's popups: validate, call the service, then back to
+    the package page with a message; a refusal is shown above the form (409)."""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                act(form.cleaned_data)
+            except DomainError as exc:
+                status = apply_domain_error(form, exc)
+            else:
+                messages.success(request, done_message)
+                return _done(request, _package_url(client_package))
+        else:
+            status = INVALID
+    context = {"client_package": client_package, "client": client_package.client, "form": form}
+    return render_page(request, template, context, partial="popup", status=status)
+
+
+@staff_view(("packages.view_clientpackage", "packages.cancel_clientpackage"))
+def package_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    client_package = _client_package(pk)
+    return _action(
+        request,
+        client_package,
+        CancelPackageForm(_posted(request)),
+        act=lambda data: services.client_package_cancel(
+            client_package=client_package, reason=data["reason"], by=request.user
+        ),
+        done_message="Package canceled.",
+        template="packages/cancel.html",
+    )
+
+
+@staff_view(("packages.view_clientpackage", "packages.adjust_credits"))
+def package_adjust(request: HttpRequest, pk: int) -> HttpResponse:
+    client_package = _client_package(pk)
+    form = AdjustCreditsForm(_posted(request), client_package=client_package)
+
+    def act(data):
+        row = data.get("service")
+        services.client_package_adjust(
+            client_package=client_package,
+            quantity=data["quantity"],
+            service=row.service if row is not None else None,
+            reason=data["reason"],
+            by=request.user,
+        )
+
+    return _action(
+        request,
+        client_package,
+        form,
+        act=act,
+        done_message="Credits adjusted.",
+        template="packages/adjust.html",
+    )
+
+
+@staff_view(("packages.view_clientpackage", "packages.extend_expiry"))
+def package_extend(request: HttpRequest, pk: int) -> HttpResponse:
+    client_package = _client_package(pk)
+    form = ExtendExpiryForm(_posted(request), initial={"expires_on": client_package.expires_on})
+    return _action(
+        request,
+        client_package,
+        form,
+        act=lambda data: services.client_package_extend_expiry(
+            client_package=client_package,
+            expires_on=data["expires_on"],
+            reason=data["reason"],
+            by=request.user,
+        ),
+        done_message="Expiry date changed.",
+        template="packages/extend.html",
+    )

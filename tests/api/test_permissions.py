@@ -1,0 +1,367 @@
+"""The permission matrix: every endpoint, each role of DOMAIN.md, and anonymous.
+
+A role that may act gets the endpoint's success status (so the request really went
+through the service); a role that may not gets 403; anonymous gets 401 everywhere.
+
+DOMAIN.md, People and permissions: Admin everything; Reception clients, calendar,
+packages, invoices, payments; Practitioner calendar, clients, link and unlink, invoices
+read-only; Accountant invoices, payments, refunds, reports, calendar read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tests.api.conftest import ROLES, api_client
+from tests.factories import next_local
+
+V1 = "/api/v1"
+ALL = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+STAFF_CAL = frozenset({"admin", "reception", "practitioner"})  # calendar and clients
+BILLING = frozenset({"admin", "reception", "accountant"})  # invoices and payments
+MONEY_BACK = frozenset({"admin", "accountant"})  # voids and refunds
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: Any  # world -> str
+    success: int
+    allowed: frozenset[str]
+    body: Any = None  # world -> dict
+
+
+def _tomorrow() -> str:
+    return (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+
+
+ENDPOINTS = [
+    Endpoint("list clients", "get", lambda w: f"{V1}/clients/", 200, ALL),
+    Endpoint(
+        "create client",
+        "post",
+        lambda w: f"{V1}/clients/",
+        201,
+        STAFF_CAL,
+        lambda w: {"first_name": "New", "last_name": "Client"},
+    ),
+    Endpoint("get client", "get", lambda w: f"{V1}/clients/{w.client.pk}/", 200, ALL),
+    Endpoint(
+        "change client",
+        "patch",
+        lambda w: f"{V1}/clients/{w.client.pk}/",
+        200,
+        STAFF_CAL,
+        lambda w: {"phone": "0400 000 000"},
+    ),
+    *(
+        Endpoint(f"list {resource}", "get", lambda w, r=resource: f"{V1}/{r}/", 200, ALL)
+        for resource in (
+            "locations",
+            "practitioners",
+            "services",
+            "tax-rates",
+            "payment-methods",
+            "cancellation-reasons",
+            "packages",
+        )
+    ),
+    Endpoint(
+        "add location",
+        "post",
+        lambda w: f"{V1}/locations/",
+        201,
+        ADMIN,
+        lambda w: {"name": "Annex"},
+    ),
+    Endpoint(
+        "add practitioner",
+        "post",
+        lambda w: f"{V1}/practitioners/",
+        201,
+        ADMIN,
+        lambda w: {"name": "Dr New"},
+    ),
+    Endpoint(
+        "add service",
+        "post",
+        lambda w: f"{V1}/services/",
+        201,
+        ADMIN,
+        lambda w: {"name": "Pilates", "duration_minutes": 45, "price": "70.00"},
+    ),
+    Endpoint(
+        "add tax rate",
+        "post",
+        lambda w: f"{V1}/tax-rates/",
+        201,
+        ADMIN,
+        lambda w: {"name": "VAT", "rate": "20.00"},
+    ),
+    Endpoint(
+        "add payment method",
+        "post",
+        lambda w: f"{V1}/payment-methods/",
+        201,
+        ADMIN,
+        lambda w: {"name": "Voucher"},
+    ),
+    Endpoint(
+        "add cancellation reason",
+        "post",
+        lambda w: f"{V1}/cancellation-reasons/",
+        201,
+        ADMIN,
+        lambda w: {"name": "Weather"},
+    ),
+    Endpoint(
+        "add catalog package",
+        "post",
+        lambda w: f"{V1}/packages/",
+        201,
+        ADMIN,
+        lambda w: {
+            "name": "Massage 3",
+            "kind": "flexible",
+            "credits": 3,
+            "price": "200.00",
+            "services": [{"service": w.practice.massage.pk}],
+        },
+    ),
+    Endpoint("list client packages", "get", lambda w: f"{V1}/client-packages/", 200, ALL),
+    Endpoint(
+        "sell a package",
+        "post",
+        lambda w: f"{V1}/client-packages/",
+        201,
+        frozenset({"admin", "reception"}),
+        lambda w: {"client": w.client.pk, "package": w.practice.flexible.pk},
+    ),
+    Endpoint(
+        "matches",
+        "get",
+        lambda w: f"{V1}/client-packages/matches/?client={w.client.pk}&date={_tomorrow()}",
+        200,
+        ALL,
+    ),
+    Endpoint("get client package", "get", lambda w: f"{V1}/client-packages/{w.sold.pk}/", 200, ALL),
+    Endpoint(
+        "extend expiry",
+        "patch",
+        lambda w: f"{V1}/client-packages/{w.sold.pk}/",
+        200,
+        ADMIN,
+        lambda w: {
+            "expires_on": (w.sold.expires_on + dt.timedelta(days=30)).isoformat(),
+            "reason": "Client was away",
+        },
+    ),
+    Endpoint(
+        "cancel client package",
+        "post",
+        lambda w: f"{V1}/client-packages/{w.flexi.pk}/cancel/",
+        200,
+        frozenset({"admin", "reception"}),
+        lambda w: {"reason": "Moved away"},
+    ),
+    Endpoint(
+        "adjust credits",
+        "post",
+        lambda w: f"{V1}/client-packages/{w.flexi.pk}/adjust/",
+        200,
+        ADMIN,
+        lambda w: {"quantity": 1, "reason": "Goodwill"},
+    ),
+    Endpoint(
+        "invoice client package",
+        "post",
+        lambda w: f"{V1}/client-packages/{w.sold.pk}/invoice/",
+        201,
+        BILLING,
+        lambda w: {"practitioner": w.practice.practitioner.pk, "location": w.practice.location.pk},
+    ),
+    Endpoint("ledger", "get", lambda w: f"{V1}/client-packages/{w.sold.pk}/ledger/", 200, ALL),
+    Endpoint("list appointments", "get", lambda w: f"{V1}/appointments/", 200, ALL),
+    Endpoint(
+        "book",
+        "post",
+        lambda w: f"{V1}/appointments/",
+        201,
+        STAFF_CAL,
+        lambda w: {
+            "client": w.client.pk,
+            "practitioner": w.practice.practitioner.pk,
+            "location": w.practice.location.pk,
+            "service": w.practice.follow_up.pk,
+            "starts_at": next_local(hour=15, days=5).isoformat(),
+        },
+    ),
+    Endpoint(
+        "get appointment", "get", lambda w: f"{V1}/appointments/{w.appointment.pk}/", 200, ALL
+    ),
+    Endpoint(
+        "edit appointment",
+        "patch",
+        lambda w: f"{V1}/appointments/{w.appointment.pk}/",
+        200,
+        STAFF_CAL,
+        lambda w: {"notes": "Bring the scans"},
+    ),
+    Endpoint(
+        "delete appointment",
+        "delete",
+        lambda w: f"{V1}/appointments/{w.appointment.pk}/",
+        204,
+        STAFF_CAL,
+    ),
+    Endpoint(
+        "link",
+        "post",
+        lambda w: f"{V1}/appointments/{w.appointment.pk}/link/",
+        200,
+        STAFF_CAL,
+        lambda w: {"client_package": w.flexi.pk},
+    ),
+    Endpoint(
+        "unlink", "post", lambda w: f"{V1}/appointments/{w.linked.pk}/unlink/", 200, STAFF_CAL
+    ),
+    Endpoint(
+        "cancel appointment",
+        "post",
+        lambda w: f"{V1}/appointments/{w.appointment.pk}/cancel/",
+        200,
+        STAFF_CAL,
+        lambda w: {"reason": w.practice.reason.pk},
+    ),
+    Endpoint(
+        "arrived", "post", lambda w: f"{V1}/appointments/{w.past.pk}/arrived/", 200, STAFF_CAL
+    ),
+    Endpoint("missed", "post", lambda w: f"{V1}/appointments/{w.past.pk}/missed/", 200, STAFF_CAL),
+    Endpoint(
+        "invoice appointment",
+        "post",
+        lambda w: f"{V1}/appointments/{w.appointment.pk}/invoice/",
+        201,
+        BILLING,
+    ),
+    Endpoint("list invoices", "get", lambda w: f"{V1}/invoices/", 200, ALL),
+    Endpoint(
+        "create invoice",
+        "post",
+        lambda w: f"{V1}/invoices/",
+        201,
+        BILLING,
+        lambda w: {
+            "client": w.client.pk,
+            "practitioner": w.practice.practitioner.pk,
+            "location": w.practice.location.pk,
+            "lines": [{"description": "Report", "quantity": "1", "unit_price": "30.00"}],
+        },
+    ),
+    Endpoint("get invoice", "get", lambda w: f"{V1}/invoices/{w.draft.pk}/", 200, ALL),
+    Endpoint(
+        "change draft invoice",
+        "patch",
+        lambda w: f"{V1}/invoices/{w.draft.pk}/",
+        200,
+        BILLING,
+        lambda w: {"notes": "Thanks"},
+    ),
+    Endpoint(
+        "delete draft invoice", "delete", lambda w: f"{V1}/invoices/{w.draft.pk}/", 204, BILLING
+    ),
+    Endpoint("finalize", "post", lambda w: f"{V1}/invoices/{w.draft.pk}/finalize/", 200, BILLING),
+    Endpoint(
+        "void invoice",
+        "post",
+        lambda w: f"{V1}/invoices/{w.unpaid.pk}/void/",
+        200,
+        MONEY_BACK,
+        lambda w: {"reason": "Issued twice"},
+    ),
+    Endpoint("list payments", "get", lambda w: f"{V1}/invoices/{w.open.pk}/payments/", 200, ALL),
+    Endpoint(
+        "record payment",
+        "post",
+        lambda w: f"{V1}/invoices/{w.open.pk}/payments/",
+        201,
+        BILLING,
+        lambda w: {"amount": "25.00", "method": w.cash.pk},
+    ),
+    Endpoint(
+        "refund",
+        "post",
+        lambda w: f"{V1}/payments/{w.payment.pk}/refund/",
+        201,
+        MONEY_BACK,
+        lambda w: {"amount": "10.00", "reason": "Overcharged"},
+    ),
+    Endpoint(
+        "void payment", "post", lambda w: f"{V1}/payments/{w.payment.pk}/void/", 200, MONEY_BACK
+    ),
+]
+
+
+def test_the_matrix_covers_every_operation_of_the_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    operations = sum(
+        1
+        for methods in paths.values()
+        for method in methods
+        if method in {"get", "post", "patch", "delete"}
+    )
+    assert operations == len(ENDPOINTS)
+
+
+@pytest.mark.parametrize("role", [*ROLES, "anonymous"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+def test_role_decides(endpoint, role, world, personas):
+    client = api_client(personas[role])
+    body = endpoint.body(world) if endpoint.body else None
+    response = getattr(client, endpoint.method)(endpoint.path(world), body, format="json")
+    if role == "anonymous":
+        expected = 401
+    elif role in endpoint.allowed:
+        expected = endpoint.success
+    else:
+        expected = 403
+    assert response.status_code == expected, response.content
+    if expected in (401, 403):
+        assert set(response.json()) >= {"detail", "code"}
+
+
+class _AnyRow:
+    """Stands in for the world when only the shape of a path matters."""
+
+    pk = 1
+
+    def __getattr__(self, name):
+        return self
+
+
+def _takes_an_id(endpoint: Endpoint) -> bool:
+    path = endpoint.path(_AnyRow()).split("?")[0]
+    return any(part.isdigit() for part in path.split("/"))
+
+
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if _takes_an_id(e)], ids=lambda e: e.name
+)
+def test_unknown_ids_are_404_for_every_endpoint_that_takes_one(endpoint, world, admin_user):
+    parts = endpoint.path(world).rstrip("/").split("/")
+    parts[next(i for i, part in enumerate(parts) if part.isdigit())] = "999999"
+    body = endpoint.body(world) if endpoint.body else None
+    response = getattr(api_client(admin_user), endpoint.method)(
+        "/".join(parts) + "/", body, format="json"
+    )
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "not_found"

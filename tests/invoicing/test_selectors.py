@@ -1,0 +1,168 @@
+"""Totals, balances and the status staff see, computed from lines and payments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from caspen.models import PracticeSettings
+from invoicing.models import Invoice
+from invoicing.selectors import (
+    invoice_display_status,
+    invoice_totals,
+    invoices_summary,
+    invoices_with_totals,
+)
+from invoicing.services import (
+    invoice_finalize,
+    invoice_void,
+    payment_record,
+    payment_refund,
+    payment_void,
+)
+from tests.factories import TaxRateFactory
+from tests.invoicing.helpers import cash, draft, open_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+def test_totals_sum_lines_and_net_payments():
+    PracticeSettings.objects.filter(pk=1).update(prices_include_tax=False)
+    gst = TaxRateFactory(rate=Decimal("10"))
+    invoice = open_invoice("100.00", "50.00", tax_rate=gst)
+    kept = payment_record(invoice=invoice, amount=Decimal("60.00"), method=cash(), by=None)
+    payment_refund(payment=kept, amount=Decimal("15.50"), reason="Overcharged", by=None)
+    mistake = payment_record(invoice=invoice, amount=Decimal("20.00"), method=cash(), by=None)
+    payment_void(payment=mistake, by=None)
+
+    totals = invoice_totals(invoice)
+    assert totals.subtotal == Decimal("150.00")
+    assert totals.tax == Decimal("15.00")
+    assert totals.total == Decimal("165.00")
+    assert totals.amount_paid == Decimal("44.50")
+    assert totals.balance == Decimal("120.50")
+    # Money comes back with exactly two places, never 120.5 or 0.
+    assert [str(v) for v in (totals.subtotal, totals.amount_paid, totals.balance)] == [
+        "150.00",
+        "44.50",
+        "120.50",
+    ]
+
+
+def test_invoice_without_lines_or_payments_totals_zero():
+    totals = invoice_totals(draft())
+    assert {str(v) for v in vars(totals).values()} == {"0.00"}
+
+
+def test_several_lines_and_payments_do_not_multiply_totals():
+    invoice = open_invoice("10.00", "20.00", "30.00")
+    for amount in ("5.00", "7.00"):
+        payment_record(invoice=invoice, amount=Decimal(amount), method=cash(), by=None)
+    totals = invoice_totals(invoice)
+    assert (totals.total, totals.amount_paid, totals.balance) == (
+        Decimal("60.00"),
+        Decimal("12.00"),
+        Decimal("48.00"),
+    )
+
+
+def test_invoice_list_totals_take_one_query(django_assert_num_queries):
+    for n in range(5):
+        invoice = open_invoice("100.00", "10.00")
+        if n % 2:
+            payment = payment_record(invoice=invoice, amount="50", method=cash(), by=None)
+            payment_refund(payment=payment, amount="5", reason="Goodwill", by=None)
+    with django_assert_num_queries(1):
+        rows = [
+            (i.number, i.client.full_name, i.practitioner.name, i.location.name, i.balance)
+            for i in invoices_with_totals()
+        ]
+    assert sorted(r[4] for r in rows) == [Decimal("65.00")] * 2 + [Decimal("110.00")] * 3
+
+
+def test_annotated_invoice_totals_need_no_query(django_assert_num_queries):
+    open_invoice("10.00")
+    invoice = invoices_with_totals().get()
+    with django_assert_num_queries(0):
+        assert invoice_totals(invoice).total == Decimal("10.00")
+
+
+def test_summary_leaves_out_void_and_draft_invoices():
+    open_invoice("100.00")
+    paid = open_invoice("30.00")
+    payment_record(invoice=paid, amount="30", method=cash(), by=None)
+    invoice_void(invoice=open_invoice("999.00"), by=None)
+    draft("500.00")
+    summary = invoices_summary()
+    assert (summary.total, summary.amount_paid, summary.balance) == (
+        Decimal("130.00"),
+        Decimal("30.00"),
+        Decimal("100.00"),
+    )
+
+
+# ------------------------------------------------------------------- display status
+
+DUE = dt.date(2026, 6, 15)
+
+
+def _open(due=DUE) -> Invoice:
+    invoice = open_invoice("100.00")
+    Invoice.objects.filter(pk=invoice.pk).update(issue_date=due, due_date=due)
+    return invoices_with_totals().get(pk=invoice.pk)
+
+
+def _status(invoice, today=DUE) -> str:
+    return invoice_display_status(Invoice.objects.get(pk=invoice.pk), today=today)
+
+
+def test_display_status_draft_open_paid_void():
+    assert _status(draft("10.00")) == "Draft"
+    assert _status(_open()) == "Open"
+    paid = open_invoice("10.00")
+    payment_record(invoice=paid, amount="10", method=cash(), by=None)
+    assert _status(paid) == "Paid"
+    assert _status(invoice_void(invoice=open_invoice("10.00"), by=None)) == "Void"
+
+
+def test_open_invoice_with_a_payment_and_balance_left_is_part_paid():
+    invoice = _open()
+    payment_record(invoice=invoice, amount="40", method=cash(), by=None)
+    assert _status(invoice) == "Part paid"
+
+
+def test_fully_refunded_payment_is_not_part_paid():
+    invoice = _open()
+    payment = payment_record(invoice=invoice, amount="40", method=cash(), by=None)
+    payment_refund(payment=payment, amount="40", reason="Returned", by=None)
+    assert _status(invoice) == "Open"
+
+
+def test_open_invoice_is_overdue_only_after_its_due_date():
+    invoice = _open()
+    assert _status(invoice, today=DUE) == "Open"
+    assert _status(invoice, today=DUE + dt.timedelta(days=1)) == "Overdue"
+
+
+def test_overdue_wins_over_part_paid():
+    invoice = _open()
+    payment_record(invoice=invoice, amount="40", method=cash(), by=None)
+    assert _status(invoice, today=DUE + dt.timedelta(days=1)) == "Overdue"
+
+
+def test_paid_invoice_is_never_overdue():
+    invoice = _open()
+    payment_record(invoice=invoice, amount="100", method=cash(), by=None)
+    assert _status(invoice, today=DUE + dt.timedelta(days=30)) == "Paid"
+
+
+def test_display_status_uses_annotations_when_present(django_assert_num_queries):
+    invoice = _open()
+    with django_assert_num_queries(0):
+        assert invoice_display_status(invoice, today=DUE) == "Open"
+
+
+def test_finalized_zero_invoice_displays_paid():
+    assert _status(invoice_finalize(invoice=draft("0.00"), by=None)) == "Paid"

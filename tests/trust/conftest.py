@@ -1,0 +1,152 @@
+"""Real server processes for the trust tests: gunicorn with several sync workers (separate
+processes, separate database connections) serving the test database.
+
+Tests commit their data (`transaction=True`) so the workers see it, then fire concurrent
+HTTP requests at the server from threads, as several receptionists and integrators would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+
+from tests.defaults import ensure_default_data
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = int(os.environ.get("TRUST_WORKERS", "4"))
+CSRF_SECRET = "a" * 32  # Django accepts the unmasked cookie secret as the header token
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    user = urllib.parse.quote(db["USER"] or "")
+    password = f":{urllib.parse.quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{db['NAME']}?host={urllib.parse.quote(host)}"
+    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, process: subprocess.Popen, log: Path):
+        self.url = url
+        self.process = process
+        self.log = log
+
+    def session_for(self, user) -> requests.Session:
+        """An HTTP session signed in as `user` (a real session row, as after sign-in)."""
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        http = requests.Session()
+        http.cookies.set(settings.SESSION_COOKIE_NAME, store.session_key, domain="127.0.0.1")
+        http.cookies.set(settings.CSRF_COOKIE_NAME, CSRF_SECRET, domain="127.0.0.1")
+        http.headers.update({"X-CSRFToken": CSRF_SECRET, "Referer": self.url + "/"})
+        return http
+
+    def api_for(self, user) -> requests.Session:
+        """An HTTP session authenticating with `user`'s API token."""
+        from rest_framework.authtoken.models import Token
+
+        token, _ = Token.objects.get_or_create(user=user)
+        http = requests.Session()
+        http.headers.update({"Authorization": f"Token {token.key}"})
+        return http
+
+
+@pytest.fixture
+def server(transactional_db):
+    """gunicorn (WORKERS sync worker processes) on a free port, serving the test database."""
+    ensure_default_data()
+    port = _free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"caspen-gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "false",
+        # The same key as this process: the sessions it creates must be valid there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "HTTPS": "false",
+        "CASPEN_PLAIN_STATIC": "1",
+        "CONN_MAX_AGE": "60",
+        "API_THROTTLE_USER": "100000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("PYTEST_VERSION", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "caspen.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(url + "/login/", timeout=30).status_code == 200:
+                break
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield Server(url, process, log)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    # The workers' persistent connections must be gone before the test database is flushed.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def fire(requests_to_send, workers: int = 50):
+    """Send the (callable) requests at once from `workers` threads; return the responses."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda send: send(), requests_to_send))
