@@ -24,11 +24,23 @@
       return (xhr.getResponseHeader(name) || "").indexOf("closeModal") !== -1;
     });
   }
+  // A request sent from inside the open popup (a form re-rendered with its error, say)
+  // must not open it again if the user closed it (Escape, X) before the answer settled.
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    const dialog = modal();
+    const xhr = event.detail.xhr;
+    if (xhr && dialog) xhr.caspenFromPopup = dialog.open && dialog.contains(event.detail.elt);
+  });
   document.body.addEventListener("htmx:afterSettle", function (event) {
-    if (closesModal(event.detail.xhr)) return;
+    const xhr = event.detail.xhr;
+    if (closesModal(xhr)) return;
     if (event.detail.target && event.detail.target.id === "modal-body") {
       const dialog = modal();
-      if (!dialog.open) dialog.showModal();
+      if (!dialog.open) {
+        if (xhr && xhr.caspenFromPopup) return;
+        if (!event.detail.target.firstElementChild) return;
+        dialog.showModal();
+      }
       const first = dialog.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button:not([data-close-modal])");
       if (first) first.focus();
     }

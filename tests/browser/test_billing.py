@@ -121,6 +121,34 @@ def test_a_refused_payment_shows_why_in_the_popup(live, sign_in, reception):
     assert not invoice.payments.exists()
 
 
+def test_a_popup_closed_while_its_answer_is_on_the_way_stays_closed(live, sign_in, reception):
+    """Escape pressed before a refused form's answer arrives: the answer must not reopen it."""
+    invoice = open_invoice("50.00")
+    page = sign_in(reception)
+    page.goto(f"{live.url}/billing/{invoice.pk}/")
+    page.get_by_role("link", name="Pay invoice").click()
+    dialog = page.locator("#modal")
+    dialog.get_by_label("Amount").fill("80")
+    dialog.get_by_label("Payment method").select_option(label="Cash")
+
+    held = []
+    page.route(f"**/billing/{invoice.pk}/pay/", lambda route: held.append(route))
+    dialog.get_by_role("button", name="Record payment").click()
+    for _ in range(250):  # the request is held by the route, not yet answered
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the payment request never left the browser"
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    with page.expect_response(f"**/billing/{invoice.pk}/pay/"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # past htmx's swap and settle
+    expect(dialog).to_be_hidden()
+    assert not invoice.payments.exists()
+
+
 def test_new_invoice_then_its_lines_inline(live, sign_in, reception):
     ClientFactory(first_name="Jo", last_name="Citizen")
     PractitionerFactory(name="Sam Physio")
