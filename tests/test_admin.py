@@ -749,3 +749,75 @@ def test_a_practitioner_cannot_finalize_invoices_in_the_admin(client_as, world):
     assert messages_of(response) == ["Your role does not allow this action."]
     world.draft.refresh_from_db()
     assert world.draft.status == InvoiceStatus.DRAFT
+
+
+# ------------------------------------------------------------------------------ clients
+
+
+def _client_form(**fields) -> dict:
+    data = {"first_name": "Ann", "last_name": "Lee", "email": "", "phone": "", "notes": ""}
+    data["date_of_birth"] = ""
+    return {**data, **fields}
+
+
+def test_adding_a_client_goes_through_the_service(su):
+    response = su.post(
+        url(Client, "add"), _client_form(first_name="  Ann   Marie ", phone="+61 400 000 000")
+    )
+    assert response.status_code == 302
+    # client_create collapses inner whitespace; a plain ModelForm save would not.
+    client = Client.objects.get(last_name="Lee")
+    assert client.first_name == "Ann Marie"
+    assert not client.archived
+
+
+def test_a_client_refused_by_the_service_shows_its_message_and_saves_nothing(su):
+    before = Client.objects.count()
+    response = su.post(url(Client, "add"), _client_form(phone="call me maybe"))
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.non_field_errors())
+    assert "Enter a phone number using digits" in errors
+    assert Client.objects.count() == before
+
+
+def test_editing_and_archiving_a_client_use_the_services(su):
+    client = ClientFactory(first_name="Ann", last_name="Lee", phone="")
+    change = url(Client, "change", client.pk)
+    page = su.get(change)
+    form = page.context["adminform"].form
+    data = {name: form.initial.get(name) or "" for name in form.fields}
+    data.update(phone="0400 000 000", archived="on")
+    assert su.post(change, data).status_code == 302
+    client.refresh_from_db()
+    assert (client.phone, client.archived) == ("0400 000 000", True)
+
+    data.pop("archived")
+    data["phone"] = "not a phone"
+    refused = su.post(change, data)
+    assert refused.status_code == 200
+    assert "Enter a phone number" in str(refused.context["adminform"].form.non_field_errors())
+    client.refresh_from_db()
+    assert (client.phone, client.archived) == ("0400 000 000", True)  # nothing half-saved
+
+
+def test_clients_are_archived_in_the_admin_never_deleted(su):
+    ann = ClientFactory(first_name="Ann", last_name="Lee")
+    bob = ClientFactory(first_name="Bob", last_name="Ng", archived=True)
+    assert su.get(url(Client, "delete", ann.pk)).status_code == 403
+    actions = su.get(url(Client)).context["action_form"].fields["action"].choices
+    assert "delete_selected" not in [name for name, _label in actions]
+    response = act(su, Client, "archive_clients", [ann, bob])
+    assert messages_of(response) == [f"{bob}: {bob} is already archived.", "Archived 1 client."]
+    ann.refresh_from_db()
+    assert ann.archived
+    restored = act(su, Client, "restore_clients", [ann, bob])
+    assert messages_of(restored) == ["Restored 2 clients."]
+    assert not Client.objects.filter(pk__in=[ann.pk, bob.pk], archived=True).exists()
+
+
+def test_an_accountant_cannot_archive_clients_in_the_admin(client_as):
+    accountant = UserFactory(username="ann", role=roles.ACCOUNTANT, is_staff=True)
+    ann = ClientFactory()
+    act(client_as(accountant), Client, "archive_clients", [ann])
+    ann.refresh_from_db()
+    assert not ann.archived
