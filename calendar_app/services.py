@@ -166,7 +166,7 @@ def series_occurrences(
 
     Weeks are counted from the week of `starts_at` (Monday first); occurrences before
     `starts_at` in that first week are skipped. The local clock time is kept across
-    daylight-saving changes.
+    daylight-saving changes; a series that would meet a time the clocks skip is refused.
     """
     local = timezone.localtime(starts_at)
     days = sorted(set(weekdays))
@@ -179,7 +179,19 @@ def series_occurrences(
             day = base + dt.timedelta(days=weekday)
             if day < local.date():
                 continue
-            occurrences.append(timezone.make_aware(dt.datetime.combine(day, local.time())))
+            wall = dt.datetime.combine(day, local.time().replace(tzinfo=None, fold=0))
+            start = timezone.make_aware(wall)
+            # Through UTC: astimezone() to the datetime's own zone would change nothing.
+            if timezone.localtime(start.astimezone(dt.UTC)).replace(tzinfo=None) != wall:
+                # The clocks go forward over this time on that day: it never happens.
+                raise DomainError(
+                    "time_in_dst_gap",
+                    f"The repeat reaches {date_format(wall, 'H:i')} on "
+                    f"{date_format(wall, 'D j M Y')}, a time that does not exist: the clocks "
+                    "go forward that night. Choose another time or fewer occurrences.",
+                    field="starts_at",
+                )
+            occurrences.append(start)
             if len(occurrences) == count:
                 break
         week += 1
@@ -221,7 +233,9 @@ def appointment_book_series(
     starts = series_occurrences(
         starts_at=starts_at, every_weeks=every_weeks, weekdays=weekdays, count=count
     )
-    slots = [(start, start + duration) for start in starts]
+    # In UTC: aware arithmetic in a local zone is wall-clock arithmetic, which would
+    # stretch or shrink an appointment that spans a daylight-saving change.
+    slots = [(start, start.astimezone(dt.UTC) + duration) for start in starts]
     _check_no_overlap(practitioner=practitioner, slots=slots)
     series = AppointmentSeries.objects.create(
         every_weeks=every_weeks, weekdays=sorted(set(weekdays)), count=count, created_by=_user(by)

@@ -46,7 +46,7 @@ from calendar_app.services import (
     appointment_mark_missed,
 )
 from caspen.errors import DomainError
-from caspen.web import INVALID, apply_domain_error, render_page, safe_next, staff_view
+from caspen.web import posted, render_page, safe_next, staff_view, submit
 from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
@@ -68,6 +68,7 @@ CLIENT_RESULTS = 8
 # Where a refusal is shown: beside the field it concerns, else above the form.
 FIELD_FOR_CODE = {
     "overlap": "start_time",
+    "time_in_dst_gap": "start_time",
     "invalid_time": "end_time",
     "client_archived": "client",
     "practitioner_archived": "practitioner",
@@ -414,9 +415,9 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         return render_page(request, FORM, context, partial="form")
 
     form = AppointmentForm(request.POST)
-    status = INVALID
-    if form.is_valid():
-        data = form.cleaned_data
+
+    @transaction.atomic
+    def book(data):
         common = {
             "client": data["client"],
             "practitioner": data["practitioner"],
@@ -427,29 +428,27 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             "notes": data["notes"],
             "by": request.user,
         }
-        try:
-            with transaction.atomic():
-                if data["repeat"]:
-                    series = appointment_book_series(
-                        **common,
-                        every_weeks=data["every_weeks"],
-                        weekdays=data["weekdays"],
-                        count=data["count"],
-                    )
-                    appointment = series.appointments.order_by("starts_at").first()
-                    note = f"{data['count']} repeating appointments created."
-                else:
-                    appointment = appointment_book(**common, client_package=data["client_package"])
-                    note = "Appointment created."
-        except DomainError as exc:
-            status = apply_domain_error(form, exc, FIELD_FOR_CODE.get(exc.code))
-        else:
-            messages.success(request, note)
-            if request.htmx:
-                return _changed(_panel(request, appointment))
-            return redirect("calendar_app:detail", pk=appointment.pk)
+        if data["repeat"]:
+            series = appointment_book_series(
+                **common,
+                every_weeks=data["every_weeks"],
+                weekdays=data["weekdays"],
+                count=data["count"],
+            )
+            first = series.appointments.order_by("starts_at").first()
+            return first, f"{data['count']} repeating appointments created."
+        booked = appointment_book(**common, client_package=data["client_package"])
+        return booked, "Appointment created."
+
+    sent = submit(form, book, fields_by_code=FIELD_FOR_CODE)
+    if sent.ok:
+        appointment, note = sent.result
+        messages.success(request, note)
+        if request.htmx:
+            return _changed(_panel(request, appointment))
+        return redirect("calendar_app:detail", pk=appointment.pk)
     context = _form_context(request, form, request.POST)
-    return render_page(request, FORM, context, partial="form", status=status)
+    return render_page(request, FORM, context, partial="form", status=sent.status)
 
 
 def _initial_from_query(request: HttpRequest) -> dict:
@@ -722,25 +721,25 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = EditAppointmentForm(request.POST, appointment=appointment)
     unlink_asked = bool(request.POST.get("unlink_package"))
     unlink = unlink_asked and appointment.client_package_id is not None
-    if not form.is_valid():
-        return _edit_render(request, appointment, form, unlink=unlink, status=INVALID)
-    changes = form.changes()
-    try:
-        with transaction.atomic():
-            if unlink_asked:
-                # Unlinked meanwhile (a second tab, a double submit): the service says so,
-                # rather than "Appointment updated." for a link that was not there.
-                appointment_unlink(appointment=appointment, by=request.user)
-            if changes:
-                appointment_edit(
-                    appointment=appointment,
-                    scope=form.cleaned_data.get("scope") or "this",
-                    by=request.user,
-                    **changes,
-                )
-    except DomainError as exc:
-        status = apply_domain_error(form, exc, FIELD_FOR_CODE.get(exc.code))
-        return _edit_render(request, appointment, form, unlink=unlink, status=status)
+
+    @transaction.atomic
+    def update(data):
+        changes = form.changes()  # against the appointment as the form showed it
+        if unlink_asked:
+            # Unlinked meanwhile (a second tab, a double submit): the service says so,
+            # rather than "Appointment updated." for a link that was not there.
+            appointment_unlink(appointment=appointment, by=request.user)
+        if changes:
+            appointment_edit(
+                appointment=appointment,
+                scope=data.get("scope") or "this",
+                by=request.user,
+                **changes,
+            )
+
+    sent = submit(form, update, fields_by_code=FIELD_FOR_CODE)
+    if not sent.ok:
+        return _edit_render(request, appointment, form, unlink=unlink, status=sent.status)
     return _done(request, appointment, "Appointment updated.")
 
 
@@ -751,25 +750,22 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Link package for a booked appointment: the package, then the Service it covers."""
     appointment = _load(pk)
-    form = LinkPackageForm(
-        request.POST if request.method == "POST" else None, client_id=appointment.client_id
-    )
+    form = LinkPackageForm(posted(request), client_id=appointment.client_id)
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
+        sent = submit(
+            form,
+            lambda data: appointment_link(
+                appointment=appointment,
+                client_package=data["client_package"],
+                service=data["service"],
+                by=request.user,
+            ),
+        )
+        if sent.ok:
             package = form.cleaned_data["client_package"]
-            try:
-                appointment_link(
-                    appointment=appointment,
-                    client_package=package,
-                    service=form.cleaned_data["service"],
-                    by=request.user,
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                return _done(request, appointment, f"Linked to package: {package.name}.")
+            return _done(request, appointment, f"Linked to package: {package.name}.")
+        status = sent.status
     matches = client_package_matches(
         client=appointment.client,
         on_date=timezone.localdate(appointment.starts_at),
@@ -790,23 +786,22 @@ def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view("calendar_app.change_appointment")
 def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _load(pk)
-    form = CancelForm(request.POST if request.method == "POST" else None, appointment=appointment)
+    form = CancelForm(posted(request), appointment=appointment)
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            try:
-                appointment_cancel(
-                    appointment=appointment,
-                    reason=form.cleaned_data["reason"],
-                    keep_credit=bool(form.cleaned_data.get("keep_credit")),
-                    scope=form.cleaned_data.get("scope") or "this",
-                    by=request.user,
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                return _done(request, appointment, "Appointment canceled.")
+        sent = submit(
+            form,
+            lambda data: appointment_cancel(
+                appointment=appointment,
+                reason=data["reason"],
+                keep_credit=bool(data.get("keep_credit")),
+                scope=data.get("scope") or "this",
+                by=request.user,
+            ),
+        )
+        if sent.ok:
+            return _done(request, appointment, "Appointment canceled.")
+        status = sent.status
     context = {"appointment": appointment, "form": form, "in_modal": bool(request.htmx)}
     return render_page(request, CANCEL, context, partial="cancel", status=status)
 

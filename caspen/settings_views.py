@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from calendar_app.models import CancellationReason, Location, Practitioner
 from caspen import services
@@ -38,7 +37,7 @@ from caspen.settings_forms import (
     StaffUserForm,
     TaxRateForm,
 )
-from caspen.web import INVALID, apply_domain_error, paginate, render_page, staff_view
+from caspen.web import INVALID, apply_domain_error, go_to, paginate, render_page, staff_view
 from catalog import services as catalog_services
 from catalog.models import TaxRate
 from invoicing.models import PaymentMethod
@@ -54,12 +53,6 @@ def _refused(form: forms.Form, exc: DomainError) -> int:
     name = exc.context.get("field")
     name = FIELD_ALIASES.get(name, name)
     return apply_domain_error(form, exc, name if name in form.fields else None)
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
 
 
 def _popup_form(request, form, *, title, action, submit, cancel, section, status=200, intro=""):
@@ -343,7 +336,7 @@ def _section_add(section: Section):
         except DomainError as exc:
             return _popup_form(request, form, **page, status=_refused(form, exc))
         messages.success(request, f"{section.noun.capitalize()} {obj.name} added.")
-        return _done(request, reverse(f"settings:{section.key}"))
+        return go_to(request, reverse(f"settings:{section.key}"))
 
     view.__name__ = f"{section.key}_add"
     return view
@@ -373,7 +366,7 @@ def _section_edit(section: Section):
         except DomainError as exc:
             return _popup_form(request, form, **page, status=_refused(form, exc))
         messages.success(request, f"{section.noun.capitalize()} {obj.name} saved.")
-        return _done(request, reverse(f"settings:{section.key}"))
+        return go_to(request, reverse(f"settings:{section.key}"))
 
     view.__name__ = f"{section.key}_edit"
     return view
@@ -398,7 +391,7 @@ def _section_archive(section: Section):
         except DomainError as exc:
             return _confirm(request, **confirm, error=exc.message, status=409)
         messages.success(request, f"{section.noun.capitalize()} {obj.name} archived.")
-        return _done(request, reverse(f"settings:{section.key}"))
+        return go_to(request, reverse(f"settings:{section.key}"))
 
     view.__name__ = f"{section.key}_archive"
     return view
@@ -489,7 +482,7 @@ def staff_add(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         return _popup_form(request, form, **page, status=_refused(form, exc))
     messages.success(request, f"Staff user {user.username} added as {data['role']}.")
-    return _done(request, reverse("settings:staff"))
+    return go_to(request, reverse("settings:staff"))
 
 
 @staff_view((SETTINGS, "auth.change_user"))
@@ -518,7 +511,7 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         return _popup_form(request, form, **page, status=_refused(form, exc))
     messages.success(request, f"Staff user {user.username} saved.")
-    return _done(request, reverse("settings:staff"))
+    return go_to(request, reverse("settings:staff"))
 
 
 @staff_view((SETTINGS, "auth.change_user"))
@@ -541,7 +534,7 @@ def staff_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         return _confirm(request, **confirm, error=exc.message, status=409)
     messages.success(request, f"{name} is deactivated and can no longer sign in.")
-    return _done(request, reverse("settings:staff"))
+    return go_to(request, reverse("settings:staff"))
 
 
 @require_POST

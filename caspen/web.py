@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 from caspen.errors import DomainError, NotAllowed
 
@@ -54,6 +56,51 @@ def apply_domain_error(form: forms.Form, exc: DomainError, field: str | None = N
         field = None
     form.add_error(field, exc.message)
     return 403 if isinstance(exc, NotAllowed) else REFUSED
+
+
+def posted(request: HttpRequest):
+    """The data for a bound form: the POST (even an empty one, so the form reports what
+    is missing), else None for an unbound form on GET."""
+    return request.POST if request.method == "POST" else None
+
+
+def go_to(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful change: a full navigation to `url`. From a popup (HTMX) that
+    reloads the page behind it with its message; without JavaScript, a redirect."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What `submit` did: `ok` with the service's `result`, or the status to answer with."""
+
+    ok: bool
+    result: Any = None
+    status: int = 200
+
+
+def submit(
+    form: forms.Form,
+    act: Callable[[dict[str, Any]], Any],
+    *,
+    fields_by_code: Mapping[str, str] | None = None,
+) -> Submitted:
+    """A staff form's POST: validate `form`, then call `act(form.cleaned_data)`, the service.
+
+    When the form is invalid its errors stay beside the fields (400); when the service
+    refuses, its message goes into the form as `apply_domain_error` places it (409, or
+    403 for a permission refusal). Either way nothing was written and the view renders
+    the form again with the returned status. `fields_by_code` places refusals whose
+    code names no field (e.g. an overlap goes beside the start time).
+    """
+    if not form.is_valid():
+        return Submitted(ok=False, status=INVALID)
+    try:
+        result = act(form.cleaned_data)
+    except DomainError as exc:
+        field = (fields_by_code or {}).get(exc.code)
+        return Submitted(ok=False, status=apply_domain_error(form, exc, field))
+    return Submitted(ok=True, result=result)
 
 
 def paginate(request: HttpRequest, queryset, per_page: int = 25) -> Page:

@@ -13,12 +13,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from caspen.errors import DomainError
 from caspen.web import (
     INVALID,
     apply_domain_error,
+    go_to,
     paginate,
     render_page,
     search_text,
@@ -29,19 +29,6 @@ from catalog.forms import CategoryForm, PackageForm, ServiceForm
 from catalog.models import Package, PackageService, Service, ServiceCategory
 
 SHOW_CHOICES = (("active", "Active"), ("archived", "Archived"), ("all", "All"))
-
-
-def _refused(form, exc: DomainError) -> int:
-    """Show a service's refusal beside the field it names, else above the form."""
-    field = exc.context.get("field")
-    return apply_domain_error(form, exc, field if field in form.fields else None)
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful change: reload the page behind a popup, or redirect."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
 
 
 def _show(request: HttpRequest) -> str:
@@ -107,9 +94,9 @@ def package_add(request: HttpRequest) -> HttpResponse:
     try:
         package = services.package_create(**form.service_kwargs(), by=request.user)
     except DomainError as exc:
-        return _package_form_page(request, form, status=_refused(form, exc))
+        return _package_form_page(request, form, status=apply_domain_error(form, exc))
     messages.success(request, f"Package {package.name} added.")
-    return _done(request, reverse("catalog:index"))
+    return go_to(request, reverse("catalog:index"))
 
 
 @staff_view("catalog.change_package")
@@ -123,9 +110,9 @@ def package_edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         package = services.package_update(package=package, **form.service_kwargs(), by=request.user)
     except DomainError as exc:
-        return _package_form_page(request, form, status=_refused(form, exc))
+        return _package_form_page(request, form, status=apply_domain_error(form, exc))
     messages.success(request, f"Package {package.name} saved.")
-    return _done(request, reverse("catalog:package_detail", args=[package.pk]))
+    return go_to(request, reverse("catalog:package_detail", args=[package.pk]))
 
 
 def _confirm(request, *, obj, title, text, action, button, cancel, error=None, status=200):
@@ -163,7 +150,7 @@ def package_archive(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request, f"Package {package.name} archived. Packages already sold keep working."
     )
-    return _done(request, reverse("catalog:index"))
+    return go_to(request, reverse("catalog:index"))
 
 
 @require_POST
@@ -243,9 +230,9 @@ def service_add(request: HttpRequest) -> HttpResponse:
     try:
         service = services.service_create(**_service_kwargs(form), by=request.user)
     except DomainError as exc:
-        return _popup_form(request, form, **page, status=_refused(form, exc))
+        return _popup_form(request, form, **page, status=apply_domain_error(form, exc))
     messages.success(request, f"Service {service.name} added.")
-    return _done(request, reverse("catalog:services"))
+    return go_to(request, reverse("catalog:services"))
 
 
 @staff_view("catalog.change_service")
@@ -266,9 +253,9 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         service = services.service_update(service=service, **_service_kwargs(form), by=request.user)
     except DomainError as exc:
-        return _popup_form(request, form, **page, status=_refused(form, exc))
+        return _popup_form(request, form, **page, status=apply_domain_error(form, exc))
     messages.success(request, f"Service {service.name} saved.")
-    return _done(request, reverse("catalog:services"))
+    return go_to(request, reverse("catalog:services"))
 
 
 @staff_view("catalog.change_service")
@@ -290,7 +277,7 @@ def service_archive(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         return _confirm(request, **confirm, error=exc.message, status=409)
     messages.success(request, f"Service {service.name} archived.")
-    return _done(request, reverse("catalog:services"))
+    return go_to(request, reverse("catalog:services"))
 
 
 @require_POST
@@ -331,9 +318,9 @@ def category_add(request: HttpRequest) -> HttpResponse:
     try:
         category = services.category_create(name=form.cleaned_data["name"], by=request.user)
     except DomainError as exc:
-        return _popup_form(request, form, **page, status=_refused(form, exc))
+        return _popup_form(request, form, **page, status=apply_domain_error(form, exc))
     messages.success(request, f"Category {category.name} added.")
-    return _done(request, reverse("catalog:categories"))
+    return go_to(request, reverse("catalog:categories"))
 
 
 @staff_view("catalog.change_servicecategory")
@@ -356,6 +343,6 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
             category=category, name=form.cleaned_data["name"], by=request.user
         )
     except DomainError as exc:
-        return _popup_form(request, form, **page, status=_refused(form, exc))
+        return _popup_form(request, form, **page, status=apply_domain_error(form, exc))
     messages.success(request, f"Category {category.name} saved.")
-    return _done(request, reverse("catalog:categories"))
+    return go_to(request, reverse("catalog:categories"))

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from calendar_app.models import Appointment
 from caspen.audit import record_client_access
-from caspen.errors import DomainError
-from caspen.web import INVALID, apply_domain_error, paginate, render_page, safe_next, staff_view
+from caspen.web import (
+    INVALID,
+    go_to,
+    paginate,
+    posted,
+    render_page,
+    safe_next,
+    staff_view,
+    submit,
+)
 from clients import services
 from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
 from clients.models import Client
@@ -27,16 +34,6 @@ from invoicing.models import Invoice
 from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
 from packages.models import ClientPackage
 from packages.selectors import client_packages_with_status
-
-
-def _posted(request: HttpRequest):
-    """The submitted data for a bound form (even an empty submission), else None."""
-    return request.POST if request.method == "POST" else None
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful change: a full navigation to `url` (HTMX or not)."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _partial_for(request: HttpRequest, name: str) -> str | None:
@@ -69,38 +66,30 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 @staff_view("clients.add_client")
 def client_add(request: HttpRequest) -> HttpResponse:
-    form = ClientForm(_posted(request))
+    form = ClientForm(posted(request))
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                client = services.client_create(**form.cleaned_data, by=request.user)
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, f"Client added: {client}.")
-                return _done(request, reverse("clients:detail", args=[client.pk]))
-        else:
-            status = INVALID
+        sent = submit(form, lambda data: services.client_create(**data, by=request.user))
+        if sent.ok:
+            messages.success(request, f"Client added: {sent.result}.")
+            return go_to(request, reverse("clients:detail", args=[sent.result.pk]))
+        status = sent.status
     return render_page(request, "clients/form.html", {"form": form, "client": None}, status=status)
 
 
 @staff_view("clients.change_client")
 def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = _viewed(request, get_object_or_404(Client, pk=pk))
-    form = ClientForm(_posted(request), initial=ClientForm.initial_for(client))
+    form = ClientForm(posted(request), initial=ClientForm.initial_for(client))
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.client_update(client=client, **form.cleaned_data, by=request.user)
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, "Client updated.")
-                return _done(request, reverse("clients:detail", args=[client.pk]))
-        else:
-            status = INVALID
+        sent = submit(
+            form, lambda data: services.client_update(client=client, **data, by=request.user)
+        )
+        if sent.ok:
+            messages.success(request, "Client updated.")
+            return go_to(request, reverse("clients:detail", args=[client.pk]))
+        status = sent.status
     return render_page(
         request, "clients/form.html", {"form": form, "client": client}, status=status
     )
@@ -118,20 +107,19 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = ArchiveForm(request.POST)
-        if form.is_valid():
-            restore = form.cleaned_data["action"] == "restore"
-            act = services.client_restore if restore else services.client_archive
-            try:
-                act(client=client, by=request.user)
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(
-                    request, f"{client} restored." if restore else f"{client} archived."
-                )
-                return _done(request, safe_next(request, fallback))
-        else:
-            status = INVALID
+
+        def act(data):
+            restore = data["action"] == "restore"
+            (services.client_restore if restore else services.client_archive)(
+                client=client, by=request.user
+            )
+            return f"{client} restored." if restore else f"{client} archived."
+
+        sent = submit(form, act)
+        if sent.ok:
+            messages.success(request, sent.result)
+            return go_to(request, safe_next(request, fallback))
+        status = sent.status
     else:
         form = ArchiveForm(initial={"action": "restore" if client.archived else "archive"})
     upcoming = 0

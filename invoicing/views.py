@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from calendar_app.models import Location, Practitioner
 from caspen.errors import DomainError
@@ -24,14 +23,15 @@ from caspen.models import PracticeSettings
 from caspen.money import ZERO
 from caspen.templatetags.caspen_tags import money
 from caspen.web import (
-    INVALID,
     REFUSED,
-    apply_domain_error,
+    go_to,
     paginate,
+    posted,
     render_page,
     safe_next,
     search_text,
     staff_view,
+    submit,
 )
 from clients.models import Client
 from invoicing import services
@@ -81,14 +81,7 @@ def _detail_url(invoice: Invoice | int) -> str:
 def _done(request: HttpRequest, url: str, message: str) -> HttpResponse:
     """After a popup's action: a message, then the page (HTMX reloads it from the popup)."""
     messages.success(request, message)
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-def _posted(request: HttpRequest):
-    """The form data of a POST (even an empty one, so the form reports what is missing)."""
-    return request.POST if request.method == "POST" else None
+    return go_to(request, url)
 
 
 def _day(value) -> str:
@@ -267,24 +260,23 @@ def invoice_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = InvoiceCreateForm(request.POST)
         search = request.POST.get("q", "")
-        status = INVALID
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                invoice = services.invoice_create(
-                    client=data["client"],
-                    practitioner=data["practitioner"],
-                    location=data["location"],
-                    by=request.user,
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                return _done(
-                    request,
-                    _detail_url(invoice),
-                    f"Draft invoice created for {invoice.client}. Add its lines, then finalize it.",
-                )
+        sent = submit(
+            form,
+            lambda data: services.invoice_create(
+                client=data["client"],
+                practitioner=data["practitioner"],
+                location=data["location"],
+                by=request.user,
+            ),
+        )
+        if sent.ok:
+            invoice = sent.result
+            return _done(
+                request,
+                _detail_url(invoice),
+                f"Draft invoice created for {invoice.client}. Add its lines, then finalize it.",
+            )
+        status = sent.status
         chosen = _digits(request.POST.get("client"))
     else:
         form = InvoiceCreateForm(initial=_new_initial(request))
@@ -322,21 +314,19 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not invoice.is_draft:
         context = _detail_context(request, invoice, header_errors=[_not_editable(invoice)])
         return render_page(request, DETAIL, context, partial="header", status=REFUSED)
-    form = InvoiceDetailsForm(_posted(request), invoice=invoice)
+    form = InvoiceDetailsForm(posted(request), invoice=invoice)
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            try:
-                services.invoice_update(invoice=invoice, by=request.user, **form.cleaned_data)
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, "Invoice details saved.")
-                if not request.htmx:
-                    return redirect(_detail_url(invoice))
-                context = _detail_context(request, _invoice(pk))
-                return render_page(request, DETAIL, context, partial="header")
+        sent = submit(
+            form, lambda data: services.invoice_update(invoice=invoice, by=request.user, **data)
+        )
+        if sent.ok:
+            messages.success(request, "Invoice details saved.")
+            if not request.htmx:
+                return redirect(_detail_url(invoice))
+            context = _detail_context(request, _invoice(pk))
+            return render_page(request, DETAIL, context, partial="header")
+        status = sent.status
     context = _detail_context(request, invoice, header_form=form)
     return render_page(request, DETAIL, context, partial="header", status=status)
 
@@ -346,18 +336,16 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def line_add(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     form = LineForm(request.POST, prefix="add")
-    status = INVALID
-    if form.is_valid():
-        try:
-            services.invoice_line_add(invoice=invoice, by=request.user, **form.values())
-        except DomainError as exc:
-            status = apply_domain_error(form, exc)
-        else:
-            messages.success(request, "Line added.")
-            if not request.htmx:
-                return redirect(_detail_url(invoice) + "#invoice-lines")
-            return _render_lines(request, _invoice(pk), focus_add=True)
-    return _render_lines(request, _invoice(pk), status=status, form=form, add_form=form)
+    sent = submit(
+        form,
+        lambda _data: services.invoice_line_add(invoice=invoice, by=request.user, **form.values()),
+    )
+    if sent.ok:
+        messages.success(request, "Line added.")
+        if not request.htmx:
+            return redirect(_detail_url(invoice) + "#invoice-lines")
+        return _render_lines(request, _invoice(pk), focus_add=True)
+    return _render_lines(request, _invoice(pk), status=sent.status, form=form, add_form=form)
 
 
 @staff_view("invoicing.change_invoiceline")
@@ -368,20 +356,19 @@ def line_edit(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
         return _render_lines(
             request, invoice, status=REFUSED, lines_errors=[_not_editable(invoice)]
         )
-    form = LineForm(_posted(request), prefix="line", line=line)
+    form = LineForm(posted(request), prefix="line", line=line)
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            try:
-                services.invoice_line_update(line=line, by=request.user, **form.values())
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, "Line updated.")
-                if not request.htmx:
-                    return redirect(_detail_url(invoice) + "#invoice-lines")
-                return _render_lines(request, _invoice(pk))
+        sent = submit(
+            form,
+            lambda _data: services.invoice_line_update(line=line, by=request.user, **form.values()),
+        )
+        if sent.ok:
+            messages.success(request, "Line updated.")
+            if not request.htmx:
+                return redirect(_detail_url(invoice) + "#invoice-lines")
+            return _render_lines(request, _invoice(pk))
+        status = sent.status
     return _render_lines(
         request, invoice, status=status, form=form, line_form=form, editing_line_id=line.pk
     )
@@ -408,18 +395,19 @@ def line_remove(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
 @staff_view("invoicing.finalize_invoice")
 def invoice_finalize(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
-    form = ConfirmForm(_posted(request))
+    form = ConfirmForm(posted(request))
     status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            finalized = services.invoice_finalize(invoice=invoice, by=request.user)
-        except DomainError as exc:
-            status = apply_domain_error(form, exc)
-        else:
+    if request.method == "POST":
+        sent = submit(
+            form, lambda _data: services.invoice_finalize(invoice=invoice, by=request.user)
+        )
+        if sent.ok:
+            finalized = sent.result
             message = f"Invoice {finalized.number} finalized."
             if finalized.status == InvoiceStatus.PAID:
                 message += " Its total is $0.00, so it is paid."
             return _done(request, safe_next(request, _detail_url(invoice)), message)
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,
@@ -436,19 +424,17 @@ def invoice_finalize(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view("invoicing.delete_invoice")
 def invoice_delete(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
-    form = ConfirmForm(_posted(request))
+    form = ConfirmForm(posted(request))
     status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.invoice_delete(invoice=invoice, by=request.user)
-        except DomainError as exc:
-            status = apply_domain_error(form, exc)
-        else:
+    if request.method == "POST":
+        sent = submit(form, lambda _data: services.invoice_delete(invoice=invoice, by=request.user))
+        if sent.ok:
             return _done(
                 request,
                 reverse("invoicing:list"),
                 f"Draft invoice for {invoice.client} deleted.",
             )
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,
@@ -479,23 +465,22 @@ def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
             "Refund or void its payments before voiding the invoice.",
             status=REFUSED,
         )
-    form = ReasonForm(_posted(request))
+    form = ReasonForm(posted(request))
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            try:
-                voided = services.invoice_void(
-                    invoice=invoice, reason=form.cleaned_data["reason"], by=request.user
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                return _done(
-                    request,
-                    safe_next(request, _detail_url(invoice)),
-                    f"Invoice {voided.number} voided.",
-                )
+        sent = submit(
+            form,
+            lambda data: services.invoice_void(
+                invoice=invoice, reason=data["reason"], by=request.user
+            ),
+        )
+        if sent.ok:
+            return _done(
+                request,
+                safe_next(request, _detail_url(invoice)),
+                f"Invoice {sent.result.number} voided.",
+            )
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,
@@ -532,30 +517,28 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
         return _popup(
             request, invoice=invoice, title=title, action=action, refusal=refusal, status=REFUSED
         )
-    form = PaymentForm(_posted(request), balance=totals.balance)
+    form = PaymentForm(posted(request), balance=totals.balance)
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                payment = services.payment_record(
-                    invoice=invoice,
-                    amount=data["amount"],
-                    method=data["method"],
-                    date=data["date"],
-                    reference=data["reference"],
-                    by=request.user,
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                balance = invoice_totals(_invoice(pk)).balance
-                return _done(
-                    request,
-                    safe_next(request, _detail_url(invoice)),
-                    f"Payment of {money(payment.amount)} recorded. Balance {money(balance)}.",
-                )
+        sent = submit(
+            form,
+            lambda data: services.payment_record(
+                invoice=invoice,
+                amount=data["amount"],
+                method=data["method"],
+                date=data["date"],
+                reference=data["reference"],
+                by=request.user,
+            ),
+        )
+        if sent.ok:
+            balance = invoice_totals(_invoice(pk)).balance
+            return _done(
+                request,
+                safe_next(request, _detail_url(invoice)),
+                f"Payment of {money(sent.result.amount)} recorded. Balance {money(balance)}.",
+            )
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,
@@ -600,29 +583,27 @@ def payment_refund(request: HttpRequest, pk: int) -> HttpResponse:
                 summary=summary,
                 status=REFUSED,
             )
-    form = RefundForm(_posted(request), refundable=max(refundable, Decimal("0.00")))
+    form = RefundForm(posted(request), refundable=max(refundable, Decimal("0.00")))
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                refund = services.payment_refund(
-                    payment=payment,
-                    amount=data["amount"],
-                    reason=data["reason"],
-                    date=data["date"],
-                    by=request.user,
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                balance = invoice_totals(_invoice(invoice.pk)).balance
-                return _done(
-                    request,
-                    safe_next(request, _detail_url(invoice)),
-                    f"Refund of {money(refund.amount)} recorded. Balance {money(balance)}.",
-                )
+        sent = submit(
+            form,
+            lambda data: services.payment_refund(
+                payment=payment,
+                amount=data["amount"],
+                reason=data["reason"],
+                date=data["date"],
+                by=request.user,
+            ),
+        )
+        if sent.ok:
+            balance = invoice_totals(_invoice(invoice.pk)).balance
+            return _done(
+                request,
+                safe_next(request, _detail_url(invoice)),
+                f"Refund of {money(sent.result.amount)} recorded. Balance {money(balance)}.",
+            )
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,
@@ -640,24 +621,23 @@ def payment_void(request: HttpRequest, pk: int) -> HttpResponse:
     """Void a payment recorded by mistake: it stays for the record, out of the totals."""
     payment = _payment(pk)
     invoice = _invoice(payment.invoice_id)
-    form = ReasonForm(_posted(request))
+    form = ReasonForm(posted(request))
     status = 200
     if request.method == "POST":
-        status = INVALID
-        if form.is_valid():
-            try:
-                services.payment_void(
-                    payment=payment, reason=form.cleaned_data["reason"], by=request.user
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                balance = invoice_totals(_invoice(invoice.pk)).balance
-                return _done(
-                    request,
-                    safe_next(request, _detail_url(invoice)),
-                    f"Payment of {money(payment.amount)} voided. Balance {money(balance)}.",
-                )
+        sent = submit(
+            form,
+            lambda data: services.payment_void(
+                payment=payment, reason=data["reason"], by=request.user
+            ),
+        )
+        if sent.ok:
+            balance = invoice_totals(_invoice(invoice.pk)).balance
+            return _done(
+                request,
+                safe_next(request, _detail_url(invoice)),
+                f"Payment of {money(payment.amount)} voided. Balance {money(balance)}.",
+            )
+        status = sent.status
     return _popup(
         request,
         invoice=invoice,

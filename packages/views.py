@@ -16,12 +16,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django_htmx.http import HttpResponseClientRedirect
 
 from calendar_app.models import Appointment
 from caspen.audit import record_client_access
 from caspen.errors import DomainError
-from caspen.web import INVALID, apply_domain_error, paginate, render_page, staff_view
+from caspen.web import (
+    INVALID,
+    apply_domain_error,
+    go_to,
+    paginate,
+    posted,
+    render_page,
+    staff_view,
+    submit,
+)
 from catalog.models import Package, PackageService
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceStatus
@@ -48,16 +56,6 @@ LEDGER_WORDS = {
     LedgerKind.RELEASE: "Released",
     LedgerKind.ADJUST: "Adjusted",
 }
-
-
-def _posted(request: HttpRequest):
-    """The submitted data for a bound form (even an empty submission), else None."""
-    return request.POST if request.method == "POST" else None
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful change: a full navigation to `url` (HTMX or not)."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _client_package(pk: int) -> ClientPackage:
@@ -97,28 +95,26 @@ def package_create(request: HttpRequest, client_pk: int) -> HttpResponse:
     may invoice, the "Create invoice for package" window; otherwise the package page."""
     client = get_object_or_404(Client, pk=client_pk)
     catalog = _catalog()
-    form = CreatePackageForm(_posted(request), packages=catalog)
+    form = CreatePackageForm(posted(request), packages=catalog)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                sold = services.client_package_assign(
-                    client=client, package=form.cleaned_data["package"], by=request.user
-                )
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, f"Package created: {sold.name}.")
-                return _after_create(request, sold)
-        else:
-            status = INVALID
+        sent = submit(
+            form,
+            lambda data: services.client_package_assign(
+                client=client, package=data["package"], by=request.user
+            ),
+        )
+        if sent.ok:
+            messages.success(request, f"Package created: {sent.result.name}.")
+            return _after_create(request, sent.result)
+        status = sent.status
     context = {"client": client, "form": form, "catalog": catalog}
     return render_page(request, "packages/create.html", context, partial="popup", status=status)
 
 
 def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
     if not request.user.has_perm("invoicing.add_invoice"):
-        return _done(request, _package_url(sold))
+        return go_to(request, _package_url(sold))
     if not request.htmx:
         return redirect(reverse("packages:invoice", args=[sold.pk]) + "?created=1")
     # The popup stays open and shows the next step; the client page behind it refreshes
@@ -188,11 +184,13 @@ def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
                     by=request.user,
                 )
             except DomainError as exc:
+                # Not `submit`: the refusal names the package's existing invoice, offered
+                # in the window instead.
                 status = apply_domain_error(form, exc)
                 existing = exc.context.get("invoice")
             else:
                 messages.success(request, "Invoice created.")
-                return _done(request, _invoice_url(invoice) or _package_url(client_package))
+                return go_to(request, _invoice_url(invoice) or _package_url(client_package))
         else:
             status = INVALID
     else:
@@ -280,16 +278,11 @@ def _action(
     the package page with a message; a refusal is shown above the form (409)."""
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                act(form.cleaned_data)
-            except DomainError as exc:
-                status = apply_domain_error(form, exc)
-            else:
-                messages.success(request, done_message)
-                return _done(request, _package_url(client_package))
-        else:
-            status = INVALID
+        sent = submit(form, act)
+        if sent.ok:
+            messages.success(request, done_message)
+            return go_to(request, _package_url(client_package))
+        status = sent.status
     context = {"client_package": client_package, "client": client_package.client, "form": form}
     return render_page(request, template, context, partial="popup", status=status)
 
@@ -300,7 +293,7 @@ def package_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _action(
         request,
         client_package,
-        CancelPackageForm(_posted(request)),
+        CancelPackageForm(posted(request)),
         act=lambda data: services.client_package_cancel(
             client_package=client_package, reason=data["reason"], by=request.user
         ),
@@ -312,7 +305,7 @@ def package_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(("packages.view_clientpackage", "packages.adjust_credits"))
 def package_adjust(request: HttpRequest, pk: int) -> HttpResponse:
     client_package = _client_package(pk)
-    form = AdjustCreditsForm(_posted(request), client_package=client_package)
+    form = AdjustCreditsForm(posted(request), client_package=client_package)
 
     def act(data):
         row = data.get("service")
@@ -337,7 +330,7 @@ def package_adjust(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(("packages.view_clientpackage", "packages.extend_expiry"))
 def package_extend(request: HttpRequest, pk: int) -> HttpResponse:
     client_package = _client_package(pk)
-    form = ExtendExpiryForm(_posted(request), initial={"expires_on": client_package.expires_on})
+    form = ExtendExpiryForm(posted(request), initial={"expires_on": client_package.expires_on})
     return _action(
         request,
         client_package,

@@ -130,6 +130,21 @@ def test_a_series_cannot_use_a_package(as_reception, practice):
     assert _remaining(sold) == 5
 
 
+def test_a_series_reaching_a_time_the_clocks_skip_is_refused(as_reception, practice):
+    response = as_reception.post(
+        f"{V1}/appointments/",
+        _booking(
+            practice,
+            starts_at="2027-09-26T02:30:00+10:00",  # Sydney skips 02:30 on 3 Oct 2027
+            repeat={"every_weeks": 1, "weekdays": [6], "count": 3},
+        ),
+    )
+    body = response.json()
+    assert (response.status_code, body["code"]) == (409, "time_in_dst_gap")
+    assert "Sun 3 Oct 2027" in body["detail"]
+    assert not Appointment.objects.exists()
+
+
 def test_a_series_must_repeat_sensibly(as_reception, practice):
     for repeat in (
         {"every_weeks": 5, "weekdays": [0], "count": 2},

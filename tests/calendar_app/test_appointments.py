@@ -404,3 +404,50 @@ def test_appointment_book_refuses_naive_times(practice, reception):
         ),
         "invalid_time",
     )
+
+
+def test_series_meeting_a_time_the_clocks_skip_is_refused(practice, reception):
+    """02:30 on 3 Oct 2027 never happens in Sydney: refuse, never shift it to 03:30."""
+    tz = zoneinfo.ZoneInfo("Australia/Sydney")
+    start = dt.datetime(2027, 9, 26, 2, 30, tzinfo=tz)  # a Sunday; DST starts 3 Oct 2027
+    error = _refusal(
+        lambda: appointment_book_series(
+            client=practice.client,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            service=practice.follow_up,
+            starts_at=start,
+            every_weeks=1,
+            weekdays=[6],
+            count=3,
+            by=reception,
+        ),
+        "time_in_dst_gap",
+    )
+    assert error.message.startswith("The repeat reaches 02:30 on Sun 3 Oct 2027, a time that")
+    assert error.context["field"] == "starts_at"
+    assert not Appointment.objects.filter(practitioner=practice.practitioner).exists()
+    # The occurrence before the change is fine.
+    occurrences = series_occurrences(starts_at=start, every_weeks=1, weekdays=[6], count=1)
+    assert [timezone.localtime(o).strftime("%H:%M") for o in occurrences] == ["02:30"]
+
+
+def test_an_occurrence_spanning_the_clock_change_keeps_its_length(practice, reception):
+    """01:45 for 75 minutes on the night the clocks go forward ends at 04:00 local."""
+    tz = zoneinfo.ZoneInfo("Australia/Sydney")
+    start = dt.datetime(2027, 9, 26, 1, 45, tzinfo=tz)
+    series = appointment_book_series(
+        client=practice.client,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        service=practice.follow_up,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=75),
+        every_weeks=1,
+        weekdays=[6],
+        count=2,
+        by=reception,
+    )
+    second = series.appointments.order_by("starts_at")[1]
+    assert second.ends_at - second.starts_at == dt.timedelta(minutes=75)
+    assert timezone.localtime(second.ends_at).strftime("%H:%M") == "04:00"

@@ -532,6 +532,23 @@ def test_repeat_books_a_series_without_the_package(staff, practice):
     assert _refresh(package).consumed == 0
 
 
+def test_a_repeat_reaching_a_time_the_clocks_skip_is_refused_beside_the_time(staff, practice):
+    day = dt.date(2027, 9, 26)  # a Sunday; in Sydney 02:30 on 3 Oct 2027 never happens
+    response = staff.post(
+        reverse("calendar_app:create"),
+        _booking(
+            practice, day=day, time="02:30", repeat="on", every_weeks="1", weekdays=["6"], count="3"
+        ),
+    )
+    assert response.status_code == 409
+    form = response.context["form"]
+    assert form.errors["start_time"] == [
+        "The repeat reaches 02:30 on Sun 3 Oct 2027, a time that does not exist: the clocks go "
+        "forward that night. Choose another time or fewer occurrences."
+    ]
+    assert not Appointment.objects.exists()
+
+
 def test_repeat_needs_weekdays_and_count(staff, practice):
     response = staff.post(
         reverse("calendar_app:create"), _booking(practice, repeat="on", count="", every_weeks="9")
