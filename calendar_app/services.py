@@ -25,6 +25,7 @@ from calendar_app.models import (
     Location,
     Practitioner,
 )
+from caspen import hooks
 from caspen.errors import DomainError, require_perm
 from catalog.models import Service
 from clients.models import Client
@@ -156,6 +157,9 @@ def appointment_book(
     _save_guarding_overlap(appointment.save, practitioner)
     if client_package is not None:
         link_locked(appointment=appointment, client_package=client_package, by=by)
+    hooks.send_on_commit(
+        hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
+    )
     return appointment
 
 
@@ -255,6 +259,9 @@ def appointment_book_series(
         for start, end in slots
     ]
     _save_guarding_overlap(lambda: Appointment.objects.bulk_create(appointments), practitioner)
+    hooks.send_on_commit(
+        hooks.appointments_booked, Appointment, appointments=appointments, series=series, by=by
+    )
     return series
 
 
@@ -334,6 +341,9 @@ def appointment_edit(
             target.save()
 
     _save_guarding_overlap(save_all, targets[0].practitioner)
+    hooks.send_on_commit(
+        hooks.appointments_changed, Appointment, appointments=targets, fields=set(changes), by=by
+    )
     return first
 
 
@@ -450,6 +460,9 @@ def appointment_cancel(
                 "updated_at",
             ]
         )
+    hooks.send_on_commit(
+        hooks.appointments_canceled, Appointment, appointments=targets, reason=reason, by=by
+    )
     return first
 
 

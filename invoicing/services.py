@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from caspen import hooks
 from caspen.errors import DomainError, require_perm
 from caspen.models import PracticeSettings
 from caspen.money import ZERO, format_money, to_money
@@ -511,6 +512,7 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
     )
     settings.invoice_next_number += 1
     settings.save(update_fields=["invoice_next_number"])
+    hooks.send_on_commit(hooks.invoice_finalized, Invoice, invoice=locked, by=by)
     return locked
 
 
@@ -690,6 +692,7 @@ def payment_record(
     if amount == balance:
         locked.status = InvoiceStatus.PAID
         locked.save(update_fields=["status"])
+    hooks.send_on_commit(hooks.payment_recorded, Payment, payment=payment, invoice=locked, by=by)
     return payment
 
 
