@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from pghistory.middleware import HistoryMiddleware
 
 from caspen.audit import client_ip
+from caspen.money import currency_scope
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +86,14 @@ class DatabaseUnavailableMiddleware:
                 {"detail": self.MESSAGE, "code": "database_unavailable"}, status=503
             )
         return render(request, "503.html", {"message": self.MESSAGE}, status=503)
+
+
+class CurrencyMiddleware:
+    """Amounts on a page read the practice's currency once per request, not per amount."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with currency_scope():
+            return self.get_response(request)

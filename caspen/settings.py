@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "caspen.middleware.AuditContextMiddleware",
+    "caspen.middleware.CurrencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "caspen.security.AbsoluteSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

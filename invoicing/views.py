@@ -405,7 +405,7 @@ def invoice_finalize(request: HttpRequest, pk: int) -> HttpResponse:
             finalized = sent.result
             message = f"Invoice {finalized.number} finalized."
             if finalized.status == InvoiceStatus.PAID:
-                message += " Its total is $0.00, so it is paid."
+                message += f" Its total is {money(0)}, so it is paid."
             return _done(request, safe_next(request, _detail_url(invoice)), message)
         status = sent.status
     return _popup(

@@ -28,11 +28,11 @@ BADGE_CLASSES = {
 
 @register.filter
 def money(value, currency: str = "") -> str:
-    """1234.5 -> "$1,234.50" (the practice has one currency; the symbol is for AUD/NZD/USD)."""
+    """1234.5 -> "$1,234.50" in the practice's currency (caspen.money.format_money)."""
     if value is None or value == "":
         return ""
     try:
-        return format_money(value)
+        return format_money(value, currency or None)
     except ValueError:
         return str(value)
 

@@ -1142,3 +1142,38 @@ def test_pages_have_no_inline_script_or_style(signed_in, admin_user):
         assert ' style="' not in html, target
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), target
         assert not re.search(r"\son[a-z]+=", html), target
+
+
+# ------------------------------------------------------------------------- currency
+
+
+@pytest.mark.parametrize(
+    ("currency", "shown"),
+    [("AUD", "$1,234.50"), ("GBP", "£1,234.50"), ("EUR", "€1,234.50"), ("CHF", "CHF 1,234.50")],
+)
+def test_amounts_are_shown_in_the_practices_currency(signed_in, admin_user, currency, shown):
+    PracticeSettings.objects.filter(pk=1).update(currency=currency)
+    invoice = open_invoice("1234.50")
+    client = signed_in(admin_user)
+    assert shown in text(client.get(url("list")))
+    assert shown in text(client.get(url("detail", invoice.pk)))
+    assert shown in text(client.get(url("print", invoice.pk)))
+    # A refusal worded by the service uses it too.
+    refused = client.post(
+        url("pay", invoice.pk),
+        {"amount": "2000", "method": cash().pk, "date": timezone.localdate().isoformat()},
+        headers=MODAL,
+    )
+    assert f"The amount is more than the balance of {shown}." in text(refused)
+
+
+def test_the_currency_is_read_once_per_page_not_once_per_amount(signed_in, admin_user):
+    PracticeSettings.objects.filter(pk=1).update(currency="GBP")
+    for price in ("10.00", "20.00", "30.00"):
+        open_invoice(price)
+    client = signed_in(admin_user)
+    with CaptureQueriesContext(connection) as queries:
+        page = text(client.get(url("list")))
+    assert "£30.00" in page
+    reads = [q["sql"] for q in queries.captured_queries if '"currency"' in q["sql"]]
+    assert len(reads) <= 2, reads  # the settings row for the page shell, and for amounts
