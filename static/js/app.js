@@ -36,12 +36,19 @@
     if (closesModal(xhr)) return;
     if (event.detail.target && event.detail.target.id === "modal-body") {
       const dialog = modal();
+      // Focus already in the open popup's new content means someone is typing there
+      // (the answer swapped in, then they clicked a field before it settled): keep it.
+      const active = document.activeElement;
+      const typing = dialog.open && active && active !== document.body && dialog.contains(active);
       if (!dialog.open) {
         if (xhr && xhr.caspenFromPopup) return;
         if (!event.detail.target.firstElementChild) return;
         dialog.showModal();
       }
-      const first = dialog.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button:not([data-close-modal])");
+      if (typing) return;
+      // Otherwise the first field, or the first one in error after a refusal.
+      const first = dialog.querySelector("[aria-invalid=true]")
+        || dialog.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button:not([data-close-modal])");
       if (first) first.focus();
     }
   });

@@ -149,6 +149,28 @@ def test_a_popup_closed_while_its_answer_is_on_the_way_stays_closed(live, sign_i
     assert not invoice.payments.exists()
 
 
+def test_typing_into_a_refused_popup_is_never_moved_to_another_field(live, sign_in, reception):
+    """The refused form swaps in; the user clicks a field and types before htmx settles.
+    Settling must not move their focus (and the rest of their typing) to another field."""
+    invoice = open_invoice("50.00")
+    page = sign_in(reception)
+    page.goto(f"{live.url}/billing/{invoice.pk}/")
+    page.get_by_role("link", name="Pay invoice").click()
+    dialog = page.locator("#modal")
+    dialog.get_by_label("Amount").fill("20")
+    page.evaluate("htmx.config.defaultSettleDelay = 1500")  # widen the window to see it
+    dialog.get_by_role("button", name="Record payment").click()
+    expect(dialog).to_contain_text("Choose a payment method.")
+    reference = dialog.get_by_label("Reference")
+    reference.click()
+    page.keyboard.type("rcpt-")
+    page.wait_for_timeout(1800)  # htmx has settled the swapped form by now
+    page.keyboard.type("42")
+    expect(reference).to_have_value("rcpt-42")
+    expect(reference).to_be_focused()
+    expect(dialog.get_by_label("Amount")).to_have_value("20")
+
+
 def test_new_invoice_then_its_lines_inline(live, sign_in, reception):
     ClientFactory(first_name="Jo", last_name="Citizen")
     PractitionerFactory(name="Sam Physio")
