@@ -11,6 +11,12 @@
     { code: "[45]..", swap: false, error: true },
   ];
 
+  // Settle at once, in the same task as the swap. htmx wires the new content's hx-*
+  // attributes when it settles; with its default 20 ms delay, a click in that window
+  // (a second submit of a refused form, say) would post the form without htmx. No
+  // stylesheet here animates htmx's settling classes, so nothing needs the delay.
+  htmx.config.defaultSettleDelay = 0;
+
   const modal = () => document.getElementById("modal");
 
   // Anything loaded into the dialog's body opens the dialog: after htmx has settled

@@ -171,6 +171,41 @@ def test_typing_into_a_refused_popup_is_never_moved_to_another_field(live, sign_
     expect(dialog.get_by_label("Amount")).to_have_value("20")
 
 
+def test_a_second_submit_right_after_a_refusal_still_goes_through_htmx(live, sign_in, reception):
+    """The refused form that swaps in is wired at once: a click straight after the swap
+    submits it in the popup, never as a plain page post."""
+    invoice = open_invoice("50.00")
+    page = sign_in(reception)
+    page.goto(f"{live.url}/billing/{invoice.pk}/")
+    page.get_by_role("link", name="Pay invoice").click()
+    dialog = page.locator("#modal")
+    dialog.get_by_label("Amount").fill("80")
+    dialog.get_by_label("Payment method").select_option(label="Cash")
+    posts = []
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and posts.append(r.headers.get("hx-request") == "true"),
+    )
+    page.evaluate(
+        """() => document.body.addEventListener("htmx:afterSwap", (event) => {
+            if (event.detail.target.id !== "modal-body") return;
+            setTimeout(() => {
+                [...document.querySelectorAll("#modal button")]
+                    .find((b) => b.textContent.includes("Record payment")).click();
+            }, 0);
+        }, {once: true})"""
+    )
+    dialog.get_by_role("button", name="Record payment").click()
+    for _ in range(250):
+        if len(posts) >= 2:
+            break
+        page.wait_for_timeout(20)
+    expect(dialog).to_contain_text("The amount is more than the balance of $50.00.")
+    assert posts == [True, True]
+    assert page.url == f"{live.url}/billing/{invoice.pk}/"
+    assert not invoice.payments.exists()
+
+
 def test_new_invoice_then_its_lines_inline(live, sign_in, reception):
     ClientFactory(first_name="Jo", last_name="Citizen")
     PractitionerFactory(name="Sam Physio")
