@@ -103,12 +103,25 @@ def test_deposit_for_a_package_then_the_rest(live, sign_in, reception, package_i
     expect(results).to_contain_text("No invoices match these filters")
 
 
-def test_a_refused_payment_shows_why_in_the_popup(live, sign_in, reception):
+def _pay_popup(live, page):
+    """An Open invoice of $50.00, its page, and its Pay invoice popup opened."""
     invoice = open_invoice("50.00")
-    page = sign_in(reception)
     page.goto(f"{live.url}/billing/{invoice.pk}/")
     page.get_by_role("link", name="Pay invoice").click()
-    dialog = page.locator("#modal")
+    return invoice, page, page.locator("#modal")
+
+
+def _wait_until(page, condition, what: str) -> None:
+    """Let the browser run until `condition()` holds (5 s at most)."""
+    for _ in range(250):
+        if condition():
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(what)
+
+
+def test_a_refused_payment_shows_why_in_the_popup(live, sign_in, reception):
+    invoice, page, dialog = _pay_popup(live, sign_in(reception))
     dialog.get_by_label("Amount").fill("80")
     dialog.get_by_role("button", name="Record payment").click()
     expect(dialog).to_contain_text("Choose a payment method.")
@@ -123,22 +136,15 @@ def test_a_refused_payment_shows_why_in_the_popup(live, sign_in, reception):
 
 def test_a_popup_closed_while_its_answer_is_on_the_way_stays_closed(live, sign_in, reception):
     """Escape pressed before a refused form's answer arrives: the answer must not reopen it."""
-    invoice = open_invoice("50.00")
-    page = sign_in(reception)
-    page.goto(f"{live.url}/billing/{invoice.pk}/")
-    page.get_by_role("link", name="Pay invoice").click()
-    dialog = page.locator("#modal")
+    invoice, page, dialog = _pay_popup(live, sign_in(reception))
     dialog.get_by_label("Amount").fill("80")
     dialog.get_by_label("Payment method").select_option(label="Cash")
 
     held = []
     page.route(f"**/billing/{invoice.pk}/pay/", lambda route: held.append(route))
     dialog.get_by_role("button", name="Record payment").click()
-    for _ in range(250):  # the request is held by the route, not yet answered
-        if held:
-            break
-        page.wait_for_timeout(20)
-    assert held, "the payment request never left the browser"
+    # The request is held by the route, not yet answered.
+    _wait_until(page, lambda: held, "the payment request never left the browser")
     expect(dialog).to_be_visible()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
@@ -152,11 +158,7 @@ def test_a_popup_closed_while_its_answer_is_on_the_way_stays_closed(live, sign_i
 def test_typing_into_a_refused_popup_is_never_moved_to_another_field(live, sign_in, reception):
     """The refused form swaps in; the user clicks a field and types before htmx settles.
     Settling must not move their focus (and the rest of their typing) to another field."""
-    invoice = open_invoice("50.00")
-    page = sign_in(reception)
-    page.goto(f"{live.url}/billing/{invoice.pk}/")
-    page.get_by_role("link", name="Pay invoice").click()
-    dialog = page.locator("#modal")
+    invoice, page, dialog = _pay_popup(live, sign_in(reception))
     dialog.get_by_label("Amount").fill("20")
     page.evaluate("htmx.config.defaultSettleDelay = 1500")  # widen the window to see it
     dialog.get_by_role("button", name="Record payment").click()
@@ -174,11 +176,7 @@ def test_typing_into_a_refused_popup_is_never_moved_to_another_field(live, sign_
 def test_a_second_submit_right_after_a_refusal_still_goes_through_htmx(live, sign_in, reception):
     """The refused form that swaps in is wired at once: a click straight after the swap
     submits it in the popup, never as a plain page post."""
-    invoice = open_invoice("50.00")
-    page = sign_in(reception)
-    page.goto(f"{live.url}/billing/{invoice.pk}/")
-    page.get_by_role("link", name="Pay invoice").click()
-    dialog = page.locator("#modal")
+    invoice, page, dialog = _pay_popup(live, sign_in(reception))
     dialog.get_by_label("Amount").fill("80")
     dialog.get_by_label("Payment method").select_option(label="Cash")
     posts = []
@@ -196,10 +194,7 @@ def test_a_second_submit_right_after_a_refusal_still_goes_through_htmx(live, sig
         }, {once: true})"""
     )
     dialog.get_by_role("button", name="Record payment").click()
-    for _ in range(250):
-        if len(posts) >= 2:
-            break
-        page.wait_for_timeout(20)
+    _wait_until(page, lambda: len(posts) >= 2, "the second submit was not sent")
     expect(dialog).to_contain_text("The amount is more than the balance of $50.00.")
     assert posts == [True, True]
     assert page.url == f"{live.url}/billing/{invoice.pk}/"
