@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,22 +23,12 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
+from tests.database import database_url
 from tests.defaults import ensure_default_data
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = int(os.environ.get("TRUST_WORKERS", "4"))
 CSRF_SECRET = "a" * 32  # Django accepts the unmasked cookie secret as the header token
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = urllib.parse.quote(db["USER"] or "")
-    password = f":{urllib.parse.quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    if host.startswith("/"):
-        return f"postgres://{user}{password}@/{db['NAME']}?host={urllib.parse.quote(host)}"
-    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
 
 
 def _free_port() -> int:
@@ -85,7 +74,7 @@ def server(transactional_db):
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"caspen-gunicorn-{port}.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DEBUG": "false",
         # The same key as this process: the sessions it creates must be valid there.
         "SECRET_KEY": settings.SECRET_KEY,

@@ -21,6 +21,7 @@ from invoicing.models import Invoice, Payment
 from invoicing.services import invoice_finalize, invoice_for_client_package
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
+from tests.database import connection_params
 from tests.factories import next_local
 
 pytestmark = [pytest.mark.concurrency]
@@ -32,15 +33,7 @@ class RowLock:
     """Hold `SELECT ... FOR UPDATE` on one row from a separate connection."""
 
     def __init__(self, table: str, pk: int):
-        db = connection.settings_dict
-        self.conn = psycopg.connect(
-            dbname=db["NAME"],
-            user=db["USER"],
-            password=db.get("PASSWORD") or None,
-            host=db.get("HOST") or None,
-            port=db.get("PORT") or None,
-            autocommit=False,
-        )
+        self.conn = psycopg.connect(**connection_params(), autocommit=False)
         self.conn.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [pk])  # noqa: S608
 
     def release(self):
