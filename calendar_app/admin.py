@@ -30,7 +30,7 @@ from calendar_app.services import (
     appointment_mark_arrived,
     appointment_mark_missed,
 )
-from caspen.admin import (
+from kernel.admin import (
     ActionForm,
     ReadOnlyAdminMixin,
     ReadOnlyInline,

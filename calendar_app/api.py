@@ -1,7 +1,7 @@
 """API v1: the calendar (`locations/`, `practitioners/`, `cancellation-reasons/`,
 `appointments/`).
 
-The practice's lists are added to through `caspen.services` (the settings pages' own
+The practice's lists are added to through `practice.services` (the settings pages' own
 services).
 
 Every appointment write is a `calendar_app.services` (or `packages.services`) call with
@@ -32,23 +32,14 @@ from calendar_app.models import (
     Location,
     Practitioner,
 )
-from caspen import services as practice_services
-from caspen.api import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
-    ApiViewSet,
-    InputDateTime,
-    InputModelSerializer,
-    OrderingFilter,
-    ReferenceViewSet,
-    reference_filter,
-    reference_schema,
-)
-from caspen.forms import TEXT_MAX_LENGTH
 from catalog.models import Service
 from clients.models import Client
 from invoicing.api import InvoiceOut, invoice_for_output
 from invoicing.services import invoice_for_appointment
+from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
+from kernel.api.filters import OrderingFilter
+from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
+from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 from packages.services import appointment_link, appointment_unlink
 
@@ -74,7 +65,7 @@ class LocationViewSet(ReferenceViewSet):
     serializer_class = LocationOut
     input_serializer = LocationIn
     filterset_class = reference_filter(Location)
-    create_with = practice_services.location_create
+    create_with = services.location_create
 
 
 class PractitionerOut(serializers.ModelSerializer):
@@ -101,7 +92,7 @@ class PractitionerViewSet(ReferenceViewSet):
     serializer_class = PractitionerOut
     input_serializer = PractitionerIn
     filterset_class = reference_filter(Practitioner)
-    create_with = practice_services.practitioner_create
+    create_with = services.practitioner_create
 
 
 class CancellationReasonOut(serializers.ModelSerializer):
@@ -125,7 +116,7 @@ class CancellationReasonViewSet(ReferenceViewSet):
     serializer_class = CancellationReasonOut
     input_serializer = CancellationReasonIn
     filterset_class = reference_filter(CancellationReason)
-    create_with = practice_services.cancellation_reason_create
+    create_with = services.cancellation_reason_create
 
 
 # ---------------------------------------------------------------------- appointments

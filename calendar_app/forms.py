@@ -13,9 +13,10 @@ from django import forms
 from django.utils import timezone
 
 from calendar_app.models import CancellationReason, Location, Practitioner
-from caspen.forms import TEXT_MAX_LENGTH, missing_local_time
 from catalog.models import Service
 from clients.models import Client
+from kernel.text import TEXT_MAX_LENGTH
+from kernel.time import missing_local_time
 from packages.models import ClientPackage
 
 # Dates outside this window are typing mistakes (and would overflow the date arithmetic).

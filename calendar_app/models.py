@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Func, Q
 from django.utils import timezone
 
-from caspen.audit import audited
+from kernel.audit import audited
 
 
 class Location(models.Model):

@@ -7,11 +7,13 @@ appointment change, with the appointment row locked before the package row.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as UserModel
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,10 +27,11 @@ from calendar_app.models import (
     Location,
     Practitioner,
 )
-from caspen import hooks
-from caspen.errors import DomainError, require_perm
 from catalog.models import Service
 from clients.models import Client
+from kernel import hooks
+from kernel.errors import DomainError, require_perm
+from kernel.records import clean_name, save_named, set_archived, unique_name
 from packages.models import ClientPackage
 from packages.services import (
     _consume,
@@ -483,3 +486,167 @@ def appointment_delete(*, appointment: Appointment, by: User | None) -> None:
     if locked.client_package_id is not None:
         _release(appointment=locked, reason="Appointment deleted", by=by)
     locked.delete()
+
+
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# ------------------------------------------------------------------ locations
+
+
+@transaction.atomic
+def location_create(*, name: str, address: str = "", by: User | None) -> Location:
+    require_perm(by, "calendar_app.add_location")
+    return Location.objects.create(
+        name=clean_name(name, what="location", max_length=200), address=(address or "").strip()
+    )
+
+
+@transaction.atomic
+def location_update(
+    *, location: Location, name: str, address: str = "", by: User | None
+) -> Location:
+    require_perm(by, "calendar_app.change_location")
+    locked = Location.objects.select_for_update().get(pk=location.pk)
+    locked.name = clean_name(name, what="location", max_length=200)
+    locked.address = (address or "").strip()
+    locked.save(update_fields=["name", "address"])
+    return locked
+
+
+@transaction.atomic
+def location_archive(*, location: Location, by: User | None) -> Location:
+    """No new appointments at an archived location; booked ones stay where they are."""
+    require_perm(by, "calendar_app.change_location")
+    return set_archived(Location, location, True)
+
+
+@transaction.atomic
+def location_restore(*, location: Location, by: User | None) -> Location:
+    require_perm(by, "calendar_app.change_location")
+    return set_archived(Location, location, False)
+
+
+# ------------------------------------------------------------------ practitioners
+
+
+def _practitioner_user(user: UserModel | None, *, practitioner_pk: int | None) -> UserModel | None:
+    if user is None:
+        return None
+    linked = Practitioner.objects.filter(user=user)
+    if practitioner_pk is not None:
+        linked = linked.exclude(pk=practitioner_pk)
+    other = linked.first()
+    if other is not None:
+        raise DomainError(
+            "user_already_linked",
+            f"{user.get_username()} is already linked to the practitioner {other.name}.",
+            field="user",
+        )
+    return user
+
+
+def _colour(value: str) -> str:
+    if not COLOUR.match(value or ""):
+        raise DomainError("invalid_colour", "Choose a colour such as #2f7d6d.", field="colour")
+    return value.lower()
+
+
+def _save_practitioner(practitioner: Practitioner, fields: list[str] | None) -> Practitioner:
+    try:
+        with transaction.atomic():
+            practitioner.save(update_fields=fields)
+    except IntegrityError as exc:  # the same user linked by a concurrent request
+        raise DomainError(
+            "user_already_linked",
+            "That staff user is already linked to a practitioner.",
+            field="user",
+        ) from exc
+    return practitioner
+
+
+@transaction.atomic
+def practitioner_create(
+    *, name: str, colour: str = "#2f7d6d", user: UserModel | None = None, by: User | None
+) -> Practitioner:
+    """A practitioner has a calendar; linking a staff user lets them sign in to it."""
+    require_perm(by, "calendar_app.add_practitioner")
+    practitioner = Practitioner(
+        name=clean_name(name, what="practitioner", max_length=200),
+        colour=_colour(colour),
+        user=_practitioner_user(user, practitioner_pk=None),
+    )
+    return _save_practitioner(practitioner, None)
+
+
+@transaction.atomic
+def practitioner_update(
+    *,
+    practitioner: Practitioner,
+    name: str,
+    colour: str,
+    user: UserModel | None = None,
+    by: User | None,
+) -> Practitioner:
+    require_perm(by, "calendar_app.change_practitioner")
+    locked = Practitioner.objects.select_for_update().get(pk=practitioner.pk)
+    locked.name = clean_name(name, what="practitioner", max_length=200)
+    locked.colour = _colour(colour)
+    locked.user = _practitioner_user(user, practitioner_pk=locked.pk)
+    return _save_practitioner(locked, ["name", "colour", "user"])
+
+
+@transaction.atomic
+def practitioner_archive(*, practitioner: Practitioner, by: User | None) -> Practitioner:
+    """An archived practitioner takes no new bookings; their appointments stay."""
+    require_perm(by, "calendar_app.change_practitioner")
+    return set_archived(Practitioner, practitioner, True)
+
+
+@transaction.atomic
+def practitioner_restore(*, practitioner: Practitioner, by: User | None) -> Practitioner:
+    require_perm(by, "calendar_app.change_practitioner")
+    return set_archived(Practitioner, practitioner, False)
+
+
+# ------------------------------------------------------------------ cancellation reasons
+
+
+@transaction.atomic
+def cancellation_reason_create(*, name: str, by: User | None) -> CancellationReason:
+    require_perm(by, "calendar_app.add_cancellationreason")
+    what = "cancellation reason"
+    reason = CancellationReason(
+        name=unique_name(CancellationReason, name, what=what, max_length=200)
+    )
+    return save_named(reason, None, what=what)
+
+
+@transaction.atomic
+def cancellation_reason_rename(
+    *, reason: CancellationReason, name: str, by: User | None
+) -> CancellationReason:
+    """Appointments canceled with this reason show the new name."""
+    require_perm(by, "calendar_app.change_cancellationreason")
+    what = "cancellation reason"
+    locked = CancellationReason.objects.select_for_update().get(pk=reason.pk)
+    locked.name = unique_name(
+        CancellationReason, name, what=what, max_length=200, exclude_pk=locked.pk
+    )
+    return save_named(locked, ["name"], what=what)
+
+
+@transaction.atomic
+def cancellation_reason_archive(
+    *, reason: CancellationReason, by: User | None
+) -> CancellationReason:
+    """No longer offered when canceling; appointments canceled with it keep it."""
+    require_perm(by, "calendar_app.change_cancellationreason")
+    return set_archived(CancellationReason, reason, True)
+
+
+@transaction.atomic
+def cancellation_reason_restore(
+    *, reason: CancellationReason, by: User | None
+) -> CancellationReason:
+    require_perm(by, "calendar_app.change_cancellationreason")
+    return set_archived(CancellationReason, reason, False)

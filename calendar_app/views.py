@@ -45,13 +45,13 @@ from calendar_app.services import (
     appointment_mark_arrived,
     appointment_mark_missed,
 )
-from caspen.errors import DomainError
-from caspen.web import posted, render_page, safe_next, staff_view, submit
 from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
 from invoicing.models import InvoiceLine, InvoiceStatus
 from invoicing.services import invoice_for_appointment
+from kernel.errors import DomainError
+from kernel.web import posted, render_page, safe_next, staff_view, submit
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
 from packages.services import appointment_link, appointment_unlink

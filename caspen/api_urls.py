@@ -10,10 +10,10 @@ from calendar_app.api import (
     LocationViewSet,
     PractitionerViewSet,
 )
-from caspen.api import not_found
 from catalog.api import PackageViewSet, ServiceViewSet, TaxRateViewSet
 from clients.api import ClientViewSet
 from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
+from kernel.api.viewsets import not_found
 from packages.api import ClientPackageViewSet
 
 router = SimpleRouter()

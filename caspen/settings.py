@@ -82,12 +82,14 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
-    "caspen",
+    "kernel",
+    "practice",
     "clients",
     "catalog",
     "packages",
     "calendar_app",
     "invoicing",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -97,15 +99,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "caspen.middleware.AuditContextMiddleware",
-    "caspen.middleware.CurrencyMiddleware",
+    "kernel.middleware.AuditContextMiddleware",
+    "kernel.middleware.CurrencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "caspen.security.AbsoluteSessionTimeoutMiddleware",
+    "kernel.security.AbsoluteSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "caspen.middleware.HtmxMessagesMiddleware",
-    "caspen.security.ContentSecurityPolicyMiddleware",
-    "caspen.middleware.DatabaseUnavailableMiddleware",
+    "kernel.middleware.HtmxMessagesMiddleware",
+    "kernel.security.ContentSecurityPolicyMiddleware",
+    "kernel.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns lockouts into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -123,7 +125,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "caspen.context_processors.practice",
+                "practice.context_processors.practice",
             ],
         },
     },
@@ -145,6 +147,8 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Where the API keeps Idempotency-Keys (kernel/api/idempotency.py).
+IDEMPOTENCY_KEY_MODEL = "caspen.IdempotencyKey"
 
 # Shared by every server process (a per-process memory cache would let each gunicorn
 # worker count API throttling on its own). The table is created by a migration.
@@ -232,7 +236,7 @@ def _env_rate(name: str, default: str) -> str:
     return raw
 
 
-# The REST API (/api/v1/, caspen/api.py): JSON only, token or session authentication,
+# The REST API (/api/v1/, kernel/api/): JSON only, token or session authentication,
 # role permissions, per-user throttling (API_THROTTLE_USER, e.g. "1000/min").
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -242,12 +246,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # The API's viewsets (caspen.api.ApiViewSet) set their parser, pagination, filter
-    # and throttle classes themselves: naming caspen.api here would import it while
+    # The API's viewsets (kernel.api.viewsets.ApiViewSet) set their parser, pagination, filter
+    # and throttle classes themselves: naming kernel.api here would import it while
     # rest_framework.views is still loading.
     "DEFAULT_THROTTLE_RATES": {"user": _env_rate("API_THROTTLE_USER", "1000/min")},
-    "EXCEPTION_HANDLER": "caspen.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "caspen.api.CaspenAutoSchema",
+    "EXCEPTION_HANDLER": "kernel.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "kernel.api.schema.CaspenAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

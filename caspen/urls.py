@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from caspen import views
+from practice import views as practice_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,6 +14,6 @@ urlpatterns = [
     path("packages/", include("packages.urls")),
     path("calendar/", include("calendar_app.urls")),
     path("billing/", include("invoicing.urls")),
-    path("settings/", include("caspen.settings_urls")),
-    path("", views.home, name="home"),
+    path("settings/", include("practice.urls")),
+    path("", practice_views.home, name="home"),
 ]

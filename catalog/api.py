@@ -13,13 +13,6 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 
-from caspen.api import (
-    InputModelSerializer,
-    OrderingFilter,
-    ReferenceViewSet,
-    reference_filter,
-    reference_schema,
-)
 from catalog import services
 from catalog.models import (
     Package,
@@ -29,6 +22,9 @@ from catalog.models import (
     ServiceCategory,
     TaxRate,
 )
+from kernel.api.fields import InputModelSerializer
+from kernel.api.filters import OrderingFilter
+from kernel.api.viewsets import ReferenceViewSet, reference_filter, reference_schema
 
 # ------------------------------------------------------------------------ tax rates
 
@@ -103,6 +99,8 @@ class ServiceViewSet(ReferenceViewSet):
             category = ServiceCategory.objects.filter(name__iexact=name).first()
             if category is None:
                 category = services.category_create(name=name, by=self.request.user)
+        # The schema marks the duration optional (the model's default), so honour it.
+        data.setdefault("duration_minutes", Service._meta.get_field("duration_minutes").default)
         service = services.service_create(category=category, **data, by=self.request.user)
         return Service.objects.select_related("category").get(pk=service.pk)
 

@@ -9,9 +9,9 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 
-from caspen.forms import TEXT_MAX_LENGTH
 from catalog.models import Package, PackageKind, PeriodUnit, Service, ServiceCategory, TaxRate
 from catalog.services import MAX_CREDITS, MAX_PERIOD, package_quantities_problem
+from kernel.text import TEXT_MAX_LENGTH
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": 0}
 

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from caspen.errors import DomainError, require_perm
 from catalog.models import (
     Package,
     PackageKind,
@@ -30,6 +29,7 @@ from catalog.models import (
     ServiceCategory,
     TaxRate,
 )
+from kernel.errors import DomainError, require_perm
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as User

@@ -14,19 +14,19 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from caspen.errors import DomainError
-from caspen.web import (
+from catalog import services
+from catalog.forms import CategoryForm, PackageForm, ServiceForm
+from catalog.models import Package, PackageService, Service, ServiceCategory
+from kernel.errors import DomainError
+from kernel.text import search_text
+from kernel.web import (
     INVALID,
     apply_domain_error,
     go_to,
     paginate,
     render_page,
-    search_text,
     staff_view,
 )
-from catalog import services
-from catalog.forms import CategoryForm, PackageForm, ServiceForm
-from catalog.models import Package, PackageService, Service, ServiceCategory
 
 SHOW_CHOICES = (("active", "Active"), ("archived", "Archived"), ("all", "All"))
 

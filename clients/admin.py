@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from caspen.admin import ServiceAdminMixin, adopt, remove_delete_selected, service_action
 from clients.models import Client
 from clients.services import (
     EDITABLE_FIELDS,
@@ -18,6 +17,7 @@ from clients.services import (
     client_restore,
     client_update,
 )
+from kernel.admin import ServiceAdminMixin, adopt, remove_delete_selected, service_action
 
 
 @admin.register(Client)

@@ -11,10 +11,12 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 
-from caspen.api import ApiViewSet, InputModelSerializer, OrderingFilter
 from clients import services
 from clients.models import Client
 from clients.selectors import client_search
+from kernel.api.fields import InputModelSerializer
+from kernel.api.filters import OrderingFilter
+from kernel.api.viewsets import ApiViewSet
 
 
 class ClientOut(serializers.ModelSerializer):

@@ -8,7 +8,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
-from caspen.audit import audited
+from kernel.audit import audited
 
 
 @audited()

@@ -3,7 +3,7 @@
 Pages, the API and management commands call these; each checks the role itself
 (`require_perm`) and validates what a form may not have (the API sends raw values). Who
 changed what and when is recorded by the audit triggers on the client table
-(caspen/audit.py), whichever route the change takes.
+(kernel/audit.py), whichever route the change takes.
 Clients are never deleted: packages, appointments and invoices refer to them, so a
 client leaves by being archived (not bookable, no new packages) and may be restored.
 """
@@ -20,8 +20,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from caspen.errors import DomainError, require_perm
-from clients.models import Client
+from clients.models import Client, ClientAccess
+from kernel.audit import client_ip
+from kernel.errors import DomainError, require_perm
 
 User = AbstractBaseUser
 
@@ -178,3 +179,13 @@ def client_restore(*, client: Client, by: User | None) -> Client:
     locked.save(update_fields=["archived", "updated_at"])
     _copy(client, locked)
     return client
+
+
+def client_access_record(*, client: Client, request) -> ClientAccess:
+    """Log that the signed-in user viewed `client`'s record (health data)."""
+    return ClientAccess.objects.create(
+        client=client,
+        user=request.user if request.user.is_authenticated else None,
+        ip=client_ip(request),
+        path=request.get_full_path()[:500],
+    )

@@ -15,8 +15,14 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from calendar_app.models import Appointment
-from caspen.audit import record_client_access
-from caspen.web import (
+from clients import services
+from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
+from clients.models import Client
+from clients.selectors import client_search
+from clients.services import client_access_record
+from invoicing.models import Invoice
+from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
+from kernel.web import (
     INVALID,
     go_to,
     paginate,
@@ -26,12 +32,6 @@ from caspen.web import (
     staff_view,
     submit,
 )
-from clients import services
-from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
-from clients.models import Client
-from clients.selectors import client_search
-from invoicing.models import Invoice
-from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
 from packages.models import ClientPackage
 from packages.selectors import client_packages_with_status
 
@@ -140,7 +140,7 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _viewed(request: HttpRequest, client: Client) -> Client:
     """Record that the signed-in user opened the client's record (health data)."""
-    record_client_access(client=client, request=request)
+    client_access_record(client=client, request=request)
     return client
 
 

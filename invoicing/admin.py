@@ -16,18 +16,6 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from caspen.admin import (
-    ActionForm,
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-    ServiceAdminMixin,
-    ServiceModelForm,
-    adopt,
-    form_action,
-    service_action,
-    service_delete_action,
-)
-from caspen.money import ZERO
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod, Refund
 from invoicing.selectors import MONEY_FIELD, invoice_display_status, invoices_with_totals
 from invoicing.services import (
@@ -43,6 +31,18 @@ from invoicing.services import (
     invoice_void,
     payment_void,
 )
+from kernel.admin import (
+    ActionForm,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    ServiceAdminMixin,
+    ServiceModelForm,
+    adopt,
+    form_action,
+    service_action,
+    service_delete_action,
+)
+from kernel.money import ZERO
 
 
 @admin.register(PaymentMethod)

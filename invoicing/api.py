@@ -18,23 +18,16 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
 from calendar_app.models import Appointment, Location, Practitioner
-from caspen import services as practice_services
-from caspen.api import (
-    ApiViewSet,
-    InputDate,
-    InputModelSerializer,
-    OrderingFilter,
-    ReferenceViewSet,
-    reference_filter,
-    reference_schema,
-)
-from caspen.forms import TEXT_MAX_LENGTH
-from caspen.money import ZERO
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing import services
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
 from invoicing.selectors import invoice_display_status, invoices_with_totals
+from kernel.api.fields import InputDate, InputModelSerializer
+from kernel.api.filters import OrderingFilter
+from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
+from kernel.money import ZERO
+from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -63,7 +56,7 @@ class PaymentMethodViewSet(ReferenceViewSet):
     serializer_class = PaymentMethodOut
     input_serializer = PaymentMethodIn
     filterset_class = reference_filter(PaymentMethod)
-    create_with = practice_services.payment_method_create
+    create_with = services.payment_method_create
 
 
 # -------------------------------------------------------------------------- output

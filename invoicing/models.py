@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from caspen.audit import audited
 from catalog.models import MONEY
+from kernel.audit import audited
 
 
 class PaymentMethod(models.Model):

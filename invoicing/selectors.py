@@ -29,9 +29,10 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment
-from caspen.money import ZERO
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from kernel.money import ZERO
 from packages.models import ClientPackage
+from practice.models import PracticeSettings
 
 MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
@@ -230,3 +231,14 @@ def invoices_for_list(
             | Q(client__last_name__icontains=word)
         )
     return qs.order_by("-created_at", "-id")
+
+
+def invoice_number_taken(settings: PracticeSettings) -> str | None:
+    """The next invoice number `settings` would give, when an invoice already has it.
+
+    The one policy for "the next number is already used": changing the invoice settings
+    onto it is refused (Settings page, admin and API alike), and finalizing refuses it
+    too as the backstop.
+    """
+    number = settings.format_invoice_number(settings.invoice_next_number)
+    return number if Invoice.objects.filter(number=number).exists() else None

@@ -27,10 +27,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
-from caspen import hooks
-from caspen.errors import DomainError, require_perm
-from caspen.models import PracticeSettings
-from caspen.money import ZERO, format_money, to_money
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing.models import (
@@ -42,7 +38,13 @@ from invoicing.models import (
     PaymentStatus,
     Refund,
 )
+from invoicing.selectors import invoice_number_taken
+from kernel import hooks
+from kernel.errors import DomainError, require_perm
+from kernel.money import ZERO, format_money, to_money
+from kernel.records import save_named, set_archived, unique_name
 from packages.models import ClientPackage
+from practice.models import PracticeSettings
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as User
@@ -484,8 +486,8 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
 
     settings, _ = PracticeSettings.objects.select_for_update().get_or_create(pk=1)
     number = settings.format_invoice_number(settings.invoice_next_number)
-    if Invoice.objects.filter(number=number).exists():
-        # Only possible when someone lowered the next number in the settings.
+    if invoice_number_taken(settings):
+        # The settings refuse a used number; this guards rows written around them.
         raise DomainError(
             "invoice_number_taken",
             f"The next invoice number, {number}, is already used by another invoice. "
@@ -771,3 +773,37 @@ def payment_void(*, payment: Payment, reason: str = "", by: User | None) -> Paym
     locked.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
     _reopen_if_balance(invoice)
     return locked
+
+
+# ------------------------------------------------------------------ payment methods
+
+
+@transaction.atomic
+def payment_method_create(*, name: str, by: User | None) -> PaymentMethod:
+    require_perm(by, "invoicing.add_paymentmethod")
+    what = "payment method"
+    method = PaymentMethod(name=unique_name(PaymentMethod, name, what=what, max_length=100))
+    return save_named(method, None, what=what)
+
+
+@transaction.atomic
+def payment_method_rename(*, method: PaymentMethod, name: str, by: User | None) -> PaymentMethod:
+    """Payments recorded with this method show the new name."""
+    require_perm(by, "invoicing.change_paymentmethod")
+    what = "payment method"
+    locked = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+    locked.name = unique_name(PaymentMethod, name, what=what, max_length=100, exclude_pk=locked.pk)
+    return save_named(locked, ["name"], what=what)
+
+
+@transaction.atomic
+def payment_method_archive(*, method: PaymentMethod, by: User | None) -> PaymentMethod:
+    """No longer offered for new payments; payments made with it keep it."""
+    require_perm(by, "invoicing.change_paymentmethod")
+    return set_archived(PaymentMethod, method, True)
+
+
+@transaction.atomic
+def payment_method_restore(*, method: PaymentMethod, by: User | None) -> PaymentMethod:
+    require_perm(by, "invoicing.change_paymentmethod")
+    return set_archived(PaymentMethod, method, False)

@@ -18,21 +18,6 @@ from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
 from calendar_app.models import Location, Practitioner
-from caspen.errors import DomainError
-from caspen.models import PracticeSettings
-from caspen.money import ZERO
-from caspen.templatetags.caspen_tags import money
-from caspen.web import (
-    REFUSED,
-    go_to,
-    paginate,
-    posted,
-    render_page,
-    safe_next,
-    search_text,
-    staff_view,
-    submit,
-)
 from clients.models import Client
 from invoicing import services
 from invoicing.forms import (
@@ -54,6 +39,21 @@ from invoicing.selectors import (
     invoices_summary,
     invoices_with_totals,
 )
+from kernel.errors import DomainError
+from kernel.money import ZERO
+from kernel.templatetags.caspen_tags import money
+from kernel.text import search_text
+from kernel.web import (
+    REFUSED,
+    go_to,
+    paginate,
+    posted,
+    render_page,
+    safe_next,
+    staff_view,
+    submit,
+)
+from practice.models import PracticeSettings
 
 LIST = "invoicing/invoice_list.html"
 NEW = "invoicing/invoice_new.html"

@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from calendar_app.models import Appointment, Location, Practitioner
-from caspen.admin import (
+from catalog.models import Package, Service
+from invoicing.services import invoice_for_client_package
+from kernel.admin import (
     ActionForm,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -28,8 +30,6 @@ from caspen.admin import (
     form_action,
     remove_delete_selected,
 )
-from catalog.models import Package, Service
-from invoicing.services import invoice_for_client_package
 from packages.models import (
     ClientPackage,
     ClientPackageService,

@@ -16,12 +16,14 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
 from calendar_app.models import Appointment, Location, Practitioner
-from caspen.api import ApiViewSet, InputDate, OrderingFilter
 from catalog.models import Package, PackageKind, Service
 from clients.models import Client
 from invoicing.api import InvoiceOut, invoice_for_output
 from invoicing.models import InvoiceLine
 from invoicing.services import invoice_for_client_package
+from kernel.api.fields import InputDate
+from kernel.api.filters import OrderingFilter
+from kernel.api.viewsets import ApiViewSet
 from packages import services
 from packages.models import (
     ClientPackage,

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calendar_app.models import Appointment, AppointmentStatus
-from caspen.errors import DomainError, require_perm
 from catalog.models import Package, PackageKind, Service
 from clients.models import Client
+from kernel.errors import DomainError, require_perm
 from packages.models import (
     ClientPackage,
     ClientPackageService,

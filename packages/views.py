@@ -18,9 +18,18 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from calendar_app.models import Appointment
-from caspen.audit import record_client_access
-from caspen.errors import DomainError
-from caspen.web import (
+from catalog.models import Package, PackageService
+from clients.models import Client
+from clients.services import client_access_record
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.selectors import (
+    current_invoice_for_client_package,
+    invoice_display_status,
+    invoices_for_client_package,
+)
+from invoicing.services import invoice_for_client_package
+from kernel.errors import DomainError
+from kernel.web import (
     INVALID,
     apply_domain_error,
     go_to,
@@ -30,15 +39,6 @@ from caspen.web import (
     staff_view,
     submit,
 )
-from catalog.models import Package, PackageService
-from clients.models import Client
-from invoicing.models import Invoice, InvoiceStatus
-from invoicing.selectors import (
-    current_invoice_for_client_package,
-    invoice_display_status,
-    invoices_for_client_package,
-)
-from invoicing.services import invoice_for_client_package
 from packages import services
 from packages.forms import (
     AdjustCreditsForm,
@@ -212,7 +212,7 @@ def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(("clients.view_client", "packages.view_clientpackage"))
 def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client_package = _client_package(pk)
-    record_client_access(client=client_package.client, request=request)
+    client_access_record(client=client_package.client, request=request)
     today = timezone.localdate()
     covered = list(client_package.services.order_by("id"))
 

@@ -12,7 +12,7 @@ import pytest
 # synchronous code, so allow it for the whole run.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from caspen import roles
+from practice import roles
 from tests.factories import UserFactory
 
 
@@ -31,8 +31,8 @@ def _default_data_survives_flushes(request, django_db_blocker):
     if uses_db:
         from django.contrib.auth.models import Group
 
-        from caspen.models import PracticeSettings
         from invoicing.models import PaymentMethod
+        from practice.models import PracticeSettings
         from tests.defaults import ensure_default_data
 
         with django_db_blocker.unblock():

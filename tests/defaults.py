@@ -11,13 +11,13 @@ import importlib
 
 from django.apps import apps
 
-from caspen import roles
+from practice import roles
 
 _DATA_MIGRATIONS = [
     "invoicing.migrations.0002_default_payment_methods",
     "catalog.migrations.0002_default_tax_rates",
     "calendar_app.migrations.0003_default_cancellation_reasons",
-    "caspen.migrations.0003_practice_settings_row",
+    "practice.migrations.0003_practice_settings_row",
 ]
 
 

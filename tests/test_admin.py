@@ -15,8 +15,6 @@ from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus
 from calendar_app.services import appointment_book_series
-from caspen import roles
-from caspen.models import PracticeSettings
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from invoicing.services import (
@@ -34,6 +32,8 @@ from packages.models import (
     LedgerKind,
 )
 from packages.services import client_package_cancel, client_package_extend_expiry
+from practice import roles
+from practice.models import PracticeSettings
 from tests.factories import ClientFactory, PaymentMethodFactory, PractitionerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

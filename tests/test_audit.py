@@ -7,8 +7,9 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 from pghistory.models import Events
 
-from caspen.audit import describe_events, history_for, record_client_access
 from clients.models import Client, ClientAccess
+from clients.services import client_access_record
+from kernel.audit import describe_events, history_for
 from packages.models import CreditLedgerEntry
 from packages.services import appointment_link, appointment_unlink
 
@@ -140,7 +141,7 @@ def test_audit_events_cannot_be_updated_or_deleted(practice):
 def test_viewing_a_client_is_logged_as_an_access(practice, reception):
     request = RequestFactory().get(f"/clients/{practice.client.pk}/", REMOTE_ADDR="198.51.100.4")
     request.user = reception
-    record_client_access(client=practice.client, request=request)
+    client_access_record(client=practice.client, request=request)
     access = ClientAccess.objects.get(client=practice.client)
     assert (access.user, access.ip, access.path) == (
         reception,
@@ -153,7 +154,7 @@ def test_viewing_a_client_is_logged_as_an_access(practice, reception):
 def test_request_context_is_attached_by_the_middleware(practice, reception, client):
     """A write made while serving a request carries its user, URL and address."""
 
-    from caspen.middleware import AuditContextMiddleware
+    from kernel.middleware import AuditContextMiddleware
 
     def view(request):
         Client.objects.filter(pk=practice.client.pk).update(notes="seen")

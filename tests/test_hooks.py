@@ -1,4 +1,4 @@
-"""The places where SMS/email would hook in (caspen/hooks.py): each signal is sent once,
+"""The places where SMS/email would hook in (kernel/hooks.py): each signal is sent once,
 after the change commits, never for a refusal or a rolled-back change, and a failing
 receiver cannot fail the change."""
 
@@ -16,10 +16,10 @@ from calendar_app.services import (
     appointment_cancel,
     appointment_edit,
 )
-from caspen import hooks
-from caspen.errors import DomainError
 from invoicing.models import Invoice, Payment
 from invoicing.services import invoice_finalize, invoice_for_appointment, payment_record
+from kernel import hooks
+from kernel.errors import DomainError
 from tests.factories import PaymentMethodFactory, next_local
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +150,7 @@ def test_a_failing_receiver_is_logged_and_the_booking_stands(
     hooks.appointments_booked.connect(broken, weak=False)
     try:
         with (
-            caplog.at_level(logging.ERROR, logger="caspen.hooks"),
+            caplog.at_level(logging.ERROR, logger="kernel.hooks"),
             django_capture_on_commit_callbacks(execute=True),
         ):
             appointment = practice.book(by=reception)

@@ -5,7 +5,7 @@ Reception: clients, calendar, packages, invoices, payments.
 Practitioner: calendar, clients, link and unlink; invoices read-only.
 Accountant: invoices, payments, refunds, reports; calendar read-only.
 
-Services check the permission themselves (`caspen.errors.require_perm`), so this one
+Services check the permission themselves (`kernel.errors.require_perm`), so this one
 matrix holds for the pages, the API and the admin alike (each also has its own matrix:
 `tests/api/test_permissions.py`, `tests/pages/test_billing.py`, ...). A role that may
 act must succeed outright (the world is set up so every call is valid); a role that may
@@ -24,14 +24,14 @@ import pytest
 from django.db import transaction
 
 from calendar_app import services as calendar
-from caspen import roles
-from caspen import services as practice_settings
-from caspen.errors import NotAllowed
-from caspen.models import PracticeSettings
 from catalog import services as catalog
 from clients import services as clients
 from invoicing import services as invoicing
+from kernel.errors import NotAllowed
 from packages import services as packages
+from practice import roles
+from practice import services as practice_settings
+from practice.models import PracticeSettings
 from tests.api.conftest import World
 from tests.factories import (
     ClientFactory,
@@ -363,6 +363,13 @@ OPS = [
         ADMIN,
     ),
     Op(
+        "practice_settings_update",
+        lambda w, by: practice_settings.practice_settings_update(
+            changes={"payment_terms_days": 21}, by=by
+        ),
+        ADMIN,
+    ),
+    Op(
         "invoice_settings_update",
         lambda w, by: practice_settings.invoice_settings_update(
             invoice_prefix="INV-",
@@ -376,13 +383,13 @@ OPS = [
     ),
     Op(
         "location_create",
-        lambda w, by: practice_settings.location_create(name="Second site", by=by),
+        lambda w, by: calendar.location_create(name="Second site", by=by),
         ADMIN,
     ),
     *(
         Op(
             f"location_{action}",
-            lambda w, by, a=action: getattr(practice_settings, f"location_{a}")(
+            lambda w, by, a=action: getattr(calendar, f"location_{a}")(
                 location=fresh(w.practice.location), by=by
             ),
             ADMIN,
@@ -391,19 +398,19 @@ OPS = [
     ),
     Op(
         "location_update",
-        lambda w, by: practice_settings.location_update(
+        lambda w, by: calendar.location_update(
             location=fresh(w.practice.location), name="Main Street", address="1 Main St", by=by
         ),
         ADMIN,
     ),
     Op(
         "practitioner_create",
-        lambda w, by: practice_settings.practitioner_create(name="Pat Osteo", by=by),
+        lambda w, by: calendar.practitioner_create(name="Pat Osteo", by=by),
         ADMIN,
     ),
     Op(
         "practitioner_update",
-        lambda w, by: practice_settings.practitioner_update(
+        lambda w, by: calendar.practitioner_update(
             practitioner=fresh(w.practice.practitioner), name="Sam Physio", colour="#336699", by=by
         ),
         ADMIN,
@@ -411,7 +418,7 @@ OPS = [
     *(
         Op(
             f"practitioner_{action}",
-            lambda w, by, a=action: getattr(practice_settings, f"practitioner_{a}")(
+            lambda w, by, a=action: getattr(calendar, f"practitioner_{a}")(
                 practitioner=fresh(w.practice.practitioner), by=by
             ),
             ADMIN,
@@ -420,12 +427,12 @@ OPS = [
     ),
     Op(
         "payment_method_create",
-        lambda w, by: practice_settings.payment_method_create(name="Voucher", by=by),
+        lambda w, by: invoicing.payment_method_create(name="Voucher", by=by),
         ADMIN,
     ),
     Op(
         "payment_method_rename",
-        lambda w, by: practice_settings.payment_method_rename(
+        lambda w, by: invoicing.payment_method_rename(
             method=fresh(w.cash), name="Cash (notes)", by=by
         ),
         ADMIN,
@@ -433,7 +440,7 @@ OPS = [
     *(
         Op(
             f"payment_method_{action}",
-            lambda w, by, a=action: getattr(practice_settings, f"payment_method_{a}")(
+            lambda w, by, a=action: getattr(invoicing, f"payment_method_{a}")(
                 method=fresh(w.cash), by=by
             ),
             ADMIN,
@@ -442,12 +449,12 @@ OPS = [
     ),
     Op(
         "cancellation_reason_create",
-        lambda w, by: practice_settings.cancellation_reason_create(name="Weather", by=by),
+        lambda w, by: calendar.cancellation_reason_create(name="Weather", by=by),
         ADMIN,
     ),
     Op(
         "cancellation_reason_rename",
-        lambda w, by: practice_settings.cancellation_reason_rename(
+        lambda w, by: calendar.cancellation_reason_rename(
             reason=fresh(w.practice.reason), name="Client asked", by=by
         ),
         ADMIN,
@@ -455,7 +462,7 @@ OPS = [
     *(
         Op(
             f"cancellation_reason_{action}",
-            lambda w, by, a=action: getattr(practice_settings, f"cancellation_reason_{a}")(
+            lambda w, by, a=action: getattr(calendar, f"cancellation_reason_{a}")(
                 reason=fresh(w.practice.reason), by=by
             ),
             ADMIN,

@@ -1,4 +1,4 @@
-"""caspen.services: practice settings, locations, practitioners, cancellation reasons,
+"""practice.services: practice settings, locations, practitioners, cancellation reasons,
 payment methods and staff users with their roles."""
 
 import threading
@@ -8,11 +8,14 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
+from calendar_app import services as calendar_services
 from calendar_app.models import CancellationReason, Location, Practitioner
-from caspen import roles, services
-from caspen.errors import DomainError, NotAllowed
-from caspen.models import PracticeSettings
+from invoicing import services as invoicing_services
 from invoicing.models import Invoice, InvoiceStatus, PaymentMethod
+from invoicing.selectors import invoice_number_taken
+from kernel.errors import DomainError, NotAllowed
+from practice import roles, services
+from practice.models import PracticeSettings
 from tests.factories import (
     InvoiceFactory,
     LocationFactory,
@@ -69,36 +72,50 @@ def test_currency_cannot_change_once_an_invoice_is_issued(admin_user):
     services.practice_details_update(name="P", currency=current, by=admin_user)
 
 
-def test_invoice_settings_are_saved_and_a_used_next_number_is_reported(admin_user):
+def test_invoice_settings_refuse_a_next_number_an_invoice_already_has(admin_user):
     _issued("INV-0003")
-    settings = services.invoice_settings_update(
-        invoice_prefix="INV-",
-        invoice_next_number=3,
-        invoice_number_digits=4,
-        payment_terms_days=30,
-        prices_include_tax=False,
-        by=admin_user,
-    )
+    kwargs = {
+        "invoice_prefix": "INV-",
+        "invoice_number_digits": 4,
+        "payment_terms_days": 30,
+        "prices_include_tax": False,
+    }
+    with pytest.raises(DomainError) as refused:
+        services.invoice_settings_update(**kwargs, invoice_next_number=3, by=admin_user)
+    assert refused.value.code == "invoice_number_taken"
+    assert refused.value.field == "invoice_next_number"
     assert (
-        settings.invoice_next_number,
-        settings.payment_terms_days,
-        settings.prices_include_tax,
-    ) == (
-        3,
-        30,
-        False,
+        refused.value.message == "INV-0003 is already used by an invoice; choose a higher number."
     )
-    assert services.next_invoice_number_taken(settings) == "INV-0003"
+    assert PracticeSettings.load().invoice_next_number != 3  # nothing changed
+    # Another prefix makes the same number free.
     settings = services.invoice_settings_update(
-        invoice_prefix="INV-",
-        invoice_next_number=4,
-        invoice_number_digits=4,
-        payment_terms_days=30,
-        prices_include_tax=False,
+        **{**kwargs, "invoice_prefix": "B-"}, invoice_next_number=3, by=admin_user
+    )
+    assert invoice_number_taken(settings) is None
+    settings = services.invoice_settings_update(**kwargs, invoice_next_number=4, by=admin_user)
+    assert (settings.invoice_next_number, settings.payment_terms_days) == (4, 30)
+    assert settings.prices_include_tax is False
+    assert Invoice.objects.count() == 1
+
+
+def test_invoice_settings_without_a_numbering_change_save_even_if_the_number_is_taken(
+    admin_user,
+):
+    """A number taken some other way (rows written around the settings) does not block
+    changing the payment terms; finalizing still refuses it."""
+    settings = PracticeSettings.load()
+    _issued(settings.format_invoice_number(settings.invoice_next_number))
+    updated = services.invoice_settings_update(
+        invoice_prefix=settings.invoice_prefix,
+        invoice_next_number=settings.invoice_next_number,
+        invoice_number_digits=settings.invoice_number_digits,
+        payment_terms_days=7,
+        prices_include_tax=settings.prices_include_tax,
         by=admin_user,
     )
-    assert services.next_invoice_number_taken(settings) is None
-    assert Invoice.objects.count() == 1
+    assert updated.payment_terms_days == 7
+    assert invoice_number_taken(updated) is not None
 
 
 @pytest.mark.parametrize(
@@ -122,51 +139,59 @@ def test_invoice_settings_refuse_numbers_out_of_range(admin_user, field, value):
 
 
 def test_locations_add_edit_archive_restore(admin_user):
-    location = services.location_create(name=" Main  Street ", address="1 Main St", by=admin_user)
+    location = calendar_services.location_create(
+        name=" Main  Street ", address="1 Main St", by=admin_user
+    )
     assert location.name == "Main Street"
-    services.location_update(location=location, name="Main St clinic", address="", by=admin_user)
-    services.location_archive(location=location, by=admin_user)
+    calendar_services.location_update(
+        location=location, name="Main St clinic", address="", by=admin_user
+    )
+    calendar_services.location_archive(location=location, by=admin_user)
     assert Location.objects.get(pk=location.pk).archived
-    services.location_restore(location=location, by=admin_user)
+    calendar_services.location_restore(location=location, by=admin_user)
     location.refresh_from_db()
     assert (location.name, location.archived) == ("Main St clinic", False)
 
 
 def test_practitioners_link_at_most_one_staff_user(admin_user):
     user = UserFactory(username="sam")
-    first = services.practitioner_create(name="Sam", colour="#AA3377", user=user, by=admin_user)
+    first = calendar_services.practitioner_create(
+        name="Sam", colour="#AA3377", user=user, by=admin_user
+    )
     assert first.colour == "#aa3377"
     with pytest.raises(DomainError, match="already linked") as refused:
-        services.practitioner_create(name="Sam again", user=user, by=admin_user)
+        calendar_services.practitioner_create(name="Sam again", user=user, by=admin_user)
     assert refused.value.context["field"] == "user"
     # Editing the same practitioner keeps its own user.
-    services.practitioner_update(
+    calendar_services.practitioner_update(
         practitioner=first, name="Sam P", colour="#123456", user=user, by=admin_user
     )
-    services.practitioner_archive(practitioner=first, by=admin_user)
+    calendar_services.practitioner_archive(practitioner=first, by=admin_user)
     assert Practitioner.objects.get(pk=first.pk).archived
 
 
 def test_practitioner_colour_must_be_a_hex_colour(admin_user):
     with pytest.raises(DomainError) as refused:
-        services.practitioner_create(name="X", colour="red", by=admin_user)
+        calendar_services.practitioner_create(name="X", colour="red", by=admin_user)
     assert refused.value.context["field"] == "colour"
 
 
 def test_payment_methods_and_reasons_have_unique_names(admin_user):
-    method = services.payment_method_create(name="Bank transfer", by=admin_user)
+    method = invoicing_services.payment_method_create(name="Bank transfer", by=admin_user)
     with pytest.raises(DomainError, match="already a payment method"):
-        services.payment_method_create(name="bank TRANSFER", by=admin_user)
-    services.payment_method_rename(method=method, name="Bank transfer (EFT)", by=admin_user)
-    services.payment_method_archive(method=method, by=admin_user)
+        invoicing_services.payment_method_create(name="bank TRANSFER", by=admin_user)
+    invoicing_services.payment_method_rename(
+        method=method, name="Bank transfer (EFT)", by=admin_user
+    )
+    invoicing_services.payment_method_archive(method=method, by=admin_user)
     assert PaymentMethod.objects.get(pk=method.pk).archived
 
-    reason = services.cancellation_reason_create(name="Sick", by=admin_user)
+    reason = calendar_services.cancellation_reason_create(name="Sick", by=admin_user)
     with pytest.raises(DomainError, match="already a cancellation reason"):
-        services.cancellation_reason_create(name="sick", by=admin_user)
-    services.cancellation_reason_rename(reason=reason, name="Unwell", by=admin_user)
-    services.cancellation_reason_archive(reason=reason, by=admin_user)
-    services.cancellation_reason_restore(reason=reason, by=admin_user)
+        calendar_services.cancellation_reason_create(name="sick", by=admin_user)
+    calendar_services.cancellation_reason_rename(reason=reason, name="Unwell", by=admin_user)
+    calendar_services.cancellation_reason_archive(reason=reason, by=admin_user)
+    calendar_services.cancellation_reason_restore(reason=reason, by=admin_user)
     assert CancellationReason.objects.get(pk=reason.pk).name == "Unwell"
 
 
@@ -329,12 +354,12 @@ def test_only_admin_changes_the_settings(request, persona, admin_user):
             prices_include_tax=True,
             by=user,
         ),
-        lambda: services.location_create(name="X", by=user),
-        lambda: services.location_archive(location=location, by=user),
-        lambda: services.practitioner_create(name="X", by=user),
-        lambda: services.practitioner_archive(practitioner=practitioner, by=user),
-        lambda: services.cancellation_reason_create(name="X", by=user),
-        lambda: services.payment_method_create(name="X", by=user),
+        lambda: calendar_services.location_create(name="X", by=user),
+        lambda: calendar_services.location_archive(location=location, by=user),
+        lambda: calendar_services.practitioner_create(name="X", by=user),
+        lambda: calendar_services.practitioner_archive(practitioner=practitioner, by=user),
+        lambda: calendar_services.cancellation_reason_create(name="X", by=user),
+        lambda: invoicing_services.payment_method_create(name="X", by=user),
         lambda: services.staff_user_create(
             username="x", role=roles.ADMIN, password=STRONG, by=user
         ),

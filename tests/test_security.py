@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
-from caspen.security import LOOSE_POLICY, STRICT_POLICY
+from kernel.security import LOOSE_POLICY, STRICT_POLICY
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[1]

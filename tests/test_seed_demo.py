@@ -10,13 +10,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from calendar_app.models import Appointment, AppointmentStatus
-from caspen.management.commands import seed_demo
-from caspen.models import PracticeSettings
 from clients.models import Client
+from demo.management.commands import seed_demo
 from invoicing.models import Invoice, Payment, PaymentStatus, Refund
 from invoicing.selectors import invoice_display_status, invoices_with_totals
 from packages.models import ClientPackage, ClientPackageStatus, ExpiryChange
 from packages.selectors import client_packages_with_status
+from practice.models import PracticeSettings
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from caspen import roles
+from practice import roles
 
 
 def run_ensure_admin(login_file, **options) -> str:

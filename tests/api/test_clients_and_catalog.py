@@ -160,6 +160,12 @@ def test_add_a_service_with_a_category_by_name(as_admin):
     assert ServiceCategory.objects.filter(name__iexact="classes").count() == 1
 
 
+def test_a_service_without_a_duration_gets_the_default_30_minutes(as_admin):
+    response = as_admin.post(f"{V1}/services/", {"name": "Massage", "price": "80.00"})
+    assert response.status_code == 201, response.content
+    assert response.json()["duration_minutes"] == 30
+
+
 def test_a_service_with_an_archived_tax_rate_is_refused(as_admin):
     tax = TaxRateFactory(archived=True)
     response = as_admin.post(

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from caspen.models import IdempotencyKey, IdempotencyKeyState
 from clients import services as client_services
 from clients.models import Client
+from practice.models import IdempotencyKey, IdempotencyKeyState
 from tests.api.conftest import api_client
 
 V1 = "/api/v1"

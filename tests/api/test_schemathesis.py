@@ -216,11 +216,11 @@ def fuzzing(seeded, admin_user, settings):
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema_and_never_fails(case, caplog):
-    with caplog.at_level(logging.WARNING, logger="caspen.api"):
+    with caplog.at_level(logging.WARNING, logger="kernel.api"):
         # Authenticated whatever the case generated for the security schemes: the
         # point is to reach the views (401 for bad tokens has its own tests).
         response = case.call(headers=_auth)
         _statuses[(case.operation.label, response.status_code)] += 1
         case.validate_response(response, checks=CHECKS)
     # The exception handler's safety nets (database errors) must never be needed.
-    assert not [r for r in caplog.records if r.name == "caspen.api"], caplog.text
+    assert not [r for r in caplog.records if r.name == "kernel.api"], caplog.text

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from caspen.models import PracticeSettings
 from catalog.models import TaxRate
 from invoicing.models import Invoice, InvoiceStatus, PaymentMethod
 from invoicing.services import (
@@ -21,6 +20,7 @@ from invoicing.services import (
     payment_record,
     payment_refund,
 )
+from practice.models import PracticeSettings
 from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
 from tests.invoicing.helpers import draft, line, open_invoice
 

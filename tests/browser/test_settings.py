@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from caspen import roles
-from caspen.models import PracticeSettings
+from practice import roles
+from practice.models import PracticeSettings
 from tests.factories import LocationFactory, PractitionerFactory, UserFactory
 
 

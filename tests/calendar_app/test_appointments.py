@@ -19,7 +19,7 @@ from calendar_app.services import (
     appointment_mark_missed,
     series_occurrences,
 )
-from caspen.errors import DomainError, NotAllowed
+from kernel.errors import DomainError, NotAllowed
 from tests.factories import (
     AppointmentFactory,
     CancellationReasonFactory,
@@ -189,7 +189,7 @@ def test_arrived_not_before_the_appointments_day(practice, reception):
 
 
 def test_canceled_appointment_cannot_change_status(practice, reception):
-    appointment = practice.book(by=reception, days=0, hour=23)
+    appointment = practice.book(by=reception, days=1, hour=23)
     appointment_cancel(appointment=appointment, reason=practice.reason, by=reception)
     _refusal(
         lambda: appointment_mark_arrived(appointment=appointment, by=reception),

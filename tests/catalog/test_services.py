@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from caspen.errors import DomainError, NotAllowed
 from catalog import services
 from catalog.models import Package, PackageKind, PeriodUnit, Service, ServiceCategory, TaxRate
+from kernel.errors import DomainError, NotAllowed
 from packages.services import appointment_link, client_package_assign
 from tests.factories import ClientFactory, ServiceFactory, TaxRateFactory
 

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from pghistory.models import Events
 
-from caspen.errors import DomainError, NotAllowed
 from clients.models import Client
 from clients.services import client_archive, client_create, client_restore, client_update
+from kernel.errors import DomainError, NotAllowed
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from caspen.errors import DomainError
-from caspen.models import PracticeSettings
 from invoicing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Refund
 from invoicing.services import invoice_create, invoice_finalize
+from kernel.errors import DomainError
+from practice.models import PracticeSettings
 from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
 
 

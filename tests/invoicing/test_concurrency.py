@@ -15,14 +15,14 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from caspen.errors import DomainError
-from caspen.models import PracticeSettings
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment
 from invoicing.services import (
     invoice_finalize,
     invoice_for_client_package,
     payment_record,
 )
+from kernel.errors import DomainError
+from practice.models import PracticeSettings
 from tests.factories import ClientPackageFactory, LocationFactory, PractitionerFactory
 from tests.invoicing.helpers import cash, draft, open_invoice
 

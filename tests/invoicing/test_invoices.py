@@ -11,7 +11,6 @@ import time_machine
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from caspen.models import PracticeSettings
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from invoicing.selectors import invoice_totals, invoices_summary, invoices_with_totals
 from invoicing.services import (
@@ -24,6 +23,7 @@ from invoicing.services import (
     payment_refund,
     payment_void,
 )
+from practice.models import PracticeSettings
 from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
 from tests.invoicing.helpers import cash, draft, open_invoice, refused
 

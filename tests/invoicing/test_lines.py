@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caspen.models import PracticeSettings
 from invoicing.models import InvoiceLine
 from invoicing.services import (
     compute_line_amounts,
@@ -16,6 +15,7 @@ from invoicing.services import (
     invoice_line_remove,
     invoice_line_update,
 )
+from practice.models import PracticeSettings
 from tests.factories import TaxRateFactory
 from tests.invoicing.helpers import draft, open_invoice, refused
 
@@ -283,8 +283,8 @@ def test_money_is_decimal_with_two_places_end_to_end():
     from django.apps import apps as django_apps
     from django.db import models
 
-    from caspen.roles import PROJECT_APPS
     from invoicing.selectors import invoice_totals
+    from practice.roles import PROJECT_APPS
 
     money = {
         "catalog.Service": ["price"],

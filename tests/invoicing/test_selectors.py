@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from caspen.models import PracticeSettings
 from invoicing.models import Invoice
 from invoicing.selectors import (
     invoice_display_status,
@@ -22,6 +21,7 @@ from invoicing.services import (
     payment_refund,
     payment_void,
 )
+from practice.models import PracticeSettings
 from tests.factories import TaxRateFactory
 from tests.invoicing.helpers import cash, draft, open_invoice
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from caspen.errors import DomainError, NotAllowed
+from kernel.errors import DomainError, NotAllowed
 from packages.models import CreditLedgerEntry, ExpiryChange, LedgerKind
 from packages.selectors import ledger_discrepancies
 from packages.services import client_package_adjust, client_package_extend_expiry

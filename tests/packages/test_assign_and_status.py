@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from caspen.errors import DomainError, NotAllowed
 from catalog.models import PackageKind, PeriodUnit, add_period
+from kernel.errors import DomainError, NotAllowed
 from packages.models import ClientPackage, ClientPackageStatus, CreditLedgerEntry, LedgerKind
 from packages.selectors import client_packages_with_status, status_condition
 from packages.services import (

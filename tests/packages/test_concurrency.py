@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from calendar_app.models import Appointment
-from caspen.errors import DomainError
+from kernel.errors import DomainError
 from packages.models import ClientPackage
 from packages.selectors import ledger_discrepancies
 from packages.services import appointment_link, appointment_unlink

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caspen.errors import DomainError
+from kernel.errors import DomainError
 from packages.selectors import ledger_discrepancies
 from packages.services import appointment_link, appointment_unlink, client_package_adjust
 

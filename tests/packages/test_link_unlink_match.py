@@ -14,7 +14,7 @@ from calendar_app.services import (
     appointment_edit,
     appointment_mark_missed,
 )
-from caspen.errors import DomainError, NotAllowed
+from kernel.errors import DomainError, NotAllowed
 from packages.models import ClientPackageStatus, CreditLedgerEntry, LedgerKind
 from packages.selectors import client_package_matches, ledger_discrepancies
 from packages.services import (

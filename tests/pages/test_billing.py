@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from caspen.models import PracticeSettings
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod
 from invoicing.selectors import (
     DISPLAY_STATUSES,
@@ -28,6 +27,7 @@ from invoicing.services import (
     payment_refund,
     payment_void,
 )
+from practice.models import PracticeSettings
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

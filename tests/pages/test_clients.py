@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from caspen.errors import DomainError
 from clients.models import Client, ClientAccess
 from clients.services import client_archive
 from invoicing.services import invoice_finalize, invoice_for_client_package
+from kernel.errors import DomainError
 from tests.factories import ClientFactory, next_local
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from caspen import roles
 from clients.models import Client
 from invoicing.models import Invoice
 from packages.models import ClientPackage
+from practice import roles
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendar_app.models import CancellationReason, Location, Practitioner
-from caspen import roles
-from caspen.models import PracticeSettings
-from caspen.settings_views import SECTIONS
 from catalog.models import TaxRate
 from invoicing.models import InvoiceStatus, PaymentMethod
+from practice import roles
+from practice.models import PracticeSettings
+from practice.views import SECTIONS
 from tests.factories import (
     CancellationReasonFactory,
     InvoiceFactory,
@@ -150,7 +150,7 @@ def test_htmx_save_returns_the_card(admin_client):
     assert "Practice details saved." in body  # the message, out of band
 
 
-def test_invoice_settings_warn_when_the_next_number_is_used(admin_client):
+def test_invoice_settings_refuse_a_next_number_already_used(admin_client):
     today = timezone.localdate()
     InvoiceFactory(
         status=InvoiceStatus.OPEN,
@@ -159,6 +159,7 @@ def test_invoice_settings_warn_when_the_next_number_is_used(admin_client):
         due_date=today,
         finalized_at=timezone.now(),
     )
+    before = PracticeSettings.load().invoice_next_number
     response = admin_client.post(
         reverse("settings:invoices"),
         {
@@ -167,14 +168,12 @@ def test_invoice_settings_warn_when_the_next_number_is_used(admin_client):
             "invoices-invoice_number_digits": "4",
             "invoices-payment_terms_days": "30",
         },
-        follow=True,
     )
+    assert response.status_code == 409
     page = text(response)
-    assert "Invoice settings saved." in page
-    assert "INV-0002 is already used by another invoice" in page
-    settings = PracticeSettings.load()
-    assert (settings.invoice_next_number, settings.prices_include_tax) == (2, False)
-    assert "will be refused at finalize" in page  # the help text warns before saving too
+    assert "INV-0002 is already used by an invoice; choose a higher number." in page
+    assert "Invoice settings saved." not in page
+    assert PracticeSettings.load().invoice_next_number == before
 
 
 def test_invoice_settings_out_of_range_are_400(admin_client):

@@ -34,9 +34,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from caspen.models import PracticeSettings
 from clients.models import Client
 from invoicing.models import PaymentMethod
+from practice.models import PracticeSettings
 from tests.factories import ClientFactory, PackageFactory, next_local
 
 pytestmark = pytest.mark.django_db
@@ -1248,7 +1248,6 @@ class Scripted:
 
     def __init__(self, world):
         from calendar_app.services import appointment_book
-        from caspen.services import practice_details_update
         from invoicing.services import (
             invoice_create,
             invoice_finalize,
@@ -1256,6 +1255,7 @@ class Scripted:
             payment_refund,
         )
         from packages.services import appointment_link, client_package_cancel
+        from practice.services import practice_details_update
 
         p = world.practice
         settings = PracticeSettings.load()

@@ -221,7 +221,7 @@ def test_hundred_concurrent_finalizes_give_consecutive_numbers(server, practice,
     assert [_outcome(r) for r in responses] == ["ok"] * 100
     numbers = sorted(Invoice.objects.values_list("number", flat=True))
     assert numbers == [f"INV-{n:04d}" for n in range(1, 101)]
-    from caspen.models import PracticeSettings
+    from practice.models import PracticeSettings
 
     assert PracticeSettings.load().invoice_next_number == 101
 

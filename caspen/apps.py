@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class CaspenConfig(AppConfig):
-    name = "caspen"
-    verbose_name = "Practice"

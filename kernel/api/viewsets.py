@@ -1,0 +1,162 @@
+"""The base viewset of every `/api/v1/` resource, and the read-only reference lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from kernel.api.filters import OrderingFilter
+from kernel.api.idempotency import (
+    _Replay,
+    idempotency_abandon,
+    idempotency_begin,
+    idempotency_finish,
+)
+from kernel.api.pagination import Pagination
+from kernel.api.parsing import CaspenJSONParser, JSONOnlyNegotiation
+from kernel.api.permissions import RolePermission
+from kernel.api.throttling import UserThrottle
+
+
+class ApiViewSet(GenericViewSet):
+    """Base of every `/api/v1/` viewset.
+
+    Adds to DRF's dispatch: the Idempotency-Key claim (after authentication,
+    permissions and throttling, before the view), one transaction around the view (so
+    several service calls are all or nothing, and a refused request leaves nothing
+    behind), and storing the response for replays.
+    """
+
+    # Any id-like segment reaches the view (and gets a JSON 404), not Django's 404 page.
+    lookup_value_regex = "[^/]+"
+    permission_classes = [RolePermission]
+    parser_classes = [CaspenJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend]
+    throttle_classes = [UserThrottle]
+    # {action name: permissions it needs}; actions not listed use the model permission
+    # of their HTTP method.
+    action_permissions: dict[str, tuple[str, ...]] = {}
+
+    def dispatch(self, request, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        claim = None
+        try:
+            try:
+                self.initial(request, *args, **kwargs)
+                claim = idempotency_begin(request)
+                method = request.method.lower()
+                if method in self.http_method_names:
+                    handler = getattr(self, method, self.http_method_not_allowed)
+                else:
+                    handler = self.http_method_not_allowed
+                with transaction.atomic():
+                    response = handler(request, *args, **kwargs)
+            except Exception as exc:
+                response = self.handle_exception(exc)
+            self.response = self.finalize_response(request, response, *args, **kwargs)
+        except BaseException:
+            if claim is not None:
+                idempotency_abandon(claim)
+            raise
+        if claim is not None:
+            idempotency_finish(claim, self.response)
+        return self.response
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Replay):
+            return exc.response()
+        return super().handle_exception(exc)
+
+    # Helpers for the HackSoft-style views: validate with an input serializer, call the
+    # service, answer with an output serializer.
+
+    def validated(self, serializer_class, data=None, **kwargs) -> dict[str, Any]:
+        serializer = serializer_class(
+            data=self.request.data if data is None else data,
+            context=self.get_serializer_context(),
+            **kwargs,
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def respond(self, serializer_class, instance, status_code: int = status.HTTP_200_OK):
+        return Response(
+            serializer_class(instance, context=self.get_serializer_context()).data,
+            status=status_code,
+        )
+
+    def respond_no_content(self):
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def paginated(self, serializer_class, queryset):
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+
+def not_found(request, *args, **kwargs) -> HttpResponse:
+    """Every unknown URL under /api/ answers in JSON, like the API's own 404s."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
+class ReferenceFilter(django_filters.FilterSet):
+    """`?search=` on the name, `?archived=`, `?ordering=`."""
+
+    search = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=200, label="Part of the name."
+    )
+    archived = django_filters.BooleanFilter()
+    ordering = OrderingFilter(fields=["name", "id"])
+
+
+def reference_filter(model_class) -> type[django_filters.FilterSet]:
+    meta = type("Meta", (), {"model": model_class, "fields": ["search", "archived"]})
+    return type(f"{model_class.__name__}Filter", (ReferenceFilter,), {"Meta": meta})
+
+
+class ReferenceViewSet(mixins.ListModelMixin, ApiViewSet):
+    """The practice's lists (locations, practitioners, services, tax rates, payment
+    methods, cancellation reasons, catalog packages): everyone reads them, Admin adds to
+    them. `input_serializer` checks the shape of the input; `create_with` is the service
+    that adds the row (called with the validated fields and `by=`).
+    """
+
+    input_serializer: type[serializers.Serializer]
+    create_with: Any
+
+    def create(self, request):
+        data = self.validated(self.input_serializer)
+        instance = self.perform_reference_create(data)
+        return self.respond(self.serializer_class, instance, status.HTTP_201_CREATED)
+
+    def perform_reference_create(self, data: dict[str, Any]):
+        return type(self).create_with(**data, by=self.request.user)
+
+
+def reference_schema(noun: str, output, input_serializer):
+    """The schema of a reference list's operations."""
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {noun}", responses=output),
+        create=extend_schema(
+            summary=f"Add to {noun} (Admin)", request=input_serializer, responses=output
+        ),
+    )

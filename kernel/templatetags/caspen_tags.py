@@ -1,0 +1,60 @@
+"""Template helpers: money, status badges, query-string links."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+from kernel.money import format_money
+
+register = template.Library()
+
+BADGE_CLASSES = {
+    "active": "active",
+    "completed": "completed",
+    "expired": "expired",
+    "canceled": "canceled",
+    "draft": "draft",
+    "open": "open",
+    "part paid": "partpaid",
+    "overdue": "overdue",
+    "paid": "paid",
+    "void": "void",
+    "booked": "booked",
+    "arrived": "arrived",
+    "missed": "missed",
+}
+
+
+@register.filter
+def money(value, currency: str = "") -> str:
+    """1234.5 -> "$1,234.50" in the practice's currency (kernel.money.format_money)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return format_money(value, currency or None)
+    except ValueError:
+        return str(value)
+
+
+@register.simple_tag
+def badge(label: str) -> str:
+    """<span class="badge badge--paid">Paid</span> for a status label."""
+    key = str(label).lower()
+    return format_html(
+        '<span class="badge badge--{}">{}</span>', BADGE_CLASSES.get(key, "neutral"), label
+    )
+
+
+@register.simple_tag(takes_context=True)
+def query(context, **changes) -> str:
+    """The current query string with `changes` applied (None removes a key): for
+    pagination and filter links that keep the other filters."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"

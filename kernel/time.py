@@ -1,0 +1,39 @@
+"""Time helpers: wall-clock times in the practice's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+
+def _exists(value: dt.datetime, zone) -> bool:
+    """Whether the wall-clock time `value` (naive) happens in `zone` (not in a DST gap)."""
+    aware = value.replace(tzinfo=zone)
+    return aware.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) == value
+
+
+def missing_local_time(value: dt.datetime, zone=None) -> str | None:
+    """Why the naive wall-clock time `value` cannot be used in `zone` (the practice's time
+    zone by default), or None when it exists.
+
+    On the night daylight saving starts the clocks skip an hour (in Sydney, 02:00 becomes
+    03:00 on the first Sunday of October): times in between never happen, and silently
+    moving them would book the wrong hour.
+    """
+    zone = zone or timezone.get_current_timezone()
+    if _exists(value, zone):
+        return None
+    start = value.replace(second=0, microsecond=0)
+    for _ in range(24 * 60):  # back to the last minute before the gap
+        if _exists(start - dt.timedelta(minutes=1), zone):
+            break
+        start -= dt.timedelta(minutes=1)
+    before = start.replace(tzinfo=zone, fold=0).utcoffset()
+    after = start.replace(tzinfo=zone, fold=1).utcoffset()
+    end = start + (after - before)
+    return (
+        f"{value:%H:%M} does not exist on {date_format(value.date(), 'j M Y')}: the clocks "
+        f"go forward from {start:%H:%M} to {end:%H:%M}."
+    )

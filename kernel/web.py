@@ -1,0 +1,136 @@
+"""Small helpers shared by the staff pages (views stay thin: access, form, service, render)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
+
+from kernel.errors import DomainError, NotAllowed
+
+# Status codes for a re-rendered form: htmx is configured (static/js/app.js) to swap these.
+INVALID = 400
+REFUSED = 409
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the named partial for HTMX requests and the whole page otherwise.
+
+    One template per page; `partial` names a `{% partialdef %}` inside it, so a plain
+    link or form post (no JavaScript) always gets a complete page.
+    """
+    htmx = getattr(request, "htmx", False)
+    # htmx's history restore (Back after hx-push-url) needs the whole page.
+    fragment = partial and htmx and not htmx.history_restore_request
+    response = render(
+        request, f"{template}#{partial}" if fragment else template, context, status=status
+    )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def apply_domain_error(form: forms.Form, exc: DomainError, field: str | None = None) -> int:
+    """Show a refusal in the form and return its status.
+
+    The message goes beside `field`, or beside the field the service named in the error's
+    context (`DomainError(..., field="amount")`) when the form has it, else above the form.
+    """
+    field = field or exc.context.get("field")
+    if field is not None and field not in form.fields:
+        field = None
+    form.add_error(field, exc.message)
+    return 403 if isinstance(exc, NotAllowed) else REFUSED
+
+
+def posted(request: HttpRequest):
+    """The data for a bound form: the POST (even an empty one, so the form reports what
+    is missing), else None for an unbound form on GET."""
+    return request.POST if request.method == "POST" else None
+
+
+def go_to(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful change: a full navigation to `url`. From a popup (HTMX) that
+    reloads the page behind it with its message; without JavaScript, a redirect."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What `submit` did: `ok` with the service's `result`, or the status to answer with."""
+
+    ok: bool
+    result: Any = None
+    status: int = 200
+
+
+def submit(
+    form: forms.Form,
+    act: Callable[[dict[str, Any]], Any],
+    *,
+    fields_by_code: Mapping[str, str] | None = None,
+) -> Submitted:
+    """A staff form's POST: validate `form`, then call `act(form.cleaned_data)`, the service.
+
+    When the form is invalid its errors stay beside the fields (400); when the service
+    refuses, its message goes into the form as `apply_domain_error` places it (409, or
+    403 for a permission refusal). Either way nothing was written and the view renders
+    the form again with the returned status. `fields_by_code` places refusals whose
+    code names no field (e.g. an overlap goes beside the start time).
+    """
+    if not form.is_valid():
+        return Submitted(ok=False, status=INVALID)
+    try:
+        result = act(form.cleaned_data)
+    except DomainError as exc:
+        field = (fields_by_code or {}).get(exc.code)
+        return Submitted(ok=False, status=apply_domain_error(form, exc, field))
+    return Submitted(ok=True, result=result)
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = 25) -> Page:
+    """A page of `queryset` from `?page=`; out-of-range or junk pages give the nearest page."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """The `next` parameter when it points inside this site, else `fallback`."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def staff_view(perm: str | tuple[str, ...]) -> Callable:
+    """Signed-in staff holding `perm` (403 otherwise; anonymous goes to the sign-in page)."""
+    perms = (perm,) if isinstance(perm, str) else perm
+
+    def decorator(view):
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perms(perms):
+                return render(request, "403.html", status=403)
+            return view(request, *args, **kwargs)
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        wrapped.required_perms = perms
+        return login_required(wrapped)
+
+    return decorator

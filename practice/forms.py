@@ -1,0 +1,202 @@
+"""Forms of the Settings pages. They check the input's shape; the rules live in
+`practice.services` and `catalog.services`, which the views call with the cleaned data."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.core.validators import RegexValidator
+from django.db.models import Q
+
+from calendar_app.models import Practitioner
+from catalog.forms import PlainForm
+from kernel.text import TEXT_MAX_LENGTH
+from practice import roles
+from practice.models import PracticeSettings
+
+ROLE_CHOICES = [("", "Choose a role"), *((role, role) for role in roles.ROLES)]
+ROLE_HELP = (
+    "Admin: everything, including catalog and settings. Reception: clients, calendar, "
+    "packages, invoices, payments. Practitioner: calendar and clients. Accountant: "
+    "invoices, payments, refunds."
+)
+
+
+class PracticeDetailsForm(PlainForm):
+    name = forms.CharField(label="Practice name", max_length=200)
+    address = forms.CharField(
+        label="Address",
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    email = forms.EmailField(label="Email", required=False)
+    tax_id = forms.CharField(label="Tax / business number", max_length=40, required=False)
+    currency = forms.CharField(
+        label="Currency",
+        max_length=3,
+        min_length=3,
+        help_text="Three-letter code, such as AUD. It can't change once invoices are issued.",
+        validators=[RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter code such as AUD.")],
+    )
+
+    @classmethod
+    def for_settings(cls, settings: PracticeSettings, data=None):
+        initial = {name: getattr(settings, name) for name in cls.base_fields}
+        return cls(data, initial=initial, prefix="practice")
+
+
+class InvoiceSettingsForm(PlainForm):
+    invoice_prefix = forms.CharField(
+        label="Invoice number prefix",
+        max_length=20,
+        required=False,
+        strip=False,
+        help_text="Such as INV-.",
+    )
+    invoice_next_number = forms.IntegerField(
+        label="Next invoice number",
+        min_value=1,
+        max_value=2_147_483_647,
+        help_text=("A number an invoice already has is refused: invoice numbers never repeat."),
+    )
+    invoice_number_digits = forms.IntegerField(
+        label="Number digits",
+        min_value=1,
+        max_value=12,
+        help_text="Zero-padded to this many digits: 4 gives INV-0001.",
+    )
+    payment_terms_days = forms.IntegerField(
+        label="Payment terms (days)",
+        min_value=0,
+        max_value=365,
+        help_text="Due date = issue date + this many days.",
+    )
+    prices_include_tax = forms.BooleanField(
+        label="Prices include tax",
+        required=False,
+        help_text="Catalog prices and invoice lines include tax. Invoices already created keep their setting.",
+    )
+
+    @classmethod
+    def for_settings(cls, settings: PracticeSettings, data=None):
+        initial = {name: getattr(settings, name) for name in cls.base_fields}
+        return cls(data, initial=initial, prefix="invoices")
+
+
+class TaxRateForm(PlainForm):
+    layout = [("name", "rate")]
+
+    name = forms.CharField(label="Name", max_length=100, help_text="Such as GST.")
+    rate = forms.DecimalField(
+        label="Rate (%)", min_value=0, max_value=100, max_digits=5, decimal_places=2
+    )
+
+
+class NameForm(PlainForm):
+    """Payment methods and cancellation reasons: just a name."""
+
+    name = forms.CharField(label="Name", max_length=100)
+
+
+class LocationForm(PlainForm):
+    name = forms.CharField(label="Name", max_length=200)
+    address = forms.CharField(
+        label="Address",
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class PractitionerForm(PlainForm):
+    name = forms.CharField(label="Name", max_length=200)
+    colour = forms.CharField(
+        label="Colour",
+        initial="#2f7d6d",
+        widget=forms.TextInput(attrs={"type": "color"}),
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Choose a colour such as #2f7d6d.")],
+        help_text="Their appointments show in this colour on the calendar.",
+    )
+    user = forms.ModelChoiceField(
+        label="Staff user",
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="Not linked",
+        help_text="Link the practitioner's sign-in, so their own calendar opens for them.",
+    )
+
+    def __init__(self, *args, practitioner: Practitioner | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Active users without a practitioner, plus the one already linked.
+        free = Q(is_active=True, practitioner__isnull=True)
+        if practitioner is not None and practitioner.user_id:
+            free |= Q(pk=practitioner.user_id)
+        users = (
+            get_user_model().objects.filter(free).order_by("first_name", "last_name", "username")
+        )
+        self.fields["user"].queryset = users
+        self.fields["user"].label_from_instance = _user_label
+
+
+def _user_label(user) -> str:
+    full = user.get_full_name()
+    return f"{full} ({user.username})" if full else user.username
+
+
+class StaffUserForm(PlainForm):
+    """Edit a staff user: name, email and role."""
+
+    layout = [("first_name", "last_name")]
+
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    email = forms.EmailField(label="Email", required=False)
+    role = forms.ChoiceField(label="Role", choices=ROLE_CHOICES, help_text=ROLE_HELP)
+
+
+class StaffUserCreateForm(StaffUserForm):
+    """Add a staff user with an initial password (checked by the password validators)."""
+
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        help_text="Used to sign in. Letters, digits and @ . + - _ only.",
+        validators=[get_user_model().username_validator],
+    )
+    password1 = forms.CharField(
+        label="Initial password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "At least 8 characters, not a common password, not only digits, and not like "
+            "the username or name."
+        ),
+    )
+    password2 = forms.CharField(
+        label="Repeat the password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    field_order = ["first_name", "last_name", "username", "email", "role", "password1", "password2"]
+    layout = [("first_name", "last_name"), ("username", "email"), ("password1", "password2")]
+
+    def clean(self):
+        cleaned = super().clean()
+        password, again = cleaned.get("password1"), cleaned.get("password2")
+        if password and again and password != again:
+            self.add_error("password2", "The two passwords differ.")
+        elif password:
+            user = get_user_model()(
+                username=cleaned.get("username", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+                email=cleaned.get("email", ""),
+            )
+            try:
+                password_validation.validate_password(password, user=user)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned

@@ -1,0 +1,380 @@
+"""Writes for the practice's settings (its details and invoice settings) and its staff
+users with their roles. (Locations, practitioners and cancellation reasons are written
+in `calendar_app.services`, payment methods in `invoicing.services`.)
+
+Same conventions as every `services.py`: keyword-only typed arguments, one transaction,
+the caller's permission checked here (`by=None` is the system), and `DomainError` with a
+message for staff when a rule refuses. `DomainError.context["field"]` names the input a
+message is about. Nothing is deleted: what is no longer used is archived (or, for staff,
+deactivated), so the appointments and invoices that refer to it stay whole.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.selectors import invoice_number_taken
+from kernel.errors import DomainError, require_perm
+from kernel.records import clean_name
+from practice import roles
+from practice.models import PracticeSettings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User as UserModel
+
+    User = AbstractBaseUser
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+# ------------------------------------------------------------------ practice settings
+
+PRACTICE_FIELDS = ("name", "address", "phone", "email", "tax_id", "currency")
+INVOICE_FIELDS = (
+    "invoice_prefix",
+    "invoice_next_number",
+    "invoice_number_digits",
+    "payment_terms_days",
+    "prices_include_tax",
+)
+
+
+@transaction.atomic
+def practice_details_update(
+    *,
+    name: str,
+    address: str = "",
+    phone: str = "",
+    email: str = "",
+    tax_id: str = "",
+    currency: str,
+    by: User | None,
+) -> PracticeSettings:
+    """Change the practice's details.
+
+    The currency cannot change once an invoice has been issued: issued invoices carry
+    amounts in the currency they were issued in, and the practice has one currency.
+    """
+    require_perm(by, "caspen.change_practicesettings")
+    settings = _locked_settings()
+    currency = (currency or "").strip().upper()
+    if not CURRENCY.match(currency):
+        raise DomainError(
+            "invalid_currency", "Use a three-letter ISO code such as AUD.", field="currency"
+        )
+    if (
+        currency != settings.currency
+        and Invoice.objects.exclude(status=InvoiceStatus.DRAFT).exists()
+    ):
+        raise DomainError(
+            "currency_locked",
+            f"Invoices have been issued in {settings.currency}, so the currency can no longer change.",
+            field="currency",
+        )
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError(
+                "invalid_email", "Enter a valid email address.", field="email"
+            ) from exc
+    settings.name = clean_name(name, what="practice", max_length=200)
+    settings.address = (address or "").strip()
+    settings.phone = _short(phone, 40, "phone")
+    settings.email = email
+    settings.tax_id = _short(tax_id, 40, "tax_id")
+    settings.currency = currency
+    settings.save(update_fields=list(PRACTICE_FIELDS))
+    return settings
+
+
+def _short(value: str, max_length: int, field: str) -> str:
+    value = (value or "").strip()
+    if len(value) > max_length:
+        raise DomainError("too_long", f"Use at most {max_length} characters.", field=field)
+    return value
+
+
+@transaction.atomic
+def invoice_settings_update(
+    *,
+    invoice_prefix: str,
+    invoice_next_number: int,
+    invoice_number_digits: int,
+    payment_terms_days: int,
+    prices_include_tax: bool,
+    by: User | None,
+) -> PracticeSettings:
+    """Change how invoices are numbered and priced.
+
+    The next number (with the prefix and digits given) cannot be one an invoice already
+    has: `invoicing.selectors.invoice_number_taken` is the one policy, and finalizing
+    refuses it too. Invoices copy "prices include tax" when they are created, so issued
+    invoices keep it.
+    """
+    require_perm(by, "caspen.change_practicesettings")
+    # Locked as finalizing locks it, so the next number never changes mid-numbering.
+    settings = _locked_settings()
+    before = tuple(getattr(settings, field) for field in NUMBERING_FIELDS)
+    settings.invoice_prefix = _short(invoice_prefix, 20, "invoice_prefix")
+    for field, value, low, high, message in (
+        (
+            "invoice_next_number",
+            invoice_next_number,
+            1,
+            2_147_483_647,
+            "Enter a whole number of at least 1.",
+        ),
+        ("invoice_number_digits", invoice_number_digits, 1, 12, "Enter between 1 and 12 digits."),
+        ("payment_terms_days", payment_terms_days, 0, 365, "Enter between 0 and 365 days."),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise DomainError("invalid_number", message, field=field)
+        setattr(settings, field, value)
+    settings.prices_include_tax = bool(prices_include_tax)
+    if numbering_changed(settings, before):
+        taken = invoice_number_taken(settings)
+        if taken:
+            raise DomainError(
+                "invoice_number_taken",
+                f"{taken} is already used by an invoice; choose a higher number.",
+                field="invoice_next_number",
+            )
+    settings.save(update_fields=list(INVOICE_FIELDS))
+    return settings
+
+
+NUMBERING_FIELDS = ("invoice_prefix", "invoice_next_number", "invoice_number_digits")
+
+
+def numbering_changed(settings: PracticeSettings, before: tuple) -> bool:
+    return tuple(getattr(settings, field) for field in NUMBERING_FIELDS) != before
+
+
+@transaction.atomic
+def practice_settings_update(*, changes: dict[str, Any], by: User | None) -> PracticeSettings:
+    """Change any of the settings at once (the admin's single form): the fields in
+    `changes` go through `practice_details_update` and `invoice_settings_update`, so
+    every rule of the Settings page holds; the others keep their locked values."""
+    require_perm(by, "caspen.change_practicesettings")
+    settings = _locked_settings()
+    unknown = set(changes) - set(PRACTICE_FIELDS) - set(INVOICE_FIELDS)
+    if unknown:
+        raise ValueError(f"not practice settings: {sorted(unknown)}")
+    if set(changes) & set(PRACTICE_FIELDS):
+        values = {field: changes.get(field, getattr(settings, field)) for field in PRACTICE_FIELDS}
+        settings = practice_details_update(**values, by=by)
+    if set(changes) & set(INVOICE_FIELDS):
+        values = {field: changes.get(field, getattr(settings, field)) for field in INVOICE_FIELDS}
+        settings = invoice_settings_update(**values, by=by)
+    return settings
+
+
+def _locked_settings() -> PracticeSettings:
+    PracticeSettings.load()
+    return PracticeSettings.objects.select_for_update().get(pk=1)
+
+
+# ------------------------------------------------------------------ staff users
+
+
+def role_of(user: UserModel) -> str | None:
+    """The user's role: the first of `roles.ROLES` among their groups."""
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in roles.ROLES if role in names), None)
+
+
+def _check_role(role: str) -> str:
+    if role not in roles.ROLES:
+        raise DomainError(
+            "invalid_role", f"Choose one of the roles: {', '.join(roles.ROLES)}.", field="role"
+        )
+    return role
+
+
+def _lock_admins() -> None:
+    """Serialize every change that could leave the practice without an active Admin.
+
+    Counting Admins and then changing one is a check-then-act race (two Admins demoting
+    each other at once would both see the other). Each such change first locks the Admin
+    group's row, so they run one after the other and each counts what the previous one
+    committed.
+    """
+    Group.objects.select_for_update().get(name=roles.ADMIN)
+
+
+def _active_admin_count() -> int:
+    return (
+        get_user_model().objects.filter(is_active=True, groups__name=roles.ADMIN).distinct().count()
+    )
+
+
+def _is_active_admin(user: UserModel) -> bool:
+    return user.is_active and user.groups.filter(name=roles.ADMIN).exists()
+
+
+def _set_role(user: UserModel, role: str) -> None:
+    """Exactly one role group; Admins may also use the Django admin (is_staff)."""
+    user.groups.set([Group.objects.get(name=role)])
+    user.is_staff = role == roles.ADMIN or user.is_superuser
+    user.save(update_fields=["is_staff"])
+
+
+def _person(*, first_name: str, last_name: str, email: str) -> dict[str, str]:
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError(
+                "invalid_email", "Enter a valid email address.", field="email"
+            ) from exc
+    return {
+        "first_name": _short(first_name, 150, "first_name"),
+        "last_name": _short(last_name, 150, "last_name"),
+        "email": _short(email, 254, "email"),
+    }
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    username: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    role: str,
+    password: str,
+    by: User | None,
+) -> UserModel:
+    """Add a staff user in one role, with an initial password that passes the project's
+    password validators. Admins also get `is_staff`, so they can use the Django admin."""
+    require_perm(by, "auth.add_user")
+    UserModel = get_user_model()
+    username = (username or "").strip()
+    try:
+        UserModel.username_validator(username)
+    except ValidationError as exc:
+        raise DomainError(
+            "invalid_username",
+            "Use letters, digits and @ . + - _ only (no spaces).",
+            field="username",
+        ) from exc
+    if not username or len(username) > 150:
+        raise DomainError(
+            "invalid_username", "Enter a username of at most 150 characters.", field="username"
+        )
+    if UserModel.objects.filter(username__iexact=username).exists():
+        raise DomainError("username_taken", f"The username {username} is taken.", field="username")
+    _check_role(role)
+    user = UserModel(
+        username=username, **_person(first_name=first_name, last_name=last_name, email=email)
+    )
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise DomainError("invalid_password", " ".join(exc.messages), field="password") from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise DomainError(
+            "username_taken", f"The username {username} is taken.", field="username"
+        ) from exc
+    _set_role(user, role)
+    return user
+
+
+@transaction.atomic
+def staff_user_update(
+    *,
+    user: UserModel,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    role: str,
+    by: User | None,
+) -> UserModel:
+    """Change a staff user's name, email and role.
+
+    Refused when it would leave no active Admin, and when Admins would take their own
+    Admin role away (they would lose this page mid-change; another Admin can do it).
+    """
+    require_perm(by, "auth.change_user")
+    _check_role(role)
+    _lock_admins()
+    UserModel = get_user_model()
+    locked = UserModel.objects.select_for_update().get(pk=user.pk)
+    if role != roles.ADMIN and _is_active_admin(locked):
+        if by is not None and locked.pk == by.pk:
+            raise DomainError(
+                "own_admin_role",
+                "You can't take away your own Admin role. Ask another Admin to do it.",
+                field="role",
+            )
+        if _active_admin_count() <= 1:
+            raise DomainError(
+                "last_admin",
+                f"{_display(locked)} is the only active Admin. Make someone else an Admin first.",
+                field="role",
+            )
+    for key, value in _person(first_name=first_name, last_name=last_name, email=email).items():
+        setattr(locked, key, value)
+    locked.save(update_fields=["first_name", "last_name", "email"])
+    if role_of(locked) != role or len(locked.groups.all()) != 1:
+        _set_role(locked, role)
+    return locked
+
+
+@transaction.atomic
+def staff_user_deactivate(*, user: UserModel, by: User | None) -> UserModel:
+    """A deactivated user can no longer sign in; what they did stays recorded."""
+    require_perm(by, "auth.change_user")
+    _lock_admins()
+    locked = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if by is not None and locked.pk == by.pk:
+        raise DomainError("deactivate_self", "You can't deactivate your own account.")
+    if _is_active_admin(locked) and _active_admin_count() <= 1:
+        raise DomainError(
+            "last_admin",
+            f"{_display(locked)} is the only active Admin. Make someone else an Admin first.",
+        )
+    if locked.is_active:
+        locked.is_active = False
+        locked.save(update_fields=["is_active"])
+    return locked
+
+
+@transaction.atomic
+def staff_user_reactivate(*, user: UserModel, by: User | None) -> UserModel:
+    require_perm(by, "auth.change_user")
+    locked = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        locked.is_active = True
+        locked.save(update_fields=["is_active"])
+    return locked
+
+
+def _display(user: UserModel) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def staff_user_fields(user: UserModel) -> dict[str, Any]:
+    """A staff user's editable values, as `staff_user_update` takes them."""
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "role": role_of(user),
+    }
