@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from invoicing.selectors import invoice_totals
 from invoicing.services import (
     invoice_create,
     invoice_delete,
@@ -43,8 +45,29 @@ def test_reception_creates_finalizes_and_takes_payments(reception):
     )
     invoice_update(invoice=invoice, by=reception, notes="Thanks")
     invoice_finalize(invoice=invoice, by=reception)
-    payment_record(invoice=invoice, amount=Decimal("110.00"), method=cash(), by=reception)
-    invoice_delete(invoice=draft("5.00", by=reception), by=reception)
+    payment = payment_record(invoice=invoice, amount=Decimal("110.00"), method=cash(), by=reception)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.notes, invoice.created_by, invoice.finalized_by) == (
+        InvoiceStatus.PAID,
+        "Thanks",
+        reception,
+        reception,
+    )
+    assert invoice.number
+    assert [(line.description, line.unit_price) for line in invoice.lines.order_by("pk")] == [
+        ("Item 1", Decimal("100.00")),
+        ("Extra", Decimal("10.00")),
+    ]
+    assert (payment.status, payment.amount, payment.created_by) == (
+        PaymentStatus.ACTIVE,
+        Decimal("110.00"),
+        reception,
+    )
+    assert invoice_totals(invoice).balance == Decimal("0.00")
+
+    doomed = draft("5.00", by=reception)
+    invoice_delete(invoice=doomed, by=reception)
+    assert not Invoice.objects.filter(pk=doomed.pk).exists()
 
 
 def test_reception_cannot_void_or_refund(reception):
@@ -98,14 +121,43 @@ def test_practitioner_cannot_change_finalize_or_take_payments(practitioner_user)
 
 def test_accountant_can_refund_and_void(accountant):
     payment = _paid_payment()
-    payment_refund(payment=payment, amount=Decimal("100.00"), reason="Cancelled", by=accountant)
-    invoice_void(invoice=payment.invoice, by=accountant)
+    refund = payment_refund(
+        payment=payment, amount=Decimal("100.00"), reason="Cancelled", by=accountant
+    )
+    assert (refund.payment, refund.amount, refund.reason, refund.created_by) == (
+        payment,
+        Decimal("100.00"),
+        "Cancelled",
+        accountant,
+    )
+    invoice = payment.invoice
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN  # the refund reopened the paid invoice
+    invoice_void(invoice=invoice, by=accountant)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.voided_by) == (InvoiceStatus.VOID, accountant)
+    assert invoice.voided_at is not None
+
     other = _paid_payment()
     payment_void(payment=other, by=accountant)
+    other.refresh_from_db()
+    other.invoice.refresh_from_db()
+    assert (other.status, other.voided_by) == (PaymentStatus.VOID, accountant)
+    assert other.invoice.status == InvoiceStatus.OPEN
+    assert invoice_totals(other.invoice).balance == Decimal("100.00")
 
 
 def test_admin_can_do_everything(admin_user):
     invoice = invoice_finalize(invoice=draft("100.00", by=admin_user), by=admin_user)
+    assert (invoice.status, invoice.finalized_by) == (InvoiceStatus.OPEN, admin_user)
     payment = payment_record(invoice=invoice, amount="100", method=cash(), by=admin_user)
-    payment_refund(payment=payment, amount="100", reason="Cancelled", by=admin_user)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+    refund = payment_refund(payment=payment, amount="100", reason="Cancelled", by=admin_user)
+    assert (refund.amount, refund.created_by) == (Decimal("100.00"), admin_user)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
     invoice_void(invoice=invoice, by=admin_user)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.voided_by) == (InvoiceStatus.VOID, admin_user)
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.ACTIVE
