@@ -8,15 +8,14 @@ partial (HTMX) or a redirect.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from catalog import services
+from catalog import selectors, services
 from catalog.forms import CategoryForm, PackageForm, ServiceForm
-from catalog.models import Package, PackageService, Service, ServiceCategory
+from catalog.models import Package, Service, ServiceCategory
 from kernel.errors import DomainError
 from kernel.text import search_text
 from kernel.web import (
@@ -36,24 +35,7 @@ def _show(request: HttpRequest) -> str:
     return show if show in dict(SHOW_CHOICES) else "active"
 
 
-def _filter_archived(queryset, show: str):
-    if show == "active":
-        return queryset.filter(archived=False)
-    if show == "archived":
-        return queryset.filter(archived=True)
-    return queryset
-
-
 # ------------------------------------------------------------------------ packages
-
-
-def _packages():
-    included = PackageService.objects.select_related("service").order_by("id")
-    return (
-        Package.objects.select_related("tax_rate")
-        .annotate(sold=Count("sales", distinct=True))
-        .prefetch_related(Prefetch("package_services", queryset=included))
-    )
 
 
 @staff_view("catalog.view_package")
@@ -61,17 +43,14 @@ def index(request: HttpRequest) -> HttpResponse:
     """Packages: name, kind, credits, amount, services, expiry, sold count, status."""
     show = _show(request)
     q = search_text(request.GET.get("q"))
-    packages = _filter_archived(_packages(), show)
-    if q:
-        packages = packages.filter(name__icontains=q)
-    page = paginate(request, packages.order_by("name", "id"))
+    page = paginate(request, selectors.packages_for_list(show=show, q=q))
     context = {"page": page, "show": show, "show_choices": SHOW_CHOICES, "q": q, "tab": "packages"}
     return render_page(request, "catalog/packages.html", context, partial="list")
 
 
 @staff_view("catalog.view_package")
 def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    package = get_object_or_404(_packages(), pk=pk)
+    package = get_object_or_404(selectors.packages_with_details(), pk=pk)
     return render_page(
         request, "catalog/package_detail.html", {"package": package, "tab": "packages"}
     )
@@ -174,14 +153,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
     show = _show(request)
     q = search_text(request.GET.get("q"))
     category = request.GET.get("category", "")
-    rows = _filter_archived(Service.objects.select_related("category", "tax_rate"), show)
-    if q:
-        rows = rows.filter(Q(name__icontains=q) | Q(category__name__icontains=q))
-    if category.isdigit():
-        rows = rows.filter(category_id=int(category))
-    elif category == "none":
-        rows = rows.filter(category__isnull=True)
-    page = paginate(request, rows.order_by("name", "id"))
+    page = paginate(request, selectors.services_for_list(show=show, q=q, category=category))
     context = {
         "page": page,
         "show": show,
@@ -294,9 +266,7 @@ def service_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view("catalog.view_servicecategory")
 def category_list(request: HttpRequest) -> HttpResponse:
-    rows = ServiceCategory.objects.annotate(
-        service_count=Count("services", filter=Q(services__archived=False))
-    ).order_by("name", "id")
+    rows = selectors.categories_with_service_counts()
     context = {"page": paginate(request, rows), "tab": "categories"}
     return render_page(request, "catalog/categories.html", context, partial="list")
 

@@ -26,6 +26,7 @@ from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name
 from practice import roles
 from practice.models import PracticeSettings
+from practice.selectors import role_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -186,12 +187,6 @@ def _locked_settings() -> PracticeSettings:
 
 
 # ------------------------------------------------------------------ staff users
-
-
-def role_of(user: UserModel) -> str | None:
-    """The user's role: the first of `roles.ROLES` among their groups."""
-    names = {group.name for group in user.groups.all()}
-    return next((role for role in roles.ROLES if role in names), None)
 
 
 def _check_role(role: str) -> str:

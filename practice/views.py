@@ -33,7 +33,7 @@ from invoicing.models import PaymentMethod
 from invoicing.selectors import invoice_number_taken
 from kernel.errors import DomainError
 from kernel.web import INVALID, apply_domain_error, go_to, paginate, render_page, staff_view
-from practice import services
+from practice import selectors, services
 from practice.forms import (
     InvoiceSettingsForm,
     LocationForm,
@@ -426,15 +426,6 @@ SECTION_VIEWS = {
 # ------------------------------------------------------------ staff users
 
 
-def _staff_rows():
-    User = get_user_model()
-    return (
-        User.objects.select_related("practitioner")
-        .prefetch_related("groups")
-        .order_by("-is_active", "first_name", "last_name", "username", "id")
-    )
-
-
 def _staff_user(pk: int):
     return get_object_or_404(get_user_model(), pk=pk)
 
@@ -442,9 +433,9 @@ def _staff_user(pk: int):
 @staff_view((SETTINGS, "auth.view_user"))
 def staff(request: HttpRequest) -> HttpResponse:
     """Staff users with their role and whether they can sign in."""
-    page = paginate(request, _staff_rows())
+    page = paginate(request, selectors.staff_users())
     for user in page.object_list:
-        user.role = services.role_of(user)
+        user.role = selectors.role_of(user)
     return render_page(
         request, "settings/staff.html", {"section": "staff", "page": page}, partial="list"
     )
@@ -496,7 +487,7 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
-        "role": services.role_of(user),
+        "role": selectors.role_of(user),
     }
     if request.method != "POST":
         return _popup_form(request, StaffUserForm(initial=initial), **page)
