@@ -19,8 +19,8 @@ from calendar_app.services import (
 from invoicing.models import Invoice, Payment
 from invoicing.services import invoice_finalize, invoice_for_appointment, payment_record
 from kernel import hooks
-from kernel.errors import DomainError
 from tests.factories import PaymentMethodFactory, next_local
+from tests.refusals import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_a_refused_booking_announces_nothing(
     practice, reception, heard, django_capture_on_commit_callbacks
 ):
     first = practice.book(by=reception)
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DomainError):
+    with django_capture_on_commit_callbacks(execute=True), refused("overlap"):
         practice.book(by=reception, starts_at=first.starts_at)  # the same slot
     assert heard == []
 

@@ -22,6 +22,7 @@ from tests.factories import (
     PractitionerFactory,
     UserFactory,
 )
+from tests.refusals import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -63,11 +64,11 @@ def test_practice_details_are_saved(admin_user):
 def test_currency_cannot_change_once_an_invoice_is_issued(admin_user):
     _issued("INV-0001")
     current = PracticeSettings.load().currency
-    with pytest.raises(DomainError, match="can no longer change") as refused:
+    with refused("currency_locked", match="can no longer change", field="currency"):
         services.practice_details_update(
             name="P", currency="USD" if current != "USD" else "EUR", by=admin_user
         )
-    assert refused.value.context["field"] == "currency"
+    assert PracticeSettings.load().currency == current
     # Same currency is fine.
     services.practice_details_update(name="P", currency=current, by=admin_user)
 
@@ -80,13 +81,12 @@ def test_invoice_settings_refuse_a_next_number_an_invoice_already_has(admin_user
         "payment_terms_days": 30,
         "prices_include_tax": False,
     }
-    with pytest.raises(DomainError) as refused:
+    with refused(
+        "invoice_number_taken",
+        field="invoice_next_number",
+        message="INV-0003 is already used by an invoice; choose a higher number.",
+    ):
         services.invoice_settings_update(**kwargs, invoice_next_number=3, by=admin_user)
-    assert refused.value.code == "invoice_number_taken"
-    assert refused.value.field == "invoice_next_number"
-    assert (
-        refused.value.message == "INV-0003 is already used by an invoice; choose a higher number."
-    )
     assert PracticeSettings.load().invoice_next_number != 3  # nothing changed
     # Another prefix makes the same number free.
     settings = services.invoice_settings_update(
@@ -130,9 +130,8 @@ def test_invoice_settings_refuse_numbers_out_of_range(admin_user, field, value):
         "payment_terms_days": 14,
         "prices_include_tax": True,
     }
-    with pytest.raises(DomainError) as refused:
+    with refused("invalid_number", field=field):
         services.invoice_settings_update(**{**kwargs, field: value}, by=admin_user)
-    assert refused.value.context["field"] == field
 
 
 # ------------------------------------------------------------------ simple lists
@@ -159,9 +158,8 @@ def test_practitioners_link_at_most_one_staff_user(admin_user):
         name="Sam", colour="#AA3377", user=user, by=admin_user
     )
     assert first.colour == "#aa3377"
-    with pytest.raises(DomainError, match="already linked") as refused:
+    with refused("user_already_linked", match="already linked", field="user"):
         calendar_services.practitioner_create(name="Sam again", user=user, by=admin_user)
-    assert refused.value.context["field"] == "user"
     # Editing the same practitioner keeps its own user.
     calendar_services.practitioner_update(
         practitioner=first, name="Sam P", colour="#123456", user=user, by=admin_user
@@ -171,14 +169,13 @@ def test_practitioners_link_at_most_one_staff_user(admin_user):
 
 
 def test_practitioner_colour_must_be_a_hex_colour(admin_user):
-    with pytest.raises(DomainError) as refused:
+    with refused("invalid_colour", field="colour"):
         calendar_services.practitioner_create(name="X", colour="red", by=admin_user)
-    assert refused.value.context["field"] == "colour"
 
 
 def test_payment_methods_and_reasons_have_unique_names(admin_user):
     method = invoicing_services.payment_method_create(name="Bank transfer", by=admin_user)
-    with pytest.raises(DomainError, match="already a payment method"):
+    with refused("name_taken", match="already a payment method", field="name"):
         invoicing_services.payment_method_create(name="bank TRANSFER", by=admin_user)
     invoicing_services.payment_method_rename(
         method=method, name="Bank transfer (EFT)", by=admin_user
@@ -187,7 +184,7 @@ def test_payment_methods_and_reasons_have_unique_names(admin_user):
     assert PaymentMethod.objects.get(pk=method.pk).archived
 
     reason = calendar_services.cancellation_reason_create(name="Sick", by=admin_user)
-    with pytest.raises(DomainError, match="already a cancellation reason"):
+    with refused("name_taken", match="already a cancellation reason", field="name"):
         calendar_services.cancellation_reason_create(name="sick", by=admin_user)
     calendar_services.cancellation_reason_rename(reason=reason, name="Unwell", by=admin_user)
     calendar_services.cancellation_reason_archive(reason=reason, by=admin_user)
@@ -222,7 +219,7 @@ def test_admins_get_the_django_admin(admin_user):
 
 @pytest.mark.parametrize("password", ["short", "password123", "12345678901", "rosa.nguyen1"])
 def test_initial_password_must_pass_the_validators(admin_user, password):
-    with pytest.raises(DomainError) as refused:
+    with refused("invalid_password", field="password"):
         services.staff_user_create(
             username="rosa.nguyen",
             first_name="Rosa",
@@ -230,19 +227,18 @@ def test_initial_password_must_pass_the_validators(admin_user, password):
             password=password,
             by=admin_user,
         )
-    assert refused.value.context["field"] == "password"
     assert not User.objects.filter(username="rosa.nguyen").exists()
 
 
 def test_usernames_are_unique_whatever_the_case(admin_user):
-    with pytest.raises(DomainError, match="taken"):
+    with refused("username_taken", match="taken", field="username"):
         services.staff_user_create(
             username="ALICE", role=roles.RECEPTION, password=STRONG, by=admin_user
         )
 
 
 def test_role_must_be_one_of_the_roles(admin_user):
-    with pytest.raises(DomainError, match="Choose one of the roles"):
+    with refused("invalid_role", match="Choose one of the roles", field="role"):
         services.staff_user_create(username="x", role="Superhero", password=STRONG, by=admin_user)
 
 
@@ -260,14 +256,13 @@ def test_change_role_replaces_the_group_and_is_staff(admin_user, reception):
 
 def test_the_last_active_admin_cannot_lose_the_role(admin_user):
     # Through the system (by=None) so the self-demotion rule is not what refuses.
-    with pytest.raises(DomainError, match="only active Admin") as refused:
+    with refused("last_admin", match="only active Admin"):
         services.staff_user_update(user=admin_user, role=roles.RECEPTION, by=None)
-    assert refused.value.code == "last_admin"
     assert admin_user.groups.filter(name=roles.ADMIN).exists()
 
 
 def test_the_last_active_admin_cannot_be_deactivated(admin_user):
-    with pytest.raises(DomainError, match="only active Admin"):
+    with refused("last_admin", match="only active Admin"):
         services.staff_user_deactivate(user=admin_user, by=None)
     admin_user.refresh_from_db()
     assert admin_user.is_active
@@ -275,14 +270,13 @@ def test_the_last_active_admin_cannot_be_deactivated(admin_user):
 
 def test_an_admin_cannot_deactivate_themself_even_with_other_admins(admin_user):
     UserFactory(username="bob", role=roles.ADMIN)
-    with pytest.raises(DomainError, match="your own account") as refused:
+    with refused("deactivate_self", match="your own account"):
         services.staff_user_deactivate(user=admin_user, by=admin_user)
-    assert refused.value.code == "deactivate_self"
 
 
 def test_an_admin_cannot_remove_their_own_admin_role(admin_user):
     UserFactory(username="bob", role=roles.ADMIN)
-    with pytest.raises(DomainError, match="your own Admin role"):
+    with refused("own_admin_role", match="your own Admin role"):
         services.staff_user_update(user=admin_user, role=roles.RECEPTION, by=admin_user)
 
 
@@ -292,7 +286,7 @@ def test_with_two_admins_one_can_deactivate_and_demote_the_other(admin_user):
     bob.refresh_from_db()
     assert not bob.is_active
     # Bob is inactive, so Alice is now the last active Admin.
-    with pytest.raises(DomainError, match="only active Admin"):
+    with refused("last_admin", match="only active Admin"):
         services.staff_user_update(user=admin_user, role=roles.RECEPTION, by=None)
     services.staff_user_reactivate(user=bob, by=admin_user)
     services.staff_user_update(user=bob, role=roles.RECEPTION, by=admin_user)
@@ -301,7 +295,7 @@ def test_with_two_admins_one_can_deactivate_and_demote_the_other(admin_user):
 
 def test_an_inactive_admin_does_not_count(admin_user):
     UserFactory(username="gone", role=roles.ADMIN, is_active=False)
-    with pytest.raises(DomainError, match="only active Admin"):
+    with refused("last_admin", match="only active Admin"):
         services.staff_user_deactivate(user=admin_user, by=None)
 
 

@@ -28,7 +28,8 @@ from tests.factories import (
     LocationFactory,
     PractitionerFactory,
 )
-from tests.invoicing.helpers import cash, draft, open_invoice, refused
+from tests.invoicing.helpers import cash, db_state, draft, open_invoice
+from tests.refusals import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -72,23 +73,23 @@ def test_reception_creates_finalizes_and_takes_payments(reception):
 
 def test_reception_cannot_void_or_refund(reception):
     invoice = open_invoice("100.00")
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_void(invoice=invoice, by=reception)
     payment = _paid_payment()
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         payment_refund(payment=payment, amount=Decimal("10"), reason="Asked", by=reception)
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         payment_void(payment=payment, by=reception)
 
 
 def test_practitioner_cannot_create_invoices(practitioner_user):
     client, practitioner, location = ClientFactory(), PractitionerFactory(), LocationFactory()
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_create(
             client=client, practitioner=practitioner, location=location, by=practitioner_user
         )
     client_package = ClientPackageFactory()
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_for_client_package(
             client_package=client_package,
             practitioner=practitioner,
@@ -96,13 +97,13 @@ def test_practitioner_cannot_create_invoices(practitioner_user):
             by=practitioner_user,
         )
     appointment = AppointmentFactory()
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_for_appointment(appointment=appointment, by=practitioner_user)
 
 
 def test_practitioner_cannot_change_finalize_or_take_payments(practitioner_user):
     invoice = draft("100.00")
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_line_add(
             invoice=invoice,
             by=practitioner_user,
@@ -110,12 +111,12 @@ def test_practitioner_cannot_change_finalize_or_take_payments(practitioner_user)
             quantity=1,
             unit_price=Decimal("10"),
         )
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_finalize(invoice=invoice, by=practitioner_user)
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         invoice_delete(invoice=invoice, by=practitioner_user)
     invoice = open_invoice("100.00")
-    with refused("permission_denied"):
+    with refused("permission_denied", unchanged=db_state):
         payment_record(invoice=invoice, amount=Decimal("10"), method=cash(), by=practitioner_user)
 
 
