@@ -29,6 +29,7 @@ from calendar_app.services import (
     appointment_edit,
     appointment_mark_arrived,
     appointment_mark_missed,
+    appointment_unlink,
 )
 from kernel.admin import (
     ActionForm,
@@ -41,7 +42,6 @@ from kernel.admin import (
     service_action,
     service_delete_action,
 )
-from packages.services import appointment_unlink
 
 
 @admin.register(Location)

@@ -41,7 +41,6 @@ from kernel.api.filters import OrderingFilter
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
-from packages.services import appointment_link, appointment_unlink
 
 # ---------------------------------------------------------------- reference lists
 
@@ -373,7 +372,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
             if client_package is not None:
                 # The link service refuses (repeating_appointment) and the view's
                 # transaction takes the series back with it.
-                appointment_link(
+                services.appointment_link(
                     appointment=appointment, client_package=client_package, by=request.user
                 )
         return self.respond(AppointmentOut, appointment, status.HTTP_201_CREATED)
@@ -396,7 +395,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
     def link(self, request, pk=None):
         appointment = self.get_object()
         data = self.validated(LinkIn)
-        appointment_link(appointment=appointment, **data, by=request.user)
+        services.appointment_link(appointment=appointment, **data, by=request.user)
         return self.respond(AppointmentOut, _appointment(appointment.pk))
 
     @extend_schema(
@@ -406,7 +405,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
     )
     @action(detail=True, methods=["post"])
     def unlink(self, request, pk=None):
-        appointment = appointment_unlink(appointment=self.get_object(), by=request.user)
+        appointment = services.appointment_unlink(appointment=self.get_object(), by=request.user)
         return self.respond(AppointmentOut, _appointment(appointment.pk))
 
     @extend_schema(summary="Cancel", request=CancelIn, responses=AppointmentOut)

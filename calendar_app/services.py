@@ -1,7 +1,9 @@
-"""Writes for appointments: book, repeat, edit, arrive, miss, cancel, delete.
+"""Writes for appointments: book, repeat, edit, link/unlink a package, arrive, miss,
+cancel, delete.
 
-Package credits move through `packages.services` in the same transaction as the
-appointment change, with the appointment row locked before the package row.
+Package credits move through `packages.services` (`consume`, `release`, `move`) in the
+same transaction as the appointment change, with the appointment row locked before the
+package row.
 """
 
 from __future__ import annotations
@@ -32,15 +34,9 @@ from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name, save_named, set_archived, unique_name
+from packages import services as credits
 from packages.models import ClientPackage
-from packages.services import (
-    _consume,
-    _lock_appointment,
-    _release,
-    check_package_covers,
-    link_locked,
-    unlink_locked,
-)
+from packages.services import check_package_covers
 
 User = AbstractBaseUser
 OVERLAP_CONSTRAINT = "appointment_no_practitioner_overlap"
@@ -268,6 +264,123 @@ def appointment_book_series(
     return series
 
 
+def _lock_appointment(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "client")
+        .get(pk=appointment.pk)
+    )
+
+
+def _consume_for(appointment: Appointment, client_package_id: int, by: User | None) -> None:
+    credits.consume(
+        client_package_id=client_package_id,
+        appointment_id=appointment.pk,
+        client_id=appointment.client_id,
+        service=appointment.service,
+        on_date=timezone.localdate(appointment.starts_at),
+        by=by,
+    )
+
+
+def _release_for(appointment: Appointment, reason: str, by: User | None) -> None:
+    credits.release(
+        client_package_id=appointment.client_package_id,
+        appointment_id=appointment.pk,
+        service_id=appointment.service_id,
+        reason=reason,
+        by=by,
+    )
+
+
+# ------------------------------------------------------------------ packages
+
+
+def link_locked(
+    *, appointment: Appointment, client_package: ClientPackage, by: User | None
+) -> Appointment:
+    """Link an appointment the caller has locked (or just created) in its transaction."""
+    if appointment.client_package_id is not None:
+        if appointment.client_package_id == client_package.pk:
+            raise DomainError(
+                "already_linked", f"This appointment is already linked to {client_package.name}."
+            )
+        raise DomainError(
+            "already_linked",
+            "This appointment is already linked to a package. Unlink it first to link another.",
+        )
+    if appointment.series_id is not None:
+        raise DomainError(
+            "repeating_appointment",
+            "Packages can't be applied to repeating appointments. Book each appointment "
+            "separately to use package credits.",
+        )
+    if appointment.status == AppointmentStatus.CANCELED:
+        raise DomainError(
+            "appointment_canceled", "This appointment is canceled; it cannot use a package."
+        )
+    _consume_for(appointment, client_package.pk, by)
+    appointment.client_package_id = client_package.pk
+    appointment.save(update_fields=["client_package", "updated_at"])
+    return appointment
+
+
+@transaction.atomic
+def appointment_link(
+    *,
+    appointment: Appointment,
+    client_package: ClientPackage,
+    service: Service | None = None,
+    by: User | None,
+) -> Appointment:
+    """Link `appointment` to `client_package`, consuming one credit in the same transaction.
+
+    `service` is the Service chosen in the Link package popup; when it differs from the
+    appointment's, the appointment is for that service from now on (and must be covered).
+    """
+    require_perm(by, "packages.link_clientpackage")
+    locked = _lock_appointment(appointment)
+    if service is not None and service.pk != locked.service_id and locked.client_package_id is None:
+        locked.service = service
+        locked.save(update_fields=["service", "updated_at"])
+    link_locked(appointment=locked, client_package=client_package, by=by)
+    _refresh(appointment, locked)
+    return appointment
+
+
+@transaction.atomic
+def appointment_unlink(*, appointment: Appointment, by: User | None) -> Appointment:
+    """Remove the package from `appointment` and give its credit back.
+
+    A Completed package becomes Active again (its status is computed from the credits).
+    """
+    require_perm(by, "packages.link_clientpackage")
+    locked = _lock_appointment(appointment)
+    if locked.client_package_id is None:
+        raise DomainError("not_linked", "This appointment is not linked to a package.")
+    unlink_locked(appointment=locked, reason="Appointment unlinked", by=by)
+    _refresh(appointment, locked)
+    return appointment
+
+
+def unlink_locked(*, appointment: Appointment, reason: str, by: User | None) -> None:
+    """Unlink an appointment the caller has locked in its transaction (credit released)."""
+    _release_for(appointment, reason, by)
+    appointment.client_package = None
+    appointment.kept_credit = False
+    appointment.save(update_fields=["client_package", "kept_credit", "updated_at"])
+
+
+def _refresh(target: Appointment, source: Appointment) -> None:
+    for field in ("client_package_id", "service_id", "kept_credit", "status", "updated_at"):
+        setattr(target, field, getattr(source, field))
+    for cached in ("client_package", "service"):
+        target._state.fields_cache.pop(cached, None)
+
+
+# ------------------------------------------------------------------ edit, status
+
+
 def _targets(appointment: Appointment, scope: str) -> list[Appointment]:
     """`appointment` locked, plus the later live occurrences of its series for "following"."""
     if scope not in SCOPES:
@@ -372,13 +485,18 @@ def _recheck_linked(appointment: Appointment, old_service_id: int, by: User | No
             "Unlink the package first (Edit details, X beside the package).",
         ) from exc
     if appointment.service_id != old_service_id and client_package.is_fixed:
-        new_service_id = appointment.service_id
-        appointment.service_id = old_service_id
-        _release(appointment=appointment, reason="Service changed", by=by)
-        appointment.service_id = new_service_id
-        appointment._state.fields_cache.pop("service", None)
         try:
-            _consume(appointment=appointment, client_package_id=client_package.pk, by=by)
+            credits.move(
+                appointment_id=appointment.pk,
+                client_id=appointment.client_id,
+                from_package_id=client_package.pk,
+                from_service_id=old_service_id,
+                to_package_id=client_package.pk,
+                service=appointment.service,
+                on_date=timezone.localdate(appointment.starts_at),
+                reason="Service changed",
+                by=by,
+            )
         except DomainError as exc:
             raise DomainError(
                 "unlink_first",
@@ -484,7 +602,7 @@ def appointment_delete(*, appointment: Appointment, by: User | None) -> None:
             f"This appointment is on invoice {line.invoice}; cancel it instead of deleting it.",
         )
     if locked.client_package_id is not None:
-        _release(appointment=locked, reason="Appointment deleted", by=by)
+        _release_for(locked, "Appointment deleted", by)
     locked.delete()
 
 

@@ -42,8 +42,10 @@ from calendar_app.services import (
     appointment_cancel,
     appointment_delete,
     appointment_edit,
+    appointment_link,
     appointment_mark_arrived,
     appointment_mark_missed,
+    appointment_unlink,
 )
 from catalog.models import Service
 from clients import selectors as client_selectors
@@ -54,7 +56,6 @@ from kernel.errors import DomainError
 from kernel.web import posted, render_page, safe_next, staff_view, submit
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
-from packages.services import appointment_link, appointment_unlink
 
 CALENDAR = "calendar_app/calendar.html"
 FORM = "calendar_app/appointment_form.html"

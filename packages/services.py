@@ -1,27 +1,30 @@
 """Writes for client packages and their credits.
 
-Every credit movement goes through `_consume` / `_release` / `client_package_adjust`,
-which lock the client package row first (`select_for_update`), re-check the rule under
-the lock, then append a ledger row and update the cached counters in the same
-transaction. Two staff racing for the last credit therefore serialize on that row lock:
+Every credit movement goes through `consume` / `release` / `move` /
+`client_package_adjust`, which lock the client package row first (`select_for_update`),
+re-check the rule under the lock, then append a ledger row and update the cached
+counters in the same transaction. Two staff racing for the last credit therefore serialize on that row lock:
 the second re-reads the counters after the first commits and gets a clear refusal. The
 CHECK constraints on the counters are the backstop, not the control.
 
 Lock order, everywhere: appointment row, then client package row. Keeping one order is
-what keeps link racing unlink (or cancel) free of deadlocks.
+what keeps link racing unlink (or cancel) free of deadlocks. This module knows nothing
+of appointments beyond their ids: linking and unlinking an appointment (which lock the
+appointment row, then call `consume` / `release` / `move`) live in
+`calendar_app.services`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from calendar_app.models import Appointment, AppointmentStatus
-from catalog.models import Package, PackageKind, Service
+from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
 from kernel.errors import DomainError, require_perm
 from packages.models import (
@@ -63,32 +66,64 @@ def client_package_assign(
             "package_archived", f"{package.name} is archived and can no longer be sold."
         )
     included = list(package.package_services.select_related("service").order_by("id"))
+    client_package, services, grants = client_package_snapshot(
+        client=client,
+        package=package,
+        included=included,
+        start_date=start_date or timezone.localdate(),
+        by=by,
+    )
+    client_package.save()
+    ClientPackageService.objects.bulk_create(services)
+    CreditLedgerEntry.objects.bulk_create(grants)
+    return client_package
+
+
+def client_package_snapshot(
+    *,
+    client: Client,
+    package: Package,
+    included: Sequence[PackageService],
+    start_date: dt.date,
+    by: User | None = None,
+) -> tuple[ClientPackage, list[ClientPackageService], list[CreditLedgerEntry]]:
+    """What selling `package` to `client` writes, unsaved: the client package (a copy of
+    what was sold: name, kind, amount, tax rate, credits, expiry from `start_date`), one
+    service row per included service (with its allowance when the package is fixed),
+    and the GRANT ledger rows of its credits (one per service when fixed, one for the
+    pool when flexible).
+
+    `included` is the package's `package_services` (with `service`) in `id` order. Pure:
+    no query and no write. It refuses a package that cannot be sold as configured; who
+    may sell and whether the client or package is archived are checked, under lock, by
+    `client_package_assign`, which saves the result. Save the client package first: the
+    other rows refer to it. The demo's bulk path saves many with `bulk_create`.
+    """
     if not included:
         raise DomainError(
             "package_has_no_services", f"{package.name} includes no services; add one first."
         )
-    if package.kind == PackageKind.FIXED:
+    fixed = package.kind == PackageKind.FIXED
+    if fixed:
         allowances = [ps.allowance or 0 for ps in included]
         if any(a < 1 for a in allowances) or sum(allowances) != package.credits:
             raise DomainError(
                 "package_misconfigured",
                 f"The quantities of {package.name} do not add up to its {package.credits} credits.",
             )
-    start_date = start_date or timezone.localdate()
-    client_package = ClientPackage.objects.create(
+    client_package = ClientPackage(
         client=client,
         package=package,
         name=package.name,
         kind=package.kind,
         price=package.price,
-        tax_rate=package.tax_rate,
+        tax_rate_id=package.tax_rate_id,
         credits=package.credits,
         start_date=start_date,
         expires_on=package.expiry_for(start_date),
         created_by=_user(by),
     )
-    fixed = package.kind == PackageKind.FIXED
-    ClientPackageService.objects.bulk_create(
+    services = [
         ClientPackageService(
             client_package=client_package,
             service=ps.service,
@@ -96,9 +131,11 @@ def client_package_assign(
             allowance=ps.allowance if fixed else None,
         )
         for ps in included
+    ]
+    quantities = (
+        [(ps.service, ps.allowance) for ps in included] if fixed else [(None, package.credits)]
     )
-    grants = [(ps.service, ps.allowance) for ps in included] if fixed else [(None, package.credits)]
-    CreditLedgerEntry.objects.bulk_create(
+    grants = [
         CreditLedgerEntry(
             client_package=client_package,
             kind=LedgerKind.GRANT,
@@ -107,9 +144,9 @@ def client_package_assign(
             reason="Package sold",
             created_by=_user(by),
         )
-        for service, quantity in grants
-    )
-    return client_package
+        for service, quantity in quantities
+    ]
+    return client_package, services, grants
 
 
 def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
@@ -161,14 +198,30 @@ def check_package_covers(
     return covered
 
 
-def _consume(*, appointment: Appointment, client_package_id: int, by: User | None) -> ClientPackage:
-    """Take one credit for `appointment` (already locked) from the package, under its lock."""
+def consume(
+    *,
+    client_package_id: int,
+    appointment_id: int,
+    client_id: int,
+    service: Service,
+    on_date: dt.date,
+    reason: str = "Appointment linked",
+    by: User | None,
+) -> ClientPackage:
+    """Take one credit from a client package for an appointment.
+
+    Contract: call inside a transaction in which the caller has already locked the
+    appointment row (lock order: appointment, then package). This locks the client
+    package row, re-checks under the lock that it pays for `service` on `on_date` for
+    `client_id` (`check_package_covers`, raising its `DomainError` otherwise), then
+    adds 1 to `consumed` (and, for a fixed package, to the service's `used`) and
+    appends one ledger row: kind consume, quantity -1, with the appointment, the
+    service, `reason` and `by`. It does not touch the appointment row: setting its
+    `client_package` is the caller's job (`calendar_app.services`).
+    """
     client_package = _lock_package(client_package_id)
     covered = check_package_covers(
-        client_package=client_package,
-        client_id=appointment.client_id,
-        service=appointment.service,
-        on_date=timezone.localdate(appointment.starts_at),
+        client_package=client_package, client_id=client_id, service=service, on_date=on_date
     )
     client_package.consumed += 1
     client_package.save(update_fields=["consumed"])
@@ -179,25 +232,44 @@ def _consume(*, appointment: Appointment, client_package_id: int, by: User | Non
         client_package=client_package,
         kind=LedgerKind.CONSUME,
         quantity=-1,
-        service=appointment.service,
-        appointment=appointment,
-        reason="Appointment linked",
+        service=service,
+        appointment_id=appointment_id,
+        reason=reason,
         created_by=_user(by),
     )
     return client_package
 
 
-def _release(*, appointment: Appointment, reason: str, by: User | None) -> ClientPackage:
-    """Give back the credit `appointment` (locked, linked) consumed, under the package lock."""
-    client_package = _lock_package(appointment.client_package_id)
+def release(
+    *,
+    client_package_id: int,
+    appointment_id: int,
+    service_id: int,
+    reason: str,
+    by: User | None,
+) -> ClientPackage:
+    """Give back the credit an appointment consumed from a client package.
+
+    Contract: call inside a transaction in which the caller has already locked the
+    appointment row, which is linked to this package. This locks the client package
+    row, subtracts 1 from `consumed` (and, for a fixed package, from the `used` of the
+    service the credit was consumed for: the service of the appointment's latest
+    consume row in the ledger, else `service_id`), then appends one ledger row: kind
+    release, quantity +1, with the appointment, that service, `reason` and `by`. It
+    does not touch the appointment row (clearing its `client_package` is the caller's
+    job). No re-check: a credit can always be given back, even to an expired or
+    canceled package (its status is computed, so it stays Expired or Canceled).
+    """
+    client_package = _lock_package(client_package_id)
     consumed_row = (
         CreditLedgerEntry.objects.filter(
-            client_package=client_package, appointment_id=appointment.pk, kind=LedgerKind.CONSUME
+            client_package=client_package, appointment_id=appointment_id, kind=LedgerKind.CONSUME
         )
         .order_by("-id")
         .first()
     )
-    service_id = consumed_row.service_id if consumed_row else appointment.service_id
+    if consumed_row is not None:
+        service_id = consumed_row.service_id
     client_package.consumed -= 1
     client_package.save(update_fields=["consumed"])
     if client_package.kind == PackageKind.FIXED:
@@ -209,100 +281,55 @@ def _release(*, appointment: Appointment, reason: str, by: User | None) -> Clien
         kind=LedgerKind.RELEASE,
         quantity=1,
         service_id=service_id,
-        appointment=appointment,
+        appointment_id=appointment_id,
         reason=reason,
         created_by=_user(by),
     )
     return client_package
 
 
-def _lock_appointment(appointment: Appointment) -> Appointment:
-    return (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("service", "client")
-        .get(pk=appointment.pk)
-    )
-
-
-def link_locked(
-    *, appointment: Appointment, client_package: ClientPackage, by: User | None
-) -> Appointment:
-    """Link an appointment the caller has locked (or just created) in its transaction."""
-    if appointment.client_package_id is not None:
-        if appointment.client_package_id == client_package.pk:
-            raise DomainError(
-                "already_linked", f"This appointment is already linked to {client_package.name}."
-            )
-        raise DomainError(
-            "already_linked",
-            "This appointment is already linked to a package. Unlink it first to link another.",
-        )
-    if appointment.series_id is not None:
-        raise DomainError(
-            "repeating_appointment",
-            "Packages can't be applied to repeating appointments. Book each appointment "
-            "separately to use package credits.",
-        )
-    if appointment.status == AppointmentStatus.CANCELED:
-        raise DomainError(
-            "appointment_canceled", "This appointment is canceled; it cannot use a package."
-        )
-    _consume(appointment=appointment, client_package_id=client_package.pk, by=by)
-    appointment.client_package_id = client_package.pk
-    appointment.save(update_fields=["client_package", "updated_at"])
-    return appointment
-
-
-@transaction.atomic
-def appointment_link(
+def move(
     *,
-    appointment: Appointment,
-    client_package: ClientPackage,
-    service: Service | None = None,
+    appointment_id: int,
+    client_id: int,
+    from_package_id: int,
+    from_service_id: int,
+    to_package_id: int,
+    service: Service,
+    on_date: dt.date,
+    reason: str,
     by: User | None,
-) -> Appointment:
-    """Link `appointment` to `client_package`, consuming one credit in the same transaction.
+) -> ClientPackage:
+    """Move an appointment's credit: give it back to `from_package_id` and take one from
+    `to_package_id` for `service` on `on_date` (the same package, for a service change).
 
-    `service` is the Service chosen in the Link package popup; when it differs from the
-    appointment's, the appointment is for that service from now on (and must be covered).
+    Contract: call inside a transaction in which the caller has already locked the
+    appointment row. Both package rows are locked first, in id order, so two moves in
+    opposite directions cannot deadlock. Writes two ledger rows, both with `reason` and
+    the appointment: a release (+1) on the old package for the service the credit was
+    consumed for (`from_service_id` if the ledger has no consume row), then a consume
+    (-1) on the new package for `service`. If the new package cannot pay (see
+    `consume`), its `DomainError` is raised and the caller's transaction must be rolled
+    back, which takes the release back with it. Returns the package now paying.
     """
-    require_perm(by, "packages.link_clientpackage")
-    locked = _lock_appointment(appointment)
-    if service is not None and service.pk != locked.service_id and locked.client_package_id is None:
-        locked.service = service
-        locked.save(update_fields=["service", "updated_at"])
-    link_locked(appointment=locked, client_package=client_package, by=by)
-    _refresh(appointment, locked)
-    return appointment
-
-
-@transaction.atomic
-def appointment_unlink(*, appointment: Appointment, by: User | None) -> Appointment:
-    """Remove the package from `appointment` and give its credit back.
-
-    A Completed package becomes Active again (its status is computed from the credits).
-    """
-    require_perm(by, "packages.link_clientpackage")
-    locked = _lock_appointment(appointment)
-    if locked.client_package_id is None:
-        raise DomainError("not_linked", "This appointment is not linked to a package.")
-    unlink_locked(appointment=locked, reason="Appointment unlinked", by=by)
-    _refresh(appointment, locked)
-    return appointment
-
-
-def unlink_locked(*, appointment: Appointment, reason: str, by: User | None) -> None:
-    _release(appointment=appointment, reason=reason, by=by)
-    appointment.client_package = None
-    appointment.kept_credit = False
-    appointment.save(update_fields=["client_package", "kept_credit", "updated_at"])
-
-
-def _refresh(target: Appointment, source: Appointment) -> None:
-    for field in ("client_package_id", "service_id", "kept_credit", "status", "updated_at"):
-        setattr(target, field, getattr(source, field))
-    for cached in ("client_package", "service"):
-        target._state.fields_cache.pop(cached, None)
+    for pk in sorted({from_package_id, to_package_id}):
+        _lock_package(pk)
+    release(
+        client_package_id=from_package_id,
+        appointment_id=appointment_id,
+        service_id=from_service_id,
+        reason=reason,
+        by=by,
+    )
+    return consume(
+        client_package_id=to_package_id,
+        appointment_id=appointment_id,
+        client_id=client_id,
+        service=service,
+        on_date=on_date,
+        reason=reason,
+        by=by,
+    )
 
 
 @transaction.atomic
@@ -414,10 +441,7 @@ def client_package_extend_expiry(
     if expires_on == locked.expires_on:
         raise DomainError("expiry_unchanged", f"{locked.name} already expires on that date.")
     last_linked = (
-        Appointment.objects.filter(client_package=locked)
-        .order_by("-starts_at")
-        .values_list("starts_at", flat=True)
-        .first()
+        locked.appointments.order_by("-starts_at").values_list("starts_at", flat=True).first()
     )
     if last_linked is not None and timezone.localdate(last_linked) > expires_on:
         raise DomainError(

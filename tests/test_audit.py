@@ -7,11 +7,11 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 from pghistory.models import Events
 
+from calendar_app.services import appointment_link, appointment_unlink
 from clients.models import Client, ClientAccess
 from clients.services import client_access_record
 from kernel.audit import describe_events, history_for
 from packages.models import CreditLedgerEntry
-from packages.services import appointment_link, appointment_unlink
 
 pytestmark = pytest.mark.django_db
 

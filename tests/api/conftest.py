@@ -70,6 +70,7 @@ class World:
     def __init__(self, practice):
         from decimal import Decimal
 
+        from calendar_app.services import appointment_link
         from invoicing.models import PaymentMethod
         from invoicing.services import (
             invoice_create,
@@ -77,7 +78,6 @@ class World:
             invoice_for_client_package,
             payment_record,
         )
-        from packages.services import appointment_link
 
         self.practice = practice
         self.client = practice.client

@@ -8,8 +8,8 @@ import datetime as dt
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentSeries
+from calendar_app.services import appointment_link
 from packages.models import ClientPackage
-from packages.services import appointment_link
 from tests.factories import ClientFactory, next_local
 
 V1 = "/api/v1"

@@ -8,8 +8,9 @@ import datetime as dt
 import time_machine
 from django.utils import timezone
 
+from calendar_app.services import appointment_link
 from packages.models import ClientPackage
-from packages.services import appointment_link, client_package_cancel
+from packages.services import client_package_cancel
 from tests.factories import ClientFactory
 
 V1 = "/api/v1"

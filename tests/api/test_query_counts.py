@@ -79,8 +79,8 @@ def _sell_and_use(world, n):
     """`n` client packages for the world's client, each with a linked appointment and an
     invoice (so every prefetch has rows)."""
     from calendar_app.models import Appointment
+    from calendar_app.services import appointment_link
     from invoicing.services import invoice_for_client_package
-    from packages.services import appointment_link
 
     practice = world.practice
     start = Appointment.objects.count()

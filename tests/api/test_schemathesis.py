@@ -91,9 +91,9 @@ def _bias_mapping(mapping, references: dict[str, str]):
 def seeded(practice, admin_user, reception):
     """A little practice with a row of each kind, ids remembered for the hooks."""
     from calendar_app.models import CancellationReason
+    from calendar_app.services import appointment_link
     from invoicing.models import PaymentMethod
     from invoicing.services import invoice_finalize, invoice_for_client_package, payment_record
-    from packages.services import appointment_link
 
     sold = practice.sell(practice.fixed, by=reception)
     flexi = practice.sell(practice.flexible, by=reception)

@@ -4,10 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from calendar_app.services import appointment_link
 from catalog import services
 from catalog.models import Package, PackageKind, PeriodUnit, Service, ServiceCategory, TaxRate
 from kernel.errors import DomainError, NotAllowed
-from packages.services import appointment_link, client_package_assign
+from packages.services import client_package_assign
 from tests.factories import ClientFactory, ServiceFactory, TaxRateFactory
 
 pytestmark = pytest.mark.django_db

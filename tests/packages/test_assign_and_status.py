@@ -6,15 +6,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from calendar_app.services import appointment_link
 from catalog.models import PackageKind, PeriodUnit, add_period
 from kernel.errors import DomainError, NotAllowed
 from packages.models import ClientPackage, ClientPackageStatus, CreditLedgerEntry, LedgerKind
 from packages.selectors import client_packages_with_status, status_condition
-from packages.services import (
-    appointment_link,
-    client_package_adjust,
-    client_package_cancel,
-)
+from packages.services import client_package_adjust, client_package_cancel
 from tests.factories import ClientFactory, PackageFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 
 from calendar_app.models import Appointment
+from calendar_app.services import appointment_link, appointment_unlink
 from kernel.errors import DomainError
 from packages.models import ClientPackage
 from packages.selectors import ledger_discrepancies
-from packages.services import appointment_link, appointment_unlink
 from tests.factories import PractitionerFactory, next_local
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]

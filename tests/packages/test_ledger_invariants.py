@@ -5,9 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from calendar_app.services import appointment_link, appointment_unlink
 from kernel.errors import DomainError
 from packages.selectors import ledger_discrepancies
-from packages.services import appointment_link, appointment_unlink, client_package_adjust
+from packages.services import client_package_adjust
 
 pytestmark = pytest.mark.django_db
 

@@ -12,17 +12,14 @@ from calendar_app.services import (
     appointment_cancel,
     appointment_delete,
     appointment_edit,
+    appointment_link,
     appointment_mark_missed,
+    appointment_unlink,
 )
 from kernel.errors import DomainError, NotAllowed
 from packages.models import ClientPackageStatus, CreditLedgerEntry, LedgerKind
 from packages.selectors import client_package_matches, ledger_discrepancies
-from packages.services import (
-    appointment_link,
-    appointment_unlink,
-    client_package_adjust,
-    client_package_cancel,
-)
+from packages.services import client_package_adjust, client_package_cancel
 from tests.factories import ClientFactory, next_local
 
 pytestmark = pytest.mark.django_db

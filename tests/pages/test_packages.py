@@ -11,11 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
+from calendar_app.services import appointment_unlink
 from catalog.models import Package
 from invoicing.models import Invoice
 from invoicing.services import invoice_finalize, invoice_for_client_package, invoice_void
 from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
-from packages.services import appointment_unlink, client_package_adjust, client_package_cancel
+from packages.services import client_package_adjust, client_package_cancel
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

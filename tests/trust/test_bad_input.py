@@ -149,7 +149,7 @@ class World:
     def fixed(self):
         """Physio Starter Pack: active, expires in 3 months, one follow-up used by
         `linked` (the day after tomorrow, 09:00)."""
-        from packages.services import appointment_link
+        from calendar_app.services import appointment_link
 
         sold = self.practice.sell(self.practice.fixed)
         appointment = self.practice.book(by=None, days=2, hour=9)
@@ -171,7 +171,7 @@ class World:
     @cached_property
     def completed(self):
         """A one-credit package whose credit is used."""
-        from packages.services import appointment_link
+        from calendar_app.services import appointment_link
 
         single = PackageFactory(
             name="Single follow-up", credits=1, services=[self.practice.follow_up]
@@ -1247,14 +1247,14 @@ class Scripted:
     a refund's reason, the practice's name and address."""
 
     def __init__(self, world):
-        from calendar_app.services import appointment_book
+        from calendar_app.services import appointment_book, appointment_link
         from invoicing.services import (
             invoice_create,
             invoice_finalize,
             payment_record,
             payment_refund,
         )
-        from packages.services import appointment_link, client_package_cancel
+        from packages.services import client_package_cancel
         from practice.services import practice_details_update
 
         p = world.practice

@@ -103,7 +103,7 @@ def test_fifty_links_for_five_credits_exactly_five_win(server, practice, users):
 def test_last_allowance_of_a_fixed_service_is_spent_once(server, practice, users):
     sold = practice.sell(practice.fixed)  # 3 follow-ups
     first = _many_appointments(practice, users["reception"], 22)
-    from packages.services import appointment_link
+    from calendar_app.services import appointment_link
 
     for appointment in first[:2]:
         appointment_link(appointment=appointment, client_package=sold, by=users["reception"])
@@ -117,7 +117,7 @@ def test_last_allowance_of_a_fixed_service_is_spent_once(server, practice, users
 
 
 def test_link_racing_unlink_and_cancel_package(server, practice, users):
-    from packages.services import appointment_link
+    from calendar_app.services import appointment_link
 
     sold = practice.sell(practice.flexible)
     appointments = _many_appointments(practice, users["reception"], 12)
