@@ -1,0 +1,180 @@
+"""`seed_demo`: a demo practice in every status, consistent with the ledger, run once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from calendar_app.models import Appointment, AppointmentStatus
+from catalog.models import PackageKind, PeriodUnit
+from clients.models import Client
+from demo import data
+from invoicing.models import Invoice, Payment, PaymentStatus, Refund
+from invoicing.selectors import invoice_display_status, invoices_with_totals
+from packages.models import ClientPackage, ClientPackageStatus, ExpiryChange, LedgerKind
+from packages.selectors import client_packages_with_status
+from packages.services import client_package_assign, client_package_snapshot
+from practice.models import PracticeSettings
+from tests.factories import ClientFactory, PackageFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out, **options)
+    return out.getvalue()
+
+
+def assert_ledger_agrees() -> None:
+    out = StringIO()
+    call_command("check_ledger", stdout=out)  # raises when a package disagrees
+    assert "agree with the ledger" in out.getvalue()
+
+
+def sale(client_package: ClientPackage) -> dict:
+    """What a sale wrote, without its ids, client and timestamps."""
+    return {
+        "package": client_package.package_id,
+        **{
+            name: getattr(client_package, name)
+            for name in (
+                "name",
+                "kind",
+                "price",
+                "tax_rate_id",
+                "credits",
+                "consumed",
+                "start_date",
+                "expires_on",
+                "canceled_at",
+                "cancel_reason",
+                "created_by_id",
+            )
+        },
+        "services": list(
+            client_package.services.order_by("id").values_list(
+                "service_id", "name", "allowance", "used"
+            )
+        ),
+        "ledger": list(
+            client_package.ledger.order_by("id").values_list(
+                "kind", "quantity", "service_id", "appointment_id", "reason", "created_by_id"
+            )
+        ),
+    }
+
+
+def test_seed_demo_creates_a_practice_in_every_status():
+    output = seed(clients=40)
+
+    assert PracticeSettings.load().name == "Harbour Physio & Allied Health"
+    assert Client.objects.count() == 40
+    statuses = set(client_packages_with_status().values_list("status_value", flat=True))
+    assert statuses == set(ClientPackageStatus.values)
+    shown = {invoice_display_status(invoice) for invoice in invoices_with_totals()}
+    assert shown == {"Draft", "Open", "Part paid", "Overdue", "Paid", "Void"}
+    assert set(Appointment.objects.values_list("status", flat=True)) == set(
+        AppointmentStatus.values
+    )
+    assert Appointment.objects.filter(client_package__isnull=False).exists()
+    assert Appointment.objects.filter(series__isnull=False).exists()
+    assert ExpiryChange.objects.exists()
+    assert Refund.objects.exists()
+    assert Payment.objects.filter(status=PaymentStatus.VOID).exists()
+    # Numbers follow the issue dates.
+    finalized = Invoice.objects.exclude(number=None).order_by("number")
+    dates = list(finalized.values_list("issue_date", flat=True))
+    assert dates == sorted(dates)
+    # Staff without --demo-passwords cannot sign in.
+    staff = get_user_model().objects.filter(username="rosa.nguyen").get()
+    assert staff.groups.filter(name="Reception").exists()
+    assert not staff.has_usable_password()
+    assert "Demo practice ready" in output
+
+    assert_ledger_agrees()
+
+
+def test_if_empty_does_nothing_the_second_time():
+    seed(clients=40)
+    counts = [m.objects.count() for m in (Client, ClientPackage, Appointment, Invoice, Payment)]
+
+    output = seed(clients=40, if_empty=True)
+
+    assert "did nothing" in output
+    assert [m.objects.count() for m in (Client, ClientPackage, Appointment, Invoice, Payment)] == (
+        counts
+    )
+    with pytest.raises(CommandError, match="already has clients"):
+        seed(clients=40)
+
+
+def test_bulk_clients_get_packages_consistent_with_the_ledger(monkeypatch, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed
+    monkeypatch.setattr(data, "RICH_CLIENTS", 20)
+    monkeypatch.setattr(data, "BATCH", 25)  # several batches
+
+    seed(clients=120, demo_passwords=True)
+
+    assert Client.objects.count() == 120
+    bulk = ClientPackage.objects.exclude(client__in=Client.objects.order_by("pk")[:20])
+    assert bulk.exists()
+    assert_ledger_agrees()
+    staff = get_user_model().objects.get(username="sam.okafor")
+    assert staff.check_password(data.DEMO_PASSWORD)
+
+
+def test_bulk_sales_are_what_a_sale_through_the_service_writes(monkeypatch):
+    """The bulk path saves `client_package_snapshot`, the builder `client_package_assign`
+    saves: for the same catalog package and start date, the same rows."""
+    monkeypatch.setattr(data, "RICH_CLIENTS", 20)
+    seed(clients=80)
+    bulk = list(
+        ClientPackage.objects.exclude(client__in=Client.objects.order_by("pk")[:20]).order_by("pk")
+    )
+    one_per_package = {cp.package_id: cp for cp in bulk}.values()
+    assert {cp.kind for cp in one_per_package} == set(PackageKind.values)
+
+    buyer = ClientFactory()
+    for bulk_sale in one_per_package:
+        sold = client_package_assign(
+            client=buyer, package=bulk_sale.package, start_date=bulk_sale.start_date, by=None
+        )
+        assert sale(sold) == sale(bulk_sale)
+    assert_ledger_agrees()
+
+
+def test_the_snapshot_is_pure_and_the_service_saves_it(django_assert_num_queries):
+    first, second = ServiceFactory(), ServiceFactory()
+    fixed = PackageFactory(
+        kind=PackageKind.FIXED,
+        allowances={first: 1, second: 2},
+        expires_after_value=3,
+        expires_after_unit=PeriodUnit.MONTHS,
+    )
+    included = list(fixed.package_services.select_related("service").order_by("id"))
+    client = ClientFactory()
+    start = dt.date(2026, 1, 15)
+
+    with django_assert_num_queries(0):
+        client_package, services, grants = client_package_snapshot(
+            client=client, package=fixed, included=included, start_date=start
+        )
+
+    assert client_package.pk is None
+    assert [(s.service, s.allowance) for s in services] == [(first, 1), (second, 2)]
+    assert [(g.kind, g.service, g.quantity) for g in grants] == [
+        (LedgerKind.GRANT, first, 1),
+        (LedgerKind.GRANT, second, 2),
+    ]
+    sold = client_package_assign(client=client, package=fixed, start_date=start, by=None)
+    assert sold.expires_on == client_package.expires_on == dt.date(2026, 4, 15)
+    assert [(s.service_id, s.allowance) for s in sold.services.order_by("id")] == [
+        (first.pk, 1),
+        (second.pk, 2),
+    ]
