@@ -16,7 +16,7 @@ from django.urls import reverse
 from kernel.security import LOOSE_POLICY, STRICT_POLICY
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
