@@ -199,7 +199,10 @@ class AppointmentEditIn(serializers.Serializer):
     )
 
     NOT_EDITABLE = {
-        "client_package": "Link or unlink a package with appointments/{id}/link/ and unlink/.",
+        "client_package": (
+            "Link or unlink a package with appointments/{id}/link/ and unlink/ "
+            "(or unlink-and-edit/)."
+        ),
         "status": "Use appointments/{id}/cancel/, arrived/ or missed/ to change the status.",
         "series": "The series of an appointment cannot be changed.",
     }
@@ -351,6 +354,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
     action_permissions = {
         "link": ("packages.link_clientpackage",),
         "unlink": ("packages.link_clientpackage",),
+        "unlink_and_edit": ("calendar_app.change_appointment", "packages.link_clientpackage"),
         "cancel": ("calendar_app.change_appointment",),
         "arrived": ("calendar_app.change_appointment",),
         "missed": ("calendar_app.change_appointment",),
@@ -406,6 +410,30 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
     @action(detail=True, methods=["post"])
     def unlink(self, request, pk=None):
         appointment = services.appointment_unlink(appointment=self.get_object(), by=request.user)
+        return self.respond(AppointmentOut, _appointment(appointment.pk))
+
+    @extend_schema(
+        summary="Unlink the package and edit the details, both or neither",
+        description=(
+            "What the page's “Edit details” does with the X beside the linked package: the "
+            "package is unlinked (its credit released) and the details are changed in one "
+            "transaction, so the edit is free of the package's rules (another client, an "
+            "uncovered service, a date after the expiry). The body is the same as for "
+            "editing (every field optional; none only unlinks). Refused with 409 and "
+            "nothing changed: `not_linked` (no package to unlink), `appointment_canceled`, "
+            "or any refusal of the edit itself (`overlap`, `invalid_time`, ...)."
+        ),
+        request=AppointmentEditIn,
+        responses=AppointmentOut,
+    )
+    @action(detail=True, methods=["post"], url_path="unlink-and-edit")
+    def unlink_and_edit(self, request, pk=None):
+        appointment = self.get_object()
+        data = self.validated(AppointmentEditIn)
+        scope = data.pop("scope")
+        appointment = services.appointment_unlink_and_edit(
+            appointment=appointment, scope=scope, by=request.user, **data
+        )
         return self.respond(AppointmentOut, _appointment(appointment.pk))
 
     @extend_schema(summary="Cancel", request=CancelIn, responses=AppointmentOut)

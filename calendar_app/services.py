@@ -29,6 +29,16 @@ from calendar_app.models import (
     Location,
     Practitioner,
 )
+from calendar_app.selectors import (
+    ARRIVE,
+    CANCEL,
+    DELETE,
+    EDIT,
+    LINK,
+    MISS,
+    UNLINK,
+    appointment_refusal,
+)
 from catalog.models import Service
 from clients.models import Client
 from kernel import hooks
@@ -272,6 +282,13 @@ def _lock_appointment(appointment: Appointment) -> Appointment:
     )
 
 
+def _refuse(appointment: Appointment, action: str, *, now: dt.datetime | None = None) -> None:
+    """Raise the refusal `calendar_app.selectors.appointment_refusal` gives, if any."""
+    refusal = appointment_refusal(appointment, action, now=now)
+    if refusal is not None:
+        raise refusal
+
+
 def _consume_for(appointment: Appointment, client_package_id: int, by: User | None) -> None:
     credits.consume(
         client_package_id=client_package_id,
@@ -300,25 +317,11 @@ def link_locked(
     *, appointment: Appointment, client_package: ClientPackage, by: User | None
 ) -> Appointment:
     """Link an appointment the caller has locked (or just created) in its transaction."""
-    if appointment.client_package_id is not None:
-        if appointment.client_package_id == client_package.pk:
-            raise DomainError(
-                "already_linked", f"This appointment is already linked to {client_package.name}."
-            )
+    if appointment.client_package_id == client_package.pk:
         raise DomainError(
-            "already_linked",
-            "This appointment is already linked to a package. Unlink it first to link another.",
+            "already_linked", f"This appointment is already linked to {client_package.name}."
         )
-    if appointment.series_id is not None:
-        raise DomainError(
-            "repeating_appointment",
-            "Packages can't be applied to repeating appointments. Book each appointment "
-            "separately to use package credits.",
-        )
-    if appointment.status == AppointmentStatus.CANCELED:
-        raise DomainError(
-            "appointment_canceled", "This appointment is canceled; it cannot use a package."
-        )
+    _refuse(appointment, LINK)
     _consume_for(appointment, client_package.pk, by)
     appointment.client_package_id = client_package.pk
     appointment.save(update_fields=["client_package", "updated_at"])
@@ -356,8 +359,7 @@ def appointment_unlink(*, appointment: Appointment, by: User | None) -> Appointm
     """
     require_perm(by, "packages.link_clientpackage")
     locked = _lock_appointment(appointment)
-    if locked.client_package_id is None:
-        raise DomainError("not_linked", "This appointment is not linked to a package.")
+    _refuse(locked, UNLINK)
     unlink_locked(appointment=locked, reason="Appointment unlinked", by=by)
     _refresh(appointment, locked)
     return appointment
@@ -415,8 +417,7 @@ def appointment_edit(
         )
     targets = _targets(appointment, scope)
     first = targets[0]
-    if first.status == AppointmentStatus.CANCELED:
-        raise DomainError("appointment_canceled", "This appointment is canceled; book a new one.")
+    _refuse(first, EDIT)
     shift = changes["starts_at"] - first.starts_at if "starts_at" in changes else dt.timedelta(0)
     new_service = changes.get("service")
     for target in targets:
@@ -463,6 +464,30 @@ def appointment_edit(
     return first
 
 
+@transaction.atomic
+def appointment_unlink_and_edit(
+    *, appointment: Appointment, by: User | None, scope: str = "this", **changes
+) -> Appointment:
+    """ "Edit details with the X": unlink the package (its credit goes back) and apply
+    `changes`, in one transaction: both or neither.
+
+    Refused, with nothing changed, when the appointment is canceled (`appointment_canceled`),
+    is not linked (`not_linked`: unlinked meanwhile, by a second tab or a double submit),
+    or when the edit itself is refused (overlap, archived choices, bad times...). Once
+    unlinked, the edit is free of the package's rules (another client, an uncovered
+    service, a date after the expiry). Returns the appointment as saved (`appointment`
+    itself is left as it was: read it again).
+    """
+    require_perm(by, "calendar_app.change_appointment")
+    locked = _lock_appointment(appointment)
+    _refuse(locked, EDIT)
+    appointment_unlink(appointment=locked, by=by)
+    edited = locked
+    if changes:
+        edited = appointment_edit(appointment=locked, scope=scope, by=by, **changes)
+    return edited
+
+
 def _recheck_linked(appointment: Appointment, old_service_id: int, by: User | None) -> None:
     """Refuse an edit after which the linked package would no longer pay for the appointment.
 
@@ -504,21 +529,12 @@ def _recheck_linked(appointment: Appointment, old_service_id: int, by: User | No
             ) from exc
 
 
-def _check_can_change_status(appointment: Appointment) -> None:
-    if appointment.status == AppointmentStatus.CANCELED:
-        raise DomainError("appointment_canceled", "This appointment is canceled.")
-
-
 @transaction.atomic
 def appointment_mark_arrived(*, appointment: Appointment, by: User | None) -> Appointment:
     """The client has arrived. Not before the appointment's day."""
     require_perm(by, "calendar_app.change_appointment")
     locked = _lock_appointment(appointment)
-    _check_can_change_status(locked)
-    if timezone.localdate(locked.starts_at) > timezone.localdate():
-        raise DomainError(
-            "not_yet", "A client can't be marked Arrived before the appointment's day."
-        )
+    _refuse(locked, ARRIVE)
     locked.status = AppointmentStatus.ARRIVED
     locked.save(update_fields=["status", "updated_at"])
     return locked
@@ -529,12 +545,7 @@ def appointment_mark_missed(*, appointment: Appointment, by: User | None) -> App
     """A no-show. The package credit stays consumed."""
     require_perm(by, "calendar_app.change_appointment")
     locked = _lock_appointment(appointment)
-    _check_can_change_status(locked)
-    if locked.starts_at > timezone.now():
-        raise DomainError(
-            "not_yet",
-            "Only an appointment that has started can be marked Missed; cancel it instead.",
-        )
+    _refuse(locked, MISS)
     locked.status = AppointmentStatus.MISSED
     locked.save(update_fields=["status", "updated_at"])
     return locked
@@ -559,12 +570,7 @@ def appointment_cancel(
     targets = _targets(appointment, scope)
     first = targets[0]
     now = timezone.now()
-    if first.status == AppointmentStatus.CANCELED:
-        raise DomainError("appointment_canceled", "This appointment is already canceled.")
-    if first.starts_at < now:
-        raise DomainError(
-            "past_appointment", "A past appointment cannot be canceled: mark it Missed instead."
-        )
+    _refuse(first, CANCEL, now=now)
     for target in targets:
         if target.client_package_id is not None and not keep_credit:
             unlink_locked(appointment=target, reason="Appointment canceled", by=by)
@@ -595,12 +601,7 @@ def appointment_delete(*, appointment: Appointment, by: User | None) -> None:
     """
     require_perm(by, "calendar_app.delete_appointment")
     locked = _lock_appointment(appointment)
-    line = locked.invoice_lines.select_related("invoice").first()
-    if line is not None:
-        raise DomainError(
-            "appointment_invoiced",
-            f"This appointment is on invoice {line.invoice}; cancel it instead of deleting it.",
-        )
+    _refuse(locked, DELETE)
     if locked.client_package_id is not None:
         _release_for(locked, "Appointment deleted", by)
     locked.delete()

@@ -45,7 +45,7 @@ from calendar_app.services import (
     appointment_link,
     appointment_mark_arrived,
     appointment_mark_missed,
-    appointment_unlink,
+    appointment_unlink_and_edit,
 )
 from catalog.models import Service
 from clients import selectors as client_selectors
@@ -723,20 +723,17 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     unlink_asked = bool(request.POST.get("unlink_package"))
     unlink = unlink_asked and appointment.client_package_id is not None
 
-    @transaction.atomic
     def update(data):
         changes = form.changes()  # against the appointment as the form showed it
+        scope = data.get("scope") or "this"
         if unlink_asked:
             # Unlinked meanwhile (a second tab, a double submit): the service says so,
             # rather than "Appointment updated." for a link that was not there.
-            appointment_unlink(appointment=appointment, by=request.user)
-        if changes:
-            appointment_edit(
-                appointment=appointment,
-                scope=data.get("scope") or "this",
-                by=request.user,
-                **changes,
+            appointment_unlink_and_edit(
+                appointment=appointment, scope=scope, by=request.user, **changes
             )
+        elif changes:
+            appointment_edit(appointment=appointment, scope=scope, by=request.user, **changes)
 
     sent = submit(form, update, fields_by_code=FIELD_FOR_CODE)
     if not sent.ok:

@@ -326,3 +326,56 @@ def test_a_canceled_appointment_is_not_invoiced(as_reception, practice):
     as_reception.post(_url(appointment, "cancel/"), {"reason": practice.reason.pk})
     response = as_reception.post(_url(appointment, "invoice/"))
     assert (response.status_code, response.json()["code"]) == (409, "appointment_canceled")
+
+
+def test_unlink_and_edit_in_one_step(as_practitioner, practice):
+    sold = practice.sell(practice.fixed)
+    appointment = practice.book(by=None)
+    appointment_link(appointment=appointment, client_package=sold, by=None)
+    other = ClientFactory()
+    response = as_practitioner.post(
+        _url(appointment, "unlink-and-edit/"),
+        {"client": other.pk, "service": practice.massage.pk, "notes": "Paid at the desk"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["client_package"], body["client"], body["service"], body["notes"]) == (
+        None,
+        other.pk,
+        practice.massage.pk,
+        "Paid at the desk",
+    )
+    assert _remaining(sold) == 4
+
+
+def test_unlink_and_edit_refusals_change_nothing(as_reception, practice):
+    sold = practice.sell(practice.fixed)
+    appointment = practice.book(by=None)
+    appointment_link(appointment=appointment, client_package=sold, by=None)
+    busy = practice.book(by=None, days=2)
+    response = as_reception.post(
+        _url(appointment, "unlink-and-edit/"), {"starts_at": busy.starts_at.isoformat()}
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "overlap")
+    appointment.refresh_from_db()
+    assert appointment.client_package_id == sold.pk
+    assert _remaining(sold) == 3
+
+    refused = as_reception.post(_url(busy, "unlink-and-edit/"), {"notes": "x"})
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_linked")
+    busy.refresh_from_db()
+    assert busy.notes == ""
+
+    bad = as_reception.post(_url(appointment, "unlink-and-edit/"), {"status": "missed"})
+    assert bad.status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.client_package_id == sold.pk
+
+
+def test_unlink_and_edit_needs_the_edit_permission(as_accountant, practice):
+    sold = practice.sell(practice.fixed)
+    appointment = practice.book(by=None)
+    appointment_link(appointment=appointment, client_package=sold, by=None)
+    response = as_accountant.post(_url(appointment, "unlink-and-edit/"), {"notes": "x"})
+    assert response.status_code == 403
+    assert _remaining(sold) == 3

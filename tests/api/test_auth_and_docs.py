@@ -147,6 +147,7 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "appointments/{id}/",
         "appointments/{id}/link/",
         "appointments/{id}/unlink/",
+        "appointments/{id}/unlink-and-edit/",
         "appointments/{id}/cancel/",
         "appointments/{id}/arrived/",
         "appointments/{id}/missed/",

@@ -233,6 +233,14 @@ ENDPOINTS = [
         "unlink", "post", lambda w: f"{V1}/appointments/{w.linked.pk}/unlink/", 200, STAFF_CAL
     ),
     Endpoint(
+        "unlink and edit",
+        "post",
+        lambda w: f"{V1}/appointments/{w.linked.pk}/unlink-and-edit/",
+        200,
+        STAFF_CAL,
+        lambda w: {"notes": "Paid at the desk"},
+    ),
+    Endpoint(
         "cancel appointment",
         "post",
         lambda w: f"{V1}/appointments/{w.appointment.pk}/cancel/",

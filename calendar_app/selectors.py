@@ -1,0 +1,237 @@
+"""Reads for the calendar: the grid's appointments and columns, what a new booking starts
+with, and which actions an appointment allows now.
+
+`appointment_refusal` is the one place the booking state machine is written: the services
+raise what it returns, and the appointment panel shows only the actions it allows
+(`appointment_actions`), so a refusal text is never copied into a view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from kernel.errors import DomainError
+
+# ------------------------------------------------------------------ the calendar grid
+
+
+def active_practitioners() -> list[Practitioner]:
+    return list(Practitioner.objects.filter(archived=False))
+
+
+def own_practitioner(user) -> Practitioner | None:
+    """The signed-in user's own practitioner, if they have one that is not archived."""
+    if user is None or not user.is_authenticated:
+        return None
+    return Practitioner.objects.filter(user=user, archived=False).first()
+
+
+def calendar_appointments(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    practitioner: Practitioner | None = None,
+    location: Location | None = None,
+    canceled: bool = False,
+) -> list[Appointment]:
+    """Appointments overlapping [start, end), in time order, with what the grid shows."""
+    queryset = Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related(
+        "client", "service", "practitioner", "location"
+    )
+    if practitioner is not None:
+        queryset = queryset.filter(practitioner=practitioner)
+    if location is not None:
+        queryset = queryset.filter(location=location)
+    if not canceled:
+        queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
+    return list(queryset.order_by("starts_at", "id"))
+
+
+def calendar_columns(
+    practitioners: list[Practitioner], appointments: list[Appointment]
+) -> list[Practitioner]:
+    """Columns for every active practitioner, plus anyone archived since who still has
+    one of `appointments`, by name."""
+    shown = list(practitioners)
+    known = {p.pk for p in shown}
+    for appointment in appointments:
+        if appointment.practitioner_id not in known:
+            known.add(appointment.practitioner_id)
+            shown.append(appointment.practitioner)
+    shown.sort(key=lambda p: p.name.lower())
+    return shown
+
+
+# ------------------------------------------------------------------ prefill
+
+
+def practitioner_and_location_defaults(
+    user, *, practitioner_id: int | None = None, location_id: int | None = None
+) -> dict[str, int]:
+    """The practitioner and location a new booking (or invoice) form starts with.
+
+    One precedence, everywhere:
+    1. the one asked for (a link's `?practitioner=` / `?location=`), if it is an active one;
+    2. for the practitioner, the signed-in user's own active practitioner;
+    3. the only active practitioner (location) there is.
+    Otherwise nothing is preselected. Returns only the keys it sets.
+    """
+    initial: dict[str, int] = {}
+    practitioners = Practitioner.objects.filter(archived=False)
+    if practitioner_id and practitioners.filter(pk=practitioner_id).exists():
+        initial["practitioner"] = practitioner_id
+    else:
+        own = own_practitioner(user)
+        only = list(practitioners.values_list("pk", flat=True)[:2])
+        if own is not None:
+            initial["practitioner"] = own.pk
+        elif len(only) == 1:
+            initial["practitioner"] = only[0]
+    locations = Location.objects.filter(archived=False)
+    if location_id and locations.filter(pk=location_id).exists():
+        initial["location"] = location_id
+    else:
+        only = list(locations.values_list("pk", flat=True)[:2])
+        if len(only) == 1:
+            initial["location"] = only[0]
+    return initial
+
+
+# ------------------------------------------------------------------ actions
+
+EDIT, ARRIVE, MISS, CANCEL, DELETE, LINK, UNLINK = (
+    "edit",
+    "arrive",
+    "miss",
+    "cancel",
+    "delete",
+    "link",
+    "unlink",
+)
+ACTION_PERMS = {
+    EDIT: "calendar_app.change_appointment",
+    ARRIVE: "calendar_app.change_appointment",
+    MISS: "calendar_app.change_appointment",
+    CANCEL: "calendar_app.change_appointment",
+    DELETE: "calendar_app.delete_appointment",
+    LINK: "packages.link_clientpackage",
+    UNLINK: "packages.link_clientpackage",
+}
+
+
+def appointment_refusal(
+    appointment: Appointment, action: str, *, now: dt.datetime | None = None
+) -> DomainError | None:
+    """Why `appointment`, as it is now, refuses `action` (None: it allows it).
+
+    Permissions aside (see `appointment_actions`), in this order:
+    - edit: not canceled;
+    - arrive: not canceled, and not before the appointment's day;
+    - miss: not canceled, and it has started;
+    - cancel: not already canceled, and not in the past (mark it Missed instead);
+    - delete: not on an invoice (cancel it instead), so invoices stay whole;
+    - link: not linked already, not part of a series, not canceled;
+    - unlink: linked.
+    """
+    now = now or timezone.now()
+    canceled = appointment.status == AppointmentStatus.CANCELED
+    if action == EDIT:
+        if canceled:
+            return DomainError(
+                "appointment_canceled", "This appointment is canceled; book a new one."
+            )
+    elif action == ARRIVE:
+        if canceled:
+            return DomainError("appointment_canceled", "This appointment is canceled.")
+        if timezone.localdate(appointment.starts_at) > timezone.localdate(now):
+            return DomainError(
+                "not_yet", "A client can't be marked Arrived before the appointment's day."
+            )
+    elif action == MISS:
+        if canceled:
+            return DomainError("appointment_canceled", "This appointment is canceled.")
+        if appointment.starts_at > now:
+            return DomainError(
+                "not_yet",
+                "Only an appointment that has started can be marked Missed; cancel it instead.",
+            )
+    elif action == CANCEL:
+        if canceled:
+            return DomainError("appointment_canceled", "This appointment is already canceled.")
+        if appointment.starts_at < now:
+            return DomainError(
+                "past_appointment",
+                "A past appointment cannot be canceled: mark it Missed instead.",
+            )
+    elif action == DELETE:
+        line = appointment.invoice_lines.select_related("invoice").first()
+        if line is not None:
+            return DomainError(
+                "appointment_invoiced",
+                f"This appointment is on invoice {line.invoice}; cancel it instead of deleting it.",
+            )
+    elif action == LINK:
+        if appointment.client_package_id is not None:
+            return DomainError(
+                "already_linked",
+                "This appointment is already linked to a package. Unlink it first to link another.",
+            )
+        if appointment.series_id is not None:
+            return DomainError(
+                "repeating_appointment",
+                "Packages can't be applied to repeating appointments. Book each appointment "
+                "separately to use package credits.",
+            )
+        if canceled:
+            return DomainError(
+                "appointment_canceled", "This appointment is canceled; it cannot use a package."
+            )
+    elif action == UNLINK:
+        if appointment.client_package_id is None:
+            return DomainError("not_linked", "This appointment is not linked to a package.")
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return None
+
+
+@dataclass(frozen=True)
+class AppointmentActions:
+    """What the appointment panel may offer `user` now (each: permission and no refusal)."""
+
+    edit: bool
+    arrive: bool
+    miss: bool
+    cancel: bool
+    delete: bool
+    link: bool
+    unlink: bool
+
+
+def appointment_actions(
+    appointment: Appointment, user, now: dt.datetime | None = None
+) -> AppointmentActions:
+    """The actions `appointment_refusal` allows and `user` may take.
+
+    Marking Arrived (Missed) is not offered again to an appointment already Arrived
+    (Missed): the service accepts it, but there is nothing to do.
+    """
+    now = now or timezone.now()
+
+    def allowed(action: str) -> bool:
+        return user.has_perm(ACTION_PERMS[action]) and (
+            appointment_refusal(appointment, action, now=now) is None
+        )
+
+    return AppointmentActions(
+        edit=allowed(EDIT),
+        arrive=appointment.status != AppointmentStatus.ARRIVED and allowed(ARRIVE),
+        miss=appointment.status != AppointmentStatus.MISSED and allowed(MISS),
+        cancel=allowed(CANCEL),
+        delete=allowed(DELETE),
+        link=allowed(LINK),
+        unlink=allowed(UNLINK),
+    )
