@@ -26,10 +26,6 @@ LATEST = dt.date(2099, 12, 31)
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 EVERY_WEEKS = [(1, "Every week"), (2, "Every 2 weeks"), (3, "Every 3 weeks"), (4, "Every 4 weeks")]
 SCOPES = [("this", "This appointment"), ("following", "This and following")]
-REPEAT_NO_PACKAGE = (
-    "Packages can't be applied to repeating appointments. "
-    "Book each appointment separately to use package credits."
-)
 
 
 def local_datetime(day: dt.date, time: dt.time) -> dt.datetime:

@@ -103,6 +103,12 @@ def practitioner_and_location_defaults(
 
 # ------------------------------------------------------------------ actions
 
+# Also shown beside Repeat in Create appointment, before anything is refused.
+REPEAT_NO_PACKAGE = (
+    "Packages can't be applied to repeating appointments. "
+    "Book each appointment separately to use package credits."
+)
+
 EDIT, ARRIVE, MISS, CANCEL, DELETE, LINK, UNLINK = (
     "edit",
     "arrive",
@@ -181,11 +187,7 @@ def appointment_refusal(
                 "This appointment is already linked to a package. Unlink it first to link another.",
             )
         if appointment.series_id is not None:
-            return DomainError(
-                "repeating_appointment",
-                "Packages can't be applied to repeating appointments. Book each appointment "
-                "separately to use package credits.",
-            )
+            return DomainError("repeating_appointment", REPEAT_NO_PACKAGE)
         if canceled:
             return DomainError(
                 "appointment_canceled", "This appointment is canceled; it cannot use a package."

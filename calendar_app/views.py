@@ -12,18 +12,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from calendar_app import selectors
 from calendar_app.forms import (
-    REPEAT_NO_PACKAGE,
     WEEKDAYS,
     AppointmentForm,
     CalendarFilterForm,
@@ -35,7 +35,7 @@ from calendar_app.forms import (
     parse_local_datetime,
 )
 from calendar_app.grid import build_grid, day_bounds
-from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from calendar_app.models import Appointment, AppointmentStatus
 from calendar_app.services import (
     appointment_book,
     appointment_book_series,
@@ -94,10 +94,6 @@ def _calendar_url_for(appointment: Appointment) -> str:
     )
 
 
-def _own_practitioner(user) -> Practitioner | None:
-    return Practitioner.objects.filter(user=user, archived=False).first()
-
-
 def _closing(response: HttpResponse) -> HttpResponse:
     """Close the popup and refresh the calendar behind it (HTMX). closeModal fires after
     the (empty) swap, so the popup's "open on swap" handler cannot reopen it."""
@@ -121,11 +117,11 @@ def calendar(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     day = filters["date"] or today
     view, location, chosen = filters["view"], filters["location"], filters["practitioner"]
-    practitioners = list(Practitioner.objects.filter(archived=False))
+    practitioners = selectors.active_practitioners()
 
     if view == "week":
         if chosen is None:
-            chosen = _own_practitioner(request.user) or (
+            chosen = selectors.own_practitioner(request.user) or (
                 practitioners[0] if practitioners else None
             )
         first = day - dt.timedelta(days=day.weekday())
@@ -138,29 +134,17 @@ def calendar(request: HttpRequest) -> HttpResponse:
     appointments: list[Appointment] = []
     if practitioners or chosen:
         start, end = day_bounds(days[0], days[-1])
-        queryset = Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related(
-            "client", "service", "practitioner", "location"
+        appointments = selectors.calendar_appointments(
+            start=start,
+            end=end,
+            practitioner=chosen,
+            location=location,
+            canceled=filters["canceled"],
         )
-        if chosen is not None:
-            queryset = queryset.filter(practitioner=chosen)
-        if location is not None:
-            queryset = queryset.filter(location=location)
-        if not filters["canceled"]:
-            queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
-        appointments = list(queryset.order_by("starts_at", "id"))
 
-    if chosen is not None:
-        shown = [chosen]
-    else:
-        # Columns for every active practitioner, plus anyone archived since who still has
-        # appointments on this day.
-        shown = list(practitioners)
-        known = {p.pk for p in shown}
-        for appointment in appointments:
-            if appointment.practitioner_id not in known:
-                known.add(appointment.practitioner_id)
-                shown.append(appointment.practitioner)
-        shown.sort(key=lambda p: p.name.lower())
+    shown = (
+        [chosen] if chosen is not None else selectors.calendar_columns(practitioners, appointments)
+    )
 
     grid = (
         build_grid(
@@ -227,7 +211,7 @@ class PackageArea:
     chosen: ClientPackage | None = None
     chosen_service: Service | None = None
     error: str = ""
-    message: str = REPEAT_NO_PACKAGE
+    message: str = selectors.REPEAT_NO_PACKAGE
 
 
 @dataclass
@@ -417,7 +401,6 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
 
     form = AppointmentForm(request.POST)
 
-    @transaction.atomic
     def book(data):
         common = {
             "client": data["client"],
@@ -463,22 +446,14 @@ def _initial_from_query(request: HttpRequest) -> dict:
     client_id = pk("client")
     if client_id and Client.objects.filter(pk=client_id, archived=False).exists():
         initial["client"] = client_id
-    for name, model in (
-        ("practitioner", Practitioner),
-        ("location", Location),
-        ("service", Service),
-    ):
-        value = pk(name)
-        if value and model.objects.filter(pk=value, archived=False).exists():
-            initial[name] = value
-    if "practitioner" not in initial:
-        own = _own_practitioner(request.user)
-        if own is not None:
-            initial["practitioner"] = own.pk
-    if "location" not in initial:
-        locations = list(Location.objects.filter(archived=False)[:2])
-        if len(locations) == 1:
-            initial["location"] = locations[0].pk
+    service_id = pk("service")
+    if service_id and Service.objects.filter(pk=service_id, archived=False).exists():
+        initial["service"] = service_id
+    initial.update(
+        selectors.practitioner_and_location_defaults(
+            request.user, practitioner_id=pk("practitioner"), location_id=pk("location")
+        )
+    )
     start = parse_local_datetime(request.GET.get("start"))
     if start is not None:
         initial["date"] = start.date().isoformat()
@@ -515,7 +490,9 @@ def appointment_matches(request: HttpRequest) -> HttpResponse:
         if selected is not None:
             context = {"clients": [selected], "selected_client": selected, "picked": True}
             results = render_to_string(f"{FORM}#client_results", context, request)
-            html += f'<div id="client-results" hx-swap-oob="innerHTML">{results}</div>'
+            html += format_html(
+                '<div id="client-results" hx-swap-oob="innerHTML">{}</div>', results
+            )
 
     if area.state == "chosen" and area.chosen_service is not None:
         # The Service select follows the service chosen in Link package.
@@ -554,8 +531,8 @@ def _series_text(appointment: Appointment) -> str:
 
 def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> dict:
     user = request.user
-    now = timezone.now()
-    today = timezone.localdate()
+    # What the panel offers is what the services would accept now (one rule, one place).
+    actions = selectors.appointment_actions(appointment, user)
     lines = list(
         InvoiceLine.objects.filter(appointment=appointment)
         .select_related("invoice")
@@ -564,21 +541,13 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
     invoice = next(
         (line.invoice for line in lines if line.invoice.status != InvoiceStatus.VOID), None
     )
-    status = appointment.status
-    canceled = status == AppointmentStatus.CANCELED
-    can_change = user.has_perm("calendar_app.change_appointment") and not canceled
     package, usage = appointment.client_package, None
     if package is not None:
         usage = next(
             (s for s in package.services.all() if s.service_id == appointment.service_id), None
         )
     matches = 0
-    if (
-        package is None
-        and appointment.series_id is None
-        and not canceled
-        and user.has_perm("packages.link_clientpackage")
-    ):
+    if actions.link:
         matches = client_package_matches(
             client=appointment.client,
             on_date=timezone.localdate(appointment.starts_at),
@@ -591,17 +560,13 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
         "matches": matches,
         "series_text": _series_text(appointment),
         "invoice": invoice,
-        "can_edit": can_change,
-        "can_arrive": can_change
-        and status != AppointmentStatus.ARRIVED
-        and timezone.localdate(appointment.starts_at) <= today,
-        "can_miss": can_change
-        and status != AppointmentStatus.MISSED
-        and appointment.starts_at <= now,
-        "can_cancel": can_change and appointment.starts_at >= now,
-        "can_delete": user.has_perm("calendar_app.delete_appointment") and not lines,
+        "can_edit": actions.edit,
+        "can_arrive": actions.arrive,
+        "can_miss": actions.miss,
+        "can_cancel": actions.cancel,
+        "can_delete": actions.delete,
         "can_invoice": user.has_perm("invoicing.add_invoice")
-        and not canceled
+        and appointment.status != AppointmentStatus.CANCELED
         and invoice is None
         and not appointment.client.archived,
         "calendar_url": _calendar_url_for(appointment),
@@ -705,9 +670,9 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit details. The X beside "Linked to package" marks the link for removal; it is
     removed on Update appointment, together with the other changes (all or nothing)."""
     appointment = _load(pk)
-    if appointment.status == AppointmentStatus.CANCELED:
-        error = DomainError("appointment_canceled", "This appointment is canceled; book a new one.")
-        return _refused(request, appointment, error)
+    refusal = selectors.appointment_refusal(appointment, selectors.EDIT)
+    if refusal is not None:
+        return _refused(request, appointment, refusal)
     if request.method != "POST":
         form = EditAppointmentForm(appointment=appointment)
         return _edit_render(request, appointment, form, unlink=False)

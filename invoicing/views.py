@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
-from calendar_app.models import Location, Practitioner
+from calendar_app.selectors import practitioner_and_location_defaults
 from clients.models import Client
 from invoicing import services
 from invoicing.forms import (
@@ -238,18 +238,13 @@ def _new_initial(request: HttpRequest) -> dict:
     """Prefill from the link (`?client=` from a client's page) or the obvious choice: the
     user's own practitioner, or the only practitioner or location there is."""
     initial = {"client": _digits(request.GET.get("client"))}
-    active = Practitioner.objects.filter(archived=False)
-    own = active.filter(user=request.user).values_list("pk", flat=True).first()
-    practitioners = list(active.values_list("pk", flat=True)[:2])
-    if own or len(practitioners) == 1:
-        initial["practitioner"] = own or practitioners[0]
-    locations = list(Location.objects.filter(archived=False).values_list("pk", flat=True)[:2])
-    if len(locations) == 1:
-        initial["location"] = locations[0]
-    for name in ("practitioner", "location"):
-        chosen = _digits(request.GET.get(name))
-        if chosen:
-            initial[name] = chosen
+    initial.update(
+        practitioner_and_location_defaults(
+            request.user,
+            practitioner_id=_digits(request.GET.get("practitioner")),
+            location_id=_digits(request.GET.get("location")),
+        )
+    )
     return initial
 
 

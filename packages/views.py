@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from calendar_app.models import Appointment
+from calendar_app.selectors import practitioner_and_location_defaults
 from catalog.models import Package, PackageService
 from clients.models import Client
 from clients.services import client_access_record
@@ -129,17 +130,9 @@ def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
 
 
 def _invoice_defaults(request: HttpRequest) -> dict:
-    """Preselect the only practitioner/location, or the signed-in practitioner."""
-    form = InvoiceForPackageForm()
-    initial = {}
-    for name in ("practitioner", "location"):
-        options = list(form.fields[name].queryset[:2])
-        if len(options) == 1:
-            initial[name] = options[0].pk
-    own = getattr(request.user, "practitioner", None)
-    if own is not None and not own.archived:
-        initial["practitioner"] = own.pk
-    return initial
+    """The signed-in user's own practitioner, or the only one there is; the only location
+    (`calendar_app.selectors.practitioner_and_location_defaults`)."""
+    return practitioner_and_location_defaults(request.user)
 
 
 def _invoice_window(
