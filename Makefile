@@ -16,6 +16,8 @@ STAMP := $(VENV)/.caspen-installed
 DEVDB := .ci/devdb.sh
 ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist processes for the tests that are not browser tests ("auto": one per core).
+TEST_WORKERS ?= auto
 
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 HAS_APT := $(shell command -v apt-get >/dev/null 2>&1 && echo yes)
@@ -45,17 +47,39 @@ run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
 	echo; echo "$$login"; echo; \
 	exec $(PY) manage.py runserver 127.0.0.1:8000
 
+# The whole suite runs in two passes, and fails if either fails: every test but the
+# browser tests spread over TEST_WORKERS processes (pytest-xdist; the `concurrency` tests
+# stay together in one of them, see tests/conftest.py), then the browser tests one at a
+# time. With ARGS or PYTEST_ARGS, one pytest run with those options instead (add `-n 2`
+# to spread it). Locally the test databases are kept between runs (--reuse-db; rebuilt
+# when a migration or a package changed, see tests/conftest.py); CI (CI=true) builds
+# them afresh.
 test: venv chromium ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
 	@$(with_db) \
 	export CASPEN_ALLOW_INSECURE_KEY=1 CASPEN_PLAIN_STATIC=1; \
-	exec $(PY) -m pytest $(PYTEST_ARGS) $(ARGS)
+	if [ "$${CI:-}" = true ]; then keep=""; else keep="--reuse-db"; fi; \
+	if [ -n "$(strip $(PYTEST_ARGS) $(ARGS))" ]; then \
+		exec $(PY) -m pytest $$keep $(PYTEST_ARGS) $(ARGS); \
+	fi; \
+	failed=0; \
+	echo "== Tests but the browser tests, in parallel (-n $(TEST_WORKERS))"; \
+	$(PY) -m pytest $$keep -n $(TEST_WORKERS) --dist loadgroup -m "not browser" || failed=$$?; \
+	echo "== Browser tests"; \
+	$(PY) -m pytest $$keep -m browser || failed=$$(( failed ? failed : $$? )); \
+	if [ "$$failed" != 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
+	exit "$$failed"
 
 stop: ## stop the local PostgreSQL (its data stays in .devdb/)
 	@$(DEVDB) stop
 
-lint: venv ## ruff check and ruff format --check
+# mypy's Django plugin reads caspen.settings, which wants a DATABASE_URL: any will do, no
+# database is reached.
+lint: venv ## ruff, the layering contract (import-linter) and type checking (mypy)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	DATABASE_URL="$${DATABASE_URL:-postgres://lint@/lint}" CASPEN_ALLOW_INSECURE_KEY=1 \
+		$(PY) -m mypy
 
 fmt: venv ## format the code and apply ruff's safe fixes
 	$(PY) -m ruff format .

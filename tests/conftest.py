@@ -3,7 +3,10 @@ accountant."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,108 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from practice import roles
 from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`), the tests that race real processes or threads
+    (marked `concurrency`: gunicorn with several workers, barriers between connections)
+    all run in one worker, one after another, while the other workers run the rest; so
+    two such servers never compete for the machine's cores (`--dist loadgroup`)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("concurrency"):
+            item.add_marker(pytest.mark.xdist_group("concurrency"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Every persona gets a password; Django's default hasher is slow on purpose (about
+    0.3 s of CPU each), so tests hash with MD5. Server processes started by tests keep
+    the real hashers: they only read sessions made here, never check a password."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+# ------------------------------------------------------------ reusing the test database
+# `make test` passes --reuse-db locally: the test databases (test_<name>, and
+# test_<name>_gw0, _gw1... under pytest-xdist) are kept between runs. Each one records
+# the fingerprint of what built it (every migration file, and the installed packages,
+# whose migrations and triggers are part of the schema); a database built from anything
+# else is dropped and built again, so a changed, added or removed migration is never
+# tested against a stale schema. A kept database is emptied before the run (a run
+# stopped midway may have left committed rows) and the default data put back.
+
+
+def _schema_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    for dist in sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+    ):
+        digest.update(dist.encode() + b"\0")
+    return "caspen-schema:" + digest.hexdigest()
+
+
+def _test_database_comment() -> str | None:
+    """The comment on the test database (None when it does not exist)."""
+    from django.db import connection
+
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
+            " WHERE datname = %s",
+            [connection.creation._get_test_db_name()],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.fixture(scope="session")
+def _kept_database(request, django_db_modify_db_settings, django_db_blocker) -> str | None:
+    """With --reuse-db: the fingerprint recorded on the test database (None: no such
+    database yet, or not reusing)."""
+    if not request.config.getvalue("reuse_db") or request.config.getvalue("create_db"):
+        return None
+    with django_db_blocker.unblock():
+        return _test_database_comment()
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(request, _kept_database) -> bool:
+    """--create-db, or --reuse-db finding a test database built from something else."""
+    if request.config.getvalue("create_db"):
+        return True
+    return _kept_database is not None and _kept_database != _schema_fingerprint()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, django_db_keepdb, _kept_database):
+    """pytest-django's set-up; then, when the database is kept, record what built it,
+    and empty a database kept from an earlier run."""
+    if django_db_keepdb:
+        from django.core.management import call_command
+        from django.db import connection
+
+        from tests.defaults import ensure_default_data
+
+        fingerprint = _schema_fingerprint()
+        with django_db_blocker.unblock():
+            if _kept_database == fingerprint:
+                call_command("flush", interactive=False, verbosity=0)
+                ensure_default_data()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_database()")
+                name = cursor.fetchone()[0]
+                cursor.execute(
+                    f"COMMENT ON DATABASE {connection.ops.quote_name(name)} IS '{fingerprint}'"
+                )
+    yield
 
 
 @pytest.fixture(autouse=True)
