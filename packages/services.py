@@ -132,8 +132,10 @@ def client_package_snapshot(
         )
         for ps in included
     ]
-    quantities = (
-        [(ps.service, ps.allowance) for ps in included] if fixed else [(None, package.credits)]
+    quantities: list[tuple[Service | None, int]] = (
+        [(ps.service, ps.allowance or 0) for ps in included]  # each >= 1, checked above
+        if fixed
+        else [(None, package.credits)]
     )
     grants = [
         CreditLedgerEntry(
