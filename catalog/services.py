@@ -96,7 +96,7 @@ def package_quantities_problem(*, credits: int, quantities: Mapping[Any, int | N
     """
     if any(q is None or q < 1 for q in quantities.values()):
         return "Give each service a quantity of at least 1."
-    total = sum(quantities.values())
+    total = sum(q for q in quantities.values() if q is not None)  # none is None (above)
     if total != credits:
         credit_word = "credit" if credits == 1 else "credits"
         return f"The quantities add up to {total} but the package has {credits} {credit_word}."

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from clients.models import Client, ClientAccess
@@ -62,6 +63,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         text = "" if value is None else str(value)
         text = text if name == "notes" else " ".join(text.split())
         field = Client._meta.get_field(name)
+        assert isinstance(field, Field)  # a column of Client, not a relation
         if field.max_length and len(text) > field.max_length:
             raise DomainError(
                 "value_too_long",

@@ -58,7 +58,7 @@ class ServiceModelForm(forms.ModelForm):
     """
 
     def _post_clean(self) -> None:
-        exclude = self._get_validation_exclusions()
+        exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]
         exclude.update(
             name
             for name, field in self.fields.items()
@@ -70,7 +70,7 @@ class ServiceModelForm(forms.ModelForm):
             )
             self.instance.clean_fields(exclude=exclude)
         except ValidationError as exc:
-            self._update_errors(exc)
+            self._update_errors(exc)  # type: ignore[attr-defined]
 
 
 class ServiceAdminMixin:
@@ -85,7 +85,9 @@ class ServiceAdminMixin:
     form = ServiceModelForm
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class: Any = super().get_form(  # type: ignore[misc]  # ModelAdmin's, in the MRO
+            request, obj, change=change, **kwargs
+        )
         refusal = getattr(request, _REFUSAL, None)
         if refusal is None:
             return form_class

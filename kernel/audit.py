@@ -65,13 +65,13 @@ def describe_events(events) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     events = list(events)
-    ids = {(e.pgh_context or {}).get("user") for e in events} - {None}
+    ids = {e.pgh_context["user"] for e in events if (e.pgh_context or {}).get("user") is not None}
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)}
     return [describe_event(e, users) for e in events]
 
 
 def _humanize(model_name: str) -> str:
-    words = []
+    words: list[str] = []
     for char in model_name:
         if char.isupper() and words:
             words.append(" ")

@@ -23,7 +23,7 @@ def clean_name(value: str, *, what: str, max_length: int, field: str = "name") -
 
 def set_archived(model: type[Model], obj: Any, archived: bool) -> Any:
     """Archive or restore `obj` under its row lock; the caller's instance follows."""
-    locked = model.objects.select_for_update().get(pk=obj.pk)
+    locked: Any = model._default_manager.select_for_update().get(pk=obj.pk)
     if locked.archived != archived:
         locked.archived = archived
         locked.save(update_fields=["archived"])
@@ -35,7 +35,7 @@ def unique_name(
     model: type[Model], value: str, *, what: str, max_length: int, exclude_pk=None
 ) -> str:
     name = clean_name(value, what=what, max_length=max_length)
-    clash = model.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
+    clash = model._default_manager.annotate(lname=Lower("name")).filter(lname=name.lower())
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():

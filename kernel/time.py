@@ -32,6 +32,7 @@ def missing_local_time(value: dt.datetime, zone=None) -> str | None:
         start -= dt.timedelta(minutes=1)
     before = start.replace(tzinfo=zone, fold=0).utcoffset()
     after = start.replace(tzinfo=zone, fold=1).utcoffset()
+    assert before is not None and after is not None  # an aware time has an offset
     end = start + (after - before)
     return (
         f"{value:%H:%M} does not exist on {date_format(value.date(), 'j M Y')}: the clocks "
