@@ -301,6 +301,7 @@ def _consume_for(appointment: Appointment, client_package_id: int, by: User | No
 
 
 def _release_for(appointment: Appointment, reason: str, by: User | None) -> None:
+    assert appointment.client_package_id is not None  # callers release a linked appointment
     credits.release(
         client_package_id=appointment.client_package_id,
         appointment_id=appointment.pk,
@@ -494,6 +495,7 @@ def _recheck_linked(appointment: Appointment, old_service_id: int, by: User | No
     Moving a fixed package's credit to another covered service re-checks that service's
     allowance: the credit is released from the old service and consumed from the new.
     """
+    assert appointment.client_package_id is not None  # called for linked appointments only
     client_package = ClientPackage.objects.select_for_update().get(pk=appointment.client_package_id)
     try:
         check_package_covers(

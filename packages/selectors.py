@@ -161,7 +161,7 @@ def ledger_discrepancies(client_package_ids: list[int] | None = None) -> list[Le
         if allowance != row["granted"]:
             found.append(
                 LedgerDiscrepancy(
-                    pk, f"allowance of service #{service_id}", allowance, row["granted"]
+                    pk, f"allowance of service #{service_id}", allowance or 0, row["granted"]
                 )
             )
         if used != row["used"]:

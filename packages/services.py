@@ -183,6 +183,7 @@ def check_package_covers(
     if consuming and status == ClientPackageStatus.COMPLETED:
         raise DomainError("no_credits_left", f"No credits left in {name}.")
     if status == ClientPackageStatus.EXPIRED:
+        assert client_package.expires_on is not None  # only a dated package expires
         raise DomainError(
             "package_expired", f"{name} expired on {_day(client_package.expires_on)}."
         )
@@ -270,7 +271,7 @@ def release(
         .order_by("-id")
         .first()
     )
-    if consumed_row is not None:
+    if consumed_row is not None and consumed_row.service_id is not None:
         service_id = consumed_row.service_id
     client_package.consumed -= 1
     client_package.save(update_fields=["consumed"])
@@ -386,6 +387,7 @@ def client_package_adjust(
             raise DomainError(
                 "service_not_covered", f"{locked.name} does not cover {service.name}."
             )
+        assert covered.allowance is not None  # a fixed package's services have allowances
         if covered.allowance + quantity < covered.used:
             raise DomainError(
                 "adjust_below_consumed",
@@ -403,7 +405,7 @@ def client_package_adjust(
         raise DomainError("invalid_quantity", "A package cannot hold more than 10,000 credits.")
     locked.credits += quantity
     locked.save(update_fields=["credits"])
-    if covered is not None:
+    if covered is not None and covered.allowance is not None:
         covered.allowance += quantity
         covered.save(update_fields=["allowance"])
     CreditLedgerEntry.objects.create(
