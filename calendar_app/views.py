@@ -50,7 +50,7 @@ from calendar_app.services import (
 from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
-from invoicing.models import InvoiceLine, InvoiceStatus
+from invoicing.selectors import current_invoice_for_appointment
 from invoicing.services import invoice_for_appointment
 from kernel.errors import DomainError
 from kernel.web import posted, render_page, safe_next, staff_view, submit
@@ -533,14 +533,7 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
     user = request.user
     # What the panel offers is what the services would accept now (one rule, one place).
     actions = selectors.appointment_actions(appointment, user)
-    lines = list(
-        InvoiceLine.objects.filter(appointment=appointment)
-        .select_related("invoice")
-        .order_by("-id")
-    )
-    invoice = next(
-        (line.invoice for line in lines if line.invoice.status != InvoiceStatus.VOID), None
-    )
+    invoice = current_invoice_for_appointment(appointment)
     package, usage = appointment.client_package, None
     if package is not None:
         usage = next(

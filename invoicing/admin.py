@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import QuerySet
 
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod, Refund
-from invoicing.selectors import MONEY_FIELD, invoice_display_status, invoices_with_totals
+from invoicing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Refund
+from invoicing.rules import why_not_deletable, why_not_editable
+from invoicing.selectors import (
+    DISPLAY_STATUSES,
+    invoice_display_status,
+    invoices_with_display_status,
+    payments_with_refunded,
+)
 from invoicing.services import (
     INVOICE_FIELDS,
     LINE_FIELDS,
@@ -42,7 +46,6 @@ from kernel.admin import (
     service_action,
     service_delete_action,
 )
-from kernel.money import ZERO
 
 
 @admin.register(PaymentMethod)
@@ -53,8 +56,8 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 
 class DisplayStatusFilter(admin.SimpleListFilter):
-    """The status staff see (`invoice_display_status`) as a filter on the annotated
-    totals: Overdue wins over Part paid, as on the invoice pages."""
+    """The status staff see, filtered on `invoices_with_display_status` (the billing
+    list's filter): Overdue wins over Part paid, as on the invoice pages."""
 
     title = "status"
     parameter_name = "status"
@@ -70,19 +73,10 @@ class DisplayStatusFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value in (InvoiceStatus.DRAFT, InvoiceStatus.PAID, InvoiceStatus.VOID):
-            return queryset.filter(status=value)
-        today = timezone.localdate()
-        is_open = Q(status=InvoiceStatus.OPEN)
-        overdue = Q(due_date__lt=today)
-        part_paid = Q(amount_paid__gt=ZERO, balance__gt=ZERO)
-        if value == "overdue":
-            return queryset.filter(is_open & overdue)
-        if value == "part_paid":
-            return queryset.filter(is_open & ~overdue & part_paid)
-        if value == InvoiceStatus.OPEN:
-            return queryset.filter(is_open & ~overdue & ~part_paid)
+        # The admin's lookup "part_paid" is the billing list's "partpaid".
+        value = {"part_paid": "partpaid"}.get(self.value() or "", self.value())
+        if value in DISPLAY_STATUSES:
+            return queryset.filter(display_status=value)
         return queryset
 
 
@@ -111,7 +105,7 @@ class InvoiceLineInline(admin.TabularInline):
         return super().get_queryset(request).select_related("tax_rate")
 
     def _editable(self, obj) -> bool:
-        return obj is None or obj.status == InvoiceStatus.DRAFT
+        return obj is None or why_not_editable(obj) is None
 
     def has_add_permission(self, request, obj) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -230,7 +224,7 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     actions = ["finalize", "void_invoices", "delete_selected"]
 
     def get_queryset(self, request) -> QuerySet[Invoice]:
-        return invoices_with_totals(super().get_queryset(request))
+        return invoices_with_display_status(super().get_queryset(request))
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
@@ -243,13 +237,13 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         # A finalized invoice cannot be edited: shown read-only.
-        if obj is not None and obj.status != InvoiceStatus.DRAFT:
+        if obj is not None and why_not_editable(obj) is not None:
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Only drafts can be deleted; finalized invoices are voided.
-        if obj is not None and obj.status != InvoiceStatus.DRAFT:
+        if obj is not None and why_not_deletable(obj) is not None:
             return False
         return super().has_delete_permission(request, obj)
 
@@ -368,19 +362,6 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     )
 
 
-def _refunded_subquery() -> Coalesce:
-    refunds = (
-        Refund.objects.filter(payment=OuterRef("pk"))
-        .order_by()
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(
-        Subquery(refunds, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
-    )
-
-
 class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ["date", "amount", "reason", "created_by"]
@@ -419,7 +400,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["void_payments"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(refunded_total=_refunded_subquery())
+        return payments_with_refunded(super().get_queryset(request))
 
     def action_label(self, obj: Payment) -> str:
         return f"{obj.amount} on {obj.invoice} ({obj.invoice.client}), {obj.date:%d %b %Y}"

@@ -22,7 +22,7 @@ from catalog.models import TaxRate
 from clients.models import Client
 from invoicing import services
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
-from invoicing.selectors import invoice_display_status, invoices_with_totals
+from invoicing.selectors import invoice_display_status, invoices_with_totals, refunded_amount
 from kernel.api.fields import InputDate, InputModelSerializer
 from kernel.api.filters import OrderingFilter
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
@@ -90,8 +90,7 @@ class PaymentOut(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
     def get_refunded(self, payment: Payment) -> str:
-        total = sum((refund.amount for refund in payment.refunds.all()), ZERO)
-        return serializers.DecimalField(**MONEY).to_representation(total)
+        return serializers.DecimalField(**MONEY).to_representation(refunded_amount(payment))
 
 
 class InvoiceLineOut(serializers.Serializer):

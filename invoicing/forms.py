@@ -15,6 +15,7 @@ from calendar_app.models import Location, Practitioner
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
+from invoicing.rules import REFUND_REASON_REQUIRED
 from invoicing.selectors import DISPLAY_STATUSES
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -249,7 +250,7 @@ class RefundForm(Form):
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Enter a reason for the refund."},
+        error_messages={"required": REFUND_REASON_REQUIRED},
     )
 
     def __init__(self, *args, refundable: Decimal, **kwargs):

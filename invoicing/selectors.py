@@ -128,24 +128,49 @@ def invoice_display_status(invoice: Invoice, today: dt.date | None = None) -> st
     return "Open"
 
 
-def current_invoice_for_client_package(client_package: ClientPackage) -> Invoice | None:
-    """The package's non-void invoice, if any (the one "Create invoice" offers instead)."""
-    return (
-        Invoice.objects.filter(lines__client_package=client_package)
-        .exclude(status=InvoiceStatus.VOID)
-        .order_by("id")
-        .first()
-    )
+def _current_invoice(lines: QuerySet[InvoiceLine], excluding: InvoiceLine | None) -> Invoice | None:
+    lines = lines.exclude(invoice__status=InvoiceStatus.VOID)
+    if excluding is not None and excluding.pk is not None:
+        lines = lines.exclude(pk=excluding.pk)
+    line = lines.select_related("invoice").order_by("invoice_id", "id").first()
+    return line.invoice if line is not None else None
 
 
-def current_invoice_for_appointment(appointment: Appointment) -> Invoice | None:
-    """The appointment's non-void invoice, if any."""
-    return (
-        Invoice.objects.filter(lines__appointment=appointment)
-        .exclude(status=InvoiceStatus.VOID)
-        .order_by("id")
-        .first()
-    )
+def current_invoice_for_client_package(
+    client_package: ClientPackage, *, excluding: InvoiceLine | None = None
+) -> Invoice | None:
+    """The package's non-void invoice, if any: the one "Create invoice" offers instead,
+    and the reason a second one is refused (DOMAIN.md, Invoices). `excluding` leaves out
+    a line being changed, so it does not count against itself. One query."""
+    return _current_invoice(InvoiceLine.objects.filter(client_package=client_package), excluding)
+
+
+def current_invoice_for_appointment(
+    appointment: Appointment, *, excluding: InvoiceLine | None = None
+) -> Invoice | None:
+    """The appointment's non-void invoice, if any (as for packages). One query."""
+    return _current_invoice(InvoiceLine.objects.filter(appointment=appointment), excluding)
+
+
+def refunded_amount(payment: Payment) -> Decimal:
+    """The sum of the payment's refunds (read from a prefetch of `refunds` when there is
+    one). `payments_with_refunded` is the same sum in SQL."""
+    return sum((refund.amount for refund in payment.refunds.all()), ZERO)
+
+
+def refundable_amount(payment: Payment) -> Decimal:
+    """What can still be refunded on `payment`: its amount minus its refunds; nothing once
+    it is void."""
+    if payment.status != PaymentStatus.ACTIVE:
+        return ZERO
+    return payment.amount - refunded_amount(payment)
+
+
+def payments_with_refunded(qs: QuerySet[Payment] | None = None) -> QuerySet[Payment]:
+    """Payments annotated with `refunded_total`, `refunded_amount` in SQL (for lists)."""
+    qs = Payment.objects.all() if qs is None else qs
+    refunds = Refund.objects.filter(payment=OuterRef("pk"))
+    return qs.annotate(refunded_total=_money(_sum_subquery(refunds, per="payment", field="amount")))
 
 
 def invoices_for_client_package(client_package: ClientPackage) -> QuerySet[Invoice]:

@@ -10,7 +10,9 @@ package row (the order `packages.services` uses), then the practice settings row
 Keeping one order is what keeps concurrent actions free of deadlocks.
 
 Refusals raise `DomainError(code, message)`; nothing has been written when one is raised
-(the transaction rolls back).
+(the transaction rolls back). What an invoice or payment allows is decided in
+`invoicing.rules` (the pages read the same functions); totals come from
+`invoicing.selectors.invoice_totals`, the rule the pages show.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -38,7 +40,23 @@ from invoicing.models import (
     PaymentStatus,
     Refund,
 )
-from invoicing.selectors import invoice_number_taken
+from invoicing.rules import (
+    REFUND_REASON_REQUIRED,
+    refuse,
+    why_not_deletable,
+    why_not_editable,
+    why_not_finalizable,
+    why_not_payable,
+    why_not_payment_voidable,
+    why_not_refundable,
+    why_not_voidable,
+)
+from invoicing.selectors import (
+    current_invoice_for_appointment,
+    current_invoice_for_client_package,
+    invoice_number_taken,
+    invoice_totals,
+)
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.money import ZERO, format_money, to_money
@@ -106,21 +124,8 @@ def _lock_invoice(invoice: Invoice) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice.pk)
 
 
-def _not_draft_error(invoice: Invoice, action: str) -> DomainError:
-    """The refusal for changing a finalized (or void) invoice."""
-    if invoice.status == InvoiceStatus.VOID:
-        message = f"Invoice {invoice.number} is void and cannot be {action}."
-    else:
-        message = (
-            f"Invoice {invoice.number} is finalized and cannot be {action}. "
-            "For extra charges, create a new invoice."
-        )
-    return DomainError("invoice_not_draft", message, invoice=invoice)
-
-
 def _require_draft(invoice: Invoice, action: str = "changed") -> None:
-    if invoice.status != InvoiceStatus.DRAFT:
-        raise _not_draft_error(invoice, action)
+    refuse(why_not_editable(invoice, action))
 
 
 # ------------------------------------------------------------------ line computation
@@ -216,23 +221,6 @@ def _apply_amounts(line: InvoiceLine, invoice: Invoice) -> None:
     line.net_amount, line.tax_amount, line.total_amount = amounts.net, amounts.tax, amounts.total
 
 
-def _non_void_invoice_with(
-    *,
-    client_package: ClientPackage | None = None,
-    appointment: Appointment | None = None,
-    exclude_line: InvoiceLine | None = None,
-) -> Invoice | None:
-    lines = InvoiceLine.objects.exclude(invoice__status=InvoiceStatus.VOID)
-    if client_package is not None:
-        lines = lines.filter(client_package=client_package)
-    else:
-        lines = lines.filter(appointment=appointment)
-    if exclude_line is not None and exclude_line.pk is not None:
-        lines = lines.exclude(pk=exclude_line.pk)
-    line = lines.select_related("invoice").order_by("invoice_id").first()
-    return line.invoice if line is not None else None
-
-
 def _refuse_if_invoiced(
     *,
     client_package: ClientPackage | None = None,
@@ -246,10 +234,11 @@ def _refuse_if_invoiced(
     offer it instead of a second one.
     """
     if client_package is not None:
-        existing = _non_void_invoice_with(client_package=client_package, exclude_line=exclude_line)
+        existing = current_invoice_for_client_package(client_package, excluding=exclude_line)
         what = "This package"
     else:
-        existing = _non_void_invoice_with(appointment=appointment, exclude_line=exclude_line)
+        assert appointment is not None
+        existing = current_invoice_for_appointment(appointment, excluding=exclude_line)
         what = "This appointment"
     if existing is not None:
         raise DomainError(
@@ -382,12 +371,7 @@ def invoice_delete(*, invoice: Invoice, by: User | None) -> None:
     """Delete a Draft invoice and its lines. Finalized invoices are voided, never deleted."""
     require_perm(by, "invoicing.delete_invoice")
     locked = _lock_invoice(invoice)
-    if locked.status != InvoiceStatus.DRAFT:
-        raise DomainError(
-            "invoice_not_draft",
-            "Only draft invoices can be deleted. Void it instead.",
-            invoice=locked,
-        )
+    refuse(why_not_deletable(locked))
     locked.delete()
 
 
@@ -449,20 +433,6 @@ def invoice_line_remove(*, line: InvoiceLine, by: User | None) -> None:
     InvoiceLine.objects.filter(pk=line.pk, invoice=invoice).delete()
 
 
-def _invoice_total(invoice: Invoice) -> Decimal:
-    return invoice.lines.aggregate(total=Coalesce(Sum("total_amount"), ZERO))["total"]
-
-
-def _amount_paid(invoice: Invoice) -> Decimal:
-    """Active payments minus their refunds (voided payments are excluded)."""
-    active = invoice.payments.filter(status=PaymentStatus.ACTIVE)
-    paid = active.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
-    refunded = Refund.objects.filter(payment__in=active).aggregate(
-        total=Coalesce(Sum("amount"), ZERO)
-    )["total"]
-    return paid - refunded
-
-
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
     """Finalize a Draft invoice: number it, date it, freeze its lines.
@@ -475,12 +445,7 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
     """
     require_perm(by, "invoicing.finalize_invoice")
     locked = _lock_invoice(invoice)
-    if locked.status != InvoiceStatus.DRAFT:
-        if locked.status == InvoiceStatus.VOID:
-            message = f"Invoice {locked.number} is void."
-        else:
-            message = f"Invoice {locked.number} is already finalized."
-        raise DomainError("invoice_not_draft", message, invoice=locked)
+    refuse(why_not_finalizable(locked))
     if not locked.lines.exists():
         raise DomainError("invoice_has_no_lines", "Add at least one line before finalizing.")
 
@@ -499,7 +464,8 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
     locked.number = number
     locked.issue_date = issue_date
     locked.due_date = issue_date + dt.timedelta(days=settings.payment_terms_days)
-    locked.status = InvoiceStatus.PAID if _invoice_total(locked) == ZERO else InvoiceStatus.OPEN
+    total = invoice_totals(locked).total
+    locked.status = InvoiceStatus.PAID if total == ZERO else InvoiceStatus.OPEN
     locked.finalized_at = timezone.now()
     locked.finalized_by = _user(by)
     locked.save(
@@ -527,24 +493,7 @@ def invoice_void(*, invoice: Invoice, reason: str = "", by: User | None) -> Invo
     """
     require_perm(by, "invoicing.void_invoice")
     locked = _lock_invoice(invoice)
-    if locked.status == InvoiceStatus.DRAFT:
-        raise DomainError(
-            "invoice_is_draft",
-            "A draft invoice has no number to keep: delete it instead of voiding it.",
-            invoice=locked,
-        )
-    if locked.status == InvoiceStatus.VOID:
-        raise DomainError(
-            "invoice_already_void", f"Invoice {locked.number} is already void.", invoice=locked
-        )
-    paid = _amount_paid(locked)
-    if paid > ZERO:
-        raise DomainError(
-            "invoice_has_payments",
-            f"Invoice {locked.number} has {format_money(paid)} paid on it. "
-            "Refund or void its payments before voiding the invoice.",
-            invoice=locked,
-        )
+    refuse(why_not_voidable(locked))
     locked.status = InvoiceStatus.VOID
     locked.voided_at = timezone.now()
     locked.voided_by = _user(by)
@@ -641,7 +590,7 @@ def invoice_for_appointment(*, appointment: Appointment, by: User | None) -> Inv
 
 def _reopen_if_balance(invoice: Invoice) -> None:
     """A Paid invoice whose balance grew again (refund, voided payment) is Open again."""
-    if invoice.status == InvoiceStatus.PAID and _invoice_total(invoice) - _amount_paid(invoice) > 0:
+    if invoice.status == InvoiceStatus.PAID and invoice_totals(invoice).balance > ZERO:
         invoice.status = InvoiceStatus.OPEN
         invoice.save(update_fields=["status"])
 
@@ -665,18 +614,12 @@ def payment_record(
     require_perm(by, "invoicing.add_payment")
     amount = _amount(amount)
     locked = _lock_invoice(invoice)
-    if locked.status != InvoiceStatus.OPEN:
-        message = {
-            InvoiceStatus.DRAFT: "Finalize the invoice before taking a payment.",
-            InvoiceStatus.VOID: f"Invoice {locked.number} is void.",
-            InvoiceStatus.PAID: f"Invoice {locked.number} is already paid.",
-        }[InvoiceStatus(locked.status)]
-        raise DomainError("invoice_not_open", message, invoice=locked)
+    refuse(why_not_payable(locked))
     if method.archived or PaymentMethod.objects.filter(pk=method.pk, archived=True).exists():
         raise DomainError(
             "payment_method_archived", f"The payment method {method.name} is no longer in use."
         )
-    balance = _invoice_total(locked) - _amount_paid(locked)
+    balance = invoice_totals(locked).balance
     if amount > balance:
         raise DomainError(
             "amount_exceeds_balance",
@@ -706,10 +649,6 @@ def _lock_payment(payment: Payment) -> tuple[Invoice, Payment]:
     return invoice, locked
 
 
-def _refunded(payment: Payment) -> Decimal:
-    return payment.refunds.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
-
-
 @transaction.atomic
 def payment_refund(
     *,
@@ -727,18 +666,9 @@ def payment_refund(
     amount = _amount(amount)
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("reason_required", "Enter a reason for the refund.")
+        raise DomainError("reason_required", REFUND_REASON_REQUIRED)
     invoice, locked = _lock_payment(payment)
-    if locked.status != PaymentStatus.ACTIVE:
-        raise DomainError("payment_not_active", "This payment is void and cannot be refunded.")
-    refundable = locked.amount - _refunded(locked)
-    if amount > refundable:
-        raise DomainError(
-            "amount_exceeds_refundable",
-            f"The amount is more than what can still be refunded on this payment "
-            f"({format_money(refundable)}).",
-            refundable=refundable,
-        )
+    refuse(why_not_refundable(locked, amount))
     refund = Refund.objects.create(
         payment=locked,
         amount=amount,
@@ -759,13 +689,7 @@ def payment_void(*, payment: Payment, reason: str = "", by: User | None) -> Paym
     """
     require_perm(by, "invoicing.void_payment")
     invoice, locked = _lock_payment(payment)
-    if locked.status == PaymentStatus.VOID:
-        raise DomainError("payment_already_void", "This payment is already void.")
-    if locked.refunds.exists():
-        raise DomainError(
-            "payment_has_refunds",
-            "This payment has refunds, so it cannot be voided. Refund the rest instead.",
-        )
+    refuse(why_not_payment_voidable(locked))
     locked.status = PaymentStatus.VOID
     locked.voided_at = timezone.now()
     locked.voided_by = _user(by)

@@ -7,8 +7,6 @@ Every popup URL also renders a full page, so each flow works with plain links an
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +29,14 @@ from invoicing.forms import (
     RefundForm,
 )
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
+from invoicing.rules import (
+    invoice_actions,
+    money_held_refusal,
+    payment_actions,
+    why_not_editable,
+    why_not_payable,
+    why_not_refundable,
+)
 from invoicing.selectors import (
     DISPLAY_STATUSES,
     invoice_display_status,
@@ -38,9 +44,10 @@ from invoicing.selectors import (
     invoices_for_list,
     invoices_summary,
     invoices_with_totals,
+    refundable_amount,
+    refunded_amount,
 )
 from kernel.errors import DomainError
-from kernel.money import ZERO
 from kernel.templatetags.caspen_tags import money
 from kernel.text import search_text
 from kernel.web import (
@@ -89,24 +96,6 @@ def _day(value) -> str:
     return date_format(value, "j M Y")
 
 
-def _not_editable(invoice: Invoice) -> str:
-    if invoice.status == InvoiceStatus.VOID:
-        return f"Invoice {invoice.number} is void and cannot be edited."
-    return (
-        f"Invoice {invoice.number} is finalized and cannot be edited. "
-        "For extra charges, create a new invoice."
-    )
-
-
-def _not_payable(invoice: Invoice) -> str | None:
-    """Why Pay invoice does not apply (the service's words), or None when it does."""
-    return {
-        InvoiceStatus.DRAFT: "Finalize the invoice before taking a payment.",
-        InvoiceStatus.PAID: f"Invoice {invoice.number} is already paid.",
-        InvoiceStatus.VOID: f"Invoice {invoice.number} is void.",
-    }.get(invoice.status)
-
-
 def _popup(
     request: HttpRequest,
     *,
@@ -139,14 +128,12 @@ def _popup(
 
 
 def _payments(invoice: Invoice) -> list[Payment]:
-    """The invoice's payments with their refunds (two queries, however many)."""
+    """The invoice's payments with their refunds and what each allows now (two queries,
+    however many)."""
     payments = list(invoice.payments.select_related("method").prefetch_related("refunds"))
     for payment in payments:
         payment.refund_list = list(payment.refunds.all())
-        refunded = sum((refund.amount for refund in payment.refund_list), ZERO)
-        payment.refundable = (
-            payment.amount - refunded if payment.status == PaymentStatus.ACTIVE else ZERO
-        )
+        payment.actions = payment_actions(payment)
         payment.is_void = payment.status == PaymentStatus.VOID
     return payments
 
@@ -156,18 +143,20 @@ def _lines(invoice: Invoice) -> list[InvoiceLine]:
 
 
 def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
+    actions = invoice_actions(invoice)
     context = {
         "invoice": invoice,
         "totals": invoice_totals(invoice),
         "status_label": invoice_display_status(invoice),
         "lines": _lines(invoice),
         "payments": _payments(invoice) if not invoice.is_draft else [],
-        "can_edit_lines": invoice.is_draft,
+        "actions": actions,
+        "can_edit_lines": actions.edit,
         "editing_line_id": None,
         "lines_errors": [],
         "header_errors": [],
     }
-    if invoice.is_draft and request.user.has_perm("invoicing.add_invoiceline"):
+    if context["can_edit_lines"] and request.user.has_perm("invoicing.add_invoiceline"):
         context["add_form"] = LineForm(prefix="add")
         if extra.pop("focus_add", False):
             # After adding a line, the next one is typed straight away.
@@ -306,8 +295,9 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit a draft's practitioner, location, issue date and notes (inline in its card)."""
     invoice = _invoice(pk)
-    if not invoice.is_draft:
-        context = _detail_context(request, invoice, header_errors=[_not_editable(invoice)])
+    refusal = why_not_editable(invoice, "edited")
+    if refusal is not None:
+        context = _detail_context(request, invoice, header_errors=[refusal.message])
         return render_page(request, DETAIL, context, partial="header", status=REFUSED)
     form = InvoiceDetailsForm(posted(request), invoice=invoice)
     status = 200
@@ -347,10 +337,9 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
 def line_edit(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     line = get_object_or_404(InvoiceLine, pk=line_pk, invoice=invoice)
-    if not invoice.is_draft:
-        return _render_lines(
-            request, invoice, status=REFUSED, lines_errors=[_not_editable(invoice)]
-        )
+    refusal = why_not_editable(invoice, "edited")
+    if refusal is not None:
+        return _render_lines(request, invoice, status=REFUSED, lines_errors=[refusal.message])
     form = LineForm(posted(request), prefix="line", line=line)
     status = 200
     if request.method == "POST":
@@ -449,15 +438,15 @@ def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     action = reverse("invoicing:void", args=[invoice.pk])
     title = f"Void invoice {invoice.number}?" if invoice.number else "Void invoice?"
-    if request.method != "POST" and invoice.amount_paid > 0:
+    refusal = money_held_refusal(invoice) if request.method != "POST" else None
+    if refusal is not None:
         # Say so before anyone types a reason: the service would refuse anyway.
         return _popup(
             request,
             invoice=invoice,
             title=title,
             action=action,
-            refusal=f"Invoice {invoice.number} has {money(invoice.amount_paid)} paid on it. "
-            "Refund or void its payments before voiding the invoice.",
+            refusal=refusal.message,
             status=REFUSED,
         )
     form = ReasonForm(posted(request))
@@ -507,10 +496,15 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
         ("Balance", money(totals.balance)),
     ]
     title = f"Pay invoice {invoice.number or ''}".strip()
-    refusal = _not_payable(invoice)
-    if refusal and request.method != "POST":
+    refusal = why_not_payable(invoice)
+    if refusal is not None and request.method != "POST":
         return _popup(
-            request, invoice=invoice, title=title, action=action, refusal=refusal, status=REFUSED
+            request,
+            invoice=invoice,
+            title=title,
+            action=action,
+            refusal=refusal.message,
+            status=REFUSED,
         )
     form = PaymentForm(posted(request), balance=totals.balance)
     status = 200
@@ -547,7 +541,9 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _payment(pk: int) -> Payment:
-    return get_object_or_404(Payment.objects.select_related("invoice", "method"), pk=pk)
+    return get_object_or_404(
+        Payment.objects.select_related("invoice", "method").prefetch_related("refunds"), pk=pk
+    )
 
 
 @staff_view("invoicing.refund_payment")
@@ -555,30 +551,24 @@ def payment_refund(request: HttpRequest, pk: int) -> HttpResponse:
     """Refund a payment in full or in part; the invoice's balance grows again."""
     payment = _payment(pk)
     invoice = _invoice(payment.invoice_id)
-    refundable = payment.amount - sum((r.amount for r in payment.refunds.all()), ZERO)
     action = reverse("invoicing:payment_refund", args=[payment.pk])
     title = "Refund payment"
     summary = [
         ("Payment", f"{money(payment.amount)} by {payment.method} on {_day(payment.date)}"),
-        ("Already refunded", money(payment.amount - refundable)),
+        ("Already refunded", money(refunded_amount(payment))),
     ]
-    if payment.status != PaymentStatus.ACTIVE or refundable <= 0:
-        refusal = (
-            "This payment is void and cannot be refunded."
-            if payment.status != PaymentStatus.ACTIVE
-            else "This payment has been refunded in full."
+    refusal = why_not_refundable(payment)
+    if refusal is not None and request.method != "POST":
+        return _popup(
+            request,
+            invoice=invoice,
+            title=title,
+            action=action,
+            refusal=refusal.message,
+            summary=summary,
+            status=REFUSED,
         )
-        if request.method != "POST":
-            return _popup(
-                request,
-                invoice=invoice,
-                title=title,
-                action=action,
-                refusal=refusal,
-                summary=summary,
-                status=REFUSED,
-            )
-    form = RefundForm(posted(request), refundable=max(refundable, Decimal("0.00")))
+    form = RefundForm(posted(request), refundable=refundable_amount(payment))
     status = 200
     if request.method == "POST":
         sent = submit(

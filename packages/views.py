@@ -22,7 +22,7 @@ from calendar_app.selectors import practitioner_and_location_defaults
 from catalog.models import Package, PackageService
 from clients.models import Client
 from clients.services import client_access_record
-from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import Invoice
 from invoicing.selectors import (
     current_invoice_for_client_package,
     invoice_display_status,
@@ -218,12 +218,7 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     invoices = list(invoices_for_client_package(client_package).order_by("-created_at", "-id"))
     invoice_rows = [(invoice, invoice_display_status(invoice, today)) for invoice in invoices]
-    # The package's non-void invoice (the one "Create invoice" offers instead).
-    current = min(
-        (invoice for invoice in invoices if invoice.status != InvoiceStatus.VOID),
-        key=lambda invoice: invoice.pk,
-        default=None,
-    )
+    current = current_invoice_for_client_package(client_package)
 
     # Newest first, each row with the Remaining after it (a running sum of the ledger).
     ledger = (

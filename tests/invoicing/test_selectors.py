@@ -7,12 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.models import Invoice
+from invoicing.models import Invoice, Payment, PaymentStatus
 from invoicing.selectors import (
+    DISPLAY_STATUSES,
     invoice_display_status,
     invoice_totals,
     invoices_summary,
+    invoices_with_display_status,
     invoices_with_totals,
+    payments_with_refunded,
+    refunded_amount,
 )
 from invoicing.services import (
     invoice_finalize,
@@ -166,3 +170,70 @@ def test_display_status_uses_annotations_when_present(django_assert_num_queries)
 
 def test_finalized_zero_invoice_displays_paid():
     assert _status(invoice_finalize(invoice=draft("0.00"), by=None)) == "Paid"
+
+
+# ------------------------------------------------- the same rule in Python and in SQL
+
+
+def _every_kind_of_invoice() -> None:
+    """One invoice of each display status, and the edge cases between them."""
+    draft("10.00")
+    _open()  # Open, due on DUE
+    part_paid = _open()
+    payment_record(invoice=part_paid, amount="40", method=cash(), by=None)
+    refunded = _open()
+    payment = payment_record(invoice=refunded, amount="40", method=cash(), by=None)
+    payment_refund(payment=payment, amount="40", reason="Returned", by=None)
+    voided_payment = _open()
+    mistake = payment_record(invoice=voided_payment, amount="40", method=cash(), by=None)
+    payment_void(payment=mistake, by=None)
+    paid = _open()
+    payment_record(invoice=paid, amount="100", method=cash(), by=None)
+    invoice_finalize(invoice=draft("0.00"), by=None)
+    invoice_void(invoice=open_invoice("10.00"), by=None)
+
+
+@pytest.mark.parametrize("days_after_due", [-1, 0, 1, 30])
+def test_display_status_in_sql_agrees_with_python_for_every_kind_of_invoice(days_after_due):
+    _every_kind_of_invoice()
+    today = DUE + dt.timedelta(days=days_after_due)
+    shown = {
+        invoice.pk: DISPLAY_STATUSES[invoice.display_status]
+        for invoice in invoices_with_display_status(today=today)
+    }
+    expected = {
+        invoice.pk: invoice_display_status(Invoice.objects.get(pk=invoice.pk), today=today)
+        for invoice in Invoice.objects.all()
+    }
+    assert shown == expected
+    # Every status is reached, so the comparison covers each branch of the rule.
+    late = {"Draft", "Overdue", "Paid", "Void"}
+    assert set(shown.values()) == (
+        late if days_after_due > 0 else {"Draft", "Open", "Part paid", "Paid", "Void"}
+    )
+
+
+def test_totals_in_sql_agree_with_the_rows_summed_in_python():
+    _every_kind_of_invoice()
+    for invoice in invoices_with_totals():
+        lines = list(invoice.lines.all())
+        active = [p for p in invoice.payments.all() if p.status == PaymentStatus.ACTIVE]
+        paid = sum((p.amount - refunded_amount(p) for p in active), Decimal("0"))
+        total = sum((line.total_amount for line in lines), Decimal("0"))
+        assert invoice.subtotal == sum((line.net_amount for line in lines), Decimal("0"))
+        assert invoice.tax == sum((line.tax_amount for line in lines), Decimal("0"))
+        assert (invoice.total, invoice.amount_paid) == (total, paid)
+        assert invoice.balance == (Decimal("0") if invoice.status == "void" else total - paid)
+
+
+def test_refunded_in_sql_agrees_with_python():
+    invoice = _open()
+    untouched = payment_record(invoice=invoice, amount="10", method=cash(), by=None)
+    twice = payment_record(invoice=invoice, amount="50", method=cash(), by=None)
+    payment_refund(payment=twice, amount="5.25", reason="One", by=None)
+    payment_refund(payment=twice, amount="4.75", reason="Two", by=None)
+    annotated = {p.pk: p.refunded_total for p in payments_with_refunded()}
+    assert annotated == {
+        p.pk: refunded_amount(p) for p in Payment.objects.prefetch_related("refunds")
+    }
+    assert (annotated[untouched.pk], annotated[twice.pk]) == (Decimal("0.00"), Decimal("10.00"))

@@ -1,0 +1,191 @@
+"""What an invoice or a payment allows now: each rule written once.
+
+Each `why_not_*` returns the `DomainError` its service raises when it refuses (the same
+code, the same words), or None when the action applies. The services raise it under
+their row lock (`refuse`); the pages call the same function to decide which buttons an
+invoice or a payment offers (`invoice_actions`, `payment_actions`) and to say why an
+action does not apply before anyone fills in its form. No refusal text lives anywhere
+else.
+
+These read the object they are given (and its totals, from its annotations when it has
+them): the caller decides whether that object is freshly locked (services) or just
+displayed (pages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from invoicing.selectors import invoice_totals, refundable_amount
+from kernel.errors import DomainError
+from kernel.money import ZERO, format_money
+
+REFUND_REASON_REQUIRED = "Enter a reason for the refund."
+
+
+def refuse(error: DomainError | None) -> None:
+    """Raise `error` when there is one (a service's "re-check, then act")."""
+    if error is not None:
+        raise error
+
+
+# -------------------------------------------------------------------------- invoices
+
+
+def why_not_editable(invoice: Invoice, action: str = "changed") -> DomainError | None:
+    """Only a Draft's details and lines change; after finalizing, extra charges go on a
+    new invoice. `action` completes "cannot be …" ("changed", "edited")."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return None
+    if invoice.status == InvoiceStatus.VOID:
+        message = f"Invoice {invoice.number} is void and cannot be {action}."
+    else:
+        message = (
+            f"Invoice {invoice.number} is finalized and cannot be {action}. "
+            "For extra charges, create a new invoice."
+        )
+    return DomainError("invoice_not_draft", message, invoice=invoice)
+
+
+def why_not_deletable(invoice: Invoice) -> DomainError | None:
+    """Only a Draft is deleted; a finalized invoice is voided (it keeps its number)."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return None
+    return DomainError(
+        "invoice_not_draft", "Only draft invoices can be deleted. Void it instead.", invoice=invoice
+    )
+
+
+def why_not_finalizable(invoice: Invoice) -> DomainError | None:
+    """Only a Draft is finalized. (It also needs a line: the service checks that.)"""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return None
+    if invoice.status == InvoiceStatus.VOID:
+        message = f"Invoice {invoice.number} is void."
+    else:
+        message = f"Invoice {invoice.number} is already finalized."
+    return DomainError("invoice_not_draft", message, invoice=invoice)
+
+
+def why_not_payable(invoice: Invoice) -> DomainError | None:
+    """Pay invoice applies to an Open invoice only."""
+    message = {
+        InvoiceStatus.DRAFT: "Finalize the invoice before taking a payment.",
+        InvoiceStatus.VOID: f"Invoice {invoice.number} is void.",
+        InvoiceStatus.PAID: f"Invoice {invoice.number} is already paid.",
+    }.get(InvoiceStatus(invoice.status))
+    if message is None:
+        return None
+    return DomainError("invoice_not_open", message, invoice=invoice)
+
+
+def _void_status_refusal(invoice: Invoice) -> DomainError | None:
+    if invoice.status == InvoiceStatus.DRAFT:
+        return DomainError(
+            "invoice_is_draft",
+            "A draft invoice has no number to keep: delete it instead of voiding it.",
+            invoice=invoice,
+        )
+    if invoice.status == InvoiceStatus.VOID:
+        return DomainError(
+            "invoice_already_void", f"Invoice {invoice.number} is already void.", invoice=invoice
+        )
+    return None
+
+
+def money_held_refusal(invoice: Invoice) -> DomainError | None:
+    """An invoice with money held against it (active payments minus their refunds above
+    0) is not voided: its payments are refunded or voided first."""
+    paid = invoice_totals(invoice).amount_paid
+    if paid <= ZERO:
+        return None
+    return DomainError(
+        "invoice_has_payments",
+        f"Invoice {invoice.number} has {format_money(paid)} paid on it. "
+        "Refund or void its payments before voiding the invoice.",
+        invoice=invoice,
+    )
+
+
+def why_not_voidable(invoice: Invoice) -> DomainError | None:
+    """A finalized invoice (Open or Paid) is voided, once no money is held against it."""
+    return _void_status_refusal(invoice) or money_held_refusal(invoice)
+
+
+@dataclass(frozen=True)
+class InvoiceActions:
+    """What the invoice's status allows now (the user's role is checked apart).
+
+    `void` is offered whatever is paid: its popup explains a refusal for money held.
+    """
+
+    edit: bool
+    finalize: bool
+    delete: bool
+    pay: bool
+    void: bool
+
+
+def invoice_actions(invoice: Invoice) -> InvoiceActions:
+    return InvoiceActions(
+        edit=why_not_editable(invoice) is None,
+        finalize=why_not_finalizable(invoice) is None,
+        delete=why_not_deletable(invoice) is None,
+        pay=why_not_payable(invoice) is None,
+        void=_void_status_refusal(invoice) is None,
+    )
+
+
+# -------------------------------------------------------------------------- payments
+
+
+def why_not_refundable(payment: Payment, amount: Decimal | None = None) -> DomainError | None:
+    """A refund gives back part or all of an active payment: at most its amount minus its
+    earlier refunds (`refundable_amount`). Without `amount`: whether anything is left to
+    refund at all."""
+    if payment.status != PaymentStatus.ACTIVE:
+        return DomainError("payment_not_active", "This payment is void and cannot be refunded.")
+    refundable = refundable_amount(payment)
+    if amount is None:
+        if refundable > ZERO:
+            return None
+        return DomainError(
+            "payment_refunded_in_full", "This payment has been refunded in full.", refundable=ZERO
+        )
+    if amount > refundable:
+        return DomainError(
+            "amount_exceeds_refundable",
+            "The amount is more than what can still be refunded on this payment "
+            f"({format_money(refundable)}).",
+            refundable=refundable,
+        )
+    return None
+
+
+def why_not_payment_voidable(payment: Payment) -> DomainError | None:
+    """A payment recorded by mistake is voided, unless it has refunds (that money really
+    moved: voiding would count it twice)."""
+    if payment.status == PaymentStatus.VOID:
+        return DomainError("payment_already_void", "This payment is already void.")
+    if payment.refunds.all():
+        return DomainError(
+            "payment_has_refunds",
+            "This payment has refunds, so it cannot be voided. Refund the rest instead.",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class PaymentActions:
+    refund: bool
+    void: bool
+
+
+def payment_actions(payment: Payment) -> PaymentActions:
+    """What the payment allows now (read from a prefetch of `refunds` when there is one)."""
+    return PaymentActions(
+        refund=why_not_refundable(payment) is None,
+        void=why_not_payment_voidable(payment) is None,
+    )
