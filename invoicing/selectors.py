@@ -244,7 +244,7 @@ def invoices_for_list(
     """
     qs = invoices_with_display_status(today=today)
     if status in DISPLAY_STATUSES:
-        qs = qs.filter(display_status=status)
+        qs = qs.filter(Q(display_status=status))
     if issued_from is not None:
         qs = qs.filter(issue_date__gte=issued_from)
     if issued_to is not None:

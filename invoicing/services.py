@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.db.models import Max
@@ -66,6 +66,7 @@ from practice.models import PracticeSettings
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as User
+    from django.contrib.auth.models import User as RecordedUser
 
 HUNDRED = Decimal("100")
 # DecimalField(max_digits=12, decimal_places=2) holds amounts below 10^10.
@@ -91,9 +92,9 @@ LINE_FIELDS = frozenset(
 # --------------------------------------------------------------------------- helpers
 
 
-def _user(by: User | None) -> User | None:
+def _user(by: User | None) -> RecordedUser | None:
     """The user to record as "who" (None for the system or an anonymous caller)."""
-    return by if by is not None and by.is_authenticated else None
+    return cast("RecordedUser", by) if by is not None and by.is_authenticated else None
 
 
 def _decimal(value: Any, *, code: str, message: str) -> Decimal:
@@ -170,7 +171,8 @@ def _clean_line_values(values: dict[str, Any]) -> dict[str, Any]:
     description = (values.get("description") or "").strip()
     if not description:
         raise DomainError("invalid_line", "Each line needs a description.")
-    if len(description) > InvoiceLine._meta.get_field("description").max_length:
+    max_length = InvoiceLine._meta.get_field("description").max_length
+    if max_length is not None and len(description) > max_length:
         raise DomainError("invalid_line", "The line's description is too long.")
     quantity = _decimal(
         values.get("quantity"), code="invalid_line", message="Enter a quantity, such as 1."
@@ -560,8 +562,9 @@ def invoice_for_appointment(*, appointment: Appointment, by: User | None) -> Inv
         raise DomainError("appointment_canceled", "This appointment is canceled.")
     _refuse_if_invoiced(appointment=locked)
     service = locked.service
-    if locked.client_package_id is not None:
-        description = f"{service.name} — Covered by package: {locked.client_package.name}"
+    package = locked.client_package
+    if package is not None:
+        description = f"{service.name} — Covered by package: {package.name}"
         unit_price = ZERO
     else:
         description = service.name
