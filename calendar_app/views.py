@@ -53,7 +53,7 @@ from clients.models import Client
 from invoicing.selectors import current_invoice_for_appointment
 from invoicing.services import invoice_for_appointment
 from kernel.errors import DomainError
-from kernel.web import posted, render_page, safe_next, staff_view, submit
+from kernel.web import close_popup, posted, render_page, render_popup, safe_next, staff_view, submit
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
 
@@ -95,11 +95,8 @@ def _calendar_url_for(appointment: Appointment) -> str:
 
 
 def _closing(response: HttpResponse) -> HttpResponse:
-    """Close the popup and refresh the calendar behind it (HTMX). closeModal fires after
-    the (empty) swap, so the popup's "open on swap" handler cannot reopen it."""
-    response["HX-Reswap"] = "none"
-    trigger_client_event(response, "calendarChanged")
-    return trigger_client_event(response, "closeModal", after="swap")
+    """Close the popup and refresh the calendar behind it (HTMX)."""
+    return close_popup(response, events=("calendarChanged",))
 
 
 def _changed(response: HttpResponse) -> HttpResponse:
@@ -378,7 +375,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         initial = _initial_from_query(request)
         data = QueryDict(mutable=True)
         data.update({k: str(v) for k, v in initial.items() if v is not None and k != "weekdays"})
-        return render_page(
+        return render_popup(
             request,
             FORM,
             _form_context(request, AppointmentForm(initial=initial), data),
@@ -397,7 +394,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             initial["client_package"] = None
         form = AppointmentForm(initial=initial)
         context = _form_context(request, form, request.POST, step=step, area=area)
-        return render_page(request, FORM, context, partial="form")
+        return render_popup(request, FORM, context, partial="form")
 
     form = AppointmentForm(request.POST)
 
@@ -432,7 +429,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             return _changed(_panel(request, appointment))
         return redirect("calendar_app:detail", pk=appointment.pk)
     context = _form_context(request, form, request.POST)
-    return render_page(request, FORM, context, partial="form", status=sent.status)
+    return render_popup(request, FORM, context, partial="form", status=sent.status)
 
 
 def _initial_from_query(request: HttpRequest) -> dict:
@@ -570,7 +567,7 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
 
 def _panel(request: HttpRequest, appointment: Appointment, *, status: int = 200, error: str = ""):
     fresh = _load(appointment.pk)
-    return render_page(
+    return render_popup(
         request, PANEL, _panel_context(request, fresh, error=error), partial="panel", status=status
     )
 
@@ -595,7 +592,7 @@ def _refused(request: HttpRequest, appointment: Appointment, exc: DomainError) -
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The appointment information panel (a popup; a page without JavaScript)."""
     appointment = _load(pk)
-    return render_page(request, PANEL, _panel_context(request, appointment), partial="panel")
+    return render_popup(request, PANEL, _panel_context(request, appointment), partial="panel")
 
 
 @staff_view("calendar_app.change_appointment")
@@ -655,7 +652,7 @@ def _edit_render(request, appointment, form, *, unlink: bool, status: int = 200)
         "in_modal": bool(request.htmx),
         "calendar_url": _calendar_url_for(appointment),
     }
-    return render_page(request, EDIT, context, partial="edit", status=status)
+    return render_popup(request, EDIT, context, partial="edit", status=status)
 
 
 @staff_view("calendar_app.change_appointment")
@@ -733,7 +730,7 @@ def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
         "choices": package_choices(list(matches), form.data.get("link_choice", "")),
         "in_modal": bool(request.htmx),
     }
-    return render_page(request, LINK, context, partial="link", status=status)
+    return render_popup(request, LINK, context, partial="link", status=status)
 
 
 # --------------------------------------------------------------------- Cancel, Delete
@@ -759,7 +756,7 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
             return _done(request, appointment, "Appointment canceled.")
         status = sent.status
     context = {"appointment": appointment, "form": form, "in_modal": bool(request.htmx)}
-    return render_page(request, CANCEL, context, partial="cancel", status=status)
+    return render_popup(request, CANCEL, context, partial="cancel", status=status)
 
 
 @staff_view("calendar_app.delete_appointment")
@@ -780,4 +777,4 @@ def appointment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
             if request.htmx:
                 return _closing(HttpResponse())
             return redirect(back)
-    return render_page(request, DELETE, context, partial="delete", status=status)
+    return render_popup(request, DELETE, context, partial="delete", status=status)

@@ -11,6 +11,7 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
+import django.forms
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,7 +119,9 @@ WSGI_APPLICATION = "caspen.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Django's own form templates (widgets) after ours: the form renderer below
+        # renders through this engine.
+        "DIRS": [BASE_DIR / "templates", Path(django.forms.__file__).parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -130,6 +133,8 @@ TEMPLATES = [
         },
     },
 ]
+# Every form field renders templates/includes/field.html (`{{ form.x.as_field_group }}`).
+FORM_RENDERER = "kernel.web.FormRenderer"
 
 if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured(

@@ -98,7 +98,7 @@ class PackageForm(PlainForm):
 
     A quantity input exists for every service offered (`qty_<id>`), so the form works
     without JavaScript; the quantities are read only when "Define quantities" is ticked
-    and only for the services chosen. catalog.js shows them when they matter.
+    and only for the services chosen. static/js/app.js shows them when they matter.
     """
 
     name = forms.CharField(label="Name", max_length=200)

@@ -24,6 +24,7 @@ from kernel.web import (
     go_to,
     paginate,
     render_page,
+    render_popup,
     staff_view,
 )
 
@@ -105,7 +106,9 @@ def _confirm(request, *, obj, title, text, action, button, cancel, error=None, s
         "error": error,
         "tab": "packages" if isinstance(obj, Package) else "services",
     }
-    return render_page(request, "catalog/confirm.html", context, partial="popup", status=status)
+    return render_popup(
+        request, "includes/confirm.html", context, layout="catalog/base_catalog.html", status=status
+    )
 
 
 @staff_view("catalog.change_package")
@@ -175,7 +178,13 @@ def _popup_form(request, form, *, title, action, submit, cancel, tab, status=200
         "cancel": cancel,
         "tab": tab,
     }
-    return render_page(request, "catalog/popup_form.html", context, partial="popup", status=status)
+    return render_popup(
+        request,
+        "includes/popup_form.html",
+        context,
+        layout="catalog/base_catalog.html",
+        status=status,
+    )
 
 
 def _service_kwargs(form: ServiceForm) -> dict:

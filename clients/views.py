@@ -28,6 +28,7 @@ from kernel.web import (
     paginate,
     posted,
     render_page,
+    render_popup,
     safe_next,
     staff_view,
     submit,
@@ -135,7 +136,7 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
         "next": safe_next(request, fallback),
         "upcoming": upcoming,
     }
-    return render_page(request, "clients/archive.html", context, partial="popup", status=status)
+    return render_popup(request, "clients/archive.html", context, status=status)
 
 
 def _viewed(request: HttpRequest, client: Client) -> Client:

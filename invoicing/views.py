@@ -56,6 +56,7 @@ from kernel.web import (
     paginate,
     posted,
     render_page,
+    render_popup,
     safe_next,
     staff_view,
     submit,
@@ -65,7 +66,7 @@ from practice.models import PracticeSettings
 LIST = "invoicing/invoice_list.html"
 NEW = "invoicing/invoice_new.html"
 DETAIL = "invoicing/invoice_detail.html"
-POPUP = "invoicing/popup.html"
+POPUP = "includes/popup_form.html"
 PRINT = "invoicing/invoice_print.html"
 
 # Which part of the invoice page an HTMX request wants, by the id it targets.
@@ -124,7 +125,9 @@ def _popup(
         "next": safe_next(request, ""),
         "cancel_url": safe_next(request, _detail_url(invoice)),
     }
-    return render_page(request, POPUP, context, partial="popup", status=status)
+    return render_popup(
+        request, POPUP, context, layout="invoicing/popup_layout.html", status=status
+    )
 
 
 def _payments(invoice: Invoice) -> list[Payment]:
@@ -275,10 +278,9 @@ def invoice_new(request: HttpRequest) -> HttpResponse:
         "clients": _client_matches(search, exclude=selected),
         "cancel_url": safe_next(request, reverse("invoicing:list")),
     }
-    wants_results = request.htmx and request.htmx.target == "client-results"
-    return render_page(
-        request, NEW, context, partial="client_results" if wants_results else "popup", status=status
-    )
+    if request.htmx and request.htmx.target == "client-results":
+        return render_page(request, NEW, context, partial="client_results", status=status)
+    return render_popup(request, NEW, context, status=status)
 
 
 # ---------------------------------------------------------------- the invoice page

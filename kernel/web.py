@@ -9,17 +9,32 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
+from django.forms.renderers import TemplatesSetting
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
 from kernel.errors import DomainError, NotAllowed
 
 # Status codes for a re-rendered form: htmx is configured (static/js/app.js) to swap these.
 INVALID = 400
 REFUSED = 409
+
+# The events the server sends to open and close the popup (static/js/app.js listens).
+POPUP_OPEN = "popup:open"
+POPUP_CLOSE = "popup:close"
+# The popup's body on every page (templates/base.html): popup links target it.
+POPUP_TARGET = "modal-body"
+
+
+class FormRenderer(TemplatesSetting):
+    """Django's form renderer with our markup (settings.FORM_RENDERER): every
+    `{{ form.x.as_field_group }}` renders templates/includes/field.html (label, input,
+    help text and errors, with Django's aria-describedby and aria-invalid)."""
+
+    field_template_name = "includes/field.html"
 
 
 def render_page(
@@ -43,6 +58,45 @@ def render_page(
     )
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def render_popup(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str = "popup",
+    layout: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """A popup: for HTMX the template's `partial`, loaded into the page's popup, which the
+    "popup:open" event (sent after htmx settles the content) opens and focuses; without
+    JavaScript the whole template, a page with the same content in a card.
+
+    Popup templates extend templates/includes/popup_page.html; `layout` is the page that
+    frames them (e.g. "catalog/base_catalog.html" keeps the Catalog tabs), base.html if None.
+    Re-rendering a form with its errors is render_popup again, with its status (400/409).
+    """
+    if layout:
+        context = {**context, "popup_base": layout}
+    response = render_page(request, template, context, partial=partial, status=status)
+    htmx = getattr(request, "htmx", False)
+    if htmx and not htmx.history_restore_request:
+        trigger_client_event(response, POPUP_OPEN, after="settle")
+    return response
+
+
+def close_popup(response: HttpResponse, *, events: tuple[str, ...] = ()) -> HttpResponse:
+    """Close the popup, swap nothing, and send `events` (e.g. "calendarChanged", which the
+    calendar behind the popup listens for to refresh itself).
+
+    "popup:close" comes after the (empty) swap: the response's out-of-band parts (the
+    "Appointment deleted." message) are swapped while the popup is still open, since
+    static/js/app.js drops the answers to a popup that was closed before they arrived."""
+    reswap(response, "none")
+    for name in events:
+        trigger_client_event(response, name)
+    return trigger_client_event(response, POPUP_CLOSE, after="swap")
 
 
 def apply_domain_error(form: forms.Form, exc: DomainError, field: str | None = None) -> int:
@@ -125,7 +179,12 @@ def staff_view(perm: str | tuple[str, ...]) -> Callable:
     def decorator(view):
         def wrapped(request, *args, **kwargs):
             if not request.user.has_perms(perms):
-                return render(request, "403.html", status=403)
+                response = render(request, "403.html", status=403)
+                htmx = getattr(request, "htmx", False)
+                if htmx and htmx.target == POPUP_TARGET:
+                    # Asked for a popup: show the refusal in it.
+                    trigger_client_event(response, POPUP_OPEN, after="settle")
+                return response
             return view(request, *args, **kwargs)
 
         wrapped.__name__ = view.__name__

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django_htmx.http import trigger_client_event
 
 from calendar_app.models import Appointment
 from calendar_app.selectors import practitioner_and_location_defaults
@@ -37,6 +38,7 @@ from kernel.web import (
     paginate,
     posted,
     render_page,
+    render_popup,
     staff_view,
     submit,
 )
@@ -110,7 +112,7 @@ def package_create(request: HttpRequest, client_pk: int) -> HttpResponse:
             return _after_create(request, sent.result)
         status = sent.status
     context = {"client": client, "form": form, "catalog": catalog}
-    return render_page(request, "packages/create.html", context, partial="popup", status=status)
+    return render_popup(request, "packages/create.html", context, status=status)
 
 
 def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
@@ -122,8 +124,7 @@ def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
     # its Packages section (in case the window is closed with Esc or ×).
     form = InvoiceForPackageForm(initial=_invoice_defaults(request))
     response = _invoice_window(request, sold, form, after_create=True)
-    response["HX-Trigger"] = "clientPackagesChanged"
-    return response
+    return trigger_client_event(response, "clientPackagesChanged")
 
 
 # ------------------------------------------------------ Create invoice for package
@@ -152,7 +153,7 @@ def _invoice_window(
         "existing": existing,
         "existing_url": _invoice_url(existing) if existing else None,
     }
-    return render_page(request, "packages/invoice.html", context, partial="window", status=status)
+    return render_popup(request, "packages/invoice.html", context, partial="window", status=status)
 
 
 @staff_view(("packages.view_clientpackage", "invoicing.add_invoice"))
@@ -272,7 +273,7 @@ def _action(
             return go_to(request, _package_url(client_package))
         status = sent.status
     context = {"client_package": client_package, "client": client_package.client, "form": form}
-    return render_page(request, template, context, partial="popup", status=status)
+    return render_popup(request, template, context, status=status)
 
 
 @staff_view(("packages.view_clientpackage", "packages.cancel_clientpackage"))

@@ -32,7 +32,15 @@ from invoicing import services as invoicing_services
 from invoicing.models import PaymentMethod
 from invoicing.selectors import invoice_number_taken
 from kernel.errors import DomainError
-from kernel.web import INVALID, apply_domain_error, go_to, paginate, render_page, staff_view
+from kernel.web import (
+    INVALID,
+    apply_domain_error,
+    go_to,
+    paginate,
+    render_page,
+    render_popup,
+    staff_view,
+)
 from practice import selectors, services
 from practice.forms import (
     InvoiceSettingsForm,
@@ -59,6 +67,10 @@ def _refused(form: forms.Form, exc: DomainError) -> int:
     return apply_domain_error(form, exc, name if name in form.fields else None)
 
 
+# Settings popups opened without JavaScript keep the Settings page around them.
+SETTINGS_PAGE = "settings/base_settings.html"
+
+
 def _popup_form(request, form, *, title, action, submit, cancel, section, status=200, intro=""):
     context = {
         "form": form,
@@ -69,7 +81,9 @@ def _popup_form(request, form, *, title, action, submit, cancel, section, status
         "section": section,
         "intro": intro,
     }
-    return render_page(request, "settings/popup_form.html", context, partial="popup", status=status)
+    return render_popup(
+        request, "includes/popup_form.html", context, layout=SETTINGS_PAGE, status=status
+    )
 
 
 def _confirm(request, *, title, text, action, button, cancel, section, error=None, status=200):
@@ -82,7 +96,9 @@ def _confirm(request, *, title, text, action, button, cancel, section, error=Non
         "section": section,
         "error": error,
     }
-    return render_page(request, "settings/confirm.html", context, partial="popup", status=status)
+    return render_popup(
+        request, "includes/confirm.html", context, layout=SETTINGS_PAGE, status=status
+    )
 
 
 # ------------------------------------------------------------ practice and invoices

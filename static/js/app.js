@@ -1,6 +1,13 @@
-/* Caspen's only script: htmx settings and the popup dialog. No build step. */
+/* Caspen's only script, loaded once by base.html (no build step, no inline code: the
+   Content-Security-Policy is strict). htmx settings, the popup, and small progressive
+   enhancements; every page works without it. */
 (function () {
   "use strict";
+
+  // Buttons only needed without JavaScript (.js-hide) disappear.
+  document.documentElement.classList.add("js");
+
+  // ------------------------------------------------------------------ htmx settings
 
   // Forms re-rendered with errors come back as 400 (invalid) or 409 (refused by a rule):
   // swap them like a success so the message shows beside the field.
@@ -17,50 +24,48 @@
   // stylesheet here animates htmx's settling classes, so nothing needs the delay.
   htmx.config.defaultSettleDelay = 0;
 
+  // ------------------------------------------------------------------ the popup
+  // The server says what to do (kernel/web.py): render_popup sends "popup:open" after
+  // htmx has settled the popup's content, close_popup sends "popup:close". This script
+  // only listens.
+
   const modal = () => document.getElementById("modal");
 
-  // Anything loaded into the dialog's body opens the dialog: after htmx has settled
-  // the new content, so its inputs already answer (typing at once is never lost).
-  // A response that closes the popup (HX-Trigger "closeModal", possibly after the swap)
-  // or swaps nothing must not open it again when it settles.
-  function closesModal(xhr) {
-    if (!xhr) return false;
-    if (xhr.getResponseHeader("HX-Reswap") === "none") return true;
-    return ["HX-Trigger", "HX-Trigger-After-Swap", "HX-Trigger-After-Settle"].some(function (name) {
-      return (xhr.getResponseHeader(name) || "").indexOf("closeModal") !== -1;
-    });
-  }
   // A request sent from inside the open popup (a form re-rendered with its error, say)
-  // must not open it again if the user closed it (Escape, X) before the answer settled.
+  // whose answer arrives after the user closed the popup (Escape, ×) is dropped: nothing
+  // is swapped into the closed popup and it is not opened again.
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     const dialog = modal();
     const xhr = event.detail.xhr;
     if (xhr && dialog) xhr.caspenFromPopup = dialog.open && dialog.contains(event.detail.elt);
   });
-  document.body.addEventListener("htmx:afterSettle", function (event) {
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const dialog = modal();
     const xhr = event.detail.xhr;
-    if (closesModal(xhr)) return;
-    if (event.detail.target && event.detail.target.id === "modal-body") {
-      const dialog = modal();
-      // Focus already in the open popup's new content means someone is typing there
-      // (the answer swapped in, then they clicked a field before it settled): keep it.
-      const active = document.activeElement;
-      const typing = dialog.open && active && active !== document.body && dialog.contains(active);
-      if (!dialog.open) {
-        if (xhr && xhr.caspenFromPopup) return;
-        if (!event.detail.target.firstElementChild) return;
-        dialog.showModal();
-      }
-      if (typing) return;
-      // Otherwise the first field, or the first one in error after a refusal.
-      const first = dialog.querySelector("[aria-invalid=true]")
-        || dialog.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button:not([data-close-modal])");
-      if (first) first.focus();
+    if (dialog && xhr && xhr.caspenFromPopup && !dialog.open && dialog.contains(event.detail.target)) {
+      event.detail.shouldSwap = false;
     }
   });
 
-  // Servers close the dialog with the HX-Trigger "closeModal".
-  document.body.addEventListener("closeModal", function () {
+  document.addEventListener("popup:open", function () {
+    const dialog = modal();
+    if (!dialog) return;
+    // Focus already in the open popup's new content means someone is typing there
+    // (the answer swapped in, then they clicked a field before it settled): keep it.
+    const active = document.activeElement;
+    const typing = dialog.open && active && active !== document.body && dialog.contains(active);
+    if (!dialog.open) {
+      if (!document.getElementById("modal-body").firstElementChild) return;
+      dialog.showModal();
+    }
+    if (typing) return;
+    // Otherwise the first field, or the first one in error after a refusal.
+    const first = dialog.querySelector("[aria-invalid=true]")
+      || dialog.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button:not([data-close-modal])");
+    if (first) first.focus();
+  });
+
+  document.addEventListener("popup:close", function () {
     const dialog = modal();
     if (dialog && dialog.open) dialog.close();
   });
@@ -74,13 +79,15 @@
     }
     // A click on the backdrop (outside the dialog's box) closes it.
     const dialog = modal();
-    if (event.target === dialog) dialog.close();
+    if (dialog && event.target === dialog) dialog.close();
   });
 
   // Clear the dialog after it closes so stale forms never flash on the next open.
   document.addEventListener("close", function (event) {
     if (event.target.id === "modal") document.getElementById("modal-body").innerHTML = "";
   }, true);
+
+  // ------------------------------------------------------------------ errors
 
   // A network failure or a server error must never fail silently.
   document.body.addEventListener("htmx:responseError", function (event) {
@@ -106,4 +113,113 @@
     list.appendChild(item);
     region.replaceChildren(list);
   }
+
+  // ------------------------------------------------------------------ menus
+  // The Actions menus (<details class="menu">, client list) close like menus do: on a
+  // click elsewhere, on Escape (focus returns to the summary), and when another opens.
+  // Without this script they still work, they just stay open until toggled.
+
+  function openMenus() {
+    return Array.from(document.querySelectorAll("details.menu[open]"));
+  }
+
+  document.addEventListener("click", function (event) {
+    const inside = event.target.closest("details.menu");
+    openMenus().forEach(function (menu) {
+      if (menu !== inside) menu.removeAttribute("open");
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    openMenus().forEach(function (menu) {
+      menu.removeAttribute("open");
+      const summary = menu.querySelector("summary");
+      if (summary && menu.contains(document.activeElement)) summary.focus();
+    });
+  });
+
+  // A link inside a menu that opens a popup: close the menu behind the popup.
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    const menu = event.target.closest && event.target.closest("details.menu");
+    if (menu) menu.removeAttribute("open");
+  });
+
+  // ------------------------------------------------------------------ calendar
+  // Everything works without these (filters have a Show button, search a Search button).
+
+  // The calendar's filters apply as soon as one changes.
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-autosubmit]");
+    if (form) form.requestSubmit();
+  });
+
+  // Enter in the client search searches (instead of submitting the booking form).
+  document.addEventListener("keydown", function (event) {
+    const input = event.target;
+    if (event.key === "Enter" && input.matches && input.matches("[data-client-search]")) {
+      event.preventDefault();
+      htmx.trigger(input, "search");
+    }
+  });
+
+  // ------------------------------------------------------------------ package form
+  // The catalog's package form: show each chosen service's quantity when "Define
+  // quantities" is ticked (with their running total), and the period when "This package
+  // expires" is ticked. Without this script every input stays visible and the server
+  // ignores the ones that don't apply.
+
+  function syncPackageForm(form) {
+    const fixed = form.querySelector("input[name=define_quantities]");
+    const expires = form.querySelector("input[name=expires]");
+    const credits = parseInt((form.querySelector("input[name=credits]") || {}).value, 10);
+    let total = 0;
+    form.querySelectorAll("[data-package-service]").forEach(function (row) {
+      const pick = row.querySelector("input[name=services]");
+      const box = row.querySelector("[data-quantity]");
+      const show = Boolean(fixed && fixed.checked && pick && pick.checked);
+      box.hidden = !show;
+      if (show) {
+        const value = parseInt(box.querySelector("input").value, 10);
+        if (value > 0) total += value;
+      }
+    });
+    const summary = form.querySelector("[data-quantity-total]");
+    if (summary) {
+      summary.hidden = !(fixed && fixed.checked);
+      const creditsText = isNaN(credits) ? "the package's credits" : credits + (credits === 1 ? " credit" : " credits");
+      summary.textContent = "The quantities add up to " + total + " of " + creditsText + ".";
+      summary.classList.toggle("is-off", isNaN(credits) || total !== credits);
+    }
+    const period = form.querySelector("[data-expiry-fields]");
+    if (period && expires) period.hidden = !expires.checked;
+  }
+
+  function syncPackageForms() {
+    document.querySelectorAll("[data-package-form]").forEach(syncPackageForm);
+  }
+
+  function onPackageInput(event) {
+    const form = event.target.closest && event.target.closest("[data-package-form]");
+    if (form) syncPackageForm(form);
+  }
+
+  document.addEventListener("change", onPackageInput);
+  document.addEventListener("input", onPackageInput);
+  // The form is swapped by htmx after a refused save: set it up again.
+  document.addEventListener("htmx:afterSwap", syncPackageForms);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", syncPackageForms);
+  } else {
+    syncPackageForms();
+  }
+
+  // ------------------------------------------------------------------ print
+  // The Print button of the invoice's print view.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-print]");
+    if (!button) return;
+    event.preventDefault();
+    window.print();
+  });
 })();

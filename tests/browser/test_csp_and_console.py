@@ -217,7 +217,7 @@ def client_package(page, url, data):
     dialog = page.locator("#modal")
     expect(dialog.get_by_label("Credits to add or remove")).to_be_visible()
     dialog.get_by_role("button", name="Adjust credits").click()
-    expect(dialog.locator(".field__errors, .form-errors").first).to_be_visible()
+    expect(dialog.locator(".errorlist, .form-errors").first).to_be_visible()
 
 
 def create_package_popup(page, url, data):

@@ -748,7 +748,8 @@ def test_delete_asks_first_then_releases_the_credit(staff, practice, reception):
     response = staff.post(url, **HTMX)
     assert response.status_code == 200
     assert response["HX-Reswap"] == "none"
-    assert "closeModal" in json.loads(response["HX-Trigger-After-Swap"])
+    assert "calendarChanged" in json.loads(response["HX-Trigger"])
+    assert "popup:close" in json.loads(response["HX-Trigger-After-Swap"])
     assert not Appointment.objects.exists()
     assert _refresh(package).consumed == 0
 

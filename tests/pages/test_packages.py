@@ -4,6 +4,7 @@ package page, and Cancel package / Adjust credits / Extend expiry."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -121,7 +122,8 @@ def test_create_then_the_invoice_window_opens_in_the_popup(as_user, practice, re
     assert reverse("packages:invoice", args=[sold.pk]) in page
     assert 'href="{}">Cancel</a>'.format(reverse("packages:detail", args=[sold.pk])) in page
     assert "Package created: Physio Starter Pack." in page  # the message, out of band
-    assert response["HX-Trigger"] == "clientPackagesChanged"
+    assert "clientPackagesChanged" in json.loads(response["HX-Trigger"])
+    assert "popup:open" in json.loads(response["HX-Trigger-After-Settle"])
 
 
 def test_create_without_javascript_goes_to_the_invoice_window_page(as_user, practice, reception):
