@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from kernel.errors import DomainError, NotAllowed
 
@@ -37,6 +38,12 @@ class FormRenderer(TemplatesSetting):
     field_template_name = "includes/field.html"
 
 
+def htmx_request(request: HttpRequest) -> HtmxDetails | None:
+    """django-htmx's details of an htmx request, or None for a plain request."""
+    details = getattr(request, "htmx", None)
+    return details if details else None
+
+
 def render_page(
     request: HttpRequest,
     template: str,
@@ -50,7 +57,7 @@ def render_page(
     One template per page; `partial` names a `{% partialdef %}` inside it, so a plain
     link or form post (no JavaScript) always gets a complete page.
     """
-    htmx = getattr(request, "htmx", False)
+    htmx = htmx_request(request)
     # htmx's history restore (Back after hx-push-url) needs the whole page.
     fragment = partial and htmx and not htmx.history_restore_request
     response = render(
@@ -80,7 +87,7 @@ def render_popup(
     if layout:
         context = {**context, "popup_base": layout}
     response = render_page(request, template, context, partial=partial, status=status)
-    htmx = getattr(request, "htmx", False)
+    htmx = htmx_request(request)
     if htmx and not htmx.history_restore_request:
         trigger_client_event(response, POPUP_OPEN, after="settle")
     return response
@@ -121,7 +128,7 @@ def posted(request: HttpRequest):
 def go_to(request: HttpRequest, url: str) -> HttpResponse:
     """After a successful change: a full navigation to `url`. From a popup (HTMX) that
     reloads the page behind it with its message; without JavaScript, a redirect."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return HttpResponseClientRedirect(url) if htmx_request(request) else redirect(url)
 
 
 @dataclass(frozen=True)
