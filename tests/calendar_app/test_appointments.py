@@ -19,7 +19,7 @@ from calendar_app.services import (
     appointment_mark_missed,
     series_occurrences,
 )
-from kernel.errors import DomainError, NotAllowed
+from kernel.errors import NotAllowed
 from tests.factories import (
     AppointmentFactory,
     CancellationReasonFactory,
@@ -28,15 +28,9 @@ from tests.factories import (
     PractitionerFactory,
     next_local,
 )
+from tests.refusals import refusal as _refusal
 
 pytestmark = pytest.mark.django_db
-
-
-def _refusal(call, code):
-    with pytest.raises(DomainError) as exc:
-        call()
-    assert exc.value.code == code, exc.value.message
-    return exc.value
 
 
 def test_end_defaults_to_start_plus_service_duration(practice, reception):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from decimal import Decimal
-
-import pytest
 
 from invoicing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Refund
 from invoicing.services import invoice_create, invoice_finalize
-from kernel.errors import DomainError
 from practice.models import PracticeSettings
+from tests import refusals
 from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
 
 
@@ -49,11 +46,6 @@ def db_state() -> dict[str, list[dict]]:
     }
 
 
-@contextmanager
-def refused(code: str):
+def refused(code: str, **expected):
     """Expect a DomainError with `code`, and the database exactly as it was before."""
-    before = db_state()
-    with pytest.raises(DomainError) as excinfo:
-        yield excinfo
-    assert excinfo.value.code == code, excinfo.value.message
-    assert db_state() == before
+    return refusals.refused(code, unchanged=db_state, **expected)

@@ -5,19 +5,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from kernel.errors import DomainError, NotAllowed
+from kernel.errors import NotAllowed
 from packages.models import CreditLedgerEntry, ExpiryChange, LedgerKind
 from packages.selectors import ledger_discrepancies
 from packages.services import client_package_adjust, client_package_extend_expiry
 from tests.factories import next_local
+from tests.refusals import refusal as _refusal
 
 pytestmark = pytest.mark.django_db
-
-
-def _refusal(call, code):
-    with pytest.raises(DomainError) as exc:
-        call()
-    assert exc.value.code == code, exc.value.message
 
 
 def test_adjust_adds_credits_as_a_ledger_row_with_reason(practice, admin_user):

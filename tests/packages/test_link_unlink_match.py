@@ -16,20 +16,14 @@ from calendar_app.services import (
     appointment_mark_missed,
     appointment_unlink,
 )
-from kernel.errors import DomainError, NotAllowed
+from kernel.errors import NotAllowed
 from packages.models import ClientPackageStatus, CreditLedgerEntry, LedgerKind
 from packages.selectors import client_package_matches, ledger_discrepancies
 from packages.services import client_package_adjust, client_package_cancel
 from tests.factories import ClientFactory, next_local
+from tests.refusals import refusal as _refusal
 
 pytestmark = pytest.mark.django_db
-
-
-def _refusal(call, code):
-    with pytest.raises(DomainError) as exc:
-        call()
-    assert exc.value.code == code, exc.value.message
-    return exc.value
 
 
 # --- Matching -----------------------------------------------------------------------
