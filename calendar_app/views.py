@@ -35,7 +35,7 @@ from calendar_app.forms import (
     parse_local_datetime,
 )
 from calendar_app.grid import build_grid, day_bounds
-from calendar_app.models import Appointment, AppointmentStatus
+from calendar_app.models import Appointment
 from calendar_app.services import (
     appointment_book,
     appointment_book_series,
@@ -50,6 +50,7 @@ from calendar_app.services import (
 from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
+from invoicing.rules import why_not_invoice_appointment
 from invoicing.selectors import current_invoice_for_appointment
 from invoicing.services import invoice_for_appointment
 from kernel.errors import DomainError
@@ -556,9 +557,7 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
         "can_cancel": actions.cancel,
         "can_delete": actions.delete,
         "can_invoice": user.has_perm("invoicing.add_invoice")
-        and appointment.status != AppointmentStatus.CANCELED
-        and invoice is None
-        and not appointment.client.archived,
+        and why_not_invoice_appointment(appointment) is None,
         "calendar_url": _calendar_url_for(appointment),
         "in_modal": bool(request.htmx),
         **extra,

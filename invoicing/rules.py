@@ -17,8 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from calendar_app.models import Appointment, AppointmentStatus
+from clients.models import Client
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
-from invoicing.selectors import invoice_totals, refundable_amount
+from invoicing.selectors import (
+    current_invoice_for_appointment,
+    invoice_totals,
+    refundable_amount,
+)
 from kernel.errors import DomainError
 from kernel.money import ZERO, format_money
 
@@ -32,6 +38,38 @@ def refuse(error: DomainError | None) -> None:
 
 
 # -------------------------------------------------------------------------- invoices
+
+
+def why_not_invoice_client(client: Client) -> DomainError | None:
+    """An archived client gets no new invoice."""
+    if client.archived:
+        return DomainError(
+            "client_archived", f"{client} is archived. Restore the client to invoice them."
+        )
+    return None
+
+
+def why_not_invoice_appointment(appointment: Appointment) -> DomainError | None:
+    """Why "Create invoice" does not apply to `appointment`: it is canceled, it is
+    already on a non-void invoice (one per appointment), or its client is archived."""
+    if appointment.status == AppointmentStatus.CANCELED:
+        return DomainError("appointment_canceled", "This appointment is canceled.")
+    existing = current_invoice_for_appointment(appointment)
+    if existing is not None:
+        return already_invoiced("This appointment", existing)
+    return why_not_invoice_client(appointment.client)
+
+
+def already_invoiced(what: str, existing: Invoice) -> DomainError:
+    """One non-void invoice per client package and per appointment; the refusal carries
+    the existing invoice so pages can offer it instead of a second one."""
+    return DomainError(
+        "already_invoiced",
+        f"{what} is already on invoice {existing.number}."
+        if existing.number
+        else f"{what} is already on a draft invoice (#{existing.pk}).",
+        invoice=existing,
+    )
 
 
 def why_not_editable(invoice: Invoice, action: str = "changed") -> DomainError | None:

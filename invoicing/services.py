@@ -28,7 +28,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing.models import (
@@ -42,10 +42,13 @@ from invoicing.models import (
 )
 from invoicing.rules import (
     REFUND_REASON_REQUIRED,
+    already_invoiced,
     refuse,
     why_not_deletable,
     why_not_editable,
     why_not_finalizable,
+    why_not_invoice_appointment,
+    why_not_invoice_client,
     why_not_payable,
     why_not_payment_voidable,
     why_not_refundable,
@@ -243,13 +246,7 @@ def _refuse_if_invoiced(
         existing = current_invoice_for_appointment(appointment, excluding=exclude_line)
         what = "This appointment"
     if existing is not None:
-        raise DomainError(
-            "already_invoiced",
-            f"{what} is already on invoice {existing.number}."
-            if existing.number
-            else f"{what} is already on a draft invoice (#{existing.pk}).",
-            invoice=existing,
-        )
+        raise already_invoiced(what, existing)
 
 
 def _check_line_references(
@@ -304,10 +301,7 @@ def _invoice_create(
     notes: str,
     by: User | None,
 ) -> Invoice:
-    if client.archived:
-        raise DomainError(
-            "client_archived", f"{client} is archived. Restore the client to invoice them."
-        )
+    refuse(why_not_invoice_client(client))
     invoice = Invoice.objects.create(
         client=client,
         practitioner=practitioner,
@@ -558,9 +552,8 @@ def invoice_for_appointment(*, appointment: Appointment, by: User | None) -> Inv
         .select_related("service", "service__tax_rate", "client", "client_package")
         .get(pk=appointment.pk)
     )
-    if locked.status == AppointmentStatus.CANCELED:
-        raise DomainError("appointment_canceled", "This appointment is canceled.")
-    _refuse_if_invoiced(appointment=locked)
+    # Canceled, already invoiced (checked under the lock just taken), client archived.
+    refuse(why_not_invoice_appointment(locked))
     service = locked.service
     package = locked.client_package
     if package is not None:

@@ -319,6 +319,34 @@ def test_the_current_invoice_of_an_appointment_is_its_non_void_one():
     assert current_invoice_for_appointment(appointment) is None
 
 
+def test_why_not_invoice_appointment_is_what_invoice_for_appointment_refuses():
+    from calendar_app.models import AppointmentStatus
+    from clients.models import Client
+    from invoicing.rules import why_not_invoice_appointment
+    from invoicing.services import invoice_for_appointment
+
+    appointment = AppointmentFactory()
+    assert why_not_invoice_appointment(appointment) is None
+    # Already on an invoice (one per appointment).
+    invoice = invoice_for_appointment(appointment=appointment, by=None)
+    predicted = why_not_invoice_appointment(appointment)
+    assert predicted.code == "already_invoiced"
+    _same(_refusal(lambda: invoice_for_appointment(appointment=appointment, by=None)), predicted)
+    invoice_delete(invoice=invoice, by=None)
+    # The client archived.
+    Client.objects.filter(pk=appointment.client_id).update(archived=True)
+    appointment.client.refresh_from_db()
+    predicted = why_not_invoice_appointment(appointment)
+    assert predicted.code == "client_archived"
+    _same(_refusal(lambda: invoice_for_appointment(appointment=appointment, by=None)), predicted)
+    # Canceled comes first.
+    appointment.status = AppointmentStatus.CANCELED
+    appointment.save(update_fields=["status"])
+    predicted = why_not_invoice_appointment(appointment)
+    assert predicted.code == "appointment_canceled"
+    _same(_refusal(lambda: invoice_for_appointment(appointment=appointment, by=None)), predicted)
+
+
 # ------------------------------------------------------------------ no copies in views
 
 
