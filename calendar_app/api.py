@@ -371,14 +371,10 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
                 **data, client_package=client_package, by=request.user
             )
         else:
-            series = services.appointment_book_series(**data, **repeat, by=request.user)
+            series = services.appointment_book_series(
+                **data, **repeat, client_package=client_package, by=request.user
+            )
             appointment = series.appointments.order_by("starts_at", "id").first()
-            if client_package is not None:
-                # The link service refuses (repeating_appointment) and the view's
-                # transaction takes the series back with it.
-                services.appointment_link(
-                    appointment=appointment, client_package=client_package, by=request.user
-                )
         return self.respond(AppointmentOut, appointment, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):

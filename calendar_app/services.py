@@ -36,6 +36,7 @@ from calendar_app.selectors import (
     EDIT,
     LINK,
     MISS,
+    REPEAT_NO_PACKAGE,
     UNLINK,
     appointment_refusal,
 )
@@ -224,14 +225,18 @@ def appointment_book_series(
     every_weeks: int,
     weekdays: Iterable[int],
     count: int,
+    client_package: ClientPackage | None = None,
     by: User | None,
 ) -> AppointmentSeries:
     """Book a repeating appointment: every 1-4 weeks on the chosen weekdays, `count` times.
 
     All or nothing: if any occurrence clashes, nothing is booked. Repeating appointments
-    never use packages.
+    never use packages: asking for one (`client_package`) is refused before anything is
+    written.
     """
     require_perm(by, "calendar_app.add_appointment")
+    if client_package is not None:
+        raise DomainError("repeating_appointment", REPEAT_NO_PACKAGE)
     _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
     weekdays = list(weekdays)
     if not isinstance(every_weeks, int) or not 1 <= every_weeks <= 4:

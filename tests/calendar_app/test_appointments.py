@@ -445,3 +445,29 @@ def test_an_occurrence_spanning_the_clock_change_keeps_its_length(practice, rece
     second = series.appointments.order_by("starts_at")[1]
     assert second.ends_at - second.starts_at == dt.timedelta(minutes=75)
     assert timezone.localtime(second.ends_at).strftime("%H:%M") == "04:00"
+
+
+def test_a_series_is_refused_a_package_before_anything_is_booked(practice, reception):
+    from calendar_app.models import AppointmentSeries
+    from calendar_app.services import appointment_book_series
+
+    sold = practice.sell(practice.flexible)
+    start = next_local(hour=9, days=7)
+    _refusal(
+        lambda: appointment_book_series(
+            client=practice.client,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            service=practice.follow_up,
+            starts_at=start,
+            every_weeks=1,
+            weekdays=[start.weekday()],
+            count=3,
+            client_package=sold,
+            by=reception,
+        ),
+        "repeating_appointment",
+    )
+    assert not AppointmentSeries.objects.exists()
+    sold.refresh_from_db()
+    assert sold.remaining == sold.credits
