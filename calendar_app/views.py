@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -194,16 +195,22 @@ def calendar(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------ create appointment
 
 
+class AreaState(StrEnum):
+    """The steps of the package part of Create appointment (the template compares them
+    as strings)."""
+
+    OFF = "off"  # no permission, or no client chosen yet
+    REPEAT = "repeat"  # Repeat is on: say why no package
+    BANNER = "banner"  # "X package matches — View"
+    LINK = "link"  # the Link package choices
+    CHOSEN = "chosen"  # "Linked to package: NAME"
+
+
 @dataclass
 class PackageArea:
-    """What the package part of Create appointment shows.
+    """What the package part of Create appointment shows (see AreaState)."""
 
-    state: "off" (no permission or nothing chosen yet), "repeat" (why no package),
-    "banner" ("X package matches — View"), "link" (the Link package choices) or "chosen"
-    ("Linked to package: NAME").
-    """
-
-    state: str = "off"
+    state: AreaState = AreaState.OFF
     count: int = 0
     choices: list = field(default_factory=list)
     chosen: ClientPackage | None = None
@@ -278,7 +285,7 @@ def _package_area(data, user, step: str = "") -> PackageArea:
         return PackageArea()
     values = PackageAreaForm(data).values()
     if values["repeat"]:
-        return PackageArea(state="repeat")
+        return PackageArea(state=AreaState.REPEAT)
     client, day, service = values["client"], values["date"], values["service"]
     if client is None or day is None:
         return PackageArea()
@@ -291,22 +298,24 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             .filter(pk=package.pk)
             .exists()
         ):
-            return PackageArea(state="chosen", chosen=package, chosen_service=chosen_service)
+            return PackageArea(
+                state=AreaState.CHOSEN, chosen=package, chosen_service=chosen_service
+            )
         error = "Select a package, then the service it covers."
         step = "link"
     if step == "link":
         found = list(matches)
         if found:
             choices = package_choices(found, values["link_choice"] or "")
-            return PackageArea(state="link", count=len(found), choices=choices, error=error)
+            return PackageArea(state=AreaState.LINK, count=len(found), choices=choices, error=error)
     elif step != "clear_package" and values["client_package"]:
         package = matches.filter(pk=values["client_package"]).first()
         if package is not None:
-            return PackageArea(state="chosen", chosen=package, chosen_service=service)
+            return PackageArea(state=AreaState.CHOSEN, chosen=package, chosen_service=service)
         # The client, service or date changed so that the package no longer pays.
         error = "The package link was taken off: that package doesn't cover this booking."
     count = matches.count()
-    return PackageArea(state="banner" if count else "off", count=count, error=error)
+    return PackageArea(state=AreaState.BANNER if count else AreaState.OFF, count=count, error=error)
 
 
 def _query(data) -> str:
@@ -387,7 +396,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     if step in ("search", "link", "use_package", "clear_package", "refresh"):
         initial = _typed(request.POST)
         area = _package_area(request.POST, request.user, step)
-        if area.state == "chosen":
+        if area.state == AreaState.CHOSEN:
             initial["client_package"] = area.chosen.pk
             if area.chosen_service is not None:
                 initial["service"] = area.chosen_service.pk
@@ -492,7 +501,7 @@ def appointment_matches(request: HttpRequest) -> HttpResponse:
                 '<div id="client-results" hx-swap-oob="innerHTML">{}</div>', results
             )
 
-    if area.state == "chosen" and area.chosen_service is not None:
+    if area.state == AreaState.CHOSEN and area.chosen_service is not None:
         # The Service select follows the service chosen in Link package.
         form = _wire(AppointmentForm(initial={"service": area.chosen_service.pk}))
         html += render_to_string(f"{FORM}#service_field", {"form": form, "oob": True}, request)
