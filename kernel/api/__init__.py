@@ -1,5 +1,7 @@
-"""The REST API's framework pieces, one small module each: one exception handler, pagination, role permissions,
-throttling, idempotency and the base viewset every resource of `/api/v1/` builds on.
+"""The REST API's framework pieces, one small module each: `parsing` (JSON only),
+`errors` (the one exception handler), `pagination`, `permissions` (roles), `throttling`,
+`idempotency`, `viewsets` (the base every resource of `/api/v1/` builds on), `fields`,
+`schema` and `filters`.
 
 The API is one more thin delivery layer over the services (like the pages and the
 admin): viewsets validate input with an input serializer, call the service with
