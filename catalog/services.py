@@ -30,6 +30,7 @@ from catalog.models import (
     TaxRate,
 )
 from kernel.errors import DomainError, require_perm
+from kernel.records import clean_name, set_archived
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as User
@@ -42,15 +43,6 @@ MAX_DURATION = 24 * 60
 
 
 # ------------------------------------------------------------------------ validation
-
-
-def _name(value: str, *, what: str, max_length: int) -> str:
-    name = " ".join((value or "").split())
-    if not name:
-        raise DomainError("name_required", f"Give the {what} a name.", field="name")
-    if len(name) > max_length:
-        raise DomainError("name_too_long", f"Use at most {max_length} characters.", field="name")
-    return name
 
 
 def _price(value: Any, *, field: str = "price") -> Decimal:
@@ -122,7 +114,7 @@ def _rate(value: Any) -> Decimal:
 def tax_rate_create(*, name: str, rate: Decimal, by: User | None) -> TaxRate:
     require_perm(by, "catalog.add_taxrate")
     return TaxRate.objects.create(
-        name=_name(name, what="tax rate", max_length=100), rate=_rate(rate)
+        name=clean_name(name, what="tax rate", max_length=100), rate=_rate(rate)
     )
 
 
@@ -132,7 +124,7 @@ def tax_rate_update(*, tax_rate: TaxRate, name: str, rate: Decimal, by: User | N
     issued invoices keep the rate they were issued with."""
     require_perm(by, "catalog.change_taxrate")
     locked = TaxRate.objects.select_for_update().get(pk=tax_rate.pk)
-    locked.name = _name(name, what="tax rate", max_length=100)
+    locked.name = clean_name(name, what="tax rate", max_length=100)
     locked.rate = _rate(rate)
     locked.save(update_fields=["name", "rate"])
     return locked
@@ -143,30 +135,20 @@ def tax_rate_archive(*, tax_rate: TaxRate, by: User | None) -> TaxRate:
     """Archived tax rates are no longer offered; services and packages that use one keep
     it until they are edited."""
     require_perm(by, "catalog.change_taxrate")
-    return _set_archived(TaxRate, tax_rate, True)
+    return set_archived(TaxRate, tax_rate, True)
 
 
 @transaction.atomic
 def tax_rate_restore(*, tax_rate: TaxRate, by: User | None) -> TaxRate:
     require_perm(by, "catalog.change_taxrate")
-    return _set_archived(TaxRate, tax_rate, False)
-
-
-def _set_archived(model, obj, archived: bool):
-    """Archive or restore `obj` under its row lock; the caller's instance follows."""
-    locked = model.objects.select_for_update().get(pk=obj.pk)
-    if locked.archived != archived:
-        locked.archived = archived
-        locked.save(update_fields=["archived"])
-    obj.archived = archived
-    return locked
+    return set_archived(TaxRate, tax_rate, False)
 
 
 # ------------------------------------------------------------------------ categories
 
 
 def _category_name(name: str, *, exclude_pk: int | None = None) -> str:
-    clean = _name(name, what="category", max_length=100)
+    clean = clean_name(name, what="category", max_length=100)
     clash = ServiceCategory.objects.annotate(lname=Lower("name")).filter(lname=clean.lower())
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
@@ -218,7 +200,7 @@ def _service_fields(
 ) -> dict[str, Any]:
     _usable_tax_rate(tax_rate, current=current.tax_rate if current else None)
     return {
-        "name": _name(name, what="service", max_length=200),
+        "name": clean_name(name, what="service", max_length=200),
         "category": category,
         "duration_minutes": _whole(
             duration_minutes,
@@ -309,13 +291,13 @@ def service_archive(*, service: Service, by: User | None) -> Service:
             f"{locked.name} is included in packages on sale ({names}). Archive those "
             "packages or take the service out of them first.",
         )
-    return _set_archived(Service, service, True)
+    return set_archived(Service, service, True)
 
 
 @transaction.atomic
 def service_restore(*, service: Service, by: User | None) -> Service:
     require_perm(by, "catalog.change_service")
-    return _set_archived(Service, service, False)
+    return set_archived(Service, service, False)
 
 
 # ------------------------------------------------------------------------ packages
@@ -335,7 +317,7 @@ def _package_fields(
 ) -> tuple[dict[str, Any], list[tuple[Service, int | None]]]:
     """Validate a package's input; return its fields and its (service, allowance) rows."""
     clean: dict[str, Any] = {
-        "name": _name(name, what="package", max_length=200),
+        "name": clean_name(name, what="package", max_length=200),
         "description": (description or "").strip(),
         "credits": _whole(
             credits,
@@ -506,7 +488,7 @@ def package_update(
 def package_archive(*, package: Package, by: User | None) -> Package:
     """Archived packages can't be sold; packages already sold keep working."""
     require_perm(by, "catalog.change_package")
-    return _set_archived(Package, package, True)
+    return set_archived(Package, package, True)
 
 
 @transaction.atomic
@@ -525,4 +507,4 @@ def package_restore(*, package: Package, by: User | None) -> Package:
             f"{locked.name} includes archived services ({', '.join(archived)}). Restore "
             "them or take them out of the package first.",
         )
-    return _set_archived(Package, package, False)
+    return set_archived(Package, package, False)

@@ -1,5 +1,6 @@
-"""Helpers for the practice's simple named lists (locations, practitioners, cancellation
-reasons, payment methods): names typed by staff, archiving instead of deleting."""
+"""Helpers for named, archivable rows (catalog entries, locations, practitioners,
+cancellation reasons, payment methods): names typed by staff, archiving instead of
+deleting."""
 
 from __future__ import annotations
 

@@ -507,12 +507,6 @@ class _RollBack(Exception):
     """Raised to undo one role's attempt."""
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Five users are made per test; the default hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def personas(admin_user, reception, practitioner_user, accountant):
     return {

@@ -56,13 +56,6 @@ def anonymous() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' passwords are hashed on every test; the default hasher is slow on
-    purpose, and these tests sign in with tokens."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class World:
     """The practice of `tests.conftest.Practice` plus one row in each state the API's
     endpoints act on, all made through the services (by the system)."""

@@ -14,11 +14,6 @@ from tests.trust.bad_input.common import (
 )
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(practice, roles_exist):
     return World(practice)
