@@ -6,6 +6,7 @@ Every value that differs between machines comes from an environment variable (se
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import zoneinfo
 from pathlib import Path
@@ -183,6 +184,18 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client's address behind a reverse proxy (kernel/network.py): X-Forwarded-For is read
+# only from these proxies (addresses or CIDR networks, comma-separated; default none).
+# The lockout and the audit trail both use it.
+TRUSTED_PROXIES = _env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES must list IP addresses or networks, not {_proxy!r}"
+        ) from exc
+AXES_CLIENT_IP_CALLABLE = "kernel.network.client_ip"
 
 # Sessions: an idle timeout (each request extends it) and an absolute one from sign-in.
 # Django already rotates the session key on sign-in and flushes it on sign-out; a

@@ -23,8 +23,11 @@ def audited(**kwargs):
 
 
 def client_ip(request) -> str | None:
-    """The client's address as the server saw it (no proxy headers are trusted)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: REMOTE_ADDR, or behind a trusted proxy (TRUSTED_PROXIES)
+    the address it forwarded for (kernel.network, shared with the sign-in lockout)."""
+    from kernel.network import client_ip as network_client_ip
+
+    return network_client_ip(request)
 
 
 def history_for(obj, *, related: bool = True):
