@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "kernel.middleware.HtmxMessagesMiddleware",
     "kernel.security.ContentSecurityPolicyMiddleware",
+    "kernel.security.NoStoreForSignedInMiddleware",
     "kernel.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns lockouts into the lockout page.
     "axes.middleware.AxesMiddleware",

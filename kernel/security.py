@@ -1,4 +1,5 @@
-"""Security middleware: a Content-Security-Policy and an absolute session lifetime.
+"""Security middleware: a Content-Security-Policy, no caching of signed-in answers, and an
+absolute session lifetime.
 
 Django 5.2 has no built-in CSP (it arrives in 6.0). The staff pages need nothing inline:
 htmx is served from our static files and configured by a <meta> tag, our script and
@@ -73,3 +74,28 @@ class AbsoluteSessionTimeoutMiddleware:
                 messages.info(request, "Your session has ended. Please sign in again.")
                 return redirect(f"{settings.LOGIN_URL_PATH}?next={request.path}")
         return self.get_response(request)
+
+
+class NoStoreForSignedInMiddleware:
+    """`Cache-Control: no-store` on every answer to a signed-in user (pages and API answers
+    carry health data): no browser, shared computer's back button or proxy keeps a copy.
+
+    Judged after the view, so API token authentication (set inside the view) counts too.
+    Static files (served before this middleware, or under STATIC_URL) and anonymous
+    answers such as the sign-in page keep their own caching.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not request.path.startswith(settings.STATIC_URL)
+        ):
+            response["Cache-Control"] = "private, no-store"
+            response["Pragma"] = "no-cache"
+        return response
