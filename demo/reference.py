@@ -28,6 +28,7 @@ from demo.data import (
     PackageSpec,
 )
 from invoicing.models import PaymentMethod
+from practice import roles
 from practice.models import PracticeSettings
 from practice.services import practice_details_update, staff_user_create
 
@@ -124,8 +125,15 @@ def build_reference(*, demo_passwords: bool) -> Reference:
 
 def _staff_user(username: str, first: str, last: str, role: str, demo_passwords: bool):
     """A staff user in `role`: with the demo password, or an unusable one (a new user
-    is created with a random password no one knows, then made unusable)."""
+    is created with a random password no one knows, then made unusable).
+
+    Only the Admin may use the Django admin (is_staff), as `staff_user_create` decides
+    for a new user; a demo user left from an older seed is put right too.
+    """
     user = get_user_model().objects.filter(username=username).first()
+    if user is not None and not user.is_superuser and user.is_staff != (role == roles.ADMIN):
+        user.is_staff = role == roles.ADMIN
+        user.save(update_fields=["is_staff"])
     if user is None:
         user = staff_user_create(
             username=username,
