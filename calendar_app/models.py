@@ -13,6 +13,7 @@ from django.utils import timezone
 from kernel.audit import audited
 
 
+@audited()
 class Location(models.Model):
     name = models.CharField(max_length=200)
     address = models.TextField(blank=True)
@@ -25,6 +26,7 @@ class Location(models.Model):
         return self.name
 
 
+@audited()
 class Practitioner(models.Model):
     """A staff member with a calendar (optionally a user who signs in)."""
 
@@ -46,6 +48,7 @@ class Practitioner(models.Model):
         return self.name
 
 
+@audited()
 class CancellationReason(models.Model):
     name = models.CharField(max_length=200, unique=True)
     archived = models.BooleanField(default=False)

@@ -8,9 +8,12 @@ import datetime as dt
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from kernel.audit import audited
+
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
+@audited()
 class TaxRate(models.Model):
     name = models.CharField(max_length=100)
     rate = models.DecimalField(
@@ -33,6 +36,7 @@ class TaxRate(models.Model):
         return f"{self.name} ({self.rate.normalize():f}%)"
 
 
+@audited()
 class ServiceCategory(models.Model):
     name = models.CharField(max_length=100, unique=True)
 
@@ -44,6 +48,7 @@ class ServiceCategory(models.Model):
         return self.name
 
 
+@audited()
 class Service(models.Model):
     """A bookable item: a consultation, a treatment, a class."""
 
@@ -103,6 +108,7 @@ class PackageKind(models.TextChoices):
     FLEXIBLE = "flexible", "Flexible (shared credits)"
 
 
+@audited()
 class Package(models.Model):
     """A package template that is sold to clients.
 
@@ -174,6 +180,7 @@ class Package(models.Model):
         return add_period(start, self.expires_after_value, self.expires_after_unit)
 
 
+@audited()
 class PackageService(models.Model):
     """A service included in a catalog package; `allowance` is set for fixed packages."""
 

@@ -14,6 +14,7 @@ from catalog.models import MONEY
 from kernel.audit import audited
 
 
+@audited()
 class PaymentMethod(models.Model):
     name = models.CharField(max_length=100, unique=True)
     archived = models.BooleanField(default=False)
