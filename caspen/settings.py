@@ -76,7 +76,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -259,7 +258,8 @@ def _env_rate(name: str, default: str) -> str:
 # role permissions, per-user throttling (API_THROTTLE_USER, e.g. "1000/min").
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # API keys (practice.api_keys): hashed, shown once, revocable.
+        "practice.api_auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -280,8 +280,9 @@ SPECTACULAR_SETTINGS = {
         "REST API v1 for integrators: clients, the catalog, client packages and their "
         "credits, the calendar, invoices and payments. The same rules as the staff pages "
         "apply (DOMAIN.md): a refused action answers 409 with a `code` and a message.\n\n"
-        "Authenticate with `Authorization: Token <key>` (`python manage.py "
-        "drf_create_token <username>`); your role decides what you may do. Every POST "
+        "Authenticate with `Authorization: Token <key>`, a key you create for yourself on "
+        "the API keys page (signed in, menu at the top right), shown once; your role "
+        "decides what you may do. Every POST "
         "accepts an `Idempotency-Key` header so it can be retried safely."
     ),
     "VERSION": "1.0.0",

@@ -15,5 +15,6 @@ urlpatterns = [
     path("calendar/", include("calendar_app.urls")),
     path("billing/", include("invoicing.urls")),
     path("settings/", include("practice.urls")),
+    path("api-keys/", include("practice.urls_api_keys")),
     path("", practice_views.home, name="home"),
 ]

@@ -8,9 +8,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from kernel.admin import ServiceAdminMixin
+from kernel.admin import (
+    ReadOnlyAdminMixin,
+    ServiceAdminMixin,
+    remove_delete_selected,
+    service_action,
+)
 from practice import services
-from practice.models import PracticeSettings
+from practice.api_keys import api_key_revoke
+from practice.models import ApiKey, PracticeSettings
 
 
 @admin.register(PracticeSettings)
@@ -50,3 +56,43 @@ class PracticeSettingsAdmin(ServiceAdminMixin, admin.ModelAdmin):
         saved = services.practice_settings_update(changes=changes, by=request.user)
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """API keys: listed and revoked here, never added (each user creates their own on the
+    API keys page) and never readable: the secret is not stored, and the hash is not
+    shown."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at", "state"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    fields = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+    ]
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+
+    @admin.display(description="Status")
+    def state(self, obj: ApiKey) -> str:
+        return obj.status()
+
+    def get_actions(self, request: HttpRequest):
+        return remove_delete_selected(super().get_actions(request))
+
+    @service_action(
+        description="Revoke selected API keys",
+        done="Revoked {count} {items}.",
+        perm="caspen.change_apikey",
+    )
+    def revoke_keys(self, request, api_key):
+        api_key_revoke(api_key=api_key, by=request.user)

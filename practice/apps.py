@@ -17,3 +17,6 @@ class PracticeConfig(AppConfig):
         from practice.selectors import stored_currency
 
         money.set_currency_source(stored_currency)
+        # Connects the signals that revoke API keys (and end sessions) when a user's
+        # password changes or the user is deactivated.
+        from practice import api_keys  # noqa: F401

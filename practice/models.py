@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from kernel.audit import audited
+
 
 def _default_currency() -> str:
     return settings.CURRENCY
@@ -97,3 +99,57 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.get_state_display()})"
+
+
+@audited(exclude=["secret_hash", "last_used_at"])
+class ApiKey(models.Model):
+    """A named API key of one user, for `Authorization: Token <key>` (practice.api_keys).
+
+    Only a SHA-256 hash of the secret is stored: the key is shown once, when created, and
+    nobody (the owner, an Admin, the database) can read it afterwards. `prefix` is the
+    non-secret start of the key, used to find the row and to tell keys apart on the pages.
+    A key is never deleted or revived: revoking it (by hand, or by a password change or a
+    deactivation of its user) stamps `revoked_at`. The audit records creation and
+    revocation; `last_used_at` (refreshed about once a minute) and the hash are left out.
+    """
+
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_key_user_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | ~models.Q(revoked_reason=""),
+                name="api_key_revocation_has_a_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def status(self, now=None) -> str:
+        """"Active", "Expired" or "Revoked" (what the pages and the admin show)."""
+        if self.revoked_at is not None:
+            return "Revoked"
+        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
+            return "Expired"
+        return "Active"

@@ -94,7 +94,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 PROJECT_APPS = ("caspen", "clients", "catalog", "packages", "calendar_app", "invoicing")
-ADMIN_EXTRA_APPS = ("auth", "authtoken")
+ADMIN_EXTRA_APPS = ("auth",)
 
 
 def sync_roles(apps) -> None:

@@ -12,7 +12,6 @@ from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.core.management import call_command
 from django.utils.crypto import get_random_string
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.api.conftest import api_client
@@ -66,11 +65,12 @@ def test_session_authentication_needs_the_csrf_token_for_writes(reception):
     assert created.status_code == 201
 
 
-def test_drf_create_token_gives_a_working_token(reception):
-    out = io.StringIO()
-    call_command("drf_create_token", reception.username, stdout=out)
-    key = Token.objects.get(user=reception).key
-    assert key in out.getvalue()
+def test_create_api_key_prints_a_working_key_once(reception):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_api_key", reception.username, "--name", "Export", stdout=out, stderr=err)
+    key = out.getvalue().strip()
+    assert key.startswith("csk_")
+    assert "shown once" in err.getvalue()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"{V1}/clients/").status_code == 200

@@ -57,12 +57,11 @@ class Server:
         return http
 
     def api_for(self, user) -> requests.Session:
-        """An HTTP session authenticating with `user`'s API token."""
-        from rest_framework.authtoken.models import Token
+        """An HTTP session authenticating with an API key of `user`."""
+        from tests.api.conftest import api_key_for
 
-        token, _ = Token.objects.get_or_create(user=user)
         http = requests.Session()
-        http.headers.update({"Authorization": f"Token {token.key}"})
+        http.headers.update({"Authorization": f"Token {api_key_for(user)}"})
         return http
 
 

@@ -48,13 +48,16 @@ def pages(client, users):
 
 @pytest.fixture
 def api(users):
-    """`api(role)`: an API client with that role's token."""
-    from rest_framework.authtoken.models import Token
+    """`api(role)`: an API client with an API key of that role (one key per role)."""
+    from tests.api.conftest import api_key_for
+
+    keys: dict[str, str] = {}
 
     def make(role: str = "admin") -> APIClient:
-        token, _ = Token.objects.get_or_create(user=users[role])
+        if role not in keys:
+            keys[role] = api_key_for(users[role])
         http = APIClient()
-        http.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        http.credentials(HTTP_AUTHORIZATION=f"Token {keys[role]}")
         return http
 
     return make
