@@ -14,6 +14,7 @@ def _default_currency() -> str:
     return settings.CURRENCY
 
 
+@audited()
 class PracticeSettings(models.Model):
     """The practice's details and invoice settings (a single row, pk=1).
 
@@ -153,3 +154,7 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
             return "Expired"
         return "Active"
+
+
+# The audit of staff users, roles and permissions (event models of auth tables).
+from practice import history  # noqa: E402, F401
