@@ -9,6 +9,7 @@ from pghistory.middleware import HistoryMiddleware
 
 from kernel.audit import client_ip
 from kernel.money import currency_scope
+from kernel.web import FORM_KEY_FIELD
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +58,46 @@ class AuditContextMiddleware(HistoryMiddleware):
 
 
 class DatabaseUnavailableMiddleware:
-    """A dropped database connection mid-request answers 503 with a clear message.
+    """A dropped database connection mid-request answers 503 with an honest message.
 
-    The transaction it was in is rolled back by PostgreSQL, so nothing was half-written;
-    the broken connection is discarded so the next request (a retry) opens a new one.
+    "Nothing was saved" only when that is known: no COMMIT was sent during the request
+    (the transaction it was in is rolled back by PostgreSQL, nothing half-written). When
+    the connection broke during COMMIT, or after a change had been committed, the outcome
+    is unknown: the answer says so and how to check (the API: retry with the same
+    Idempotency-Key, which replays a saved change; the pages: open the page again, or
+    send the same form again, whose key makes that safe). The backend (kernel/db/) tells
+    the cases apart. The broken connection is discarded so the retry opens a new one.
     """
 
     MESSAGE = "The connection to the database was lost. Nothing was saved; please try again."
+    UNKNOWN = (
+        "The connection to the database was lost while the change was being saved, so "
+        "whether it was saved is unknown."
+    )
+    UNKNOWN_API_KEYED = (
+        f"{UNKNOWN} Retry with the same Idempotency-Key: if the change was saved you get "
+        "its answer again (Idempotent-Replayed: true), otherwise it is made now."
+    )
+    UNKNOWN_API = (
+        f"{UNKNOWN} Read the resource to check before retrying; a POST sent with an "
+        "Idempotency-Key can always be retried safely with the same key."
+    )
+    UNKNOWN_PAGE_KEYED = (
+        f"{UNKNOWN} Sending the same form again is safe: if it was saved, you see the "
+        "result and it is not saved twice. Or open the page again to check."
+    )
+    UNKNOWN_PAGE = (
+        f"{UNKNOWN} Open the page again (the client's appointments, the invoice) and "
+        "check before trying again."
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        for conn in connections.all(initialized_only=True):
+            if hasattr(conn, "forget_commits"):
+                conn.forget_commits()
         return self.get_response(request)
 
     def process_exception(self, request, exception):
@@ -77,15 +106,30 @@ class DatabaseUnavailableMiddleware:
         logger.warning(
             "Database unavailable during %s %s: %s", request.method, request.path, exception
         )
+        outcome_known = True
         for conn in connections.all(initialized_only=True):
+            if getattr(conn, "commit_in_doubt", False) or (
+                request.method not in ("GET", "HEAD", "OPTIONS")
+                and getattr(conn, "commits_done", 0)
+            ):
+                outcome_known = False
             conn.close_if_unusable_or_obsolete()
             if conn.connection is not None and not conn.is_usable():
                 conn.close()
-        if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"detail": self.MESSAGE, "code": "database_unavailable"}, status=503
-            )
-        return render(request, "503.html", {"message": self.MESSAGE}, status=503)
+        api = request.path.startswith("/api/")
+        if outcome_known:
+            message, code = self.MESSAGE, "database_unavailable"
+        elif api:
+            keyed = "Idempotency-Key" in request.headers
+            message = self.UNKNOWN_API_KEYED if keyed else self.UNKNOWN_API
+            code = "outcome_unknown"
+        else:
+            keyed = bool(request.POST.get(FORM_KEY_FIELD)) if request.method == "POST" else False
+            message = self.UNKNOWN_PAGE_KEYED if keyed else self.UNKNOWN_PAGE
+            code = "outcome_unknown"
+        if api:
+            return JsonResponse({"detail": message, "code": code}, status=503)
+        return render(request, "503.html", {"message": message, "code": code}, status=503)
 
 
 class CurrencyMiddleware:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
+from django.db import transaction
 from django.forms.renderers import TemplatesSetting
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
+from kernel import idempotency
 from kernel.errors import DomainError, NotAllowed
 
 # Status codes for a re-rendered form: htmx is configured (static/js/app.js) to swap these.
@@ -179,8 +183,68 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+# The hidden field carrying a form's one-time key (`{% form_key %}`, kernel/templatetags/form_keys.py).
+FORM_KEY_FIELD = "form_key"
+# Page keys share the API's key table; the prefix keeps them apart from API keys.
+FORM_KEY_PREFIX = "form:"
+FORM_KEY_MAX_LENGTH = 64
+ALREADY_SENT = "This form had already been sent, so it was not saved again."
+ALREADY_SENT_CHANGED = (
+    "This form had already been sent and saved, so the changes sent with it again were "
+    "not saved. Check the result, then make the change again if it is still needed."
+)
+
+
+def _form_fingerprint(request: HttpRequest) -> str:
+    digest = hashlib.sha256(request.path.encode())
+    skip = {FORM_KEY_FIELD, "csrfmiddlewaretoken"}
+    for name in sorted(request.POST):
+        if name not in skip:
+            for value in request.POST.getlist(name):
+                digest.update(b"\0" + name.encode() + b"=" + value.encode())
+    return digest.hexdigest()
+
+
+def post_once(request: HttpRequest, run: Callable[[], HttpResponse]) -> HttpResponse:
+    """A staff page's POST, in one transaction with its form key (if it sent one).
+
+    The whole view is one transaction, so a server error or a lost connection before
+    COMMIT leaves nothing behind. A form sent with a key (`{% form_key %}`) runs at most
+    once per user: the key is claimed in the same transaction (kernel/idempotency.py), so
+    a double submit waits for the first and gets its answer, and a retry after a lost
+    answer replays it, with a message saying it was not saved again. Only answers of a
+    change are kept (status below 400): an invalid or refused form saved nothing, so the
+    key stays free and sending it again runs again.
+    """
+    key = request.POST.get(FORM_KEY_FIELD, "")
+    if not key or len(key) > FORM_KEY_MAX_LENGTH or not request.user.is_authenticated:
+        with transaction.atomic():
+            return run()
+    fingerprint = _form_fingerprint(request)
+    with transaction.atomic():
+        row, stored = idempotency.claim(
+            user=request.user, key=FORM_KEY_PREFIX + key, fingerprint=fingerprint
+        )
+        if stored is not None:
+            if stored.fingerprint == fingerprint:
+                messages.info(request, ALREADY_SENT)
+            else:
+                messages.warning(request, ALREADY_SENT_CHANGED)
+            return idempotency.replay(stored, with_headers=True)
+        response = run()
+        if response.status_code >= 500:
+            transaction.set_rollback(True)  # a server error keeps nothing
+        elif response.status_code < 400 and not response.streaming:
+            idempotency.store(row, response, with_headers=True)
+        else:
+            idempotency.release(row)
+        return response
+
+
 def staff_view(perm: str | tuple[str, ...]) -> Callable:
-    """Signed-in staff holding `perm` (403 otherwise; anonymous goes to the sign-in page)."""
+    """Signed-in staff holding `perm` (403 otherwise; anonymous goes to the sign-in page).
+
+    A POST runs in one transaction, exactly once per form key (`post_once`)."""
     perms = (perm,) if isinstance(perm, str) else perm
 
     def decorator(view):
@@ -192,6 +256,8 @@ def staff_view(perm: str | tuple[str, ...]) -> Callable:
                     # Asked for a popup: show the refusal in it.
                     trigger_client_event(response, POPUP_OPEN, after="settle")
                 return response
+            if request.method == "POST":
+                return post_once(request, lambda: view(request, *args, **kwargs))
             return view(request, *args, **kwargs)
 
         wrapped.__name__ = view.__name__

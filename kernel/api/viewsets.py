@@ -20,9 +20,9 @@ from rest_framework.viewsets import GenericViewSet
 from kernel.api.filters import OrderingFilter
 from kernel.api.idempotency import (
     _Replay,
-    idempotency_abandon,
-    idempotency_begin,
+    idempotency_claim,
     idempotency_finish,
+    idempotency_key,
 )
 from kernel.api.pagination import Pagination
 from kernel.api.parsing import CaspenJSONParser, JSONOnlyNegotiation
@@ -33,10 +33,10 @@ from kernel.api.throttling import UserThrottle
 class ApiViewSet(GenericViewSet):
     """Base of every `/api/v1/` viewset.
 
-    Adds to DRF's dispatch: the Idempotency-Key claim (after authentication,
-    permissions and throttling, before the view), one transaction around the view (so
-    several service calls are all or nothing, and a refused request leaves nothing
-    behind), and storing the response for replays.
+    Adds to DRF's dispatch one transaction around the view (so several service calls are
+    all or nothing, and a refused request leaves nothing behind) and, for a POST with an
+    Idempotency-Key, the key's claim and its stored answer in that same transaction
+    (kernel/idempotency.py): key, work and answer commit together or not at all.
     """
 
     # Any id-like segment reaches the view (and gets a JSON 404), not Django's 404 page.
@@ -58,27 +58,34 @@ class ApiViewSet(GenericViewSet):
         request = self.initialize_request(request, *args, **kwargs)
         self.request = request
         self.headers = self.default_response_headers
-        claim = None
         try:
+            # Authentication, permissions and throttling come first, outside the
+            # transaction.
+            self.initial(request, *args, **kwargs)
+            key = idempotency_key(request)
+        except Exception as exc:
+            self.response = self.finalize_response(request, self.handle_exception(exc))
+            return self.response
+        method = request.method.lower()
+        handler = getattr(self, method, None) if method in self.http_method_names else None
+        handler = handler or self.http_method_not_allowed
+        # A database failure (a lost connection, COMMIT included) leaves this block as an
+        # exception: kernel.middleware.DatabaseUnavailableMiddleware answers 503.
+        with transaction.atomic():
+            claimed = None
             try:
-                self.initial(request, *args, **kwargs)
-                claim = idempotency_begin(request)
-                method = request.method.lower()
-                if method in self.http_method_names:
-                    handler = getattr(self, method, self.http_method_not_allowed)
-                else:
-                    handler = self.http_method_not_allowed
-                with transaction.atomic():
+                if key is not None:
+                    # Waits here while a concurrent request holds the same key.
+                    claimed = idempotency_claim(request, key)
+                # With a key, a savepoint: a refused request keeps its key and answer
+                # but none of its work.
+                with transaction.atomic(savepoint=claimed is not None):
                     response = handler(request, *args, **kwargs)
             except Exception as exc:
                 response = self.handle_exception(exc)
             self.response = self.finalize_response(request, response, *args, **kwargs)
-        except BaseException:
-            if claim is not None:
-                idempotency_abandon(claim)
-            raise
-        if claim is not None:
-            idempotency_finish(claim, self.response)
+            if claimed is not None:
+                idempotency_finish(claimed, self.response)
         return self.response
 
     def handle_exception(self, exc):

@@ -89,13 +89,21 @@
 
   // ------------------------------------------------------------------ errors
 
-  // A network failure or a server error must never fail silently.
+  // A network failure or a server error must never fail silently. A 503 page says
+  // whether anything was saved (templates/503.html, data-error-message): "Nothing was
+  // saved" only when the server knows; otherwise the outcome is unknown and how to check.
   document.body.addEventListener("htmx:responseError", function (event) {
-    const status = event.detail.xhr.status;
-    if (status === 503) {
-      showError("The connection to the database was lost. Nothing was saved; please try again.");
+    const xhr = event.detail.xhr;
+    const status = xhr.status;
+    const page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    const said = page.querySelector("[data-error-message]");
+    if (said && said.textContent.trim()) {
+      showError(said.textContent.trim());
+    } else if (status === 500) {
+      showError("Something went wrong (500). Nothing was saved; please try again.");
     } else {
-      showError("Something went wrong (" + status + "). Nothing was saved; please try again.");
+      showError("Something went wrong (" + status + "), so whether your change was saved " +
+        "is unknown. Open the page again to check before trying again.");
     }
   });
   document.body.addEventListener("htmx:sendError", function () {

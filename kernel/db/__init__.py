@@ -1,0 +1,1 @@
+"""Caspen's database backend (settings `DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"`)."""

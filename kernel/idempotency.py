@@ -1,0 +1,140 @@
+"""Exactly-once writes: a request's key, its work and its stored answer commit together.
+
+Used by the API (`Idempotency-Key` header, kernel/api/idempotency.py) and by the staff
+pages (a one-time key in each form, kernel/web.py). The keys are rows of the model named
+by `settings.IDEMPOTENCY_KEY_MODEL` (like `AUTH_USER_MODEL`: the kernel names no app),
+unique per (user, key), with the fields `user`, `key`, `fingerprint`, `state`,
+`created_at`, `response_status`, `response_body` and `response_content_type`. An
+answer whose headers matter (a page's redirect and htmx instructions) is kept as a JSON
+envelope `{"headers": {...}, "body": "..."}` in `response_body`.
+
+How it holds, inside the request's one transaction:
+
+1. `claim` inserts the key row. A concurrent request with the same key blocks on the
+   unique index until the first one ends: if the first committed, the insert fails and
+   the stored answer is found (and replayed); if it rolled back, the insert goes through
+   and this request does the work itself.
+2. The work runs (in a savepoint, so a refusal leaves nothing behind but its answer).
+3. `store` writes the answer into the key row; COMMIT saves key, work and answer at once.
+
+So nothing is ever "in flight" in the database: a crash before COMMIT leaves no key (the
+retry runs at once), and a key whose work committed always has its answer (the retry
+replays it, never runs the work again). When the connection breaks during COMMIT the
+outcome is unknown to the server too; the same key settles it on the retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpResponse
+from django.utils import timezone
+
+# A stored answer is replayed for this long; `clear_idempotency_keys` removes older rows.
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Rows written by the design before this one (claim committed apart from the work) may
+# be left "in_flight"; their work may or may not have committed.
+IN_FLIGHT = "in_flight"
+DONE = "done"
+# Headers a replay must repeat besides status, body and content type: where a redirect
+# goes, and htmx's instructions (HX-Redirect, HX-Trigger, HX-Reswap...).
+REPLAYED_HEADERS = ("location",)
+REPLAYED_HEADER_PREFIX = "hx-"
+
+
+def keys_model() -> Any:
+    """The idempotency key model (`settings.IDEMPOTENCY_KEY_MODEL`)."""
+    return apps.get_model(settings.IDEMPOTENCY_KEY_MODEL)
+
+
+def claim(*, user, key: str, fingerprint: str, now: dt.datetime | None = None) -> tuple[Any, Any]:
+    """Claim `key` for `user` in the current transaction: (the new row, None), or (None,
+    the stored row of an earlier request with this key, committed).
+
+    Must run inside `transaction.atomic`: the row commits with the work, or not at all.
+    Waits while a concurrent request holds the same key. A stored key older than
+    IDEMPOTENCY_TTL counts as unused (API.md: answers are kept for 24 hours).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("An idempotency key is claimed inside the request's transaction.")
+    keys = keys_model()
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return keys.objects.create(user=user, key=key, fingerprint=fingerprint), None
+        except IntegrityError:
+            pass  # a committed row holds the key (a concurrent one was waited for)
+        stored = keys.objects.filter(user=user, key=key).first()
+        if stored is None:
+            continue  # removed in the meantime (expired): claim it again
+        if stored.created_at < cutoff:
+            # Expired. A concurrent request deleting the same row waits for this one,
+            # then finds the new row and replays it.
+            keys.objects.filter(pk=stored.pk).delete()
+            continue
+        return None, stored
+    raise IntegrityError(f"Idempotency key {key!r} could not be claimed.")
+
+
+def store(row: Any, response: HttpResponse, *, with_headers: bool = False) -> None:
+    """Keep `response` in the claimed `row` (same transaction) for replays; with its
+    Location and HX-* headers when `with_headers`."""
+    if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+        response.render()
+    body = response.content.decode("utf-8", errors="replace")
+    if with_headers:
+        headers = {
+            name: value
+            for name, value in response.items()
+            if name.lower() in REPLAYED_HEADERS or name.lower().startswith(REPLAYED_HEADER_PREFIX)
+        }
+        body = json.dumps({"headers": headers, "body": body})
+    keys_model().objects.filter(pk=row.pk).update(
+        state=DONE,
+        response_status=response.status_code,
+        response_body=body,
+        response_content_type=response.get("Content-Type", "")[:100],
+    )
+
+
+def release(row: Any) -> None:
+    """Nothing to keep (a server error, or a page form refused): the key may be used
+    again, by a retry that then runs."""
+    keys_model().objects.filter(pk=row.pk).delete()
+
+
+def replay(stored: Any, *, with_headers: bool = False) -> HttpResponse:
+    """The stored answer again, marked `Idempotent-Replayed: true` (`with_headers` as
+    it was stored)."""
+    body, headers = stored.response_body, {}
+    if with_headers:
+        envelope = json.loads(body)
+        body, headers = envelope["body"], envelope["headers"]
+    response = HttpResponse(
+        body.encode(),
+        status=stored.response_status,
+        content_type=stored.response_content_type or "application/json",
+    )
+    for name, value in headers.items():
+        response[name] = value
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def answered(stored: Any) -> bool:
+    """Whether the stored row holds an answer (rows of the old design may not)."""
+    return stored.state == DONE and stored.response_status is not None
+
+
+def clear_expired(now: dt.datetime | None = None) -> int:
+    """Delete stored keys older than the replay window; returns how many."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = keys_model().objects.filter(created_at__lt=cutoff).delete()
+    return deleted
