@@ -151,6 +151,7 @@ DATABASES = {
 }
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
+DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost in doubt
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Where the API keeps Idempotency-Keys (kernel/api/idempotency.py).

@@ -73,13 +73,16 @@ class IdempotencyKeyState(models.TextChoices):
 
 
 class IdempotencyKey(models.Model):
-    """One `Idempotency-Key` an API user sent with a POST, and the response it got.
+    """One `Idempotency-Key` an API user sent with a POST, or one staff form's key
+    ("form:..."), and the response it got.
 
-    The row is inserted (and committed) before the view runs, so a concurrent retry with
-    the same key finds it and waits its turn instead of acting twice; the unique
-    constraint is what makes that hold across processes. `fingerprint` (method, path
-    and body) tells a retry from a different request reusing the key. Rows older than
-    24 hours are ignored and removed by `python manage.py clear_idempotency_keys`.
+    The row is inserted in the request's own transaction and commits with the work and
+    its answer, or not at all (kernel/idempotency.py): a concurrent request with the same
+    key blocks on the unique constraint until the first ends, then replays its answer.
+    So a committed row always holds its answer (`state` "done"; "in_flight" rows only
+    come from the earlier design). `fingerprint` (method, path and body) tells a retry
+    from a different request reusing the key. Rows older than 24 hours are ignored and
+    removed by `python manage.py clear_idempotency_keys`.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
