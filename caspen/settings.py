@@ -156,6 +156,8 @@ DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost i
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Where the API keeps Idempotency-Keys (kernel/api/idempotency.py).
 IDEMPOTENCY_KEY_MODEL = "caspen.IdempotencyKey"
+# Where the API counts requests per user for throttling (kernel/api/throttling.py).
+API_THROTTLE_MODEL = "caspen.ApiThrottleWindow"
 
 # Shared by every server process (a per-process memory cache would let each gunicorn
 # worker count API throttling on its own). The table is created by a migration.

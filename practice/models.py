@@ -159,5 +159,22 @@ class ApiKey(models.Model):
         return "Active"
 
 
+class ApiThrottleWindow(models.Model):
+    """How many API requests one user (`key`) made in the current rate window.
+
+    One row per user, counted by one atomic statement per request
+    (kernel/api/throttling.py: INSERT ... ON CONFLICT DO UPDATE ... RETURNING), so every
+    server process shares the count and no request slips through a read-then-write race.
+    A new window resets the row in that same statement: nothing piles up to clean.
+    """
+
+    key = models.CharField(max_length=150, primary_key=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start:%H:%M:%S}"
+
+
 # The audit of staff users, roles and permissions (event models of auth tables).
 from practice import history  # noqa: E402, F401
