@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clients.models import Client
+from clients.models import AccessVia, Client
 from clients.services import (
     EDITABLE_FIELDS,
+    client_access_record,
     client_archive,
     client_create,
     client_restore,
@@ -46,6 +47,14 @@ class ClientAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Opening a client's record in the admin is access-logged like on the pages."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        client = Client.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if request.method == "GET" and response.status_code == 200 and client is not None:
+            client_access_record(client=client, request=request, via=AccessVia.ADMIN)
+        return response
 
     def get_actions(self, request):
         return remove_delete_selected(super().get_actions(request))

@@ -84,9 +84,25 @@ class ClientFilter(django_filters.FilterSet):
     ),
 )
 class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Every client record the API returns (one, or each one on a page of the list) is
+    access-logged like a viewing on the staff pages, marked "api"."""
+
     queryset = Client.objects.order_by("last_name", "first_name", "id")
     filterset_class = ClientFilter
     serializer_class = ClientOut
+
+    def retrieve(self, request, *args, **kwargs):
+        client = self.get_object()
+        services.client_access_record(client=client, request=request, via="api")
+        return self.respond(ClientOut, client)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            services.client_accesses_record(
+                client_ids=[client.pk for client in page], request=self.request, via="api"
+            )
+        return page
 
     def create(self, request):
         data = self.validated(ClientIn)

@@ -49,9 +49,16 @@ class Client(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
 
+class AccessVia(models.TextChoices):
+    PAGE = "page", "Staff pages"
+    API = "api", "API"
+    ADMIN = "admin", "Django admin"
+
+
 class ClientAccess(models.Model):
     """One viewing of a client's record by a staff member (health data: who looked, when,
-    from where). Append-only, enforced by the database."""
+    from where, and through what: the staff pages, the API or the Django admin).
+    Append-only, enforced by the database."""
 
     client = models.ForeignKey(
         Client, on_delete=models.DO_NOTHING, db_constraint=False, related_name="accesses"
@@ -66,6 +73,7 @@ class ClientAccess(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     path = models.CharField(max_length=500)
+    via = models.CharField(max_length=10, choices=AccessVia.choices, default=AccessVia.PAGE)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from clients.models import Client, ClientAccess
+from clients.models import AccessVia, Client, ClientAccess
 from kernel.audit import client_ip
 from kernel.errors import DomainError, require_perm
 
@@ -183,11 +184,25 @@ def client_restore(*, client: Client, by: User | None) -> Client:
     return client
 
 
-def client_access_record(*, client: Client, request) -> ClientAccess:
-    """Log that the signed-in user viewed `client`'s record (health data)."""
+def client_access_record(*, client: Client, request, via: str = AccessVia.PAGE) -> ClientAccess:
+    """Log that the signed-in user viewed `client`'s record (health data), on a page,
+    through the API or in the Django admin (`via`)."""
     return ClientAccess.objects.create(
         client=client,
         user=request.user if request.user.is_authenticated else None,
         ip=client_ip(request),
         path=request.get_full_path()[:500],
+        via=via,
+    )
+
+
+def client_accesses_record(*, client_ids: Iterable[int], request, via: str) -> None:
+    """Log one read of each of these clients' records (a page of an API list): one row
+    per client, written in one query whatever the page size."""
+    user = request.user if request.user.is_authenticated else None
+    ip = client_ip(request)
+    path = request.get_full_path()[:500]
+    ClientAccess.objects.bulk_create(
+        ClientAccess(client_id=pk, user=user, ip=ip, path=path, via=via)
+        for pk in dict.fromkeys(client_ids)
     )

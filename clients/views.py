@@ -35,6 +35,7 @@ from kernel.web import (
 )
 from packages.models import ClientPackage
 from packages.selectors import client_packages_with_status
+from practice.activity import record_activity
 
 
 def _partial_for(request: HttpRequest, name: str) -> str | None:
@@ -162,6 +163,16 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "client-packages":
         partial = "packages"
     return render_page(request, "clients/detail.html", context, partial=partial)
+
+
+@staff_view("clients.view_client")
+def client_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    """Activity: every change to the client and to their packages, appointments and
+    invoices, newest first, in plain language (who did what, when)."""
+    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    context = _tabs_context(client, "activity")
+    context.update(record_activity(request, client))
+    return render_page(request, "clients/activity.html", context)
 
 
 APPOINTMENT_LISTS = ("upcoming", "past")

@@ -249,6 +249,15 @@ def date_text(value) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def money_text(value) -> str:
+    """An amount as saved ("95.00"); the event data holds it as a JSON number."""
+    from decimal import Decimal
+
+    if value is None or value == "":
+        return "none"
+    return f"{Decimal(str(value)):.2f}"
+
+
 def value_text(value) -> str:
     if value is None or value == "":
         return "empty"
@@ -299,7 +308,32 @@ def record_sentence(event: AuditEvent, noun: str, labels: dict[str, str], *, hid
     return f"changed {noun} {name}: " + ", ".join(parts)
 
 
-def activity_rows(events, *, detail: bool = False) -> list[dict]:
+def event_keys(events):
+    """(event model, event id) of each event in `events`, in order: cheap to count and
+    slice, since the data and the diff of each event are not computed. Paginate this,
+    then `load_events` the page."""
+    return events.values_list("pgh_model", "pgh_id")
+
+
+def load_events(keys) -> list:
+    """The events named by `keys` (from `event_keys`), with their data, diff and context,
+    in the same order: one query whatever their number."""
+    from pghistory.models import Events
+
+    keys = [tuple(key) for key in keys]
+    if not keys:
+        return []
+    models = sorted({model for model, _ in keys})
+    loaded = {
+        (e.pgh_model, e.pgh_id): e
+        for e in Events.objects.across(*models).filter(
+            pgh_model__in=models, pgh_id__in={pk for _, pk in keys}
+        )
+    }
+    return [loaded[key] for key in keys if key in loaded]
+
+
+def activity_rows(events) -> list[dict]:
     """Plain-language rows for a page of events: when, who, what happened ("Rosa Nguyen
     canceled the appointment of 7 Dec 08:00: Client unwell"), from where, and the kind.
 

@@ -51,6 +51,7 @@ from packages.forms import (
     InvoiceForPackageForm,
 )
 from packages.models import ClientPackage, LedgerKind
+from practice.activity import record_activity
 
 # The words of the credit history ("what happened").
 LEDGER_WORDS = {
@@ -201,6 +202,22 @@ def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ----------------------------------------------------------------- the package page
+
+
+@staff_view(("clients.view_client", "packages.view_clientpackage"))
+def package_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    """Activity: every change to the package (sale, cancellation, credits, expiry) and to
+    the appointments and invoice lines that refer to it, in plain language."""
+    client_package = _client_package(pk)
+    client_access_record(client=client_package.client, request=request)
+    context = {
+        "client_package": client_package,
+        "client": client_package.client,
+        "status": client_package.get_status_display(),
+        "tab": "activity",
+        **record_activity(request, client_package),
+    }
+    return render_page(request, "packages/activity.html", context)
 
 
 @staff_view(("clients.view_client", "packages.view_clientpackage"))

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from practice import activity
 from practice import views as views
 
 app_name = "settings"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("staff/<int:pk>/edit/", views.staff_edit, name="staff_edit"),
     path("staff/<int:pk>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:pk>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
+    path("activity/", activity.activity, name="activity"),
 ]
 
 # Tax rates, payment methods, cancellation reasons, locations and practitioners:
