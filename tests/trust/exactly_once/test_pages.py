@@ -1,0 +1,208 @@
+"""Staff forms that create or move money or credits carry a one-time key (`{% form_key %}`)
+and run at most once per key (kernel.web.post_once): a double submit or a resubmit after
+a lost answer replays the first answer and never books, pays or finalizes twice
+(issue 9, finding 2). In-process, with the Django test client and real PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client as Browser
+from django.urls import reverse
+from django.utils import timezone
+
+from calendar_app.models import Appointment
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
+from invoicing.services import invoice_create, invoice_finalize, invoice_for_client_package
+from kernel.web import ALREADY_SENT, ALREADY_SENT_CHANGED, FORM_KEY_FIELD
+from packages.models import CreditLedgerEntry
+from practice.models import IdempotencyKey
+from tests.factories import next_local
+
+KEY_INPUT = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
+
+
+@pytest.fixture
+def browser(reception) -> Browser:
+    browser = Browser()
+    browser.force_login(reception)
+    return browser
+
+
+def open_invoice(practice, reception) -> Invoice:
+    sold = practice.sell(by=reception)
+    invoice = invoice_for_client_package(
+        client_package=sold,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        by=reception,
+    )
+    return invoice_finalize(invoice=invoice, by=reception)
+
+
+def form_key(browser, url: str) -> str:
+    """The key the form at `url` renders (a GET writes nothing)."""
+    keys = IdempotencyKey.objects.count()
+    page = browser.get(url)
+    assert page.status_code == 200
+    assert IdempotencyKey.objects.count() == keys
+    found = KEY_INPUT.findall(page.content.decode())
+    assert len(found) == 1, found
+    return found[0]
+
+
+def payment_form(invoice, key: str, amount: str = "100.00") -> dict:
+    return {
+        FORM_KEY_FIELD: key,
+        "amount": amount,
+        "method": PaymentMethod.objects.get(name="EFTPOS").pk,
+        "date": timezone.localdate().isoformat(),
+        "reference": "",
+    }
+
+
+def booking_form(practice, sold, key: str) -> dict:
+    start = timezone.localtime(next_local(days=3, hour=9))
+    return {
+        FORM_KEY_FIELD: key,
+        "client": practice.client.pk,
+        "service": practice.follow_up.pk,
+        "practitioner": practice.practitioner.pk,
+        "location": practice.location.pk,
+        "date": start.date().isoformat(),
+        "start_time": start.strftime("%H:%M"),
+        "client_package": sold.pk,
+    }
+
+
+def said(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_every_render_of_a_form_has_a_new_key(browser, practice, reception):
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    assert form_key(browser, url) != form_key(browser, url)
+    assert form_key(browser, reverse("calendar_app:create"))
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_record_payment_sent_twice_pays_once_and_answers_alike(browser, practice, reception, htmx):
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    data = payment_form(invoice, form_key(browser, url))
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    first = browser.post(url, data, **headers)
+    second = browser.post(url, data, **headers)
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+    assert second.status_code == first.status_code
+    if htmx:
+        assert second["HX-Redirect"] == first["HX-Redirect"]
+    else:
+        assert first.status_code == 302
+        assert second["Location"] == first["Location"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert ALREADY_SENT in said(second)
+
+
+def test_the_same_key_with_other_values_saves_nothing_more_and_says_so(
+    browser, practice, reception
+):
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    key = form_key(browser, url)
+    browser.post(url, payment_form(invoice, key, "100.00"))
+    again = browser.post(url, payment_form(invoice, key, "20.00"))
+    assert again.status_code == 302
+    assert ALREADY_SENT_CHANGED in said(again)
+    assert list(Payment.objects.filter(invoice=invoice).values_list("amount", flat=True)) == [100]
+
+
+def test_a_refused_form_keeps_its_key_free(browser, practice, reception):
+    """An invalid or refused form saved nothing: sent again (corrected) it runs."""
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    key = form_key(browser, url)
+    assert browser.post(url, payment_form(invoice, key, "-5")).status_code == 400
+    assert not IdempotencyKey.objects.exists()
+    assert browser.post(url, payment_form(invoice, key)).status_code == 302
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_create_appointment_with_a_package_sent_twice_books_once(browser, practice, reception):
+    sold = practice.sell(by=reception)
+    url = reverse("calendar_app:create")
+    data = booking_form(practice, sold, form_key(browser, url))
+    first = browser.post(url, data)
+    second = browser.post(url, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"]
+    assert Appointment.objects.filter(client=practice.client).count() == 1
+    assert CreditLedgerEntry.objects.filter(client_package=sold, kind="consume").count() == 1
+
+
+def test_finalize_sent_twice_numbers_once(browser, practice, reception, admin_user):
+    browser.force_login(admin_user)
+    draft = invoice_create(
+        client=practice.client,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        lines=[{"description": "Consultation", "quantity": 1, "unit_price": 90}],
+        by=admin_user,
+    )
+    url = reverse("invoicing:finalize", args=[draft.pk])
+    key = form_key(browser, url)
+    first = browser.post(url, {FORM_KEY_FIELD: key})
+    second = browser.post(url, {FORM_KEY_FIELD: key})
+    assert first.status_code == second.status_code == 302
+    assert second["Idempotent-Replayed"] == "true"
+    draft.refresh_from_db()
+    assert draft.status == InvoiceStatus.OPEN
+    # Without the replay the second would be refused ("already finalized", 409).
+    assert ALREADY_SENT in said(second)
+
+
+def test_keys_belong_to_their_user(browser, practice, reception, admin_user):
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    key = form_key(browser, url)
+    browser.post(url, payment_form(invoice, key, "10.00"))
+    other = Browser()
+    other.force_login(admin_user)
+    assert other.post(url, payment_form(invoice, key, "10.00")).status_code == 302
+    assert Payment.objects.filter(invoice=invoice).count() == 2
+
+
+def test_a_server_error_in_a_page_post_keeps_nothing(browser, practice, reception, monkeypatch):
+    """The whole POST is one transaction: a crash after the payment was written takes
+    the payment and the key back, so "Nothing was saved" (500 page) is true."""
+    from invoicing import views
+
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    key = form_key(browser, url)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("after the write")
+
+    monkeypatch.setattr(views, "_done", broken)
+    browser.raise_request_exception = False
+    assert browser.post(url, payment_form(invoice, key)).status_code == 500
+    assert not Payment.objects.filter(invoice=invoice).exists()
+    assert not IdempotencyKey.objects.exists()
+    monkeypatch.undo()
+    assert browser.post(url, payment_form(invoice, key)).status_code == 302
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_clear_idempotency_keys_removes_expired_form_keys(browser, practice, reception):
+    from django.core.management import call_command
+
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+    browser.post(url, payment_form(invoice, form_key(browser, url), "10.00"))
+    IdempotencyKey.objects.update(created_at=timezone.now() - timezone.timedelta(hours=25))
+    call_command("clear_idempotency_keys")
+    assert not IdempotencyKey.objects.exists()
