@@ -139,6 +139,7 @@ class Describer:
 
 
 _describers: dict[str, Describer] = {}
+_silent: set[str] = set()
 _discovered = False
 
 
@@ -159,6 +160,19 @@ def _discover() -> None:
 
         autodiscover_modules("audit_events")
         _discovered = True
+
+
+def silent(event_model: str, *, kind: str) -> None:
+    """Register `event_model` as never told on its own (its changes are always told by
+    another event: a package's per-service counters by the appointments). The Activity
+    pages leave its events out of their queries."""
+    _describers[event_model] = Describer(kind=kind, sentence=lambda event: None)
+    _silent.add(event_model)
+
+
+def silent_event_models() -> list[str]:
+    _discover()
+    return sorted(_silent)
 
 
 def activity_kinds() -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ list an unlinked appointment, so the credit given back says it).
 
 from __future__ import annotations
 
-from kernel.audit import AuditEvent, date_text, describes, when_text
+from kernel.audit import AuditEvent, date_text, describes, silent, when_text
 
 
 def _sibling(event: AuditEvent, model: str, **match):
@@ -107,6 +107,5 @@ def expiry_change_sentence(event: AuditEvent) -> str | None:
     )
 
 
-@describes("packages.ClientPackageServiceEvent", kind="Packages")
-def client_package_service_sentence(event: AuditEvent) -> str | None:
-    return None  # copied at sale and counted with each use: the sale and the appointments tell it
+# Copied at sale and counted with each use: the sale and the appointments tell it.
+silent("packages.ClientPackageServiceEvent", kind="Packages")

@@ -15,6 +15,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from pghistory.core import event_models
 from pghistory.models import Events
 
 from kernel.audit import (
@@ -24,6 +25,7 @@ from kernel.audit import (
     event_keys,
     history_for,
     load_events,
+    silent_event_models,
 )
 from kernel.web import paginate, render_page, staff_view
 
@@ -84,9 +86,15 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 def activity_events(*, person=None, kind: str = "", date_from=None, date_to=None):
     """Every audit event matching the filters, newest first (baseline copies left out)."""
-    events = Events.objects.all()
+    quiet = set(silent_event_models())
     if kind:
-        events = events.across(*activity_kinds().get(kind, []))
+        events = Events.objects.across(
+            *[model for model in activity_kinds().get(kind, []) if model not in quiet]
+        )
+    else:
+        events = Events.objects.across(
+            *[model for model in event_models() if model._meta.label not in quiet]
+        )
     events = events.exclude(pgh_label=BASELINE)
     if person is not None:
         events = events.filter(pgh_context__user=person.pk)
@@ -123,5 +131,6 @@ def record_activity(request: HttpRequest, obj) -> dict:
     """The Activity tab of one record (a client, a client package): its page of events
     and their rows."""
     events = history_for(obj).exclude(pgh_label=BASELINE)
+    events = events.exclude(pgh_model__in=silent_event_models())
     page = paginate(request, event_keys(events), per_page=EVENTS_PER_PAGE)
     return {"page": page, "rows": activity_rows(load_events(page.object_list))}
