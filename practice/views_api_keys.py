@@ -71,8 +71,10 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
             by=request.user,
         )
     except DomainError as exc:
+        # Refusals of the input (name, how far ahead the expiry is): 400, beside the field.
         field = FIELD_ALIASES.get(exc.context.get("field"), exc.context.get("field"))
-        return _create_form(request, form, status=apply_domain_error(form, exc, field))
+        apply_domain_error(form, exc, field)
+        return _create_form(request, form, status=INVALID)
     context = {
         "title": "API key created",
         "api_key": created.api_key,
