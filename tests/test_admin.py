@@ -69,7 +69,10 @@ def su(client_as, superuser):
 @pytest.fixture
 def world(practice):
     """One of everything, written through the services."""
+    from practice.api_keys import api_key_create
+
     cash = PaymentMethodFactory(name="Cash")
+    api_key_create(user=UserFactory(username="integrator"), name="Booking website", by=None)
     fixed = practice.sell()
     flexible = practice.sell(practice.flexible)
     client_package_extend_expiry(
