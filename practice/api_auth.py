@@ -1,10 +1,12 @@
 """The REST API's key authentication (settings REST_FRAMEWORK names it by string, so the
 kernel imports no app): `Authorization: Token <key>`, or `Bearer <key>`, with a key from
 the API keys page (practice.api_keys). A revoked or expired key, or one whose user is
-deactivated, answers 401 with a message saying so."""
+deactivated, answers 401 with a message saying so. Changes made with a key are audited
+with its user and its prefix."""
 
 from __future__ import annotations
 
+import pghistory
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -30,9 +32,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid API key.") from None
         try:
-            return api_key_authenticate(key)
+            user, api_key = api_key_authenticate(key)
         except KeyRefused as refused:
             raise exceptions.AuthenticationFailed(refused.message, code=refused.code) from None
+        # The audit of this request's changes names the key too (its prefix), not only
+        # the user (the request's pghistory context is open: AuditContextMiddleware).
+        pghistory.context(api_key=api_key.prefix)
+        return user, api_key
 
     def authenticate_header(self, request) -> str:
         return self.keyword

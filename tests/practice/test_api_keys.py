@@ -361,3 +361,14 @@ def test_the_command_refuses_unknown_users_and_bad_dates(reception):
     with pytest.raises(CommandError, match="five years"):
         call_command("create_api_key", reception.username, "--name", "X", "--expires", "2099-01-01")
     assert not ApiKey.objects.exists()
+
+
+def test_changes_made_with_a_key_are_audited_with_its_user_and_prefix(reception):
+    created = _new_key(reception)
+    response = _api(created.key).post(
+        f"{V1}/clients/", {"first_name": "Ada", "last_name": "Lovelace"}, format="json"
+    )
+    assert response.status_code == 201
+    event = Events.objects.filter(pgh_model="clients.ClientEvent", pgh_label="insert").get()
+    assert event.pgh_context["user"] == reception.pk
+    assert event.pgh_context["api_key"] == created.api_key.prefix
