@@ -23,8 +23,13 @@ IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 HAS_APT := $(shell command -v apt-get >/dev/null 2>&1 && echo yes)
 
 # Shell snippet: use DATABASE_URL when set, otherwise the local cluster.
+# The local cluster has two roles: the app's (DATABASE_URL) and the tables' owner, who
+# runs the migrations (DATABASE_OWNER_URL; README: Deployment).
 define with_db
-if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL="$$($(DEVDB) start)"; fi; \
+if [ -z "$${DATABASE_URL:-}" ]; then \
+	DATABASE_URL="$$($(DEVDB) start)"; DATABASE_OWNER_URL="$$($(DEVDB) owner-url)"; \
+	export DATABASE_OWNER_URL; \
+fi; \
 export DATABASE_URL; echo "Database: $${DATABASE_URL}";
 endef
 

@@ -5,10 +5,14 @@
 #   .ci/devdb.sh stop    stop it (the data stays in .devdb/data)
 #   .ci/devdb.sh status  say whether it is running
 #   .ci/devdb.sh url     print the DATABASE_URL without starting anything
+#   .ci/devdb.sh owner-url  print the DATABASE_OWNER_URL (the tables' owner, for migrations)
 #
 # The cluster lives in .devdb/ (gitignored): data in .devdb/data, the server log in
 # .devdb/postgres.log, and the unix socket in .devdb/run. It listens on no TCP port, so
 # it never clashes with another PostgreSQL on the machine, and trusts local connections.
+# Two roles, as in production (README: Deployment): `caspen` owns the database and its
+# tables and runs the migrations (DATABASE_OWNER_URL); the app connects as `caspen_app`
+# (DATABASE_URL), which may not change or remove rows of append-only tables.
 # Only the DATABASE_URL goes to stdout; everything else goes to stderr, so callers can
 # write DATABASE_URL="$(.ci/devdb.sh start)".
 set -euo pipefail
@@ -20,8 +24,10 @@ DATA="$DEVDB/data"
 RUN="$DEVDB/run"
 LOG="$DEVDB/postgres.log"
 DB_USER="caspen"
+APP_USER="caspen_app"
 DB_NAME="caspen"
-URL="postgres://$DB_USER@/$DB_NAME?host=$RUN"
+URL="postgres://$APP_USER@/$DB_NAME?host=$RUN"
+OWNER_URL="postgres://$DB_USER@/$DB_NAME?host=$RUN"
 
 say() { printf 'devdb: %s\n' "$*" >&2; }
 die() {
@@ -173,6 +179,12 @@ start() {
         say "creating database $DB_NAME"
         "$dir/psql" -h "$RUN" -U "$DB_USER" -d postgres -XqAc "CREATE DATABASE $DB_NAME" >&2
     fi
+    if [ "$("$dir/psql" -h "$RUN" -U "$DB_USER" -d postgres -XtAc \
+        "SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER'")" != "1" ]; then
+        say "creating role $APP_USER (the app's role: it does not own the tables)"
+        "$dir/psql" -h "$RUN" -U "$DB_USER" -d postgres -XqAc \
+            "CREATE ROLE $APP_USER LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" >&2
+    fi
     echo "$URL"
 }
 
@@ -207,5 +219,6 @@ start) start ;;
 stop) stop ;;
 status) status ;;
 url) echo "$URL" ;;
-*) die "usage: $0 start|stop|status|url" ;;
+owner-url) echo "$OWNER_URL" ;;
+*) die "usage: $0 start|stop|status|url|owner-url" ;;
 esac

@@ -6,6 +6,7 @@ Every value that differs between machines comes from an environment variable (se
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import zoneinfo
@@ -41,6 +42,12 @@ if not SECRET_KEY:
     if not DEBUG and not os.environ.get("CASPEN_ALLOW_INSECURE_KEY"):
         raise ImproperlyConfigured("SECRET_KEY is not set (set DEBUG=true for local development)")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+# Seals the credit ledger's hash chain (packages/chain.py). It stays with the app, never in
+# the database. Set it once and keep it: `check_ledger` verifies every row with it.
+LEDGER_CHAIN_KEY = os.environ.get("LEDGER_CHAIN_KEY") or (
+    hashlib.sha256(f"caspen-ledger-chain:{SECRET_KEY}".encode()).hexdigest()
+)
 
 # Under pytest (which sets PYTEST_VERSION) the local names are allowed too: the API fuzzer
 # loads the schema as "localhost".
@@ -152,6 +159,26 @@ DATABASES = {
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
 DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost in doubt
+
+# The owner of the tables, for migrations (kernel/database.py): same server and database
+# as DATABASE_URL, another role. The app itself then runs as DATABASE_URL's role, which
+# may not change or remove rows of append-only tables (the ledger, the audit).
+DATABASE_OWNER = None
+DATABASE_APP_ROLE = None
+if os.environ.get("DATABASE_OWNER_URL"):
+    _owner = dj_database_url.parse(os.environ["DATABASE_OWNER_URL"])
+
+    def _where(db: dict) -> tuple:
+        return (db["NAME"], db["HOST"], db["PORT"], db.get("OPTIONS", {}).get("host"))
+
+    if _where(_owner) != _where(DATABASES["default"]):
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL must name the same server and database as DATABASE_URL "
+            "(only the role and password differ)"
+        )
+    DATABASE_OWNER = {"USER": _owner["USER"], "PASSWORD": _owner["PASSWORD"]}
+    if _owner["USER"] != DATABASES["default"]["USER"]:
+        DATABASE_APP_ROLE = DATABASES["default"]["USER"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Where the API keeps Idempotency-Keys (kernel/api/idempotency.py).

@@ -1,10 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class KernelConfig(AppConfig):
     """Helpers every app builds on (errors, money, time and text, web and HTMX, audit,
-    hooks, middleware, admin and API plumbing, template tags). It has no models and
-    imports no domain app."""
+    hooks, middleware, admin and API plumbing, template tags, database roles). It has no
+    models and imports no domain app."""
 
     name = "kernel"
     verbose_name = "Kernel"
+
+    def ready(self) -> None:
+        from kernel import database  # registers its system check
+
+        # After every migrate, as the owner: the app role's privileges (kernel/database.py).
+        post_migrate.connect(database.grant_after_migrate)

@@ -79,6 +79,63 @@ def _test_database_comment() -> str | None:
     return None if row is None else row[0]
 
 
+# The tests run as the app's role, not the tables' owner, exactly as `make run` and
+# production do (kernel/database.py): the test databases are built (and emptied, and
+# dropped) by the owner, and everything else runs as the app role, so a missing grant or a
+# write the app may not make fails here. With DATABASE_OWNER_URL, DATABASE_URL's role is
+# the app's; with DATABASE_URL alone (an owner, e.g. a superuser), the tests make an app
+# role of their own, TEST_APP_ROLE.
+TEST_APP_ROLE = "caspen_test_app"
+_app_credentials: dict[str, str] = {}
+
+
+def _ensure_test_app_role(owner_password: str) -> dict[str, str]:
+    from django.db import connection
+
+    password = hashlib.sha256(f"caspen-test-app:{owner_password}".encode()).hexdigest()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "DO $$ BEGIN "
+            f"CREATE ROLE {TEST_APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            f"PASSWORD '{password}'; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+    return {"USER": TEST_APP_ROLE, "PASSWORD": password}
+
+
+def _use_credentials(credentials: dict[str, str]) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    settings.DATABASES["default"].update(credentials)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, django_db_blocker):
+    """Build the test databases as the tables' owner (see TEST_APP_ROLE)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if settings.DATABASE_OWNER is None:
+        settings.DATABASE_OWNER = {"USER": db["USER"], "PASSWORD": db["PASSWORD"]}
+        with django_db_blocker.unblock():
+            try:
+                _app_credentials.update(_ensure_test_app_role(db["PASSWORD"]))
+            except Exception as exc:  # noqa: BLE001 - any failure means the same advice
+                pytest.exit(
+                    f"The tests run as a role that does not own the tables, and {db['USER']!r} "
+                    f"could not create one ({exc}). Set DATABASE_OWNER_URL to the owner and "
+                    "DATABASE_URL to a role that does not own the tables, or use a "
+                    "DATABASE_URL whose role may create roles.",
+                    returncode=2,
+                )
+        settings.DATABASE_APP_ROLE = TEST_APP_ROLE
+    else:
+        _app_credentials.update({"USER": db["USER"], "PASSWORD": db["PASSWORD"]})
+    _use_credentials(settings.DATABASE_OWNER)
+
+
 @pytest.fixture(scope="session")
 def _kept_database(request, django_db_modify_db_settings, django_db_blocker) -> str | None:
     """With --reuse-db: the fingerprint recorded on the test database (None: no such
@@ -100,7 +157,7 @@ def django_db_createdb(request, _kept_database) -> bool:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, django_db_keepdb, _kept_database):
     """pytest-django's set-up; then, when the database is kept, record what built it,
-    and empty a database kept from an earlier run."""
+    and empty a database kept from an earlier run; then switch to the app's role."""
     if django_db_keepdb:
         from django.core.management import call_command
         from django.db import connection
@@ -118,7 +175,11 @@ def django_db_setup(django_db_setup, django_db_blocker, django_db_keepdb, _kept_
                 cursor.execute(
                     f"COMMENT ON DATABASE {connection.ops.quote_name(name)} IS '{fingerprint}'"
                 )
+    from django.conf import settings
+
+    _use_credentials(_app_credentials)
     yield
+    _use_credentials(settings.DATABASE_OWNER)  # pytest-django drops the database as owner
 
 
 @pytest.fixture(autouse=True)

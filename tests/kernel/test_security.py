@@ -129,6 +129,9 @@ def test_check_deploy_is_clean_with_production_settings():
         "CASPEN_PLAIN_STATIC": "",
         "PYTEST_VERSION": "",
         "HTTPS": "",
+        # Two roles, as README: Deploy says (no connection is made).
+        "DATABASE_URL": "postgres://caspen_app:a@db.example.org:5432/caspen",
+        "DATABASE_OWNER_URL": "postgres://caspen_owner:b@db.example.org:5432/caspen",
     }
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -85,6 +85,7 @@ def server(transactional_db):
         "LOG_LEVEL": "WARNING",
     }
     env.pop("PYTEST_VERSION", None)
+    env.pop("DATABASE_OWNER_URL", None)  # the server runs as the app role only
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603
             [
