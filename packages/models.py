@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from catalog.models import MONEY, PackageKind
 from kernel.audit import audited
+from packages.chain import seal_new_entries
 
 
 class ClientPackageStatus(models.TextChoices):
@@ -158,6 +159,13 @@ class LedgerKind(models.TextChoices):
     ADJUST = "adjust", "Adjusted"
 
 
+class LedgerQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        seal_new_entries(self.model, objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 @audited()
 class CreditLedgerEntry(models.Model):
     """One movement of credits. Append-only: never updated, never deleted.
@@ -189,6 +197,10 @@ class CreditLedgerEntry(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # HMAC of the previous row's hash (same package) and this row (packages/chain.py).
+    chain_hash = models.CharField(max_length=64, editable=False)
+
+    objects = LedgerQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -213,10 +225,18 @@ class CreditLedgerEntry(models.Model):
                 ),
                 name="ledger_quantity_sign_matches_kind",
             ),
+            models.CheckConstraint(
+                condition=Q(chain_hash__regex=r"^[0-9a-f]{64}$"), name="ledger_row_is_sealed"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.quantity:+d} ({self.client_package})"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and not self.chain_hash:
+            seal_new_entries(type(self), [self])
+        super().save(*args, **kwargs)
 
 
 @audited()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from catalog.models import Service
 from clients.models import Client
+from packages.chain import broken_links
 from packages.models import (
     ClientPackage,
     ClientPackageService,
@@ -129,13 +131,86 @@ def _ledger_sums(group_by: str):
     )
 
 
-def ledger_discrepancies(client_package_ids: list[int] | None = None) -> list[LedgerDiscrepancy]:
-    """Every place a cached counter differs from its ledger (empty when all agree).
+@dataclass(frozen=True)
+class LinkDiscrepancy:
+    """An appointment whose link and the ledger's consumes for it disagree."""
+
+    client_package_id: int
+    appointment_id: int
+    linked: bool
+    net_consumed: int
+
+    def __str__(self) -> str:
+        state = "is linked to" if self.linked else "is not linked to"
+        return (
+            f"client package #{self.client_package_id}: appointment #{self.appointment_id} "
+            f"{state} it but the ledger holds {self.net_consumed} net consume(s) for it"
+        )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """A ledger row that does not follow its package's hash chain (packages/chain.py)."""
+
+    client_package_id: int
+    row_id: int
+
+    def __str__(self) -> str:
+        return (
+            f"client package #{self.client_package_id}: ledger row #{self.row_id} does not "
+            "follow its hash chain (a row was changed, removed or inserted outside the app)"
+        )
+
+
+def _link_discrepancies(client_package_ids: list[int] | None) -> list[LinkDiscrepancy]:
+    """Every linked appointment has exactly one net consume on its package (consumes
+    minus releases), and every other (appointment, package) pair none."""
+    ledger = CreditLedgerEntry._meta
+    link = ClientPackage.appointments.field  # Appointment.client_package, named from here
+    appointments, link_column = link.model._meta, link.column
+    only = ""
+    params: list = []
+    if client_package_ids is not None:
+        only = "WHERE coalesce(n.client_package_id, l.client_package_id) = ANY(%s)"
+        params = [list(client_package_ids)]
+    sql = f"""
+        WITH net AS (
+            SELECT client_package_id, appointment_id, -sum(quantity) AS used
+            FROM {ledger.db_table}
+            WHERE appointment_id IS NOT NULL AND kind IN ('consume', 'release')
+            GROUP BY client_package_id, appointment_id
+        ), linked AS (
+            SELECT {link_column} AS client_package_id, id AS appointment_id
+            FROM {appointments.db_table} WHERE {link_column} IS NOT NULL
+        )
+        SELECT * FROM (
+            SELECT coalesce(n.client_package_id, l.client_package_id),
+                   coalesce(n.appointment_id, l.appointment_id),
+                   l.appointment_id IS NOT NULL, coalesce(n.used, 0)
+            FROM net n FULL OUTER JOIN linked l
+              ON l.client_package_id = n.client_package_id
+             AND l.appointment_id = n.appointment_id
+            {only}
+        ) pairs (client_package_id, appointment_id, linked, used)
+        WHERE used <> CASE WHEN linked THEN 1 ELSE 0 END
+        ORDER BY client_package_id, appointment_id
+    """  # noqa: S608 - table and column names come from the models
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [LinkDiscrepancy(*row) for row in cursor.fetchall()]
+
+
+def ledger_discrepancies(
+    client_package_ids: list[int] | None = None,
+) -> list[LedgerDiscrepancy | LinkDiscrepancy | ChainBreak]:
+    """Every place the ledger and what it explains disagree (empty when all agree).
 
     Checks Credits and Consumed per client package and, for fixed packages, each
-    service's allowance and use.
+    service's allowance and use; that every linked appointment has exactly one net
+    consume on its package and every unlinked one none; and that every ledger row
+    follows its package's hash chain.
     """
-    found: list[LedgerDiscrepancy] = []
+    found: list[LedgerDiscrepancy | LinkDiscrepancy | ChainBreak] = []
     packages = ClientPackage.objects.values_list("pk", "credits", "consumed", "kind")
     sums = _ledger_sums("client_package")
     if client_package_ids is not None:
@@ -166,4 +241,6 @@ def ledger_discrepancies(client_package_ids: list[int] | None = None) -> list[Le
             )
         if used != row["used"]:
             found.append(LedgerDiscrepancy(pk, f"use of service #{service_id}", used, row["used"]))
+    found.extend(_link_discrepancies(client_package_ids))
+    found.extend(ChainBreak(*pair) for pair in broken_links(CreditLedgerEntry, client_package_ids))
     return found

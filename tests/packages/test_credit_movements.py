@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from calendar_app.models import Appointment
 from kernel.errors import DomainError
 from packages.models import CreditLedgerEntry, LedgerKind
 from packages.selectors import ledger_discrepancies
@@ -69,6 +70,8 @@ def test_move_takes_the_credit_from_one_package_to_another(practice, reception):
             **_facts(appointment),
             by=reception,
         )
+        # What the caller (calendar_app) does in the same transaction.
+        Appointment.objects.filter(pk=appointment.pk).update(client_package=paying)
     first.refresh_from_db()
     second.refresh_from_db()
     assert paying.pk == second.pk
