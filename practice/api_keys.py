@@ -21,10 +21,10 @@ import secrets
 import string
 from dataclasses import dataclass
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save, pre_save
@@ -34,10 +34,14 @@ from django.utils import timezone
 from kernel.errors import DomainError, NotAllowed
 from practice.models import ApiKey
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 KEY_PREFIX = "csk"
 # Letters and digits, so a double-click selects the whole key; 43 of 62 is > 256 bits.
 SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 43
+NAME_MAX_LENGTH = 100  # ApiKey.name
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 MANAGE_OTHERS_PERM = "caspen.change_apikey"
 VIEW_OTHERS_PERM = "caspen.view_apikey"
@@ -73,10 +77,10 @@ def _parse(key: str) -> tuple[str, str] | None:
 
 def api_key_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     name: str,
     expires_at: dt.datetime | None = None,
-    by: AbstractBaseUser | None,
+    by: User | None,
 ) -> CreatedKey:
     """A new key for `user`, made by `user` themselves (or by the server operator,
     `by=None`, from the command line). Nobody creates a key for someone else: that would
@@ -88,7 +92,7 @@ def api_key_create(
     name = " ".join((name or "").split())
     if not name:
         raise DomainError("name_required", "Give the key a name.", field="name")
-    if len(name) > ApiKey._meta.get_field("name").max_length:
+    if len(name) > NAME_MAX_LENGTH:
         raise DomainError("name_too_long", "Use at most 100 characters.", field="name")
     now = timezone.now()
     if expires_at is not None:
@@ -121,13 +125,13 @@ def api_key_create(
     raise RuntimeError("Could not find a free API key prefix")
 
 
-def can_manage(*, api_key: ApiKey, user: AbstractBaseUser) -> bool:
+def can_manage(*, api_key: ApiKey, user: User) -> bool:
     """The owner, or an Admin (who may revoke, never read or create, others' keys)."""
     return api_key.user_id == user.pk or user.has_perm(MANAGE_OTHERS_PERM)
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, by: AbstractBaseUser | None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, by: User | None) -> ApiKey:
     """Revoke a key for good (revoking a revoked key changes nothing)."""
     if by is not None and not can_manage(api_key=api_key, user=by):
         raise NotAllowed("You can only revoke your own API keys.")
@@ -143,14 +147,14 @@ def api_key_revoke(*, api_key: ApiKey, by: AbstractBaseUser | None) -> ApiKey:
     return locked
 
 
-def api_keys_revoke_all(*, user: AbstractBaseUser, reason: str) -> int:
+def api_keys_revoke_all(*, user: User, reason: str) -> int:
     """Revoke every live key of `user` (one UPDATE, so each row gets an audit event)."""
     return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
 
 
-def api_keys_visible_to(user: AbstractBaseUser) -> QuerySet[ApiKey]:
+def api_keys_visible_to(user: User) -> QuerySet[ApiKey]:
     """The keys `user` sees on the API keys page: their own, or everyone's for an Admin;
     newest first."""
     keys = ApiKey.objects.select_related("user", "revoked_by")
@@ -168,7 +172,7 @@ class KeyRefused(Exception):
         self.message = message
 
 
-def api_key_authenticate(key: str) -> tuple[AbstractBaseUser, ApiKey]:
+def api_key_authenticate(key: str) -> tuple[User, ApiKey]:
     """The user a presented key acts for, or `KeyRefused`.
 
     One query (the key with its user); `last_used_at` is written at most once a minute
@@ -209,7 +213,7 @@ def api_key_authenticate(key: str) -> tuple[AbstractBaseUser, ApiKey]:
 # ------------------------------------------------------------ sessions
 
 
-def sessions_end_all(*, user: AbstractBaseUser) -> int:
+def sessions_end_all(*, user: User) -> int:
     """Delete every unexpired session of `user` (database sessions), so no old cookie
     works again, even after the user is reactivated.
 
