@@ -47,8 +47,10 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
         "Makes the POST safe to retry (1-255 printable ASCII characters, e.g. a UUID). "
         "The first response for a key (per user) is stored for 24 hours and replayed "
         "for a retry with the same body (with the header `Idempotent-Replayed: true`); "
-        "the same key with a different body gives 422; a retry while the first request "
-        "is still running gives 409."
+        "the same key with a different body gives 422; a retry sent while the first "
+        "request is still running waits for it and gets its answer. The key, the change "
+        "and the stored answer are saved together, so after a 503 whose outcome is "
+        "unknown the retry with the same key is always safe."
     ),
 )
 
@@ -59,12 +61,17 @@ _ERROR_DESCRIPTIONS = {
     "404": "No such object (or page).",
     "409": (
         "A business rule refused the action (e.g. `no_credits_left`, `invoice_not_draft`), "
-        "or a request with the same Idempotency-Key is still running "
-        "(`idempotency_in_flight`)."
+        "or an Idempotency-Key left without an answer by an earlier version "
+        "(`idempotency_outcome_unknown`: never run again)."
     ),
     "415": "The body must be JSON (`Content-Type: application/json`).",
     "422": "The Idempotency-Key was already used for a different request.",
     "429": "Too many requests: wait the number of seconds in `Retry-After`.",
+    "503": (
+        "The connection to the database was lost: `database_unavailable` (nothing was "
+        "saved) or `outcome_unknown` (lost while saving: retry with the same "
+        "Idempotency-Key, which replays the answer if the change was saved)."
+    ),
 }
 
 
@@ -85,7 +92,7 @@ class CaspenAutoSchema(AutoSchema):
         if has_body or has_query:
             codes.append("400")
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            codes.append("409")
+            codes.extend(["409", "503"])
         if has_body:
             codes.append("415")
         if self.method == "POST":

@@ -292,3 +292,19 @@ def test_two_concurrent_requests_with_one_key_write_once_and_answer_alike(
     assert a.json() == b.json()
     assert sorted(str(r.headers.get("Idempotent-Replayed")) for r in (a, b)) == ["None", "true"]
     assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_without_a_key_a_commit_lost_says_unknown_and_how_to_check(
+    server, db_proxy, practice, reception
+):
+    invoice = _open_invoice(practice, reception)
+    api = server.api_for(reception)
+    body = {"amount": "100.00", "method": PaymentMethod.objects.get(name="EFTPOS").pk}
+    db_proxy.arm(PAYMENT_INSERT, AFTER_COMMIT)
+    response = api.post(
+        f"{server.url}/api/v1/invoices/{invoice.pk}/payments/", json=body, timeout=60
+    )
+    assert response.status_code == 503
+    assert response.json() == {"detail": Unavailable.UNKNOWN_API, "code": "outcome_unknown"}
+    # It was saved indeed: "Nothing was saved" would have been false.
+    assert Payment.objects.filter(invoice=invoice).count() == 1
