@@ -206,3 +206,58 @@ def test_clear_idempotency_keys_removes_expired_form_keys(browser, practice, rec
     IdempotencyKey.objects.update(created_at=timezone.now() - timezone.timedelta(hours=25))
     call_command("clear_idempotency_keys")
     assert not IdempotencyKey.objects.exists()
+
+
+def _world(practice):
+    from tests.api.conftest import World
+
+    return World(practice)
+
+
+# (url name, args from the world, how many keyed forms the page has): every form that
+# books, sells, invoices, pays, refunds, voids, cancels, adjusts or edits invoice lines.
+KEYED_FORMS = [
+    ("calendar_app:create", lambda w: [], 1),
+    ("calendar_app:link", lambda w: [w.appointment.pk], 1),
+    ("calendar_app:cancel", lambda w: [w.appointment.pk], 1),
+    ("calendar_app:edit", lambda w: [w.linked.pk], 1),
+    ("calendar_app:delete", lambda w: [w.appointment.pk], 1),
+    ("calendar_app:detail", lambda w: [w.past.pk], 3),  # Arrived, Missed, Create invoice
+    ("packages:create", lambda w: [w.client.pk], 1),
+    ("packages:invoice", lambda w: [w.sold.pk], 1),
+    ("packages:cancel", lambda w: [w.sold.pk], 1),
+    ("packages:adjust", lambda w: [w.sold.pk], 1),
+    ("packages:extend", lambda w: [w.sold.pk], 1),
+    ("invoicing:new", lambda w: [], 1),
+    ("invoicing:finalize", lambda w: [w.draft.pk], 1),
+    ("invoicing:pay", lambda w: [w.unpaid.pk], 1),
+    ("invoicing:void", lambda w: [w.unpaid.pk], 1),
+    ("invoicing:payment_refund", lambda w: [w.payment.pk], 1),
+    ("invoicing:payment_void", lambda w: [w.payment.pk], 1),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "count"), KEYED_FORMS, ids=[f[0] for f in KEYED_FORMS])
+def test_forms_that_move_money_or_credits_carry_a_key(
+    practice, admin_user, roles_exist, name, args, count
+):
+    world = _world(practice)
+    browser = Browser()
+    browser.force_login(admin_user)
+    page = browser.get(reverse(name, args=args(world)))
+    assert page.status_code == 200, page.content[:500]
+    assert len(KEY_INPUT.findall(page.content.decode())) == count
+
+
+def test_the_draft_invoices_line_forms_carry_keys(practice, admin_user, roles_exist):
+    world = _world(practice)
+    browser = Browser()
+    browser.force_login(admin_user)
+    page = browser.get(reverse("invoicing:detail", args=[world.draft.pk]))
+    # Add a line and the line's Remove (Edit line and Edit details open their own forms).
+    assert len(KEY_INPUT.findall(page.content.decode())) == 2
+    line = world.draft.lines.get()
+    edit = browser.get(reverse("invoicing:line_edit", args=[world.draft.pk, line.pk]))
+    assert len(KEY_INPUT.findall(edit.content.decode())) >= 1
+    header = browser.get(reverse("invoicing:edit", args=[world.draft.pk]))
+    assert len(KEY_INPUT.findall(header.content.decode())) >= 1
