@@ -223,10 +223,12 @@ def sessions_end_all(*, user: User) -> int:
     """
     store = import_module(settings.SESSION_ENGINE).SessionStore
     model = store.get_model_class()
+    live = model.objects.filter(expire_date__gt=timezone.now())
+    decoder = store()
     mine = [
-        session.session_key
-        for session in model.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if str(store().decode(session.session_data).get(SESSION_KEY)) == str(user.pk)
+        session_key
+        for session_key, data in live.values_list("session_key", "session_data")
+        if str(decoder.decode(data).get(SESSION_KEY)) == str(user.pk)
     ]
     if not mine:
         return 0

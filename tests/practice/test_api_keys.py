@@ -372,3 +372,19 @@ def test_changes_made_with_a_key_are_audited_with_its_user_and_prefix(reception)
     event = Events.objects.filter(pgh_model="clients.ClientEvent", pgh_label="insert").get()
     assert event.pgh_context["user"] == reception.pk
     assert event.pgh_context["api_key"] == created.api_key.prefix
+
+
+def test_the_page_costs_the_same_queries_for_3_or_20_keys(client, admin_user):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("api_keys:list")).status_code == 200
+        return len(queries)
+
+    client.force_login(admin_user)
+    for i in range(3):
+        _new_key(UserFactory(username=f"few{i}"))
+    few = count()
+    for i in range(17):  # 20 keys: one page (25 a page)
+        owner = UserFactory(username=f"many{i}")
+        api_keys.api_key_revoke(api_key=_new_key(owner).api_key, by=admin_user)
+    assert count() == few
