@@ -16,7 +16,12 @@ from calendar_app.models import CancellationReason, Location, Practitioner
 from catalog.models import Service
 from clients.models import Client
 from kernel.text import TEXT_MAX_LENGTH
-from kernel.time import missing_local_time
+from kernel.time import (
+    ambiguous_local_time,
+    ambiguous_occurrences,
+    missing_local_time,
+    occurrence_labels,
+)
 from packages.models import ClientPackage
 
 # Dates outside this window are typing mistakes (and would overflow the date arithmetic).
@@ -28,9 +33,24 @@ EVERY_WEEKS = [(1, "Every week"), (2, "Every 2 weeks"), (3, "Every 3 weeks"), (4
 SCOPES = [("this", "This appointment"), ("following", "This and following")]
 
 
-def local_datetime(day: dt.date, time: dt.time) -> dt.datetime:
-    """`day` at `time` on the practice's clock, as an aware datetime."""
-    return timezone.make_aware(dt.datetime.combine(day, time))
+def local_datetime(day: dt.date, time: dt.time, *, second: bool = False) -> dt.datetime:
+    """`day` at `time` on the practice's clock, as an aware datetime (`second`: the second
+    time it happens, on the night the clocks go back)."""
+    return timezone.make_aware(dt.datetime.combine(day, time).replace(fold=int(second)))
+
+
+FIRST, SECOND = "first", "second"
+
+
+def occurrence_field(label: str) -> forms.ChoiceField:
+    """Which of the two, for a time that happens twice (the clocks go back): shown only
+    then (`AppointmentTimesMixin.asks`), labelled with the two times and zones."""
+    return forms.ChoiceField(
+        label=label,
+        choices=[(FIRST, "First"), (SECOND, "Second")],
+        widget=forms.RadioSelect,
+        required=False,
+    )
 
 
 def parse_local_datetime(value: str | None) -> dt.datetime | None:
@@ -156,7 +176,50 @@ class PackageAreaForm(forms.Form):
 
 
 class AppointmentTimesMixin:
-    """Date, start and optional end on the practice's clock → `starts_at`, `ends_at`."""
+    """Date, start and optional end on the practice's clock → `starts_at`, `ends_at`.
+
+    A time the clocks skip (daylight saving starts) is refused; a time that happens twice
+    (daylight saving ends) is refused until staff choose which one, in `start_occurrence`
+    / `end_occurrence` (the forms declare them; the templates show them when `asks`).
+    """
+
+    OCCURRENCE_FIELDS = {"start_time": "start_occurrence", "end_time": "end_occurrence"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:  # a bound form asks in clean_times
+            self._ask_from_initial()
+
+    def _ask_from_initial(self) -> None:
+        """A form shown again (or an appointment being edited) at a time that happens
+        twice shows the choice, with the one made (or the appointment's) selected."""
+        try:
+            day = self.fields["date"].to_python(self.initial.get("date"))
+            for name in self.OCCURRENCE_FIELDS:
+                time = self.fields[name].to_python(self.initial.get(name))
+                if day is not None and time is not None:
+                    self.ask_occurrence(name, dt.datetime.combine(day, time))
+        except forms.ValidationError:
+            return
+
+    @property
+    def asks(self) -> set[str]:
+        """The occurrence fields to show: their time happens twice."""
+        if not hasattr(self, "_asks"):
+            self._asks: set[str] = set()
+        return self._asks
+
+    def ask_occurrence(self, time_field: str, wall: dt.datetime) -> bool:
+        """Show the choice for `time_field` when `wall` happens twice; True if it does."""
+        pair = ambiguous_occurrences(wall)
+        if pair is None:
+            return False
+        name = self.OCCURRENCE_FIELDS[time_field]
+        first, second = occurrence_labels(pair)
+        self.fields[name].choices = [(FIRST, first), (SECOND, second)]
+        self.fields[name].required = True  # shown as needed (clean_times checks it)
+        self.asks.add(name)
+        return True
 
     def clean_date(self):
         return _check_date(self.cleaned_data.get("date"))
@@ -165,20 +228,30 @@ class AppointmentTimesMixin:
         day, start, end = cleaned.get("date"), cleaned.get("start_time"), cleaned.get("end_time")
         if day is None or start is None:
             return
-        # A time the clocks skip (daylight saving starts) would silently become another.
+        second = {}
         for name, time in (("start_time", start), ("end_time", end)):
-            problem = missing_local_time(dt.datetime.combine(day, time)) if time else None
+            if not time:
+                continue
+            wall = dt.datetime.combine(day, time)
+            # A time the clocks skip would silently become another.
+            problem = missing_local_time(wall)
             if problem:
                 self.add_error(name, problem)
+            elif self.ask_occurrence(name, wall):
+                chosen = cleaned.get(self.OCCURRENCE_FIELDS[name])
+                if chosen not in (FIRST, SECOND):
+                    self.add_error(name, ambiguous_local_time(wall))
+                second[name] = chosen == SECOND
         if self.has_error("start_time") or self.has_error("end_time"):
             return
-        cleaned["starts_at"] = local_datetime(day, start)
+        cleaned["starts_at"] = local_datetime(day, start, second=second.get("start_time", False))
         cleaned["ends_at"] = None
         if end is not None:
-            if end <= start:
+            ends_at = local_datetime(day, end, second=second.get("end_time", False))
+            if ends_at <= cleaned["starts_at"]:
                 self.add_error("end_time", "The end must be after the start.")
                 return
-            cleaned["ends_at"] = local_datetime(day, end)
+            cleaned["ends_at"] = ends_at
 
 
 class AppointmentForm(AppointmentTimesMixin, PopupForm):
@@ -216,6 +289,8 @@ class AppointmentForm(AppointmentTimesMixin, PopupForm):
         widget=TimeInput(),
         help_text="Leave empty to use the service's duration.",
     )
+    start_occurrence = occurrence_field("Which start time?")
+    end_occurrence = occurrence_field("Which end time?")
     notes = forms.CharField(
         required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -278,6 +353,8 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
         label="Start", widget=TimeInput(), error_messages={"required": "Enter a start time."}
     )
     end_time = forms.TimeField(label="End", widget=TimeInput(), required=False)
+    start_occurrence = occurrence_field("Which start time?")
+    end_occurrence = occurrence_field("Which end time?")
     notes = forms.CharField(
         required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -298,6 +375,8 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
                 "date": start.date(),
                 "start_time": start.time().replace(second=0, microsecond=0),
                 "end_time": end.time().replace(second=0, microsecond=0),
+                "start_occurrence": SECOND if start.fold else FIRST,
+                "end_occurrence": SECOND if end.fold else FIRST,
                 "notes": appointment.notes,
                 "scope": "this",
             },

@@ -45,6 +45,7 @@ from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name, save_named, set_archived, unique_name
+from kernel.time import ambiguous_occurrences
 from packages import services as credits
 from packages.models import ClientPackage
 from packages.services import check_package_covers
@@ -180,7 +181,8 @@ def series_occurrences(
 
     Weeks are counted from the week of `starts_at` (Monday first); occurrences before
     `starts_at` in that first week are skipped. The local clock time is kept across
-    daylight-saving changes; a series that would meet a time the clocks skip is refused.
+    daylight-saving changes; a series that would meet a time the clocks skip, or (after
+    its first) one they repeat, is refused.
     """
     local = timezone.localtime(starts_at)
     days = sorted(set(weekdays))
@@ -203,6 +205,17 @@ def series_occurrences(
                     f"The repeat reaches {date_format(wall, 'H:i')} on "
                     f"{date_format(wall, 'D j M Y')}, a time that does not exist: the clocks "
                     "go forward that night. Choose another time or fewer occurrences.",
+                    field="starts_at",
+                )
+            if day == local.date():
+                start = starts_at  # the time chosen, either one on a night it happens twice
+            elif ambiguous_occurrences(wall) is not None:
+                # The clocks go back over this time on that day: it happens twice.
+                raise DomainError(
+                    "time_ambiguous",
+                    f"The repeat reaches {date_format(wall, 'H:i')} on "
+                    f"{date_format(wall, 'D j M Y')}, a time that happens twice: the clocks "
+                    "go back that night. Choose another time or fewer occurrences.",
                     field="starts_at",
                 )
             occurrences.append(start)

@@ -72,6 +72,7 @@ CLIENT_RESULTS = 8
 FIELD_FOR_CODE = {
     "overlap": "start_time",
     "time_in_dst_gap": "start_time",
+    "time_ambiguous": "start_time",
     "invalid_time": "end_time",
     "client_archived": "client",
     "practitioner_archived": "practitioner",

@@ -38,3 +38,45 @@ def missing_local_time(value: dt.datetime, zone=None) -> str | None:
         f"{value:%H:%M} does not exist on {date_format(value.date(), 'j M Y')}: the clocks "
         f"go forward from {start:%H:%M} to {end:%H:%M}."
     )
+
+
+def ambiguous_occurrences(
+    value: dt.datetime, zone=None
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The two moments the naive wall-clock time `value` names in `zone` (the practice's
+    time zone by default) when it happens twice, first then second; None when it happens
+    once (or never: see `missing_local_time`).
+
+    On the night daylight saving ends the clocks go back (in Sydney, 03:00 becomes 02:00
+    on the first Sunday of April): 02:00 to 03:00 happens twice, an hour apart.
+    """
+    zone = zone or timezone.get_current_timezone()
+    first = value.replace(tzinfo=zone, fold=0)
+    second = value.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset() or not _exists(value, zone):
+        return None
+    return first, second
+
+
+def ambiguous_local_time(value: dt.datetime, zone=None) -> str | None:
+    """Why the naive wall-clock time `value` needs a choice in `zone`, or None when it
+    happens only once: "02:30 happens twice on 5 Apr 2026 (clocks go back). Choose
+    02:30 AEDT (first) or 02:30 AEST (second)." Taking either silently could book the
+    wrong hour."""
+    pair = ambiguous_occurrences(value, zone)
+    if pair is None:
+        return None
+    first, second = occurrence_labels(pair)
+    return (
+        f"{value:%H:%M} happens twice on {date_format(value.date(), 'j M Y')} "
+        f"(clocks go back). Choose {first} or {second}."
+    )
+
+
+def occurrence_labels(pair: tuple[dt.datetime, dt.datetime]) -> tuple[str, str]:
+    """("02:30 AEDT (first)", "02:30 AEST (second)") for `ambiguous_occurrences`."""
+    first, second = pair
+    return (
+        f"{first:%H:%M} {first.tzname()} (first)",
+        f"{second:%H:%M} {second.tzname()} (second)",
+    )

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from kernel.text import TEXT_MAX_LENGTH
-from kernel.time import missing_local_time
+from kernel.time import ambiguous_occurrences, missing_local_time
 
 # Input dates and times outside these years are refused (400): far-away dates are typing
 # mistakes, and adding an expiry period to 9999-12-31 would overflow.
@@ -31,7 +31,8 @@ class InputDate(serializers.DateField):
 
 class InputDateTime(serializers.DateTimeField):
     """An ISO 8601 date-time (without an offset: in the practice's time zone, where it
-    must exist: not in the hour the clocks skip when daylight saving starts)."""
+    must exist and happen once: not in the hour the clocks skip when daylight saving
+    starts, nor in the hour they repeat when it ends)."""
 
     default_error_messages = {
         "out_of_range": f"Enter a time between {EARLIEST_YEAR} and {LATEST_YEAR}."
@@ -44,6 +45,15 @@ class InputDateTime(serializers.DateTimeField):
             problem = missing_local_time(value, zone)
             if problem:
                 raise serializers.ValidationError(problem, code="invalid")
+            # DRF takes a time that happens twice (the clocks go back) as the first.
+            pair = ambiguous_occurrences(value, zone)
+            if pair is not None:
+                first, second = (moment.isoformat() for moment in pair)
+                raise serializers.ValidationError(
+                    f"{value:%H:%M} happens twice on {value:%Y-%m-%d} (clocks go back): "
+                    f"send it with its UTC offset, {first} (first) or {second} (second).",
+                    code="invalid",
+                )
         return super().enforce_timezone(value)
 
     def to_internal_value(self, value):

@@ -607,11 +607,17 @@ REPEATED_HOUR = "2026-04-05T02:30:00"
 
 
 def test_a_booking_in_the_hour_that_repeats_lasts_its_real_duration_on_the_page(pages, world):
-    """02:30 is taken as its first occurrence; 60 minutes later is the second 02:30
-    (an end computed on the wall clock, 03:30, would make it last two hours)."""
+    """02:30 chosen as its first occurrence (the form asks: tests/trust/hardening/
+    test_dst_ambiguous.py); 60 minutes later is the second 02:30 (an end computed on the
+    wall clock, 03:30, would make it last two hours)."""
     http = pages("reception")
     data = PAGE_FORMS["appointment-create"].data(world)
-    data.update(date="2026-04-05", start_time="02:30", service=world.practice.massage.pk)
+    data.update(
+        date="2026-04-05",
+        start_time="02:30",
+        start_occurrence="first",
+        service=world.practice.massage.pk,
+    )
     assert http.post(reverse("calendar_app:create"), data).status_code == 302
     booked = _latest("calendar_app.Appointment")
     assert booked.ends_at - booked.starts_at == dt.timedelta(minutes=60)
