@@ -388,3 +388,30 @@ def test_the_page_costs_the_same_queries_for_3_or_20_keys(client, admin_user):
         owner = UserFactory(username=f"many{i}")
         api_keys.api_key_revoke(api_key=_new_key(owner).api_key, by=admin_user)
     assert count() == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_drops_the_old_plaintext_tokens_of_an_existing_database():
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    from kernel.database import as_owner
+
+    migration = importlib.import_module("practice.migrations.0006_api_key")
+    with as_owner(), connection.cursor() as cursor:  # what the old authtoken app left
+        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY)")
+        cursor.execute("INSERT INTO authtoken_token VALUES ('eba3d532551ee98865f1aa892b954ab0')")
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('authtoken', '0001_initial', now())"
+        )
+        ContentType.objects.create(app_label="authtoken", model="token")
+        with connection.schema_editor() as schema_editor:
+            migration.forget_drf_tokens(apps, schema_editor)
+        cursor.execute("SELECT to_regclass('authtoken_token')")
+        assert cursor.fetchone() == (None,)
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone() == (0,)
+    assert not ContentType.objects.filter(app_label="authtoken").exists()
