@@ -214,6 +214,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# The Django admin's audit history (pghistory's Events) in words: who, when, from where,
+# what happened and what changed (practice/admin_history.py).
+PGHISTORY_ADMIN_CLASS = "practice.admin_history.ReadableEventsAdmin"
 # The client's address behind a reverse proxy (kernel/network.py): X-Forwarded-For is read
 # only from these proxies (addresses or CIDR networks, comma-separated; default none).
 # The lockout and the audit trail both use it.

@@ -297,6 +297,25 @@ def changes_text(event: AuditEvent, labels: dict[str, str], *, hidden=()) -> lis
     return parts
 
 
+def changes_in_words(event) -> list[str]:
+    """Every field an event changed, as "field: before → after" (the admin's detail);
+    notes are named without their text."""
+    parts = []
+    for field, (before, after) in sorted((event.pgh_diff or {}).items()):
+        if field in {"updated_at"}:
+            continue
+        label = field.removesuffix("_id").replace("_", " ")
+        if "notes" in field:
+            parts.append(f"{label} changed")
+        else:
+            parts.append(f"{label}: {_short(value_text(before))} → {_short(value_text(after))}")
+    return parts
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def record_sentence(event: AuditEvent, noun: str, labels: dict[str, str], *, hidden=()) -> str:
     """The sentence of a simple record (a service, a location, a tax rate...): added,
     deleted, archived, restored, renamed or changed, with what changed."""
@@ -347,7 +366,7 @@ def load_events(keys) -> list:
     return [loaded[key] for key in keys if key in loaded]
 
 
-def activity_rows(events) -> list[dict]:
+def activity_rows(events, *, every: bool = False) -> list[dict]:
     """Plain-language rows for a page of events: when, who, what happened ("Rosa Nguyen
     canceled the appointment of 7 Dec 08:00: Client unwell"), from where, and the kind.
 
@@ -359,7 +378,8 @@ def activity_rows(events) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     _discover()
-    events = [e for e in events if e.pgh_label != BASELINE]
+    if not every:
+        events = [e for e in events if e.pgh_label != BASELINE]
     by_context: dict[Any, list] = {}
     for e in events:
         if e.pgh_context_id is not None:
@@ -393,14 +413,18 @@ def activity_rows(events) -> list[dict]:
     for e, describer in wrapped:
         siblings = [s for s in by_context.get(e.pgh_context_id, []) if s is not e]
         ev = AuditEvent(e, refs=refs, users=users, siblings=siblings)
-        if describer is None:
-            sentence: str | None = describe_event(e, users)["what"].lower()
-            kind = "Other"
+        generic = describe_event(e, users)["what"].lower()
+        if e.pgh_label == BASELINE:
+            sentence: str | None = f"{generic}: the row as it was when its audit began"
+        elif describer is None:
+            sentence = generic
         else:
             sentence = describer.sentence(ev)
-            kind = describer.kind
+        kind = describer.kind if describer else "Other"
         if sentence is None:
-            continue
+            if not every:
+                continue
+            sentence = f"{generic} (told with the change it belongs to)"
         rows.append(
             {
                 "at": e.pgh_created_at,
@@ -412,6 +436,7 @@ def activity_rows(events) -> list[dict]:
                 "url": ev.context.get("url"),
                 "method": ev.context.get("method"),
                 "event": e,
+                "changes": changes_in_words(e),
             }
         )
     return rows
