@@ -45,7 +45,7 @@ from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name, save_named, set_archived, unique_name
-from kernel.time import ambiguous_occurrences
+from kernel.time import ambiguous_occurrences, check_date_in_range
 from packages import services as credits
 from packages.models import ClientPackage
 from packages.services import check_package_covers
@@ -78,19 +78,26 @@ def _check_bookable(
 
 
 def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    check_date_in_range(starts_at, field="starts_at")
+    check_date_in_range(ends_at, field="ends_at")
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
         raise DomainError("invalid_time", "Times must include a time zone.")
     # Compare instants: two times of one time zone compare (and subtract) by their wall
     # clocks, which is wrong across a daylight-saving change.
     starts_at, ends_at = starts_at.astimezone(dt.UTC), ends_at.astimezone(dt.UTC)
     if ends_at <= starts_at:
-        raise DomainError("invalid_time", "The appointment must end after it starts.")
+        raise DomainError(
+            "invalid_time", "The appointment must end after it starts.", field="ends_at"
+        )
     if ends_at - starts_at > dt.timedelta(hours=24):
-        raise DomainError("invalid_time", "An appointment cannot last more than 24 hours.")
+        raise DomainError(
+            "invalid_time", "An appointment cannot last more than 24 hours.", field="ends_at"
+        )
 
 
 def _default_end(starts_at: dt.datetime, service: Service) -> dt.datetime:
     """Start + the service's duration in real time (not on a clock that may skip an hour)."""
+    check_date_in_range(starts_at, field="starts_at")
     return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
 
 
@@ -434,6 +441,8 @@ def appointment_edit(
         raise DomainError(
             "invalid_field", f"These details cannot be edited: {', '.join(sorted(unknown))}."
         )
+    check_date_in_range(changes.get("starts_at"), field="starts_at")
+    check_date_in_range(changes.get("ends_at"), field="ends_at")
     targets = _targets(appointment, scope)
     first = targets[0]
     _refuse(first, EDIT)

@@ -1,6 +1,7 @@
 """`/api/`: version 1 of the REST API, its OpenAPI schema and the interactive docs."""
 
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -13,6 +14,7 @@ from calendar_app.api import (
 from catalog.api import PackageViewSet, ServiceViewSet, TaxRateViewSet
 from clients.api import ClientViewSet
 from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
+from kernel.api.errors import api_method_not_allowed
 from kernel.api.viewsets import not_found
 from packages.api import ClientPackageViewSet
 
@@ -34,8 +36,13 @@ router.register("payments", PaymentViewSet, basename="api-payment")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Last: any other URL under /api/ gets a JSON 404 rather than the HTML page.
-    re_path(r"", not_found),
+    path("schema/", api_method_not_allowed(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "docs/",
+        api_method_not_allowed(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    # Last: any other URL under /api/ gets a JSON 404 rather than the HTML page (whatever
+    # the method: exempt from Django's CSRF check, whose refusal is an HTML page).
+    re_path(r"", csrf_exempt(not_found)),
 ]

@@ -18,3 +18,9 @@ urlpatterns = [
     path("api-keys/", include("practice.urls_api_keys")),
     path("", practice_views.home, name="home"),
 ]
+
+# Under /api/ these answer JSON ({"detail", "code"}); elsewhere the pages' templates.
+handler400 = "kernel.api.errors.bad_request"
+handler403 = "kernel.api.errors.permission_denied"
+handler404 = "kernel.api.errors.page_not_found"
+handler500 = "kernel.api.errors.server_error"

@@ -224,6 +224,12 @@ class PackageViewSet(ReferenceViewSet):
     serializer_class = PackageOut
     input_serializer = PackageIn
     filterset_class = PackageFilter
+    # The services' field names -> this API's (kernel.api.errors).
+    error_fields = {
+        "define_quantities": "services",
+        "expires_after_value": "expires_after",
+        "expires_after_unit": "expires_after",
+    }
 
     def perform_reference_create(self, data: dict[str, Any]) -> Package:
         rows = data.pop("services")

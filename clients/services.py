@@ -48,16 +48,20 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if name == "date_of_birth":
             if value is not None and not isinstance(value, dt.date):
-                raise DomainError("invalid_date_of_birth", "Enter a valid date of birth.")
+                raise DomainError(
+                    "invalid_date_of_birth", "Enter a valid date of birth.", field=name
+                )
             if isinstance(value, dt.datetime):
                 value = value.date()
             if value is not None and value > timezone.localdate():
                 raise DomainError(
-                    "invalid_date_of_birth", "The date of birth can't be in the future."
+                    "invalid_date_of_birth", "The date of birth can't be in the future.", field=name
                 )
             if value is not None and value < EARLIEST_BIRTH:
                 raise DomainError(
-                    "invalid_date_of_birth", "Check the date of birth: it is before 1900."
+                    "invalid_date_of_birth",
+                    "Check the date of birth: it is before 1900.",
+                    field=name,
                 )
             cleaned[name] = value
             continue
@@ -69,17 +73,24 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             raise DomainError(
                 "value_too_long",
                 f"The {field.verbose_name} is too long (at most {field.max_length} characters).",
+                field=name,
             )
         if name in ("first_name", "last_name") and not text:
-            raise DomainError("name_required", f"Enter the client's {field.verbose_name}.")
+            raise DomainError(
+                "name_required", f"Enter the client's {field.verbose_name}.", field=name
+            )
         if name == "email" and text:
             try:
                 validate_email(text)
             except ValidationError as exc:
-                raise DomainError("invalid_email", "Enter a valid email address.") from exc
+                raise DomainError(
+                    "invalid_email", "Enter a valid email address.", field=name
+                ) from exc
         if name == "phone" and text and not PHONE_PATTERN.match(text):
             raise DomainError(
-                "invalid_phone", "Enter a phone number using digits, spaces, +, - or brackets."
+                "invalid_phone",
+                "Enter a phone number using digits, spaces, +, - or brackets.",
+                field=name,
             )
         cleaned[name] = text.strip()
     return cleaned

@@ -36,6 +36,7 @@ from invoicing.services import (
     payment_void,
 )
 from kernel.admin import (
+    _REFUSAL,
     ActionForm,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -46,6 +47,7 @@ from kernel.admin import (
     service_action,
     service_delete_action,
 )
+from kernel.errors import DomainError
 
 
 @admin.register(PaymentMethod)
@@ -78,6 +80,22 @@ class DisplayStatusFilter(admin.SimpleListFilter):
         if value in DISPLAY_STATUSES:
             return queryset.filter(display_status=value)
         return queryset
+
+
+# The context key naming the inline form of a refused line.
+_LINE_FORM = "admin_line_form"
+
+
+def _refuse_in(form: forms.Form, refusal: DomainError) -> None:
+    """Show `refusal` beside its field in `form` when it has that field, else on the form."""
+    clean = form.clean
+
+    def clean_with_refusal():
+        cleaned = clean()
+        form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+        return cleaned
+
+    form.clean = clean_with_refusal  # type: ignore[method-assign]
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -277,16 +295,22 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
             if line_form in formset.deleted_forms or not line_form.has_changed():
                 continue
             data = line_form.cleaned_data
-            if line_form.instance.pk is None:
-                values = {name: data.get(name) for name in LINE_FIELDS}
-                new.append(invoice_line_add(invoice=invoice, by=request.user, **values))
-            else:
-                values = {
-                    name: data[name] for name in line_form.changed_data if name in LINE_FIELDS
-                }
-                if values:
-                    invoice_line_update(line=line_form.instance, by=request.user, **values)
-                    changed.append((line_form.instance, list(values)))
+            try:
+                if line_form.instance.pk is None:
+                    values = {name: data.get(name) for name in LINE_FIELDS}
+                    new.append(invoice_line_add(invoice=invoice, by=request.user, **values))
+                else:
+                    values = {
+                        name: data[name] for name in line_form.changed_data if name in LINE_FIELDS
+                    }
+                    if values:
+                        invoice_line_update(line=line_form.instance, by=request.user, **values)
+                        changed.append((line_form.instance, list(values)))
+            except DomainError as exc:
+                # Which line was refused: the form is shown again with the message
+                # beside that line's field (see _create_formsets).
+                exc.context.setdefault(_LINE_FORM, line_form.prefix)
+                raise
         # What Django's formset.save() would leave for the change message.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = (
             new,
@@ -294,6 +318,18 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
             deleted,
         )
         return None
+
+    def _create_formsets(self, request, obj, change):
+        """After a line was refused (see save_formset), its message goes beside the
+        field of that line, as well as on top of the form."""
+        formsets, inlines = super()._create_formsets(request, obj, change)
+        refusal = getattr(request, _REFUSAL, None)
+        prefix = refusal.context.get(_LINE_FORM) if refusal is not None else None
+        for formset in formsets if prefix else []:
+            for line_form in formset.forms:
+                if line_form.prefix == prefix:
+                    _refuse_in(line_form, refusal)
+        return formsets, inlines
 
     def delete_model(self, request, obj):
         invoice_delete(invoice=obj, by=request.user)

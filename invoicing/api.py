@@ -31,6 +31,9 @@ from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+# Sums (an invoice's totals, a payment's refunds) are read as they are: one invoice is
+# capped by the services, but rows written before that cap still answer, not a 500.
+SUM = {"max_digits": None, "decimal_places": 2}
 
 # ------------------------------------------------------------------ payment methods
 
@@ -88,9 +91,9 @@ class PaymentOut(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DecimalField(**MONEY))
+    @extend_schema_field(serializers.DecimalField(**SUM))
     def get_refunded(self, payment: Payment) -> str:
-        return serializers.DecimalField(**MONEY).to_representation(refunded_amount(payment))
+        return serializers.DecimalField(**SUM).to_representation(refunded_amount(payment))
 
 
 class InvoiceLineOut(serializers.Serializer):
@@ -114,13 +117,13 @@ class InvoiceOut(serializers.ModelSerializer):
     display_status = serializers.SerializerMethodField(
         help_text="What staff see: Draft, Open, Part paid, Overdue, Paid or Void."
     )
-    subtotal = serializers.DecimalField(**MONEY, read_only=True)
-    tax = serializers.DecimalField(**MONEY, read_only=True)
-    total = serializers.DecimalField(**MONEY, read_only=True)
+    subtotal = serializers.DecimalField(**SUM, read_only=True)
+    tax = serializers.DecimalField(**SUM, read_only=True)
+    total = serializers.DecimalField(**SUM, read_only=True)
     amount_paid = serializers.DecimalField(
-        **MONEY, read_only=True, help_text="Active payments minus their refunds."
+        **SUM, read_only=True, help_text="Active payments minus their refunds."
     )
-    balance = serializers.DecimalField(**MONEY, read_only=True)
+    balance = serializers.DecimalField(**SUM, read_only=True)
     lines = InvoiceLineOut(many=True, read_only=True)
     payments = PaymentOut(many=True, read_only=True)
 
@@ -274,6 +277,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
     serializer_class = InvoiceOut
     filterset_class = InvoiceFilter
+    # A line's invalid value is reported on `lines` (kernel.api.errors).
+    error_fields = dict.fromkeys(services.LINE_FIELDS, "lines")
     action_permissions = {
         "finalize": ("invoicing.finalize_invoice",),
         "void": ("invoicing.void_invoice",),

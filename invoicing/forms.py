@@ -17,6 +17,7 @@ from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
 from invoicing.rules import REFUND_REASON_REQUIRED
 from invoicing.selectors import DISPLAY_STATUSES
+from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 CENT = Decimal("0.01")
@@ -39,9 +40,9 @@ class Form(forms.Form):
 
 
 def sane_date(value: dt.date) -> None:
-    """Dates far outside a practice's life are typos (2206 for 2026)."""
-    if not (dt.date(1900, 1, 1) <= value <= dt.date(2999, 12, 31)):
-        raise forms.ValidationError("Enter a real date, such as 24/11/2026.")
+    """Dates outside the practice's years (kernel.time) are typos (2206 for 2026)."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE)
 
 
 def _active_or_current(queryset, current_pk: int | None):

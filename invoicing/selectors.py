@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment
@@ -34,12 +34,18 @@ from kernel.money import ZERO
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
 
-MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
+# Sums of money are computed as PostgreSQL's unbounded `numeric`, never cast to the
+# columns' numeric(12, 2): one invoice is capped at what a column holds (the services
+# refuse more), but a sum over many invoices (the billing summary, a client's invoices)
+# is not, and a cast would make the whole page fail on numeric overflow. Sums of
+# numeric(12, 2) columns keep their 2 decimal places, so every value still comes back
+# as a Decimal with 2 places (`ZERO` is 0.00).
+MONEY_FIELD = DecimalField()
 
 
-def _money(expression) -> Cast:
-    """Always numeric(12, 2), so every value comes back as a Decimal with 2 places."""
-    return Cast(Coalesce(expression, Value(ZERO), output_field=MONEY_FIELD), MONEY_FIELD)
+def _money(expression) -> Coalesce:
+    """`expression`, or 0.00 when it is NULL (no lines, no payments)."""
+    return Coalesce(expression, Value(ZERO), output_field=MONEY_FIELD)
 
 
 def _sum_subquery(queryset: QuerySet, *, per: str, field: str) -> Subquery:
@@ -256,6 +262,17 @@ def invoices_for_list(
             | Q(client__last_name__icontains=word)
         )
     return qs.order_by("-created_at", "-id")
+
+
+# The highest invoice number the practice settings accept. Finalizing moves the counter
+# one past the number it takes, so the counter (a 32-bit integer column) never overflows;
+# finalizing refuses once the counter is past this (`invoice_numbers_used_up`).
+LAST_INVOICE_NUMBER = 999_999_999
+
+
+def invoices_numbered() -> bool:
+    """Whether any invoice has a number (was finalized, void ones included)."""
+    return Invoice.objects.filter(number__isnull=False).exists()
 
 
 def invoice_number_taken(settings: PracticeSettings) -> str | None:

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -55,6 +55,7 @@ from invoicing.rules import (
     why_not_voidable,
 )
 from invoicing.selectors import (
+    LAST_INVOICE_NUMBER,
     current_invoice_for_appointment,
     current_invoice_for_client_package,
     invoice_number_taken,
@@ -64,6 +65,7 @@ from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.money import ZERO, format_money, to_money
 from kernel.records import save_named, set_archived, unique_name
+from kernel.time import check_date_in_range
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
 
@@ -100,27 +102,29 @@ def _user(by: User | None) -> RecordedUser | None:
     return cast("RecordedUser", by) if by is not None and by.is_authenticated else None
 
 
-def _decimal(value: Any, *, code: str, message: str) -> Decimal:
+def _decimal(value: Any, *, code: str, message: str, field: str) -> Decimal:
     """`value` as a finite Decimal, or a refusal (forms and the API may pass anything)."""
     if isinstance(value, float):
         value = str(value)
     try:
         result = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise DomainError(code, message) from None
+        raise DomainError(code, message, field=field) from None
     if not result.is_finite():
-        raise DomainError(code, message)
+        raise DomainError(code, message, field=field)
     return result
 
 
 def _amount(value: Any) -> Decimal:
     """A payment or refund amount: more than 0, in cents (no third decimal)."""
     message = "Enter an amount of money greater than 0, such as 50.00."
-    amount = _decimal(value, code="invalid_amount", message=message)
+    amount = _decimal(value, code="invalid_amount", message=message, field="amount")
     if amount <= 0 or amount > MAX_MONEY:
-        raise DomainError("invalid_amount", message)
+        raise DomainError("invalid_amount", message, field="amount")
     if amount != amount.quantize(TWO_PLACES):
-        raise DomainError("invalid_amount", "Use at most two decimals, such as 50.25.")
+        raise DomainError(
+            "invalid_amount", "Use at most two decimals, such as 50.25.", field="amount"
+        )
     return to_money(amount)
 
 
@@ -173,32 +177,48 @@ def _clean_line_values(values: dict[str, Any]) -> dict[str, Any]:
     """Check a line's inputs and normalise them to what the columns store (2 places)."""
     description = (values.get("description") or "").strip()
     if not description:
-        raise DomainError("invalid_line", "Each line needs a description.")
+        raise DomainError("invalid_line", "Each line needs a description.", field="description")
     max_length = InvoiceLine._meta.get_field("description").max_length
     if max_length is not None and len(description) > max_length:
-        raise DomainError("invalid_line", "The line's description is too long.")
+        raise DomainError(
+            "invalid_line", "The line's description is too long.", field="description"
+        )
     quantity = _decimal(
-        values.get("quantity"), code="invalid_line", message="Enter a quantity, such as 1."
+        values.get("quantity"),
+        code="invalid_line",
+        message="Enter a quantity, such as 1.",
+        field="quantity",
     )
     if quantity <= 0 or quantity > MAX_QUANTITY or quantity != quantity.quantize(TWO_PLACES):
         raise DomainError(
-            "invalid_line", "The quantity must be more than 0, with at most 2 decimals."
+            "invalid_line",
+            "The quantity must be more than 0, with at most 2 decimals.",
+            field="quantity",
         )
     unit_price = _decimal(
-        values.get("unit_price"), code="invalid_line", message="Enter a unit price, such as 90.00."
+        values.get("unit_price"),
+        code="invalid_line",
+        message="Enter a unit price, such as 90.00.",
+        field="unit_price",
     )
     if unit_price < 0 or unit_price > MAX_MONEY or unit_price != unit_price.quantize(TWO_PLACES):
         raise DomainError(
             "invalid_line",
             "The unit price must be 0 or more, with at most two decimals (such as 90.00).",
+            field="unit_price",
         )
     discount = _decimal(
         values.get("discount_percent") or 0,
         code="invalid_line",
         message="Enter the discount as a percentage from 0 to 100.",
+        field="discount_percent",
     )
     if discount < 0 or discount > HUNDRED or discount != discount.quantize(TWO_PLACES):
-        raise DomainError("invalid_line", "The discount must be a percentage from 0 to 100.")
+        raise DomainError(
+            "invalid_line",
+            "The discount must be a percentage from 0 to 100.",
+            field="discount_percent",
+        )
     tax_rate = values.get("tax_rate")
     if tax_rate is not None and not isinstance(tax_rate, TaxRate):
         raise TypeError("tax_rate must be a TaxRate or None")
@@ -222,8 +242,29 @@ def _apply_amounts(line: InvoiceLine, invoice: Invoice) -> None:
         prices_include_tax=invoice.prices_include_tax,
     )
     if amounts.total > MAX_MONEY:
-        raise DomainError("invalid_line", f"The line “{line.description}” is too large an amount.")
+        raise DomainError(
+            "invalid_line",
+            f"The line “{line.description}” is too large an amount.",
+            field="unit_price",
+        )
     line.net_amount, line.tax_amount, line.total_amount = amounts.net, amounts.tax, amounts.total
+    _refuse_total_too_large(invoice, line)
+
+
+def _refuse_total_too_large(invoice: Invoice, line: InvoiceLine) -> None:
+    """An invoice's total must fit what a money column holds (MAX_MONEY): it is paid with
+    payments of at most that much, and its totals are shown and sent as one amount. The
+    caller holds the invoice's row lock, so its other lines cannot change meanwhile."""
+    others = invoice.lines.exclude(pk=line.pk) if line.pk is not None else invoice.lines.all()
+    total = (others.aggregate(total=Sum("total_amount"))["total"] or ZERO) + line.total_amount
+    if total > MAX_MONEY:
+        raise DomainError(
+            "invoice_total_too_large",
+            f"This would bring the invoice's total to {format_money(total)}, more than one "
+            f"invoice can hold ({format_money(MAX_MONEY)}). Lower the amount, or put the "
+            "rest on another invoice.",
+            field="unit_price",
+        )
 
 
 def _refuse_if_invoiced(
@@ -302,6 +343,7 @@ def _invoice_create(
     by: User | None,
 ) -> Invoice:
     refuse(why_not_invoice_client(client))
+    check_date_in_range(issue_date, field="issue_date")
     invoice = Invoice.objects.create(
         client=client,
         practitioner=practitioner,
@@ -353,6 +395,7 @@ def invoice_update(*, invoice: Invoice, by: User | None, **fields: Any) -> Invoi
     unknown = set(fields) - INVOICE_FIELDS
     if unknown:
         raise TypeError(f"invoice_update cannot change: {', '.join(sorted(unknown))}")
+    check_date_in_range(fields.get("issue_date"), field="issue_date")
     locked = _lock_invoice(invoice)
     _require_draft(locked, "edited")
     for name, value in fields.items():
@@ -446,6 +489,15 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
         raise DomainError("invoice_has_no_lines", "Add at least one line before finalizing.")
 
     settings, _ = PracticeSettings.objects.select_for_update().get_or_create(pk=1)
+    if settings.invoice_next_number > LAST_INVOICE_NUMBER:
+        # The settings accept no higher number; this guards rows written around them,
+        # so moving the counter on can never overflow its column.
+        raise DomainError(
+            "invoice_numbers_used_up",
+            f"Invoice numbers are used up (the last is {LAST_INVOICE_NUMBER:,}). Ask an "
+            "administrator to start a new series with another prefix and a lower next "
+            "number in the practice settings.",
+        )
     number = settings.format_invoice_number(settings.invoice_next_number)
     if invoice_number_taken(settings):
         # The settings refuse a used number; this guards rows written around them.
@@ -609,6 +661,7 @@ def payment_record(
     """
     require_perm(by, "invoicing.add_payment")
     amount = _amount(amount)
+    check_date_in_range(date, field="date")
     locked = _lock_invoice(invoice)
     refuse(why_not_payable(locked))
     if method.archived or PaymentMethod.objects.filter(pk=method.pk, archived=True).exists():
@@ -660,6 +713,7 @@ def payment_refund(
     """
     require_perm(by, "invoicing.refund_payment")
     amount = _amount(amount)
+    check_date_in_range(date, field="date")
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("reason_required", REFUND_REASON_REQUIRED)

@@ -7,6 +7,27 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from kernel.errors import DomainError
+
+# The dates the practice accepts anywhere (appointments, package start and expiry dates,
+# invoice, payment and refund dates), in the pages, the API and the admin alike. Dates
+# far outside them are typing mistakes (2206 for 2026), and adding a package's period
+# or an appointment's duration to 31/12/9999 would overflow.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}."
+
+
+def check_date_in_range(value: dt.date | dt.datetime | None, *, field: str) -> None:
+    """Refuse (`invalid_date`, about `field`) a date or time outside the practice's
+    years; None passes. A time is judged by its own date (converting 9999-12-31 23:00
+    to another zone could overflow)."""
+    if value is None:
+        return
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise DomainError("invalid_date", DATE_RANGE_MESSAGE, field=field)
+
 
 def _exists(value: dt.datetime, zone) -> bool:
     """Whether the wall-clock time `value` (naive) happens in `zone` (not in a DST gap)."""

@@ -9,6 +9,8 @@ are history: read-only.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget
@@ -30,6 +32,7 @@ from kernel.admin import (
     form_action,
     remove_delete_selected,
 )
+from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 from packages.models import (
     ClientPackage,
     ClientPackageService,
@@ -145,15 +148,28 @@ class CancelForm(ActionForm):
     )
 
 
+# As the API's adjust (a package never holds more than 10,000 credits: the service).
+MAX_ADJUST = 10_000
+
+
+def _in_practice_years(value: dt.date) -> None:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE)
+
+
 class ExtendExpiryForm(ActionForm):
-    expires_on = forms.DateField(label="New expiry date", widget=AdminDateWidget)
+    expires_on = forms.DateField(
+        label="New expiry date", widget=AdminDateWidget, validators=[_in_practice_years]
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class AdjustCreditsForm(ActionForm):
     quantity = forms.IntegerField(
+        min_value=-MAX_ADJUST,
+        max_value=MAX_ADJUST,
         help_text="Credits to add; a negative number removes credits (never below what "
-        "is already consumed)."
+        "is already consumed).",
     )
     service = forms.ModelChoiceField(
         queryset=Service.objects.none(),

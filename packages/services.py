@@ -27,6 +27,7 @@ from django.utils.formats import date_format
 from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
 from kernel.errors import DomainError, require_perm
+from kernel.time import check_date_in_range
 from packages.models import (
     ClientPackage,
     ClientPackageService,
@@ -53,6 +54,7 @@ def client_package_assign(
 ) -> ClientPackage:
     """Sell `package` to `client`: copy what was sold and grant its credits in the ledger."""
     require_perm(by, "packages.add_clientpackage")
+    check_date_in_range(start_date, field="start_date")
     # Re-read both rows under lock: a package archived (or a client archived) by someone
     # else a moment ago must not be sold from a stale copy.
     client = Client.objects.select_for_update().get(pk=client.pk)
@@ -381,7 +383,9 @@ def client_package_adjust(
     covered = None
     if locked.kind == PackageKind.FIXED:
         if service is None:
-            raise DomainError("service_required", "Choose which service's quantity to adjust.")
+            raise DomainError(
+                "service_required", "Choose which service's quantity to adjust.", field="service"
+            )
         covered = locked.services.filter(service=service).first()
         if covered is None:
             raise DomainError(
@@ -434,6 +438,7 @@ def client_package_extend_expiry(
         raise DomainError("reason_required", "Give a reason for changing the expiry date.")
     if not isinstance(expires_on, dt.date):
         raise DomainError("invalid_date", "Enter a valid expiry date.")
+    check_date_in_range(expires_on, field="expires_on")
     locked = _lock_package(client_package)
     if locked.canceled_at is not None:
         raise DomainError("package_canceled", f"{locked.name} is canceled.")

@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from calendar_app.models import Practitioner
 from catalog.forms import PlainForm
+from invoicing.selectors import LAST_INVOICE_NUMBER
 from kernel.text import TEXT_MAX_LENGTH
 from practice import roles
 from practice.models import PracticeSettings
@@ -58,14 +59,15 @@ class InvoiceSettingsForm(PlainForm):
     invoice_next_number = forms.IntegerField(
         label="Next invoice number",
         min_value=1,
-        max_value=2_147_483_647,
+        max_value=LAST_INVOICE_NUMBER,
         help_text=("A number an invoice already has is refused: invoice numbers never repeat."),
     )
     invoice_number_digits = forms.IntegerField(
         label="Number digits",
         min_value=1,
         max_value=12,
-        help_text="Zero-padded to this many digits: 4 gives INV-0001.",
+        help_text="Zero-padded to this many digits: 4 gives INV-0001. It can't change once "
+        "invoices are numbered.",
     )
     payment_terms_days = forms.IntegerField(
         label="Payment terms (days)",

@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.selectors import invoice_number_taken
+from invoicing.selectors import LAST_INVOICE_NUMBER, invoice_number_taken, invoices_numbered
 from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name
 from practice import roles
@@ -133,8 +133,8 @@ def invoice_settings_update(
             "invoice_next_number",
             invoice_next_number,
             1,
-            2_147_483_647,
-            "Enter a whole number of at least 1.",
+            LAST_INVOICE_NUMBER,
+            f"Enter a whole number from 1 to {LAST_INVOICE_NUMBER:,}.",
         ),
         ("invoice_number_digits", invoice_number_digits, 1, 12, "Enter between 1 and 12 digits."),
         ("payment_terms_days", payment_terms_days, 0, 365, "Enter between 0 and 365 days."),
@@ -143,6 +143,14 @@ def invoice_settings_update(
             raise DomainError("invalid_number", message, field=field)
         setattr(settings, field, value)
     settings.prices_include_tax = bool(prices_include_tax)
+    if settings.invoice_number_digits != before[2] and invoices_numbered():
+        # INV-343 beside INV-0343 would read and sort as two series (decisions.md).
+        raise DomainError(
+            "invoice_digits_locked",
+            "The number of digits can't change once invoices are numbered: new numbers "
+            f"would look different from the ones issued (keep {before[2]}).",
+            field="invoice_number_digits",
+        )
     if numbering_changed(settings, before):
         taken = invoice_number_taken(settings)
         if taken:

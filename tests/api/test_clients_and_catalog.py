@@ -43,18 +43,20 @@ def test_create_a_client(as_reception):
     }
 
 
-def test_client_rules_of_the_service_are_409(as_reception):
+def test_client_values_the_service_refuses_are_400_by_field(as_reception):
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     response = as_reception.post(
         f"{V1}/clients/", {"first_name": "A", "last_name": "B", "date_of_birth": tomorrow}
     )
-    assert response.status_code == 409
-    assert response.json()["code"] == "invalid_date_of_birth"
+    assert response.status_code == 400
+    assert response.json() == {"date_of_birth": ["The date of birth can't be in the future."]}
     response = as_reception.post(
         f"{V1}/clients/", {"first_name": "A", "last_name": "B", "phone": "call me"}
     )
-    assert response.status_code == 409
-    assert response.json()["code"] == "invalid_phone"
+    assert response.status_code == 400
+    assert response.json() == {
+        "phone": ["Enter a phone number using digits, spaces, +, - or brackets."]
+    }
 
 
 def test_search_clients_by_words_of_name_email_or_phone(as_reception):
@@ -236,7 +238,8 @@ def test_package_refusals(as_admin, practice):
         f"{V1}/packages/",
         {**base, "kind": "fixed", "services": [{"service": practice.initial.pk, "allowance": 3}]},
     )
-    assert (mismatch.status_code, mismatch.json()["code"]) == (409, "quantities_mismatch")
+    assert mismatch.status_code == 400
+    assert list(mismatch.json()) == ["services"]
 
     archived = ServiceFactory(archived=True)
     response = as_admin.post(f"{V1}/packages/", {**base, "services": [{"service": archived.pk}]})

@@ -180,15 +180,18 @@ def test_pages_that_do_not_exist_are_404(as_reception, world, page):
     assert response.json()["code"] == "not_found"
 
 
-def test_page_size_is_capped_at_200(as_reception, world):
+def test_page_size_is_at_most_200(as_reception, world):
     from tests.factories import ClientFactory
 
     ClientFactory.create_batch(205)
-    response = as_reception.get(f"{V1}/clients/", {"page_size": 1000})
+    response = as_reception.get(f"{V1}/clients/", {"page_size": 200})
     body = response.json()
     assert body["count"] == 206
     assert len(body["results"]) == 200
     assert body["next"] is not None
+    # More is refused, not silently cut to 200 (tests/api/test_error_answers.py).
+    response = as_reception.get(f"{V1}/clients/", {"page_size": 1000})
+    assert response.status_code == 400
 
 
 def test_a_database_error_is_still_a_clean_refusal(as_reception, world, monkeypatch, caplog):

@@ -62,7 +62,7 @@ API_TEXT_FIELDS = [
         "client-create",
         "phone",
         40,
-        script_status=409,
+        script_status=400,
         script_message="Enter a phone number using digits, spaces, +, - or brackets.",
     ),
     ApiText("client-create", "notes", 5000),
@@ -282,8 +282,8 @@ API_REFUSALS = [
     api_refusal(
         "book",
         {"starts_at": "2026-12-01T10:00:00", "ends_at": "2026-12-01T09:00:00"},
-        409,
-        "invalid_time",
+        400,
+        {"ends_at": "The appointment must end after it starts."},
         id="book-end-before-start",
     ),
     # Expiry before start.
