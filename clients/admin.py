@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clients.models import AccessVia, Client
+from clients.models import AccessVia, Client, ClientAccess
 from clients.services import (
     EDITABLE_FIELDS,
     client_access_record,
@@ -18,7 +18,13 @@ from clients.services import (
     client_restore,
     client_update,
 )
-from kernel.admin import ServiceAdminMixin, adopt, remove_delete_selected, service_action
+from kernel.admin import (
+    ReadOnlyAdminMixin,
+    ServiceAdminMixin,
+    adopt,
+    remove_delete_selected,
+    service_action,
+)
 
 
 @admin.register(Client)
@@ -93,3 +99,15 @@ class ClientAdmin(ServiceAdminMixin, admin.ModelAdmin):
     )
     def restore_clients(self, request, client):
         client_restore(client=client, by=request.user)
+
+
+@admin.register(ClientAccess)
+class ClientAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who viewed which client's record, when, from where and through what (staff pages,
+    API or this admin). Append-only: shown, never changed."""
+
+    list_display = ["at", "user", "client", "via", "ip", "path"]
+    list_filter = ["via"]
+    list_select_related = ["user", "client"]
+    search_fields = ["client__first_name", "client__last_name", "user__username", "ip"]
+    show_full_result_count = False

@@ -83,3 +83,21 @@ def test_the_staff_pages_still_log_as_page(client, reception, practice):
     client.force_login(reception)
     assert client.get(reverse("clients:detail", args=[practice.client.pk])).status_code == 200
     assert ClientAccess.objects.get(client=practice.client).via == "page"
+
+
+def test_the_access_log_is_listed_read_only_in_the_admin(client, admin_user, practice):
+    client.force_login(admin_user)
+    client.get(reverse("admin:clients_client_change", args=[practice.client.pk]))
+    response = client.get(reverse("admin:clients_clientaccess_changelist"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Jo Citizen" in html and "Django admin" in html
+    access = ClientAccess.objects.get()
+    assert (
+        client.get(reverse("admin:clients_clientaccess_change", args=[access.pk])).status_code
+        == 200
+    )
+    assert (
+        client.post(reverse("admin:clients_clientaccess_delete", args=[access.pk])).status_code
+        == 403
+    )
