@@ -70,12 +70,10 @@ def su(client_as, superuser):
 def world(practice):
     """One of everything, written through the services."""
     from clients.models import ClientAccess
-    from clients.models import ClientAccess
     from practice.api_keys import api_key_create
 
     cash = PaymentMethodFactory(name="Cash")
     api_key_create(user=UserFactory(username="integrator"), name="Booking website", by=None)
-    ClientAccess.objects.create(client=practice.client, path="/clients/", via="page")
     ClientAccess.objects.create(client=practice.client, path="/clients/", via="page")
     fixed = practice.sell()
     flexible = practice.sell(practice.flexible)
