@@ -10,8 +10,33 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from catalog.models import Package, PackageKind, PackageService, Service, ServiceCategory, TaxRate
+from catalog.services import MAX_CREDITS, MAX_DURATION, MAX_PERIOD
+
+
+def _bound(form: forms.BaseForm, name: str, high: int) -> None:
+    """Hold `name` to 1..`high`, as the Catalog pages and the API do (catalog.services):
+    a package lasting 2,000,000,000 years could be saved here, then every sale of it
+    failed computing the expiry date."""
+    field = form.fields.get(name)
+    if isinstance(field, forms.IntegerField):
+        field.min_value, field.max_value = 1, high
+        field.validators += [MinValueValidator(1), MaxValueValidator(high)]
+        field.widget.attrs.update(min=1, max=high)
+
+
+class ServiceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bound(self, "duration_minutes", MAX_DURATION)
+
+
+class PackageServiceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bound(self, "allowance", MAX_CREDITS)
 
 
 @admin.register(TaxRate)
@@ -23,6 +48,7 @@ class TaxRateAdmin(admin.ModelAdmin):
 
 class ServiceInline(admin.TabularInline):
     model = Service
+    form = ServiceForm
     fields = ["name", "duration_minutes", "price", "tax_rate", "archived"]
     extra = 0
     show_change_link = True
@@ -37,6 +63,7 @@ class ServiceCategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceForm
     list_display = ["name", "category", "duration_minutes", "price", "tax_rate", "archived"]
     list_select_related = ["category", "tax_rate"]
     list_filter = ["archived", "category"]
@@ -78,6 +105,7 @@ class PackageServiceFormSet(forms.BaseInlineFormSet):
 
 class PackageServiceInline(admin.TabularInline):
     model = PackageService
+    form = PackageServiceForm
     formset = PackageServiceFormSet
     fields = ["service", "allowance"]
     extra = 1
@@ -86,6 +114,11 @@ class PackageServiceInline(admin.TabularInline):
 
 
 class PackageForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bound(self, "credits", MAX_CREDITS)
+        _bound(self, "expires_after_value", MAX_PERIOD)
+
     def clean(self):
         cleaned = super().clean()
         value, unit = cleaned.get("expires_after_value"), cleaned.get("expires_after_unit")
