@@ -69,6 +69,7 @@ def test_booking_saved_but_answer_lost_replays_on_resubmit(server, db_proxy, pra
     lost = page.post(url, data=form, allow_redirects=False, timeout=60)
     assert lost.status_code == 503
     assert Unavailable.UNKNOWN_PAGE_KEYED in _page_text(lost)
+    assert "<h1>Check before trying again</h1>" in lost.text
     assert "Nothing was saved" not in _page_text(lost)
     assert Appointment.objects.filter(client=practice.client).count() == 1
 
@@ -108,6 +109,7 @@ def test_payment_lost_before_commit_says_nothing_was_saved(server, db_proxy, pra
     lost = page.post(url, data=form, allow_redirects=False, timeout=60)
     assert lost.status_code == 503
     assert Unavailable.MESSAGE in _page_text(lost)
+    assert "<h1>Please try again</h1>" in lost.text
     assert not IdempotencyKey.objects.exists()
     retry = page.post(url, data=form, allow_redirects=False, timeout=60)
     assert retry.status_code == 302
