@@ -216,6 +216,32 @@ class AppointmentEditIn(serializers.Serializer):
         return attrs
 
 
+class UnlinkIn(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX_LENGTH,
+        help_text=(
+            "Needed to unlink an Arrived or Missed appointment (Admin only): its credit was "
+            "used; the reason is recorded in the ledger row that gives it back."
+        ),
+    )
+
+
+class UnlinkAndEditIn(AppointmentEditIn):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX_LENGTH,
+        help_text=(
+            "Needed to unlink an Arrived or Missed appointment (Admin only): its credit was "
+            "used; the reason is recorded in the ledger row that gives it back."
+        ),
+    )
+
+
 class LinkIn(serializers.Serializer):
     client_package = serializers.PrimaryKeyRelatedField(queryset=ClientPackage.objects.all())
     service = serializers.PrimaryKeyRelatedField(
@@ -416,12 +442,21 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
 
     @extend_schema(
         summary="Unlink the package (its credit is released)",
-        request=None,
+        description=(
+            "An Arrived or Missed appointment used its credit: unlinking it is refused with "
+            "409 `credit_used`, except for an Admin giving a `reason` (400 `reason` when "
+            "missing), which is recorded in the ledger."
+        ),
+        request=UnlinkIn,
         responses=AppointmentOut,
     )
     @action(detail=True, methods=["post"])
     def unlink(self, request, pk=None):
-        appointment = services.appointment_unlink(appointment=self.get_object(), by=request.user)
+        appointment = self.get_object()
+        data = self.validated(UnlinkIn)
+        appointment = services.appointment_unlink(
+            appointment=appointment, reason=data["reason"], by=request.user
+        )
         return self.respond(AppointmentOut, _appointment(appointment.pk))
 
     @extend_schema(
@@ -431,17 +466,18 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
             "package is unlinked (its credit released) and the details are changed in one "
             "transaction, so the edit is free of the package's rules (another client, an "
             "uncovered service, a date after the expiry). The body is the same as for "
-            "editing (every field optional; none only unlinks). Refused with 409 and "
+            "editing (every field optional; none only unlinks), plus `reason` for an Arrived "
+            "or Missed appointment (Admin only, as for unlink/). Refused with 409 and "
             "nothing changed: `not_linked` (no package to unlink), `appointment_canceled`, "
-            "or any refusal of the edit itself (`overlap`, `invalid_time`, ...)."
+            "`credit_used`, or any refusal of the edit itself (`overlap`, `invalid_time`, ...)."
         ),
-        request=AppointmentEditIn,
+        request=UnlinkAndEditIn,
         responses=AppointmentOut,
     )
     @action(detail=True, methods=["post"], url_path="unlink-and-edit")
     def unlink_and_edit(self, request, pk=None):
         appointment = self.get_object()
-        data = self.validated(AppointmentEditIn)
+        data = self.validated(UnlinkAndEditIn)
         scope = data.pop("scope")
         appointment = services.appointment_unlink_and_edit(
             appointment=appointment, scope=scope, by=request.user, **data

@@ -13,6 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from calendar_app.models import CancellationReason, Location, Practitioner
+from calendar_app.selectors import uses_used_credit
 from catalog.models import Service
 from clients.models import Client
 from kernel.text import TEXT_MAX_LENGTH
@@ -341,6 +342,15 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
     """Edit details. The client stays: book a new appointment for another client."""
 
     unlink_package = forms.BooleanField(required=False, label="Remove the package link")
+    # Only for an Arrived or Missed appointment (its credit was used): an Admin's reason.
+    unlink_reason = forms.CharField(
+        label="Reason for giving the credit back",
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="This appointment is marked {status}: its credit was used. The reason is "
+        "kept in the package's credit history.",
+    )
     service = ServiceChoiceField(queryset=Service.objects.filter(archived=False), empty_label=None)
     practitioner = forms.ModelChoiceField(
         queryset=Practitioner.objects.filter(archived=False), empty_label=None
@@ -397,6 +407,11 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
             del self.fields["scope"]
         if appointment.client_package_id is None:
             del self.fields["unlink_package"]
+        if uses_used_credit(appointment):
+            field = self.fields["unlink_reason"]
+            field.help_text = field.help_text.format(status=appointment.get_status_display())
+        else:
+            del self.fields["unlink_reason"]
 
     def clean(self):
         cleaned = super().clean()

@@ -200,6 +200,68 @@ def appointment_refusal(
     return None
 
 
+# Arrived and Missed appointments used their credit (DOMAIN.md: Missed keeps it).
+USED_CREDIT = (AppointmentStatus.ARRIVED, AppointmentStatus.MISSED)
+# Who may still give such a credit back, with a reason: an Admin (who adjusts credits).
+GIVE_BACK_USED_CREDIT = "packages.adjust_credits"
+
+
+def used_credit_refusal(
+    appointment: Appointment, action: str, user, reason: str = ""
+) -> DomainError | None:
+    """Why `action` (unlink, delete, cancel) may not give back the credit of `appointment`,
+    which is Arrived or Missed (None: it gives none back, or may).
+
+    - unlink: only an Admin, giving a `reason` (recorded in the ledger row of the release);
+    - delete: unlink first (so the Admin's reason is recorded), then delete;
+    - cancel: only keeping the credit; or unlink first.
+    `user` None is the system (demo data), which still gives a reason.
+    """
+    if not uses_used_credit(appointment):
+        return None
+    status = AppointmentStatus(appointment.status).label
+    if action == UNLINK:
+        if user is not None and not user.has_perm(GIVE_BACK_USED_CREDIT):
+            return DomainError(
+                "credit_used",
+                f"This appointment is marked {status}: its package credit was used and stays "
+                "used. Only an Admin can unlink it, giving a reason.",
+            )
+        if not (reason or "").strip():
+            return DomainError(
+                "reason_required",
+                f"Give a reason: this appointment is marked {status}, so unlinking it gives "
+                "back a credit that was used.",
+                field="reason",
+            )
+        return None
+    if action == DELETE:
+        return DomainError(
+            "credit_used",
+            f"This appointment is marked {status} and used a package credit; deleting it "
+            "would give the credit back. An Admin can unlink it first, giving a reason.",
+        )
+    if action == CANCEL:
+        return DomainError(
+            "credit_used",
+            f"This appointment is marked {status}: its package credit stays used. Tick "
+            "“Keep the package credit”, or ask an Admin to unlink it first, giving a reason.",
+            field="keep_credit",
+        )
+    raise ValueError(f"unknown action {action!r}")
+
+
+def uses_used_credit(appointment: Appointment) -> bool:
+    """Linked and Arrived or Missed: unlinking gives back a used credit (Admin, reason)."""
+    return appointment.client_package_id is not None and appointment.status in USED_CREDIT
+
+
+def used_credit_reason(appointment: Appointment, reason: str) -> str:
+    """The ledger reason of giving back the credit of an Arrived or Missed appointment."""
+    status = AppointmentStatus(appointment.status).label
+    return f"Unlinked after it was marked {status}: {reason.strip()}"
+
+
 @dataclass(frozen=True)
 class AppointmentActions:
     """What the appointment panel may offer `user` now (each: permission and no refusal)."""
@@ -235,5 +297,6 @@ def appointment_actions(
         cancel=allowed(CANCEL),
         delete=allowed(DELETE),
         link=allowed(LINK),
-        unlink=allowed(UNLINK),
+        unlink=allowed(UNLINK)
+        and (not uses_used_credit(appointment) or user.has_perm(GIVE_BACK_USED_CREDIT)),
     )

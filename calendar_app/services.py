@@ -39,6 +39,8 @@ from calendar_app.selectors import (
     REPEAT_NO_PACKAGE,
     UNLINK,
     appointment_refusal,
+    used_credit_reason,
+    used_credit_refusal,
 )
 from catalog.models import Service
 from clients.models import Client
@@ -378,15 +380,25 @@ def appointment_link(
 
 
 @transaction.atomic
-def appointment_unlink(*, appointment: Appointment, by: User | None) -> Appointment:
+def appointment_unlink(
+    *, appointment: Appointment, by: User | None, reason: str = ""
+) -> Appointment:
     """Remove the package from `appointment` and give its credit back.
 
     A Completed package becomes Active again (its status is computed from the credits).
+    An Arrived or Missed appointment used its credit: only an Admin may unlink it, with a
+    `reason`, recorded in the ledger row of the release (`used_credit_refusal`).
     """
     require_perm(by, "packages.link_clientpackage")
     locked = _lock_appointment(appointment)
     _refuse(locked, UNLINK)
-    unlink_locked(appointment=locked, reason="Appointment unlinked", by=by)
+    refusal = used_credit_refusal(locked, UNLINK, by, reason)
+    if refusal is not None:
+        raise refusal
+    note = "Appointment unlinked"
+    if locked.status in (AppointmentStatus.ARRIVED, AppointmentStatus.MISSED):
+        note = used_credit_reason(locked, reason)
+    unlink_locked(appointment=locked, reason=note, by=by)
     _refresh(appointment, locked)
     return appointment
 
@@ -494,14 +506,21 @@ def appointment_edit(
 
 @transaction.atomic
 def appointment_unlink_and_edit(
-    *, appointment: Appointment, by: User | None, scope: str = "this", **changes
+    *,
+    appointment: Appointment,
+    by: User | None,
+    scope: str = "this",
+    reason: str = "",
+    **changes,
 ) -> Appointment:
     """ "Edit details with the X": unlink the package (its credit goes back) and apply
     `changes`, in one transaction: both or neither.
 
     Refused, with nothing changed, when the appointment is canceled (`appointment_canceled`),
     is not linked (`not_linked`: unlinked meanwhile, by a second tab or a double submit),
-    or when the edit itself is refused (overlap, archived choices, bad times...). Once
+    is Arrived or Missed and `by` is not an Admin giving a `reason` (`credit_used`,
+    `reason_required`: see `appointment_unlink`), or when the edit itself is refused
+    (overlap, archived choices, bad times...). Once
     unlinked, the edit is free of the package's rules (another client, an uncovered
     service, a date after the expiry). Returns the appointment as saved (`appointment`
     itself is left as it was: read it again).
@@ -509,7 +528,7 @@ def appointment_unlink_and_edit(
     require_perm(by, "calendar_app.change_appointment")
     locked = _lock_appointment(appointment)
     _refuse(locked, EDIT)
-    appointment_unlink(appointment=locked, by=by)
+    appointment_unlink(appointment=locked, by=by, reason=reason)
     edited = locked
     if changes:
         edited = appointment_edit(appointment=locked, scope=scope, by=by, **changes)
@@ -600,6 +619,11 @@ def appointment_cancel(
     first = targets[0]
     now = timezone.now()
     _refuse(first, CANCEL, now=now)
+    if not keep_credit:
+        for target in targets:  # an Arrived one keeps its used credit
+            refusal = used_credit_refusal(target, CANCEL, by)
+            if refusal is not None:
+                raise refusal
     for target in targets:
         if target.client_package_id is not None and not keep_credit:
             unlink_locked(appointment=target, reason="Appointment canceled", by=by)
@@ -626,11 +650,16 @@ def appointment_cancel(
 def appointment_delete(*, appointment: Appointment, by: User | None) -> None:
     """Delete an appointment booked by mistake; a linked one gives its credit back.
 
-    An appointment on an invoice is kept (cancel it instead), so invoices stay whole.
+    An appointment on an invoice is kept (cancel it instead), so invoices stay whole. A
+    linked Arrived or Missed one is kept too: its credit was used (an Admin may unlink it
+    first, giving a reason).
     """
     require_perm(by, "calendar_app.delete_appointment")
     locked = _lock_appointment(appointment)
     _refuse(locked, DELETE)
+    refusal = used_credit_refusal(locked, DELETE, by)
+    if refusal is not None:
+        raise refusal
     if locked.client_package_id is not None:
         _release_for(locked, "Appointment deleted", by)
     locked.delete()

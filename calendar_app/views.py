@@ -73,6 +73,7 @@ FIELD_FOR_CODE = {
     "overlap": "start_time",
     "time_in_dst_gap": "start_time",
     "time_ambiguous": "start_time",
+    "reason_required": "unlink_reason",  # Edit details: unlinking an Arrived appointment
     "invalid_time": "end_time",
     "client_archived": "client",
     "practitioner_archived": "practitioner",
@@ -681,6 +682,13 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         initial = _typed(request.POST)
         form = EditAppointmentForm(initial=initial, appointment=appointment)
         unlink = step == "unlink" and appointment.client_package_id is not None
+        # Arrived or Missed: only an Admin may give the used credit back (with a reason).
+        refusal = selectors.used_credit_refusal(appointment, selectors.UNLINK, request.user)
+        if unlink and refusal is not None and refusal.code == "credit_used":
+            form = EditAppointmentForm(request.POST, appointment=appointment)
+            form.is_valid()  # bound, to carry the message; what was typed stays
+            form.add_error(None, refusal.message)
+            return _edit_render(request, appointment, form, unlink=False, status=409)
         return _edit_render(request, appointment, form, unlink=unlink)
 
     form = EditAppointmentForm(request.POST, appointment=appointment)
@@ -694,7 +702,11 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             # Unlinked meanwhile (a second tab, a double submit): the service says so,
             # rather than "Appointment updated." for a link that was not there.
             appointment_unlink_and_edit(
-                appointment=appointment, scope=scope, by=request.user, **changes
+                appointment=appointment,
+                scope=scope,
+                reason=data.get("unlink_reason", ""),
+                by=request.user,
+                **changes,
             )
         elif changes:
             appointment_edit(appointment=appointment, scope=scope, by=request.user, **changes)
