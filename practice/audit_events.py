@@ -22,6 +22,9 @@ SETTINGS_FIELDS = {
     "invoice_number_digits": "invoice number digits",
     "payment_terms_days": "payment terms (days)",
 }
+# Roles that read as a person ("made Sam Lee an Admin"); others read as a role
+# ("gave Rosa Nguyen the Reception role").
+PERSON_ROLES = {"Admin", "Practitioner", "Accountant"}
 USER_FIELDS = {
     "username": "username",
     "first_name": "first name",
@@ -113,7 +116,9 @@ def user_groups_sentence(event: AuditEvent) -> str | None:
             for other in _other_memberships(event, "delete")
         ]
         was = f" (was {', '.join(sorted(removed))})" if removed else ""
-        return f"made {user} {_article(role)}{was}"
+        if role in PERSON_ROLES:
+            return f"made {user} {_article(role)}{was}"
+        return f"gave {user} the {role} role{was}"
     if event.label == "delete":
         if _other_memberships(event, "insert"):
             return None  # told with the new role: "(was Practitioner)"

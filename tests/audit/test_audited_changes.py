@@ -227,3 +227,14 @@ def test_practice_details_are_recorded_through_the_service(jo):
         said
         == "Jo Admin changed the practice settings: practice name from My practice to Harbour Physio"
     )
+
+
+def test_a_role_that_is_not_a_person_reads_as_a_role(as_jo, jo, practitioner_user):
+    practitioner_user.first_name, practitioner_user.last_name = "Rosa", "Nguyen"
+    practitioner_user.save()
+    as_jo.post(
+        reverse("settings:staff_edit", args=[practitioner_user.pk]),
+        {"first_name": "Rosa", "last_name": "Nguyen", "email": "", "role": "Reception"},
+    )
+    said = sentences(events_of("caspen.UserGroupsEvent").filter(pgh_context__user=jo.pk))
+    assert said == ["Jo Admin gave Rosa Nguyen the Reception role (was Practitioner)"]
