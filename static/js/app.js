@@ -111,6 +111,23 @@
   });
 
   function showError(text) {
+    // With the popup open the page behind it is inert (unseen, unread by screen
+    // readers): say it at the top of the popup, where the form can be sent again.
+    const modal = document.getElementById("modal");
+    const body = document.getElementById("modal-body");
+    if (modal && modal.open && body) {
+      const previous = body.querySelector("[data-client-error]");
+      if (previous) previous.remove();
+      const note = document.createElement("p");
+      note.className = "form-errors";
+      note.setAttribute("role", "alert");
+      note.setAttribute("data-client-error", "");
+      note.textContent = text;
+      const header = body.querySelector(".modal__header, header");
+      if (header) header.after(note);
+      else body.prepend(note);
+      return;
+    }
     const region = document.getElementById("messages");
     if (!region) return;
     const list = document.createElement("ul");
