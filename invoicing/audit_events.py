@@ -31,7 +31,7 @@ def invoice_sentence(event: AuditEvent) -> str | None:
             return f"voided {_invoice_name(number, client)}{f': {reason}' if reason else ''}"
         if status == "paid":
             return None  # the payment tells it
-        return f"set {_invoice_name(number, client)} to {status}"
+        return f"marked {_invoice_name(number, client)} as {status.capitalize()}"
     if not event.diff:
         return f"changed {_invoice_name(number, client)}"
     fields = [

@@ -37,6 +37,12 @@ USER_FIELDS = {
 def practice_settings_sentence(event: AuditEvent) -> str | None:
     if event.label != "update":
         return f"{'created' if event.label == 'insert' else 'deleted'} the practice settings"
+    numbering_only = set(event.diff) == {"invoice_next_number"}
+    if numbering_only and any(
+        other.pgh_model == "invoicing.InvoiceEvent" and other.pgh_label == "update"
+        for other in event.siblings
+    ):
+        return None  # finalizing took the number: "finalized invoice INV-0012" tells it
     parts = changes_text(event, SETTINGS_FIELDS)
     if not parts:
         return "changed the practice settings"

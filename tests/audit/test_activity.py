@@ -199,3 +199,28 @@ def test_activity_queries_do_not_grow_with_the_events(
         response = client.get(url)
     assert response.context["page"].paginator.count > shown
     assert len(response.context["rows"]) >= 10
+
+
+def test_finalizing_tells_the_invoice_number_once(client, jo, practice):
+    """Finalizing takes the next invoice number (a settings change): the Activity says
+    "finalized invoice INV-0001", not also "changed the practice settings"."""
+    from invoicing.services import invoice_create, invoice_finalize
+
+    with pghistory.context(user=jo.pk):
+        invoice = invoice_create(
+            client=practice.client,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            lines=[{"description": "Consultation", "quantity": 1, "unit_price": "90"}],
+            by=jo,
+        )
+    with pghistory.context(user=jo.pk):
+        invoice_finalize(invoice=invoice, by=jo)
+    client.force_login(jo)
+    said = _rows(client.get(ACTIVITY, {"person": jo.pk}))
+    invoice.refresh_from_db()
+    assert said[0] == f"Jo Admin finalized invoice {invoice.number} of Jo Citizen"
+    assert not any("practice settings" in s for s in said)
+    assert "Jo Admin created a draft invoice for Jo Citizen" in said
+    # Lines name the invoice as it is now (numbered since).
+    assert f"Jo Admin added Consultation (90.00) to invoice {invoice.number}" in said
