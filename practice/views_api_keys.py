@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django_htmx.http import trigger_client_event
 
 from kernel.errors import DomainError
 from kernel.web import INVALID, apply_domain_error, go_to, paginate, render_page, render_popup
@@ -21,6 +22,7 @@ from practice.forms_api_keys import ApiKeyCreateForm
 from practice.models import ApiKey
 
 FIELD_ALIASES = {"expires_at": "expires_on"}
+KEYS_CHANGED = "apiKeysChanged"
 
 
 def _key_for(request: HttpRequest, pk: int) -> ApiKey:
@@ -82,7 +84,9 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
         "done": reverse("api_keys:list"),
     }
     # The only time the key exists outside the caller's hands: never cached (never_cache).
-    return render_popup(request, "api_keys/created.html", context, status=201)
+    response = render_popup(request, "api_keys/created.html", context, status=201)
+    # The list behind the popup reloads itself (templates/api_keys/list.html listens).
+    return trigger_client_event(response, KEYS_CHANGED)
 
 
 @login_required

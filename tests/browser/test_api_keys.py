@@ -70,7 +70,12 @@ def test_create_shows_the_key_once_and_revoke_asks_first(live, sign_in, screensh
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/clients/").status_code == 200
 
+    # The list behind the popup already shows the new key.
+    expect(
+        page.locator("#api-key-list").get_by_role("cell", name="Booking website", exact=True)
+    ).to_be_attached()
     dialog.get_by_role("link", name="I have copied the key").click()
+    expect(dialog).to_be_hidden()  # a new page
     expect(page.get_by_role("cell", name="Booking website", exact=True)).to_be_visible()
     assert key.rsplit("_", 1)[1] not in page.content()
 
