@@ -13,7 +13,12 @@ from django import forms
 from django.utils import timezone
 
 from calendar_app.models import CancellationReason, Location, Practitioner
-from calendar_app.selectors import uses_used_credit
+from calendar_app.selectors import (
+    GIVE_BACK_USED_CREDIT,
+    UNLINK,
+    used_credit_refusal,
+    uses_used_credit,
+)
 from catalog.models import Service
 from clients.models import Client
 from kernel.text import TEXT_MAX_LENGTH
@@ -372,7 +377,7 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
         label="Change", choices=SCOPES, initial="this", widget=forms.RadioSelect, required=False
     )
 
-    def __init__(self, *args, appointment, **kwargs):
+    def __init__(self, *args, appointment, user=None, **kwargs):
         self.appointment = appointment
         start = timezone.localtime(appointment.starts_at)
         end = timezone.localtime(appointment.ends_at)
@@ -407,9 +412,15 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
             del self.fields["scope"]
         if appointment.client_package_id is None:
             del self.fields["unlink_package"]
-        if uses_used_credit(appointment):
+        # Only an Admin may give back a used credit; for others the service refuses.
+        if uses_used_credit(appointment) and (user is None or user.has_perm(GIVE_BACK_USED_CREDIT)):
             field = self.fields["unlink_reason"]
             field.help_text = field.help_text.format(status=appointment.get_status_display())
+            # Needed when the link is removed (shown only then); the service checks it too.
+            field.required = not self.is_bound or bool(self.data.get("unlink_package"))
+            missing = used_credit_refusal(appointment, UNLINK, None)
+            if missing is not None:
+                field.error_messages["required"] = missing.message
         else:
             del self.fields["unlink_reason"]
 

@@ -674,24 +674,24 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     if refusal is not None:
         return _refused(request, appointment, refusal)
     if request.method != "POST":
-        form = EditAppointmentForm(appointment=appointment)
+        form = EditAppointmentForm(appointment=appointment, user=request.user)
         return _edit_render(request, appointment, form, unlink=False)
 
     step = request.POST.get("step", "")
     if step in ("unlink", "keep"):
         initial = _typed(request.POST)
-        form = EditAppointmentForm(initial=initial, appointment=appointment)
+        form = EditAppointmentForm(initial=initial, appointment=appointment, user=request.user)
         unlink = step == "unlink" and appointment.client_package_id is not None
         # Arrived or Missed: only an Admin may give the used credit back (with a reason).
         refusal = selectors.used_credit_refusal(appointment, selectors.UNLINK, request.user)
         if unlink and refusal is not None and refusal.code == "credit_used":
-            form = EditAppointmentForm(request.POST, appointment=appointment)
+            form = EditAppointmentForm(request.POST, appointment=appointment, user=request.user)
             form.is_valid()  # bound, to carry the message; what was typed stays
             form.add_error(None, refusal.message)
             return _edit_render(request, appointment, form, unlink=False, status=409)
         return _edit_render(request, appointment, form, unlink=unlink)
 
-    form = EditAppointmentForm(request.POST, appointment=appointment)
+    form = EditAppointmentForm(request.POST, appointment=appointment, user=request.user)
     unlink_asked = bool(request.POST.get("unlink_package"))
     unlink = unlink_asked and appointment.client_package_id is not None
 
