@@ -186,8 +186,9 @@ IDEMPOTENCY_KEY_MODEL = "caspen.IdempotencyKey"
 # Where the API counts requests per user for throttling (kernel/api/throttling.py).
 API_THROTTLE_MODEL = "caspen.ApiThrottleWindow"
 
-# Shared by every server process (a per-process memory cache would let each gunicorn
-# worker count API throttling on its own). The table is created by a migration.
+# Shared by every server process (a per-process memory cache would differ between
+# gunicorn workers). Nothing relies on it today: API throttling counts in its own table
+# (API_THROTTLE_MODEL, one atomic statement per request). Created by a migration.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
