@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save, pre_save
@@ -265,5 +266,19 @@ def _user_saved(sender, instance, created=False, raw=False, **kwargs) -> None:
     if was_active and not instance.is_active:
         api_keys_revoke_all(user=instance, reason=REASON_DEACTIVATED)
         sessions_end_all(user=instance)
-    elif password != instance.password:
+    elif password != instance.password and not _is_rehash(instance, password):
         api_keys_revoke_all(user=instance, reason=REASON_PASSWORD)
+
+
+def _is_rehash(user, old_hash: str) -> bool:
+    """Whether a new hash is Django re-hashing the same password with stronger settings,
+    which happens when the user signs in after the hashers changed (check_password's
+    setter clears `_password`, "hash upgrades shouldn't be considered password changes").
+    A new password set with set_password() keeps `_password` until the save ends."""
+    if getattr(user, "_password", None) is not None:
+        return False
+    try:
+        hasher = identify_hasher(old_hash)
+    except ValueError:
+        return False
+    return hasher.algorithm != get_hasher().algorithm or hasher.must_update(old_hash)

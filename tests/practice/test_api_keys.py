@@ -415,3 +415,20 @@ def test_the_migration_drops_the_old_plaintext_tokens_of_an_existing_database():
         cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
         assert cursor.fetchone() == (0,)
     assert not ContentType.objects.filter(app_label="authtoken").exists()
+
+
+def test_a_stronger_rehash_at_sign_in_is_not_a_password_change(settings, reception):
+    reception.set_password("correct horse battery")  # an MD5 hash (the tests' hasher)
+    reception.save()
+    key = _new_key(reception).key
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    user = get_user_model().objects.get(pk=reception.pk)
+    assert user.check_password("correct horse battery")  # re-hashed and saved
+    assert get_user_model().objects.get(pk=reception.pk).password.startswith("pbkdf2_")
+    assert _api(key).get(f"{V1}/clients/").status_code == 200
+    user.set_password("a new Long passphrase 9")
+    user.save()
+    assert _api(key).get(f"{V1}/clients/").status_code == 401
