@@ -60,6 +60,9 @@ def _create_form(request, form, status=200):
 @never_cache
 @login_required
 def api_key_create(request: HttpRequest) -> HttpResponse:
+    """Not `staff_view`'s once-per-form-key POST on purpose: replaying a double submit
+    would mean keeping this answer, the key itself, in the database. A double submit
+    makes a second key, which its owner sees on the list and can revoke."""
     if request.method != "POST":
         return _create_form(request, ApiKeyCreateForm())
     form = ApiKeyCreateForm(request.POST)
