@@ -183,3 +183,24 @@ def test_concurrent_duplicates_create_one_object(reception, monkeypatch):
     # A retry after the dust settles gets the stored response.
     replay = post(token_client, f"{V1}/clients/", NEW_CLIENT, "same-key")
     assert (replay.status_code, replay["Idempotent-Replayed"]) == (201, "true")
+
+
+def test_a_key_costs_a_fixed_handful_of_queries(as_reception):
+    """Six statements in the request's transaction, however many keys are stored: the
+    claim (SAVEPOINT, INSERT, RELEASE), the work's savepoint (SAVEPOINT, RELEASE) and
+    the stored answer (UPDATE)."""
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(key=None) -> int:
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        with CaptureQueriesContext(connection) as captured:
+            response = as_reception.post(f"{V1}/clients/", NEW_CLIENT, format="json", **headers)
+            assert response.status_code == 201
+        return len(captured)
+
+    unkeyed = queries()
+    keyed = queries("first")
+    for n in range(30):
+        post(as_reception, f"{V1}/clients/", NEW_CLIENT, f"more-{n}")
+    assert queries("last") == keyed
+    assert keyed - unkeyed == 6, (unkeyed, keyed)

@@ -261,3 +261,25 @@ def test_the_draft_invoices_line_forms_carry_keys(practice, admin_user, roles_ex
     assert len(KEY_INPUT.findall(edit.content.decode())) >= 1
     header = browser.get(reverse("invoicing:edit", args=[world.draft.pk]))
     assert len(KEY_INPUT.findall(header.content.decode())) >= 1
+
+
+def test_a_key_costs_a_few_queries_whatever_the_data(browser, practice, reception):
+    """Claiming and storing a key is a fixed handful of statements (savepoints, one
+    INSERT, one UPDATE), not a lookup that grows with the keys already stored."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    invoice = open_invoice(practice, reception)
+    url = reverse("invoicing:pay", args=[invoice.pk])
+
+    def queries(data) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert browser.post(url, data).status_code == 302
+        return len(captured)
+
+    unkeyed = queries({**payment_form(invoice, ""), "amount": "10.00"})
+    keyed = queries(payment_form(invoice, "k1", "10.00"))
+    for n in range(30):
+        browser.post(url, payment_form(invoice, f"more-{n}", "1.00"))
+    assert queries(payment_form(invoice, "k2", "10.00")) == keyed
+    assert keyed - unkeyed <= 5, (unkeyed, keyed)
