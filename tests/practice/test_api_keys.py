@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -441,3 +442,17 @@ def test_a_stronger_rehash_at_sign_in_is_not_a_password_change(settings, recepti
     user.set_password("a new Long passphrase 9")
     user.save()
     assert _api(key).get(f"{V1}/clients/").status_code == 401
+
+
+def test_any_save_that_deactivates_revokes_and_ends_sessions(client, reception):
+    key = _new_key(reception).key
+    client.force_login(reception)
+    session_key = client.session.session_key
+    reception.is_active = False
+    reception.save()  # e.g. the Django admin's user form
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert ApiKey.objects.get().revoked_reason == "User deactivated"
+    reception.is_active = True
+    reception.save()
+    assert _api(key).get(f"{V1}/clients/").json()["code"] == "api_key_revoked"
+    assert client.get("/clients/").url.startswith("/login/")
