@@ -38,9 +38,8 @@ from django.utils import timezone
 # A stored answer is replayed for this long; `clear_idempotency_keys` removes older rows.
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
-# Rows written by the design before this one (claim committed apart from the work) may
-# be left "in_flight"; their work may or may not have committed.
-IN_FLIGHT = "in_flight"
+# A row holding its answer. The design before this one committed the claim apart from
+# the work, so its rows may be left "in_flight" without an answer (work done or not).
 DONE = "done"
 # Headers a replay must repeat besides status, body and content type: where a redirect
 # goes, and htmx's instructions (HX-Redirect, HX-Trigger, HX-Reswap...).
