@@ -19,9 +19,7 @@ def api_key_for(user) -> str:
     # Marked as just used, so a test's first request does not also pay the once-a-minute
     # "last used" write (query counts compare requests; tests/practice/test_api_keys.py
     # covers that write).
-    type(created.api_key).objects.filter(pk=created.api_key.pk).update(
-        last_used_at=timezone.now()
-    )
+    type(created.api_key).objects.filter(pk=created.api_key.pk).update(last_used_at=timezone.now())
     return created.key
 
 
