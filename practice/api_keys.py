@@ -24,7 +24,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -88,11 +88,11 @@ def api_key_create(
     let them act, and be audited, as that person."""
     if by is not None and by.pk != user.pk:
         raise NotAllowed("You can only create API keys for yourself.")
-    if not user.is_active:
-        raise DomainError("user_inactive", "A deactivated user cannot have API keys.")
     name = " ".join((name or "").split())
     if not name:
         raise DomainError("name_required", "Give the key a name.", field="name")
+    if "\x00" in name:
+        raise DomainError("invalid", "Null characters are not allowed.", field="name")
     if len(name) > NAME_MAX_LENGTH:
         raise DomainError("name_too_long", "Use at most 100 characters.", field="name")
     now = timezone.now()
@@ -112,6 +112,11 @@ def api_key_create(
         prefix = secrets.token_hex(4)
         try:
             with transaction.atomic():
+                # Lock the user, as deactivating does: a key is never made for someone
+                # deactivated meanwhile (whose keys that deactivation already revoked).
+                locked = get_user_model().objects.select_for_update().get(pk=user.pk)
+                if not locked.is_active:
+                    raise DomainError("user_inactive", "A deactivated user cannot have API keys.")
                 api_key = ApiKey.objects.create(
                     name=name,
                     user=user,

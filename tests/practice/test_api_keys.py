@@ -324,6 +324,11 @@ def test_deactivation_revokes_keys_and_ends_sessions_for_good(client, admin_user
     assert other_client.session.get("_auth_user_id") == str(other.pk)
 
 
+def test_the_service_refuses_names_postgresql_cannot_store(reception):
+    with pytest.raises(api_keys.DomainError, match="Null characters"):
+        api_keys.api_key_create(user=reception, name="Web\x00site", by=reception)
+
+
 def test_a_deactivated_user_cannot_get_a_key(reception):
     get_user_model().objects.filter(pk=reception.pk).update(is_active=False)
     reception.refresh_from_db()
@@ -339,6 +344,8 @@ def test_a_deactivated_user_cannot_get_a_key(reception):
     [
         ({"name": ""}, "name", "Give the key a name."),
         ({"name": "  "}, "name", "Give the key a name."),
+        ({"name": "Web\x00site"}, "name", "Null characters are not allowed."),
+        ({"name": "x" * 101}, "name", "at most 100 characters"),
         ({"expires_on": "2001-01-01"}, "expires_on", "Choose today or a later date."),
         ({"expires_on": "9999-12-31"}, "expires_on", "at most five years ahead"),
         ({"expires_on": "31/31/2027"}, "expires_on", "Enter a valid date."),
