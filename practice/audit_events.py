@@ -8,6 +8,7 @@ settings: next invoice number from 12 to 100".
 from __future__ import annotations
 
 from kernel.audit import AuditEvent, changes_text, describes, when_text
+from practice.api_keys import KEY_PREFIX
 
 SETTINGS_FIELDS = {
     "name": "practice name",
@@ -185,7 +186,7 @@ def api_key_sentence(event: AuditEvent) -> str | None:
     owner_id = data.get("user_id")
     mine = event.who is not None and event.who.pk == owner_id
     owner = "their" if mine else f"{event.name_of('auth.User', owner_id, 'a user')}’s"
-    key = f"{owner} API key “{data.get('name')}” ({data.get('prefix')}…)"
+    key = f"{owner} API key “{data.get('name')}” ({KEY_PREFIX}_{data.get('prefix')}…)"
     if event.label == "insert":
         expires = data.get("expires_at")
         return f"created {key}{f', expiring {when_text(expires)}' if expires else ''}"

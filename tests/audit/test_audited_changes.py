@@ -238,3 +238,23 @@ def test_a_role_that_is_not_a_person_reads_as_a_role(as_jo, jo, practitioner_use
     )
     said = sentences(events_of("caspen.UserGroupsEvent").filter(pgh_context__user=jo.pk))
     assert said == ["Jo Admin gave Rosa Nguyen the Reception role (was Practitioner)"]
+
+
+def test_api_keys_created_and_revoked_read_in_the_activity(jo, reception):
+    from practice.api_keys import api_key_create, api_key_revoke
+
+    reception.first_name, reception.last_name = "Rosa", "Nguyen"
+    reception.save()
+    with pghistory.context(user=reception.pk):
+        created = api_key_create(user=reception, name="Booking website", by=reception)
+    with pghistory.context(user=jo.pk, ip="192.0.2.9"):
+        api_key_revoke(api_key=created.api_key, by=jo)
+    prefix = created.api_key.prefix
+    said = sentences(events_of("caspen.ApiKeyEvent"))
+    assert said[1] == f"Rosa Nguyen created their API key “Booking website” (csk_{prefix}…)"
+    assert said[0].startswith(
+        f"Jo Admin revoked Rosa Nguyen’s API key “Booking website” (csk_{prefix}…)"
+    )
+    revoked = events_of("caspen.ApiKeyEvent").get(pgh_context__user=jo.pk)
+    assert revoked.pgh_context["ip"] == "192.0.2.9"
+    assert "secret_hash" not in revoked.pgh_data
