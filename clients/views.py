@@ -167,11 +167,11 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view("clients.view_client")
 def client_activity(request: HttpRequest, pk: int) -> HttpResponse:
-    """Activity: every change to the client and to their packages, appointments and
-    invoices, newest first, in plain language (who did what, when)."""
+    """Activity: every change to the client and to their packages, appointments,
+    invoices and their payments, newest first, in plain language (who did what, when)."""
     client = _viewed(request, get_object_or_404(Client, pk=pk))
     context = _tabs_context(client, "activity")
-    context.update(record_activity(request, client))
+    context.update(record_activity(request, client, also=Invoice.objects.filter(client=client)))
     return render_page(request, "clients/activity.html", context)
 
 

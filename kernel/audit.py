@@ -342,10 +342,10 @@ def record_sentence(event: AuditEvent, noun: str, labels: dict[str, str], *, hid
 
 
 def event_keys(events):
-    """(event model, event id) of each event in `events`, in order: cheap to count and
-    slice, since the data and the diff of each event are not computed. Paginate this,
+    """(event model, event id, time) of each event in `events`, in order: cheap to count
+    and slice, since the data and the diff of each event are not computed. Paginate this,
     then `load_events` the page."""
-    return events.values_list("pgh_model", "pgh_id")
+    return events.values_list("pgh_model", "pgh_id", "pgh_created_at")
 
 
 def load_events(keys) -> list:
@@ -353,7 +353,7 @@ def load_events(keys) -> list:
     in the same order: one query whatever their number."""
     from pghistory.models import Events
 
-    keys = [tuple(key) for key in keys]
+    keys = [(key[0], key[1]) for key in keys]
     if not keys:
         return []
     models = sorted({model for model, _ in keys})

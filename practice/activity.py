@@ -127,10 +127,23 @@ def activity(request: HttpRequest) -> HttpResponse:
     return render_page(request, "practice/activity.html", context)
 
 
-def record_activity(request: HttpRequest, obj) -> dict:
-    """The Activity tab of one record (a client, a client package): its page of events
-    and their rows."""
-    events = history_for(obj).exclude(pgh_label=BASELINE)
-    events = events.exclude(pgh_model__in=silent_event_models())
-    page = paginate(request, event_keys(events), per_page=EVENTS_PER_PAGE)
+def record_activity(request: HttpRequest, obj, *, also=None) -> dict:
+    """The Activity tab of one record (a client, a client package): the events of the
+    record and of the rows that refer to it, and with `also` (rows of one model, such as
+    the client's invoices) the events of the rows that refer to those (their payments,
+    refunds and lines); a page of them and their rows."""
+    quiet = silent_event_models()
+
+    def keys_of(target):
+        events = history_for(target).exclude(pgh_label=BASELINE).exclude(pgh_model__in=quiet)
+        return event_keys(events.order_by())
+
+    keys = keys_of(obj)
+    if also is not None:
+        also = list(also)
+        if also:
+            # UNION (not ALL): an invoice's own events refer to both and are listed once.
+            keys = keys.union(keys_of(also))
+    keys = keys.order_by("-pgh_created_at", "-pgh_id")
+    page = paginate(request, keys, per_page=EVENTS_PER_PAGE)
     return {"page": page, "rows": activity_rows(load_events(page.object_list))}

@@ -224,3 +224,38 @@ def test_finalizing_tells_the_invoice_number_once(client, jo, practice):
     assert "Jo Admin created a draft invoice for Jo Citizen" in said
     # Lines name the invoice as it is now (numbered since).
     assert f"Jo Admin added Consultation (90.00) to invoice {invoice.number}" in said
+
+
+def test_the_client_tab_also_tells_the_payments_on_their_invoices(client, jo, practice):
+    from decimal import Decimal
+
+    from invoicing.models import PaymentMethod
+    from invoicing.services import invoice_create, invoice_finalize, payment_record
+
+    with pghistory.context(user=jo.pk):
+        invoice = invoice_create(
+            client=practice.client,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            lines=[{"description": "Consultation", "quantity": 1, "unit_price": Decimal("90")}],
+            by=jo,
+        )
+    with pghistory.context(user=jo.pk):
+        invoice_finalize(invoice=invoice, by=jo)
+    cash = PaymentMethod.objects.get_or_create(name="Cash")[0]
+    with pghistory.context(user=jo.pk):
+        payment_record(invoice=invoice, amount="50", method=cash, by=jo)
+    ClientFactory()  # another client's history stays on their own tab
+    client.force_login(jo)
+    said = _rows(client.get(reverse("clients:activity", args=[practice.client.pk])))
+    invoice.refresh_from_db()
+    assert said[:2] == [
+        f"Jo Admin recorded a payment of 50.00 (Cash) on invoice {invoice.number}",
+        f"Jo Admin finalized invoice {invoice.number} of Jo Citizen",
+    ]
+    # Created in one request (same time): the invoice and its line.
+    assert set(said[2:4]) == {
+        "Jo Admin created a draft invoice for Jo Citizen",
+        f"Jo Admin added Consultation (90.00) to invoice {invoice.number}",
+    }
+    assert said.count(f"Jo Admin finalized invoice {invoice.number} of Jo Citizen") == 1
