@@ -61,9 +61,7 @@ def missing_local_time(value: dt.datetime, zone=None) -> str | None:
     )
 
 
-def ambiguous_occurrences(
-    value: dt.datetime, zone=None
-) -> tuple[dt.datetime, dt.datetime] | None:
+def ambiguous_occurrences(value: dt.datetime, zone=None) -> tuple[dt.datetime, dt.datetime] | None:
     """The two moments the naive wall-clock time `value` names in `zone` (the practice's
     time zone by default) when it happens twice, first then second; None when it happens
     once (or never: see `missing_local_time`).
