@@ -435,6 +435,7 @@ def activity_rows(events, *, every: bool = False) -> list[dict]:
                 "ip": ev.context.get("ip"),
                 "url": ev.context.get("url"),
                 "method": ev.context.get("method"),
+                "api_key": ev.context.get("api_key"),
                 "event": e,
                 "changes": changes_in_words(e),
             }

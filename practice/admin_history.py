@@ -68,6 +68,8 @@ class ReadableEventsAdmin(EventsAdmin):
         where = [row["ip"] or "—"]
         if row["method"] or row["url"]:
             where.append(f"{row['method'] or ''} {row['url'] or ''}".strip())
+        if row["api_key"]:
+            where.append(f"API key {row['api_key']}…")
         return " · ".join(where)
 
     @admin.display(description="What happened")

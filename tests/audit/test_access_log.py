@@ -101,3 +101,18 @@ def test_the_access_log_is_listed_read_only_in_the_admin(client, admin_user, pra
         client.post(reverse("admin:clients_clientaccess_delete", args=[access.pk])).status_code
         == 403
     )
+
+
+def test_a_change_through_the_api_shows_its_key_on_the_activity_page(client, admin_user, reception):
+    from practice.api_keys import api_key_create
+
+    created = api_key_create(user=reception, name="Website", by=reception)
+    api = api_client()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {created.key}")
+    response = api.post(
+        "/api/v1/clients/", {"first_name": "Ana", "last_name": "Ruiz"}, format="json"
+    )
+    assert response.status_code == 201
+    client.force_login(admin_user)
+    html = client.get(reverse("settings:activity")).content.decode()
+    assert f"API key {created.api_key.prefix}…" in html
