@@ -1,12 +1,15 @@
-"""Fuzz every operation of `/api/schema/` with schemathesis, authenticated as Admin.
+"""Fuzz every operation of `/api/schema/` with schemathesis, as every role (Admin,
+Reception, Practitioner, Accountant): each operation is one test per role.
 
 Checks: no server error (5xx) for any input, every status code documented, and every
 response (its content type, headers and body) as the schema says. Generated ids and
 references are biased towards rows that exist, so the fuzzer reaches the services and
 their refusals, not only 404s and 400s.
 
-Runs in `make test`; run it alone with `pytest -m fuzz`. More examples per operation:
-`API_FUZZ_EXAMPLES=200 pytest -m fuzz`.
+Runs in `make test` (in one pytest-xdist worker of its own, `xdist_group("fuzz")`, next
+to the rest of the suite); run it alone with `pytest -m fuzz`. The examples per
+operation and role are bounded (10: about 2,000 requests, 1-2 minutes on 2 cores); more
+with `API_FUZZ_EXAMPLES=200 pytest -m fuzz`, one role with `API_FUZZ_ROLES=reception`.
 """
 
 from __future__ import annotations
@@ -35,9 +38,16 @@ from schemathesis.specs.openapi.checks import (
 from caspen.wsgi import application
 from tests.api.conftest import api_client
 
-pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
+pytestmark = [pytest.mark.fuzz, pytest.mark.django_db, pytest.mark.xdist_group("fuzz")]
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))
+ROLES = {
+    "admin": "admin_user",
+    "reception": "reception",
+    "practitioner": "practitioner_user",
+    "accountant": "accountant",
+}
+FUZZ_ROLES = os.environ.get("API_FUZZ_ROLES", ",".join(ROLES)).split(",")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -144,9 +154,16 @@ def _tax_rate_ids():
 # Loaded at collection: generating the schema needs no database. (Loading it from a
 # fixture, schemathesis.pytest.from_fixture, breaks on pytest 9.2.)
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+# For Reception, Practitioner and Accountant: the same operations with generated cases
+# only. The coverage phase's boundary values (many requests per operation) test the
+# input validation, which comes after the role check and is the same for every role:
+# Admin, who may call every operation, runs it.
+light_schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+light_schema.config.phases.update(phases=["examples", "fuzzing"])
 _auth: dict[str, str] = {}
 
 
+@light_schema.hook
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
     if not path_parameters or "id" not in path_parameters:
@@ -154,11 +171,13 @@ def flatmap_path_parameters(context, path_parameters):
     return _bias_mapping(path_parameters, {"id": _resource_of(context.operation.path)})
 
 
+@light_schema.hook
 @schema.hook
 def flatmap_body(context, body):
     return _bias_mapping(body, REFERENCES)
 
 
+@light_schema.hook
 @schema.hook
 def flatmap_query(context, query):
     biased = _bias_mapping(query, REFERENCES)
@@ -186,14 +205,24 @@ def summary() -> str | None:
     return f"schemathesis: {sum(by_status.values())} requests, {operations} operations ({codes})"
 
 
+@pytest.fixture
+def role(request):
+    """The role the case is sent as (one test per operation and role), skipped when
+    API_FUZZ_ROLES leaves it out."""
+    if request.param not in FUZZ_ROLES:
+        pytest.skip(f"API_FUZZ_ROLES leaves out {request.param}")
+    return request.param
+
+
 @pytest.fixture(autouse=True)
-def fuzzing(seeded, admin_user, settings):
+def fuzzing(request, seeded, role, settings):
     # The throttle counts every request of the run; keep it out of the way here.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "1000000/min"},
     }
-    _auth["Authorization"] = api_client(admin_user)._credentials["HTTP_AUTHORIZATION"]
+    user = request.getfixturevalue(ROLES[role])
+    _auth["Authorization"] = api_client(user)._credentials["HTTP_AUTHORIZATION"]
     # Like Django's test client: a request must not close the test's connection (and
     # with it the transaction holding the fixtures).
     request_started.disconnect(close_old_connections)
@@ -206,6 +235,18 @@ def fuzzing(seeded, admin_user, settings):
         _auth.clear()
 
 
+def _fuzz(case, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="kernel.api"):
+        # Authenticated whatever the case generated for the security schemes: the
+        # point is to reach the views (401 for bad tokens has its own tests).
+        response = case.call(headers=_auth)
+        _statuses[(case.operation.label, response.status_code)] += 1
+        case.validate_response(response, checks=CHECKS)
+    # The exception handler's safety nets (database errors) must never be needed.
+    assert not [r for r in caplog.records if r.name == "kernel.api"], caplog.text
+
+
+@pytest.mark.parametrize("role", ["admin"], indirect=True)
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
@@ -216,11 +257,18 @@ def fuzzing(seeded, admin_user, settings):
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema_and_never_fails(case, caplog):
-    with caplog.at_level(logging.WARNING, logger="kernel.api"):
-        # Authenticated whatever the case generated for the security schemes: the
-        # point is to reach the views (401 for bad tokens has its own tests).
-        response = case.call(headers=_auth)
-        _statuses[(case.operation.label, response.status_code)] += 1
-        case.validate_response(response, checks=CHECKS)
-    # The exception handler's safety nets (database errors) must never be needed.
-    assert not [r for r in caplog.records if r.name == "kernel.api"], caplog.text
+    _fuzz(case, caplog)
+
+
+@pytest.mark.parametrize("role", ["reception", "practitioner", "accountant"], indirect=True)
+@light_schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_never_fails_for_the_other_roles(case, caplog):
+    _fuzz(case, caplog)
