@@ -151,3 +151,35 @@ def test_a_404_page_outside_api_stays_html(client, reception):
 def test_money_in_answers_is_a_string_with_two_places(as_reception, world):
     body = as_reception.get(f"{API}/invoices/{world.open.pk}/").json()
     assert Decimal(body["total"]) > 0 and body["total"].count(".") == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        # The value itself is wrong, whatever the data: 400.
+        ("invalid_amount", 400),
+        ("invalid_date", 400),
+        ("invalid_phone", 400),
+        ("name_required", 400),
+        ("too_long", 400),
+        ("quantities_mismatch", 400),
+        ("invoice_total_too_large", 400),
+        # The value collides with the data, or a rule refuses the action: 409.
+        ("name_taken", 409),
+        ("username_taken", 409),
+        ("invoice_number_taken", 409),
+        ("invoice_digits_locked", 409),
+        ("currency_locked", 409),
+        ("tax_rate_archived", 409),
+        ("last_admin", 409),
+        ("no_credits_left", 409),
+    ],
+)
+def test_each_refusal_is_input_or_rule(code, status):
+    from kernel.api.errors import exception_handler
+    from kernel.errors import DomainError
+
+    response = exception_handler(DomainError(code, "Refused.", field="name"), {})
+    assert response.status_code == status
+    expected = {"name": ["Refused."]} if status == 400 else {"detail": "Refused.", "code": code}
+    assert response.data == expected
