@@ -22,9 +22,7 @@ SHOTS = os.environ.get("H5_SHOTS")  # a folder to keep the screenshots in, to lo
 
 
 def _check(page, name: str, width: int) -> None:
-    # Shown as a page (no JavaScript), every popup has only its h2 title: a known gap of
-    # templates/includes/popup_page.html, not of these forms; every other rule applies.
-    results = Axe().run(page, options={"rules": {"page-has-heading-one": {"enabled": False}}})
+    results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
     scrolled = page.evaluate("document.documentElement.scrollWidth")
     assert scrolled <= width, f"{scrolled}px wide"
