@@ -28,6 +28,12 @@ def _no_page_overflow(page) -> None:
     assert width <= page.viewport_size["width"], f"{width}px wide"
 
 
+def _shot(screenshot, page, name: str, width: int) -> None:
+    """docs/screenshots/<name>.png at 1440 px (UPDATE_SCREENSHOTS=1); <name>-<width>.png
+    in the test's folder otherwise."""
+    screenshot(page, name if width == 1440 else f"{name}-{width}")
+
+
 def _history(practice, rosa, jo):
     with pghistory.context(user=rosa.pk, ip="192.0.2.60"):
         sold = practice.sell(practice.flexible, by=rosa)
@@ -65,7 +71,7 @@ def test_activity_pages_at_each_width(
     expect(page.get_by_text("Packages · from 192.0.2.61").first).to_be_visible()
     _no_axe_violations(page)
     _no_page_overflow(page)
-    screenshot(page, f"activity-{width}")
+    _shot(screenshot, page, "activity", width)
 
     # Filter by person: only Rosa's changes remain.
     page.get_by_label("Person").select_option(label="Rosa Nguyen")
@@ -82,7 +88,7 @@ def test_activity_pages_at_each_width(
     expect(page.get_by_text("Rosa Nguyen canceled the appointment of")).to_be_visible()
     _no_axe_violations(page)
     _no_page_overflow(page)
-    screenshot(page, f"client-activity-{width}")
+    _shot(screenshot, page, "client-activity", width)
 
     page.goto(f"{live.url}/packages/{sold.pk}/")
     page.get_by_role("navigation", name="Package").get_by_role("link", name="Activity").click()
@@ -92,7 +98,7 @@ def test_activity_pages_at_each_width(
     expect(page.get_by_text("Rosa Nguyen linked the appointment of")).to_be_visible()
     _no_axe_violations(page)
     _no_page_overflow(page)
-    screenshot(page, f"package-activity-{width}")
+    _shot(screenshot, page, "package-activity", width)
 
 
 def test_reception_has_no_activity_link_and_is_refused(live, sign_in, reception):
