@@ -259,3 +259,30 @@ def test_the_client_tab_also_tells_the_payments_on_their_invoices(client, jo, pr
         f"Jo Admin added Consultation (90.00) to invoice {invoice.number}",
     }
     assert said.count(f"Jo Admin finalized invoice {invoice.number} of Jo Citizen") == 1
+
+
+def test_package_activity_queries_do_not_grow_with_the_events(
+    client, jo, practice, django_assert_max_num_queries
+):
+    with pghistory.context(user=jo.pk):
+        sold = practice.sell(practice.flexible, by=jo)
+
+    def use_and_give_back(n: int, start: int):
+        for i in range(n):
+            with pghistory.context(user=jo.pk):
+                booked = practice.book(by=jo, starts_at=next_local(hour=9, days=start + i))
+            with pghistory.context(user=jo.pk):
+                appointment_link(appointment=booked, client_package=sold, by=jo)
+            with pghistory.context(user=jo.pk):
+                appointment_unlink(appointment=booked, by=jo)
+
+    client.force_login(jo)
+    url = reverse("packages:activity", args=[sold.pk])
+    use_and_give_back(1, 3)
+    client.get(url)
+    with django_assert_max_num_queries(100) as few:
+        first = client.get(url)
+    use_and_give_back(10, 10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    assert len(response.context["rows"]) > len(first.context["rows"]) + 10
