@@ -60,6 +60,34 @@ def test_double_submit_of_record_payment_in_two_workers_pays_once(server, practi
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
+def test_double_submit_of_create_appointment_with_a_package_books_once(server, practice, reception):
+    sold = practice.sell(by=reception)
+    page = server.session_for(reception)
+    url = server.url + reverse("calendar_app:create")
+    form = booking_form(practice, sold, "double-click")
+    lock = _lock("packages_clientpackage", sold.pk)
+    results = {}
+
+    def send(name):
+        results[name] = page.post(url, data=form, allow_redirects=False, timeout=60)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in ("first", "second")]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_for_lock_waiters(2)
+    finally:
+        lock.rollback()
+        lock.close()
+    for thread in threads:
+        thread.join(60)
+    first, second = results["first"], results["second"]
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert Appointment.objects.filter(client=practice.client).count() == 1
+    assert CreditLedgerEntry.objects.filter(client_package=sold, kind="consume").count() == 1
+
+
 def test_booking_saved_but_answer_lost_replays_on_resubmit(server, db_proxy, practice, reception):
     sold = practice.sell(by=reception)
     page = server.session_for(reception)
