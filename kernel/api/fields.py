@@ -7,12 +7,13 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from kernel.text import TEXT_MAX_LENGTH
-from kernel.time import ambiguous_occurrences, missing_local_time
+from kernel.time import EARLIEST_DATE, LATEST_DATE, ambiguous_occurrences, missing_local_time
 
-# Input dates and times outside these years are refused (400): far-away dates are typing
-# mistakes, and adding an expiry period to 9999-12-31 would overflow.
-EARLIEST_YEAR = 1900
-LATEST_YEAR = 2200
+# Input dates and times outside the practice's years (kernel.time, which the services
+# check too) are refused (400): far-away dates are typing mistakes, and adding an expiry
+# period to 9999-12-31 would overflow.
+EARLIEST_YEAR = EARLIEST_DATE.year
+LATEST_YEAR = LATEST_DATE.year
 
 
 class InputDate(serializers.DateField):
