@@ -260,9 +260,8 @@ def _refuse_total_too_large(invoice: Invoice, line: InvoiceLine) -> None:
     if total > MAX_MONEY:
         raise DomainError(
             "invoice_total_too_large",
-            f"This would bring the invoice's total to {format_money(total)}, more than one "
-            f"invoice can hold ({format_money(MAX_MONEY)}). Lower the amount, or put the "
-            "rest on another invoice.",
+            f"The invoice's total would be {format_money(total)}; one invoice holds at most "
+            f"{format_money(MAX_MONEY)}. Put the rest on another invoice.",
             field="unit_price",
         )
 
