@@ -33,3 +33,18 @@ class Pagination(PageNumberPagination):
                 }
             )
         return size
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """The schema says the page size's range (the 400 above refuses the rest)."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    **parameter["schema"],
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                }
+                parameter["description"] = (
+                    f"Rows per page, 1 to {self.max_page_size} (50 by default)."
+                )
+        return parameters

@@ -91,6 +91,13 @@ def test_a_page_size_from_1_to_200_is_used(as_reception, world, page_size):
     assert len(response.json()["results"]) == min(int(page_size), response.json()["count"])
 
 
+def test_the_schema_says_the_page_size_range(as_reception):
+    schema = as_reception.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    parameters = schema.json()["paths"]["/api/v1/clients/"]["get"]["parameters"]
+    page_size = next(p for p in parameters if p["name"] == "page_size")
+    assert (page_size["schema"]["minimum"], page_size["schema"]["maximum"]) == (1, 200)
+
+
 # ------------------------------------------------------- JSON under /api/ (4c)
 
 
