@@ -151,7 +151,7 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     def status(self, now=None) -> str:
-        """"Active", "Expired" or "Revoked" (what the pages and the admin show)."""
+        """What the pages and the admin show: "Active", "Expired" or "Revoked"."""
         if self.revoked_at is not None:
             return "Revoked"
         if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
