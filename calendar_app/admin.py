@@ -124,6 +124,16 @@ class CancelAppointmentForm(ActionForm):
     )
 
 
+class UnlinkPackageForm(ActionForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Reason",
+        help_text="Needed, and kept in the ledger, to give back the credit of an Arrived or "
+        "Missed appointment (Admin only). Not needed for a Booked one.",
+    )
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = AppointmentForm
@@ -267,13 +277,19 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
             appointment=obj, reason=data["reason"], keep_credit=data["keep_credit"], by=request.user
         )
 
-    @service_action(
+    @form_action(
         description="Unlink package (release credit)",
+        form_class=UnlinkPackageForm,
+        title="Unlink package",
+        intro="Unlink these appointments from their packages; each credit returns to its "
+        "package. An Arrived or Missed appointment used its credit: only an Admin may give "
+        "it back, with a reason.",
+        submit="Unlink package",
         done="Unlinked {count} {items}; their credits are back in their packages.",
         perm="packages.link_clientpackage",
     )
-    def unlink_package(self, request, obj):
-        appointment_unlink(appointment=obj, by=request.user)
+    def unlink_package(self, request, obj, data):
+        appointment_unlink(appointment=obj, reason=data["reason"].strip(), by=request.user)
 
     delete_selected = service_delete_action(
         delete=lambda obj, by: appointment_delete(appointment=obj, by=by),

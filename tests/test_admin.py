@@ -476,12 +476,30 @@ def test_cancel_with_keep_credit_keeps_it(su, world):
 
 
 def test_unlink_releases_the_credit_and_refuses_an_unlinked_one(su, world):
-    response = act(su, Appointment, "unlink_package", [world.linked, world.plain])
+    page = act(su, Appointment, "unlink_package", [world.linked, world.plain])
+    assert set(page.context["form"].fields) == {"reason"}
+    response = act(su, Appointment, "unlink_package", [world.linked, world.plain], apply="yes")
     shown = messages_of(response)
     assert any("not linked to a package" in m for m in shown)
     assert any(m.startswith("Unlinked 1 appointment") for m in shown)
     world.fixed_sold.refresh_from_db()
     assert world.fixed_sold.consumed == 0
+
+
+def test_unlinking_a_missed_appointment_in_the_admin_needs_the_admins_reason(su, world):
+    """The admin's action asks for the reason DOMAIN.md's used credit needs, and the
+    ledger keeps it (the pages and the API ask the same)."""
+    Appointment.objects.filter(pk=world.linked.pk).update(status=AppointmentStatus.MISSED)
+    refused = act(su, Appointment, "unlink_package", [world.linked], apply="yes")
+    assert any("reason" in m.lower() for m in messages_of(refused))
+    world.fixed_sold.refresh_from_db()
+    assert world.fixed_sold.consumed == 1
+    done = act(
+        su, Appointment, "unlink_package", [world.linked], apply="yes", reason="Charged in error"
+    )
+    assert messages_of(done)[0].startswith("Unlinked 1 appointment")
+    release = CreditLedgerEntry.objects.get(kind=LedgerKind.RELEASE, appointment=world.linked)
+    assert "Charged in error" in release.reason
 
 
 def test_delete_appointments_goes_through_the_service(su, world):
