@@ -33,8 +33,8 @@ from calendar_app.models import (
     Practitioner,
 )
 from catalog.models import Service
+from clients.api import ClientReadsLogged
 from clients.models import Client
-from clients.services import client_accesses_record
 from invoicing.api import InvoiceOut, invoice_for_output
 from invoicing.services import invoice_for_appointment
 from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
@@ -374,7 +374,9 @@ def _appointment(pk: int) -> Appointment:
     ),
     destroy=extend_schema(summary="Delete an appointment booked by mistake"),
 )
-class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class AppointmentViewSet(
+    ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
     queryset = Appointment.objects.order_by("starts_at", "id")
     serializer_class = AppointmentOut
     filterset_class = AppointmentFilter
@@ -387,21 +389,6 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
         "missed": ("calendar_app.change_appointment",),
         "invoice": ("invoicing.add_invoice",),
     }
-
-    # Appointments carry the client's notes (health data): each one returned is logged as
-    # a read of its client's record, as on the pages ("api").
-    def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
-        client_accesses_record(client_ids=[response.data["client"]], request=request, via="api")
-        return response
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        if page is not None and self.action == "list":
-            client_accesses_record(
-                client_ids=[a.client_id for a in page], request=self.request, via="api"
-            )
-        return page
 
     def create(self, request):
         data = self.validated(AppointmentIn)

@@ -73,6 +73,29 @@ class ClientFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=matching.values("pk"))
 
 
+class ClientReadsLogged:
+    """For API viewsets whose rows belong to one client's record (appointments carry notes,
+    client packages their treatments): each row returned, alone or on a page of a list,
+    is access-logged as a read of its client's record, marked "api", as on the pages."""
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        services.client_accesses_record(
+            client_ids=[response.data["client"]], request=request, via="api"
+        )
+        return response
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            services.client_accesses_record(
+                client_ids=[row.client_id for row in page],
+                request=self.request,
+                via="api",
+            )
+        return page
+
+
 @extend_schema_view(
     list=extend_schema(summary="List clients", responses=ClientOut),
     retrieve=extend_schema(summary="Get a client", responses=ClientOut),

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 
 from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import Package, PackageKind, Service
+from clients.api import ClientReadsLogged
 from clients.models import Client
 from invoicing.api import InvoiceOut, invoice_for_output
 from invoicing.models import InvoiceLine
@@ -245,7 +246,9 @@ class ClientPackageFilter(django_filters.FilterSet):
         responses=ClientPackageOut,
     ),
 )
-class ClientPackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class ClientPackageViewSet(
+    ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
     queryset = ClientPackage.objects.order_by("-start_date", "-id")
     serializer_class = ClientPackageOut
     filterset_class = ClientPackageFilter

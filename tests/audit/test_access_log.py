@@ -57,6 +57,17 @@ def test_an_appointment_read_through_the_api_logs_its_client(practice, reception
     ]
 
 
+def test_a_client_package_read_through_the_api_logs_its_client(practice, reception):
+    sold = practice.sell()
+    api = api_client(reception)
+    assert api.get(f"/api/v1/client-packages/{sold.pk}/").status_code == 200
+    assert api.get(f"/api/v1/client-packages/?client={practice.client.pk}").status_code == 200
+    assert list(ClientAccess.objects.filter(client=practice.client).values_list("via", "path")) == [
+        ("api", f"/api/v1/client-packages/?client={practice.client.pk}"),
+        ("api", f"/api/v1/client-packages/{sold.pk}/"),
+    ]
+
+
 def test_a_refused_api_read_is_not_logged(practice):
     from tests.factories import UserFactory
 
