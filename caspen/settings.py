@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "packages",
     "calendar_app",
     "invoicing",
+    "reports",
     "demo",
 ]
 

@@ -1,0 +1,261 @@
+"""Reports: read-only figures computed from the other apps' tables (issue 15).
+
+Only the core of report 1, package liability, so far; its page, API and CSV call
+`package_liability`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from kernel.money import ZERO, to_money
+from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
+from practice.models import PracticeSettings
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Credits and their value (net of tax, 2 places)."""
+
+    credits: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Liability:
+    currency: str
+    start: dt.date
+    end: dt.date
+    opening: Amount
+    sold: Amount
+    redeemed: Amount
+    expired: Amount
+    canceled: Amount
+    adjusted: Amount
+    closing: Amount
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()), timezone.get_default_timezone())
+
+
+# One statement. Events of each package (its ledger rows, its expiry changes and its
+# cancellation) in order; window sums give, after each event, C (credits incl.
+# adjustments), k (consumed), whether it is canceled and the expiry date in effect.
+# A package "holds" P - round(P*k/C, 2) and C - k credits while it is live (sold, not
+# canceled, C > 0, and the day is not after the expiry date in effect), else nothing.
+# Each event is worth held(after) - held(before), both judged on the event's local day.
+_SQL = """
+WITH pk AS (
+    SELECT cp.id,
+           CASE WHEN %(incl)s AND tr.rate IS NOT NULL
+                THEN cp.price - ROUND(cp.price * tr.rate / (100 + tr.rate), 2)
+                ELSE cp.price END AS p,
+           CASE WHEN fx.id IS NOT NULL THEN fx.old_expires_on ELSE cp.expires_on END AS exp0,
+           cp.canceled_at
+    FROM {cp} cp
+    LEFT JOIN {tr} tr ON tr.id = cp.tax_rate_id
+    LEFT JOIN LATERAL (
+        SELECT e.id, e.old_expires_on FROM {ec} e WHERE e.client_package_id = cp.id
+        ORDER BY e.created_at, e.id LIMIT 1
+    ) fx ON TRUE
+    WHERE EXISTS (
+        SELECT 1 FROM {led} g WHERE g.client_package_id = cp.id AND g.created_at < %(end_t)s
+    ) {where}
+),
+ev AS (
+    SELECT l.client_package_id AS cp, l.created_at AS t, 0 AS ord, l.id AS id,
+           l.kind AS kind,
+           CASE WHEN l.kind IN ('{grant}', '{adjust}') THEN l.quantity ELSE 0 END AS dc,
+           CASE WHEN l.kind IN ('{consume}', '{release}') THEN -l.quantity ELSE 0 END AS dk,
+           0 AS chg, NULL::date AS new_exp
+    FROM {led} l JOIN pk ON pk.id = l.client_package_id
+    WHERE l.created_at < %(end_t)s
+    UNION ALL
+    SELECT e.client_package_id, e.created_at, 1, e.id, 'extend', 0, 0, 1, e.new_expires_on
+    FROM {ec} e JOIN pk ON pk.id = e.client_package_id
+    WHERE e.created_at < %(end_t)s
+    UNION ALL
+    SELECT pk.id, pk.canceled_at, 2, 0, 'cancel', 0, 0, 0, NULL
+    FROM pk WHERE pk.canceled_at < %(end_t)s
+),
+w1 AS (
+    SELECT ev.*,
+           SUM(dc) OVER w AS c,
+           SUM(dk) OVER w AS k,
+           SUM(chg) OVER w AS g,
+           BOOL_OR(kind = 'cancel') OVER w AS x,
+           LEAD(t) OVER w AS nt,
+           (t AT TIME ZONE %(tz)s)::date AS d
+    FROM ev
+    WINDOW w AS (PARTITION BY cp ORDER BY t, ord, id ROWS UNBOUNDED PRECEDING)
+),
+w2 AS (
+    SELECT w1.*, pk.p,
+           CASE WHEN g = 0 THEN pk.exp0
+                ELSE MAX(new_exp) OVER (PARTITION BY w1.cp, g) END AS exp
+    FROM w1 JOIN pk ON pk.id = w1.cp
+),
+w3 AS (
+    SELECT w2.*,
+           COALESCE(LAG(c) OVER w, 0) AS pc,
+           COALESCE(LAG(k) OVER w, 0) AS pk_,
+           COALESCE(LAG(x) OVER w, FALSE) AS px,
+           LAG(exp) OVER w AS pexp
+    FROM w2
+    WINDOW w AS (PARTITION BY cp ORDER BY t, ord, id)
+),
+held AS (
+    SELECT w3.*,
+           -- after the event, on its day
+           (c > 0 AND NOT x AND (exp IS NULL OR d <= exp)) AS live_a,
+           (pc > 0 AND NOT px AND (pexp IS NULL OR d <= pexp)) AS live_b,
+           -- the last state before the period, on the day before it
+           (c > 0 AND NOT x AND (exp IS NULL OR %(before)s <= exp)) AS live_o,
+           -- the last state of the period, on its last day
+           (c > 0 AND NOT x AND (exp IS NULL OR %(end)s <= exp)) AS live_c
+    FROM w3
+),
+m AS (
+    SELECT held.*,
+           CASE WHEN live_a THEN p - ROUND(p * k / c, 2) ELSE 0 END
+             - CASE WHEN live_b THEN p - ROUND(p * pk_ / pc, 2) ELSE 0 END AS dv,
+           CASE WHEN live_a THEN c - k ELSE 0 END
+             - CASE WHEN live_b THEN pc - pk_ ELSE 0 END AS dn
+    FROM held
+)
+SELECT
+    COALESCE(SUM(CASE WHEN t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o
+                      THEN c - k END), 0),
+    COALESCE(SUM(CASE WHEN t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o
+                      THEN p - ROUND(p * k / c, 2) END), 0),
+    COALESCE(SUM(CASE WHEN nt IS NULL AND live_c THEN c - k END), 0),
+    COALESCE(SUM(CASE WHEN nt IS NULL AND live_c THEN p - ROUND(p * k / c, 2) END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{grant}' THEN dn END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{grant}' THEN dv END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind IN ('{consume}', '{release}') THEN -dn END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind IN ('{consume}', '{release}') THEN -dv END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = 'cancel' THEN -dn END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = 'cancel' THEN -dv END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{adjust}' THEN dn END), 0),
+    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{adjust}' THEN dv END), 0)
+FROM m
+"""
+
+_FILTER = """ AND EXISTS (
+        SELECT 1 FROM {line} il JOIN {inv} i ON i.id = il.invoice_id
+        WHERE il.client_package_id = cp.id AND i.status <> '{void}' AND i.{column} = %({param})s
+    )"""
+
+
+def package_liability(
+    start: dt.date, end: dt.date, *, location=None, practitioner=None
+) -> Liability:
+    """The roll-forward of prepaid package value from `start` to `end` (inclusive days in
+    the practice's time zone): opening + sold - redeemed - expired - canceled + adjusted
+    = closing, in credits and in money. Two queries (the practice's settings, then one
+    statement), whatever the size of the ledger.
+
+    Value, net of tax: P is the client package's amount (`price`) when prices exclude
+    tax, or when it has no tax rate; when the practice's prices include tax (the current
+    setting, `PracticeSettings.prices_include_tax`) P = price - round(price × rate /
+    (100 + rate), 2), the rule of `invoicing.services.compute_line_amounts`. With C its
+    credits (as sold ± adjustments, at that moment) and k consumed, a package holds
+    P - round_half_up(P × k / C, 2) and C - k credits while it is live: sold (its grant
+    row is recorded), not canceled, C > 0, and the day is not after the expiry date in
+    effect (the latest `ExpiryChange` at that moment, else the date as sold). Otherwise
+    it holds nothing. Every movement is worth the change it causes in what the package
+    holds, judged on the movement's day: a grant is sold (on the day it was recorded,
+    whatever the start date), consume and release rows are redeemed (net), an adjust row
+    is adjusted, the cancellation is canceled. Expired is the rest: value a package held
+    when its expiry date passed, less value an extension brought back (negative), so the
+    identity holds exactly. Movements on a package that holds nothing (a release after
+    expiry or cancellation) move nothing until an extension brings the package back.
+
+    Balances: opening is what packages hold at the end of the day before `start`,
+    closing what they hold at the end of `end`; so the closing of a period is the
+    opening of the next, and expiry passing at midnight counts in the day that follows
+    the expiry date.
+
+    Filters select whole packages, so the identity holds for each filter: `location`
+    (or `practitioner`) keeps the packages whose current, non-void invoice has that
+    location (practitioner). A package not invoiced is in the unfiltered report only.
+    """
+    if end < start:
+        raise ValueError("end is before start")
+    practice = PracticeSettings.load()
+    tables = {
+        "cp": ClientPackage._meta.db_table,
+        "tr": ClientPackage._meta.get_field("tax_rate").related_model._meta.db_table,
+        "ec": ExpiryChange._meta.db_table,
+        "led": CreditLedgerEntry._meta.db_table,
+        "grant": LedgerKind.GRANT,
+        "adjust": LedgerKind.ADJUST,
+        "consume": LedgerKind.CONSUME,
+        "release": LedgerKind.RELEASE,
+    }
+    params: dict[str, Any] = {
+        "incl": practice.prices_include_tax,
+        "tz": settings.TIME_ZONE,
+        "start_t": _midnight(start),
+        "end_t": _midnight(end + dt.timedelta(days=1)),
+        "before": start - dt.timedelta(days=1),
+        "end": end,
+    }
+    where = ""
+    for column, value in (("location_id", location), ("practitioner_id", practitioner)):
+        if value is None:
+            continue
+        where += _FILTER.format(
+            line=InvoiceLine._meta.db_table,
+            inv=Invoice._meta.db_table,
+            void=InvoiceStatus.VOID,
+            column=column,
+            param=column,
+        )
+        params[column] = getattr(value, "pk", value)
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL.format(where=where, **tables), params)
+        row = cursor.fetchone()
+    o_n, o_v, c_n, c_v, s_n, s_v, r_n, r_v, x_n, x_v, a_n, a_v = row
+
+    def amount(n, v) -> Amount:
+        return Amount(int(n), to_money(v) if v else ZERO)
+
+    opening, closing = amount(o_n, o_v), amount(c_n, c_v)
+    sold, redeemed = amount(s_n, s_v), amount(r_n, r_v)
+    canceled, adjusted = amount(x_n, x_v), amount(a_n, a_v)
+    expired = Amount(
+        opening.credits
+        + sold.credits
+        - redeemed.credits
+        - canceled.credits
+        + adjusted.credits
+        - closing.credits,
+        opening.value
+        + sold.value
+        - redeemed.value
+        - canceled.value
+        + adjusted.value
+        - closing.value,
+    )
+    return Liability(
+        currency=practice.currency,
+        start=start,
+        end=end,
+        opening=opening,
+        sold=sold,
+        redeemed=redeemed,
+        expired=expired,
+        canceled=canceled,
+        adjusted=adjusted,
+        closing=closing,
+    )
