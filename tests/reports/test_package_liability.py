@@ -205,3 +205,49 @@ def test_query_count_does_not_grow_with_the_data(practice, three_for_100, recept
             sold = practice.sell(three_for_100)
             practice.book(by=reception, client_package=sold, hour=hour)
     assert count() == few <= 2
+
+
+def test_filters_take_whole_packages_by_their_current_invoice(
+    practice, three_for_100, reception, admin_user
+):
+    from invoicing.services import invoice_finalize, invoice_for_client_package, invoice_void
+    from tests.factories import LocationFactory, PractitionerFactory
+
+    other_location, other_practitioner = LocationFactory(), PractitionerFactory()
+    with on(2):
+        here = practice.sell(three_for_100)
+        there = practice.sell(three_for_100)
+        practice.sell(three_for_100)  # never invoiced: only in the unfiltered report
+        invoice_for_client_package(
+            client_package=here,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            by=admin_user,
+        )
+        voided = invoice_for_client_package(
+            client_package=there,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            by=admin_user,
+        )
+        invoice_finalize(invoice=voided, by=admin_user)
+        invoice_void(invoice=voided, reason="Wrong place", by=admin_user)
+        invoice_for_client_package(
+            client_package=there,
+            practitioner=other_practitioner,
+            location=other_location,
+            by=admin_user,
+        )
+    with on(3):
+        practice.book(by=reception, client_package=here)
+    one_redeemed = row(sold=(3, "100.00"), redeemed=(1, "33.33"), closing=(2, "66.67"))
+    assert figures(d(1), d(31), location=practice.location) == one_redeemed
+    assert figures(d(1), d(31), practitioner=practice.practitioner) == one_redeemed
+    assert (
+        figures(d(1), d(31), location=practice.location, practitioner=other_practitioner) == row()
+    )
+    untouched = row(sold=(3, "100.00"), closing=(3, "100.00"))
+    assert figures(d(1), d(31), location=other_location.pk) == untouched
+    assert figures(d(1), d(31)) == row(
+        sold=(9, "300.00"), redeemed=(1, "33.33"), closing=(8, "266.67")
+    )
