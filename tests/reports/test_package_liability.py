@@ -204,7 +204,8 @@ def test_query_count_does_not_grow_with_the_data(practice, three_for_100, recept
         for hour in range(9, 14):
             sold = practice.sell(three_for_100)
             practice.book(by=reception, client_package=sold, hour=hour)
-    assert count() == few <= 2
+    # settings, set_config, the statement, and the savepoint pair of its transaction
+    assert count() == few <= 5
 
 
 def test_filters_take_whole_packages_by_their_current_invoice(
