@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-from kernel.money import ZERO, to_money
+from kernel.money import to_money
 from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
 from practice.models import PracticeSettings
 
@@ -56,9 +56,10 @@ def _midnight(day: dt.date) -> dt.datetime:
 _SQL = """
 WITH pk AS (
     SELECT cp.id,
-           CASE WHEN %(incl)s AND tr.rate IS NOT NULL
-                THEN cp.price - ROUND(cp.price * tr.rate / (100 + tr.rate), 2)
-                ELSE cp.price END AS p,
+           -- P in cents (bigint: the per-row arithmetic below stays in integers)
+           (100 * CASE WHEN %(incl)s AND tr.rate IS NOT NULL
+                       THEN cp.price - ROUND(cp.price * tr.rate / (100 + tr.rate), 2)
+                       ELSE cp.price END)::bigint AS p,
            CASE WHEN fx.client_package_id IS NOT NULL THEN fx.old_expires_on
                 ELSE cp.expires_on END AS exp0,
            cp.canceled_at
@@ -125,28 +126,30 @@ held AS (
     FROM w3
 ),
 m AS (
+    -- held = P - V(k), V(k) = round_half_up(P * k / C) in cents = (2Pk + C) div 2C
     SELECT held.*,
-           CASE WHEN live_a THEN p - ROUND(p * k / c, 2) ELSE 0 END
-             - CASE WHEN live_b THEN p - ROUND(p * pk_ / pc, 2) ELSE 0 END AS dv,
+           CASE WHEN live_a THEN p - (2 * p * k + c) / (2 * c) ELSE 0 END
+             - CASE WHEN live_b THEN p - (2 * p * pk_ + pc) / (2 * pc) ELSE 0 END AS dv,
            CASE WHEN live_a THEN c - k ELSE 0 END
-             - CASE WHEN live_b THEN pc - pk_ ELSE 0 END AS dn
+             - CASE WHEN live_b THEN pc - pk_ ELSE 0 END AS dn,
+           (t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o) AS is_o,
+           (nt IS NULL AND live_c) AS is_c,
+           t >= %(start_t)s AS in_p
     FROM held
 )
 SELECT
-    COALESCE(SUM(CASE WHEN t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o
-                      THEN c - k END), 0),
-    COALESCE(SUM(CASE WHEN t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o
-                      THEN p - ROUND(p * k / c, 2) END), 0),
-    COALESCE(SUM(CASE WHEN nt IS NULL AND live_c THEN c - k END), 0),
-    COALESCE(SUM(CASE WHEN nt IS NULL AND live_c THEN p - ROUND(p * k / c, 2) END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{grant}' THEN dn END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{grant}' THEN dv END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind IN ('{consume}', '{release}') THEN -dn END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind IN ('{consume}', '{release}') THEN -dv END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = 'cancel' THEN -dn END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = 'cancel' THEN -dv END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{adjust}' THEN dn END), 0),
-    COALESCE(SUM(CASE WHEN t >= %(start_t)s AND kind = '{adjust}' THEN dv END), 0)
+    SUM(c - k) FILTER (WHERE is_o),
+    SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_o),
+    SUM(c - k) FILTER (WHERE is_c),
+    SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_c),
+    SUM(dn) FILTER (WHERE in_p AND kind = '{grant}'),
+    SUM(dv) FILTER (WHERE in_p AND kind = '{grant}'),
+    -SUM(dn) FILTER (WHERE in_p AND kind IN ('{consume}', '{release}')),
+    -SUM(dv) FILTER (WHERE in_p AND kind IN ('{consume}', '{release}')),
+    -SUM(dn) FILTER (WHERE in_p AND kind = 'cancel'),
+    -SUM(dv) FILTER (WHERE in_p AND kind = 'cancel'),
+    SUM(dn) FILTER (WHERE in_p AND kind = '{adjust}'),
+    SUM(dv) FILTER (WHERE in_p AND kind = '{adjust}')
 FROM m
 """
 
@@ -232,8 +235,8 @@ def package_liability(
         row = cursor.fetchone()
     o_n, o_v, c_n, c_v, s_n, s_v, r_n, r_v, x_n, x_v, a_n, a_v = row
 
-    def amount(n, v) -> Amount:
-        return Amount(int(n), to_money(v) if v else ZERO)
+    def amount(n, cents) -> Amount:
+        return Amount(int(n or 0), to_money(Decimal(cents or 0) / 100))
 
     opening, closing = amount(o_n, o_v), amount(c_n, c_v)
     sold, redeemed = amount(s_n, s_v), amount(r_n, r_v)
