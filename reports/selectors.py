@@ -13,10 +13,31 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, Round
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-from kernel.money import to_money
+from invoicing.selectors import MONEY_FIELD, invoices_with_totals
+from kernel.money import ZERO, to_money
 from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
 from practice.models import PracticeSettings
 
@@ -267,3 +288,201 @@ def package_liability(
         adjusted=adjusted,
         closing=closing,
     )
+
+
+# ------------------------------------------------------------ aged receivables (report 4)
+
+AGE_BUCKETS: dict[str, str] = {
+    "current": "Current",
+    "d1_30": "1–30 days",
+    "d31_60": "31–60 days",
+    "d61_90": "61–90 days",
+    "d90_plus": "Over 90 days",
+}
+
+
+@dataclass(frozen=True)
+class BucketTotal:
+    count: int
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class AgedReceivables:
+    on: dt.date
+    currency: str
+    rows: QuerySet[Invoice]
+    buckets: dict[str, BucketTotal]
+    total: BucketTotal
+
+
+def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[Invoice]:
+    if location is not None:
+        qs = qs.filter(location=getattr(location, "pk", location))
+    if practitioner is not None:
+        qs = qs.filter(practitioner=getattr(practitioner, "pk", practitioner))
+    return qs
+
+
+def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedReceivables:
+    """Open invoices with a balance above 0, by days overdue on `on` (`on` minus the due
+    date): current (not yet due: due on `on` or later, or no due date), 1–30, 31–60,
+    61–90 and over 90 days. The balance is the invoicing app's own
+    (`invoicing.selectors.invoices_with_totals`: lines' totals minus active payments
+    net of their refunds). Drafts, Paid and Void invoices are left out.
+
+    `rows` is a lazy queryset (page it with Django's Paginator: a count and a page, two
+    queries), most overdue first, each invoice annotated with `client_name`,
+    `days_overdue` (negative when not yet due) and `bucket` (a key of `AGE_BUCKETS`),
+    plus the invoicing annotations (`total`, `amount_paid`, `balance`). The totals per
+    bucket and overall come from one aggregate query; two queries in all (the practice's
+    settings, the totals), whatever the data size. Filters: the invoice's location and
+    practitioner.
+    """
+    practice = PracticeSettings.load()
+    qs = _invoice_filters(Invoice.objects.filter(status=InvoiceStatus.OPEN), location, practitioner)
+    days = Func(
+        Value(on, output_field=DateField()),
+        F("due_date"),
+        template="(%(expressions)s)",
+        arg_joiner=" - ",
+        output_field=IntegerField(),
+    )
+    rows = (
+        invoices_with_totals(qs)
+        .filter(balance__gt=ZERO)
+        .annotate(
+            client_name=Concat(
+                "client__first_name", Value(" "), "client__last_name", output_field=CharField()
+            ),
+            days_overdue=days,
+        )
+        .annotate(
+            bucket=Case(
+                When(Q(days_overdue__isnull=True) | Q(days_overdue__lte=0), then=Value("current")),
+                When(days_overdue__lte=30, then=Value("d1_30")),
+                When(days_overdue__lte=60, then=Value("d31_60")),
+                When(days_overdue__lte=90, then=Value("d61_90")),
+                default=Value("d90_plus"),
+                output_field=CharField(),
+            )
+        )
+        .order_by(F("due_date").asc(nulls_last=True), "number", "id")
+    )
+    sums: dict[str, Any] = {}
+    for key in AGE_BUCKETS:
+        sums[f"{key}_n"] = Count("id", filter=Q(bucket=key))
+        sums[f"{key}_v"] = Coalesce(
+            Sum("balance", filter=Q(bucket=key)), Value(ZERO), output_field=MONEY_FIELD
+        )
+    sums["all_n"] = Count("id")
+    sums["all_v"] = Coalesce(Sum("balance"), Value(ZERO), output_field=MONEY_FIELD)
+    totals = rows.order_by().select_related(None).aggregate(**sums)
+    return AgedReceivables(
+        on=on,
+        currency=practice.currency,
+        rows=rows,
+        buckets={key: BucketTotal(totals[f"{key}_n"], totals[f"{key}_v"]) for key in AGE_BUCKETS},
+        total=BucketTotal(totals["all_n"], totals["all_v"]),
+    )
+
+
+# --------------------------------------------------------------- expiring soon (report 2)
+
+EXPIRING_WITHIN_DAYS = (7, 30, 60)
+
+
+def _held_value(prices_include_tax: bool) -> Cast:
+    """What a client package holds now, as SQL: P − V(k) net of tax with C = `credits`
+    and k = `consumed`, in money (2 places). The rule of `package_liability` (see its
+    docstring and `_SQL`): P in cents is the price, less round(price × rate / (100 +
+    rate), 2) when prices include tax and the package has a tax rate; V(k) in cents is
+    (2Pk + C) div 2C, P × k ÷ C rounded half up. A test checks both give the same value.
+    Only for packages with C > 0."""
+    price = F("price")
+    net = price
+    if prices_include_tax:
+        rate = F("tax_rate__rate")
+        net = Case(
+            When(
+                tax_rate__isnull=False,
+                then=price - Round(price * rate / (Value(Decimal(100)) + rate), 2),
+            ),
+            default=price,
+            output_field=DecimalField(),
+        )
+    p = Cast(net * Value(Decimal(100)), BigIntegerField())
+    held_cents = ExpressionWrapper(
+        p - (2 * p * F("consumed") + F("credits")) / (2 * F("credits")),
+        output_field=BigIntegerField(),
+    )
+    return Cast(
+        Func(held_cents, template="(%(expressions)s)::numeric / 100"),
+        DecimalField(max_digits=16, decimal_places=2),
+    )
+
+
+def _package_rows(
+    qs: QuerySet[ClientPackage], *, location=None, practitioner=None
+) -> QuerySet[ClientPackage]:
+    """Client packages not canceled, with credits left, annotated with `client_name`,
+    `client_phone`, `remaining_credits` and `remaining_value`. Filters as in
+    `package_liability`: the package's current, non-void invoice's location or
+    practitioner (a package not invoiced is only in the unfiltered list)."""
+    for field, value in (("location", location), ("practitioner", practitioner)):
+        if value is None:
+            continue
+        qs = qs.filter(
+            Exists(
+                InvoiceLine.objects.filter(
+                    client_package=OuterRef("pk"),
+                    **{f"invoice__{field}": getattr(value, "pk", value)},
+                ).exclude(invoice__status=InvoiceStatus.VOID)
+            )
+        )
+    include_tax = PracticeSettings.load().prices_include_tax
+    return (
+        qs.filter(canceled_at__isnull=True, credits__gt=F("consumed"))
+        .select_related("client")
+        .annotate(
+            client_name=Concat(
+                "client__first_name", Value(" "), "client__last_name", output_field=CharField()
+            ),
+            client_phone=F("client__phone"),
+            remaining_credits=F("credits") - F("consumed"),
+            remaining_value=_held_value(include_tax),
+        )
+        .order_by("expires_on", "client__last_name", "client__first_name", "id")
+    )
+
+
+def expiring_packages(
+    on: dt.date, within_days: int, *, location=None, practitioner=None
+) -> QuerySet[ClientPackage]:
+    """Client packages with credits left, not canceled, still usable on `on` and whose
+    expiry date is at most `within_days` (7, 30 or 60) days after it: `on` <= expiry
+    date <= `on` + `within_days` (a package is usable through its expiry date). Soonest
+    first. A lazy queryset (see `_package_rows` for the annotations): the practice's
+    settings, then one query for the rows (or a count and a page with a Paginator).
+    """
+    if within_days not in EXPIRING_WITHIN_DAYS:
+        raise ValueError(f"within_days must be one of {EXPIRING_WITHIN_DAYS}")
+    qs = ClientPackage.objects.filter(
+        expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=within_days)
+    )
+    return _package_rows(qs, location=location, practitioner=practitioner)
+
+
+def recently_expired_packages(
+    on: dt.date, days: int = 30, *, location=None, practitioner=None
+) -> QuerySet[ClientPackage]:
+    """Client packages with credits left, not canceled, that expired in the `days` days
+    up to `on`: expiry date from `on` − `days` to `on` − 1 (expired on the day after it).
+    `remaining_value` is what the credits would hold again if the expiry were extended.
+    Same annotations and queries as `expiring_packages`."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    qs = ClientPackage.objects.filter(
+        expires_on__gte=on - dt.timedelta(days=days), expires_on__lt=on
+    )
+    return _package_rows(qs, location=location, practitioner=practitioner)
