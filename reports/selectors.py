@@ -350,7 +350,7 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     )
     rows = (
         invoices_with_totals(qs)
-        .filter(balance__gt=ZERO)
+        .filter(Q(balance__gt=ZERO))
         .annotate(
             client_name=Concat(
                 "client__first_name", Value(" "), "client__last_name", output_field=CharField()
@@ -400,7 +400,7 @@ def _held_value(prices_include_tax: bool) -> Cast:
     (2Pk + C) div 2C, P × k ÷ C rounded half up. A test checks both give the same value.
     Only for packages with C > 0."""
     price = F("price")
-    net = price
+    net: F | Case = price
     if prices_include_tax:
         rate = F("tax_rate__rate")
         net = Case(
