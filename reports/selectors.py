@@ -32,7 +32,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, Round
+from django.db.models.functions import Cast, Concat, Round
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
@@ -335,8 +335,8 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     queries), most overdue first, each invoice annotated with `client_name`,
     `days_overdue` (negative when not yet due) and `bucket` (a key of `AGE_BUCKETS`),
     plus the invoicing annotations (`total`, `amount_paid`, `balance`). The totals per
-    bucket and overall come from one aggregate query; two queries in all (the practice's
-    settings, the totals), whatever the data size. Filters: the invoice's location and
+    bucket (and their sum, overall) come from one GROUP BY query; two queries in all (the
+    practice's settings, the totals), whatever the data size. Filters: the invoice's location and
     practitioner.
     """
     practice = PracticeSettings.load()
@@ -369,21 +369,23 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
         )
         .order_by(F("due_date").asc(nulls_last=True), "number", "id")
     )
-    sums: dict[str, Any] = {}
-    for key in AGE_BUCKETS:
-        sums[f"{key}_n"] = Count("id", filter=Q(bucket=key))
-        sums[f"{key}_v"] = Coalesce(
-            Sum("balance", filter=Q(bucket=key)), Value(ZERO), output_field=MONEY_FIELD
-        )
-    sums["all_n"] = Count("id")
-    sums["all_v"] = Coalesce(Sum("balance"), Value(ZERO), output_field=MONEY_FIELD)
-    totals = rows.order_by().select_related(None).aggregate(**sums)
+    # One GROUP BY query: each invoice's balance is computed once, whatever the buckets.
+    grouped = {
+        group["bucket"]: BucketTotal(group["n"], group["v"])
+        for group in rows.order_by()
+        .select_related(None)
+        .values("bucket")
+        .annotate(n=Count("id"), v=Sum("balance", output_field=MONEY_FIELD))
+    }
+    buckets = {key: grouped.get(key, BucketTotal(0, ZERO)) for key in AGE_BUCKETS}
     return AgedReceivables(
         on=on,
         currency=practice.currency,
         rows=rows,
-        buckets={key: BucketTotal(totals[f"{key}_n"], totals[f"{key}_v"]) for key in AGE_BUCKETS},
-        total=BucketTotal(totals["all_n"], totals["all_v"]),
+        buckets=buckets,
+        total=BucketTotal(
+            sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
+        ),
     )
 
 

@@ -221,3 +221,58 @@ def test_fully_used_packages_are_left_out_and_queries_are_constant(
     many, rows = count()
     assert few == many == 4  # settings and rows, for each list
     assert len(rows) == 14
+
+
+def test_value_rounds_half_up_like_package_liability(practice, admin_user, reception):
+    package = PackageFactory(credits=3, price=Decimal("100.00"), services=[practice.follow_up])
+    today = timezone.localdate()
+    sold = practice.sell(package)
+    practice.book(by=reception, client_package=sold, hour=9)
+    practice.book(by=reception, client_package=sold, hour=11)
+    client_package_extend_expiry(
+        client_package=sold, expires_on=today + dt.timedelta(days=30), reason="T", by=admin_user
+    )
+    (row,) = expiring_packages(today, 30)
+    # V(2) = 66.67 (66.666... rounded half up), so the last credit holds 33.33.
+    assert (row.remaining_credits, str(row.remaining_value)) == (1, "33.33")
+    assert package_liability(today, today).closing.value == row.remaining_value
+
+
+def test_expiring_filters_take_the_current_non_void_invoice(practice, admin_user, three_for_100):
+    from invoicing.services import invoice_for_client_package
+    from tests.factories import LocationFactory, PractitionerFactory
+
+    other_location, other_practitioner = LocationFactory(), PractitionerFactory()
+    here = sell_expiring(practice, admin_user, three_for_100, 5)
+    moved = sell_expiring(practice, admin_user, three_for_100, 6)
+    sell_expiring(practice, admin_user, three_for_100, 7)  # never invoiced
+    invoice_for_client_package(
+        client_package=here,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        by=admin_user,
+    )
+    voided = invoice_for_client_package(
+        client_package=moved,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        by=admin_user,
+    )
+    invoice_finalize(invoice=voided, by=admin_user)
+    invoice_void(invoice=voided, reason="Wrong place", by=admin_user)
+    invoice_for_client_package(
+        client_package=moved,
+        practitioner=other_practitioner,
+        location=other_location,
+        by=admin_user,
+    )
+    today = timezone.localdate()
+
+    def ids(**filters):
+        return [r.pk for r in expiring_packages(today, 7, **filters)]
+
+    assert ids(location=practice.location) == [here.pk]
+    assert ids(practitioner=practice.practitioner) == [here.pk]
+    assert ids(location=other_location.pk, practitioner=other_practitioner) == [moved.pk]
+    assert ids(location=practice.location, practitioner=other_practitioner) == []
+    assert len(ids()) == 3
