@@ -16,6 +16,7 @@ urlpatterns = [
     path("billing/", include("invoicing.urls")),
     path("settings/", include("practice.urls")),
     path("api-keys/", include("practice.urls_api_keys")),
+    path("reports/", include("reports.urls")),
     path("", practice_views.home, name="home"),
 ]
 

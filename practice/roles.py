@@ -90,10 +90,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "invoicing.refund_payment",
         "invoicing.void_payment",
         "invoicing.add_refund",
+        "reports.view_reports",
     ],
 }
 
-PROJECT_APPS = ("caspen", "clients", "catalog", "packages", "calendar_app", "invoicing")
+PROJECT_APPS = (
+    "caspen",
+    "clients",
+    "catalog",
+    "packages",
+    "calendar_app",
+    "invoicing",
+    "reports",
+)
 ADMIN_EXTRA_APPS = ("auth",)
 
 
@@ -115,6 +124,7 @@ def sync_roles(apps) -> None:
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
 
+    migrated = {config.label for config in apps.get_app_configs() if any(config.get_models())}
     admin, _ = Group.objects.get_or_create(name=ADMIN)
     admin.permissions.set(
         Permission.objects.filter(content_type__app_label__in=PROJECT_APPS + ADMIN_EXTRA_APPS)
@@ -124,6 +134,10 @@ def sync_roles(apps) -> None:
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
+            if app_label not in migrated:
+                # An app whose first migration has not run yet (an earlier migration
+                # syncing): that app's own migration syncs the roles again.
+                continue
             wanted.append(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )

@@ -1,0 +1,75 @@
+"""The filters of the reports (one form: the page, its CSV and the API read it alike)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from calendar_app.models import Location, Practitioner
+from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def _in_range(value: dt.date) -> None:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="invalid_date")
+
+
+def last_month(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The first and last day of the month before `today` (the practice's today)."""
+    today = today or timezone.localdate()
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    return end.replace(day=1), end
+
+
+class LiabilityFilterForm(forms.Form):
+    """Start and End (inclusive days), optionally one location and one practitioner."""
+
+    start = forms.DateField(label="Start", widget=DateInput(), validators=[_in_range])
+    end = forms.DateField(label="End", widget=DateInput(), validators=[_in_range])
+    location = forms.ModelChoiceField(
+        label="Location",
+        queryset=Location.objects.order_by("name", "pk"),
+        required=False,
+        empty_label="All locations",
+    )
+    practitioner = forms.ModelChoiceField(
+        label="Practitioner",
+        queryset=Practitioner.objects.order_by("name", "pk"),
+        required=False,
+        empty_label="All practitioners",
+    )
+
+    def __init__(self, data=None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        start, end = last_month()
+        # Missing or empty dates mean last month, so a bare page shows it.
+        values = {"start": start.isoformat(), "end": end.isoformat()}
+        for key, value in (data or {}).items():
+            if value not in (None, ""):
+                values[key] = value
+        super().__init__(values, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "start": data["start"],
+            "end": data["end"],
+            "location": data.get("location"),
+            "practitioner": data.get("practitioner"),
+        }
