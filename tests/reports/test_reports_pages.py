@@ -148,7 +148,7 @@ def test_csv_equals_the_page(client, accountant, sold_and_used, practice):
     for field, (label, credits, value) in zip(FIELDS, body, strict=True):
         start = html.index(f'data-row="{field}"')
         cells = html[start : html.index("</tr>", start)]
-        assert label in cells and f">{credits}<" in cells
+        assert label in cells and f">{credits}<" in cells, cells
         assert f"${Decimal(value):,.2f}" in cells
 
 
