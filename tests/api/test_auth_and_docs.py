@@ -159,6 +159,7 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "invoices/{id}/payments/",
         "payments/{id}/refund/",
         "payments/{id}/void/",
+        "reports/package-liability/",
     }
     assert paths == {f"/api/v1/{path}" for path in expected}
 

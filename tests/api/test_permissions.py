@@ -26,6 +26,7 @@ ADMIN = frozenset({"admin"})
 STAFF_CAL = frozenset({"admin", "reception", "practitioner"})  # calendar and clients
 BILLING = frozenset({"admin", "reception", "accountant"})  # invoices and payments
 MONEY_BACK = frozenset({"admin", "accountant"})  # voids and refunds
+REPORTS = frozenset({"admin", "accountant"})  # reports.view_reports
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,13 @@ ENDPOINTS = [
     ),
     Endpoint(
         "void payment", "post", lambda w: f"{V1}/payments/{w.payment.pk}/void/", 200, MONEY_BACK
+    ),
+    Endpoint(
+        "package liability",
+        "get",
+        lambda w: f"{V1}/reports/package-liability/?start=2026-03-01&end=2026-03-31",
+        200,
+        REPORTS,
     ),
 ]
 
