@@ -44,6 +44,12 @@ def liability_rows(report: Liability) -> list[dict]:
     return rows
 
 
+def _text_cell(text: str) -> str:
+    """A name typed by staff, safe in a spreadsheet: a leading = + - @ (a formula) is
+    quoted with an apostrophe, as spreadsheets do for text."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @staff_view(REPORTS_PERM)
 def index(request: HttpRequest) -> HttpResponse:
     return render_page(request, "reports/index.html", {})
@@ -82,8 +88,10 @@ def package_liability_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(response)
     filters = form.cleaned_data
     writer.writerow(["Package liability", report.start.isoformat(), report.end.isoformat()])
-    writer.writerow(["Location", str(filters["location"] or "All locations")])
-    writer.writerow(["Practitioner", str(filters["practitioner"] or "All practitioners")])
+    writer.writerow(["Location", _text_cell(str(filters["location"] or "All locations"))])
+    writer.writerow(
+        ["Practitioner", _text_cell(str(filters["practitioner"] or "All practitioners"))]
+    )
     writer.writerow(["Line", "Credits", f"Value ({report.currency}, net of tax)"])
     for row in liability_rows(report):
         writer.writerow([row["label"], row["credits"], f"{row['value']:.2f}"])

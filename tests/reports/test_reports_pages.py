@@ -175,3 +175,13 @@ def test_query_count_is_constant(client, accountant, practice, reception):
             sold = practice.sell(three)
             practice.book(by=reception, client_package=sold)
     assert (count(PAGE), count(CSV)) == before
+
+
+def test_csv_quotes_a_name_that_looks_like_a_formula(client, accountant, practice):
+    practice.location.name = '=HYPERLINK("http://x")'
+    practice.location.save()
+    client.force_login(accountant)
+    params = {"start": "2026-03-01", "end": "2026-03-31", "location": practice.location.pk}
+    rows = csv_rows(client.get(CSV, params))
+    assert rows[1] == ["Location", '\'=HYPERLINK("http://x")']
+    assert rows[2] == ["Practitioner", "All practitioners"]
