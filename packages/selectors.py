@@ -73,12 +73,6 @@ def client_packages_with_status(
     )
 
 
-def client_packages_for_client(client: Client) -> QuerySet[ClientPackage]:
-    return client_packages_with_status(
-        ClientPackage.objects.filter(client=client).prefetch_related("services")
-    )
-
-
 def client_package_matches(
     *,
     client: Client,

@@ -371,13 +371,3 @@ def staff_user_reactivate(*, user: UserModel, by: User | None) -> UserModel:
 
 def _display(user: UserModel) -> str:
     return user.get_full_name() or user.get_username()
-
-
-def staff_user_fields(user: UserModel) -> dict[str, Any]:
-    """A staff user's editable values, as `staff_user_update` takes them."""
-    return {
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "role": role_of(user),
-    }
