@@ -17,7 +17,6 @@ from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
 from kernel.api.errors import api_method_not_allowed
 from kernel.api.viewsets import not_found
 from packages.api import ClientPackageViewSet
-from reports.api import PackageLiabilityViewSet
 
 router = SimpleRouter()
 router.register("clients", ClientViewSet, basename="api-client")
@@ -37,11 +36,7 @@ router.register("payments", PaymentViewSet, basename="api-payment")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path(
-        "v1/reports/package-liability/",
-        PackageLiabilityViewSet.as_view({"get": "report"}),
-        name="api-report-package-liability",
-    ),
+    path("v1/reports/", include("reports.api")),
     path("schema/", api_method_not_allowed(SpectacularAPIView.as_view()), name="api-schema"),
     path(
         "docs/",

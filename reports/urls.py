@@ -1,10 +1,10 @@
 from django.urls import path
 
-from reports import views
+from reports.views import index, liability
 
 app_name = "reports"
+# Each report's module lists its own paths.
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("package-liability/", views.package_liability_page, name="package_liability"),
-    path("package-liability/csv/", views.package_liability_csv, name="package_liability_csv"),
+    path("", index, name="index"),
+    *liability.urlpatterns,
 ]

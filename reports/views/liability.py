@@ -1,18 +1,17 @@
-"""The Reports area (Admin and Accountant, `reports.view_reports`): the landing page and
-the Package liability page with its CSV. Figures come from reports.selectors."""
+"""Report 1, Package liability: the page and its CSV."""
 
 from __future__ import annotations
 
 import csv
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
 from kernel.money import format_money
 from kernel.web import render_page, staff_view
 from reports.forms import LiabilityFilterForm
 from reports.selectors import Liability, package_liability
-
-REPORTS_PERM = "reports.view_reports"
+from reports.views.common import REPORTS_PERM, text_cell
 
 # The roll-forward's rows: (field of Liability, sign shown, label).
 LIABILITY_ROWS = (
@@ -42,17 +41,6 @@ def liability_rows(report: Liability) -> list[dict]:
             }
         )
     return rows
-
-
-def _text_cell(text: str) -> str:
-    """A name typed by staff, safe in a spreadsheet: a leading = + - @ (a formula) is
-    quoted with an apostrophe, as spreadsheets do for text."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@staff_view(REPORTS_PERM)
-def index(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "reports/index.html", {})
 
 
 def _report(request: HttpRequest):
@@ -88,11 +76,17 @@ def package_liability_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(response)
     filters = form.cleaned_data
     writer.writerow(["Package liability", report.start.isoformat(), report.end.isoformat()])
-    writer.writerow(["Location", _text_cell(str(filters["location"] or "All locations"))])
+    writer.writerow(["Location", text_cell(str(filters["location"] or "All locations"))])
     writer.writerow(
-        ["Practitioner", _text_cell(str(filters["practitioner"] or "All practitioners"))]
+        ["Practitioner", text_cell(str(filters["practitioner"] or "All practitioners"))]
     )
     writer.writerow(["Line", "Credits", f"Value ({report.currency}, net of tax)"])
     for row in liability_rows(report):
         writer.writerow([row["label"], row["credits"], f"{row['value']:.2f}"])
     return response
+
+
+urlpatterns = [
+    path("package-liability/", package_liability_page, name="package_liability"),
+    path("package-liability/csv/", package_liability_csv, name="package_liability_csv"),
+]

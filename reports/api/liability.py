@@ -1,19 +1,18 @@
-"""`/api/v1/reports/...`: the reports' figures in JSON (Admin and Accountant). Each calls
-the same selector as its page, so the page, its CSV and the API give the same numbers."""
+"""`GET /api/v1/reports/package-liability/`: report 1 in JSON."""
 
 from __future__ import annotations
 
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from calendar_app.models import Location, Practitioner
 from kernel.api.fields import InputDate
 from kernel.api.viewsets import ApiViewSet
+from reports.api.common import AmountOut, CanViewReports
 from reports.selectors import package_liability
-
-REPORTS_PERM = "reports.view_reports"
 
 
 class LiabilityIn(serializers.Serializer):
@@ -32,16 +31,6 @@ class LiabilityIn(serializers.Serializer):
         return attrs
 
 
-class AmountOut(serializers.Serializer):
-    credits = serializers.IntegerField(help_text="Credits.")
-    value = serializers.DecimalField(
-        max_digits=None,
-        decimal_places=2,
-        coerce_to_string=True,
-        help_text="Their value net of tax, in the practice's currency.",
-    )
-
-
 class LiabilityOut(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
@@ -55,15 +44,6 @@ class LiabilityOut(serializers.Serializer):
     canceled = AmountOut(help_text="Held when a package was canceled.")
     adjusted = AmountOut(help_text="The change manual credit adjustments caused (signed).")
     closing = AmountOut(help_text="Held at the end of `end`.")
-
-
-class CanViewReports(permissions.BasePermission):
-    """`reports.view_reports` (Admin, Accountant) for every method: reports have no model
-    whose permissions RolePermission could map, and any other method then answers 405."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(REPORTS_PERM))
 
 
 class PackageLiabilityViewSet(ApiViewSet):
@@ -110,3 +90,12 @@ class PackageLiabilityViewSet(ApiViewSet):
             practitioner=data.get("practitioner"),
         )
         return Response(LiabilityOut(report).data)
+
+
+urlpatterns = [
+    path(
+        "package-liability/",
+        PackageLiabilityViewSet.as_view({"get": "report"}),
+        name="api-report-package-liability",
+    ),
+]
