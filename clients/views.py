@@ -36,6 +36,7 @@ from kernel.web import (
 from packages.models import ClientPackage
 from packages.selectors import client_packages_with_status
 from practice.activity import record_activity
+from reports.selectors.liability import client_liability_remaining
 
 
 def _partial_for(request: HttpRequest, name: str) -> str | None:
@@ -159,6 +160,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.user.has_perm("packages.view_clientpackage"):
         packages = client_packages_with_status(ClientPackage.objects.filter(client=client))
         context["packages"] = paginate(request, packages.order_by("-start_date", "-id"))
+        context["liability"] = client_liability_remaining(client)
     partial = None
     if request.htmx and request.htmx.target == "client-packages":
         partial = "packages"

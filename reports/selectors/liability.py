@@ -9,12 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from kernel.money import to_money
 from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
 from practice.models import PracticeSettings
+from reports.selectors.expiring import _held_value
 
 
 @dataclass(frozen=True)
@@ -429,3 +431,26 @@ def package_liability_movements(
             )
         )
     return Movements(figure=figure, currency=practice.currency, rows=rows, count=count)
+
+
+# ------------------------------------------------------------ one client (report 1)
+
+
+def client_liability_remaining(client, on: dt.date | None = None) -> Amount:
+    """What the client's packages hold on `on` (default: the practice's today): their
+    usable credits and the value of them net of tax, the rule of `package_liability`
+    (its closing balance on `on`, restricted to this client) applied to the packages as
+    they are now. Two queries (the practice's settings, one sum)."""
+    on = on or timezone.localdate()
+    include_tax = PracticeSettings.load().prices_include_tax
+    totals = (
+        ClientPackage.objects.filter(
+            client=client, canceled_at__isnull=True, credits__gt=F("consumed")
+        )
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+        .aggregate(
+            n=Sum(F("credits") - F("consumed")),
+            v=Sum(_held_value(include_tax)),
+        )
+    )
+    return Amount(int(totals["n"] or 0), to_money(totals["v"] or 0))
