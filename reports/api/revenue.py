@@ -50,15 +50,24 @@ def _money(**kwargs) -> serializers.DecimalField:
     )
 
 
+MONEY_HELP = {
+    "invoiced": "Invoiced, net of tax.",
+    "tax": "The tax on what was invoiced.",
+    "total": "Invoiced including tax (`invoiced` + `tax`).",
+    "paid": "Payments received (null when grouped by item).",
+    "refunded": "Refunds made (null when grouped by item).",
+}
+
+
 class RevenueFiguresOut(serializers.Serializer):
-    invoiced = _money(help_text="Invoiced, net of tax.")
-    tax = _money(help_text="The tax on what was invoiced.")
-    total = _money(help_text="Invoiced including tax (`invoiced` + `tax`).")
-    paid = _money(allow_null=True, help_text="Payments received (null when grouped by item).")
-    refunded = _money(allow_null=True, help_text="Refunds made (null when grouped by item).")
+    invoiced = _money(help_text=MONEY_HELP["invoiced"])
+    tax = _money(help_text=MONEY_HELP["tax"])
+    total = _money(help_text=MONEY_HELP["total"])
+    paid = _money(allow_null=True, help_text=MONEY_HELP["paid"])
+    refunded = _money(allow_null=True, help_text=MONEY_HELP["refunded"])
 
 
-class RevenueRowOut(RevenueFiguresOut):
+class RevenueRowOut(serializers.Serializer):
     key = serializers.CharField(
         help_text=(
             "The group: `YYYY-MM` (month), a practitioner's or location's id, or "
@@ -66,9 +75,11 @@ class RevenueRowOut(RevenueFiguresOut):
         )
     )
     label = serializers.CharField(help_text="The group's name as the page shows it.")
-
-    class Meta:
-        fields = ("key", "label", "invoiced", "tax", "total", "paid", "refunded")
+    invoiced = _money(help_text=MONEY_HELP["invoiced"])
+    tax = _money(help_text=MONEY_HELP["tax"])
+    total = _money(help_text=MONEY_HELP["total"])
+    paid = _money(allow_null=True, help_text=MONEY_HELP["paid"])
+    refunded = _money(allow_null=True, help_text=MONEY_HELP["refunded"])
 
 
 class RevenueOut(serializers.Serializer):

@@ -264,6 +264,12 @@ def test_revenue_by_month_for_the_dashboard(book):
     assert [m.month.month for m in three] == [2, 3, 4] and three[-1].paid == D("0.00")
     with time_machine.travel(dt.datetime(2026, 4, 30, 3, tzinfo=dt.UTC), tick=False):
         assert revenue_by_month()[-1].paid == D("61.00")
+    # 30 Apr 15:00 UTC is already 1 May in Sydney (the practice's time zone): May is the
+    # current month, April the one before.
+    with time_machine.travel(dt.datetime(2026, 4, 30, 15, tzinfo=dt.UTC), tick=False):
+        months = revenue_by_month(2)
+    assert [m.month for m in months] == [dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
+    assert months[0].paid == D("61.00")
 
 
 def test_selector_refuses_what_the_forms_refuse():
@@ -354,6 +360,15 @@ def test_api_shape(accountant, book):
     body = response.json()
     assert set(body) == {"start", "end", "currency", "group_by", "rows", "totals"}
     assert body["group_by"] == "month"
+    assert list(body["rows"][0]) == [
+        "key",
+        "label",
+        "invoiced",
+        "tax",
+        "total",
+        "paid",
+        "refunded",
+    ]
     assert body["rows"][0] == {
         "key": "2026-03",
         "label": "Mar 2026",
