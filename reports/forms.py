@@ -73,3 +73,60 @@ class LiabilityFilterForm(forms.Form):
             "location": data.get("location"),
             "practitioner": data.get("practitioner"),
         }
+
+
+def last_twelve_months(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The first day of the 12th full month before `today` and the last day of last month."""
+    first, end = last_month(today)
+    index = first.year * 12 + first.month - 1 - 11
+    return dt.date(index // 12, index % 12 + 1, 1), end
+
+
+class RevenueFilterForm(LiabilityFilterForm):
+    """Report 5, Revenue: Start and End (default: the last 12 full months), Group by
+    (month, practitioner, location, service or package), one location, one practitioner."""
+
+    # The keys of reports.selectors.revenue.REVENUE_GROUPINGS (a test checks they agree).
+    group_by = forms.ChoiceField(
+        label="Group by",
+        choices=[
+            ("month", "Month"),
+            ("practitioner", "Practitioner"),
+            ("location", "Location"),
+            ("item", "Service or package"),
+        ],
+        initial="month",
+    )
+
+    field_order = ["start", "end", "group_by", "location", "practitioner"]
+
+    def __init__(self, data=None, **kwargs):
+        start, end = last_twelve_months()
+        values = {"start": start.isoformat(), "end": end.isoformat(), "group_by": "month"}
+        for key, value in (data or {}).items():
+            if value not in (None, ""):
+                values[key] = value
+        super().__init__(values, **kwargs)
+
+    def clean(self):
+        # Imported here so this module's top stays as it was (one report per section).
+        from reports.selectors.revenue import MAX_MONTHS, month_count
+
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if (
+            start
+            and end
+            and end >= start
+            and data.get("group_by") == "month"
+            and month_count(start, end) > MAX_MONTHS
+        ):
+            self.add_error(
+                "end",
+                f"Grouped by month, the period can cover at most {MAX_MONTHS} months "
+                "(10 years). Choose a later start or another grouping.",
+            )
+        return data
+
+    def filters(self) -> dict:
+        return {**super().filters(), "group_by": self.cleaned_data["group_by"]}

@@ -322,6 +322,13 @@ ENDPOINTS = [
         200,
         REPORTS,
     ),
+    Endpoint(
+        "revenue",
+        "get",
+        lambda w: f"{V1}/reports/revenue/?start=2026-03-01&end=2026-03-31&group_by=item",
+        200,
+        REPORTS,
+    ),
 ]
 
 

@@ -1,0 +1,347 @@
+"""Report 5, revenue: invoiced, paid and refunded by month, practitioner, location or item."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from invoicing.models import InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from invoicing.selectors import MONEY_FIELD
+from kernel.money import ZERO
+from practice.models import PracticeSettings
+
+# group_by → the heading of the rows' first column.
+REVENUE_GROUPINGS: dict[str, str] = {
+    "month": "Month",
+    "practitioner": "Practitioner",
+    "location": "Location",
+    "item": "Service or package",
+}
+# Grouped by month, a period covers at most this many months (one row each).
+MAX_MONTHS = 120
+# Finalized invoices: Draft has no number and no issue date yet; Void leaves every total.
+FINALIZED = (InvoiceStatus.OPEN, InvoiceStatus.PAID)
+OTHER_ITEMS_KEY = "other"
+OTHER_ITEMS_LABEL = "Other lines (typed on the invoice)"
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    """One row. `invoiced` is net of tax, `tax` its tax, `total` both; `paid` and
+    `refunded` are None when grouped by item (payments are not split by item)."""
+
+    key: str
+    label: str
+    invoiced: Decimal = ZERO
+    tax: Decimal = ZERO
+    paid: Decimal | None = ZERO
+    refunded: Decimal | None = ZERO
+    kind: str = ""  # grouped by item: "Package", "Service" or "" (other lines)
+
+    @property
+    def total(self) -> Decimal:
+        return self.invoiced + self.tax
+
+
+@dataclass(frozen=True)
+class Revenue:
+    start: dt.date
+    end: dt.date
+    currency: str
+    group_by: str
+    rows: list[RevenueRow]
+    totals: RevenueRow = field(default_factory=lambda: RevenueRow("total", "Total"))
+
+    @property
+    def splits_payments(self) -> bool:
+        """False when grouped by item: payments and refunds are not split by line."""
+        return self.group_by != "item"
+
+
+def months_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The first day of each month from `start`'s month to `end`'s, in order."""
+    months = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(dt.date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def month_count(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def month_label(month: dt.date) -> str:
+    return month.strftime("%b %Y")
+
+
+def _pk(value: Any) -> Any:
+    return getattr(value, "pk", value)
+
+
+def _filter(qs: QuerySet, invoice: str, location: Any, practitioner: Any) -> QuerySet:
+    """Keep rows whose invoice (reached by the path `invoice`) has the location and the
+    practitioner asked for."""
+    if location is not None:
+        qs = qs.filter(**{f"{invoice}location": _pk(location)})
+    if practitioner is not None:
+        qs = qs.filter(**{f"{invoice}practitioner": _pk(practitioner)})
+    return qs
+
+
+def _group_fields(group_by: str, invoice: str, date: str) -> dict[str, Any]:
+    """The GROUP BY expressions of a query: `k` the key, `name` its label (when it has one).
+    `invoice` is the path to the invoice ("" from an invoice, "invoice__" from a line or a
+    payment), `date` the path to the date that places a row in a month."""
+    if group_by == "month":
+        return {"k": TruncMonth(date)}
+    if group_by in ("practitioner", "location"):
+        return {"k": F(f"{invoice}{group_by}_id"), "name": F(f"{invoice}{group_by}__name")}
+    raise ValueError(f"Unknown group_by {group_by!r}")
+
+
+def _invoiced(
+    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
+) -> list[dict[str, Any]]:
+    """One GROUP BY query over the lines of finalized invoices issued in the period: their
+    stored net, tax and total (invoicing computes them per line, rounded half up, and its
+    invoice totals are the same sums)."""
+    lines = _filter(
+        InvoiceLine.objects.filter(
+            invoice__status__in=FINALIZED,
+            invoice__issue_date__gte=start,
+            invoice__issue_date__lte=end,
+        ),
+        "invoice__",
+        location,
+        practitioner,
+    )
+    if group_by == "item":
+        keys: dict[str, Any] = {
+            "package_id": F("client_package__package_id"),
+            "package_name": F("client_package__package__name"),
+            "service_id": F("appointment__service_id"),
+            "service_name": F("appointment__service__name"),
+        }
+    else:
+        keys = _group_fields(group_by, "invoice__", "invoice__issue_date")
+    return list(
+        lines.order_by()
+        .values(**keys)
+        .annotate(
+            net=Sum("net_amount", output_field=MONEY_FIELD),
+            tax=Sum("tax_amount", output_field=MONEY_FIELD),
+        )
+    )
+
+
+def _paid(
+    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
+) -> list[dict[str, Any]]:
+    """One GROUP BY query: active payments dated in the period (a voided payment was
+    recorded by mistake and leaves every total)."""
+    payments = _filter(
+        Payment.objects.filter(status=PaymentStatus.ACTIVE, date__gte=start, date__lte=end),
+        "invoice__",
+        location,
+        practitioner,
+    )
+    return list(
+        payments.order_by()
+        .values(**_group_fields(group_by, "invoice__", "date"))
+        .annotate(amount=Sum("amount", output_field=MONEY_FIELD))
+    )
+
+
+def _refunded(
+    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
+) -> list[dict[str, Any]]:
+    """One GROUP BY query: refunds dated in the period, of active payments (as
+    invoicing's own totals count them; a payment with refunds cannot be voided anyway)."""
+    refunds = _filter(
+        Refund.objects.filter(payment__status=PaymentStatus.ACTIVE, date__gte=start, date__lte=end),
+        "payment__invoice__",
+        location,
+        practitioner,
+    )
+    return list(
+        refunds.order_by()
+        .values(**_group_fields(group_by, "payment__invoice__", "date"))
+        .annotate(amount=Sum("amount", output_field=MONEY_FIELD))
+    )
+
+
+def _item_key(group: dict[str, Any]) -> tuple[str, str, str]:
+    """(key, label, kind) of a line's group: its package, else its appointment's service,
+    else the lines typed on invoices."""
+    if group["package_id"] is not None:
+        return f"package:{group['package_id']}", group["package_name"], "Package"
+    if group["service_id"] is not None:
+        return f"service:{group['service_id']}", group["service_name"], "Service"
+    return OTHER_ITEMS_KEY, OTHER_ITEMS_LABEL, ""
+
+
+def _month_key(month: dt.date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    values = list(values)
+    if any(value is None for value in values):
+        return None
+    return sum((v for v in values if v is not None), ZERO)
+
+
+def revenue(
+    start: dt.date,
+    end: dt.date,
+    *,
+    group_by: str = "month",
+    location: Any = None,
+    practitioner: Any = None,
+) -> Revenue:
+    """Invoiced, paid and refunded from `start` to `end` (inclusive days, in the
+    practice's time zone: the dates below are the practice's own calendar days), grouped
+    by "month", "practitioner", "location" or "item".
+
+    - **Invoiced**: invoices finalized (Open or Paid; not Draft, not Void: an invoice
+      voided later leaves the report) whose issue date is in the period, as the
+      invoicing app totals them: the sum of their lines' stored net, tax and total
+      (each line rounded half up when it was added). `invoiced` is net of tax, `tax`
+      the tax, `total` both.
+    - **Paid**: active payments (not voided) dated in the period, whatever the invoice's
+      date: a payment in April of a March invoice counts in April.
+    - **Refunded**: refunds dated in the period.
+
+    By practitioner or location: the invoice's (for payments and refunds, the invoice
+    they were paid against). By item: the invoice line's catalog package (package
+    lines), else its appointment's service, else "Other lines"; payments and refunds
+    are not split by item, so `paid` and `refunded` are None. By month: one row for each
+    month the period touches (the first and last may be part months), zero when nothing
+    happened; other groupings list only what has figures, by name.
+
+    `location` and `practitioner` (objects or ids) keep invoices, payments and refunds
+    by their invoice's. A row `totals` adds up the rows. Three GROUP BY queries (one
+    grouped by item) plus the practice's settings, whatever the data size.
+    """
+    if group_by not in REVENUE_GROUPINGS:
+        raise ValueError(f"Unknown group_by {group_by!r}")
+    if end < start:
+        raise ValueError("The end date is before the start date.")
+    if group_by == "month" and month_count(start, end) > MAX_MONTHS:
+        raise ValueError(f"Grouped by month, a period covers at most {MAX_MONTHS} months.")
+    currency = PracticeSettings.load().currency
+    args = (start, end, group_by, location, practitioner)
+
+    # key -> {"label", "kind", "invoiced", "tax", "paid", "refunded"}
+    figures: dict[str, dict[str, Any]] = {}
+
+    def slot(key: str, label: str, kind: str = "") -> dict[str, Any]:
+        return figures.setdefault(
+            key,
+            {
+                "label": label,
+                "kind": kind,
+                "invoiced": ZERO,
+                "tax": ZERO,
+                "paid": ZERO,
+                "refunded": ZERO,
+            },
+        )
+
+    def key_of(group: dict[str, Any]) -> tuple[str, str]:
+        if group_by == "month":
+            return _month_key(group["k"]), month_label(group["k"])
+        return str(group["k"]), group["name"]
+
+    if group_by == "month":
+        for month in months_between(start, end):
+            slot(_month_key(month), month_label(month))
+    for group in _invoiced(*args):
+        if group_by == "item":
+            key, label, kind = _item_key(group)
+            row = slot(key, label, kind)
+        else:
+            row = slot(*key_of(group))
+        row["invoiced"] += group["net"] or ZERO
+        row["tax"] += group["tax"] or ZERO
+    if group_by != "item":
+        for group in _paid(*args):
+            slot(*key_of(group))["paid"] += group["amount"] or ZERO
+        for group in _refunded(*args):
+            slot(*key_of(group))["refunded"] += group["amount"] or ZERO
+
+    splits = group_by != "item"
+    rows = [
+        RevenueRow(
+            key=key,
+            label=values["label"],
+            invoiced=values["invoiced"],
+            tax=values["tax"],
+            paid=values["paid"] if splits else None,
+            refunded=values["refunded"] if splits else None,
+            kind=values["kind"],
+        )
+        for key, values in figures.items()
+    ]
+    if group_by == "month":
+        rows.sort(key=lambda row: row.key)
+    else:
+        # By name; "Other lines" last.
+        rows.sort(key=lambda row: (row.key == OTHER_ITEMS_KEY, row.label.casefold(), row.key))
+    totals = RevenueRow(
+        key="total",
+        label="Total",
+        invoiced=sum((row.invoiced for row in rows), ZERO),
+        tax=sum((row.tax for row in rows), ZERO),
+        paid=_sum(row.paid for row in rows) if splits else None,
+        refunded=_sum(row.refunded for row in rows) if splits else None,
+    )
+    return Revenue(
+        start=start, end=end, currency=currency, group_by=group_by, rows=rows, totals=totals
+    )
+
+
+class MonthRevenue(NamedTuple):
+    month: dt.date  # its first day
+    invoiced: Decimal  # net of tax, as in the report
+    paid: Decimal  # active payments dated in the month (refunds not taken off)
+
+
+def revenue_by_month(months: int = 12, on: dt.date | None = None) -> list[MonthRevenue]:
+    """For the dashboard: the last `months` months up to and including the month of
+    `on` (default today in the practice's time zone), oldest first, each with what was
+    invoiced (net of tax, finalized invoices by issue date) and paid (active payments by
+    date), counted as in `revenue`. Months with nothing are 0.00. Two queries."""
+    if months < 1:
+        raise ValueError("months must be 1 or more")
+    on = on or timezone.localdate()
+    first = on.replace(day=1)
+    index = first.year * 12 + first.month - 1 - (months - 1)
+    start = dt.date(index // 12, index % 12 + 1, 1)
+    invoiced = {g["k"]: g["net"] or ZERO for g in _invoiced(start, on, "month", None, None)}
+    paid = {g["k"]: g["amount"] or ZERO for g in _paid(start, on, "month", None, None)}
+    return [
+        MonthRevenue(month, invoiced.get(month, ZERO), paid.get(month, ZERO))
+        for month in months_between(start, on)
+    ]
+
+
+__all__ = [
+    "MAX_MONTHS",
+    "REVENUE_GROUPINGS",
+    "MonthRevenue",
+    "Revenue",
+    "RevenueRow",
+    "month_count",
+    "revenue",
+    "revenue_by_month",
+]
