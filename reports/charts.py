@@ -77,23 +77,23 @@ def _frame(title: str, description: str, body: SafeString, zero_y: float) -> Saf
 def _bar(x: float, width: float, y0: float, y1: float, tone: str, tip: str) -> SafeString:
     top, height = min(y0, y1), max(abs(y1 - y0), 1.0)
     return format_html(
-        '<rect class="chart__bar chart__bar--{tone}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" '
-        'height="{h:.1f}" rx="2"><title>{tip}</title></rect>',
+        '<rect class="chart__bar chart__bar--{tone}" x="{x}" y="{y}" width="{w}" '
+        'height="{h}" rx="2"><title>{tip}</title></rect>',
         tone=tone,
-        x=x,
-        y=top,
-        w=width,
-        h=height,
+        x=f"{x:.1f}",
+        y=f"{top:.1f}",
+        w=f"{width:.1f}",
+        h=f"{height:.1f}",
         tip=tip,
     )
 
 
 def _text(x: float, y: float, text: str, kind: str) -> SafeString:
     return format_html(
-        '<text class="chart__{kind}" x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{text}</text>',
+        '<text class="chart__{kind}" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
         kind=kind,
-        x=x,
-        y=y,
+        x=f"{x:.1f}",
+        y=f"{y:.1f}",
         text=text,
     )
 

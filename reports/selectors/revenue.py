@@ -314,25 +314,28 @@ class MonthRevenue(NamedTuple):
     month: dt.date  # its first day
     invoiced: Decimal  # net of tax, as in the report
     paid: Decimal  # active payments dated in the month (refunds not taken off)
+    invoiced_total: Decimal = ZERO  # invoiced including tax, comparable with paid
 
 
 def revenue_by_month(months: int = 12, on: dt.date | None = None) -> list[MonthRevenue]:
     """For the dashboard: the last `months` months up to and including the month of
     `on` (default today in the practice's time zone), oldest first, each with what was
-    invoiced (net of tax, finalized invoices by issue date) and paid (active payments by
-    date), counted as in `revenue`. Months with nothing are 0.00. Two queries."""
+    invoiced (net of tax, and including tax: finalized invoices by issue date) and paid
+    (active payments by date, tax included), counted as in `revenue`. Months with nothing are 0.00. Two queries."""
     if months < 1:
         raise ValueError("months must be 1 or more")
     on = on or timezone.localdate()
     first = on.replace(day=1)
     index = first.year * 12 + first.month - 1 - (months - 1)
     start = dt.date(index // 12, index % 12 + 1, 1)
-    invoiced = {g["k"]: g["net"] or ZERO for g in _invoiced(start, on, "month", None, None)}
+    invoiced = {g["k"]: g for g in _invoiced(start, on, "month", None, None)}
     paid = {g["k"]: g["amount"] or ZERO for g in _paid(start, on, "month", None, None)}
-    return [
-        MonthRevenue(month, invoiced.get(month, ZERO), paid.get(month, ZERO))
-        for month in months_between(start, on)
-    ]
+    rows = []
+    for month in months_between(start, on):
+        net = (invoiced.get(month) or {}).get("net") or ZERO
+        tax = (invoiced.get(month) or {}).get("tax") or ZERO
+        rows.append(MonthRevenue(month, net, paid.get(month, ZERO), net + tax))
+    return rows
 
 
 __all__ = [

@@ -56,7 +56,7 @@ def _charts(board: Dashboard) -> dict:
     expiring = [Bar(s.label, s.value, tone="warn", caption=short(s.value)) for s in board.expiring]
     months = [m.month.strftime("%b") for m in board.revenue]
     revenue = [
-        Series("Invoiced (net of tax)", [m.invoiced for m in board.revenue], "accent"),
+        Series("Invoiced", [m.invoiced_total for m in board.revenue], "accent"),
         Series("Paid", [m.paid for m in board.revenue], "strong"),
     ]
     return {

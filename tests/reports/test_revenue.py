@@ -254,8 +254,10 @@ def test_revenue_by_month_for_the_dashboard(book):
     months = revenue_by_month(on=dt.date(2026, 4, 17))
     assert len(months) == 12
     assert months[0].month == dt.date(2025, 5, 1) and months[-1].month == dt.date(2026, 4, 1)
-    assert months[-2] == (dt.date(2026, 3, 1), D("190.00"), D("148.00"))
-    assert months[-1] == (dt.date(2026, 4, 1), D("0.00"), D("61.00"))
+    assert months[-2][:3] == (dt.date(2026, 3, 1), D("190.00"), D("148.00"))
+    assert months[-1][:3] == (dt.date(2026, 4, 1), D("0.00"), D("61.00"))
+    march = revenue(dt.date(2026, 3, 1), dt.date(2026, 3, 31), group_by="month")
+    assert months[-2].invoiced_total == march.totals.total > months[-2].invoiced
     assert all(m.invoiced == m.paid == D("0.00") for m in months[:-2])
     with CaptureQueriesContext(connection) as ctx:
         three = revenue_by_month(3, on=dt.date(2026, 4, 1))
