@@ -39,7 +39,7 @@ def expiring(practice, admin_user):
         name="Massage 10 pack", credits=10, price=Decimal("850.00"), services=[practice.massage]
     )
     _sell(practice, admin_user, three, 2, first_name="Ann", last_name="Able", phone="0400 111 222")
-    _sell(practice, admin_user, ten, 9, first_name="Bob", last_name="Baker", phone="0400 333 444")
+    _sell(practice, admin_user, ten, 6, first_name="Bob", last_name="Baker", phone="0400 333 444")
     _sell(practice, admin_user, three, 26, first_name="Cat", last_name="Cole", phone="")
     return _sell(
         practice, admin_user, ten, -4, first_name="Dan", last_name="Dee", phone="0400 555 666"
