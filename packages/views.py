@@ -39,6 +39,7 @@ from kernel.web import (
     posted,
     render_page,
     render_popup,
+    safe_next,
     staff_view,
     submit,
 )
@@ -281,15 +282,23 @@ def _action(
     template: str,
 ) -> HttpResponse:
     """The shape of the package page's popups: validate, call the service, then back to
-    the package page with a message; a refusal is shown above the form (409)."""
+    the package page with a message, or to `next` when the popup was opened from another
+    page (e.g. the Expiring soon report); a refusal is shown above the form (409)."""
+    back = safe_next(request, _package_url(client_package))
     status = 200
     if request.method == "POST":
         sent = submit(form, act)
         if sent.ok:
             messages.success(request, done_message)
-            return go_to(request, _package_url(client_package))
+            return go_to(request, back)
         status = sent.status
-    context = {"client_package": client_package, "client": client_package.client, "form": form}
+    context = {
+        "client_package": client_package,
+        "client": client_package.client,
+        "form": form,
+        "next": safe_next(request, ""),
+        "back_url": back,
+    }
     return render_popup(request, template, context, status=status)
 
 

@@ -130,3 +130,47 @@ class RevenueFilterForm(LiabilityFilterForm):
 
     def filters(self) -> dict:
         return {**super().filters(), "group_by": self.cleaned_data["group_by"]}
+
+
+class ExpiringFilterForm(forms.Form):
+    """Expiring soon: within 7, 30 or 60 days (30 when missing or empty), optionally one
+    location and one practitioner."""
+
+    WITHIN_CHOICES = ((7, "7 days"), (30, "30 days"), (60, "60 days"))
+    DEFAULT_WITHIN = 30
+
+    within = forms.TypedChoiceField(
+        label="Expiring within",
+        choices=WITHIN_CHOICES,
+        coerce=int,
+        error_messages={"invalid_choice": "Choose 7, 30 or 60 days."},
+    )
+    location = forms.ModelChoiceField(
+        label="Location",
+        queryset=Location.objects.order_by("name", "pk"),
+        required=False,
+        empty_label="All locations",
+    )
+    practitioner = forms.ModelChoiceField(
+        label="Practitioner",
+        queryset=Practitioner.objects.order_by("name", "pk"),
+        required=False,
+        empty_label="All practitioners",
+    )
+
+    def __init__(self, data=None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        values = {"within": str(self.DEFAULT_WITHIN)}
+        for key in ("within", "location", "practitioner"):
+            value = (data or {}).get(key)
+            if value not in (None, ""):
+                values[key] = value
+        super().__init__(values, **kwargs)
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "within_days": data["within"],
+            "location": data.get("location"),
+            "practitioner": data.get("practitioner"),
+        }

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from reports.views import index, liability, revenue
+from reports.views import expiring, index, liability, revenue
 
 app_name = "reports"
 # Each report's module lists its own paths.
 urlpatterns = [
     path("", index, name="index"),
     *liability.urlpatterns,
+    *expiring.urlpatterns,
     *revenue.urlpatterns,
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
     BigIntegerField,
     Case,
     CharField,
+    Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
@@ -16,6 +18,7 @@ from django.db.models import (
     Func,
     OuterRef,
     QuerySet,
+    Sum,
     Value,
     When,
 )
@@ -124,3 +127,28 @@ def recently_expired_packages(
         expires_on__gte=on - dt.timedelta(days=days), expires_on__lt=on
     )
     return _package_rows(qs, location=location, practitioner=practitioner)
+
+
+@dataclass(frozen=True)
+class PackageTotals:
+    """How many client packages a list holds, their remaining credits and value."""
+
+    count: int
+    credits: int
+    value: Decimal
+
+
+def package_totals(rows: QuerySet[ClientPackage]) -> PackageTotals:
+    """The totals of a list from `expiring_packages` or `recently_expired_packages`
+    (all its rows, not one page): one query. The sum of the rows' `remaining_value`, so
+    the total is exactly what the rows add up to."""
+    got = rows.order_by().aggregate(
+        count=Count("pk"),
+        credits=Sum("remaining_credits"),
+        value=Sum("remaining_value"),
+    )
+    return PackageTotals(
+        count=got["count"],
+        credits=got["credits"] or 0,
+        value=got["value"] if got["value"] is not None else Decimal("0.00"),
+    )

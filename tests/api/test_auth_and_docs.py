@@ -161,6 +161,7 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "payments/{id}/void/",
         "reports/package-liability/",
         "reports/revenue/",
+        "reports/expiring-packages/",
     }
     assert paths == {f"/api/v1/{path}" for path in expected}
 

@@ -329,6 +329,13 @@ ENDPOINTS = [
         200,
         REPORTS,
     ),
+    Endpoint(
+        "expiring packages",
+        "get",
+        lambda w: f"{V1}/reports/expiring-packages/?within=60",
+        200,
+        REPORTS,
+    ),
 ]
 
 
