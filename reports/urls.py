@@ -1,10 +1,11 @@
 from django.urls import path
 
-from reports.views import index, liability
+from reports.views import index, liability, receivables
 
 app_name = "reports"
 # Each report's module lists its own paths.
 urlpatterns = [
     path("", index, name="index"),
     *liability.urlpatterns,
+    *receivables.urlpatterns,
 ]

@@ -2,8 +2,9 @@
 the same selector as its page, so the page, its CSV and the API give the same numbers.
 One module per report, each listing its own paths (under `v1/reports/`)."""
 
-from reports.api import liability
+from reports.api import liability, receivables
 
 urlpatterns = [
     *liability.urlpatterns,
+    *receivables.urlpatterns,
 ]
