@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports.views import index, liability, receivables
+from reports.views import index, liability, receivables, sales
 
 app_name = "reports"
 # Each report's module lists its own paths.
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", index, name="index"),
     *liability.urlpatterns,
     *receivables.urlpatterns,
+    *sales.urlpatterns,
 ]

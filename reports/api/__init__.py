@@ -2,9 +2,10 @@
 the same selector as its page, so the page, its CSV and the API give the same numbers.
 One module per report, each listing its own paths (under `v1/reports/`)."""
 
-from reports.api import liability, receivables
+from reports.api import liability, receivables, sales
 
 urlpatterns = [
     *liability.urlpatterns,
     *receivables.urlpatterns,
+    *sales.urlpatterns,
 ]
