@@ -160,6 +160,9 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "payments/{id}/refund/",
         "payments/{id}/void/",
         "reports/package-liability/",
+        "reports/aged-receivables/",
+        "reports/aged-receivables/invoices/",
+        "reports/package-sales/",
     }
     assert paths == {f"/api/v1/{path}" for path in expected}
 
