@@ -174,3 +174,49 @@ class ExpiringFilterForm(forms.Form):
             "location": data.get("location"),
             "practitioner": data.get("practitioner"),
         }
+
+
+class AgedReceivablesFilterForm(forms.Form):
+    """As of (a day, today by default), optionally one location and one practitioner."""
+
+    on = forms.DateField(label="As of", widget=DateInput(), validators=[_in_range])
+    location = LiabilityFilterForm.base_fields["location"]
+    practitioner = LiabilityFilterForm.base_fields["practitioner"]
+
+    def __init__(self, data=None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        # A missing or empty date means today (the practice's), so a bare page shows it.
+        values = {"on": timezone.localdate().isoformat()}
+        for key, value in (data or {}).items():
+            if value not in (None, ""):
+                values[key] = value
+        super().__init__(values, **kwargs)
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "on": data["on"],
+            "location": data.get("location"),
+            "practitioner": data.get("practitioner"),
+        }
+
+
+SALES_GROUP_BY = {"package": "Package", "month": "Month", "seller": "Sold by"}
+
+
+class PackageSalesFilterForm(LiabilityFilterForm):
+    """The liability report's filters (last month by default), and what to group by."""
+
+    group_by = forms.ChoiceField(
+        label="Group by", choices=list(SALES_GROUP_BY.items()), initial="package"
+    )
+    field_order = ["start", "end", "group_by", "location", "practitioner"]
+
+    def __init__(self, data=None, **kwargs):
+        data = dict(data.items()) if data else {}
+        if data.get("group_by") in (None, ""):
+            data["group_by"] = "package"
+        super().__init__(data, **kwargs)
+
+    def filters(self) -> dict:
+        return {**super().filters(), "group_by": self.cleaned_data["group_by"]}

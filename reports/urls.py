@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports.views import expiring, index, liability, revenue
+from reports.views import expiring, index, liability, receivables, revenue, sales
 
 app_name = "reports"
 # Each report's module lists its own paths.
@@ -8,5 +8,7 @@ urlpatterns = [
     path("", index, name="index"),
     *liability.urlpatterns,
     *expiring.urlpatterns,
+    *sales.urlpatterns,
+    *receivables.urlpatterns,
     *revenue.urlpatterns,
 ]

@@ -162,6 +162,9 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "reports/package-liability/",
         "reports/revenue/",
         "reports/expiring-packages/",
+        "reports/aged-receivables/",
+        "reports/aged-receivables/invoices/",
+        "reports/package-sales/",
     }
     assert paths == {f"/api/v1/{path}" for path in expected}
 

@@ -336,6 +336,27 @@ ENDPOINTS = [
         200,
         REPORTS,
     ),
+    Endpoint(
+        "aged receivables",
+        "get",
+        lambda w: f"{V1}/reports/aged-receivables/?on=2026-03-31",
+        200,
+        REPORTS,
+    ),
+    Endpoint(
+        "aged receivables invoices",
+        "get",
+        lambda w: f"{V1}/reports/aged-receivables/invoices/?on=2026-03-31",
+        200,
+        REPORTS,
+    ),
+    Endpoint(
+        "package sales",
+        "get",
+        lambda w: f"{V1}/reports/package-sales/?start=2026-03-01&end=2026-03-31&group_by=seller",
+        200,
+        REPORTS,
+    ),
 ]
 
 

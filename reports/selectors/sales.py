@@ -1,0 +1,230 @@
+"""Report 3, package sales: count, credits and revenue by package, by month or by seller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import Package
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from kernel.money import ZERO, to_money
+from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
+from practice.models import PracticeSettings
+
+SALES_GROUPS = ("package", "month", "seller")
+UNKNOWN_SELLER = "Unknown"
+
+
+@dataclass(frozen=True)
+class SalesRow:
+    """One group: `key` is the catalog package's id (by package), the first day of the
+    month (by month) or the seller's user id (by seller; None when unknown)."""
+
+    key: int | dt.date | None
+    label: str
+    count: int
+    credits: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class SalesTotal:
+    count: int
+    credits: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class PackageSales:
+    currency: str
+    start: dt.date
+    end: dt.date
+    group_by: str
+    rows: list[SalesRow]
+    total: SalesTotal
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()), timezone.get_default_timezone())
+
+
+# One statement, one GROUP BY. `g`: each client package's sale, on the day its grant was
+# recorded (the first grant row: a fixed package writes one per service, together), with
+# the credits granted. The outer query groups the sales of the period.
+_SQL = """
+WITH g AS (
+    SELECT client_package_id AS id, MIN(created_at) AS t, SUM(quantity) AS n
+    FROM {led}
+    WHERE kind = %(grant)s
+    GROUP BY client_package_id
+    HAVING MIN(created_at) >= %(start_t)s AND MIN(created_at) < %(end_t)s
+)
+SELECT {key} AS key, {labels},
+       COUNT(*),
+       SUM(g.n),
+       -- net of tax: the rule of package_liability
+       SUM(CASE WHEN %(incl)s AND tr.rate IS NOT NULL
+                THEN cp.price - ROUND(cp.price * tr.rate / (100 + tr.rate), 2)
+                ELSE cp.price END)
+FROM g
+JOIN {cp} cp ON cp.id = g.id
+LEFT JOIN {tr} tr ON tr.id = cp.tax_rate_id
+{join}
+WHERE TRUE {where}
+GROUP BY 1{group}
+"""
+
+# By group: the key, the columns naming it, the join that brings them and what else to
+# group by (the joined row's primary key makes its other columns groupable).
+_GROUPS = {
+    "package": (
+        "cp.package_id",
+        "p.name, NULL, NULL",
+        "JOIN {pkg} p ON p.id = cp.package_id",
+        ", p.id",
+    ),
+    "month": ("DATE_TRUNC('month', g.t AT TIME ZONE %(tz)s)::date", "NULL, NULL, NULL", "", ""),
+    "seller": (
+        "cp.created_by_id",
+        "u.first_name, u.last_name, u.username",
+        "LEFT JOIN {user} u ON u.id = cp.created_by_id",
+        ", u.id",
+    ),
+}
+
+_FILTER = """ AND EXISTS (
+        SELECT 1 FROM {line} il JOIN {inv} i ON i.id = il.invoice_id
+        WHERE il.client_package_id = cp.id AND i.status <> '{void}' AND i.{column} = %({param})s
+    )"""
+
+
+def _months(start: dt.date, end: dt.date) -> list[dt.date]:
+    months, month = [], start.replace(day=1)
+    while month <= end:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _seller_name(first: str | None, last: str | None, username: str | None) -> str:
+    if username is None:
+        return UNKNOWN_SELLER
+    return f"{first or ''} {last or ''}".strip() or username
+
+
+def package_sales(
+    start: dt.date, end: dt.date, *, location=None, practitioner=None, group_by: str
+) -> PackageSales:
+    """Client packages sold from `start` to `end` (inclusive days in the practice's time
+    zone), grouped by catalog package, by month or by who sold them (`group_by`:
+    "package", "month" or "seller"): for each group the number of packages sold, their
+    credits as sold (the grant; later adjustments are not sales) and their revenue, net
+    of tax. Two queries (the practice's settings, one GROUP BY), whatever the data size.
+
+    A sale counts on the day its grant was recorded in the credit ledger (the first grant
+    row), whatever its start date, as "Sold" in `package_liability`. Canceled packages
+    still count: they were sold. Revenue is the client package's amount (`price`) net of
+    tax by the rule of `package_liability`: the amount itself when prices exclude tax or
+    the package has no tax rate, else price − round(price × rate ÷ (100 + rate), 2).
+    So the totals equal the liability's Sold credits and value for the same period and
+    filters, except for a package sold with an expiry date already past (a backdated
+    start): it is a sale here but never held value there.
+
+    Rows: by package, the catalog package's current name; by month, every month the
+    period touches, in order, months without sales included (0); by seller,
+    `ClientPackage.created_by`'s name, "Unknown" when not recorded. Package and seller
+    rows come by revenue, highest first, then by name. Filters select whole packages,
+    as in `package_liability`: the location (practitioner) of the package's current,
+    non-void invoice; a package never invoiced is in the unfiltered report only.
+    """
+    if end < start:
+        raise ValueError("end is before start")
+    if group_by not in SALES_GROUPS:
+        raise ValueError(f"group_by is one of {', '.join(SALES_GROUPS)}")
+    practice = PracticeSettings.load()
+    tables = {
+        "led": CreditLedgerEntry._meta.db_table,
+        "cp": ClientPackage._meta.db_table,
+        "tr": ClientPackage._meta.get_field("tax_rate").related_model._meta.db_table,
+        "pkg": Package._meta.db_table,
+        "user": get_user_model()._meta.db_table,
+    }
+    params: dict[str, Any] = {
+        "grant": LedgerKind.GRANT.value,
+        "incl": practice.prices_include_tax,
+        "tz": settings.TIME_ZONE,
+        "start_t": _midnight(start),
+        "end_t": _midnight(end + dt.timedelta(days=1)),
+    }
+    where = ""
+    for column, value in (("location_id", location), ("practitioner_id", practitioner)):
+        if value is None:
+            continue
+        where += _FILTER.format(
+            line=InvoiceLine._meta.db_table,
+            inv=Invoice._meta.db_table,
+            void=InvoiceStatus.VOID,
+            column=column,
+            param=column,
+        )
+        params[column] = getattr(value, "pk", value)
+    key, labels, join, group = _GROUPS[group_by]
+    sql = _SQL.format(
+        key=key, labels=labels, join=join.format(**tables), where=where, group=group, **tables
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+
+    rows = [
+        SalesRow(
+            key=row[0],
+            label=(
+                _seller_name(row[1], row[2], row[3])
+                if group_by == "seller"
+                else row[1]
+                if group_by == "package"
+                else ""
+            ),
+            count=int(row[4]),
+            credits=int(row[5] or 0),
+            revenue=to_money(row[6] or ZERO),
+        )
+        for row in found
+    ]
+    if group_by == "month":
+        by_month = {row.key: row for row in rows}
+        rows = [
+            SalesRow(
+                key=month,
+                label=f"{month:%B %Y}",
+                count=by_month[month].count if month in by_month else 0,
+                credits=by_month[month].credits if month in by_month else 0,
+                revenue=by_month[month].revenue if month in by_month else ZERO,
+            )
+            for month in _months(start, end)
+        ]
+    else:
+        rows.sort(
+            key=lambda row: (-row.revenue, row.label.casefold(), row.key is None, row.key or 0)
+        )
+    total = SalesTotal(
+        count=sum(row.count for row in rows),
+        credits=sum(row.credits for row in rows),
+        revenue=sum((row.revenue for row in rows), ZERO),
+    )
+    return PackageSales(
+        currency=practice.currency,
+        start=start,
+        end=end,
+        group_by=group_by,
+        rows=rows,
+        total=total,
+    )
