@@ -101,7 +101,7 @@ def test_page_shows_four_charts_linking_to_their_reports(client, accountant, som
     ):
         assert f'class="dashboard__chart" href="{url}"' in html, url
     assert money(Decimal("186.67")) in html  # the liability today
-    assert "for 7 usable credits today" in html
+    assert "for 8 usable credits today" in html
     assert "<script" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
     assert 'style="' not in html  # the strict CSP allows no inline style
 
