@@ -66,12 +66,16 @@ WITH pk AS (
         FROM {ec} ORDER BY client_package_id, created_at, id
     ) fx ON fx.client_package_id = cp.id
     -- Left out: packages that hold nothing from before the period on and cannot come
-    -- back (canceled before it, or expired before it with no expiry change since):
-    -- every figure of theirs is 0, and the statement then reads live packages only.
+    -- back, so every figure of theirs is 0: canceled before it; expired before it with
+    -- no expiry change since; used up (all credits consumed) with no ledger row since.
+    -- At size most packages are such, and the window below then sorts far fewer rows.
     WHERE (cp.canceled_at IS NULL OR cp.canceled_at >= %(start_t)s)
       AND (cp.expires_on IS NULL OR cp.expires_on >= %(before)s OR EXISTS (
           SELECT 1 FROM {ec} e WHERE e.client_package_id = cp.id
                                   AND e.created_at >= %(start_t)s))
+      AND (cp.consumed < cp.credits OR EXISTS (
+          SELECT 1 FROM {led} l WHERE l.client_package_id = cp.id
+                                  AND l.created_at >= %(start_t)s))
       {where}
 ),
 ev AS (
