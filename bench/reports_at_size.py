@@ -110,7 +110,11 @@ def main() -> None:
     from clients.models import Client
     from packages.models import CreditLedgerEntry
 
-    print(f"{Client.objects.count():,} clients, {CreditLedgerEntry.objects.count():,} ledger rows")
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(
+        f"{Client.objects.count():,} clients, {CreditLedgerEntry.objects.count():,} ledger rows "
+        f"(load average {load}: on a shared machine, times grow with it)"
+    )
     rows = [(name, *measure(run)) for name, run in cases()]
     width = max(len(name) for name, _, _ in rows)
     print(f"{'report':<{width}}  {'ms (median of 5)':>16}  {'queries':>7}")
