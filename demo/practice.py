@@ -16,6 +16,10 @@ What it creates, step by step, in one transaction (a failure leaves nothing behi
 5. For the remaining clients (large `clients` values) a share gets a package
    (`demo.bulk`): built by `client_package_snapshot`, the builder `client_package_assign`
    saves, and inserted in bulk, so `check_ledger` still passes.
+   With `year=True` (`seed_demo --size large`) they get a year of history instead
+   (`demo.year`): packages sold, used, canceled, extended, adjusted and expired over 13
+   months, their appointments, invoices and payments, more practitioners and locations
+   to work that calendar, written with COPY in stages, then planner statistics.
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ from demo.context import Demo
 from demo.history import History
 from demo.invoices import issue_invoices
 from demo.reference import Reference, build_reference
+from demo.year import YearOfHistory
 
 
 class DemoPractice:
-    def __init__(self, *, clients: int, seed: int, demo_passwords: bool) -> None:
+    def __init__(
+        self, *, clients: int, seed: int, demo_passwords: bool, year: bool = False
+    ) -> None:
         self.client_count = clients
+        self.year = year
         self.demo_passwords = demo_passwords
         # Read at call time, so a test can make the service path smaller.
         self.demo = Demo.start(seed=seed, rich_clients=data.RICH_CLIENTS, batch=data.BATCH)
@@ -47,12 +55,23 @@ class DemoPractice:
 
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         """The steps in order, each (title, run) where run returns a summary."""
-        return [
+        steps = [
             ("Reference data", self._reference),
             ("Clients", self._clients),
             ("Packages and calendar", self._history),
             ("Invoices and payments", self._invoices),
-            ("More client packages (bulk)", self._bulk),
+        ]
+        if not self.year:
+            return [*steps, ("More client packages (bulk)", self._bulk)]
+        return [
+            *steps,
+            ("Year: practitioners and locations", lambda: self._year().staff()),
+            ("Year: plan", lambda: self._year().plan()),
+            ("Year: client packages", lambda: self._year().write_packages()),
+            ("Year: appointments", lambda: self._year().write_appointments()),
+            ("Year: credit ledger", lambda: self._year().write_ledger()),
+            ("Year: invoices and payments", lambda: self._year().write_invoices()),
+            ("Planner statistics", lambda: self._year().analyze()),
         ]
 
     def build(self, report: Callable[[str, str, float], None]) -> None:
@@ -89,6 +108,13 @@ class DemoPractice:
         return issue_invoices(
             self.demo, self.ref, self.history.invoice_plans, self.history.canceled_packages
         )
+
+    def _year(self) -> YearOfHistory:
+        if not hasattr(self, "year_history"):
+            self.year_history = YearOfHistory(
+                self.demo, self.ref, self.clients[self.demo.rich_clients :]
+            )
+        return self.year_history
 
     def _bulk(self) -> str:
         return sell_packages_in_bulk(self.demo, self.ref, self.clients[self.demo.rich_clients :])

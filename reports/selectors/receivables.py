@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -73,7 +74,8 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     `days_overdue` (negative when not yet due) and `bucket` (a key of `AGE_BUCKETS`),
     plus the invoicing annotations (`total`, `amount_paid`, `balance`). The totals per
     bucket (and their sum, overall) come from one GROUP BY query; two queries in all (the
-    practice's settings, the totals), whatever the data size. Filters: the invoice's location and
+    practice's settings, the totals; with the JIT setting, inside a transaction), whatever
+    the data size. Filters: the invoice's location and
     practitioner.
     """
     practice = PracticeSettings.load()
@@ -107,13 +109,17 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
         .order_by(F("due_date").asc(nulls_last=True), "number", "id")
     )
     # One GROUP BY query: each invoice's balance is computed once, whatever the buckets.
-    grouped = {
-        group["bucket"]: BucketTotal(group["n"], group["v"])
-        for group in rows.order_by()
-        .select_related(None)
-        .values("bucket")
-        .annotate(n=Count("id"), v=Sum("balance", output_field=MONEY_FIELD))
-    }
+    # Without JIT (for this transaction only): its correlated subqueries make the plan
+    # look expensive, and compiling it cost ~0.8 s at 11,000 open invoices, 4x the query.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', 'off', true)")
+        grouped = {
+            group["bucket"]: BucketTotal(group["n"], group["v"])
+            for group in rows.order_by()
+            .select_related(None)
+            .values("bucket")
+            .annotate(n=Count("id"), v=Sum("balance", output_field=MONEY_FIELD))
+        }
     buckets = {key: grouped.get(key, BucketTotal(0, ZERO)) for key in AGE_BUCKETS}
     return AgedReceivables(
         on=on,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus
 from catalog.models import PackageKind, PeriodUnit
@@ -16,10 +19,17 @@ from clients.models import Client
 from demo import data
 from invoicing.models import Invoice, Payment, PaymentStatus, Refund
 from invoicing.selectors import invoice_display_status, invoices_with_totals
-from packages.models import ClientPackage, ClientPackageStatus, ExpiryChange, LedgerKind
-from packages.selectors import client_packages_with_status
+from packages.models import (
+    ClientPackage,
+    ClientPackageStatus,
+    CreditLedgerEntry,
+    ExpiryChange,
+    LedgerKind,
+)
+from packages.selectors import client_packages_with_status, ledger_discrepancies
 from packages.services import client_package_assign, client_package_snapshot
 from practice.models import PracticeSettings
+from reports.selectors.liability import package_liability
 from tests.factories import ClientFactory, PackageFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +188,79 @@ def test_the_snapshot_is_pure_and_the_service_saves_it(django_assert_num_queries
         (first.pk, 1),
         (second.pk, 2),
     ]
+
+
+LINES = ("opening", "sold", "redeemed", "expired", "canceled", "adjusted", "closing")
+
+
+def held_by_packages(day: dt.date) -> tuple[int, Decimal]:
+    """What the client packages hold at the end of `day` (today), package by package:
+    P - round_half_up(P × consumed ÷ credits) for each live package, P net of tax."""
+    include_tax = PracticeSettings.load().prices_include_tax
+    credits, value = 0, Decimal("0.00")
+    for sold in ClientPackage.objects.select_related("tax_rate"):
+        if sold.canceled_at is not None or sold.credits == 0:
+            continue
+        if sold.expires_on is not None and day > sold.expires_on:
+            continue
+        price = sold.price
+        if include_tax and sold.tax_rate is not None:
+            rate = sold.tax_rate.rate
+            price -= (price * rate / (100 + rate)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        used = (price * sold.consumed / sold.credits).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        credits += sold.credits - sold.consumed
+        value += price - used
+    return credits, value
+
+
+def test_large_size_builds_a_year_of_history_the_ledger_and_the_report_agree_with(
+    monkeypatch, settings
+):
+    """`--size large` on a small scale (few clients, the same code path): every stage
+    reports its count and time; the ledger agrees with the packages and their
+    appointments and follows its hash chain; every line of the liability report has
+    data, its identity holds and its closing balance is what the packages hold."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed
+    monkeypatch.setattr(data, "RICH_CLIENTS", 20)
+
+    output = seed(size="large", clients=400)
+
+    for stage in (
+        "Year: practitioners and locations",
+        "Year: plan",
+        "Year: client packages",
+        "Year: appointments",
+        "Year: credit ledger",
+        "Year: invoices and payments",
+        "Planner statistics",
+    ):
+        assert re.search(rf"^{stage}: \d+ .*\(\d+\.\ds\)$", output, re.MULTILINE), stage
+    assert re.search(r"^Rows: 400 clients, [\d,]+ appointments, .* ledger rows", output, re.M)
+    assert Client.objects.count() == 400
+    assert ledger_discrepancies() == []
+    assert_ledger_agrees()
+    assert set(CreditLedgerEntry.objects.values_list("kind", flat=True)) == set(LedgerKind.values)
+    assert set(Appointment.objects.values_list("status", flat=True)) == set(
+        AppointmentStatus.values
+    )
+    assert ExpiryChange.objects.count() > 1
+    assert ClientPackage.objects.filter(canceled_at__isnull=False).count() > 1
+    # Invoices numbered without gaps or duplicates, some still owed.
+    numbers = Invoice.objects.exclude(number=None).count()
+    assert PracticeSettings.load().invoice_next_number == numbers + 1
+    assert invoices_with_totals(Invoice.objects.filter(status="open")).filter(balance__gt=0)
+
+    today = timezone.localdate()
+    year = package_liability(today - dt.timedelta(days=364), today)
+    for line in LINES:
+        assert getattr(year, line).credits != 0, line
+        assert getattr(year, line).value != 0, line
+    for figure in ("credits", "value"):
+        o, s_, r, e, x, a, c = (getattr(getattr(year, line), figure) for line in LINES)
+        assert o + s_ - r - e - x + a == c
+    assert (year.closing.credits, year.closing.value) == held_by_packages(today)
+    month_end = today.replace(day=1) - dt.timedelta(days=1)
+    last_month = package_liability(month_end.replace(day=1), month_end)
+    this_month = package_liability(month_end + dt.timedelta(days=1), today)
+    assert last_month.closing == this_month.opening
+    assert this_month.closing == year.closing

@@ -19,6 +19,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from clients.models import Client
 from demo.data import DEMO_PASSWORD, MIN_CLIENTS, STAFF
 from demo.practice import DemoPractice
+from demo.year import summary_counts
+
+# --size: how many clients (unless --clients says), and whether the bulk clients get a
+# year of history (large) or only a share of them a package, nothing used (small).
+SIZES = {"small": 300, "large": 100_000}
 
 
 class Command(BaseCommand):
@@ -29,7 +34,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--clients", type=int, default=300, help="number of clients (default 300)"
+            "--size",
+            choices=sorted(SIZES),
+            default="small",
+            help="small (default): 300 clients; large: 100,000 clients with a year of "
+            "history (hundreds of thousands of appointments, invoices and payments, over a "
+            "million credit ledger rows), for measuring at size",
+        )
+        parser.add_argument(
+            "--clients",
+            type=int,
+            default=None,
+            help="number of clients (default: 300, or 100,000 with --size large)",
         )
         parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
         parser.add_argument(
@@ -45,8 +61,17 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, clients: int, seed: int, if_empty: bool, demo_passwords: bool, **options
+        self,
+        *args,
+        size: str,
+        clients: int | None,
+        seed: int,
+        if_empty: bool,
+        demo_passwords: bool,
+        **options,
     ):
+        if clients is None:
+            clients = SIZES[size]
         if Client.objects.exists():
             if if_empty:
                 self.stdout.write("Clients already exist: seed_demo --if-empty did nothing.")
@@ -58,7 +83,12 @@ class Command(BaseCommand):
         if clients < MIN_CLIENTS:
             raise CommandError(f"--clients must be at least {MIN_CLIENTS}.")
         started = time.monotonic()
-        DemoPractice(clients=clients, seed=seed, demo_passwords=demo_passwords).build(self._report)
+        DemoPractice(
+            clients=clients, seed=seed, demo_passwords=demo_passwords, year=size == "large"
+        ).build(self._report)
+        if size == "large":
+            counts = ", ".join(f"{n:,} {name}" for name, n in summary_counts().items())
+            self.stdout.write(f"Rows: {counts}")
         self.stdout.write(
             self.style.SUCCESS(f"Demo practice ready in {time.monotonic() - started:.1f}s.")
         )
@@ -66,6 +96,7 @@ class Command(BaseCommand):
 
     def _report(self, title: str, summary: str, seconds: float) -> None:
         self.stdout.write(f"{title}: {summary} ({seconds:.1f}s)")
+        self.stdout.flush()
 
     def _print_logins(self, demo_passwords: bool) -> None:
         names = ", ".join(f"{u} ({role})" for u, _, _, role, _ in STAFF)

@@ -1,0 +1,127 @@
+"""Every report selector timed on a large practice (issue 15, Performance).
+
+Build the practice first (`manage.py seed_demo --size large`), then:
+
+    DATABASE_URL=postgres://…/caspen_big .venv/bin/python bench/reports_at_size.py
+
+Prints one table: each report call, its median time over 5 runs (after one warm-up
+run) and its number of queries. A list is timed as its page reads it: the count and the
+first page of 50 rows. Target: every report under 500 ms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caspen.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.paginator import Paginator  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from calendar_app.models import Location  # noqa: E402
+from reports.selectors.expiring import expiring_packages, recently_expired_packages  # noqa: E402
+from reports.selectors.liability import package_liability  # noqa: E402
+from reports.selectors.receivables import aged_receivables  # noqa: E402
+
+RUNS = 5
+TARGET_MS = 500
+
+
+def first_page(rows) -> None:
+    page = Paginator(rows, 50).page(1)
+    page.paginator.count  # noqa: B018 - the count query, as the pages run it
+    list(page)
+
+
+def cases() -> list[tuple[str, Callable[[], object]]]:
+    today = timezone.localdate()
+    month_end = today.replace(day=1) - dt.timedelta(days=1)
+    month_start = month_end.replace(day=1)
+    year_start = today - dt.timedelta(days=364)
+    busiest = (
+        Location.objects.annotate(n=Count("invoices")).order_by("-n").values_list("pk", flat=True)
+    ).first()
+
+    def receivables() -> None:
+        report = aged_receivables(today)
+        first_page(report.rows)
+
+    return [
+        (
+            f"package_liability last month ({month_start:%b %Y})",
+            lambda: package_liability(month_start, month_end),
+        ),
+        (
+            "package_liability last month, one location",
+            lambda: package_liability(month_start, month_end, location=busiest),
+        ),
+        ("package_liability last 12 months", lambda: package_liability(year_start, today)),
+        (
+            "package_liability last 12 months, one location",
+            lambda: package_liability(year_start, today, location=busiest),
+        ),
+        ("aged_receivables (totals + page 1)", receivables),
+        (
+            "aged_receivables, one location (totals + page 1)",
+            lambda: first_page(aged_receivables(today, location=busiest).rows),
+        ),
+        (
+            "expiring_packages 30 days (count + page 1)",
+            lambda: first_page(expiring_packages(today, 30)),
+        ),
+        (
+            "expiring_packages 60 days, one location (count + page 1)",
+            lambda: first_page(expiring_packages(today, 60, location=busiest)),
+        ),
+        (
+            "recently_expired_packages 30 days (count + page 1)",
+            lambda: first_page(recently_expired_packages(today)),
+        ),
+    ]
+
+
+def measure(run: Callable[[], object]) -> tuple[float, int]:
+    run()  # warm-up
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return statistics.median(times), len(queries)
+
+
+def main() -> None:
+    from clients.models import Client
+    from packages.models import CreditLedgerEntry
+
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(
+        f"{Client.objects.count():,} clients, {CreditLedgerEntry.objects.count():,} ledger rows "
+        f"(load average {load}: on a shared machine, times grow with it)"
+    )
+    rows = [(name, *measure(run)) for name, run in cases()]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'report':<{width}}  {'ms (median of 5)':>16}  {'queries':>7}")
+    for name, ms, queries in rows:
+        flag = "" if ms < TARGET_MS else "  over target"
+        print(f"{name:<{width}}  {ms:>16.1f}  {queries:>7}{flag}")
+
+
+if __name__ == "__main__":
+    main()
