@@ -16,7 +16,7 @@ from operator import or_
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.models import User as UserModel
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -132,15 +132,29 @@ def _is_overlap(exc: IntegrityError) -> bool:
     return getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT
 
 
+def _is_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
-    """Run `save()` in a savepoint and turn an overlap violation into a DomainError."""
-    try:
-        with transaction.atomic():
-            save()
-    except IntegrityError as exc:
-        if _is_overlap(exc):
-            raise _overlap_error(practitioner) from exc
-        raise
+    """Run `save()` in a savepoint and turn an overlap violation into a DomainError.
+
+    Concurrent inserts checked by one exclusion constraint can deadlock (each waits for
+    the other's row; PostgreSQL then aborts one of them). Rolling back to the savepoint
+    drops our row and its locks, so trying again waits for the other booking and ends
+    in the true answer: saved, or refused as an overlap."""
+    for attempt in range(4):
+        try:
+            with transaction.atomic():
+                save()
+            return
+        except IntegrityError as exc:
+            if _is_overlap(exc):
+                raise _overlap_error(practitioner) from exc
+            raise
+        except OperationalError as exc:
+            if not _is_deadlock(exc) or attempt == 3:
+                raise
 
 
 @transaction.atomic
