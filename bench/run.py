@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -155,7 +156,7 @@ def ratio(rps: float | None, floor: float | None) -> float | None:
 
 
 def verdict(value: float | None, target: tuple[float | None, float | None]) -> str:
-    """"aim met", "ok" (the minimum, not the aim), "BELOW" or "" (no target / no value)."""
+    """ "aim met", "ok" (the minimum, not the aim), "BELOW" or "" (no target / no value)."""
     minimum, aim = target
     if value is None or minimum is None:
         return ""
@@ -347,7 +348,7 @@ def run_wrk(url: str, headers: dict[str, str], duration: int) -> Measure:
     command = ["wrk", "-t1", "-c4", f"-d{duration}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our own command line
         pinned(LOAD_CORE, [*command, url]), capture_output=True, text=True, check=True
     )
     return parse_wrk(done.stdout)
@@ -400,7 +401,7 @@ def gunicorn(wsgi: str, port: int, env: dict[str, str], log: Path) -> Iterator[s
         "--timeout=120",
     ]
     handle = log.open("w")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own command line
         pinned(APP_CORE, command), cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
@@ -521,7 +522,7 @@ def prepare_practice(*, need_app: bool) -> Practice:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), min(id) FROM clients_client")
         count, first = cursor.fetchone()
-    ids = {"client": str(first or 1), "today": dt.date.today().isoformat()}
+    ids = {"client": str(first or 1), "today": dt.datetime.now(dt.UTC).date().isoformat()}
     if not need_app:
         connection.close()
         return Practice(ids=ids, searches={}, clients=count)
@@ -584,9 +585,7 @@ def prepare_practice(*, need_app: bool) -> Practice:
     user.groups.set([Group.objects.get(name=roles.ADMIN)])
     key = api_key_create(user=user, name=f"bench {timezone.now():%Y-%m-%d %H:%M}", by=None)
     connection.close()
-    return Practice(
-        ids=ids, searches=searches, clients=count, password=password, api_key=key.key
-    )
+    return Practice(ids=ids, searches=searches, clients=count, password=password, api_key=key.key)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -615,7 +614,7 @@ def schedule(requests: Sequence[Request]) -> list[tuple[str, Request]]:
 
 
 def check(http: Http, request: Request, path: str) -> str:
-    """"" when the request answers as expected (a few warm-up calls), else what is wrong."""
+    """ "" when the request answers as expected (a few warm-up calls), else what is wrong."""
     for _ in range(3):
         status, headers, _ = http.request(
             "GET", path, headers=http.headers(htmx=request.htmx, api=request.api)
@@ -689,12 +688,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             env=env,
             check=True,
         )
-    logs = Path(os.environ.get("BENCH_LOGS", "/tmp"))
+    logs = Path(os.environ.get("BENCH_LOGS") or tempfile.gettempdir())
     floor_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
 
     with contextlib.ExitStack() as stack:
         floor_base = stack.enter_context(
-            gunicorn("bench.floor.wsgi:application", free_port(), floor_env, logs / "bench-floor.log")
+            gunicorn(
+                "bench.floor.wsgi:application", free_port(), floor_env, logs / "bench-floor.log"
+            )
         )
         floor = Http(floor_base)
         app = None
@@ -800,13 +801,13 @@ def pinned_self(core: int) -> Iterator[None]:
 
 
 def git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        return done.stdout.strip() or "unknown"
-    except OSError:
+    git = shutil.which("git")
+    if git is None:
         return "unknown"
+    done = subprocess.run(  # noqa: S603 - a fixed command
+        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
 
 
 def machine() -> str:

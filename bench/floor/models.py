@@ -16,3 +16,6 @@ class Client(models.Model):
         managed = False
         db_table = "clients_client"
         app_label = "floor"
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
