@@ -67,6 +67,7 @@ class Request:
     htmx: bool = False
     api: bool = False
     expect: int = 200
+    contains: str = ""  # text the answer must hold (checked before measuring)
 
     @property
     def is_floor(self) -> bool:
@@ -97,6 +98,13 @@ REQUESTS: list[Request] = [
         "/calendar/new/clients/?client_query={name_q}",
         target=TARGET_PARTIAL,
         htmx=True,
+    ),
+    Request(
+        "package banner partial (Create appointment)",
+        "/calendar/new/packages/?client={client}&date={today}",
+        target=TARGET_PARTIAL,
+        htmx=True,
+        contains="package matches",
     ),
     Request("API clients (50)", "/api/v1/clients/", floor=API_FLOOR, target=TARGET_API, api=True),
     Request(
@@ -537,23 +545,28 @@ def prepare_practice(*, need_app: bool) -> Practice:
     from clients.models import Client
     from invoicing.models import Invoice
     from packages.models import ClientPackage
+    from packages.selectors import client_package_matches
     from practice import roles
     from practice.api_keys import api_key_create
 
     ids["today"] = timezone.localdate().isoformat()
-    # A busy client: the most packages (a rich Overview), then a recent package of theirs.
+    # A busy client (among those with the most packages, one with a package that an
+    # appointment today may use: a rich Overview, and a banner in Create appointment),
+    # and that package.
     busy = (
-        ClientPackage.objects.values("client_id")
+        ClientPackage.objects.filter(client__archived=False)
+        .values_list("client_id", flat=True)
         .annotate(n=Count("id"))
-        .order_by("-n", "client_id")
-        .first()
+        .order_by("-n", "client_id")[:50]
     )
-    if busy:
-        ids["client"] = str(busy["client_id"])
-    package = (
-        ClientPackage.objects.filter(client_id=ids["client"]).order_by("-id").first()
-        or ClientPackage.objects.order_by("-id").first()
-    )
+    package = None
+    for client in Client.objects.filter(pk__in=list(busy)).order_by("pk"):
+        package = client_package_matches(client=client, on_date=timezone.localdate()).first()
+        if package is not None:
+            break
+    package = package or ClientPackage.objects.order_by("-id").first()
+    if package is not None:
+        ids["client"] = str(package.client_id)
     invoice = (
         Invoice.objects.filter(number__isnull=False).order_by("-id").first()
         or Invoice.objects.order_by("-id").first()
@@ -616,11 +629,13 @@ def schedule(requests: Sequence[Request]) -> list[tuple[str, Request]]:
 def check(http: Http, request: Request, path: str) -> str:
     """ "" when the request answers as expected (a few warm-up calls), else what is wrong."""
     for _ in range(3):
-        status, headers, _ = http.request(
+        status, headers, body = http.request(
             "GET", path, headers=http.headers(htmx=request.htmx, api=request.api)
         )
     if status != request.expect:
         return f"answered {status}"
+    if request.contains and request.contains.encode() not in body:
+        return f"answer lacks {request.contains!r}"
     if status == 302 and "/login/" in headers.get("location", ""):
         return "not signed in"
     return ""
