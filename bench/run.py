@@ -692,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"No request matches --only {args.only!r}.")
     need_app = any(not r.is_floor for r in chosen) or bool(search_sources)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     practice = prepare_practice(need_app=need_app)
     env = app_env()
     env["DJANGO_SETTINGS_MODULE"] = "caspen.settings"
@@ -775,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{LOAD_CORE}; search: {searches} sequential requests each"
         ),
         "machine": machine(),
+        "load average (1 min)": f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
         "wall time": f"{time.monotonic() - started:.0f} s",
     }
     print()
