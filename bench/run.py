@@ -295,7 +295,8 @@ def report_markdown(
 ) -> str:
     parts = ["# Benchmark: latest run", ""]
     parts += [f"- {key}: {value}" for key, value in about.items()]
-    parts += ["", as_markdown(table(rows))]
+    if rows:
+        parts += ["", as_markdown(table(rows))]
     if searches:
         parts += ["", as_markdown(search_table(searches))]
     parts += [
@@ -779,8 +780,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load average (1 min)": f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
         "wall time": f"{time.monotonic() - started:.0f} s",
     }
-    print()
-    print(as_text(table(table_rows)))
+    if table_rows:
+        print()
+        print(as_text(table(table_rows)))
     if search_results:
         print()
         print(as_text(search_table(search_results)))
