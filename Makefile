@@ -33,7 +33,7 @@ fi; \
 export DATABASE_URL; echo "Database: $${DATABASE_URL}";
 endef
 
-.PHONY: help run test stop lint fmt venv chromium
+.PHONY: help run test stop lint fmt venv chromium bench
 
 help: ## list the targets
 	@echo "Caspen: practice management for clinics"
@@ -42,6 +42,7 @@ help: ## list the targets
 	@echo
 	@echo "  Without DATABASE_URL, run and test use a local PostgreSQL in .devdb/."
 	@echo "  Run part of the suite: make test ARGS=\"tests/packages\" or ARGS=\"-m 'not browser'\""
+	@echo "  Benchmark: make bench ARGS=\"--quick\" or ARGS=\"--only calendar\"; BENCH_SIZE=large"
 
 run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
 	@$(with_db) \
@@ -129,3 +130,32 @@ chromium: ## install Debian's chromium for the browser tests, if missing
 			echo "  or leave those tests out: make test ARGS=\"-m 'not browser'\"" >&2; \
 		fi; \
 	fi
+
+# The benchmark (bench/README.md): the app with production settings and a minimal Django
+# "floor" app, each under gunicorn (1 sync worker) pinned to core 0, wrk on core 1; prints
+# requests/s, latency and the ratio to the floor of every page, partial and API list,
+# and the client search percentiles, and writes bench/results/latest.md. An empty database
+# is seeded first (seed_demo's default size; BENCH_SIZE=large for the large practice).
+# ARGS pass options to bench/run.py: --quick, --duration N, --only NAME.
+bench: venv ## measure every page against a minimal Django floor (ARGS="--quick")
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \
+			echo "Installing wrk for the benchmark"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; \
+		else \
+			echo "wrk is missing: install it with: sudo apt-get install wrk" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@$(with_db) \
+	if [ -z "$${SECRET_KEY:-}" ]; then export CASPEN_ALLOW_INSECURE_KEY=1; fi; \
+	$(PY) manage.py migrate --no-input; \
+	size=""; \
+	if [ "$${BENCH_SIZE:-}" = large ]; then \
+		if $(PY) manage.py seed_demo --help | grep -q -- "--size"; then size="--size large"; \
+		else echo "seed_demo has no --size option yet: seeding 100,000 clients" >&2; \
+			size="--clients 100000"; fi; \
+	fi; \
+	$(PY) manage.py seed_demo --if-empty $$size; \
+	exec $(PY) bench/run.py $(ARGS)

@@ -1,0 +1,193 @@
+"""bench/run.py: its table, ratios and wrk parsing on fixed inputs (fast), and one run of
+the floor end to end (marked `bench`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bench import run
+from bench.run import API_FLOOR, PAGE_FLOOR, Measure, Request, Row, SearchResult
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:40001/client/1/
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.33ms    1.02ms  15.20ms   80.00%
+    Req/Sec   925.10     40.22     1.00k    70.00%
+  Latency Distribution
+     50%    4.10ms
+     75%    4.80ms
+     90%    5.60ms
+     99%    1.20s
+  1850 requests in 2.00s, 500.00KB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:    924.62
+Transfer/sec:    250.00KB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_errors():
+    measure = run.parse_wrk(WRK_OUTPUT)
+    assert measure.rps == 924.62
+    assert measure.p50_ms == 4.10
+    assert measure.p99_ms == 1200.0  # seconds become milliseconds
+    assert measure.errors == 3 + 4
+    assert measure.requests == 1850
+
+
+def test_parse_wrk_microseconds_and_refuses_other_output():
+    text = WRK_OUTPUT.replace("4.10ms", "850.00us")
+    assert run.parse_wrk(text).p50_ms == pytest.approx(0.85)
+    with pytest.raises(ValueError):
+        run.parse_wrk("wrk: connection refused")
+
+
+def test_ratio_is_the_share_of_the_mean_floor_around_the_request():
+    row = Row(Request("client list", "/clients/"), Measure(rps=96.0, p50_ms=40, p99_ms=80))
+    row.floor_rps = [900.0, 1020.0]  # before and after: drift cancels in the mean
+    assert row.floor == 960.0
+    assert row.ratio == pytest.approx(0.1)
+    assert run.ratio(None, 960.0) is None
+    assert run.ratio(50.0, None) is None
+    assert run.ratio(50.0, 0.0) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "expected"),
+    [
+        (0.09, (0.10, 0.25), "BELOW"),
+        (0.10, (0.10, 0.25), "ok"),
+        (0.24, (0.10, 0.25), "ok"),
+        (0.25, (0.10, 0.25), "aim met"),
+        (1.2, (1.0, None), "ok"),
+        (0.99, (1.0, None), "BELOW"),
+        (None, (1.0, None), ""),
+        (0.5, (None, None), ""),
+    ],
+)
+def test_verdict_against_minimum_and_aim(value, target, expected):
+    assert run.verdict(value, target) == expected
+
+
+def test_percentile_nearest_rank():
+    values = [float(n) for n in range(1, 101)]  # 1..100, shuffled order does not matter
+    assert run.percentile(list(reversed(values)), 50) == 50.0
+    assert run.percentile(values, 95) == 95.0
+    assert run.percentile(values, 100) == 100.0
+    assert run.percentile([7.0], 95) == 7.0
+    with pytest.raises(ValueError):
+        run.percentile([], 50)
+
+
+def _rows() -> list[Row]:
+    floor = run.floor_row(
+        PAGE_FLOOR,
+        [Measure(rps=950.0, p50_ms=4.0, p99_ms=9.0), Measure(rps=970.0, p50_ms=4.2, p99_ms=11.0)],
+    )
+    page = Row(
+        Request("calendar week", "/calendar/?view=week"),
+        Measure(rps=48.0, p50_ms=80.0, p99_ms=150.0),
+        floor_rps=[950.0, 970.0],
+    )
+    api = Row(
+        Request("API clients (50)", "/api/v1/clients/", floor=API_FLOOR, target=run.TARGET_API),
+        Measure(rps=300.0, p50_ms=12.0, p99_ms=30.0, errors=2),
+        floor_rps=[250.0],
+    )
+    failed = Row(Request("invoice page", "/billing/0/"), error="answered 404")
+    return [floor, page, api, failed]
+
+
+def test_table_lines():
+    header, floor, page, api, failed = run.table(_rows())
+    assert header[:6] == ["request", "req/s", "p50 ms", "p99 ms", "floor req/s", "× floor"]
+    assert floor == [PAGE_FLOOR, "960.0", "4.10", "10.00", "", "1.00", "", ""]
+    assert page == [
+        "calendar week",
+        "48.0",
+        "80.00",
+        "150.00",
+        "960.0",
+        "0.050",
+        "≥ 0.10 (aim 0.25)",
+        "BELOW",
+    ]
+    assert api[5:] == ["1.200", "≥ 1.00", "ok (2 errors)"]
+    assert failed == ["invoice page", "", "", "", "", "", "≥ 0.10 (aim 0.25)", "answered 404"]
+
+
+def test_text_and_markdown_output():
+    text = run.as_text(run.table(_rows()))
+    lines = text.splitlines()
+    assert lines[0].startswith("request")
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert "calendar week" in lines[3] and "0.050" in lines[3]
+
+    searches = [
+        SearchResult("API", "a phone", "0412 | 555", latencies_ms=[5.0, 6.0, 30.0]),
+        SearchResult("list partial", "one letter", "b", latencies_ms=[3.0] * 20),
+        SearchResult("Create appointment", "a name", "Lee", error="answered 403"),
+    ]
+    markdown = run.report_markdown(_rows(), searches, {"database": "3,000 clients"})
+    assert "- database: 3,000 clients" in markdown
+    assert "| calendar week | 48.0 | 80.00 | 150.00 | 960.0 | 0.050 |" in markdown
+    assert "|---|---:|---:|---:|---:|---:|---|---|" in markdown
+    # A | typed in a query does not break the markdown table.
+    assert "| API: a phone | 0412 \\| 555 | 3 | 6.00 | 30.00 | p95 < 20 ms | BELOW |" in markdown
+    assert "| list partial: one letter | b | 20 | 3.00 | 3.00 | p95 < 20 ms | ok |" in markdown
+    assert "answered 403" in markdown
+
+
+def test_schedule_measures_each_request_between_two_runs_of_its_floor():
+    chosen = run.select(run.REQUESTS, "calendar") + run.select(run.REQUESTS, "API invoices")
+    steps = [(kind, request.name) for kind, request in run.schedule(chosen)]
+    assert steps == [
+        ("floor", PAGE_FLOOR),
+        ("measure", "calendar day"),
+        ("floor", PAGE_FLOOR),
+        ("measure", "calendar week"),
+        ("floor", PAGE_FLOOR),
+        ("floor", API_FLOOR),
+        ("measure", "API invoices (50)"),
+        ("floor", API_FLOOR),
+    ]
+    only_floors = run.schedule(run.select(run.REQUESTS, "floor"))
+    assert [request.name for _, request in only_floors] == [PAGE_FLOOR, API_FLOOR]
+
+
+@pytest.mark.bench
+@pytest.mark.xdist_group("concurrency")  # keeps clear of the other server tests' cores
+def test_quick_floor_run_end_to_end(db, tmp_path):
+    from tests.database import database_url
+
+    missing = [tool for tool in ("wrk",) if shutil.which(tool) is None]
+    if shutil.which("gunicorn", path=os.path.dirname(sys.executable)) is None:
+        missing.append("gunicorn")
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (`make bench` installs wrk)")
+    output = tmp_path / "latest.md"
+    env = {**os.environ, "DATABASE_URL": database_url(), "BENCH_LOGS": str(tmp_path)}
+    env.pop("DATABASE_OWNER_URL", None)  # the floor only reads, as the app role
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--only", "floor", "--output", str(output)],
+        cwd=run.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert PAGE_FLOOR in done.stdout and API_FLOOR in done.stdout
+    markdown = output.read_text()
+    for name in (PAGE_FLOOR, API_FLOOR):
+        line = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert float(cells[1].replace(",", "")) > 0  # requests/s
+        assert cells[5] == "1.00"
+        assert "errors" not in line
