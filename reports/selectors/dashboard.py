@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Case, CharField, Count, Sum, Value, When
 from django.utils import timezone
@@ -72,13 +73,14 @@ def expiring_by_week(on: dt.date) -> list[ExpiringSlice]:
         .values("slice")
         .annotate(n=Count("id"), c=Sum("remaining_credits"), v=Sum("remaining_value"))
     )
-    found = {g["slice"]: g for g in grouped}
+    found: dict[str, dict[str, Any]] = {g["slice"]: g for g in grouped}
+    empty: dict[str, Any] = {}
     return [
         ExpiringSlice(
             label,
-            found.get(key, {}).get("n") or 0,
-            found.get(key, {}).get("c") or 0,
-            to_money(found.get(key, {}).get("v") or 0),
+            found.get(key, empty).get("n") or 0,
+            found.get(key, empty).get("c") or 0,
+            to_money(found.get(key, empty).get("v") or 0),
         )
         for key, label, _, _ in EXPIRY_SLICES
     ]
