@@ -73,7 +73,7 @@ def expiring_by_week(on: dt.date) -> list[ExpiringSlice]:
         .values("slice")
         .annotate(n=Count("id"), c=Sum("remaining_credits"), v=Sum("remaining_value"))
     )
-    found: dict[str, dict[str, Any]] = {g["slice"]: g for g in grouped}
+    found: dict[str, dict[str, Any]] = {g["slice"]: dict(g) for g in grouped}
     empty: dict[str, Any] = {}
     return [
         ExpiringSlice(
