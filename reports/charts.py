@@ -54,8 +54,14 @@ def _scale(low: Decimal, high: Decimal) -> Callable[[Decimal], float]:
     return y
 
 
-def _frame(title: str, description: str, body: SafeString, zero_y: float) -> SafeString:
+def _frame(
+    title: str, description: str, body: SafeString, zero_y: float, empty: bool = False
+) -> SafeString:
     number = next(_ids)
+    if empty:
+        body = SafeString(
+            body + _text(WIDTH / 2, HEIGHT / 2, "Nothing in this period yet", "empty")
+        )
     return format_html(
         '<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
         'aria-labelledby="chart-{n}-title chart-{n}-desc" preserveAspectRatio="xMidYMid meet">'
@@ -115,7 +121,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, fmt: Callable[[Decimal], str])
         parts.append(_text(x + width / 2, min(y0, y1) - 6, caption, "value"))
         parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, bar.label, "label"))
     description = "; ".join(f"{b.label}: {b.caption or fmt(b.value)}" for b in bars)
-    return _frame(title, description, SafeString("".join(parts)), y(Decimal(0)))
+    empty = all(not b.value and not b.base for b in bars)
+    return _frame(title, description, SafeString("".join(parts)), y(Decimal(0)), empty)
 
 
 def grouped_bar_chart(
@@ -157,4 +164,5 @@ def grouped_bar_chart(
         f"{label}: " + ", ".join(f"{one.name} {fmt(one.values[i])}" for one in series)
         for i, label in enumerate(labels)
     )
-    return _frame(title, description, SafeString("".join(parts) + legend), y(Decimal(0)))
+    empty = not any(values)
+    return _frame(title, description, SafeString("".join(parts) + legend), y(Decimal(0)), empty)

@@ -173,3 +173,5 @@ def test_grouped_chart_and_empty_data():
     assert "Jan: In 1, Out 0; Feb: In 2, Out 1" in svg
     empty = str(bar_chart([], title="Nothing", fmt=str))
     assert "<svg" in empty and "nan" not in empty.lower()
+    assert "Nothing in this period yet" in empty
+    assert "Nothing in this period yet" not in svg
