@@ -33,9 +33,16 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from calendar_app.models import Location  # noqa: E402
-from reports.selectors.expiring import expiring_packages, recently_expired_packages  # noqa: E402
+from reports.selectors.dashboard import dashboard  # noqa: E402
+from reports.selectors.expiring import (  # noqa: E402
+    expiring_packages,
+    package_totals,
+    recently_expired_packages,
+)
 from reports.selectors.liability import package_liability  # noqa: E402
 from reports.selectors.receivables import aged_receivables  # noqa: E402
+from reports.selectors.revenue import revenue  # noqa: E402
+from reports.selectors.sales import SALES_GROUPS, package_sales  # noqa: E402
 
 RUNS = 5
 TARGET_MS = 500
@@ -91,6 +98,45 @@ def cases() -> list[tuple[str, Callable[[], object]]]:
             "recently_expired_packages 30 days (count + page 1)",
             lambda: first_page(recently_expired_packages(today)),
         ),
+        (
+            "expiring_packages 60 days: totals + count + page 1",
+            lambda: (
+                package_totals(expiring_packages(today, 60)),
+                first_page(expiring_packages(today, 60)),
+            ),
+        ),
+        (
+            f"revenue by month, last month ({month_start:%b %Y})",
+            lambda: revenue(month_start, month_end, group_by="month"),
+        ),
+        (
+            "revenue by month, last 12 months",
+            lambda: revenue(year_start, today, group_by="month"),
+        ),
+        (
+            "revenue by item, last 12 months",
+            lambda: revenue(year_start, today, group_by="item"),
+        ),
+        (
+            "revenue by month, last 12 months, one location",
+            lambda: revenue(year_start, today, group_by="month", location=busiest),
+        ),
+        *(
+            (
+                f"package_sales by {group}, {label}",
+                lambda start=start, end=end, group=group: package_sales(start, end, group_by=group),
+            )
+            for group in SALES_GROUPS
+            for label, start, end in (
+                ("last month", month_start, month_end),
+                ("last 12 months", year_start, today),
+            )
+        ),
+        (
+            "package_sales by package, last 12 months, one location",
+            lambda: package_sales(year_start, today, group_by="package", location=busiest),
+        ),
+        ("dashboard (all four panels)", lambda: dashboard(today)),
     ]
 
 

@@ -82,6 +82,13 @@ class Invoice(models.Model):
             models.Index(fields=["client", "-created_at"], name="invoice_client"),
             models.Index(fields=["status", "-created_at"], name="invoice_status"),
             models.Index(fields=["issue_date"], name="invoice_issue_date"),
+            # Open invoices by due date (most overdue first, as Aged receivables lists
+            # them): a page of that report walks this index and stops at its last row.
+            models.Index(
+                fields=["due_date", "number", "id"],
+                condition=Q(status=InvoiceStatus.OPEN),
+                name="invoice_open_due",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["number"], name="invoice_number_unique"),

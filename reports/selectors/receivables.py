@@ -6,25 +6,23 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
-    Count,
     DateField,
     F,
     Func,
     IntegerField,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
 from django.db.models.functions import Concat
 
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.selectors import MONEY_FIELD, invoices_with_totals
+from invoicing.selectors import invoice_balances_sql, invoices_with_totals
 from kernel.money import ZERO
 from practice.models import PracticeSettings
 
@@ -62,6 +60,26 @@ def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[
     return qs
 
 
+class _CountedInvoices(QuerySet[Invoice]):
+    """The report's rows: a queryset whose `count()` is already known, from the totals
+    query (the invoices it counted are exactly the rows), so a Paginator does not run the
+    balance of every open invoice a second time to count them. Any queryset derived from
+    it (a page, a filter) is an ordinary one and counts itself."""
+
+    known_count: int | None = None
+
+    def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
+        return super().count()
+
+
+def _with_known_count(rows: QuerySet[Invoice], count: int) -> QuerySet[Invoice]:
+    counted = _CountedInvoices(model=Invoice, query=rows.query.chain(), using=rows.db)
+    counted.known_count = count
+    return counted
+
+
 def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedReceivables:
     """Open invoices with a balance above 0, by days overdue on `on` (`on` minus the due
     date): current (not yet due: due on `on` or later, or no due date), 1–30, 31–60,
@@ -69,14 +87,18 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     (`invoicing.selectors.invoices_with_totals`: lines' totals minus active payments
     net of their refunds). Drafts, Paid and Void invoices are left out.
 
-    `rows` is a lazy queryset (page it with Django's Paginator: a count and a page, two
-    queries), most overdue first, each invoice annotated with `client_name`,
-    `days_overdue` (negative when not yet due) and `bucket` (a key of `AGE_BUCKETS`),
-    plus the invoicing annotations (`total`, `amount_paid`, `balance`). The totals per
-    bucket (and their sum, overall) come from one GROUP BY query; two queries in all (the
-    practice's settings, the totals; with the JIT setting, inside a transaction), whatever
-    the data size. Filters: the invoice's location and
-    practitioner.
+    `rows` is a lazy queryset, most overdue first, each invoice annotated with
+    `client_name`, `days_overdue` (negative when not yet due) and `bucket` (a key of
+    `AGE_BUCKETS`), plus the invoicing annotations (`total`, `amount_paid`, `balance`).
+    Page it with Django's Paginator: its count is the totals' (no query), its page one
+    query that walks the open invoices by due date (index `invoice_open_due`) and stops
+    at the page's last row.
+
+    The totals per bucket (and their sum, overall) come from one GROUP BY query over
+    `invoicing.selectors.invoice_balances_sql` (lines, payments and refunds each grouped
+    once, not subqueries per invoice; the same sums, so the same balances to the cent).
+    Two queries in all (the practice's settings, the totals), whatever the data size.
+    Filters: the invoice's location and practitioner.
     """
     practice = PracticeSettings.load()
     qs = _invoice_filters(Invoice.objects.filter(status=InvoiceStatus.OPEN), location, practitioner)
@@ -87,46 +109,48 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
         arg_joiner=" - ",
         output_field=IntegerField(),
     )
+    aged = qs.annotate(days_overdue=days).annotate(
+        bucket=Case(
+            When(Q(days_overdue__isnull=True) | Q(days_overdue__lte=0), then=Value("current")),
+            When(days_overdue__lte=30, then=Value("d1_30")),
+            When(days_overdue__lte=60, then=Value("d31_60")),
+            When(days_overdue__lte=90, then=Value("d61_90")),
+            default=Value("d90_plus"),
+            output_field=CharField(),
+        )
+    )
     rows = (
-        invoices_with_totals(qs)
+        invoices_with_totals(aged)
         .filter(Q(balance__gt=ZERO))
         .annotate(
             client_name=Concat(
                 "client__first_name", Value(" "), "client__last_name", output_field=CharField()
             ),
-            days_overdue=days,
-        )
-        .annotate(
-            bucket=Case(
-                When(Q(days_overdue__isnull=True) | Q(days_overdue__lte=0), then=Value("current")),
-                When(days_overdue__lte=30, then=Value("d1_30")),
-                When(days_overdue__lte=60, then=Value("d31_60")),
-                When(days_overdue__lte=90, then=Value("d61_90")),
-                default=Value("d90_plus"),
-                output_field=CharField(),
-            )
         )
         .order_by(F("due_date").asc(nulls_last=True), "number", "id")
     )
-    # One GROUP BY query: each invoice's balance is computed once, whatever the buckets.
-    # Without JIT (for this transaction only): its correlated subqueries make the plan
-    # look expensive, and compiling it cost ~0.8 s at 11,000 open invoices, 4x the query.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('jit', 'off', true)")
-        grouped = {
-            group["bucket"]: BucketTotal(group["n"], group["v"])
-            for group in rows.order_by()
-            .select_related(None)
-            .values("bucket")
-            .annotate(n=Count("id"), v=Sum("balance", output_field=MONEY_FIELD))
-        }
+    # One GROUP BY query: each open invoice's bucket (the annotation above, compiled by
+    # Django) joined to its balance, grouped once per table.
+    invoices_sql, invoices_params = (
+        aged.order_by().values(invoice=F("pk"), age=F("bucket")).query.sql_with_params()
+    )
+    balances_sql, balances_params = invoice_balances_sql(qs)
+    sql = f"""
+        SELECT i.age, COUNT(*), SUM(b.balance)
+        FROM ({invoices_sql}) i JOIN ({balances_sql}) b ON b.invoice_id = i.invoice
+        WHERE b.balance > 0
+        GROUP BY i.age"""  # noqa: S608 - both parts compiled by Django, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*invoices_params, *balances_params))
+        grouped = {bucket: BucketTotal(n, v) for bucket, n, v in cursor.fetchall()}
     buckets = {key: grouped.get(key, BucketTotal(0, ZERO)) for key in AGE_BUCKETS}
+    total = BucketTotal(
+        sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
+    )
     return AgedReceivables(
         on=on,
         currency=practice.currency,
-        rows=rows,
+        rows=_with_known_count(rows, total.count),
         buckets=buckets,
-        total=BucketTotal(
-            sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
-        ),
+        total=total,
     )
