@@ -19,6 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from invoicing.models import Invoice, InvoiceStatus
@@ -60,24 +61,47 @@ def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[
     return qs
 
 
-class _CountedInvoices(QuerySet[Invoice]):
-    """The report's rows: a queryset whose `count()` is already known, from the totals
-    query (the invoices it counted are exactly the rows), so a Paginator does not run the
-    balance of every open invoice a second time to count them. Any queryset derived from
-    it (a page, a filter) is an ordinary one and counts itself."""
+# Most overdue first; the index `invoice_open_due` holds open invoices in this order.
+ORDER = (F("due_date").asc(nulls_last=True), "number", "id")
+# A slice of the rows starting past this many rows is read in two steps (`_ReceivableRows`).
+WALK_ROWS = 500
+
+
+class _ReceivableRows(QuerySet[Invoice]):
+    """The report's rows: a queryset that pages in time whatever the page.
+
+    - `count()` is known from the totals query (the invoices it counted are exactly the
+      rows), so a Paginator does not compute every open invoice's balance again.
+    - A slice starting in the first `WALK_ROWS` rows (the first pages) is one ordinary
+      query: it walks the open invoices by due date (index `invoice_open_due`), computes
+      each one's balance, and stops at the slice's end.
+    - A slice starting further would compute the totals of every row it skips (PostgreSQL
+      computes the columns of the rows an OFFSET skips). Its ids come first, from a subquery of
+      the invoices with a balance above 0 (`invoice_balances_sql`, each table grouped
+      once), and only those rows are read with their totals: still one query.
+
+    Anything made from it (a filter, a page) is an ordinary queryset again: it counts
+    itself and slices in one step.
+    """
 
     known_count: int | None = None
+    ids_in_order: QuerySet[Invoice] | None = None
 
     def count(self) -> int:
         if self.known_count is not None:
             return self.known_count
         return super().count()
 
-
-def _with_known_count(rows: QuerySet[Invoice], count: int) -> QuerySet[Invoice]:
-    counted = _CountedInvoices(model=Invoice, query=rows.query.chain(), using=rows.db)
-    counted.known_count = count
-    return counted
+    def __getitem__(self, k):  # type: ignore[no-untyped-def]
+        if (
+            self.ids_in_order is not None
+            and self._result_cache is None
+            and isinstance(k, slice)
+            and k.step is None
+            and (k.start or 0) >= WALK_ROWS
+        ):
+            return self.filter(pk__in=self.ids_in_order[k])
+        return super().__getitem__(k)
 
 
 def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedReceivables:
@@ -127,7 +151,7 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
                 "client__first_name", Value(" "), "client__last_name", output_field=CharField()
             ),
         )
-        .order_by(F("due_date").asc(nulls_last=True), "number", "id")
+        .order_by(*ORDER)
     )
     # One GROUP BY query: each open invoice's bucket (the annotation above, compiled by
     # Django) joined to its balance, grouped once per table.
@@ -147,10 +171,16 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     total = BucketTotal(
         sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
     )
+    paged = _ReceivableRows(model=Invoice, query=rows.query.chain(), using=rows.db)
+    paged.known_count = total.count
+    # Built by Django (invoice_balances_sql), values as parameters.
+    positive = f"SELECT b.invoice_id FROM ({balances_sql}) b WHERE b.balance > 0"  # noqa: S608
+    in_order = aged.filter(pk__in=RawSQL(positive, balances_params))  # noqa: S611
+    paged.ids_in_order = in_order.order_by(*ORDER).values("pk")
     return AgedReceivables(
         on=on,
         currency=practice.currency,
-        rows=_with_known_count(rows, total.count),
+        rows=paged,
         buckets=buckets,
         total=total,
     )

@@ -1,6 +1,7 @@
 """Issue 15, reports 4 and 2 (selectors only): aged receivables, expiring packages."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -147,6 +148,38 @@ def test_rows_count_is_the_totals_and_equals_the_rows(practice, admin_user):
     for key, total in report.buckets.items():
         rows = [r for r in report.rows if r.bucket == key]
         assert (total.count, total.balance) == (len(rows), sum((r.balance for r in rows), ZERO))
+
+
+def test_later_pages_read_in_two_steps_give_the_same_rows(practice, admin_user, monkeypatch):
+    from reports.selectors import receivables
+
+    cash = PaymentMethodFactory()
+    for days in (-3, 5, 5, 40, 100, 7, 61):
+        invoice(practice, admin_user, "25.00", days, client=ClientFactory())
+    settled = invoice(practice, admin_user, "70.00", 6)
+    payment_record(invoice=settled, amount="70.00", method=cash, by=admin_user)
+    part = invoice(practice, admin_user, "90.00", 6)
+    payment_record(invoice=part, amount="30.00", method=cash, by=admin_user)
+    report = aged_receivables(ON)
+
+    def shown(rows) -> list[tuple]:
+        return [(r.pk, r.client_name, r.days_overdue, r.bucket, r.balance) for r in rows]
+
+    expected = shown(report.rows.all())  # a copy: `report.rows` stays unread
+    assert len(expected) == 8 and settled.pk not in {row[0] for row in expected}
+    # Pages from the third row on are read in two steps (ids first), one query each.
+    monkeypatch.setattr(receivables, "WALK_ROWS", 2)
+    paginator = Paginator(report.rows, 3)
+    got = []
+    for number in paginator.page_range:
+        with CaptureQueriesContext(connection) as ctx:
+            got += shown(paginator.page(number))
+        assert len(ctx) == 1
+        # One step: the query ends with its LIMIT; two: the LIMIT is in its subquery.
+        sql = ctx.captured_queries[0]["sql"]
+        one_step = re.search(r"LIMIT \d+( OFFSET \d+)?$", sql.strip()) is not None
+        assert one_step == (number == 1) and ("LIMIT" in sql)
+    assert got == expected
 
 
 # ------------------------------------------------------------------- expiring soon
