@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
+from django.db.models.query import RawQuerySet
 
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.selectors import invoice_balances_sql, invoices_with_totals
@@ -51,6 +52,11 @@ class AgedReceivables:
     rows: QuerySet[Invoice]
     buckets: dict[str, BucketTotal]
     total: BucketTotal
+    # Every row at once (the CSV): the invoices of `rows`, in their order, with
+    # `client_name`, `days_overdue`, `bucket` and `balance` (no other totals), their
+    # balances grouped once (`invoice_balances_sql`) instead of computed row by row:
+    # one query, unrun until read.
+    every_row: RawQuerySet
 
 
 def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[Invoice]:
@@ -143,14 +149,13 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
             output_field=CharField(),
         )
     )
+    client_name = Concat(
+        "client__first_name", Value(" "), "client__last_name", output_field=CharField()
+    )
     rows = (
         invoices_with_totals(aged)
         .filter(Q(balance__gt=ZERO))
-        .annotate(
-            client_name=Concat(
-                "client__first_name", Value(" "), "client__last_name", output_field=CharField()
-            ),
-        )
+        .annotate(client_name=client_name)
         .order_by(*ORDER)
     )
     # One GROUP BY query: each open invoice's bucket (the annotation above, compiled by
@@ -177,10 +182,22 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     positive = f"SELECT b.invoice_id FROM ({balances_sql}) b WHERE b.balance > 0"  # noqa: S608
     in_order = aged.filter(pk__in=RawSQL(positive, balances_params))  # noqa: S611
     paged.ids_in_order = in_order.order_by(*ORDER).values("pk")
+    listed_sql, listed_params = (
+        aged.annotate(client_name=client_name)
+        .order_by()
+        .values("id", "number", "due_date", "client_id", "client_name", "days_overdue", "bucket")
+        .query.sql_with_params()
+    )
+    every_sql = f"""
+        SELECT i.*, b.balance
+        FROM ({listed_sql}) i JOIN ({balances_sql}) b ON b.invoice_id = i.id
+        WHERE b.balance > 0
+        ORDER BY i.due_date ASC NULLS LAST, i.number ASC, i.id ASC"""  # noqa: S608 - as above
     return AgedReceivables(
         on=on,
         currency=practice.currency,
         rows=paged,
         buckets=buckets,
         total=total,
+        every_row=Invoice.objects.raw(every_sql, (*listed_params, *balances_params)),
     )

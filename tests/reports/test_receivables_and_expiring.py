@@ -180,6 +180,10 @@ def test_later_pages_read_in_two_steps_give_the_same_rows(practice, admin_user, 
         one_step = re.search(r"LIMIT \d+( OFFSET \d+)?$", sql.strip()) is not None
         assert one_step == (number == 1) and ("LIMIT" in sql)
     assert got == expected
+    # Every row at once (the CSV): the same rows, balances grouped once, one query.
+    with CaptureQueriesContext(connection) as ctx:
+        assert shown(report.every_row) == expected
+    assert len(ctx) == 1
 
 
 # ------------------------------------------------------------------- expiring soon
