@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import (
@@ -91,14 +92,14 @@ class _ReceivableRows(QuerySet[Invoice]):
     """
 
     known_count: int | None = None
-    ids_in_order: QuerySet[Invoice] | None = None
+    ids_in_order: QuerySet[Any, Any] | None = None  # their ids in order, a values("pk")
 
     def count(self) -> int:
         if self.known_count is not None:
             return self.known_count
         return super().count()
 
-    def __getitem__(self, k):  # type: ignore[no-untyped-def]
+    def __getitem__(self, k):
         if (
             self.ids_in_order is not None
             and self._result_cache is None
