@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caspen.settings")
+# Pages are rendered without `collectstatic` (no manifest of hashed file names).
+os.environ.setdefault("CASPEN_PLAIN_STATIC", "1")
 
 import django  # noqa: E402
 
