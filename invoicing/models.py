@@ -82,6 +82,13 @@ class Invoice(models.Model):
             models.Index(fields=["client", "-created_at"], name="invoice_client"),
             models.Index(fields=["status", "-created_at"], name="invoice_status"),
             models.Index(fields=["issue_date"], name="invoice_issue_date"),
+            # Open invoices by due date (most overdue first, as Aged receivables lists
+            # them): a page of that report walks this index and stops at its last row.
+            models.Index(
+                fields=["due_date", "number", "id"],
+                condition=Q(status=InvoiceStatus.OPEN),
+                name="invoice_open_due",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["number"], name="invoice_number_unique"),
@@ -220,7 +227,11 @@ class Payment(models.Model):
             ("refund_payment", "Can refund a payment"),
             ("void_payment", "Can void a payment"),
         ]
-        indexes = [models.Index(fields=["invoice", "status"], name="payment_invoice")]
+        indexes = [
+            models.Index(fields=["invoice", "status"], name="payment_invoice"),
+            # Revenue (reports): payments by the day they were received.
+            models.Index(fields=["date"], name="payment_date"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
@@ -249,6 +260,8 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["date", "id"]
+        # Revenue (reports): refunds by the day they were given.
+        indexes = [models.Index(fields=["date"], name="refund_date")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=~Q(reason=""), name="refund_needs_reason"),

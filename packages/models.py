@@ -62,7 +62,11 @@ class ClientPackage(models.Model):
             ("extend_expiry", "Can change a client package's expiry date"),
             ("link_clientpackage", "Can link and unlink appointments to client packages"),
         ]
-        indexes = [models.Index(fields=["client", "-start_date"], name="client_package_client")]
+        indexes = [
+            models.Index(fields=["client", "-start_date"], name="client_package_client"),
+            # Expiring soon (reports): packages by expiry date.
+            models.Index(fields=["expires_on"], name="client_package_expires"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(consumed__lte=models.F("credits")),
@@ -213,7 +217,17 @@ class CreditLedgerEntry(models.Model):
                 name="ledger_append_only", operation=pgtrigger.Update | pgtrigger.Delete
             )
         ]
-        indexes = [models.Index(fields=["client_package", "id"], name="ledger_client_package")]
+        indexes = [
+            models.Index(fields=["client_package", "id"], name="ledger_client_package"),
+            # Package sales (reports): each package's grant rows (when sold, how many
+            # credits), read from the index alone, without the other ledger rows.
+            models.Index(
+                fields=["client_package", "created_at"],
+                include=["quantity"],
+                condition=Q(kind=LedgerKind.GRANT),
+                name="ledger_grant",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(quantity=0), name="ledger_quantity_not_zero"),
             models.CheckConstraint(

@@ -5,26 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
-    Count,
     DateField,
     F,
     Func,
     IntegerField,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
+from django.db.models.query import RawQuerySet
 
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.selectors import MONEY_FIELD, invoices_with_totals
+from invoicing.selectors import invoice_balances_sql, invoices_with_totals
 from kernel.money import ZERO
 from practice.models import PracticeSettings
 
@@ -52,6 +53,11 @@ class AgedReceivables:
     rows: QuerySet[Invoice]
     buckets: dict[str, BucketTotal]
     total: BucketTotal
+    # Every row at once (the CSV): the invoices of `rows`, in their order, with
+    # `client_name`, `days_overdue`, `bucket` and `balance` (no other totals), their
+    # balances grouped once (`invoice_balances_sql`) instead of computed row by row:
+    # one query, unrun until read.
+    every_row: RawQuerySet
 
 
 def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[Invoice]:
@@ -62,6 +68,49 @@ def _invoice_filters(qs: QuerySet[Invoice], location, practitioner) -> QuerySet[
     return qs
 
 
+# Most overdue first; the index `invoice_open_due` holds open invoices in this order.
+ORDER = (F("due_date").asc(nulls_last=True), "number", "id")
+# A slice of the rows starting past this many rows is read in two steps (`_ReceivableRows`).
+WALK_ROWS = 500
+
+
+class _ReceivableRows(QuerySet[Invoice]):
+    """The report's rows: a queryset that pages in time whatever the page.
+
+    - `count()` is known from the totals query (the invoices it counted are exactly the
+      rows), so a Paginator does not compute every open invoice's balance again.
+    - A slice starting in the first `WALK_ROWS` rows (the first pages) is one ordinary
+      query: it walks the open invoices by due date (index `invoice_open_due`), computes
+      each one's balance, and stops at the slice's end.
+    - A slice starting further would compute the totals of every row it skips (PostgreSQL
+      computes the columns of the rows an OFFSET skips). Its ids come first, from a subquery of
+      the invoices with a balance above 0 (`invoice_balances_sql`, each table grouped
+      once), and only those rows are read with their totals: still one query.
+
+    Anything made from it (a filter, a page) is an ordinary queryset again: it counts
+    itself and slices in one step.
+    """
+
+    known_count: int | None = None
+    ids_in_order: QuerySet[Any, Any] | None = None  # their ids in order, a values("pk")
+
+    def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
+        return super().count()
+
+    def __getitem__(self, k):
+        if (
+            self.ids_in_order is not None
+            and self._result_cache is None
+            and isinstance(k, slice)
+            and k.step is None
+            and (k.start or 0) >= WALK_ROWS
+        ):
+            return self.filter(pk__in=self.ids_in_order[k])
+        return super().__getitem__(k)
+
+
 def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedReceivables:
     """Open invoices with a balance above 0, by days overdue on `on` (`on` minus the due
     date): current (not yet due: due on `on` or later, or no due date), 1–30, 31–60,
@@ -69,14 +118,18 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     (`invoicing.selectors.invoices_with_totals`: lines' totals minus active payments
     net of their refunds). Drafts, Paid and Void invoices are left out.
 
-    `rows` is a lazy queryset (page it with Django's Paginator: a count and a page, two
-    queries), most overdue first, each invoice annotated with `client_name`,
-    `days_overdue` (negative when not yet due) and `bucket` (a key of `AGE_BUCKETS`),
-    plus the invoicing annotations (`total`, `amount_paid`, `balance`). The totals per
-    bucket (and their sum, overall) come from one GROUP BY query; two queries in all (the
-    practice's settings, the totals; with the JIT setting, inside a transaction), whatever
-    the data size. Filters: the invoice's location and
-    practitioner.
+    `rows` is a lazy queryset, most overdue first, each invoice annotated with
+    `client_name`, `days_overdue` (negative when not yet due) and `bucket` (a key of
+    `AGE_BUCKETS`), plus the invoicing annotations (`total`, `amount_paid`, `balance`).
+    Page it with Django's Paginator: its count is the totals' (no query), its page one
+    query that walks the open invoices by due date (index `invoice_open_due`) and stops
+    at the page's last row.
+
+    The totals per bucket (and their sum, overall) come from one GROUP BY query over
+    `invoicing.selectors.invoice_balances_sql` (lines, payments and refunds each grouped
+    once, not subqueries per invoice; the same sums, so the same balances to the cent).
+    Two queries in all (the practice's settings, the totals), whatever the data size.
+    Filters: the invoice's location and practitioner.
     """
     practice = PracticeSettings.load()
     qs = _invoice_filters(Invoice.objects.filter(status=InvoiceStatus.OPEN), location, practitioner)
@@ -87,46 +140,65 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
         arg_joiner=" - ",
         output_field=IntegerField(),
     )
-    rows = (
-        invoices_with_totals(qs)
-        .filter(Q(balance__gt=ZERO))
-        .annotate(
-            client_name=Concat(
-                "client__first_name", Value(" "), "client__last_name", output_field=CharField()
-            ),
-            days_overdue=days,
+    aged = qs.annotate(days_overdue=days).annotate(
+        bucket=Case(
+            When(Q(days_overdue__isnull=True) | Q(days_overdue__lte=0), then=Value("current")),
+            When(days_overdue__lte=30, then=Value("d1_30")),
+            When(days_overdue__lte=60, then=Value("d31_60")),
+            When(days_overdue__lte=90, then=Value("d61_90")),
+            default=Value("d90_plus"),
+            output_field=CharField(),
         )
-        .annotate(
-            bucket=Case(
-                When(Q(days_overdue__isnull=True) | Q(days_overdue__lte=0), then=Value("current")),
-                When(days_overdue__lte=30, then=Value("d1_30")),
-                When(days_overdue__lte=60, then=Value("d31_60")),
-                When(days_overdue__lte=90, then=Value("d61_90")),
-                default=Value("d90_plus"),
-                output_field=CharField(),
-            )
-        )
-        .order_by(F("due_date").asc(nulls_last=True), "number", "id")
     )
-    # One GROUP BY query: each invoice's balance is computed once, whatever the buckets.
-    # Without JIT (for this transaction only): its correlated subqueries make the plan
-    # look expensive, and compiling it cost ~0.8 s at 11,000 open invoices, 4x the query.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('jit', 'off', true)")
-        grouped = {
-            group["bucket"]: BucketTotal(group["n"], group["v"])
-            for group in rows.order_by()
-            .select_related(None)
-            .values("bucket")
-            .annotate(n=Count("id"), v=Sum("balance", output_field=MONEY_FIELD))
-        }
+    client_name = Concat(
+        "client__first_name", Value(" "), "client__last_name", output_field=CharField()
+    )
+    rows = (
+        invoices_with_totals(aged)
+        .filter(Q(balance__gt=ZERO))
+        .annotate(client_name=client_name)
+        .order_by(*ORDER)
+    )
+    # One GROUP BY query: each open invoice's bucket (the annotation above, compiled by
+    # Django) joined to its balance, grouped once per table.
+    invoices_sql, invoices_params = (
+        aged.order_by().values(invoice=F("pk"), age=F("bucket")).query.sql_with_params()
+    )
+    balances_sql, balances_params = invoice_balances_sql(qs)
+    sql = f"""
+        SELECT i.age, COUNT(*), SUM(b.balance)
+        FROM ({invoices_sql}) i JOIN ({balances_sql}) b ON b.invoice_id = i.invoice
+        WHERE b.balance > 0
+        GROUP BY i.age"""  # noqa: S608 - both parts compiled by Django, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*invoices_params, *balances_params))
+        grouped = {bucket: BucketTotal(n, v) for bucket, n, v in cursor.fetchall()}
     buckets = {key: grouped.get(key, BucketTotal(0, ZERO)) for key in AGE_BUCKETS}
+    total = BucketTotal(
+        sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
+    )
+    paged = _ReceivableRows(model=Invoice, query=rows.query.chain(), using=rows.db)
+    paged.known_count = total.count
+    # Built by Django (invoice_balances_sql), values as parameters.
+    positive = f"SELECT b.invoice_id FROM ({balances_sql}) b WHERE b.balance > 0"  # noqa: S608
+    in_order = aged.filter(pk__in=RawSQL(positive, balances_params))  # noqa: S611
+    paged.ids_in_order = in_order.order_by(*ORDER).values("pk")
+    listed_sql, listed_params = (
+        aged.annotate(client_name=client_name)
+        .order_by()
+        .values("id", "number", "due_date", "client_id", "client_name", "days_overdue", "bucket")
+        .query.sql_with_params()
+    )
+    every_sql = f"""
+        SELECT i.*, b.balance
+        FROM ({listed_sql}) i JOIN ({balances_sql}) b ON b.invoice_id = i.id
+        WHERE b.balance > 0
+        ORDER BY i.due_date ASC NULLS LAST, i.number ASC, i.id ASC"""  # noqa: S608 - as above
     return AgedReceivables(
         on=on,
         currency=practice.currency,
-        rows=rows,
+        rows=paged,
         buckets=buckets,
-        total=BucketTotal(
-            sum(b.count for b in buckets.values()), sum((b.balance for b in buckets.values()), ZERO)
-        ),
+        total=total,
+        every_row=Invoice.objects.raw(every_sql, (*listed_params, *balances_params)),
     )

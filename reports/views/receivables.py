@@ -117,7 +117,7 @@ def aged_receivables_csv(request: HttpRequest) -> HttpResponse:
         writer.writerow([row["label"], row["count"], f"{row['balance']:.2f}"])
     writer.writerow([])
     writer.writerow(["Client", "Invoice", "Due date", "Days overdue", "Age", f"Balance {money}"])
-    for invoice in report.rows.iterator(chunk_size=2000):
+    for invoice in report.every_row.iterator():
         writer.writerow(
             [
                 text_cell(invoice.client_name),

@@ -6,10 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from invoicing.models import Invoice, Payment, PaymentStatus
 from invoicing.selectors import (
     DISPLAY_STATUSES,
+    invoice_balances_sql,
     invoice_display_status,
     invoice_totals,
     invoices_summary,
@@ -224,6 +226,39 @@ def test_totals_in_sql_agree_with_the_rows_summed_in_python():
         assert invoice.tax == sum((line.tax_amount for line in lines), Decimal("0"))
         assert (invoice.total, invoice.amount_paid) == (total, paid)
         assert invoice.balance == (Decimal("0") if invoice.status == "void" else total - paid)
+
+
+def _grouped_balances(invoices) -> dict[int, Decimal]:
+    sql, params = invoice_balances_sql(invoices)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+def test_balances_grouped_once_equal_the_annotated_balances_to_the_cent():
+    _every_kind_of_invoice()
+    PracticeSettings.objects.filter(pk=1).update(prices_include_tax=False)
+    gst = TaxRateFactory(rate=Decimal("15"))
+    several = open_invoice("10.01", "20.07", "0.33", tax_rate=gst)  # 34.97 with tax by line
+    for amount in ("3.33", "6.67"):
+        payment = payment_record(invoice=several, amount=amount, method=cash(), by=None)
+    payment_refund(payment=payment, amount="1.11", reason="Goodwill", by=None)
+    payment_refund(payment=payment, amount="2.22", reason="Goodwill", by=None)
+
+    grouped = _grouped_balances(Invoice.objects.all())
+    annotated = {i.pk: i.balance for i in invoices_with_totals()}
+    # An invoice without a row (void, or nothing on it) has a balance of 0.00.
+    assert {pk: grouped.get(pk, Decimal("0.00")) for pk in annotated} == annotated
+    assert not any(
+        pk in grouped for pk in Invoice.objects.filter(status="void").values_list("pk", flat=True)
+    )
+    assert grouped[several.pk] == annotated[several.pk] == Decimal("28.30")
+    assert all(str(balance) == f"{balance:.2f}" for balance in grouped.values())
+    # Only the invoices asked for.
+    assert _grouped_balances(Invoice.objects.filter(pk=several.pk)) == {
+        several.pk: Decimal("28.30")
+    }
+    assert _grouped_balances(Invoice.objects.none()) == {}
 
 
 def test_refunded_in_sql_agrees_with_python():
