@@ -30,11 +30,11 @@ def last_month(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return end.replace(day=1), end
 
 
-class LiabilityFilterForm(forms.Form):
-    """Start and End (inclusive days), optionally one location and one practitioner."""
+class ReportFilterForm(forms.Form):
+    """What every report's filters share: one location and one practitioner (optional),
+    and defaults (`defaults()`) for the fields a request leaves missing or empty, so a
+    bare page shows something sensible."""
 
-    start = forms.DateField(label="Start", widget=DateInput(), validators=[_in_range])
-    end = forms.DateField(label="End", widget=DateInput(), validators=[_in_range])
     location = forms.ModelChoiceField(
         label="Location",
         queryset=Location.objects.order_by("name", "pk"),
@@ -48,15 +48,33 @@ class LiabilityFilterForm(forms.Form):
         empty_label="All practitioners",
     )
 
+    def defaults(self) -> dict[str, str]:
+        return {}
+
     def __init__(self, data=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
-        start, end = last_month()
-        # Missing or empty dates mean last month, so a bare page shows it.
-        values = {"start": start.isoformat(), "end": end.isoformat()}
+        values = self.defaults()
         for key, value in (data or {}).items():
             if value not in (None, ""):
                 values[key] = value
         super().__init__(values, **kwargs)
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {"location": data.get("location"), "practitioner": data.get("practitioner")}
+
+
+class LiabilityFilterForm(ReportFilterForm):
+    """Start and End (inclusive days; last month by default), optionally one location and
+    one practitioner."""
+
+    start = forms.DateField(label="Start", widget=DateInput(), validators=[_in_range])
+    end = forms.DateField(label="End", widget=DateInput(), validators=[_in_range])
+    field_order = ["start", "end", "location", "practitioner"]
+
+    def defaults(self) -> dict[str, str]:
+        start, end = last_month()
+        return {"start": start.isoformat(), "end": end.isoformat()}
 
     def clean(self):
         data = super().clean()
@@ -67,12 +85,7 @@ class LiabilityFilterForm(forms.Form):
 
     def filters(self) -> dict:
         data = self.cleaned_data
-        return {
-            "start": data["start"],
-            "end": data["end"],
-            "location": data.get("location"),
-            "practitioner": data.get("practitioner"),
-        }
+        return {"start": data["start"], "end": data["end"], **super().filters()}
 
 
 def last_twelve_months(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -100,13 +113,9 @@ class RevenueFilterForm(LiabilityFilterForm):
 
     field_order = ["start", "end", "group_by", "location", "practitioner"]
 
-    def __init__(self, data=None, **kwargs):
+    def defaults(self) -> dict[str, str]:
         start, end = last_twelve_months()
-        values = {"start": start.isoformat(), "end": end.isoformat(), "group_by": "month"}
-        for key, value in (data or {}).items():
-            if value not in (None, ""):
-                values[key] = value
-        super().__init__(values, **kwargs)
+        return {"start": start.isoformat(), "end": end.isoformat(), "group_by": "month"}
 
     def clean(self):
         # Imported here so this module's top stays as it was (one report per section).
@@ -132,7 +141,7 @@ class RevenueFilterForm(LiabilityFilterForm):
         return {**super().filters(), "group_by": self.cleaned_data["group_by"]}
 
 
-class ExpiringFilterForm(forms.Form):
+class ExpiringFilterForm(ReportFilterForm):
     """Expiring soon: within 7, 30 or 60 days (30 when missing or empty), optionally one
     location and one practitioner."""
 
@@ -145,60 +154,27 @@ class ExpiringFilterForm(forms.Form):
         coerce=int,
         error_messages={"invalid_choice": "Choose 7, 30 or 60 days."},
     )
-    location = forms.ModelChoiceField(
-        label="Location",
-        queryset=Location.objects.order_by("name", "pk"),
-        required=False,
-        empty_label="All locations",
-    )
-    practitioner = forms.ModelChoiceField(
-        label="Practitioner",
-        queryset=Practitioner.objects.order_by("name", "pk"),
-        required=False,
-        empty_label="All practitioners",
-    )
+    field_order = ["within", "location", "practitioner"]
 
-    def __init__(self, data=None, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        values = {"within": str(self.DEFAULT_WITHIN)}
-        for key in ("within", "location", "practitioner"):
-            value = (data or {}).get(key)
-            if value not in (None, ""):
-                values[key] = value
-        super().__init__(values, **kwargs)
+    def defaults(self) -> dict[str, str]:
+        return {"within": str(self.DEFAULT_WITHIN)}
 
     def filters(self) -> dict:
-        data = self.cleaned_data
-        return {
-            "within_days": data["within"],
-            "location": data.get("location"),
-            "practitioner": data.get("practitioner"),
-        }
+        return {"within_days": self.cleaned_data["within"], **super().filters()}
 
 
-class AgedReceivablesFilterForm(forms.Form):
-    """As of (a day, today by default), optionally one location and one practitioner."""
+class AgedReceivablesFilterForm(ReportFilterForm):
+    """As of (a day, the practice's today by default), optionally one location and one
+    practitioner."""
 
     on = forms.DateField(label="As of", widget=DateInput(), validators=[_in_range])
-    location = LiabilityFilterForm.base_fields["location"]
-    practitioner = LiabilityFilterForm.base_fields["practitioner"]
+    field_order = ["on", "location", "practitioner"]
 
-    def __init__(self, data=None, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        # A missing or empty date means today (the practice's), so a bare page shows it.
-        values = {"on": timezone.localdate().isoformat()}
-        for key, value in (data or {}).items():
-            if value not in (None, ""):
-                values[key] = value
-        super().__init__(values, **kwargs)
+    def defaults(self) -> dict[str, str]:
+        return {"on": timezone.localdate().isoformat()}
 
     def filters(self) -> dict:
-        data = self.cleaned_data
-        return {
-            "on": data["on"],
-            "location": data.get("location"),
-            "practitioner": data.get("practitioner"),
-        }
+        return {"on": self.cleaned_data["on"], **super().filters()}
 
 
 SALES_GROUP_BY = {"package": "Package", "month": "Month", "seller": "Sold by"}
@@ -212,11 +188,8 @@ class PackageSalesFilterForm(LiabilityFilterForm):
     )
     field_order = ["start", "end", "group_by", "location", "practitioner"]
 
-    def __init__(self, data=None, **kwargs):
-        data = dict(data.items()) if data else {}
-        if data.get("group_by") in (None, ""):
-            data["group_by"] = "package"
-        super().__init__(data, **kwargs)
+    def defaults(self) -> dict[str, str]:
+        return {**super().defaults(), "group_by": "package"}
 
     def filters(self) -> dict:
         return {**super().filters(), "group_by": self.cleaned_data["group_by"]}
