@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat, Upper
 
 from clients.models import Client
-from kernel.pagination import COUNT_CAP, capped_count
+from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and
@@ -54,8 +54,14 @@ def client_search(words: Iterable[str], *, archived: bool | None = False) -> Que
             for name in _SEARCHED:
                 condition |= Q(**{f"{name}__contains": word})
             queryset = queryset.filter(condition)
-        narrow = max(len(word) for word in words) >= _TRIGRAM
-        if narrow and capped_count(queryset, SEARCH_COUNT_CAP) <= SEARCH_COUNT_CAP:
-            # last_name || '' sorts exactly as last_name, but no index provides it.
-            return queryset.order_by(Concat("last_name", Value("")), "first_name", "id")
+        if max(len(word) for word in words) >= _TRIGRAM:
+            count = capped_count(queryset, SEARCH_COUNT_CAP)
+            if count <= SEARCH_COUNT_CAP:
+                # last_name || '' sorts exactly as last_name, but no index provides it.
+                queryset = queryset.order_by(Concat("last_name", Value("")), "first_name", "id")
+            else:
+                queryset = queryset.order_by("last_name", "first_name", "id")
+            # The list's and the API's CappedPaginator use this count instead of
+            # counting again (any further filter makes a new queryset without it).
+            return remember_capped_count(queryset, count, SEARCH_COUNT_CAP)
     return queryset.order_by("last_name", "first_name", "id")

@@ -20,6 +20,14 @@ def capped_count(queryset, cap: int = COUNT_CAP) -> int:
     return queryset.order_by()[: cap + 1].count()
 
 
+def remember_capped_count(queryset, count: int, cap: int):
+    """Mark `queryset` with the capped count already made of it (`capped_count(queryset,
+    cap)`), for CappedPaginator to use instead of counting again. The mark is on this
+    queryset object only: a further filter or order makes a clone without it."""
+    queryset.known_capped_count = (count, cap)
+    return queryset
+
+
 def _page_number(value) -> int:
     text = str(value or "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 1
@@ -35,6 +43,12 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
+        known = getattr(self.object_list, "known_capped_count", None)
+        if known is not None:
+            count, cap = known
+            # Exact (within its cap), or capped where this page counts to.
+            if count <= cap or cap == self.shown_limit:
+                return count
         return capped_count(self.object_list, self.shown_limit)
 
     @property
