@@ -2,10 +2,14 @@
 
 Writes go through `clients.services` (create, update, archive, restore) with
 `by=request.user`. Archiving is `PATCH {"archived": true}`; `false` restores.
-`?search=` uses `clients.selectors.client_search`, the same search as the client list.
+`?search=` uses `clients.selectors.client_search`, the same search as the client list
+and Create appointment, and (as the list) counts its matches no further than needed:
+`count` above 1,000 means "more than 1,000" (see ClientPagination).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -16,7 +20,9 @@ from clients.models import Client
 from clients.selectors import client_search
 from kernel.api.fields import InputModelSerializer
 from kernel.api.filters import OrderingFilter
+from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet
+from kernel.pagination import COUNT_CAP, CappedPaginator
 
 
 class ClientOut(serializers.ModelSerializer):
@@ -57,7 +63,13 @@ class ClientEditIn(InputModelSerializer):
 
 class ClientFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
-        method="filter_search", max_length=200, label="Words found in the name, email or phone."
+        method="filter_search",
+        max_length=200,
+        label=(
+            "Words found in the name, email or phone. With a search, `count` stops at "
+            f"{COUNT_CAP + 1:,} (meaning more than {COUNT_CAP:,} matches; further pages "
+            "count on as far as they reach, and `next` is always right)."
+        ),
     )
     archived = django_filters.BooleanFilter()
     ordering = OrderingFilter(fields=["last_name", "first_name", "email", "created_at", "id"])
@@ -67,10 +79,21 @@ class ClientFilter(django_filters.FilterSet):
         fields = ["search", "archived"]
 
     def filter_search(self, queryset, name, value):
-        matching = client_search(value.split()[:10], archived=False) | client_search(
-            value.split()[:10], archived=True
-        )
-        return queryset.filter(pk__in=matching.values("pk"))
+        # The selector's queryset itself (current and archived clients), not a subquery of
+        # it: its order is what keeps a rare name or an email fast (see client_search).
+        return client_search(value.split()[:10], archived=None)
+
+
+class ClientPagination(Pagination):
+    """With `?search=`, the count stops at 1,000 (or as far as the page asked for reaches)
+    like the client list's: counting every client matching one letter costs 50 to 300 ms
+    at 100,000 clients. Without a search, `count` is exact."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if request.query_params.get("search", "").strip():
+            number = request.query_params.get(self.page_query_param)
+            self.django_paginator_class = partial(CappedPaginator, number=number)
+        return super().paginate_queryset(queryset, request, view)
 
 
 class ClientReadsLogged:
@@ -113,6 +136,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
     queryset = Client.objects.order_by("last_name", "first_name", "id")
     filterset_class = ClientFilter
     serializer_class = ClientOut
+    pagination_class = ClientPagination
 
     def retrieve(self, request, *args, **kwargs):
         client = self.get_object()

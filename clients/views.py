@@ -22,6 +22,7 @@ from clients.selectors import client_search
 from clients.services import client_access_record
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
+from kernel.pagination import paginate_capped
 from kernel.web import (
     INVALID,
     go_to,
@@ -52,7 +53,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
     form = ClientSearchForm(request.GET)
     status = 200 if form.is_valid() else INVALID
     archived = form.is_valid() and form.cleaned_data["archived"]
-    page = paginate(request, client_search(form.words(), archived=archived))
+    # A capped count: "1–25 of more than 1,000" rather than counting every match.
+    page = paginate_capped(request, client_search(form.words(), archived=archived))
     context = {
         "form": form,
         "page": page,
