@@ -14,9 +14,9 @@ class PracticeConfig(AppConfig):
 
     def ready(self) -> None:
         from kernel import money
-        from practice.selectors import stored_currency
+        from practice.selectors import kept_currency
 
-        money.set_currency_source(stored_currency)
+        money.set_currency_source(kept_currency)
         # Connects the signals that revoke API keys (and end sessions) when a user's
         # password changes or the user is deactivated.
         from practice import api_keys  # noqa: F401
