@@ -40,6 +40,15 @@ SESSION_STARTED_KEY = "caspen_session_started"
 SESSION_REFRESHED_KEY = "caspen_session_refreshed"
 
 
+def stamp_session_on_sign_in(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: the absolute lifetime starts at sign-in, and the expiry is
+    fresh (the session is saved with the sign-in), so the next request writes nothing."""
+    if request is not None and hasattr(request, "session"):
+        now = int(time.time())
+        request.session[SESSION_STARTED_KEY] = now
+        request.session[SESSION_REFRESHED_KEY] = now
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response

@@ -7,7 +7,9 @@ process. A user's own row (active, superuser) is read fresh on every request, as
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.db.models.expressions import RawSQL
 
 from practice import versions
 
@@ -26,6 +28,20 @@ def _keep(cache: dict, key, version: int | None, value) -> None:
 
 
 class CachedModelBackend(ModelBackend):
+    def get_user(self, user_id):
+        """The signed-in user, with the version counters read in the same query (the
+        request then needs no query of its own for them)."""
+        users = get_user_model()._default_manager.annotate(
+            _auth_version=RawSQL(versions.AUTH_SQL, ()),  # noqa: S611 (constant SQL)
+            _settings_version=RawSQL(versions.SETTINGS_SQL, ()),  # noqa: S611
+        )
+        try:
+            user = users.get(pk=user_id)
+        except get_user_model().DoesNotExist:
+            return None
+        versions.prime(versions.Versions(user._auth_version, user._settings_version))
+        return user if self.user_can_authenticate(user) else None
+
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
@@ -52,3 +68,11 @@ def role_name(user) -> str | None:
     name = user.groups.order_by("pk").values_list("name", flat=True).first()
     _keep(_roles, user.pk, version, name)
     return name
+
+
+def keep_on_sign_in(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: read the user's permissions and role now, so the pages
+    after sign-in find them kept (as every later page does)."""
+    with versions.versions_scope():
+        user.get_all_permissions()
+        role_name(user)

@@ -38,6 +38,18 @@ def _read() -> Versions:
     return Versions(*row) if row else NONE
 
 
+AUTH_SQL = "SELECT auth FROM caspen_config_version WHERE id = 1"
+SETTINGS_SQL = "SELECT settings FROM caspen_config_version WHERE id = 1"
+
+
+def prime(read: Versions) -> None:
+    """The counters as just read with another query (the signed-in user's, see
+    practice.auth_backend), if the request has not read them yet."""
+    holder = _request_versions.get()
+    if holder is not None and not holder:
+        holder.append(read)
+
+
 def current() -> Versions:
     """The counters, read at most once per request (`versions_scope`); outside a request
     None (nothing cached is trusted: callers read the database)."""
