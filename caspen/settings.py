@@ -105,6 +105,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Reads the version counters of what processes keep in memory (permissions, the
+    # currency) at most once per request: practice/versions.py.
+    "practice.versions.VersionsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -208,7 +211,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # failures, so an attacker elsewhere cannot lock real staff out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with permissions kept per process, exact on the next request.
+    "practice.auth_backend.CachedModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_LOCKOUT_HOURS", "0.25"))  # hours
@@ -237,7 +241,10 @@ AXES_CLIENT_IP_CALLABLE = "kernel.network.client_ip"
 # Django already rotates the session key on sign-in and flushes it on sign-out; a
 # deactivated user's next request is anonymous (ModelBackend refuses inactive users).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout's expiry is pushed forward by kernel.security (at most once every
+# SESSION_REFRESH_SECONDS), not by a write on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")) * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -11,7 +11,11 @@ class KernelConfig(AppConfig):
     verbose_name = "Kernel"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from kernel import database  # registers its system check
+        from kernel.security import stamp_session_on_sign_in
 
         # After every migrate, as the owner: the app role's privileges (kernel/database.py).
         post_migrate.connect(database.grant_after_migrate)
+        user_logged_in.connect(stamp_session_on_sign_in, dispatch_uid="kernel-stamp-session")

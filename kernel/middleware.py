@@ -1,11 +1,15 @@
 import logging
 
+import pghistory
 from django.contrib.messages import get_messages
-from django.db import InterfaceError, OperationalError, connections
+from django.core.handlers.wsgi import WSGIRequest as DjangoWSGIRequest
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from pghistory import runtime as pghistory_runtime
 from pghistory.middleware import HistoryMiddleware
+from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from kernel.audit import client_ip
 from kernel.money import currency_scope
@@ -42,19 +46,69 @@ class HtmxMessagesMiddleware:
         return response
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class AuditContextMiddleware(HistoryMiddleware):
     """Attach who (user), where from (address, URL) and how (method) to every change made
     while serving the request; the audit triggers store it with each event.
 
     pghistory's middleware also follows the API's token authentication (DRF sets
     `request.user` inside the view).
+
+    A GET (HEAD, OPTIONS) reads: its queries do not pass through pghistory's per-query
+    wrapper. A cheap one looks at the first words of each statement and opens the
+    request's context at the first write, if any (e.g. an API key's "last used" time), so
+    even then the change is recorded with who and where.
     """
 
     def get_context(self, request):
         context = super().get_context(request)
         context["ip"] = client_ip(request)
         context["method"] = request.method
+        api_key = getattr(request, "audit_api_key", None)
+        if api_key:
+            context["api_key"] = api_key
         return context
+
+    def __call__(self, request):
+        if request.method not in SAFE_METHODS:
+            return super().__call__(request)
+        if isinstance(request, DjangoWSGIRequest):
+            # As pghistory's middleware: DRF's `request.user = ...` updates an open context.
+            request.__class__ = HistoryWSGIRequest
+        opener = _ContextAtFirstWrite(self, request)
+        try:
+            with connection.execute_wrapper(opener):
+                return self.get_response(request)
+        finally:
+            opener.close()
+
+
+class _ContextAtFirstWrite:
+    # Statements pghistory never tags (reads, transaction control), by their first words.
+    READS = pghistory_runtime.IGNORED_SQL_PREFIXES + ("savepoint", "release", "rollback")
+
+    def __init__(self, middleware: AuditContextMiddleware, request):
+        self.middleware = middleware
+        self.request = request
+        self.context: pghistory.context | None = None
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.context is not None:
+            return execute(sql, params, many, context)  # pghistory's wrapper tags it
+        head = sql[:40] if isinstance(sql, str) else bytes(sql[:40]).decode(errors="replace")
+        if head.lstrip().lower().startswith(self.READS):
+            return execute(sql, params, many, context)
+        self.context = pghistory.context(**self.middleware.get_context(self.request))
+        self.context.__enter__()
+        # pghistory's wrapper applies from the next statement; tag this one here.
+        return pghistory_runtime._inject_history_context(execute, sql, params, many, context)
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.__exit__(None, None, None)
+            self.context = None
 
 
 class DatabaseUnavailableMiddleware:

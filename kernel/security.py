@@ -37,6 +37,16 @@ LOOSE_POLICY = STRICT_POLICY.replace(
 LOOSE_PREFIXES = ("/admin/", "/api/docs/", "/api/redoc/")
 
 SESSION_STARTED_KEY = "caspen_session_started"
+SESSION_REFRESHED_KEY = "caspen_session_refreshed"
+
+
+def stamp_session_on_sign_in(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: the absolute lifetime starts at sign-in, and the expiry is
+    fresh (the session is saved with the sign-in), so the next request writes nothing."""
+    if request is not None and hasattr(request, "session"):
+        now = int(time.time())
+        request.session[SESSION_STARTED_KEY] = now
+        request.session[SESSION_REFRESHED_KEY] = now
 
 
 class ContentSecurityPolicyMiddleware:
@@ -53,10 +63,14 @@ class ContentSecurityPolicyMiddleware:
 
 
 class AbsoluteSessionTimeoutMiddleware:
-    """End a signed-in session `SESSION_ABSOLUTE_SECONDS` after sign-in, however active.
+    """End a signed-in session `SESSION_ABSOLUTE_SECONDS` after sign-in, however active,
+    and keep the idle timeout (`SESSION_COOKIE_AGE`, the expiry Django stores with each
+    save of the session) moving forward.
 
-    The idle timeout is Django's own (`SESSION_COOKIE_AGE` with
-    `SESSION_SAVE_EVERY_REQUEST`): each request pushes the expiry forward.
+    The session is saved only when it changed, and to refresh its expiry at most once every
+    `SESSION_REFRESH_SECONDS` (not on every request: a GET writes nothing). So an idle
+    session ends between `SESSION_COOKIE_AGE - SESSION_REFRESH_SECONDS` and
+    `SESSION_COOKIE_AGE` after the last request: never later than the idle timeout.
     """
 
     def __init__(self, get_response):
@@ -73,6 +87,10 @@ class AbsoluteSessionTimeoutMiddleware:
                 logout(request)
                 messages.info(request, "Your session has ended. Please sign in again.")
                 return redirect(f"{settings.LOGIN_URL_PATH}?next={request.path}")
+            refreshed = request.session.get(SESSION_REFRESHED_KEY, 0)
+            if not 0 <= now - refreshed < settings.SESSION_REFRESH_SECONDS:
+                # Changing the session saves it, with a fresh expiry and cookie.
+                request.session[SESSION_REFRESHED_KEY] = now
         return self.get_response(request)
 
 

@@ -38,6 +38,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         # The audit of this request's changes names the key too (its prefix), not only
         # the user (the request's pghistory context is open: AuditContextMiddleware).
         pghistory.context(api_key=api_key.prefix)
+        # A GET opens its audit context only at a first write (AuditContextMiddleware).
+        request._request.audit_api_key = api_key.prefix
         return user, api_key
 
     def authenticate_header(self, request) -> str:

@@ -28,11 +28,13 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from kernel.errors import DomainError, NotAllowed
+from practice import versions
 from practice.models import ApiKey
 
 if TYPE_CHECKING:
@@ -190,7 +192,16 @@ def api_key_authenticate(key: str) -> tuple[User, ApiKey]:
     if parsed is None:
         raise invalid
     prefix, secret = parsed
-    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    api_key = (
+        ApiKey.objects.select_related("user")
+        # The version counters of what processes keep (practice.versions), in this query.
+        .annotate(
+            _auth_version=RawSQL(versions.AUTH_SQL, ()),  # noqa: S611 (constant SQL)
+            _settings_version=RawSQL(versions.SETTINGS_SQL, ()),  # noqa: S611
+        )
+        .filter(prefix=prefix)
+        .first()
+    )
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash(secret)):
         raise invalid
     if api_key.revoked_at is not None:
@@ -213,6 +224,7 @@ def api_key_authenticate(key: str) -> tuple[User, ApiKey]:
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_PRECISION)
         ).update(last_used_at=now)
         api_key.last_used_at = now
+    versions.prime(versions.Versions(api_key._auth_version, api_key._settings_version))
     return api_key.user, api_key
 
 

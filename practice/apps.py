@@ -14,9 +14,15 @@ class PracticeConfig(AppConfig):
 
     def ready(self) -> None:
         from kernel import money
-        from practice.selectors import stored_currency
+        from practice.selectors import kept_currency
 
-        money.set_currency_source(stored_currency)
+        money.set_currency_source(kept_currency)
+        from django.contrib.auth.signals import user_logged_in
+
         # Connects the signals that revoke API keys (and end sessions) when a user's
         # password changes or the user is deactivated.
         from practice import api_keys  # noqa: F401
+        from practice.auth_backend import keep_on_sign_in
+
+        # The permissions and role kept per process are read at sign-in.
+        user_logged_in.connect(keep_on_sign_in, dispatch_uid="practice-keep-on-sign-in")

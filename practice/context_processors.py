@@ -1,8 +1,10 @@
+from practice.auth_backend import role_name
 from practice.models import PracticeSettings
 
 
 def practice(request):
-    """The practice's settings for every page (name, currency), loaded at most once."""
+    """The practice's settings for every page (name, currency), loaded at most once, and
+    the signed-in user's role name."""
     cached = {}
 
     def load():
@@ -10,7 +12,9 @@ def practice(request):
             cached["practice"] = PracticeSettings.load()
         return cached["practice"]
 
-    return {"practice": _Lazy(load)}
+    # The signed-in user's role for the top bar: a callable, so only a page that shows
+    # it asks (the name is kept per process like the permissions, practice.auth_backend).
+    return {"practice": _Lazy(load), "staff_role": lambda: role_name(request.user)}
 
 
 class _Lazy:

@@ -5,13 +5,28 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from practice import roles
+from practice import roles, versions
 from practice.models import PracticeSettings
 
 
 def stored_currency() -> str | None:
     """The currency saved in Settings (None before the settings row exists)."""
     return PracticeSettings.objects.filter(pk=1).values_list("currency", flat=True).first()
+
+
+_kept_currency: list[tuple[int, str | None]] = []
+
+
+def kept_currency() -> str | None:
+    """`stored_currency`, kept per process while the settings version (practice.versions,
+    bumped by a trigger when the currency changes) stays the same."""
+    version = versions.current().settings
+    if version is not None and _kept_currency and _kept_currency[0][0] == version:
+        return _kept_currency[0][1]
+    currency = stored_currency()
+    if version is not None and versions.may_keep():
+        _kept_currency[:] = [(version, currency)]
+    return currency
 
 
 def staff_users() -> QuerySet:

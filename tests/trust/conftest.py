@@ -47,7 +47,7 @@ class Server:
         """An HTTP session signed in as `user` (a real session row, as after sign-in)."""
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = "practice.auth_backend.CachedModelBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         http = requests.Session()

@@ -1,0 +1,89 @@
+"""What a server process may keep in memory between requests, and how it stays exact.
+
+The permissions of each user (with the name of their role) and the practice's currency
+are kept per process, stamped with a version counter from PostgreSQL
+(`caspen_config_version`, migration caspen.0009). Triggers bump the counter in the same
+transaction as any change of roles, permissions, a user's groups or the currency, so a
+change is visible to every process (and every app host) on its next request: each request
+reads the counters once, in one small query, and only when it needs one of them.
+
+A value is kept only when it was read outside any transaction of our own, so it never
+holds uncommitted (possibly rolled back) data; the counters come from a sequence, so a
+rolled-back bump is never reused either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import NamedTuple
+
+from django.db import connection
+
+
+class Versions(NamedTuple):
+    auth: int | None
+    settings: int | None
+
+
+NONE = Versions(None, None)
+_request_versions: ContextVar[list[Versions] | None] = ContextVar("versions", default=None)
+
+
+def _read() -> Versions:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT auth, settings FROM caspen_config_version WHERE id = 1")
+        row = cursor.fetchone()
+    return Versions(*row) if row else NONE
+
+
+AUTH_SQL = "SELECT auth FROM caspen_config_version WHERE id = 1"
+SETTINGS_SQL = "SELECT settings FROM caspen_config_version WHERE id = 1"
+
+
+def prime(read: Versions) -> None:
+    """The counters as just read with another query (the signed-in user's, see
+    practice.auth_backend), if the request has not read them yet."""
+    holder = _request_versions.get()
+    if holder is not None and not holder:
+        holder.append(read)
+
+
+def current() -> Versions:
+    """The counters, read at most once per request (`versions_scope`); outside a request
+    None (nothing cached is trusted: callers read the database)."""
+    holder = _request_versions.get()
+    if holder is None:
+        return NONE
+    if not holder:
+        holder.append(_read())
+    return holder[0]
+
+
+@contextmanager
+def versions_scope() -> Iterator[None]:
+    token = _request_versions.set([])
+    try:
+        yield
+    finally:
+        _request_versions.reset(token)
+
+
+def may_keep() -> bool:
+    """True when what was just read is committed data: no transaction of ours is open
+    (a test's own wrapping transaction aside, whose data no other test sees)."""
+    if not connection.in_atomic_block:
+        return True
+    return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+class VersionsMiddleware:
+    """Opens the request's `versions_scope` (before authentication reads permissions)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with versions_scope():
+            return self.get_response(request)
