@@ -30,7 +30,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from invoicing.models import (
+    Invoice,
+    InvoiceDayTotal,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from kernel.money import ZERO
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
@@ -298,6 +306,65 @@ def invoices_for_list(
             | Q(client__last_name__icontains=word)
         )
     return qs.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class ListSummary:
+    """What the billing list's summary shows: the total and the balance of the finalized
+    (Open and Paid) invoices among those listed."""
+
+    total: Decimal
+    balance: Decimal
+
+
+# The display statuses that only Open invoices have: their summary is read from the Open
+# invoices alone (the outstanding ones, not the practice's history).
+_OPEN_STATUSES = {"open", "overdue", "partpaid"}
+
+
+def invoices_list_summary(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> ListSummary:
+    """The billing list's summary for the same filters as `invoices_for_list`, equal to
+    `invoices_summary` over the invoices it lists.
+
+    Without a search, or for a status other than the Open ones, it reads the maintained
+    day totals (`InvoiceDayTotal`, kept exact by triggers in the change's transaction): one
+    row a day in the date range, never a sum over every invoice. Open, Overdue and Part
+    paid depend on today and the payments, so they sum the Open invoices that match
+    (bounded by what is outstanding). A search by name or number sums its matches.
+    """
+    if search.split() or status in _OPEN_STATUSES:
+        matching = invoices_for_list(
+            status=status,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            search=search,
+            today=today,
+        )
+        sums = invoices_summary(Invoice.objects.filter(pk__in=matching.values("pk")))
+        return ListSummary(total=sums.total, balance=sums.balance)
+    if status in {"draft", "void"}:
+        return ListSummary(total=ZERO, balance=ZERO)
+    days = InvoiceDayTotal.objects.all()
+    if issued_from is not None:
+        days = days.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        days = days.filter(issue_date__lte=issued_to)
+    if status == "paid":
+        total, balance = F("paid_total"), F("paid_balance")
+    else:
+        total, balance = F("open_total") + F("paid_total"), F("open_balance") + F("paid_balance")
+    sums = days.aggregate(
+        total=_money(Sum(total, output_field=MONEY_FIELD)),
+        balance=_money(Sum(balance, output_field=MONEY_FIELD)),
+    )
+    return ListSummary(total=sums["total"], balance=sums["balance"])
 
 
 # The highest invoice number the practice settings accept. Finalizing moves the counter

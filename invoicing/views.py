@@ -42,7 +42,7 @@ from invoicing.selectors import (
     invoice_display_status,
     invoice_totals,
     invoices_for_list,
-    invoices_summary,
+    invoices_list_summary,
     invoices_with_totals,
     refundable_amount,
     refunded_amount,
@@ -194,7 +194,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "invoices": rows,
         "is_filtered": any(filters.values()),
         # Finalized invoices only: drafts are not owed and void ones leave every total.
-        "summary": invoices_summary(Invoice.objects.filter(pk__in=invoices.values("pk"))),
+        "summary": invoices_list_summary(**filters),
     }
     return render_page(request, LIST, context, partial="results")
 
