@@ -367,6 +367,43 @@ def invoices_list_summary(
     return ListSummary(total=sums["total"], balance=sums["balance"])
 
 
+def invoices_list_count(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> int:
+    """How many invoices `invoices_for_list` lists for these filters, without counting
+    the practice's history row by row: the Open and Paid ones from the day totals, plus
+    the Drafts and Void ones (few, read through the status index). A search, and the
+    statuses only Open invoices have, count their matches (bounded as for the summary).
+    """
+    if search.split() or status in _OPEN_STATUSES:
+        return invoices_for_list(
+            status=status,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            search=search,
+            today=today,
+        ).count()
+    days = InvoiceDayTotal.objects.all()
+    others = Invoice.objects.filter(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+    if issued_from is not None:
+        days = days.filter(issue_date__gte=issued_from)
+        others = others.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        days = days.filter(issue_date__lte=issued_to)
+        others = others.filter(issue_date__lte=issued_to)
+    if status in {"draft", "void"}:
+        return others.filter(status=status).count()
+    if status == "paid":
+        return days.aggregate(n=Coalesce(Sum("paid_invoices"), 0))["n"]
+    finalized = days.aggregate(n=Coalesce(Sum(F("open_invoices") + F("paid_invoices")), 0))["n"]
+    return finalized + others.count()
+
+
 # The highest invoice number the practice settings accept. Finalizing moves the counter
 # one past the number it takes, so the counter (a 32-bit integer column) never overflows;
 # finalizing refuses once the counter is past this (`invoice_numbers_used_up`).

@@ -42,6 +42,7 @@ from invoicing.selectors import (
     invoice_display_status,
     invoice_totals,
     invoices_for_list,
+    invoices_list_count,
     invoices_list_summary,
     invoices_with_totals,
     refundable_amount,
@@ -184,7 +185,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     form = InvoiceFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {}
     invoices = invoices_for_list(**filters)
-    page = paginate(request, invoices)
+    page = paginate(request, invoices, count=invoices_list_count(**filters))
     rows = list(page.object_list)
     for invoice in rows:
         invoice.status_label = DISPLAY_STATUSES[invoice.display_status]

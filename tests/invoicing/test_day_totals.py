@@ -15,6 +15,7 @@ from invoicing.models import Invoice, InvoiceDayTotal, InvoiceLine, InvoiceStatu
 from invoicing.selectors import (
     DISPLAY_STATUSES,
     invoices_for_list,
+    invoices_list_count,
     invoices_list_summary,
     invoices_summary,
 )
@@ -48,8 +49,13 @@ def _assert_summaries_agree() -> None:
                 filters = {"status": status, "issued_from": issued_from, "issued_to": issued_to}
                 got = invoices_list_summary(**filters, today=TODAY)
                 assert (got.total, got.balance) == _expected(**filters), filters
+                count = invoices_list_count(**filters, today=TODAY)
+                assert count == invoices_for_list(**filters, today=TODAY).count(), filters
     got = invoices_list_summary(search="Item", today=TODAY)
     assert (got.total, got.balance) == _expected(search="Item")
+    assert invoices_list_count(search="Item 2", today=TODAY) == (
+        invoices_for_list(search="Item 2", today=TODAY).count()
+    )
     # The rows themselves: one a day, equal to the invoices of that day by status.
     for status in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
         for day in InvoiceDayTotal.objects.all():
@@ -67,6 +73,7 @@ def test_day_totals_follow_every_change():
     b = open_invoice("80.00", issue_date=recent)
     c = open_invoice("40.00", issue_date=TODAY)
     d = draft("500.00")
+    draft("7.00")  # stays a Draft: listed and counted, not summed
     _assert_summaries_agree()
 
     kept = payment_record(invoice=a, amount=Decimal("60.00"), method=cash(), by=None)
