@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -356,15 +357,15 @@ def invoices_list_summary(
         days = days.filter(issue_date__gte=issued_from)
     if issued_to is not None:
         days = days.filter(issue_date__lte=issued_to)
-    if status == "paid":
-        total, balance = F("paid_total"), F("paid_balance")
-    else:
-        total, balance = F("open_total") + F("paid_total"), F("open_balance") + F("paid_balance")
-    sums = days.aggregate(
+    total: Combinable = F("paid_total")
+    balance: Combinable = F("paid_balance")
+    if status != "paid":
+        total, balance = F("open_total") + total, F("open_balance") + balance
+    day_sums = days.aggregate(
         total=_money(Sum(total, output_field=MONEY_FIELD)),
         balance=_money(Sum(balance, output_field=MONEY_FIELD)),
     )
-    return ListSummary(total=sums["total"], balance=sums["balance"])
+    return ListSummary(total=day_sums["total"], balance=day_sums["balance"])
 
 
 def invoices_list_count(
