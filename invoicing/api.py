@@ -157,9 +157,14 @@ class InvoiceOut(serializers.ModelSerializer):
 
 def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:
     """Invoices with their totals, lines, payments and refunds: constant queries a page."""
-    return invoices_with_totals(queryset).prefetch_related(
-        "lines",
-        Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds")),
+    # The client, practitioner and location go out as ids: no join, no model built for them.
+    return (
+        invoices_with_totals(queryset)
+        .select_related(None)
+        .prefetch_related(
+            "lines",
+            Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds")),
+        )
     )
 
 

@@ -79,6 +79,9 @@ class Invoice(models.Model):
             ("void_invoice", "Can void an invoice"),
         ]
         indexes = [
+            # The billing list and the API's invoices, newest first: a page walks this
+            # index and stops at its last row instead of sorting every invoice.
+            models.Index(fields=["-created_at", "-id"], name="invoice_created"),
             models.Index(fields=["client", "-created_at"], name="invoice_client"),
             models.Index(fields=["status", "-created_at"], name="invoice_status"),
             models.Index(fields=["issue_date"], name="invoice_issue_date"),
@@ -269,3 +272,37 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.amount} of {self.payment}"
+
+
+class InvoiceDayTotal(models.Model):
+    """The finalized invoices of one issue date, summed by status (Open, Paid): how many,
+    their total and their balance. The billing list's summary reads these rows instead of
+    summing every invoice of the practice's history on every view.
+
+    Maintained by database triggers (migration 0008) on invoices, lines, payments and
+    refunds, in the same transaction and under the same lock as the change, whatever
+    writes it (services, the demo's bulk loads, the admin): never stale. Each trigger adds
+    the exact delta of its row (a line's total, a payment's amount, a refund's amount; an
+    invoice row's whole contribution out under its old date and status, in under the new
+    ones), so the rows always equal `invoices_summary` grouped by issue date and status
+    (tests prove it after every kind of change). One row a day, so a change locks one row
+    (no lock-order deadlock between an Open and a Paid row). Never written by Python code.
+    """
+
+    issue_date = models.DateField(null=True)
+    open_invoices = models.BigIntegerField(default=0)
+    open_total = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0.00"))
+    open_balance = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0.00"))
+    paid_invoices = models.BigIntegerField(default=0)
+    paid_total = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0.00"))
+    paid_balance = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0.00"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue_date"], name="invoice_day_total_date", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoices issued {self.issue_date}"

@@ -26,11 +26,20 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app.models import Appointment
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from invoicing.models import (
+    Invoice,
+    InvoiceDayTotal,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from kernel.money import ZERO
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
@@ -298,6 +307,102 @@ def invoices_for_list(
             | Q(client__last_name__icontains=word)
         )
     return qs.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class ListSummary:
+    """What the billing list's summary shows: the total and the balance of the finalized
+    (Open and Paid) invoices among those listed."""
+
+    total: Decimal
+    balance: Decimal
+
+
+# The display statuses that only Open invoices have: their summary is read from the Open
+# invoices alone (the outstanding ones, not the practice's history).
+_OPEN_STATUSES = {"open", "overdue", "partpaid"}
+
+
+def invoices_list_summary(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> ListSummary:
+    """The billing list's summary for the same filters as `invoices_for_list`, equal to
+    `invoices_summary` over the invoices it lists.
+
+    Without a search, or for a status other than the Open ones, it reads the maintained
+    day totals (`InvoiceDayTotal`, kept exact by triggers in the change's transaction): one
+    row a day in the date range, never a sum over every invoice. Open, Overdue and Part
+    paid depend on today and the payments, so they sum the Open invoices that match
+    (bounded by what is outstanding). A search by name or number sums its matches.
+    """
+    if search.split() or status in _OPEN_STATUSES:
+        matching = invoices_for_list(
+            status=status,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            search=search,
+            today=today,
+        )
+        sums = invoices_summary(Invoice.objects.filter(pk__in=matching.values("pk")))
+        return ListSummary(total=sums.total, balance=sums.balance)
+    if status in {"draft", "void"}:
+        return ListSummary(total=ZERO, balance=ZERO)
+    days = InvoiceDayTotal.objects.all()
+    if issued_from is not None:
+        days = days.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        days = days.filter(issue_date__lte=issued_to)
+    total: Combinable = F("paid_total")
+    balance: Combinable = F("paid_balance")
+    if status != "paid":
+        total, balance = F("open_total") + total, F("open_balance") + balance
+    day_sums = days.aggregate(
+        total=_money(Sum(total, output_field=MONEY_FIELD)),
+        balance=_money(Sum(balance, output_field=MONEY_FIELD)),
+    )
+    return ListSummary(total=day_sums["total"], balance=day_sums["balance"])
+
+
+def invoices_list_count(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> int:
+    """How many invoices `invoices_for_list` lists for these filters, without counting
+    the practice's history row by row: the Open and Paid ones from the day totals, plus
+    the Drafts and Void ones (few, read through the status index). A search, and the
+    statuses only Open invoices have, count their matches (bounded as for the summary).
+    """
+    if search.split() or status in _OPEN_STATUSES:
+        return invoices_for_list(
+            status=status,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            search=search,
+            today=today,
+        ).count()
+    days = InvoiceDayTotal.objects.all()
+    others = Invoice.objects.filter(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+    if issued_from is not None:
+        days = days.filter(issue_date__gte=issued_from)
+        others = others.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        days = days.filter(issue_date__lte=issued_to)
+        others = others.filter(issue_date__lte=issued_to)
+    if status in {"draft", "void"}:
+        return others.filter(status=status).count()
+    if status == "paid":
+        return days.aggregate(n=Coalesce(Sum("paid_invoices"), 0))["n"]
+    finalized = days.aggregate(n=Coalesce(Sum(F("open_invoices") + F("paid_invoices")), 0))["n"]
+    return finalized + others.count()
 
 
 # The highest invoice number the practice settings accept. Finalizing moves the counter

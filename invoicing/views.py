@@ -42,7 +42,8 @@ from invoicing.selectors import (
     invoice_display_status,
     invoice_totals,
     invoices_for_list,
-    invoices_summary,
+    invoices_list_count,
+    invoices_list_summary,
     invoices_with_totals,
     refundable_amount,
     refunded_amount,
@@ -184,7 +185,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     form = InvoiceFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {}
     invoices = invoices_for_list(**filters)
-    page = paginate(request, invoices)
+    page = paginate(request, invoices, count=invoices_list_count(**filters))
     rows = list(page.object_list)
     for invoice in rows:
         invoice.status_label = DISPLAY_STATUSES[invoice.display_status]
@@ -194,7 +195,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "invoices": rows,
         "is_filtered": any(filters.values()),
         # Finalized invoices only: drafts are not owed and void ones leave every total.
-        "summary": invoices_summary(Invoice.objects.filter(pk__in=invoices.values("pk"))),
+        "summary": invoices_list_summary(**filters),
     }
     return render_page(request, LIST, context, partial="results")
 

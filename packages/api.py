@@ -9,7 +9,17 @@ Every write is a `packages.services` (or `invoicing.services`) call with
 from __future__ import annotations
 
 import django_filters
-from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import (
+    Case,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
@@ -56,7 +66,8 @@ class ClientPackageServiceOut(serializers.Serializer):
         # each service is read from its ledger (annotated, see client_packages_for_output).
         if row.allowance is not None:
             return row.used
-        return getattr(row, "ledger_used", row.used)
+        used = getattr(row, "ledger_used", None)
+        return row.used if used is None else used
 
 
 class ClientPackageOut(serializers.ModelSerializer):
@@ -97,10 +108,16 @@ class ClientPackageOut(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_appointments(self, client_package: ClientPackage) -> list[int]:
+        ids = getattr(client_package, "appointment_ids", None)
+        if ids is not None:  # client_packages_for_output's array
+            return ids
         return [appointment.pk for appointment in client_package.appointments.all()]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_invoices(self, client_package: ClientPackage) -> list[int]:
+        ids = getattr(client_package, "invoice_ids", None)
+        if ids is not None:  # client_packages_for_output's array
+            return ids
         return sorted({line.invoice_id for line in client_package.invoice_lines.all()})
 
 
@@ -108,7 +125,8 @@ def client_packages_for_output(
     queryset: QuerySet[ClientPackage] | None = None,
 ) -> QuerySet[ClientPackage]:
     """Client packages with status, services (and each one's use), linked appointments
-    and invoices: a constant number of queries for any number of packages."""
+    and invoices: a constant number of queries for any number of packages (two: the
+    packages, with their appointment and invoice ids as arrays, and their services)."""
     used = (
         CreditLedgerEntry.objects.filter(
             client_package=OuterRef("client_package_id"),
@@ -120,22 +138,36 @@ def client_packages_for_output(
         .annotate(total=Sum("quantity"))
         .values("total")
     )
+    # Only a flexible package's service (no allowance) reads its ledger; a fixed one has
+    # its proven counter, and the CASE leaves the ledger unread for it.
     services_qs = ClientPackageService.objects.annotate(
-        ledger_used=Coalesce(-Subquery(used, output_field=IntegerField()), 0)
+        ledger_used=Case(
+            When(
+                allowance__isnull=True,
+                then=Coalesce(-Subquery(used, output_field=IntegerField()), 0),
+            ),
+            default=None,
+            output_field=IntegerField(),
+        )
     ).order_by("id")
     queryset = ClientPackage.objects.all() if queryset is None else queryset
-    return client_packages_with_status(queryset.prefetch_related(None)).prefetch_related(
-        Prefetch("services", queryset=services_qs),
-        Prefetch(
-            "appointments",
-            queryset=Appointment.objects.only("id", "client_package_id").order_by(
-                "starts_at", "id"
-            ),
-        ),
-        Prefetch(
-            "invoice_lines",
-            queryset=InvoiceLine.objects.only("id", "invoice_id", "client_package_id"),
-        ),
+    # The ids as arrays in the packages' own query (read through the client_package
+    # indexes): no model built per appointment, however many a package has.
+    appointment_ids = ArraySubquery(
+        Appointment.objects.filter(client_package=OuterRef("pk"))
+        .order_by("starts_at", "id")
+        .values("id")
+    )
+    invoice_ids = ArraySubquery(
+        InvoiceLine.objects.filter(client_package=OuterRef("pk"))
+        .order_by("invoice_id")
+        .values("invoice_id")
+        .distinct()
+    )
+    return (
+        client_packages_with_status(queryset.prefetch_related(None))
+        .annotate(appointment_ids=appointment_ids, invoice_ids=invoice_ids)
+        .prefetch_related(Prefetch("services", queryset=services_qs))
     )
 
 

@@ -64,6 +64,8 @@ class ClientPackage(models.Model):
         ]
         indexes = [
             models.Index(fields=["client", "-start_date"], name="client_package_client"),
+            # The API's list, newest start first: a page walks this index, no sort.
+            models.Index(fields=["-start_date", "-id"], name="client_package_start"),
             # Expiring soon (reports): packages by expiry date.
             models.Index(fields=["expires_on"], name="client_package_expires"),
         ]

@@ -9,6 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from calendar_app.services import appointment_link
+from invoicing.services import invoice_finalize, invoice_for_client_package, invoice_void
 from packages.models import ClientPackage
 from packages.services import client_package_cancel
 from tests.factories import ClientFactory
@@ -227,3 +228,27 @@ def test_the_ledger(as_reception, practice, reception):
         ("consume", -1, appointment.pk, reception.username),
     ]
     assert as_reception.get(f"{V1}/client-packages/999999/ledger/").status_code == 404
+
+
+def test_the_list_carries_each_packages_appointment_and_invoice_ids(as_reception, practice):
+    sold = practice.sell(practice.flexible)
+    later = practice.book(by=None, days=3)
+    sooner = practice.book(by=None, days=1, hour=9)
+    for appointment in (later, sooner):
+        appointment_link(appointment=appointment, client_package=sold, by=None)
+    first = invoice_for_client_package(
+        client_package=sold, practitioner=practice.practitioner, location=practice.location, by=None
+    )
+    invoice_void(invoice=invoice_finalize(invoice=first, by=None), reason="Wrong price", by=None)
+    second = invoice_for_client_package(
+        client_package=sold, practitioner=practice.practitioner, location=practice.location, by=None
+    )
+    other = practice.sell(practice.fixed)
+
+    rows = {row["id"]: row for row in as_reception.get(f"{V1}/client-packages/").json()["results"]}
+    # Appointments by start time; invoices (void ones too) by id, each once.
+    assert rows[sold.pk]["appointments"] == [sooner.pk, later.pk]
+    assert rows[sold.pk]["invoices"] == sorted([first.pk, second.pk])
+    assert (rows[other.pk]["appointments"], rows[other.pk]["invoices"]) == ([], [])
+    follow_up = next(s for s in rows[sold.pk]["services"] if s["service"] == practice.follow_up.pk)
+    assert follow_up["used"] == 2
