@@ -10,13 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils import timezone
 
 from catalog.models import Package
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from kernel.money import ZERO, to_money
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from practice.models import PracticeSettings
+from reports.selectors.liability import _midnight, package_invoice_filter
 
 SALES_GROUPS = ("package", "month", "seller")
 UNKNOWN_SELLER = "Unknown"
@@ -49,10 +48,6 @@ class PackageSales:
     group_by: str
     rows: list[SalesRow]
     total: SalesTotal
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time()), timezone.get_default_timezone())
 
 
 # One statement. `cp`: each client package's sale, on the day its grant was recorded
@@ -98,11 +93,6 @@ _GROUPS = {
         "LEFT JOIN {user} u ON u.id = s.key",
     ),
 }
-
-_FILTER = """ AND EXISTS (
-        SELECT 1 FROM {line} il JOIN {inv} i ON i.id = il.invoice_id
-        WHERE il.client_package_id = c.id AND i.status <> '{void}' AND i.{column} = %({param})s
-    )"""
 
 
 def _months(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -163,18 +153,7 @@ def package_sales(
         "start_t": _midnight(start),
         "end_t": _midnight(end + dt.timedelta(days=1)),
     }
-    where = ""
-    for column, value in (("location_id", location), ("practitioner_id", practitioner)):
-        if value is None:
-            continue
-        where += _FILTER.format(
-            line=InvoiceLine._meta.db_table,
-            inv=Invoice._meta.db_table,
-            void=InvoiceStatus.VOID,
-            column=column,
-            param=column,
-        )
-        params[column] = getattr(value, "pk", value)
+    where = package_invoice_filter("c", location, practitioner, params)
     key, labels, join = _GROUPS[group_by]
     sql = _SQL.format(key=key, labels=labels, join=join.format(**tables), where=where, **tables)
     with connection.cursor() as cursor:
