@@ -5,7 +5,8 @@ run as the role that does (`DATABASE_OWNER_URL`). After every `migrate` the owne
 the app role what it needs: read and write on every table, except that on append-only
 tables (any model with a protect trigger against update or delete: the credit ledger,
 expiry changes, the access log, every audit event table) it may only read and insert, and
-on `django_migrations` only read. So neither `SET LOCAL pgtrigger.ignore`, nor
+on `django_migrations` and on tables only the database itself writes (models with
+`app_read_only = True`: read models kept by triggers) only read. So neither `SET LOCAL pgtrigger.ignore`, nor
 `ALTER TABLE ... DISABLE TRIGGER`, nor `TRUNCATE` lets the app (or anyone who gets hold
 of its connection) change or remove a recorded row: PostgreSQL refuses them by privilege,
 before any trigger runs.
@@ -77,6 +78,16 @@ def append_only_tables() -> list[str]:
     return sorted(set(tables))
 
 
+def read_only_tables() -> list[str]:
+    """Tables of models marked `app_read_only`: read models the database keeps itself
+    (its triggers call SECURITY DEFINER functions owned by the tables' owner)."""
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if getattr(model, "app_read_only", False)
+    )
+
+
 def grant_app_privileges(alias: str = "default", role: str | None = None) -> str | None:
     """As the owner, give the app role its privileges (run after every migrate).
 
@@ -98,6 +109,10 @@ def grant_app_privileges(alias: str = "default", role: str | None = None) -> str
     statements += [
         f"REVOKE {APPEND_ONLY_REFUSED} ON {quote(table)} FROM {who}"
         for table in append_only_tables()
+    ]
+    statements += [
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {who}"
+        for table in read_only_tables()
     ]
     # One transaction: the app never sees its privileges half-granted.
     with transaction.atomic(using=alias), connection.cursor() as cursor:

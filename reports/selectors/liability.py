@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from kernel.money import to_money
-from packages.models import ClientPackage, CreditLedgerEntry, ExpiryChange, LedgerKind
+from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from practice.models import PracticeSettings
+from reports.models import PackageStep
 from reports.selectors.expiring import _held_value
 
 
@@ -45,124 +46,99 @@ def _midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time()), timezone.get_default_timezone())
 
 
-# One statement. Events of each package (its ledger rows, its expiry changes and its
-# cancellation) in order; window sums give, after each event, C (credits incl.
-# adjustments), k (consumed), whether it is canceled and the expiry date in effect.
-# A package "holds" P - round(P*k/C, 2) and C - k credits while it is live (sold, not
-# canceled, C > 0, and the day is not after the expiry date in effect), else nothing.
-# Each event is worth held(after) - held(before), both judged on the event's local day.
+# One statement over the package steps (`reports.models.PackageStep`: one row per event
+# of a package, with its state just before and after and what it moved, kept by
+# triggers): the movements of the period, read from an index alone, and the steps in
+# effect at its start and at its end of the packages holding something then
+# (t < instant <= nt, through a partial GiST index). Its cost follows the period's events
+# and the packages live at its ends, not the whole history. A package "holds"
+# P - round(P*k/C, 2) and C - k credits while it is live (not canceled, C > 0, and the
+# day is not after the expiry date in effect), else nothing; an event moved
+# held(after) - held(before), judged on its local day. The steps store that for the zone
+# `reports_step_zone()` names; should settings.TIME_ZONE differ, `_MOVED_N` and
+# `_MOVED_V` work it out again from the stored states (constant-folded away otherwise).
 _SQL = """
-WITH pk AS (
-    SELECT cp.id,
-           -- P in cents (bigint: the per-row arithmetic below stays in integers)
-           (100 * CASE WHEN %(incl)s AND tr.rate IS NOT NULL
-                       THEN cp.price - ROUND(cp.price * tr.rate / (100 + tr.rate), 2)
-                       ELSE cp.price END)::bigint AS p,
-           CASE WHEN fx.client_package_id IS NOT NULL THEN fx.old_expires_on
-                ELSE cp.expires_on END AS exp0,
-           cp.canceled_at
-    FROM {cp} cp
-    LEFT JOIN {tr} tr ON tr.id = cp.tax_rate_id
-    LEFT JOIN (
-        SELECT DISTINCT ON (client_package_id) client_package_id, old_expires_on
-        FROM {ec} ORDER BY client_package_id, created_at, id
-    ) fx ON fx.client_package_id = cp.id
-    -- Left out: packages that hold nothing from before the period on and cannot come
-    -- back, so every figure of theirs is 0: canceled before it; expired before it with
-    -- no expiry change since; used up (all credits consumed) with no ledger row since.
-    -- At size most packages are such, and the window below then sorts far fewer rows.
-    WHERE (cp.canceled_at IS NULL OR cp.canceled_at >= %(start_t)s)
-      AND (cp.expires_on IS NULL OR cp.expires_on >= %(before)s OR EXISTS (
-          SELECT 1 FROM {ec} e WHERE e.client_package_id = cp.id
-                                  AND e.created_at >= %(start_t)s))
-      AND (cp.consumed < cp.credits OR EXISTS (
-          SELECT 1 FROM {led} l WHERE l.client_package_id = cp.id
-                                  AND l.created_at >= %(start_t)s))
-      {where}
+WITH {filter_cte}
+mv AS (
+    SELECT st.client_package_id AS cp, st.t, st.ord, st.src AS id, st.kind,
+           CASE WHEN reports_step_zone() = %(tz)s THEN st.dn ELSE {moved_n} END AS dn,
+           CASE WHEN reports_step_zone() = %(tz)s
+                THEN CASE WHEN %(incl)s THEN st.dv_in ELSE st.dv_ex END
+                ELSE {moved_v} END AS dv
+    FROM {st} st
+    WHERE st.t >= %(start_t)s AND st.t < %(end_t)s {keep}
 ),
-ev AS (
-    SELECT l.client_package_id AS cp, pk.p, pk.exp0, l.created_at AS t, 0 AS ord, l.id AS id,
-           l.kind AS kind,
-           CASE WHEN l.kind IN ('{grant}', '{adjust}') THEN l.quantity ELSE 0 END AS dc,
-           CASE WHEN l.kind IN ('{consume}', '{release}') THEN -l.quantity ELSE 0 END AS dk,
-           NULL::date AS new_exp
-    FROM {led} l JOIN pk ON pk.id = l.client_package_id
-    WHERE l.created_at < %(end_t)s
-    UNION ALL
-    SELECT e.client_package_id, pk.p, pk.exp0, e.created_at, 1, e.id, 'extend', 0, 0,
-           e.new_expires_on
-    FROM {ec} e JOIN pk ON pk.id = e.client_package_id
-    WHERE e.created_at < %(end_t)s
-    UNION ALL
-    SELECT pk.id, pk.p, pk.exp0, pk.canceled_at, 2, 0, 'cancel', 0, 0, NULL
-    FROM pk WHERE pk.canceled_at < %(end_t)s
+b0 AS (
+    -- held at the end of the day before the period
+    SELECT st.client_package_id AS cp, st.c, st.k,
+           CASE WHEN %(incl)s THEN st.p_in ELSE st.p_ex END AS p
+    FROM {st} st
+    WHERE tstzrange(st.t, st.nt, '(]') @> %(start_t)s::timestamptz
+      AND st.c > st.k AND NOT st.x AND (st.exp IS NULL OR st.exp >= %(before)s) {keep}
 ),
-w1 AS (
-    -- One window, one sort. After the event: c, k, canceled x, the expiry dates set so
-    -- far (xs); before it: c - dc, k - dk, x unless this is the cancellation, and the
-    -- expiry date before this change.
-    SELECT ev.*,
-           SUM(dc) OVER w AS c,
-           SUM(dk) OVER w AS k,
-           BOOL_OR(kind = 'cancel') OVER w AS x,
-           ARRAY_AGG(new_exp) FILTER (WHERE kind = 'extend') OVER w AS xs,
-           LEAD(t) OVER w AS nt,
-           (t AT TIME ZONE %(tz)s)::date AS d
-    FROM ev
-    WINDOW w AS (PARTITION BY cp ORDER BY t, ord, id ROWS UNBOUNDED PRECEDING)
-),
-w3 AS (
-    SELECT w1.*,
-           c - dc AS pc,
-           k - dk AS pk_,
-           x AND kind <> 'cancel' AS px,
-           CASE WHEN xs IS NULL THEN exp0 ELSE xs[CARDINALITY(xs)] END AS exp,
-           CASE WHEN kind <> 'extend' THEN
-                     CASE WHEN xs IS NULL THEN exp0 ELSE xs[CARDINALITY(xs)] END
-                WHEN CARDINALITY(xs) = 1 THEN exp0
-                ELSE xs[CARDINALITY(xs) - 1] END AS pexp
-    FROM w1
-),
-held AS (
-    SELECT w3.*,
-           -- after the event, on its day
-           (c > 0 AND NOT x AND (exp IS NULL OR d <= exp)) AS live_a,
-           (pc > 0 AND NOT px AND (pexp IS NULL OR d <= pexp)) AS live_b,
-           -- the last state before the period, on the day before it
-           (c > 0 AND NOT x AND (exp IS NULL OR %(before)s <= exp)) AS live_o,
-           -- the last state of the period, on its last day
-           (c > 0 AND NOT x AND (exp IS NULL OR %(end)s <= exp)) AS live_c
-    FROM w3
-),
-m AS (
-    -- held = P - V(k), V(k) = round_half_up(P * k / C) in cents = (2Pk + C) div 2C
-    SELECT held.*,
-           CASE WHEN live_a THEN p - (2 * p * k + c) / (2 * c) ELSE 0 END
-             - CASE WHEN live_b THEN p - (2 * p * pk_ + pc) / (2 * pc) ELSE 0 END AS dv,
-           CASE WHEN live_a THEN c - k ELSE 0 END
-             - CASE WHEN live_b THEN pc - pk_ ELSE 0 END AS dn,
-           (t < %(start_t)s AND (nt IS NULL OR nt >= %(start_t)s) AND live_o) AS is_o,
-           (nt IS NULL AND live_c) AS is_c,
-           t >= %(start_t)s AS in_p
-    FROM held
+b1 AS (
+    -- held at the end of the period's last day
+    SELECT st.client_package_id AS cp, st.c, st.k,
+           CASE WHEN %(incl)s THEN st.p_in ELSE st.p_ex END AS p
+    FROM {st} st
+    WHERE tstzrange(st.t, st.nt, '(]') @> %(end_t)s::timestamptz
+      AND st.c > st.k AND NOT st.x AND (st.exp IS NULL OR st.exp >= %(end)s) {keep}
 )
 """
 
-_TOTALS = """
+# What an event moved, from the step's states, judged on its local day in settings'
+# zone: only when the steps were judged in another (see `_SQL`).
+_LIVE = "({c} > 0 AND NOT {x} AND ({exp} IS NULL OR (st.t AT TIME ZONE %(tz)s)::date <= {exp}))"
+_LIVE_AFTER = _LIVE.format(c="st.c", x="st.x", exp="st.exp")
+_LIVE_BEFORE = _LIVE.format(c="st.c0", x="st.x0", exp="st.exp0")
+_P = "(CASE WHEN %(incl)s THEN st.p_in ELSE st.p_ex END)"
+_MOVED_N = (
+    f"(CASE WHEN {_LIVE_AFTER} THEN st.c - st.k ELSE 0 END"
+    f" - CASE WHEN {_LIVE_BEFORE} THEN st.c0 - st.k0 ELSE 0 END)"
+)
+_MOVED_V = (
+    f"(CASE WHEN {_LIVE_AFTER} THEN {_P} - (2 * {_P} * st.k + st.c) / (2 * st.c) ELSE 0 END"
+    f" - CASE WHEN {_LIVE_BEFORE} THEN {_P} - (2 * {_P} * st.k0 + st.c0) / (2 * st.c0)"
+    " ELSE 0 END)"
+)
+
+# The events and the balances as one set of lines, for the drill-down.
+_M = """,
+m AS (
+    SELECT cp, t, ord, id, kind, dn, dv, NULL::integer AS c, NULL::integer AS k,
+           NULL::bigint AS p, FALSE AS is_o, FALSE AS is_c, TRUE AS in_p
+    FROM mv
+    UNION ALL
+    SELECT cp, NULL, NULL, NULL, NULL, 0, 0, c, k, p, TRUE, FALSE, FALSE FROM b0
+    UNION ALL
+    SELECT cp, NULL, NULL, NULL, NULL, 0, 0, c, k, p, FALSE, TRUE, FALSE FROM b1
+)
+"""
+
+# The totals: the period's movements grouped by kind first (a parallel aggregate over
+# the index), then the two balances.
+_TOTALS = """,
+sums AS (
+    SELECT kind, SUM(dn) AS n, SUM(dv) AS v FROM mv GROUP BY kind
+    UNION ALL
+    SELECT 'opening', SUM(c - k), SUM(p - (2 * p * k + c) / (2 * c)) FROM b0
+    UNION ALL
+    SELECT 'closing', SUM(c - k), SUM(p - (2 * p * k + c) / (2 * c)) FROM b1
+)
 SELECT
-    SUM(c - k) FILTER (WHERE is_o),
-    SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_o),
-    SUM(c - k) FILTER (WHERE is_c),
-    SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_c),
-    SUM(dn) FILTER (WHERE in_p AND kind = '{grant}'),
-    SUM(dv) FILTER (WHERE in_p AND kind = '{grant}'),
-    -SUM(dn) FILTER (WHERE in_p AND kind IN ('{consume}', '{release}')),
-    -SUM(dv) FILTER (WHERE in_p AND kind IN ('{consume}', '{release}')),
-    -SUM(dn) FILTER (WHERE in_p AND kind = 'cancel'),
-    -SUM(dv) FILTER (WHERE in_p AND kind = 'cancel'),
-    SUM(dn) FILTER (WHERE in_p AND kind = '{adjust}'),
-    SUM(dv) FILTER (WHERE in_p AND kind = '{adjust}')
-FROM m
+    SUM(n) FILTER (WHERE kind = 'opening'),
+    SUM(v) FILTER (WHERE kind = 'opening'),
+    SUM(n) FILTER (WHERE kind = 'closing'),
+    SUM(v) FILTER (WHERE kind = 'closing'),
+    SUM(n) FILTER (WHERE kind = '{grant}'),
+    SUM(v) FILTER (WHERE kind = '{grant}'),
+    -SUM(n) FILTER (WHERE kind IN ('{consume}', '{release}')),
+    -SUM(v) FILTER (WHERE kind IN ('{consume}', '{release}')),
+    -SUM(n) FILTER (WHERE kind = 'cancel'),
+    -SUM(v) FILTER (WHERE kind = 'cancel'),
+    SUM(n) FILTER (WHERE kind = '{adjust}'),
+    SUM(v) FILTER (WHERE kind = '{adjust}')
+FROM sums
 """
 
 _FILTER = """ AND EXISTS (
@@ -192,20 +168,14 @@ def package_invoice_filter(alias: str, location, practitioner, params: dict[str,
     return where
 
 
+# The packages kept by the location and practitioner filters, when given.
+_FILTER_CTE = "f AS (SELECT cp.id FROM {cp} cp WHERE TRUE {where}),"
+
+
 def _run(
     cursor, select: str, practice, start, end, location, practitioner, extra: dict[str, Any]
 ) -> None:
-    """Execute the events statement (`_SQL`) followed by `select` over its last CTE `m`."""
-    tables = {
-        "cp": ClientPackage._meta.db_table,
-        "tr": ClientPackage._meta.get_field("tax_rate").related_model._meta.db_table,
-        "ec": ExpiryChange._meta.db_table,
-        "led": CreditLedgerEntry._meta.db_table,
-        "grant": LedgerKind.GRANT,
-        "adjust": LedgerKind.ADJUST,
-        "consume": LedgerKind.CONSUME,
-        "release": LedgerKind.RELEASE,
-    }
+    """Execute the steps statement (`_SQL`) followed by `select` over its last CTE `m`."""
     params: dict[str, Any] = {
         "incl": practice.prices_include_tax,
         "tz": settings.TIME_ZONE,
@@ -216,10 +186,25 @@ def _run(
         **extra,
     }
     where = package_invoice_filter("cp", location, practitioner, params)
-    # For this transaction only: the sort of a million ledger rows fits in memory, and no
-    # JIT compilation (it cost more than it saved: ~0.7 s at 1M rows).
+    filter_cte, keep = "", ""
+    if where:
+        filter_cte = _FILTER_CTE.format(cp=ClientPackage._meta.db_table, where=where)
+        keep = "AND st.client_package_id IN (SELECT id FROM f)"
+    sql = (_SQL + select).format(
+        filter_cte=filter_cte,
+        keep=keep,
+        moved_n=_MOVED_N,
+        moved_v=_MOVED_V,
+        st=PackageStep._meta.db_table,
+        grant=LedgerKind.GRANT,
+        adjust=LedgerKind.ADJUST,
+        consume=LedgerKind.CONSUME,
+        release=LedgerKind.RELEASE,
+    )
+    # For this transaction only: sums over a year of events fit in memory, and no JIT
+    # compilation (it cost more than it saved at a million rows).
     cursor.execute("SELECT set_config('work_mem', '128MB', true), set_config('jit', 'off', true)")
-    cursor.execute((_SQL + select).format(where=where, **tables), params)
+    cursor.execute(sql, params)
 
 
 def package_liability(
@@ -412,10 +397,10 @@ def package_liability_movements(
     extra: dict[str, Any] = {"offset": offset, "limit": limit, "figure": figure}
     if figure in _EVENT_FIGURES:
         kinds, sign = _EVENT_FIGURES[figure]
-        select = _EVENTS
+        select = _M + _EVENTS
         extra.update(kinds=[str(kind) for kind in kinds], sign=sign)
     else:
-        select = _PACKAGES
+        select = _M + _PACKAGES
     with transaction.atomic(), connection.cursor() as cursor:
         _run(cursor, select, practice, start, end, location, practitioner, extra)
         raw = cursor.fetchall()
