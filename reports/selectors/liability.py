@@ -311,26 +311,40 @@ ORDER BY t, cp, ord, id
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
-# Per package: what it held at the opening and at the closing, and the change its events
-# (other than expiry changes) caused in the period. Expired is what is left, package by
-# package, as in `package_liability`.
-_PACKAGES = """
-, pp AS (
-    SELECT cp,
-           COALESCE(SUM(c - k) FILTER (WHERE is_o), 0) AS o_n,
-           COALESCE(SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_o), 0) AS o_v,
-           COALESCE(SUM(c - k) FILTER (WHERE is_c), 0) AS c_n,
-           COALESCE(SUM(p - (2 * p * k + c) / (2 * c)) FILTER (WHERE is_c), 0) AS c_v,
-           COALESCE(SUM(dn) FILTER (WHERE in_p AND kind <> 'extend'), 0) AS e_n,
-           COALESCE(SUM(dv) FILTER (WHERE in_p AND kind <> 'extend'), 0) AS e_v
-    FROM m GROUP BY cp
-), fig AS (
-    SELECT cp,
-           CASE %(figure)s WHEN 'opening' THEN o_n WHEN 'closing' THEN c_n
-                ELSE o_n + e_n - c_n END AS n,
-           CASE %(figure)s WHEN 'opening' THEN o_v WHEN 'closing' THEN c_v
-                ELSE o_v + e_v - c_v END AS v
-    FROM pp
+# Opening and closing: each package holding something then, from the steps in effect.
+_BALANCE = """
+SELECT cp, NULL::timestamptz, c - k, (p - (2 * p * k + c) / (2 * c)), NULL, NULL, COUNT(*) OVER ()
+FROM b0
+ORDER BY cp
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# Expired, per package: what it held at the opening, plus what its events other than
+# expiry changes moved in the period, less what it held at the closing. Only packages
+# whose expiry date passed in the period while they held something, or whose expiry was
+# changed in it, can have any: those are found first (`cand`, through the GiST index),
+# so the work follows them, not every event of the period.
+_EXPIRED = """,
+cand AS (
+    SELECT st.client_package_id AS cp FROM {st} st
+    WHERE tstzrange(st.t, st.nt, '(]') && tstzrange(%(start_t)s, %(end_t)s, '[]')
+      AND st.c > st.k AND NOT st.x AND st.exp >= %(before)s AND st.exp < %(end)s {keep}
+    UNION
+    SELECT st.client_package_id FROM {st} st
+    WHERE st.t >= %(start_t)s AND st.t < %(end_t)s AND st.kind = 'extend' {keep}
+),
+fig AS (
+    -- one grouping of all three parts (a hash on the package, whatever the estimates)
+    SELECT cp, SUM(n) AS n, SUM(v) AS v
+    FROM (
+        SELECT cp, c - k AS n, (p - (2 * p * k + c) / (2 * c)) AS v FROM b0
+        UNION ALL
+        SELECT cp, dn, dv FROM mv WHERE kind <> 'extend'
+        UNION ALL
+        SELECT cp, k - c, (2 * p * k + c) / (2 * c) - p FROM b1
+    ) parts
+    WHERE cp IN (SELECT cp FROM cand)
+    GROUP BY cp
 )
 SELECT cp, NULL::timestamptz, n, v, NULL, NULL, COUNT(*) OVER ()
 FROM fig WHERE n <> 0 OR v <> 0
@@ -400,7 +414,10 @@ def package_liability_movements(
         select = _M + _EVENTS
         extra.update(kinds=[str(kind) for kind in kinds], sign=sign)
     else:
-        select = _M + _PACKAGES
+        # (b0: the steps in effect at the opening, b1: at the closing; see `_SQL`)
+        select = {"opening": _BALANCE, "closing": _BALANCE.replace("FROM b0", "FROM b1")}.get(
+            figure, _EXPIRED
+        )
     with transaction.atomic(), connection.cursor() as cursor:
         _run(cursor, select, practice, start, end, location, practitioner, extra)
         raw = cursor.fetchall()
