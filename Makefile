@@ -33,7 +33,7 @@ fi; \
 export DATABASE_URL; echo "Database: $${DATABASE_URL}";
 endef
 
-.PHONY: help run test stop lint fmt venv chromium bench
+.PHONY: help run test stop lint fmt venv chromium pgbouncer bench
 
 help: ## list the targets
 	@echo "Caspen: practice management for clinics"
@@ -60,7 +60,7 @@ run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
 # to spread it). Locally the test databases are kept between runs (--reuse-db; rebuilt
 # when a migration or a package changed, see tests/conftest.py); CI (CI=true) builds
 # them afresh.
-test: venv chromium ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
+test: venv chromium pgbouncer ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
 	@$(with_db) \
 	export CASPEN_ALLOW_INSECURE_KEY=1 CASPEN_PLAIN_STATIC=1; \
 	if [ "$${CI:-}" = true ]; then keep=""; else keep="--reuse-db"; fi; \
@@ -128,6 +128,19 @@ chromium: ## install Debian's chromium for the browser tests, if missing
 			echo "WARNING: /usr/bin/chromium is missing, so the browser tests will fail." >&2; \
 			echo "  Install it with: sudo apt-get install chromium" >&2; \
 			echo "  or leave those tests out: make test ARGS=\"-m 'not browser'\"" >&2; \
+		fi; \
+	fi
+
+pgbouncer: ## install Debian's pgbouncer for the race tests through a pooler, if missing
+	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \
+			echo "Installing pgbouncer for the race tests through a connection pooler"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer \
+				|| { DEBIAN_FRONTEND=noninteractive apt-get update \
+					&& DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer; }; \
+		else \
+			echo "WARNING: pgbouncer is missing, so the race tests through it will fail." >&2; \
+			echo "  Install it with: sudo apt-get install pgbouncer" >&2; \
 		fi; \
 	fi
 

@@ -163,6 +163,14 @@ DATABASES = {
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
 DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost in doubt
+# Behind PgBouncer in transaction-pooling mode (README: Deployment), each transaction may
+# get another server connection: no prepared statements (psycopg prepares a statement
+# run five times on a connection) and no server-side cursors, which it would not keep.
+# Nothing else is kept between transactions: the audit context is set per transaction.
+DATABASE_TRANSACTION_POOLING = _env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 # The owner of the tables, for migrations (kernel/database.py): same server and database
 # as DATABASE_URL, another role. The app itself then runs as DATABASE_URL's role, which

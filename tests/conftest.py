@@ -211,6 +211,20 @@ def _default_data_survives_flushes(request, django_db_blocker):
     yield
 
 
+@pytest.fixture(params=["direct", "pgbouncer"])
+def each_database_path(request, transactional_db):
+    """Run the test twice: connected to PostgreSQL directly, then through PgBouncer in
+    transaction-pooling mode (tests/pgbouncer.py), as app hosts sharing one database
+    would be. For the race tests: `pytest.mark.usefixtures("each_database_path")`."""
+    if request.param == "direct":
+        yield
+        return
+    from tests.pgbouncer import through_pgbouncer
+
+    with through_pgbouncer():
+        yield
+
+
 @pytest.fixture
 def roles_exist(db):
     """Transactional tests flush the tables the data migrations filled; put roles back."""

@@ -26,7 +26,12 @@ from practice.models import PracticeSettings
 from tests.factories import ClientPackageFactory, LocationFactory, PractitionerFactory
 from tests.invoicing.helpers import cash, draft, open_invoice
 
-pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+# Each race runs directly and through PgBouncer (tests/conftest.py: each_database_path).
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("each_database_path"),
+]
 
 
 def race(count: int, prepare: Callable[[int], object], act: Callable[[object], object]):

@@ -17,7 +17,12 @@ from packages.models import ClientPackage
 from packages.selectors import ledger_discrepancies
 from tests.factories import PractitionerFactory, next_local
 
-pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+# Each race runs directly and through PgBouncer (tests/conftest.py: each_database_path).
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("each_database_path"),
+]
 
 
 def race(callables):

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +25,9 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
-from tests.database import database_url
+from tests.database import connection_params, database_url
 from tests.defaults import ensure_default_data
+from tests.pgbouncer import pgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = int(os.environ.get("TRUST_WORKERS", "4"))
@@ -65,15 +68,45 @@ class Server:
         return http
 
 
+PATHS = ["direct", "pgbouncer"]
+
+
 @pytest.fixture
-def server(transactional_db):
-    """gunicorn (WORKERS sync worker processes) on a free port, serving the test database."""
+def database_path(request) -> Iterator[str | None]:
+    """How the server's workers reach PostgreSQL: directly (the default), or through
+    PgBouncer in transaction-pooling mode (tests/pgbouncer.py), as several app hosts
+    would: a module opts in with
+    `pytest.mark.parametrize("database_path", PATHS, indirect=True)`."""
+    if getattr(request, "param", "direct") == "direct":
+        yield None
+        return
+    with pgbouncer() as through:
+        yield f"postgres://{_app_user()}@{through['HOST']}:{through['PORT']}/{_test_db()}"
+
+
+def _app_user() -> str:
+    params = connection_params()
+    user = urllib.parse.quote(params["user"], safe="")
+    if params.get("password"):
+        user += ":" + urllib.parse.quote(params["password"], safe="")
+    return user
+
+
+def _test_db() -> str:
+    return urllib.parse.quote(connection_params()["dbname"], safe="")
+
+
+@pytest.fixture
+def server(transactional_db, database_path):
+    """gunicorn (WORKERS sync worker processes) on a free port, serving the test database
+    directly or through PgBouncer (`database_path`)."""
     ensure_default_data()
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"caspen-gunicorn-{port}.log"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database_path or database_url(),
+        "DATABASE_TRANSACTION_POOLING": "true" if database_path else "false",
         "DEBUG": "false",
         # The same key as this process: the sessions it creates must be valid there.
         "SECRET_KEY": settings.SECRET_KEY,

@@ -19,9 +19,14 @@ from invoicing.models import Invoice
 from packages.models import ClientPackage, CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
 from tests.factories import InvoiceFactory, InvoiceLineFactory, PractitionerFactory, next_local
-from tests.trust.conftest import fire
+from tests.trust.conftest import PATHS, fire
 
-pytestmark = [pytest.mark.concurrency]
+# Each race runs twice: workers connected to PostgreSQL directly, and through PgBouncer in
+# transaction-pooling mode (several app hosts sharing one database; tests/pgbouncer.py).
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.parametrize("database_path", PATHS, indirect=True),
+]
 
 REQUEST_TIMEOUT = 120
 
