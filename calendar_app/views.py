@@ -347,6 +347,25 @@ def _wire(form: AppointmentForm) -> AppointmentForm:
     }
     for name in ("service", "date", "repeat"):
         form.fields[name].widget.attrs.update(attrs)
+    return _wire_places(form)
+
+
+def _wire_places(form, appointment: Appointment | None = None):
+    """Changing the practitioner or location reloads the Service list (only what that
+    practitioner provides there), keeping the rest of the form as typed (HTMX)."""
+    url = reverse("calendar_app:service_options")
+    if appointment is not None:
+        url += f"?appointment={appointment.pk}"
+    attrs = {
+        "hx-get": url,
+        "hx-trigger": "change",
+        "hx-include": "closest form",
+        "hx-target": "#service-field",
+        "hx-swap": "outerHTML",
+        "hx-sync": "#service-field:replace",
+    }
+    for name in ("practitioner", "location"):
+        form.fields[name].widget.attrs.update(attrs)
     return form
 
 
@@ -510,6 +529,20 @@ def appointment_matches(request: HttpRequest) -> HttpResponse:
     return HttpResponse(html)
 
 
+@staff_view("calendar_app.view_appointment")
+def service_options(request: HttpRequest) -> HttpResponse:
+    """The Service field for the chosen practitioner and location (HTMX): Create
+    appointment, or Edit details of `?appointment=`."""
+    appointment_id = request.GET.get("appointment", "")
+    initial = _typed(request.GET)
+    if appointment_id.isdigit() and len(appointment_id) < 18:
+        appointment = _load(int(appointment_id))
+        form = EditAppointmentForm(initial=initial, appointment=appointment, user=request.user)
+    else:
+        form = _wire(AppointmentForm(initial=initial))
+    return render(request, "calendar_app/includes/service_field.html", {"form": form})
+
+
 # ------------------------------------------------------------- the information panel
 
 
@@ -657,7 +690,7 @@ def appointment_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 def _edit_render(request, appointment, form, *, unlink: bool, status: int = 200) -> HttpResponse:
     context = {
         "appointment": appointment,
-        "form": form,
+        "form": _wire_places(form, appointment),
         "unlink": unlink,
         "in_modal": bool(request.htmx),
         "calendar_url": _calendar_url_for(appointment),
