@@ -34,6 +34,7 @@ from calendar_app.forms import (
     PackageAreaForm,
     parse_link_choice,
     parse_local_datetime,
+    service_label,
 )
 from calendar_app.grid import build_grid, day_bounds
 from calendar_app.models import Appointment
@@ -219,6 +220,7 @@ class PackageArea:
     chosen_service: Service | None = None
     error: str = ""
     message: str = selectors.REPEAT_NO_PACKAGE
+    note: str = ""  # the service changed with the package chosen: say so
 
 
 @dataclass
@@ -242,10 +244,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def package_choices(packages: list[ClientPackage], chosen: str = "") -> list[PackageChoice]:
+def package_choices(
+    packages: list[ClientPackage], chosen: str = "", *, service_id: int | None = None
+) -> list[PackageChoice]:
     """The Link package list: fixed packages show each service's allowance ("0 of 3
     used"; a service with none left is disabled); flexible ones the package's remaining
-    credits. Uses the services prefetched by `client_package_matches`."""
+    credits. Uses the services prefetched by `client_package_matches`.
+
+    With `service_id` (the booking's service is chosen), each package offers only that
+    service: picking another covered service would change the booking (issue 11)."""
     result = []
     for package in packages:
         remaining = _plural(package.remaining, "credit") + " remaining"
@@ -257,6 +264,8 @@ def package_choices(packages: list[ClientPackage], chosen: str = "") -> list[Pac
         kind = "Fixed" if package.is_fixed else "Flexible"
         services = []
         for covered in package.services.all():
+            if service_id is not None and covered.service_id != service_id:
+                continue
             value = f"{package.pk}:{covered.service_id}"
             left = covered.remaining
             services.append(
@@ -300,22 +309,36 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             .filter(pk=package.pk)
             .exists()
         ):
+            note = ""
+            if service is None or service.pk != chosen_service.pk:
+                was = f" (was {service_label(service)})" if service is not None else ""
+                note = f"The service is now {service_label(chosen_service)}{was}."
             return PackageArea(
-                state=AreaState.CHOSEN, chosen=package, chosen_service=chosen_service
+                state=AreaState.CHOSEN, chosen=package, chosen_service=chosen_service, note=note
             )
         error = "Select a package, then the service it covers."
         step = "link"
     if step == "link":
         found = list(matches)
         if found:
-            choices = package_choices(found, values["link_choice"] or "")
+            choices = package_choices(
+                found, values["link_choice"] or "", service_id=service.pk if service else None
+            )
             return PackageArea(state=AreaState.LINK, count=len(found), choices=choices, error=error)
     elif step != "clear_package" and values["client_package"]:
         package = matches.filter(pk=values["client_package"]).first()
         if package is not None:
             return PackageArea(state=AreaState.CHOSEN, chosen=package, chosen_service=service)
-        # The client, service or date changed so that the package no longer pays.
-        error = "The package link was taken off: that package doesn't cover this booking."
+        # The client, service or date changed so that the package no longer pays: say so
+        # plainly, naming the package and what it does not cover.
+        dropped = ClientPackage.objects.filter(pk=values["client_package"]).first()
+        name = dropped.name if dropped is not None else "The package"
+        if service is not None and dropped is not None:
+            error = (
+                f"The package link was removed: {name} doesn't cover {service.name} on this date."
+            )
+        else:
+            error = f"The package link was removed: {name} doesn't cover this booking."
     count = matches.count()
     return PackageArea(state=AreaState.BANNER if count else AreaState.OFF, count=count, error=error)
 
@@ -747,7 +770,15 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     sent = submit(form, update, fields_by_code=FIELD_FOR_CODE)
     if not sent.ok:
         return _edit_render(request, appointment, form, unlink=unlink, status=sent.status)
-    return _done(request, appointment, "Appointment updated.")
+    note = "Appointment updated."
+    if unlink_asked:
+        # Never silently: the service (perhaps chosen when linking) stays after an unlink.
+        service = form.cleaned_data["service"]
+        note = (
+            "Appointment updated. The package link was removed and its credit given back; "
+            f"the service stays {service_label(service)}."
+        )
+    return _done(request, appointment, note)
 
 
 # --------------------------------------------------------------------- Link package
@@ -781,7 +812,9 @@ def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "appointment": appointment,
         "form": form,
-        "choices": package_choices(list(matches), form.data.get("link_choice", "")),
+        "choices": package_choices(
+            list(matches), form.data.get("link_choice", ""), service_id=appointment.service_id
+        ),
         "in_modal": bool(request.htmx),
     }
     return render_popup(request, LINK, context, partial="link", status=status)
