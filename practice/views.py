@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from calendar_app import selectors as calendar_selectors
 from calendar_app import services as calendar_services
+from calendar_app.forms import service_label
 from calendar_app.models import CancellationReason, Location, Practitioner
 from catalog import services as catalog_services
 from catalog.models import TaxRate
@@ -570,7 +571,7 @@ def _service_groups(services, ticked: set[int], typed: set[str] | None):
         if not groups or groups[-1][0] != name:
             groups.append((name, []))
         checked = str(service.pk) in typed if typed is not None else service.pk in ticked
-        groups[-1][1].append((service, checked))
+        groups[-1][1].append((service, service_label(service), checked))
     return groups
 
 
