@@ -439,7 +439,11 @@ class EditAppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         help_text="This appointment is marked {status}: its credit was used. The reason is "
         "kept in the package's credit history.",
     )
-    service = ServiceChoiceField(queryset=Service.objects.filter(archived=False), empty_label=None)
+    service = ServiceChoiceField(
+        queryset=Service.objects.filter(archived=False),
+        empty_label=None,
+        error_messages={"required": "Choose a service."},
+    )
     practitioner = forms.ModelChoiceField(
         queryset=Practitioner.objects.filter(archived=False), empty_label=None
     )

@@ -274,3 +274,21 @@ def test_the_settings_page_is_for_admins_only(client, practice, reception):
     client.force_login(reception)
     url = reverse("settings:practitioner_services", args=[practice.practitioner.pk])
     assert client.get(url).status_code == 403
+
+
+def test_the_activity_tells_what_was_added_and_removed(practice, admin_user):
+    from tests.audit.helpers import events_of, sentences
+
+    _only_initial_and_follow_up(practice)
+    practitioner_services_set(
+        practitioner=practice.practitioner,
+        location=practice.location,
+        services=[practice.follow_up],
+        by=admin_user,
+    )
+    said = " | ".join(sentences(events_of("calendar_app.PractitionerServiceEvent")))
+    assert (
+        "removed Physio initial consultation from the services Sam Physio provides at "
+        "Main Street" in said
+    )
+    assert "added Physio follow-up to the services Sam Physio provides at Main Street" in said
