@@ -429,6 +429,30 @@
     }
   });
 
+  // Closing the popup gives focus back to what opened it; when that was replaced
+  // meanwhile (the calendar behind refreshed after a booking), to the same control
+  // redrawn, else the page's first control, never the page itself.
+  let opener = "";
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    const dialog = modal();
+    const target = event.detail.target;
+    if (dialog && !dialog.open && target && target.id === "modal-body") {
+      opener = event.detail.elt.getAttribute("hx-get") || "";
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id !== "modal") return;
+    window.setTimeout(function () {
+      if (!lostFocus()) return;
+      const same = opener && Array.from(document.querySelectorAll("[hx-get]")).find(function (el) {
+        return el.getAttribute("hx-get") === opener && visible(el);
+      });
+      const main = document.querySelector("main") || document.body;
+      const next = same || focusables(main)[0];
+      if (next) next.focus();
+    }, 0);
+  }, true);
+
   // ================================================================== end of issue 11
 
   // ------------------------------------------------------------------ print

@@ -400,3 +400,23 @@ def test_the_service_list_follows_the_practitioner_and_location(
     screenshot(page, f"service-list-{width}", full_page=False)
     _no_axe_violations(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_closing_the_popup_after_booking_gives_focus_back_to_the_calendar(
+    live, sign_in, practice, reception
+):
+    page = sign_in(reception)
+    page.goto(f"{live.url}/calendar/?date={_tomorrow().isoformat()}")
+    page.get_by_label("Create appointment at 10:00").first.click()
+    dialog = page.locator("#modal")
+    expect(dialog.get_by_role("heading", name="Create appointment")).to_be_visible()
+    dialog.get_by_label("Service").select_option(label="Physio follow-up (30 min)")
+    _choose_client(page, dialog)
+    dialog.get_by_role("button", name="Create appointment").click()
+    expect(dialog.get_by_role("heading", name="Appointment", exact=True)).to_be_visible()
+    expect(page.locator(".cal__appt", has_text="Jo Citizen")).to_be_attached()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.wait_for_timeout(100)
+    assert page.evaluate(ACTIVE) != "BODY"
+    assert page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
