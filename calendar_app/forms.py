@@ -249,6 +249,8 @@ class PackageAreaForm(forms.Form):
         queryset=Service.objects.filter(archived=False), required=False
     )
     repeat = forms.BooleanField(required=False)
+    start_time = forms.TimeField(required=False)
+    end_time = forms.TimeField(required=False)
     client_package = forms.IntegerField(required=False, min_value=1, max_value=2**62)
     link_choice = forms.CharField(required=False, max_length=50)
 

@@ -221,6 +221,7 @@ class PackageArea:
     error: str = ""
     message: str = selectors.REPEAT_NO_PACKAGE
     note: str = ""  # the service changed with the package chosen: say so
+    new_end: dt.time | None = None  # ...and the End typed before moved with it
 
 
 @dataclass
@@ -309,12 +310,22 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             .filter(pk=package.pk)
             .exists()
         ):
-            note = ""
+            note, new_end = "", None
             if service is None or service.pk != chosen_service.pk:
                 was = f" (was {service_label(service)})" if service is not None else ""
                 note = f"The service is now {service_label(chosen_service)}{was}."
+                start, end = values["start_time"], values["end_time"]
+                if start is not None and end is not None:
+                    # A typed End would keep the old length: it moves with the service.
+                    length = dt.timedelta(minutes=chosen_service.duration_minutes)
+                    new_end = (dt.datetime.combine(day, start) + length).time()
+                    note += f" It now ends at {new_end:%H:%M}."
             return PackageArea(
-                state=AreaState.CHOSEN, chosen=package, chosen_service=chosen_service, note=note
+                state=AreaState.CHOSEN,
+                chosen=package,
+                chosen_service=chosen_service,
+                note=note,
+                new_end=new_end,
             )
         error = "Select a package, then the service it covers."
         step = "link"
@@ -444,6 +455,8 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             initial["client_package"] = area.chosen.pk
             if area.chosen_service is not None:
                 initial["service"] = area.chosen_service.pk
+            if area.new_end is not None:
+                initial["end_time"] = area.new_end.strftime("%H:%M")
         elif step == "clear_package":
             initial["client_package"] = None
         form = AppointmentForm(initial=initial)
@@ -549,6 +562,10 @@ def appointment_matches(request: HttpRequest) -> HttpResponse:
         # The Service select follows the service chosen in Link package.
         form = _wire(AppointmentForm(initial={"service": area.chosen_service.pk}))
         html += render_to_string(f"{FORM}#service_field", {"form": form, "oob": True}, request)
+        if area.new_end is not None:
+            # The End field follows the service's length (issue 11: never silently kept).
+            end = AppointmentForm(initial={"end_time": area.new_end})["end_time"]
+            html += end.as_widget(attrs={"hx-swap-oob": "true"})
     return HttpResponse(html)
 
 

@@ -154,3 +154,27 @@ def test_edit_details_reloads_its_services_for_another_practitioner(staff, pract
         "Ria Massage doesn't provide Physio follow-up (30 min)", ""
     )
     assert "Ria Massage doesn't provide Physio follow-up (30 min) at Main Street" in text
+
+
+def test_a_typed_end_moves_with_the_service_a_package_sets(staff, practice, reception):
+    sold = practice.sell(by=reception)
+    response = staff.get(
+        reverse("calendar_app:matches"),
+        _area(
+            practice,
+            service=practice.follow_up.pk,
+            start_time="10:00",
+            end_time="10:30",
+            step="use_package",
+            link_choice=f"{sold.pk}:{practice.initial.pk}",
+        ),
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert (
+        "The service is now Physio initial consultation (45 min) (was Physio follow-up "
+        "(30 min)). It now ends at 10:45." in _text(response)
+    )
+    end = re.search(r'<input[^>]*id="appt_end_time"[^>]*>', html).group(0)
+    assert 'hx-swap-oob="true"' in end
+    assert 'value="10:45"' in end
