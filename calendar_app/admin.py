@@ -20,6 +20,7 @@ from calendar_app.models import (
     CancellationReason,
     Location,
     Practitioner,
+    PractitionerService,
 )
 from calendar_app.services import (
     EDITABLE_FIELDS,
@@ -58,6 +59,18 @@ class PractitionerAdmin(admin.ModelAdmin):
     list_filter = ["archived"]
     search_fields = ["name", "user__username", "user__email"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(PractitionerService)
+class PractitionerServiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which services each practitioner provides where: shown here, changed in Settings ›
+    Practitioners › Services (`practitioner_services_set`, which keeps the audit's
+    sentences and the "nothing ticked = every service" rule)."""
+
+    list_display = ["practitioner", "location", "service"]
+    list_select_related = ["practitioner", "location", "service"]
+    list_filter = ["practitioner", "location"]
+    search_fields = ["practitioner__name", "location__name", "service__name"]
 
 
 @admin.register(CancellationReason)

@@ -138,3 +138,28 @@ def practitioner_sentence(event: AuditEvent) -> str:
 @describes("calendar_app.CancellationReasonEvent", kind="Settings")
 def cancellation_reason_sentence(event: AuditEvent) -> str:
     return record_sentence(event, "cancellation reason", {"name": "name"})
+
+
+def _practitioner_service_refs(event: AuditEvent):
+    yield "calendar_app.Practitioner", event.data.get("practitioner_id")
+    yield "calendar_app.Location", event.data.get("location_id")
+    yield "catalog.Service", event.data.get("service_id")
+
+
+@describes(
+    "calendar_app.PractitionerServiceEvent", kind="Settings", refs=_practitioner_service_refs
+)
+def practitioner_service_sentence(event: AuditEvent) -> str | None:
+    """ "added Remedial massage to the services Sam Lee provides at City clinic" """
+    data = event.data
+    practitioner = event.name_of(
+        "calendar_app.Practitioner", data.get("practitioner_id"), "a practitioner"
+    )
+    location = event.name_of("calendar_app.Location", data.get("location_id"), "a location")
+    service = event.name_of("catalog.Service", data.get("service_id"), "a service")
+    where = f"the services {practitioner} provides at {location}"
+    if event.label == "insert":
+        return f"added {service} to {where}"
+    if event.label == "delete":
+        return f"removed {service} from {where}"
+    return None

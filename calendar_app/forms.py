@@ -8,6 +8,7 @@ live in the services, whose refusals the views show in these forms.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django import forms
 from django.utils import timezone
@@ -16,6 +17,7 @@ from calendar_app.models import CancellationReason, Location, Practitioner
 from calendar_app.selectors import (
     GIVE_BACK_USED_CREDIT,
     UNLINK,
+    services_provided,
     used_credit_refusal,
     uses_used_credit,
 )
@@ -84,9 +86,86 @@ def parse_date(value: str | None) -> dt.date | None:
     return parsed if EARLIEST <= parsed <= LATEST else None
 
 
+# "Remedial massage (30 min)": a name that already says a duration.
+DURATION_IN_NAME = re.compile(r"\s*\(\s*\d+\s*min\s*\)\s*$", re.IGNORECASE)
+NO_CATEGORY = "Other services"
+
+
+def service_label(service: Service) -> str:
+    """The service's name with its duration, once: "Remedial massage (30 min)", never
+    "Remedial massage (30 min) (30 min)" (a duration in the name gives way to the real one)."""
+    base = DURATION_IN_NAME.sub("", service.name).strip() or service.name
+    return f"{base} ({service.duration_minutes} min)"
+
+
+def grouped_service_choices(services, *, empty: str | None) -> list:
+    """Choices for a Service <select>: one <optgroup> per category, in the order given
+    (category, then name), services without a category last."""
+    groups: dict[str, list] = {}
+    other: list = []
+    for service in services:
+        row = (service.pk, service_label(service))
+        if service.category_id is None:
+            other.append(row)
+        else:
+            groups.setdefault(service.category.name, []).append(row)
+    if other:
+        groups[NO_CATEGORY] = other
+    choices: list = [("", empty)] if empty is not None else []
+    return choices + list(groups.items())
+
+
+def _pk(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 18 else None
+
+
 class ServiceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Service) -> str:
-        return f"{obj.name} ({obj.duration_minutes} min)"
+        return service_label(obj)
+
+
+class ServiceOfferMixin:
+    """The Service list offers only what the chosen practitioner provides at the chosen
+    location (calendar_app.selectors.services_provided), grouped by category. The
+    queryset still accepts any active service, so a service the practitioner does not
+    provide is refused by the booking service with its own message, beside the field.
+
+    `service_note` says when the service chosen before is not offered any more (the
+    practitioner or location changed): the list then asks for a service again rather
+    than silently selecting another."""
+
+    service_note = ""
+    service_dropped = False
+
+    def offer_services(self, *, keep: Service | None = None, always_chosen: bool = False):
+        source = self.data if self.is_bound else self.initial
+        practitioner_id, location_id = _pk(source.get("practitioner")), _pk(source.get("location"))
+        practitioner = (
+            Practitioner.objects.filter(pk=practitioner_id).first() if practitioner_id else None
+        )
+        location = Location.objects.filter(pk=location_id).first() if location_id else None
+        services = list(services_provided(practitioner, location))
+        offered = {service.pk for service in services}
+        if keep is not None and keep.pk not in offered:
+            services.append(keep)
+            offered.add(keep.pk)
+        selected = _pk(source.get("service"))
+        show_empty: str | None = None if always_chosen else "Choose a service"
+        if selected is not None and selected not in offered:
+            dropped = Service.objects.filter(pk=selected).first()
+            if dropped is not None and practitioner is not None and location is not None:
+                self.service_note = (
+                    f"{practitioner} doesn't provide {service_label(dropped)} at {location}: "
+                    "choose another service."
+                )
+            self.service_dropped = True
+            # static/js/app.js tells the package part that the service changed.
+            self.fields["service"].widget.attrs["data-service-dropped"] = ""
+            if not self.is_bound:
+                self.initial["service"] = None
+            show_empty = "Choose a service"  # never silently select another
+        self.fields["service"].choices = grouped_service_choices(services, empty=show_empty)
 
 
 class DateInput(forms.DateInput):
@@ -170,6 +249,8 @@ class PackageAreaForm(forms.Form):
         queryset=Service.objects.filter(archived=False), required=False
     )
     repeat = forms.BooleanField(required=False)
+    start_time = forms.TimeField(required=False)
+    end_time = forms.TimeField(required=False)
     client_package = forms.IntegerField(required=False, min_value=1, max_value=2**62)
     link_choice = forms.CharField(required=False, max_length=50)
 
@@ -260,7 +341,7 @@ class AppointmentTimesMixin:
             cleaned["ends_at"] = ends_at
 
 
-class AppointmentForm(AppointmentTimesMixin, PopupForm):
+class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     """Create appointment: one booking (optionally using a package) or a repeating one."""
 
     client = forms.ModelChoiceField(
@@ -323,6 +404,10 @@ class AppointmentForm(AppointmentTimesMixin, PopupForm):
         help_text="How many appointments in total (up to 104).",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer_services()
+
     def clean(self):
         cleaned = super().clean()
         self.clean_times(cleaned)
@@ -343,7 +428,7 @@ class AppointmentForm(AppointmentTimesMixin, PopupForm):
         return cleaned
 
 
-class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
+class EditAppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     """Edit details. The client stays: book a new appointment for another client."""
 
     unlink_package = forms.BooleanField(required=False, label="Remove the package link")
@@ -356,7 +441,11 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
         help_text="This appointment is marked {status}: its credit was used. The reason is "
         "kept in the package's credit history.",
     )
-    service = ServiceChoiceField(queryset=Service.objects.filter(archived=False), empty_label=None)
+    service = ServiceChoiceField(
+        queryset=Service.objects.filter(archived=False),
+        empty_label=None,
+        error_messages={"required": "Choose a service."},
+    )
     practitioner = forms.ModelChoiceField(
         queryset=Practitioner.objects.filter(archived=False), empty_label=None
     )
@@ -408,6 +497,13 @@ class EditAppointmentForm(AppointmentTimesMixin, PopupForm):
             self.fields[name].queryset = model.objects.filter(
                 archived=False
             ) | model.objects.filter(pk=current)
+        # The appointment's own service stays offered while its practitioner and
+        # location stay (it may predate the practitioner's services being set up).
+        source = self.data if self.is_bound else self.initial
+        same_place = _pk(source.get("practitioner")) == appointment.practitioner_id and _pk(
+            source.get("location")
+        ) == (appointment.location_id)
+        self.offer_services(keep=appointment.service if same_place else None, always_chosen=True)
         if appointment.series_id is None:
             del self.fields["scope"]
         if appointment.client_package_id is None:

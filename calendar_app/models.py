@@ -48,6 +48,45 @@ class Practitioner(models.Model):
         return self.name
 
 
+# ---------------------------------------------------------------- services per practitioner
+# (issue 11, the front desk: which services each practitioner provides at each location)
+
+
+@audited()
+class PractitionerService(models.Model):
+    """`practitioner` provides `service` at `location` (Settings › Practitioners › Services).
+
+    The default, so that a practice that never set this up keeps working: a practitioner
+    with no row at a location provides every active service there. Once one service is
+    ticked for a location, only the ticked ones are offered and booked there
+    (`calendar_app.selectors.services_provided`, checked by the booking services).
+    """
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="provided_services"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, related_name="practitioner_services"
+    )
+    service = models.ForeignKey(
+        "catalog.Service", on_delete=models.CASCADE, related_name="practitioner_services"
+    )
+
+    class Meta:
+        verbose_name = "service a practitioner provides"
+        verbose_name_plural = "services practitioners provide"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practitioner", "location", "service"],
+                name="practitioner_service_once_per_location",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.practitioner} provides {self.service} at {self.location}"
+
+
 @audited()
 class CancellationReason(models.Model):
     name = models.CharField(max_length=200, unique=True)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from calendar_app.models import Appointment, AppointmentStatus, Location, Practitioner
+from calendar_app.models import (
+    Appointment,
+    AppointmentStatus,
+    Location,
+    Practitioner,
+    PractitionerService,
+)
+from catalog.models import Service
 from kernel.errors import DomainError
 
 # ------------------------------------------------------------------ the calendar grid
@@ -64,6 +71,40 @@ def calendar_columns(
             shown.append(appointment.practitioner)
     shown.sort(key=lambda p: p.name.lower())
     return shown
+
+
+# ------------------------------------------------------------------ services per practitioner
+# (issue 11) Which services a practitioner provides at a location. The default keeps a
+# practice that never set this up working: no row for the practitioner at that location
+# means every active service.
+
+
+def services_provided(practitioner: Practitioner | None, location: Location | None):
+    """The active services `practitioner` provides at `location`, by category then name
+    (category joined): all of them when nothing is set up for the pair, or when the
+    practitioner or the location is not chosen yet."""
+    services = Service.objects.filter(archived=False).select_related("category")
+    if practitioner is not None and location is not None:
+        chosen = PractitionerService.objects.filter(practitioner=practitioner, location=location)
+        if chosen.exists():
+            services = services.filter(pk__in=chosen.values("service_id"))
+    return services.order_by("category__name", "name", "id")
+
+
+def provides(practitioner: Practitioner, location: Location, service: Service) -> bool:
+    """Whether `practitioner` provides `service` at `location` (one query)."""
+    rows = PractitionerService.objects.filter(practitioner=practitioner, location=location)
+    return not rows.exists() or rows.filter(service=service).exists()
+
+
+def provided_service_ids(practitioner: Practitioner) -> dict[int, set[int]]:
+    """Location id -> the ids of the services ticked for `practitioner` there (only the
+    locations with a choice; a location missing here offers every service)."""
+    result: dict[int, set[int]] = {}
+    rows = PractitionerService.objects.filter(practitioner=practitioner)
+    for location_id, service_id in rows.values_list("location_id", "service_id"):
+        result.setdefault(location_id, set()).add(service_id)
+    return result
 
 
 # ------------------------------------------------------------------ prefill

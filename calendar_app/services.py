@@ -28,6 +28,7 @@ from calendar_app.models import (
     CancellationReason,
     Location,
     Practitioner,
+    PractitionerService,
 )
 from calendar_app.selectors import (
     ARRIVE,
@@ -39,6 +40,7 @@ from calendar_app.selectors import (
     REPEAT_NO_PACKAGE,
     UNLINK,
     appointment_refusal,
+    provides,
     used_credit_reason,
     used_credit_refusal,
 )
@@ -77,6 +79,18 @@ def _check_bookable(
         raise DomainError("location_archived", f"{location} is no longer in use.")
     if service.archived:
         raise DomainError("service_archived", f"{service.name} is archived and cannot be booked.")
+
+
+def _check_provided(*, practitioner: Practitioner, location: Location, service: Service) -> None:
+    """Refuse a service the practitioner does not provide at that location (Settings ›
+    Practitioners › Services; nothing ticked there means every service)."""
+    if not provides(practitioner, location, service):
+        raise DomainError(
+            "service_not_provided",
+            f"{practitioner} does not provide {service.name} at {location}. "
+            "Choose another service or practitioner.",
+            field="service",
+        )
 
 
 def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
@@ -175,6 +189,7 @@ def appointment_book(
     if client_package is not None:
         require_perm(by, "packages.link_clientpackage")
     _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
+    _check_provided(practitioner=practitioner, location=location, service=service)
     ends_at = ends_at or _default_end(starts_at, service)
     _check_times(starts_at, ends_at)
     _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)])
@@ -274,6 +289,7 @@ def appointment_book_series(
     if client_package is not None:
         raise DomainError("repeating_appointment", REPEAT_NO_PACKAGE)
     _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
+    _check_provided(practitioner=practitioner, location=location, service=service)
     weekdays = list(weekdays)
     if not isinstance(every_weeks, int) or not 1 <= every_weeks <= 4:
         raise DomainError("invalid_repeat", "Repeat every 1, 2, 3 or 4 weeks.")
@@ -381,13 +397,32 @@ def appointment_link(
     """Link `appointment` to `client_package`, consuming one credit in the same transaction.
 
     `service` is the Service chosen in the Link package popup; when it differs from the
-    appointment's, the appointment is for that service from now on (and must be covered).
+    appointment's, the appointment is for that service from now on (and must be covered
+    and provided by its practitioner there), and it lasts that service's duration from
+    the same start, as a new booking would (the overlap rule applies to the longer slot).
     """
     require_perm(by, "packages.link_clientpackage")
     locked = _lock_appointment(appointment)
     if service is not None and service.pk != locked.service_id and locked.client_package_id is None:
+        _refuse(locked, LINK)
+        _check_bookable(
+            client=locked.client,
+            practitioner=locked.practitioner,
+            location=locked.location,
+            service=service,
+        )
+        _check_provided(practitioner=locked.practitioner, location=locked.location, service=service)
         locked.service = service
-        locked.save(update_fields=["service", "updated_at"])
+        locked.ends_at = _default_end(locked.starts_at, service)
+        _check_no_overlap(
+            practitioner=locked.practitioner,
+            slots=[(locked.starts_at, locked.ends_at)],
+            exclude=[locked.pk],
+        )
+        _save_guarding_overlap(
+            lambda: locked.save(update_fields=["service", "ends_at", "updated_at"]),
+            locked.practitioner,
+        )
     link_locked(appointment=locked, client_package=client_package, by=by)
     _refresh(appointment, locked)
     return appointment
@@ -426,7 +461,14 @@ def unlink_locked(*, appointment: Appointment, reason: str, by: User | None) -> 
 
 
 def _refresh(target: Appointment, source: Appointment) -> None:
-    for field in ("client_package_id", "service_id", "kept_credit", "status", "updated_at"):
+    for field in (
+        "client_package_id",
+        "service_id",
+        "ends_at",
+        "kept_credit",
+        "status",
+        "updated_at",
+    ):
         setattr(target, field, getattr(source, field))
     for cached in ("client_package", "service"):
         target._state.fields_cache.pop(cached, None)
@@ -497,6 +539,12 @@ def appointment_edit(
             location=target.location,
             service=target.service,
         )
+        if {"practitioner", "location", "service"} & set(changes):
+            # Only a change of who, where or what is checked: an appointment booked before
+            # the practitioner's services were set up can still be moved or annotated.
+            _check_provided(
+                practitioner=target.practitioner, location=target.location, service=target.service
+            )
         _check_times(target.starts_at, target.ends_at)
         if target.client_package_id is not None:
             _recheck_linked(target, old_service_id, by)
@@ -791,6 +839,43 @@ def practitioner_archive(*, practitioner: Practitioner, by: User | None) -> Prac
     """An archived practitioner takes no new bookings; their appointments stay."""
     require_perm(by, "calendar_app.change_practitioner")
     return set_archived(Practitioner, practitioner, True)
+
+
+@transaction.atomic
+def practitioner_services_set(
+    *,
+    practitioner: Practitioner,
+    location: Location,
+    services: Iterable[Service],
+    by: User | None,
+) -> list[PractitionerService]:
+    """The services `practitioner` provides at `location` become exactly `services`;
+    none means every active service (the default, see `PractitionerService`).
+
+    Archived services are refused: they cannot be booked anyway. Only the rows that change
+    are written, so the audit tells what was added and removed.
+    """
+    require_perm(by, "calendar_app.change_practitioner")
+    locked = Practitioner.objects.select_for_update().get(pk=practitioner.pk)
+    wanted = {service.pk: service for service in services}
+    archived = [s.name for s in wanted.values() if s.archived]
+    if archived:
+        raise DomainError(
+            "service_archived",
+            f"{', '.join(sorted(archived))} is archived and cannot be offered.",
+            field="services",
+        )
+    rows = PractitionerService.objects.filter(practitioner=locked, location=location)
+    current = set(rows.values_list("service_id", flat=True))
+    rows.exclude(service_id__in=list(wanted)).delete()
+    PractitionerService.objects.bulk_create(
+        [
+            PractitionerService(practitioner=locked, location=location, service=service)
+            for pk, service in wanted.items()
+            if pk not in current
+        ]
+    )
+    return list(rows.select_related("service"))
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.appointment_create, name="create"),
     path("new/clients/", views.client_search, name="client_search"),
     path("new/packages/", views.appointment_matches, name="matches"),
+    path("services/", views.service_options, name="service_options"),
     path("<int:pk>/", views.appointment_detail, name="detail"),
     path("<int:pk>/edit/", views.appointment_edit_view, name="edit"),
     path("<int:pk>/link/", views.appointment_link_view, name="link"),

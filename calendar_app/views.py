@@ -34,6 +34,7 @@ from calendar_app.forms import (
     PackageAreaForm,
     parse_link_choice,
     parse_local_datetime,
+    service_label,
 )
 from calendar_app.grid import build_grid, day_bounds
 from calendar_app.models import Appointment
@@ -219,6 +220,8 @@ class PackageArea:
     chosen_service: Service | None = None
     error: str = ""
     message: str = selectors.REPEAT_NO_PACKAGE
+    note: str = ""  # the service changed with the package chosen: say so
+    new_end: dt.time | None = None  # ...and the End typed before moved with it
 
 
 @dataclass
@@ -242,10 +245,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def package_choices(packages: list[ClientPackage], chosen: str = "") -> list[PackageChoice]:
+def package_choices(
+    packages: list[ClientPackage], chosen: str = "", *, service_id: int | None = None
+) -> list[PackageChoice]:
     """The Link package list: fixed packages show each service's allowance ("0 of 3
     used"; a service with none left is disabled); flexible ones the package's remaining
-    credits. Uses the services prefetched by `client_package_matches`."""
+    credits. Uses the services prefetched by `client_package_matches`.
+
+    With `service_id` (the booking's service is chosen), each package offers only that
+    service: picking another covered service would change the booking (issue 11)."""
     result = []
     for package in packages:
         remaining = _plural(package.remaining, "credit") + " remaining"
@@ -257,6 +265,8 @@ def package_choices(packages: list[ClientPackage], chosen: str = "") -> list[Pac
         kind = "Fixed" if package.is_fixed else "Flexible"
         services = []
         for covered in package.services.all():
+            if service_id is not None and covered.service_id != service_id:
+                continue
             value = f"{package.pk}:{covered.service_id}"
             left = covered.remaining
             services.append(
@@ -300,22 +310,46 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             .filter(pk=package.pk)
             .exists()
         ):
+            note, new_end = "", None
+            if service is None or service.pk != chosen_service.pk:
+                was = f" (was {service_label(service)})" if service is not None else ""
+                note = f"The service is now {service_label(chosen_service)}{was}."
+                start, end = values["start_time"], values["end_time"]
+                if start is not None and end is not None:
+                    # A typed End would keep the old length: it moves with the service.
+                    length = dt.timedelta(minutes=chosen_service.duration_minutes)
+                    new_end = (dt.datetime.combine(day, start) + length).time()
+                    note += f" It now ends at {new_end:%H:%M}."
             return PackageArea(
-                state=AreaState.CHOSEN, chosen=package, chosen_service=chosen_service
+                state=AreaState.CHOSEN,
+                chosen=package,
+                chosen_service=chosen_service,
+                note=note,
+                new_end=new_end,
             )
         error = "Select a package, then the service it covers."
         step = "link"
     if step == "link":
         found = list(matches)
         if found:
-            choices = package_choices(found, values["link_choice"] or "")
+            choices = package_choices(
+                found, values["link_choice"] or "", service_id=service.pk if service else None
+            )
             return PackageArea(state=AreaState.LINK, count=len(found), choices=choices, error=error)
     elif step != "clear_package" and values["client_package"]:
         package = matches.filter(pk=values["client_package"]).first()
         if package is not None:
             return PackageArea(state=AreaState.CHOSEN, chosen=package, chosen_service=service)
-        # The client, service or date changed so that the package no longer pays.
-        error = "The package link was taken off: that package doesn't cover this booking."
+        # The client, service or date changed so that the package no longer pays: say so
+        # plainly, naming the package and what it does not cover.
+        dropped = ClientPackage.objects.filter(pk=values["client_package"]).first()
+        name = dropped.name if dropped is not None else "The package"
+        if service is not None and dropped is not None:
+            error = (
+                f"The package link was removed: {name} doesn't cover {service.name} on this date."
+            )
+        else:
+            error = f"The package link was removed: {name} doesn't cover this booking."
     count = matches.count()
     return PackageArea(state=AreaState.BANNER if count else AreaState.OFF, count=count, error=error)
 
@@ -346,6 +380,25 @@ def _wire(form: AppointmentForm) -> AppointmentForm:
         "hx-sync": "#package-area:replace",
     }
     for name in ("service", "date", "repeat"):
+        form.fields[name].widget.attrs.update(attrs)
+    return _wire_places(form)
+
+
+def _wire_places(form, appointment: Appointment | None = None):
+    """Changing the practitioner or location reloads the Service list (only what that
+    practitioner provides there), keeping the rest of the form as typed (HTMX)."""
+    url = reverse("calendar_app:service_options")
+    if appointment is not None:
+        url += f"?appointment={appointment.pk}"
+    attrs = {
+        "hx-get": url,
+        "hx-trigger": "change",
+        "hx-include": "closest form",
+        "hx-target": "#service-field",
+        "hx-swap": "outerHTML",
+        "hx-sync": "#service-field:replace",
+    }
+    for name in ("practitioner", "location"):
         form.fields[name].widget.attrs.update(attrs)
     return form
 
@@ -402,6 +455,8 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             initial["client_package"] = area.chosen.pk
             if area.chosen_service is not None:
                 initial["service"] = area.chosen_service.pk
+            if area.new_end is not None:
+                initial["end_time"] = area.new_end.strftime("%H:%M")
         elif step == "clear_package":
             initial["client_package"] = None
         form = AppointmentForm(initial=initial)
@@ -507,7 +562,25 @@ def appointment_matches(request: HttpRequest) -> HttpResponse:
         # The Service select follows the service chosen in Link package.
         form = _wire(AppointmentForm(initial={"service": area.chosen_service.pk}))
         html += render_to_string(f"{FORM}#service_field", {"form": form, "oob": True}, request)
+        if area.new_end is not None:
+            # The End field follows the service's length (issue 11: never silently kept).
+            end = AppointmentForm(initial={"end_time": area.new_end})["end_time"]
+            html += end.as_widget(attrs={"hx-swap-oob": "true"})
     return HttpResponse(html)
+
+
+@staff_view("calendar_app.view_appointment")
+def service_options(request: HttpRequest) -> HttpResponse:
+    """The Service field for the chosen practitioner and location (HTMX): Create
+    appointment, or Edit details of `?appointment=`."""
+    appointment_id = request.GET.get("appointment", "")
+    initial = _typed(request.GET)
+    if appointment_id.isdigit() and len(appointment_id) < 18:
+        appointment = _load(int(appointment_id))
+        form = EditAppointmentForm(initial=initial, appointment=appointment, user=request.user)
+    else:
+        form = _wire(AppointmentForm(initial=initial))
+    return render(request, "calendar_app/includes/service_field.html", {"form": form})
 
 
 # ------------------------------------------------------------- the information panel
@@ -657,7 +730,7 @@ def appointment_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 def _edit_render(request, appointment, form, *, unlink: bool, status: int = 200) -> HttpResponse:
     context = {
         "appointment": appointment,
-        "form": form,
+        "form": _wire_places(form, appointment),
         "unlink": unlink,
         "in_modal": bool(request.htmx),
         "calendar_url": _calendar_url_for(appointment),
@@ -714,7 +787,15 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     sent = submit(form, update, fields_by_code=FIELD_FOR_CODE)
     if not sent.ok:
         return _edit_render(request, appointment, form, unlink=unlink, status=sent.status)
-    return _done(request, appointment, "Appointment updated.")
+    note = "Appointment updated."
+    if unlink_asked:
+        # Never silently: the service (perhaps chosen when linking) stays after an unlink.
+        service = form.cleaned_data["service"]
+        note = (
+            "Appointment updated. The package link was removed and its credit given back; "
+            f"the service stays {service_label(service)}."
+        )
+    return _done(request, appointment, note)
 
 
 # --------------------------------------------------------------------- Link package
@@ -748,7 +829,9 @@ def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "appointment": appointment,
         "form": form,
-        "choices": package_choices(list(matches), form.data.get("link_choice", "")),
+        "choices": package_choices(
+            list(matches), form.data.get("link_choice", ""), service_id=appointment.service_id
+        ),
         "in_modal": bool(request.htmx),
     }
     return render_popup(request, LINK, context, partial="link", status=status)

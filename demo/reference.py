@@ -13,7 +13,11 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 
 from calendar_app.models import CancellationReason, Location, Practitioner
-from calendar_app.services import location_create, practitioner_create
+from calendar_app.services import (
+    location_create,
+    practitioner_create,
+    practitioner_services_set,
+)
 from catalog.models import Package, PackageKind, Service, ServiceCategory, TaxRate
 from catalog.services import category_create, package_archive, package_create, service_create
 from demo.data import (
@@ -94,6 +98,17 @@ def build_reference(*, demo_passwords: bool) -> Reference:
         ref.services[name] = service
         for username in who:
             ref.provides[ref.practitioners[username].pk].append(service)
+
+    # Each practitioner provides their own services at their home location (Settings ›
+    # Practitioners › Services); elsewhere nothing is set up, so everything is offered.
+    for practitioner_pk, provided in ref.provides.items():
+        practitioner = Practitioner.objects.get(pk=practitioner_pk)
+        practitioner_services_set(
+            practitioner=practitioner,
+            location=ref.home[practitioner_pk],
+            services=provided,
+            by=None,
+        )
 
     for spec in PACKAGES:
         package = Package.objects.filter(name=spec.name).first()

@@ -673,6 +673,7 @@ def payment_record(
             "amount_exceeds_balance",
             f"The amount is more than the balance of {format_money(balance)}.",
             balance=balance,
+            field="amount",  # shown beside Amount in Pay invoice (issue 11)
         )
     payment = Payment.objects.create(
         invoice=locked,

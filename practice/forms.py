@@ -202,3 +202,31 @@ class StaffUserCreateForm(StaffUserForm):
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+# ------------------------------------------------------- services per practitioner (issue 11)
+
+
+class PractitionerServicesForm(PlainForm):
+    """Settings › Practitioners › Services: per active location, the services the
+    practitioner provides there (`services_<location id>`, ids of active services).
+    Nothing ticked for a location = every active service there."""
+
+    def __init__(self, *args, locations, services, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locations = list(locations)
+        choices = [(str(service.pk), service.name) for service in services]
+        for location in self.locations:
+            self.fields[f"services_{location.pk}"] = forms.MultipleChoiceField(
+                label=location.name,
+                choices=choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+
+    def chosen(self) -> dict[int, set[int]]:
+        """Location id -> the ticked service ids (after is_valid)."""
+        return {
+            location.pk: {int(pk) for pk in self.cleaned_data.get(f"services_{location.pk}", [])}
+            for location in self.locations
+        }

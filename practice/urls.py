@@ -14,6 +14,12 @@ urlpatterns = [
     path("staff/<int:pk>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:pk>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
     path("activity/", activity.activity, name="activity"),
+    # Issue 11: which services a practitioner provides at each location.
+    path(
+        "practitioners/<int:pk>/services/",
+        views.practitioner_services,
+        name="practitioner_services",
+    ),
 ]
 
 # Tax rates, payment methods, cancellation reasons, locations and practitioners:

@@ -24,7 +24,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from calendar_app import selectors as calendar_selectors
 from calendar_app import services as calendar_services
+from calendar_app.forms import service_label
 from calendar_app.models import CancellationReason, Location, Practitioner
 from catalog import services as catalog_services
 from catalog.models import TaxRate
@@ -48,6 +50,7 @@ from practice.forms import (
     NameForm,
     PracticeDetailsForm,
     PractitionerForm,
+    PractitionerServicesForm,
     StaffUserCreateForm,
     StaffUserForm,
     TaxRateForm,
@@ -554,3 +557,82 @@ def staff_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     """Staff land on the calendar, the screen they use all day."""
     return redirect("calendar_app:calendar")
+
+
+# ------------------------------------------------------- services per practitioner (issue 11)
+
+
+def _service_groups(services, ticked: set[int], typed: set[str] | None):
+    """[(category name, [(service, checked)])] in category order; `typed` (the posted
+    values) wins over `ticked` (what is saved) when the form is shown again."""
+    groups: list[tuple[str, list]] = []
+    for service in services:
+        name = service.category.name if service.category else "Other services"
+        if not groups or groups[-1][0] != name:
+            groups.append((name, []))
+        checked = str(service.pk) in typed if typed is not None else service.pk in ticked
+        groups[-1][1].append((service, service_label(service), checked))
+    return groups
+
+
+@staff_view((SETTINGS, "calendar_app.change_practitioner"))
+def practitioner_services(request: HttpRequest, pk: int) -> HttpResponse:
+    """Which services a practitioner provides at each location: Create appointment offers
+    only those. A location with nothing ticked offers every active service (the default)."""
+    practitioner = get_object_or_404(Practitioner, pk=pk)
+    locations = list(Location.objects.filter(archived=False).order_by("name", "id"))
+    services = list(calendar_selectors.services_provided(None, None))
+    form = PractitionerServicesForm(
+        request.POST if request.method == "POST" else None,
+        locations=locations,
+        services=services,
+    )
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = INVALID
+        else:
+            by_pk = {service.pk: service for service in services}
+            try:
+                for location in locations:
+                    calendar_services.practitioner_services_set(
+                        practitioner=practitioner,
+                        location=location,
+                        services=[by_pk[i] for i in form.chosen()[location.pk]],
+                        by=request.user,
+                    )
+            except DomainError as exc:
+                status = _refused(form, exc)
+            else:
+                messages.success(request, f"Services of {practitioner.name} saved.")
+                return go_to(request, reverse("settings:practitioners"))
+    saved = calendar_selectors.provided_service_ids(practitioner)
+    rows = []
+    for location in locations:
+        name = f"services_{location.pk}"
+        typed = set(request.POST.getlist(name)) if request.method == "POST" else None
+        rows.append(
+            {
+                "location": location,
+                "name": name,
+                "field": form[name],
+                "groups": _service_groups(services, saved.get(location.pk, set()), typed),
+            }
+        )
+    context = {
+        "title": f"Services of {practitioner.name}",
+        "practitioner": practitioner,
+        "form": form,
+        "rows": rows,
+        "has_services": bool(services),
+        "action": reverse("settings:practitioner_services", args=[practitioner.pk]),
+        "cancel": reverse("settings:practitioners"),
+        "section": "practitioners",
+    }
+    return render_popup(
+        request,
+        "settings/practitioner_services.html",
+        context,
+        layout=SETTINGS_PAGE,
+        status=status,
+    )

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus
-from calendar_app.services import appointment_book_series
+from calendar_app.services import appointment_book_series, practitioner_services_set
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from invoicing.services import (
@@ -111,6 +111,13 @@ def world(practice):
         client_package=flexible,
         practitioner=practice.practitioner,
         location=practice.location,
+        by=None,
+    )
+    # Issue 11: the practitioner provides every service but the massage there.
+    practitioner_services_set(
+        practitioner=practice.practitioner,
+        location=practice.location,
+        services=[practice.initial, practice.follow_up],
         by=None,
     )
     practice.cash = cash

@@ -422,6 +422,16 @@ OPS = [
         ),
         ADMIN,
     ),
+    Op(
+        "practitioner_services_set",
+        lambda w, by: calendar.practitioner_services_set(
+            practitioner=fresh(w.practice.practitioner),
+            location=fresh(w.practice.location),
+            services=[fresh(w.practice.follow_up)],
+            by=by,
+        ),
+        ADMIN,
+    ),
     *(
         Op(
             f"practitioner_{action}",

@@ -44,6 +44,8 @@
     const xhr = event.detail.xhr;
     if (dialog && xhr && xhr.caspenFromPopup && !dialog.open && dialog.contains(event.detail.target)) {
       event.detail.shouldSwap = false;
+      // Its confirmation ("Appointment created.") still reaches the page (issue 11).
+      if (window.caspenKeepMessages) window.caspenKeepMessages(xhr.responseText);
     }
   });
 
@@ -70,16 +72,17 @@
     if (dialog && dialog.open) dialog.close();
   });
 
+  // Closing goes through closePopup (issue 11 section below): a changed form asks first.
   document.addEventListener("click", function (event) {
     const closer = event.target.closest("[data-close-modal]");
     if (closer) {
       event.preventDefault();
-      modal().close();
+      closePopup();
       return;
     }
     // A click on the backdrop (outside the dialog's box) closes it.
     const dialog = modal();
-    if (dialog && event.target === dialog) dialog.close();
+    if (dialog && event.target === dialog) closePopup();
   });
 
   // Clear the dialog after it closes so stale forms never flash on the next open.
@@ -238,6 +241,219 @@
   } else {
     syncPackageForms();
   }
+
+  // ================================================================== issue 11: front desk
+  // (i11-desk) No lost or silently changed work, and focus that never drops to the page.
+
+  // ---- "Discard changes?" -------------------------------------------------------------
+  // A popup whose form someone changed (typed, ticked, chose) asks before it closes or
+  // is replaced by another of its pages (Edit details' Cancel): a real dialog in the
+  // page, keyboard-usable (focus on "Keep editing"; Escape keeps editing too). The flag
+  // is cleared when the popup shows a new page that is not the same form refused (a
+  // 400/409 answer keeps what was typed, so it stays changed), and when it closes.
+
+  let popupChanged = false;
+
+  function markChanged(event) {
+    const dialog = modal();
+    if (!event.isTrusted || !dialog || !dialog.open) return;
+    if (event.target.closest && event.target.closest("#modal-body form")) popupChanged = true;
+  }
+  document.addEventListener("input", markChanged);
+  document.addEventListener("change", markChanged);
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 200;
+    if (event.detail.target && event.detail.target.id === "modal-body" && status < 400) {
+      popupChanged = false;
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id === "modal") popupChanged = false;
+  }, true);
+
+  function discardDialog() {
+    let dialog = document.getElementById("discard-dialog");
+    if (dialog) return dialog;
+    dialog = document.createElement("dialog");
+    dialog.id = "discard-dialog";
+    dialog.className = "modal modal--confirm";
+    dialog.setAttribute("role", "alertdialog");
+    dialog.setAttribute("aria-labelledby", "discard-title");
+    dialog.setAttribute("aria-describedby", "discard-text");
+    const box = document.createElement("div");
+    const title = document.createElement("h2");
+    title.id = "discard-title";
+    title.className = "modal__title";
+    title.textContent = "Discard changes?";
+    const text = document.createElement("p");
+    text.id = "discard-text";
+    text.textContent = "What you entered in this form has not been saved and will be lost.";
+    const footer = document.createElement("div");
+    footer.className = "modal__footer";
+    const keep = document.createElement("button");
+    keep.type = "button";
+    keep.className = "button";
+    keep.value = "keep";
+    keep.textContent = "Keep editing";
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "button button--danger";
+    discard.value = "discard";
+    discard.textContent = "Discard changes";
+    [keep, discard].forEach(function (button) {
+      button.addEventListener("click", function () { dialog.close(button.value); });
+    });
+    footer.append(keep, discard);
+    box.append(title, text, footer);
+    dialog.append(box);
+    document.body.append(dialog);
+    return dialog;
+  }
+
+  // Run `then` now if nothing changed, else once staff choose "Discard changes".
+  function unlessKeepEditing(then) {
+    if (!popupChanged) { then(); return; }
+    const ask = discardDialog();
+    if (ask.open) return;
+    ask.returnValue = "";
+    ask.addEventListener("close", function () {
+      if (ask.returnValue === "discard") {
+        popupChanged = false;
+        then();
+      }
+    }, { once: true });
+    ask.showModal();
+    ask.querySelector("button[value=keep]").focus();
+  }
+
+  function closePopup() {
+    const dialog = modal();
+    if (dialog && dialog.open) unlessKeepEditing(function () { dialog.close(); });
+  }
+
+  // Escape on the popup: the same question (the browser would close it at once).
+  document.addEventListener("cancel", function (event) {
+    if (event.target.id === "modal" && popupChanged) {
+      event.preventDefault();
+      closePopup();
+    }
+  }, true);
+
+  // A link in the popup that replaces it with another page (Edit details' Cancel).
+  document.body.addEventListener("htmx:confirm", function (event) {
+    const elt = event.detail.elt;
+    const dialog = modal();
+    if (!popupChanged || !dialog || !dialog.open || !dialog.contains(elt)) return;
+    if (event.detail.verb !== "get" || elt.tagName !== "A") return;
+    if (!event.detail.target || event.detail.target.id !== "modal-body") return;
+    event.preventDefault();
+    unlessKeepEditing(function () { event.detail.issueRequest(true); });
+  });
+
+  // ---- Confirmations that survive the popup -------------------------------------------
+  // The server sends "Appointment created." as an out-of-band swap of the page's
+  // #messages. An answer dropped because the popup was closed before it arrived (see
+  // htmx:beforeSwap above) still delivers it.
+  window.caspenKeepMessages = function (html) {
+    const region = document.getElementById("messages");
+    if (!region || !html) return;
+    const answer = new DOMParser().parseFromString(html, "text/html");
+    const sent = answer.querySelector("#messages");
+    if (sent && sent.querySelector(".message")) region.replaceChildren(...sent.childNodes);
+  };
+
+  // ---- Focus after a swap -------------------------------------------------------------
+  // When a swap removes the focused control (the client just picked, View, the service
+  // chosen in Link package), focus goes to the next useful control, never the page:
+  // the swapped content's [data-autofocus], else the control after it when it asks
+  // for that ([data-focus-after]) or has none, else its first control. The popup's own
+  // content is focused by "popup:open".
+
+  const FOCUSABLE = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), " +
+    "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+  function visible(element) {
+    return element.getClientRects().length > 0 && !element.closest("[hidden], .js-hide");
+  }
+
+  function focusables(root) {
+    return Array.from(root.querySelectorAll(FOCUSABLE)).filter(visible);
+  }
+
+  function controlAfter(element) {
+    const scope = element.closest("dialog, main") || document.body;
+    return focusables(scope).find(function (candidate) {
+      return !element.contains(candidate) &&
+        (element.compareDocumentPosition(candidate) & Node.DOCUMENT_POSITION_FOLLOWING);
+    });
+  }
+
+  function lostFocus() {
+    const active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
+  }
+
+  // The answer's own target (out-of-band parts, such as the client list, are not it),
+  // looked up again by id when it was replaced (outerHTML).
+  let swapTarget = null;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.shouldSwap !== false) swapTarget = event.detail.target;
+  });
+
+  function focusAfterSwap() {
+    let target = swapTarget;
+    swapTarget = null;
+    if (target && !target.isConnected && target.id) target = document.getElementById(target.id);
+    if (!target || !target.isConnected || target.id === "modal-body" || !lostFocus()) return;
+    const dialog = modal();
+    if (dialog && dialog.open && !dialog.contains(target)) return;
+    const wanted = target.querySelector("[data-autofocus]");
+    let next = wanted && visible(wanted) ? wanted : null;
+    if (!next && !target.querySelector("[data-focus-after]")) next = focusables(target)[0];
+    if (!next) next = controlAfter(target);
+    if (next) next.focus();
+  }
+
+  document.body.addEventListener("htmx:afterSettle", function () {
+    // After every part of the answer has settled (its out-of-band parts too).
+    window.setTimeout(focusAfterSwap, 0);
+    // The Service list was reloaded without the service chosen before (the new
+    // practitioner does not provide it there): the package part follows, as after a
+    // change. The mark is taken off first, so this happens once.
+    const field = document.getElementById("service-field");
+    const dropped = field && field.querySelector("select[data-service-dropped][hx-get]");
+    if (dropped) {
+      dropped.removeAttribute("data-service-dropped");
+      htmx.trigger(dropped, "change");
+    }
+  });
+
+  // Closing the popup gives focus back to what opened it; when that was replaced
+  // meanwhile (the calendar behind refreshed after a booking), to the same control
+  // redrawn, else the page's first control, never the page itself.
+  let opener = "";
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    const dialog = modal();
+    const target = event.detail.target;
+    if (dialog && !dialog.open && target && target.id === "modal-body") {
+      opener = event.detail.elt.getAttribute("hx-get") || "";
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id !== "modal") return;
+    window.setTimeout(function () {
+      if (!lostFocus()) return;
+      const same = opener && Array.from(document.querySelectorAll("[hx-get]")).find(function (el) {
+        return el.getAttribute("hx-get") === opener && visible(el);
+      });
+      const main = document.querySelector("main") || document.body;
+      const next = same || focusables(main)[0];
+      if (next) next.focus();
+    }, 0);
+  }, true);
+
+  // ================================================================== end of issue 11
 
   // ------------------------------------------------------------------ print
   // The Print button of the invoice's print view.

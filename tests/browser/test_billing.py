@@ -130,6 +130,10 @@ def test_a_refused_payment_shows_why_in_the_popup(live, sign_in, reception):
     expect(dialog).to_contain_text("The amount is more than the balance of $50.00.")
     expect(dialog.get_by_label("Amount")).to_have_value("80")
     page.keyboard.press("Escape")
+    # What was typed is not thrown away without asking (issue 11).
+    page.get_by_role("alertdialog", name="Discard changes?").get_by_role(
+        "button", name="Discard changes"
+    ).click()
     expect(dialog).to_be_hidden()
     assert not invoice.payments.exists()
 
@@ -147,6 +151,9 @@ def test_a_popup_closed_while_its_answer_is_on_the_way_stays_closed(live, sign_i
     _wait_until(page, lambda: held, "the payment request never left the browser")
     expect(dialog).to_be_visible()
     page.keyboard.press("Escape")
+    page.get_by_role("alertdialog", name="Discard changes?").get_by_role(
+        "button", name="Discard changes"
+    ).click()
     expect(dialog).to_be_hidden()
     with page.expect_response(f"**/billing/{invoice.pk}/pay/"):
         held[0].continue_()

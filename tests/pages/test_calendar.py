@@ -910,4 +910,8 @@ def test_a_chosen_package_is_taken_off_when_the_service_no_longer_matches(staff,
     assert "Linked to package: Physio Starter Pack" in page
     page = _text(_matches(staff, practice, client_package=fixed.pk, service=practice.massage.pk))
     assert "Linked to package" not in page
-    assert "The package link was taken off" in page
+    # Said plainly, naming the package and the service (issue 11).
+    assert (
+        "The package link was removed: Physio Starter Pack doesn't cover Remedial massage "
+        "on this date." in page
+    )
