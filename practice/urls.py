@@ -14,6 +14,7 @@ urlpatterns = [
     path("staff/<int:pk>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:pk>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
     path("activity/", activity.activity, name="activity"),
+    path("practitioners/<int:pk>/hours/", views.practitioner_hours, name="practitioner_hours"),
 ]
 
 # Tax rates, payment methods, cancellation reasons, locations and practitioners:
