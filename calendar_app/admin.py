@@ -20,6 +20,7 @@ from calendar_app.models import (
     CancellationReason,
     Location,
     Practitioner,
+    WorkingHours,
 )
 from calendar_app.services import (
     EDITABLE_FIELDS,
@@ -58,6 +59,17 @@ class PractitionerAdmin(admin.ModelAdmin):
     list_filter = ["archived"]
     search_fields = ["name", "user__username", "user__email"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(WorkingHours)
+class WorkingHoursAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only here: Settings → Practitioners → Working hours edits them through
+    `working_hours_set` (it checks overlaps under a lock) (issue 11)."""
+
+    list_display = ["practitioner", "weekday", "starts", "ends", "location"]
+    list_select_related = ["practitioner", "location"]
+    list_filter = ["weekday", "location"]
+    search_fields = ["practitioner__name"]
 
 
 @admin.register(CancellationReason)
