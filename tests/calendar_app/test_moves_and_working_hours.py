@@ -18,7 +18,7 @@ from calendar_app.models import Appointment, WorkingHours
 from calendar_app.selectors import outside_working_hours, working_hours_of
 from calendar_app.services import appointment_edit, working_hours_set
 from kernel.errors import DomainError
-from tests.factories import ClientFactory, LocationFactory, PractitionerFactory, next_local
+from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
