@@ -445,6 +445,10 @@
   document.addEventListener("touchmove", function (event) {
     if (drag && drag.active) event.preventDefault();
   }, { passive: false });
+  // A link's native drag (to the address bar, say) would cancel the pointer: not here.
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".cal__appt[data-move]")) event.preventDefault();
+  });
   document.addEventListener("contextmenu", function (event) {
     if (drag) event.preventDefault();  // a long press is a drag, not a menu
   });
