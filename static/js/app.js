@@ -501,6 +501,10 @@
 
   function setUpGrid(grid) {
     if (grid.querySelector("[data-row][tabindex='0']")) return;
+    // Without this script every block is a tab stop; with it, the grid is one.
+    grid.querySelectorAll(".cal__appt[data-row]").forEach(function (block) {
+      block.setAttribute("tabindex", "-1");
+    });
     const first = grid.querySelector(".cal__appt[data-row]") ||
       grid.querySelector(".cal__col--today a.cal__slot[data-row]") ||
       grid.querySelector("a.cal__slot[data-row]");
