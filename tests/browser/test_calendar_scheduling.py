@@ -272,3 +272,62 @@ def test_edit_details_moves_quickly_without_a_mouse(live, sign_in, practice, rec
     expect(page.locator("#messages")).to_contain_text("Appointment updated.")
     appointment.refresh_from_db()
     assert appointment.starts_at == _at(monday + dt.timedelta(days=1), 10, 15)
+
+
+@pytest.fixture
+def touch_page(live, browser, client, reception):
+    """An iPad-sized page with a touch screen, signed in as the receptionist."""
+    context = browser.new_context(
+        viewport={"width": 768, "height": 1024}, has_touch=True, locale="en-AU"
+    )
+    client.force_login(reception)
+    cookie = client.cookies["sessionid"]
+    context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live.url}])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def _touch_drag(page, start, end, *, hold_ms: int):
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, x=0.0, y=0.0):
+        points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", *start)
+    page.wait_for_timeout(hold_ms)
+    for step in range(1, 11):
+        touch(
+            "touchMove",
+            start[0] + (end[0] - start[0]) * step / 10,
+            start[1] + (end[1] - start[1]) * step / 10,
+        )
+        page.wait_for_timeout(16)
+    touch("touchEnd")
+
+
+def test_on_the_ipad_a_held_touch_drags_and_a_swipe_does_not(live, touch_page, practice, reception):
+    monday = _monday()
+    tuesday = monday + dt.timedelta(days=1)
+    appointment = practice.book(by=reception, starts_at=_at(monday, 10))
+    page = touch_page
+    page.goto(
+        f"{live.url}/calendar/?view=week&date={monday.isoformat()}"
+        f"&practitioner={practice.practitioner.pk}"
+    )
+    block = page.locator(".cal__appt", has_text="Jo Citizen")
+
+    # A quick swipe over the block is a scroll, not a move.
+    _touch_drag(page, _centre(block, top=5), _centre(_slot(page, tuesday, "11:00")), hold_ms=0)
+    page.wait_for_timeout(500)
+    expect(page.locator("#cal-status")).to_be_empty()
+    appointment.refresh_from_db()
+    assert appointment.starts_at == _at(monday, 10)
+
+    # Held for a moment, the block follows the finger.
+    _touch_drag(page, _centre(block, top=5), _centre(_slot(page, tuesday, "11:00")), hold_ms=500)
+    expect(page.locator("#cal-status")).to_contain_text("Moved Jo Citizen's appointment to Tue")
+    appointment.refresh_from_db()
+    assert appointment.starts_at == _at(tuesday, 11)
