@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from calendar_app.models import Appointment
 from calendar_app.services import working_hours_set
-from tests.factories import PractitionerFactory
+from tests.factories import ClientFactory, PractitionerFactory
 
 T = dt.time
 
@@ -75,7 +75,14 @@ def test_drag_to_another_day_resize_and_undo_in_the_week(
 ):
     monday = _monday()
     wednesday = monday + dt.timedelta(days=2)
+    practice.practitioner.colour = "#7a1f5c"  # a dark Settings colour: text stays readable
+    practice.practitioner.save()
     appointment = practice.book(by=reception, starts_at=_at(monday, 10))
+    arrived = practice.book(
+        by=reception, starts_at=_at(monday, 14), client=ClientFactory(first_name="Ari")
+    )
+    # Shown as Arrived (a future day: set directly, the display is what is tested).
+    Appointment.objects.filter(pk=arrived.pk).update(status="arrived")
     page = sign_in(reception)
     page.set_viewport_size({"width": width, "height": 1100})
     page.goto(
@@ -85,6 +92,7 @@ def test_drag_to_another_day_resize_and_undo_in_the_week(
     block = page.locator(".cal__appt", has_text="Jo Citizen")
     expect(block).to_contain_text("Main Street")  # the location on the block
     _no_page_overflow(page)
+    _no_axe_violations(page)
     screenshot(page, f"calendar-week-{width}", full_page=False)
 
     # Drag it from Monday 10:00 to Wednesday 12:00.
@@ -146,8 +154,6 @@ def test_drag_to_another_practitioner_and_undo_in_the_day(live, sign_in, practic
 
 def test_a_refused_drag_says_why_and_snaps_back(live, sign_in, practice, reception):
     monday = _monday()
-    from tests.factories import ClientFactory
-
     practice.book(by=reception, starts_at=_at(monday, 12), client=ClientFactory(first_name="Bo"))
     appointment = practice.book(by=reception, starts_at=_at(monday, 10))
     page = sign_in(reception)
