@@ -337,3 +337,28 @@ def test_on_the_ipad_a_held_touch_drags_and_a_swipe_does_not(live, touch_page, p
     expect(page.locator("#cal-status")).to_contain_text("Moved Jo Citizen's appointment to Tue")
     appointment.refresh_from_db()
     assert appointment.starts_at == _at(tuesday, 11)
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_an_admin_sets_working_hours_and_the_calendar_shades_the_rest(
+    live, sign_in, practice, admin_user, width
+):
+    page = sign_in(admin_user)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live.url}/settings/practitioners/")
+    page.get_by_role("link", name="Working hours of Sam Physio").click()
+    expect(page.get_by_role("heading", name="Working hours of Sam Physio")).to_be_visible()
+    monday = page.get_by_role("group", name="Monday")
+    monday.get_by_label("From").first.fill("09:00")
+    monday.get_by_label("To").first.fill("17:00")
+    _no_page_overflow(page)
+    _no_axe_violations(page)
+    page.get_by_role("button", name="Save working hours").click()
+    expect(page.locator("#messages")).to_contain_text("Working hours of Sam Physio saved.")
+
+    page.goto(f"{live.url}/calendar/?date={_monday().isoformat()}")
+    expect(_slot(page, _monday(), "08:45")).to_have_class(re.compile("cal__slot--closed"))
+    expect(_slot(page, _monday(), "09:00")).not_to_have_class(re.compile("cal__slot--closed"))
+    expect(_slot(page, _monday(), "09:00")).to_have_attribute(
+        "href", re.compile(f"location={practice.location.pk}")
+    )
