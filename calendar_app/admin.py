@@ -21,6 +21,7 @@ from calendar_app.models import (
     Location,
     Practitioner,
     PractitionerService,
+    WorkingHours,
 )
 from calendar_app.services import (
     EDITABLE_FIELDS,
@@ -71,6 +72,17 @@ class PractitionerServiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["practitioner", "location", "service"]
     list_filter = ["practitioner", "location"]
     search_fields = ["practitioner__name", "location__name", "service__name"]
+
+
+@admin.register(WorkingHours)
+class WorkingHoursAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only here: Settings → Practitioners → Working hours edits them through
+    `working_hours_set` (it checks overlaps under a lock) (issue 11)."""
+
+    list_display = ["practitioner", "weekday", "starts", "ends", "location"]
+    list_select_related = ["practitioner", "location"]
+    list_filter = ["weekday", "location"]
+    search_fields = ["practitioner__name"]
 
 
 @admin.register(CancellationReason)

@@ -163,3 +163,27 @@ def practitioner_service_sentence(event: AuditEvent) -> str | None:
     if event.label == "delete":
         return f"removed {service} from {where}"
     return None
+
+
+def _working_hours_refs(event: AuditEvent):
+    yield "calendar_app.Practitioner", event.data.get("practitioner_id")
+    yield "calendar_app.Location", event.data.get("location_id")
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@describes("calendar_app.WorkingHoursEvent", kind="Settings", refs=_working_hours_refs)
+def working_hours_sentence(event: AuditEvent) -> str | None:
+    """ "added working hours of Ava Chen: Monday 08:00–18:00 at Manly" (issue 11)."""
+    data = event.data
+    who = event.name_of("calendar_app.Practitioner", data.get("practitioner_id"), "a practitioner")
+    where = event.name_of("calendar_app.Location", data.get("location_id"), "a location")
+    weekday = data.get("weekday")
+    day = WEEKDAY_NAMES[weekday] if isinstance(weekday, int) and 0 <= weekday < 7 else "a day"
+    stretch = f"{day} {str(data.get('starts'))[:5]}–{str(data.get('ends'))[:5]} at {where}"
+    if event.label == "insert":
+        return f"added working hours of {who}: {stretch}"
+    if event.label == "delete":
+        return f"removed working hours of {who}: {stretch}"
+    return None  # the settings page replaces stretches; it never updates one

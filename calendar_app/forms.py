@@ -609,3 +609,60 @@ class CancelForm(PopupForm):
             del self.fields["scope"]
         if appointment.client_package_id is None:
             del self.fields["keep_credit"]
+
+
+# ------------------------------------------------------------------ calendar moves (issue 11)
+
+
+def _grid_time(value: str, *, label: str) -> dt.datetime:
+    """A time the calendar grid sends ("2026-12-07T10:30", the practice's wall clock) as
+    an aware datetime. A time the clocks skip, or one they repeat, is refused: a drag
+    cannot say which of the two it means (Edit details can)."""
+    wall = parse_local_datetime(value)
+    if wall is None or wall.tzinfo is not None:
+        raise forms.ValidationError(f"The {label} is not a date and time.")
+    problem = missing_local_time(wall)
+    if problem:
+        raise forms.ValidationError(problem)
+    if ambiguous_occurrences(wall) is not None:
+        raise forms.ValidationError(
+            f"{ambiguous_local_time(wall)} Use Edit details to choose which one."
+        )
+    return local_datetime(wall.date(), wall.time())
+
+
+class MoveForm(forms.Form):
+    """A drag on the calendar: the new start (and, for a resize, the new end), and the
+    column's practitioner. `outside_ok` confirms a move outside working hours."""
+
+    start = forms.CharField(max_length=40)
+    end = forms.CharField(max_length=40, required=False)
+    practitioner = forms.ModelChoiceField(
+        queryset=Practitioner.objects.all(),
+        required=False,
+        error_messages={"invalid_choice": "That practitioner is not in the calendar any more."},
+    )
+    outside_ok = forms.BooleanField(required=False)
+    undo = forms.BooleanField(required=False)
+
+    def clean_start(self):
+        return _grid_time(self.cleaned_data["start"], label="start")
+
+    def clean_end(self):
+        value = self.cleaned_data.get("end")
+        return _grid_time(value, label="end") if value else None
+
+    def changes(self, appointment) -> dict:
+        """What the move changes, as `appointment_edit` takes it: the start (the service
+        keeps the duration), the end for a resize, the practitioner for another column."""
+        data = self.cleaned_data
+        changes: dict = {}
+        if data["start"] != appointment.starts_at:
+            changes["starts_at"] = data["start"]
+        end = data.get("end")
+        if end is not None and end - data["start"] != appointment.ends_at - appointment.starts_at:
+            changes["ends_at"] = end
+        practitioner = data.get("practitioner")
+        if practitioner is not None and practitioner.pk != appointment.practitioner_id:
+            changes["practitioner"] = practitioner
+        return changes

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from calendar_app.models import Appointment, AppointmentStatus, Practitioner
+from calendar_app.models import Appointment, AppointmentStatus, Practitioner, WorkingHours
 
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
@@ -37,12 +37,34 @@ class Block:
     def short(self) -> bool:
         return self.span < 2
 
+    @property
+    def start_value(self) -> str:
+        """The start as the grid's drag sends it ("2026-12-07T10:30", local)."""
+        return timezone.localtime(self.starts).strftime("%Y-%m-%dT%H:%M")
+
+    @property
+    def end_value(self) -> str:
+        return timezone.localtime(self.ends).strftime("%Y-%m-%dT%H:%M")
+
 
 @dataclass
 class Slot:
     row: int
     time: str  # "10:30"
     hour: bool
+
+
+@dataclass
+class Cell:
+    """One 15-minute slot of one column: closed outside the practitioner's working hours
+    (when they have some); `query` is Create appointment's, with the location of the
+    working hours that hold the slot."""
+
+    row: int
+    time: str
+    hour: bool
+    closed: bool
+    query: str
 
 
 @dataclass
@@ -53,6 +75,7 @@ class Column:
     is_today: bool
     create_query: str = ""
     blocks: list[Block] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +85,8 @@ class Grid:
     rows: int
     hours: list[tuple[int, str]]
     slots: list[Slot]
+    now_row: int = 0  # the current-time line's 15-minute row (0: not in the grid)
+    now_offset: int = 0  # minutes into that row, rounded down to 0, 5 or 10
 
 
 def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -89,6 +114,8 @@ def build_grid(
     by_day: bool,
     today: dt.date,
     location_id: int | None = None,
+    working_hours: dict[int, list[WorkingHours]] | None = None,
+    now: dt.datetime | None = None,
 ) -> Grid:
     """Columns are practitioners (day view: one day) or days (week view: one practitioner)."""
     if by_day:
@@ -147,9 +174,55 @@ def build_grid(
         ((minute - first) // SLOT_MINUTES + 1, f"{minute // 60:02d}:00")
         for minute in range(first, last, 60)
     ]
+    working_hours = working_hours or {}
     for column in columns:
-        params = {"practitioner": column.practitioner.pk}
+        base = {"practitioner": column.practitioner.pk}
         if location_id:
-            params["location"] = location_id
-        column.create_query = f"{urlencode(params)}&start={column.day.isoformat()}T"
-    return Grid(columns=columns, first_minute=first, rows=rows, hours=hours, slots=slots)
+            base["location"] = location_id
+        column.create_query = f"{urlencode(base)}&start={column.day.isoformat()}T"
+        column.cells = _cells(
+            column, slots, first, working_hours.get(column.practitioner.pk, []), location_id
+        )
+    grid = Grid(columns=columns, first_minute=first, rows=rows, hours=hours, slots=slots)
+    if now is not None:
+        local = timezone.localtime(now)
+        minute = local.hour * 60 + local.minute
+        if today in days and first <= minute < last:
+            grid.now_row = (minute - first) // SLOT_MINUTES + 1
+            grid.now_offset = (minute - first) % SLOT_MINUTES // 5 * 5
+    return grid
+
+
+def _cells(
+    column: Column,
+    slots: list[Slot],
+    first: int,
+    hours: list[WorkingHours],
+    location_id: int | None,
+) -> list[Cell]:
+    """The column's slots, closed outside the day's working hours (none set up: all
+    open), each with the location its working hours give (else the filter's)."""
+    weekday = column.day.weekday()
+    stretches = [
+        (h.starts.hour * 60 + h.starts.minute, h.ends.hour * 60 + h.ends.minute, h.location_id)
+        for h in hours
+        if h.weekday == weekday and (location_id is None or h.location_id == location_id)
+    ]
+    cells = []
+    for slot in slots:
+        minute = first + (slot.row - 1) * SLOT_MINUTES
+        where = next((loc for start, end, loc in stretches if start <= minute < end), None)
+        params: dict[str, int] = {"practitioner": column.practitioner.pk}
+        if where or location_id:
+            params["location"] = where or location_id  # type: ignore[assignment]
+        query = f"{urlencode(params)}&start={column.day.isoformat()}T{slot.time}"
+        cells.append(
+            Cell(
+                row=slot.row,
+                time=slot.time,
+                hour=slot.hour,
+                closed=bool(hours) and where is None,
+                query=query,
+            )
+        )
+    return cells

@@ -239,3 +239,53 @@ class Appointment(models.Model):
         return (
             f"{self.client} – {self.service} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
         )
+
+
+# ------------------------------------------------------------------ working hours (issue 11)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+@audited()
+class WorkingHours(models.Model):
+    """One stretch of a practitioner's week: on `weekday`, from `starts` to `ends` (the
+    practice's wall clock) at `location`. A practitioner without any is not shaded and
+    never asked about (their hours are simply not set up); with some, the calendar shades
+    the rest of the week and a booking outside them asks for a confirmation.
+
+    Stretches of one practitioner's day do not overlap (`working_hours_set` checks it
+    under a lock on the practitioner)."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="working_hours"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        verbose_name_plural = "working hours"
+        ordering = ["practitioner", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends__gt=models.F("starts")), name="working_hours_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_to_6"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.practitioner}: {self.get_weekday_display()} "
+            f"{self.starts:%H:%M}–{self.ends:%H:%M} at {self.location}"
+        )

@@ -19,6 +19,8 @@ from calendar_app.models import (
     Location,
     Practitioner,
     PractitionerService,
+    Weekday,
+    WorkingHours,
 )
 from catalog.models import Service
 from kernel.errors import DomainError
@@ -28,6 +30,11 @@ from kernel.errors import DomainError
 
 def active_practitioners() -> list[Practitioner]:
     return list(Practitioner.objects.filter(archived=False))
+
+
+def practitioner_colours() -> list[tuple[int, str]]:
+    """(pk, colour) of every practitioner, archived too (their old appointments show)."""
+    return list(Practitioner.objects.order_by("pk").values_list("pk", "colour"))
 
 
 def own_practitioner(user) -> Practitioner | None:
@@ -341,3 +348,71 @@ def appointment_actions(
         unlink=allowed(UNLINK)
         and (not uses_used_credit(appointment) or user.has_perm(GIVE_BACK_USED_CREDIT)),
     )
+
+
+# ------------------------------------------------------------------ working hours (issue 11)
+
+
+def working_hours_of(practitioner_ids) -> dict[int, list[WorkingHours]]:
+    """Each practitioner's working hours (with their location), in week order: one query."""
+    found: dict[int, list[WorkingHours]] = {}
+    rows = (
+        WorkingHours.objects.filter(practitioner_id__in=list(practitioner_ids))
+        .select_related("location")
+        .order_by("practitioner_id", "weekday", "starts")
+    )
+    for row in rows:
+        found.setdefault(row.practitioner_id, []).append(row)
+    return found
+
+
+def _minutes(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def hours_text(hours: list[WorkingHours], weekday: int) -> str:
+    """ "09:00–12:00 at Main clinic, 13:00–17:00 at North" for one weekday ("" if none)."""
+    return ", ".join(
+        f"{h.starts:%H:%M}–{h.ends:%H:%M} at {h.location.name}"
+        for h in hours
+        if h.weekday == weekday
+    )
+
+
+def outside_working_hours(
+    *,
+    practitioner: Practitioner,
+    location: Location | None,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    hours: list[WorkingHours] | None = None,
+) -> str | None:
+    """Why a booking from `starts_at` to `ends_at` is outside `practitioner`'s working
+    hours (at `location`), in words, or None when it is inside them.
+
+    A practitioner without working hours is never "outside": their hours are not set up.
+    A booking is inside when one stretch of that weekday, at that location, holds all of
+    it (on the practice's clock). Booking outside is allowed after a confirmation: this
+    only says why to ask.
+    """
+    if hours is None:
+        hours = working_hours_of([practitioner.pk]).get(practitioner.pk, [])
+    if not hours:
+        return None
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+    weekday = start.weekday()
+    first = _minutes(start.time())
+    # An end at midnight (or the next day) counts as the end of the day.
+    last = _minutes(end.time()) if end.date() == start.date() else 24 * 60
+    for stretch in hours:
+        if stretch.weekday != weekday:
+            continue
+        if location is not None and stretch.location_id != location.pk:
+            continue
+        if _minutes(stretch.starts) <= first and last <= _minutes(stretch.ends):
+            return None
+    day = Weekday(weekday).label
+    today = hours_text(hours, weekday)
+    if not today:
+        return f"{practitioner.name} doesn't work on {day}s."
+    return f"This is outside {practitioner.name}'s working hours ({day}: {today})."

@@ -29,6 +29,8 @@ from calendar_app.models import (
     Location,
     Practitioner,
     PractitionerService,
+    Weekday,
+    WorkingHours,
 )
 from calendar_app.selectors import (
     ARRIVE,
@@ -882,6 +884,71 @@ def practitioner_services_set(
 def practitioner_restore(*, practitioner: Practitioner, by: User | None) -> Practitioner:
     require_perm(by, "calendar_app.change_practitioner")
     return set_archived(Practitioner, practitioner, False)
+
+
+# ------------------------------------------------------------------ working hours (issue 11)
+
+
+@transaction.atomic
+def working_hours_set(
+    *,
+    practitioner: Practitioner,
+    hours: Iterable[tuple[int, Location, dt.time, dt.time]],
+    by: User | None,
+) -> list[WorkingHours]:
+    """Replace `practitioner`'s working hours with `hours`: (weekday 0 = Monday, location,
+    start, end) stretches on the practice's clock.
+
+    Refused, with nothing changed, when a stretch ends before it starts, is at an
+    archived location it did not already have, or overlaps another of the same day.
+    Stretches that stay the same are kept (the audit trail shows only what changed).
+    The practitioner row is locked so two Admins saving at once cannot interleave.
+    """
+    require_perm(by, "calendar_app.change_practitioner")
+    locked = Practitioner.objects.select_for_update().get(pk=practitioner.pk)
+    existing = list(WorkingHours.objects.filter(practitioner=locked))
+    had_locations = {row.location_id for row in existing}
+    wanted: list[tuple[int, int, dt.time, dt.time]] = []
+    by_day: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for weekday, location, starts, ends in hours:
+        if weekday not in Weekday.values:
+            raise DomainError("invalid_hours", "Choose a day from Monday to Sunday.")
+        day = Weekday(weekday).label
+        if ends <= starts:
+            raise DomainError(
+                "invalid_hours",
+                f"{day}: the end ({ends:%H:%M}) must be after the start ({starts:%H:%M}).",
+                weekday=weekday,
+            )
+        if location.archived and location.pk not in had_locations:
+            raise DomainError(
+                "location_archived", f"{location} is no longer in use.", weekday=weekday
+            )
+        for other_start, other_end in by_day.get(weekday, []):
+            if starts < other_end and other_start < ends:
+                raise DomainError(
+                    "hours_overlap",
+                    f"{day}: {other_start:%H:%M}–{other_end:%H:%M} and "
+                    f"{starts:%H:%M}–{ends:%H:%M} overlap.",
+                    weekday=weekday,
+                )
+        by_day.setdefault(weekday, []).append((starts, ends))
+        wanted.append((weekday, location.pk, starts, ends))
+
+    def key(row: WorkingHours) -> tuple[int, int, dt.time, dt.time]:
+        return (row.weekday, row.location_id, row.starts, row.ends)
+
+    keep = set(wanted)
+    stale = [row.pk for row in existing if key(row) not in keep]
+    if stale:
+        WorkingHours.objects.filter(pk__in=stale).delete()
+    present = {key(row) for row in existing}
+    WorkingHours.objects.bulk_create(
+        WorkingHours(practitioner=locked, weekday=w, location_id=loc, starts=s, ends=e)
+        for w, loc, s, e in wanted
+        if (w, loc, s, e) not in present
+    )
+    return list(WorkingHours.objects.filter(practitioner=locked).select_related("location"))
 
 
 # ------------------------------------------------------------------ cancellation reasons

@@ -9,6 +9,7 @@ page, so each flow works without JavaScript.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ from calendar_app.forms import (
     CancelForm,
     EditAppointmentForm,
     LinkPackageForm,
+    MoveForm,
     PackageAreaForm,
     parse_link_choice,
     parse_local_datetime,
@@ -39,6 +41,7 @@ from calendar_app.forms import (
 from calendar_app.grid import build_grid, day_bounds
 from calendar_app.models import Appointment
 from calendar_app.services import (
+    COLOUR,
     appointment_book,
     appointment_book_series,
     appointment_cancel,
@@ -156,6 +159,8 @@ def calendar(request: HttpRequest) -> HttpResponse:
             by_day=view == "week",
             today=today,
             location_id=location.pk if location else None,
+            working_hours=selectors.working_hours_of(p.pk for p in shown),
+            now=timezone.now(),
         )
         if shown
         else None
@@ -191,8 +196,32 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "show_canceled": filters["canceled"],
         "has_practitioners": bool(practitioners),
+        "colours_version": _colours_version(shown),
+        "can_move": request.user.has_perm("calendar_app.change_appointment"),
     }
     return render_page(request, CALENDAR, context, partial="calendar")
+
+
+def _colours_version(practitioners) -> str:
+    """Changes when a shown practitioner's colour does, so the stylesheet can be cached."""
+    text = ",".join(f"{p.pk}:{p.colour}" for p in practitioners)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+@staff_view("calendar_app.view_appointment")
+def practitioner_colours(request: HttpRequest) -> HttpResponse:
+    """The practitioners' Settings colours as CSS classes (.cal-p<pk>): the blocks use
+    them without inline styles, which the Content-Security-Policy forbids. Colours are
+    checked (#rrggbb) when saved; anything else is left out."""
+    lines = [
+        f".cal-p{pk} {{ --cal-colour: {colour}; }}"
+        for pk, colour in selectors.practitioner_colours()
+        if COLOUR.match(colour or "")
+    ]
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/css; charset=utf-8")
+    # The page links it with ?v=<version of the colours>: a changed colour is a new URL.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 # ------------------------------------------------------------------ create appointment
@@ -464,6 +493,12 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         return render_popup(request, FORM, context, partial="form")
 
     form = AppointmentForm(request.POST)
+    outside = _outside_hours_question(request, form)
+    if outside:
+        # Issue 11: outside the practitioner's working hours, ask first ("Book anyway").
+        context = _form_context(request, form, request.POST)
+        context["outside_hours"] = outside
+        return render_popup(request, FORM, context, partial="form", status=409)
 
     def book(data):
         common = {
@@ -497,6 +532,25 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         return redirect("calendar_app:detail", pk=appointment.pk)
     context = _form_context(request, form, request.POST)
     return render_popup(request, FORM, context, partial="form", status=sent.status)
+
+
+def _outside_hours_question(request: HttpRequest, form: AppointmentForm) -> str | None:
+    """Why the booking in `form` is outside its practitioner's working hours (the
+    question Create appointment asks before booking), unless staff already answered
+    "Book anyway" (outside_hours_ok) or the form has errors of its own."""
+    if request.POST.get("outside_hours_ok") or not form.is_valid():
+        return None
+    data = form.cleaned_data
+    starts_at = data["starts_at"]
+    ends_at = data.get("ends_at") or starts_at + dt.timedelta(
+        minutes=data["service"].duration_minutes
+    )
+    return selectors.outside_working_hours(
+        practitioner=data["practitioner"],
+        location=data["location"],
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
 
 
 def _initial_from_query(request: HttpRequest) -> dict:
@@ -796,6 +850,98 @@ def appointment_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
             f"the service stays {service_label(service)}."
         )
     return _done(request, appointment, note)
+
+
+# ------------------------------------------------------------ drag on the calendar (issue 11)
+
+MOVE_STATUS = f"{CALENDAR}#move_status"
+
+
+def _grid_value(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def _move_status(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+    """The line above the calendar that tells what a drag did (#cal-status)."""
+    return render(request, MOVE_STATUS, context, status=status)
+
+
+def _moved_note(appointment: Appointment, changes: dict, *, undo: bool) -> str:
+    if undo:
+        return "Move undone."
+    who = appointment.client.full_name
+    start = timezone.localtime(appointment.starts_at)
+    if set(changes) == {"ends_at"}:
+        return f"{who}'s appointment now ends at {timezone.localtime(appointment.ends_at):%H:%M}."
+    at = date_format(start, "D j M, H:i")
+    with_whom = f" with {appointment.practitioner.name}" if "practitioner" in changes else ""
+    return f"Moved {who}'s appointment to {at}{with_whom}."
+
+
+@staff_view("calendar_app.change_appointment")
+@require_POST
+def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """A drag on the calendar (a move to another time, day or practitioner, or a resize),
+    through Edit details' service: its overlap, package and daylight-saving rules apply.
+
+    Answers with the status line above the calendar: the confirmation with Undo (which
+    moves it back through this same view), the refusal and its reason, or, outside the
+    practitioner's working hours, the question (Move anyway / Don't move). After a move
+    or a refusal the calendar refreshes itself (calendarChanged), so a refused drag
+    snaps back. Without JavaScript (the Undo button), a message and the calendar."""
+    appointment = _load(pk)
+    form = MoveForm(request.POST)
+    move_url = reverse("calendar_app:move", args=[appointment.pk])
+    context: dict = {"appointment": appointment, "move_url": move_url}
+
+    def answer(status: int = 200, *, refresh: bool = True) -> HttpResponse:
+        if not request.htmx:
+            if context.get("error"):
+                messages.error(request, context["error"])
+            elif context.get("note"):
+                messages.success(request, context["note"])
+            return redirect(_calendar_url_for(_load(pk)))
+        response = _move_status(request, context, status=status)
+        return _changed(response) if refresh else response
+
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        context["error"] = " ".join(errors)
+        return answer(400)
+    data = form.cleaned_data
+    changes = form.changes(appointment)
+    if not changes:
+        return answer(refresh=True)  # dropped where it was
+    practitioner = changes.get("practitioner", appointment.practitioner)
+    starts_at = changes.get("starts_at", appointment.starts_at)
+    ends_at = changes.get("ends_at") or starts_at + (appointment.ends_at - appointment.starts_at)
+    if not (data["outside_ok"] or data["undo"]):
+        outside = selectors.outside_working_hours(
+            practitioner=practitioner,
+            location=appointment.location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        if outside:
+            context.update(ask=outside, values=request.POST)
+            return answer(refresh=False)  # the block stays where it was dropped meanwhile
+    before = {
+        "start": _grid_value(appointment.starts_at),
+        "end": _grid_value(appointment.ends_at),
+        "practitioner": appointment.practitioner_id,
+    }
+    try:
+        appointment_edit(appointment=appointment, scope="this", by=request.user, **changes)
+    except DomainError as exc:
+        context["error"] = exc.message
+        return answer(403 if exc.code == "permission_denied" else 409)
+    moved = _load(pk)
+    context.update(
+        appointment=moved,
+        note=_moved_note(moved, changes, undo=data["undo"]),
+        undo=None if data["undo"] else before,
+    )
+    return answer()
 
 
 # --------------------------------------------------------------------- Link package

@@ -5,6 +5,7 @@ so a database that had only reference data can still be seeded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from calendar_app.services import (
     location_create,
     practitioner_create,
     practitioner_services_set,
+    working_hours_set,
 )
 from catalog.models import Package, PackageKind, Service, ServiceCategory, TaxRate
 from catalog.services import category_create, package_archive, package_create, service_create
@@ -79,6 +81,17 @@ def build_reference(*, demo_passwords: bool) -> Reference:
             )
             ref.practitioners[username] = practitioner
             ref.home[practitioner.pk] = ref.locations[home]
+            if not practitioner.working_hours.exists():
+                # Issue 11: weekdays 08:00-18:00 at their home location (the demo's
+                # bookings fall in these hours); weekends shaded as closed.
+                working_hours_set(
+                    practitioner=practitioner,
+                    hours=[
+                        (weekday, ref.locations[home], dt.time(8), dt.time(18))
+                        for weekday in range(5)
+                    ],
+                    by=None,
+                )
 
     taxes = {name: TaxRate.objects.get(name=name) for name in (GST, GST_FREE)}
     categories: dict[str, ServiceCategory] = {}

@@ -230,3 +230,92 @@ class PractitionerServicesForm(PlainForm):
             location.pk: {int(pk) for pk in self.cleaned_data.get(f"services_{location.pk}", [])}
             for location in self.locations
         }
+
+
+# ------------------------------------------------------------ working hours (issue 11)
+
+STRETCHES_PER_DAY = 2
+
+
+class WorkingHoursForm(PlainForm):
+    """A practitioner's week: for each day, up to two stretches (location, from, to).
+    A stretch left empty is not worked; a half-filled one says what is missing."""
+
+    def __init__(self, *args, hours=(), **kwargs):
+        from calendar_app.models import Location, Weekday
+
+        held = {h.location_id for h in hours}
+        locations = Location.objects.filter(Q(archived=False) | Q(pk__in=held)).order_by("name")
+        self.only_location = None
+        active = [loc for loc in locations if not loc.archived]
+        if len(active) == 1:
+            self.only_location = active[0]
+        initial = kwargs.pop("initial", None) or {}
+        per_day: dict[int, int] = {}
+        for h in hours:
+            n = per_day[h.weekday] = per_day.get(h.weekday, 0) + 1
+            if n <= STRETCHES_PER_DAY:
+                prefix = f"d{h.weekday}_{n}_"
+                initial.update(
+                    {
+                        prefix + "location": h.location_id,
+                        prefix + "starts": h.starts,
+                        prefix + "ends": h.ends,
+                    }
+                )
+        super().__init__(*args, initial=initial, **kwargs)
+        self.days = []
+        for weekday, day in Weekday.choices:
+            rows = []
+            for n in range(1, STRETCHES_PER_DAY + 1):
+                prefix = f"d{weekday}_{n}_"
+                self.fields[prefix + "location"] = forms.ModelChoiceField(
+                    queryset=locations, required=False, label="At", empty_label="Not working"
+                )
+                for name, label in (("starts", "From"), ("ends", "To")):
+                    self.fields[prefix + name] = forms.TimeField(
+                        required=False,
+                        label=label,
+                        widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"),
+                    )
+                rows.append(prefix)
+            self.days.append((weekday, day, rows))
+
+    def day_rows(self):
+        """For the template: (day, [(location, from, to) bound fields, ...]) per weekday."""
+        return [
+            (
+                weekday,
+                day,
+                [(self[p + "location"], self[p + "starts"], self[p + "ends"]) for p in rows],
+            )
+            for weekday, day, rows in self.days
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        hours = []
+        for weekday, _day, rows in self.days:
+            for prefix in rows:
+                location = cleaned.get(prefix + "location")
+                starts, ends = cleaned.get(prefix + "starts"), cleaned.get(prefix + "ends")
+                if location is None and (starts or ends) and self.only_location is not None:
+                    location = self.only_location  # one location: no need to choose it
+                if location is None and starts is None and ends is None:
+                    continue
+                if self.has_error(prefix + "starts") or self.has_error(prefix + "ends"):
+                    continue
+                missing = False
+                if location is None:
+                    self.add_error(prefix + "location", "Choose where.")
+                    missing = True
+                if starts is None:
+                    self.add_error(prefix + "starts", "Enter a start time.")
+                    missing = True
+                if ends is None:
+                    self.add_error(prefix + "ends", "Enter an end time.")
+                    missing = True
+                if not missing:
+                    hours.append((weekday, location, starts, ends))
+        cleaned["hours"] = hours
+        return cleaned

@@ -20,6 +20,7 @@ urlpatterns = [
         views.practitioner_services,
         name="practitioner_services",
     ),
+    path("practitioners/<int:pk>/hours/", views.practitioner_hours, name="practitioner_hours"),
 ]
 
 # Tax rates, payment methods, cancellation reasons, locations and practitioners:

@@ -39,6 +39,7 @@ from kernel.web import (
     apply_domain_error,
     go_to,
     paginate,
+    posted,
     render_page,
     render_popup,
     staff_view,
@@ -54,6 +55,7 @@ from practice.forms import (
     StaffUserCreateForm,
     StaffUserForm,
     TaxRateForm,
+    WorkingHoursForm,
 )
 from practice.models import PracticeSettings
 
@@ -440,6 +442,36 @@ SECTION_VIEWS = {
     }
     for key, section in SECTIONS.items()
 }
+
+
+# ------------------------------------------------------------ working hours (issue 11)
+
+
+@staff_view((SETTINGS, "calendar_app.change_practitioner"))
+def practitioner_hours(request: HttpRequest, pk: int) -> HttpResponse:
+    """A practitioner's working hours: per weekday, up to two stretches at a location.
+    The calendar shades the rest; a booking outside them asks for a confirmation."""
+    practitioner = get_object_or_404(Practitioner, pk=pk)
+    hours = calendar_selectors.working_hours_of([practitioner.pk]).get(practitioner.pk, [])
+    form = WorkingHoursForm(posted(request), hours=hours)
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = INVALID
+        else:
+            try:
+                calendar_services.working_hours_set(
+                    practitioner=practitioner, hours=form.cleaned_data["hours"], by=request.user
+                )
+            except DomainError as exc:
+                weekday = exc.context.get("weekday")
+                field = f"d{weekday}_1_starts" if weekday is not None else None
+                status = apply_domain_error(form, exc, field)
+            else:
+                messages.success(request, f"Working hours of {practitioner.name} saved.")
+                return redirect("settings:practitioner_hours", pk=practitioner.pk)
+    context = {"section": "practitioners", "practitioner": practitioner, "form": form}
+    return render_page(request, "settings/working_hours.html", context, status=status)
 
 
 # ------------------------------------------------------------ staff users

@@ -69,10 +69,16 @@ def su(client_as, superuser):
 @pytest.fixture
 def world(practice):
     """One of everything, written through the services."""
+    from calendar_app.services import working_hours_set
     from clients.models import ClientAccess
     from practice.api_keys import api_key_create
 
     cash = PaymentMethodFactory(name="Cash")
+    working_hours_set(
+        practitioner=practice.practitioner,
+        hours=[(0, practice.location, dt.time(9), dt.time(17))],
+        by=None,
+    )
     api_key_create(user=UserFactory(username="integrator"), name="Booking website", by=None)
     ClientAccess.objects.create(client=practice.client, path="/clients/", via="page")
     fixed = practice.sell()

@@ -443,6 +443,15 @@ OPS = [
         for action in ("archive", "restore")
     ),
     Op(
+        "working_hours_set",
+        lambda w, by: calendar.working_hours_set(
+            practitioner=fresh(w.practice.practitioner),
+            hours=[(0, w.practice.location, dt.time(9), dt.time(17))],
+            by=by,
+        ),
+        ADMIN,
+    ),
+    Op(
         "payment_method_create",
         lambda w, by: invoicing.payment_method_create(name="Voucher", by=by),
         ADMIN,

@@ -455,6 +455,419 @@
 
   // ================================================================== end of issue 11
 
+  // ================================================================ calendar: scheduling (issue 11)
+  // Drag a block to another time, day or practitioner column, or its lower edge to
+  // change its end (pointer events: mouse, pen, and touch after a short hold, so a
+  // swipe still scrolls on an iPad). The drop posts to the appointment's move URL
+  // (Edit details' service); the answer goes in #cal-status (the confirmation with
+  // Undo, a refusal, or the working-hours question) and the calendar refreshes itself.
+  // Keyboard: one tab stop in the grid (roving tabindex); arrow keys move between
+  // times and appointments, Enter books or opens, Alt+arrows move the focused
+  // appointment. Without this script every slot and block is still a plain link.
+
+  const HOLD_MS = 350;
+  let drag = null;
+  let swallowClick = false;
+  let focusAfterRefresh = null;
+
+  function calGrid(element) { return element && element.closest("[data-cal-grid]"); }
+  function calRows(column) { return column.querySelector(".cal__rows"); }
+  function calColumns(grid) { return Array.from(grid.querySelectorAll("[data-cal-col]")); }
+  function clamp(value, low, high) { return Math.max(low, Math.min(high, value)); }
+
+  function rowAt(column, y) {
+    const box = calRows(column).getBoundingClientRect();
+    const rows = parseInt(calGrid(column).dataset.rows, 10);
+    return Math.floor((y - box.top) / (box.height / rows)) + 1;
+  }
+
+  function columnAt(grid, x) {
+    return calColumns(grid).find(function (column) {
+      const box = column.getBoundingClientRect();
+      return x >= box.left && x < box.right;
+    });
+  }
+
+  function pad(number) { return (number < 10 ? "0" : "") + number; }
+
+  // "2026-12-07" + minutes after its midnight (may reach the next day) -> "2026-12-07T10:30".
+  function wallTime(day, minutes) {
+    const parts = day.split("-").map(Number);
+    const date = new Date(Date.UTC(parts[0], parts[1] - 1, parts[2]) + Math.floor(minutes / 1440) * 86400000);
+    const rest = ((minutes % 1440) + 1440) % 1440;
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate()) +
+      "T" + pad(Math.floor(rest / 60)) + ":" + pad(rest % 60);
+  }
+
+  function rowMinutes(grid, row) {
+    return parseInt(grid.dataset.first, 10) + (row - 1) * parseInt(grid.dataset.slot, 10);
+  }
+
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
+  }
+
+  function sendMove(block, values) {
+    const region = block.closest(".cal");
+    if (region) region.classList.add("is-saving");
+    focusAfterRefresh = block.dataset.move;
+    htmx.ajax("POST", block.dataset.move, {
+      source: document.getElementById("cal-status"),
+      target: "#cal-status",
+      swap: "innerHTML",
+      values: values,
+      headers: csrfHeaders(),
+    });
+  }
+
+  function place(block, row, span) {
+    block.style.gridRowStart = String(row);
+    block.style.gridRowEnd = "span " + span;
+  }
+
+  function showTime(block, grid, row) {
+    const label = block.querySelector(".cal__appt-time");
+    if (!label) return;
+    const minutes = rowMinutes(grid, row);
+    label.textContent = pad(Math.floor(minutes / 60) % 24) + ":" + pad(minutes % 60);
+  }
+
+  function startDrag(event) {
+    const block = event.target.closest && event.target.closest(".cal__appt[data-move]");
+    if (!block || (event.pointerType === "mouse" && event.button !== 0)) return;
+    const grid = calGrid(block);
+    const column = block.closest("[data-cal-col]");
+    const row = parseInt(block.dataset.row, 10);
+    const span = parseInt(block.dataset.span, 10);
+    drag = {
+      block: block,
+      grid: grid,
+      mode: event.target.closest("[data-cal-resize]") ? "resize" : "move",
+      pointerId: event.pointerId,
+      x: event.clientX,
+      y: event.clientY,
+      touch: event.pointerType === "touch",
+      active: false,
+      home: column,
+      homeRow: row,
+      homeSpan: span,
+      column: column,
+      row: row,
+      span: span,
+      grab: clamp(rowAt(column, event.clientY) - row, 0, span - 1),
+      label: (block.querySelector(".cal__appt-time") || {}).textContent,
+      timer: null,
+    };
+    if (drag.touch && drag.mode === "move") {
+      // A touch drags after a short hold; moving sooner is a scroll.
+      drag.timer = window.setTimeout(function () { if (drag) activate(); }, HOLD_MS);
+    }
+    if (drag.mode === "resize") event.preventDefault();
+  }
+
+  function activate() {
+    drag.active = true;
+    drag.block.classList.add("is-dragging");
+    const region = drag.block.closest(".cal");
+    if (region) region.classList.add("is-dragging");
+  }
+
+  function moveDrag(event) {
+    if (!drag || event.pointerId !== drag.pointerId) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (!drag.active) {
+      const far = Math.abs(dx) > 4 || Math.abs(dy) > 4;
+      if (drag.touch && drag.mode === "move") {
+        if (Math.abs(dx) > 8 || Math.abs(dy) > 8) cancelDrag(false);  // a scroll
+        return;
+      }
+      if (!far) return;
+      activate();
+    }
+    event.preventDefault();
+    const rows = parseInt(drag.grid.dataset.rows, 10);
+    if (drag.mode === "move") {
+      const column = columnAt(drag.grid, event.clientX) || drag.column;
+      const row = clamp(rowAt(column, event.clientY) - drag.grab, 1, rows - drag.span + 1);
+      if (column !== drag.column) {
+        calRows(column).appendChild(drag.block);
+        drag.column = column;
+      }
+      drag.row = row;
+      place(drag.block, row, drag.span);
+      showTime(drag.block, drag.grid, row);
+    } else {
+      const last = clamp(rowAt(drag.column, event.clientY), drag.row, rows);
+      drag.span = last - drag.row + 1;
+      place(drag.block, drag.row, drag.span);
+    }
+    // Near the window's top or bottom edge, scroll.
+    if (event.clientY < 40) window.scrollBy(0, -12);
+    else if (event.clientY > window.innerHeight - 40) window.scrollBy(0, 12);
+  }
+
+  function cancelDrag(restore) {
+    if (!drag) return;
+    window.clearTimeout(drag.timer);
+    const block = drag.block;
+    block.classList.remove("is-dragging");
+    const region = block.closest(".cal");
+    if (region) region.classList.remove("is-dragging");
+    if (restore) {
+      if (drag.column !== drag.home) calRows(drag.home).appendChild(block);
+      block.style.gridRowStart = "";
+      block.style.gridRowEnd = "";
+      const label = block.querySelector(".cal__appt-time");
+      if (label && drag.label) label.textContent = drag.label;
+    }
+    drag = null;
+  }
+
+  function endDrag(event) {
+    if (!drag || event.pointerId !== drag.pointerId) return;
+    if (!drag.active) { cancelDrag(false); return; }
+    swallowClick = true;  // the click that follows a drop does not open the popup
+    window.setTimeout(function () { swallowClick = false; }, 400);
+    const d = drag;
+    const moved = d.column !== d.home || d.row !== d.homeRow;
+    const resized = d.span !== d.homeSpan;
+    if (!moved && !resized) { cancelDrag(true); return; }
+    d.block.classList.remove("is-dragging");
+    const region = d.block.closest(".cal");
+    if (region) region.classList.remove("is-dragging");
+    drag = null;
+    if (d.mode === "move") {
+      sendMove(d.block, {
+        start: wallTime(d.column.dataset.day, rowMinutes(d.grid, d.row)),
+        practitioner: d.column.dataset.practitioner,
+      });
+    } else {
+      sendMove(d.block, {
+        start: d.block.dataset.start,
+        end: wallTime(d.column.dataset.day, rowMinutes(d.grid, d.row + d.span)),
+      });
+    }
+  }
+
+  document.addEventListener("pointerdown", startDrag);
+  document.addEventListener("pointermove", moveDrag, { passive: false });
+  document.addEventListener("pointerup", endDrag);
+  document.addEventListener("pointercancel", function (event) {
+    if (drag && event.pointerId === drag.pointerId) cancelDrag(true);
+  });
+  // Once a touch drag has started, the finger moves the block, not the page.
+  document.addEventListener("touchmove", function (event) {
+    if (drag && drag.active) event.preventDefault();
+  }, { passive: false });
+  // A link's native drag (to the address bar, say) would cancel the pointer: not here.
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".cal__appt[data-move]")) event.preventDefault();
+  });
+  document.addEventListener("contextmenu", function (event) {
+    if (drag) event.preventDefault();  // a long press is a drag, not a menu
+  });
+  document.addEventListener("click", function (event) {
+    if (swallowClick && event.target.closest && event.target.closest(".cal__appt")) {
+      event.preventDefault();
+      event.stopPropagation();
+      swallowClick = false;
+    }
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && drag) cancelDrag(true);
+  });
+
+  // "Don't move" (outside working hours): the calendar shows it where it was.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-cal-revert]");
+    if (!button) return;
+    document.getElementById("cal-status").replaceChildren();
+    htmx.trigger(document.body, "calendarChanged");
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.target && event.detail.target.id === "cal-status") {
+      document.querySelectorAll(".cal.is-saving").forEach(function (region) {
+        region.classList.remove("is-saving");
+      });
+    }
+  });
+
+  // ---- keyboard: roving tabindex over the grid's slots and blocks
+
+  function navItems(column) {
+    return Array.from(column.querySelectorAll("a.cal__slot[data-row], .cal__appt[data-row]"))
+      .sort(function (a, b) {
+        const byRow = parseInt(a.dataset.row, 10) - parseInt(b.dataset.row, 10);
+        if (byRow) return byRow;
+        return (a.classList.contains("cal__appt") ? 1 : 0) - (b.classList.contains("cal__appt") ? 1 : 0);
+      });
+  }
+
+  function rove(grid, target) {
+    if (!target) return;
+    grid.querySelectorAll("[data-row][tabindex='0']").forEach(function (item) {
+      if (item !== target) item.setAttribute("tabindex", "-1");
+    });
+    target.setAttribute("tabindex", "0");
+    target.focus();
+  }
+
+  function setUpGrid(grid) {
+    if (grid.querySelector("[data-row][tabindex='0']")) return;
+    // Without this script every block is a tab stop; with it, the grid is one.
+    grid.querySelectorAll(".cal__appt[data-row]").forEach(function (block) {
+      block.setAttribute("tabindex", "-1");
+    });
+    const first = grid.querySelector(".cal__appt[data-row]") ||
+      grid.querySelector(".cal__col--today a.cal__slot[data-row]") ||
+      grid.querySelector("a.cal__slot[data-row]");
+    if (first) first.setAttribute("tabindex", "0");
+    grid.querySelectorAll("[data-row]").forEach(function (item) {
+      item.setAttribute("aria-describedby", "cal-keys");
+    });
+  }
+
+  function slotAt(column, row) {
+    const items = navItems(column);
+    return items.find(function (item) { return parseInt(item.dataset.row, 10) === row; }) ||
+      items.find(function (item) { return parseInt(item.dataset.row, 10) > row; }) ||
+      items[items.length - 1];
+  }
+
+  function moveByKeys(block, event) {
+    const grid = calGrid(block);
+    const column = block.closest("[data-cal-col]");
+    const row = parseInt(block.dataset.row, 10);
+    const rows = parseInt(grid.dataset.rows, 10);
+    const span = parseInt(block.dataset.span, 10);
+    if (event.key === "ArrowUp" || event.key === "ArrowDown") {
+      const step = event.key === "ArrowUp" ? -1 : 1;
+      if (event.shiftKey) {  // Alt+Shift: the end
+        const newSpan = clamp(span + step, 1, rows - row + 1);
+        if (newSpan === span) return;
+        sendMove(block, { start: block.dataset.start, end: wallTime(column.dataset.day, rowMinutes(grid, row + newSpan)) });
+      } else {
+        const newRow = clamp(row + step, 1, rows - span + 1);
+        if (newRow === row) return;
+        sendMove(block, { start: wallTime(column.dataset.day, rowMinutes(grid, newRow)), practitioner: column.dataset.practitioner });
+      }
+    } else {
+      const columns = calColumns(grid);
+      const next = columns[columns.indexOf(column) + (event.key === "ArrowLeft" ? -1 : 1)];
+      if (!next) return;
+      sendMove(block, { start: wallTime(next.dataset.day, rowMinutes(grid, row)), practitioner: next.dataset.practitioner });
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    const item = event.target.closest && event.target.closest("[data-cal-grid] [data-row]");
+    if (!item) return;
+    const keys = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown", " "];
+    if (keys.indexOf(event.key) < 0) return;
+    event.preventDefault();
+    if (event.key === " ") { item.click(); return; }
+    if (event.altKey && item.dataset.move && event.key.indexOf("Arrow") === 0) {
+      moveByKeys(item, event);
+      return;
+    }
+    const grid = calGrid(item);
+    const column = item.closest("[data-cal-col]");
+    const items = navItems(column);
+    const index = items.indexOf(item);
+    const row = parseInt(item.dataset.row, 10);
+    let target = null;
+    if (event.key === "ArrowUp") target = items[index - 1];
+    else if (event.key === "ArrowDown") target = items[index + 1];
+    else if (event.key === "Home") target = items[0];
+    else if (event.key === "End") target = items[items.length - 1];
+    else if (event.key === "PageUp") target = slotAt(column, Math.max(1, row - 4));
+    else if (event.key === "PageDown") target = slotAt(column, row + 4);
+    else {
+      const columns = calColumns(grid);
+      const next = columns[columns.indexOf(column) + (event.key === "ArrowLeft" ? -1 : 1)];
+      if (next) target = slotAt(next, row);
+    }
+    rove(grid, target);
+  });
+
+  // A click (or a touch) on an item makes it the grid's tab stop.
+  document.addEventListener("focusin", function (event) {
+    const item = event.target.closest && event.target.closest("[data-cal-grid] [data-row]");
+    if (item && item.getAttribute("tabindex") !== "0") rove(calGrid(item), item);
+  });
+
+  // ---- the current-time line: moved every minute (rows of 15 minutes, 3 offsets)
+
+  function placeNowLine() {
+    document.querySelectorAll("[data-cal-now]").forEach(function (line) {
+      const grid = calGrid(line);
+      if (!grid.dataset.nowStart) grid.dataset.nowStart = String(Date.now());
+      if (!line.dataset.row0) {
+        const match = line.className.match(/cal-r(\d+)/);
+        const offset = line.className.match(/cal__now--o(\d+)/);
+        line.dataset.row0 = match ? match[1] : "1";
+        line.dataset.offset0 = offset ? offset[1] : "0";
+      }
+      const elapsed = Math.floor((Date.now() - parseInt(grid.dataset.nowStart, 10)) / 60000);
+      const minutes = (parseInt(line.dataset.row0, 10) - 1) * 15 + parseInt(line.dataset.offset0, 10) + elapsed;
+      const rows = parseInt(grid.dataset.rows, 10);
+      line.hidden = minutes >= rows * 15;
+      line.style.gridRowStart = String(Math.floor(minutes / 15) + 1);
+      line.classList.remove("cal__now--o0", "cal__now--o5", "cal__now--o10");
+      line.classList.add("cal__now--o" + (Math.floor((minutes % 15) / 5) * 5));
+    });
+  }
+  window.setInterval(placeNowLine, 60000);
+
+  function setUpCalendar() {
+    document.querySelectorAll("[data-cal-grid]").forEach(setUpGrid);
+    if (focusAfterRefresh) {
+      // After a keyboard move the moved appointment keeps the focus.
+      const moved = document.querySelector(".cal__appt[data-move='" + focusAfterRefresh + "']");
+      const active = document.activeElement;
+      if (moved && (!active || active === document.body || calGrid(active))) rove(calGrid(moved), moved);
+      focusAfterRefresh = null;
+    }
+  }
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "calendar") setUpCalendar();
+    else if (event.target && event.target.id === "calendar") setUpCalendar();
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpCalendar);
+  else setUpCalendar();
+
+  // ---- Edit details: quick changes of the date and times (a move without a mouse)
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-shift]");
+    if (!button) return;
+    event.preventDefault();
+    const form = button.closest("form");
+    const date = form.querySelector("input[name=date]");
+    const start = form.querySelector("input[name=start_time]");
+    const end = form.querySelector("input[name=end_time]");
+    if (!date || !date.value) return;
+    const days = parseInt(button.dataset.shiftDays || "0", 10);
+    const minutes = parseInt(button.dataset.shiftMinutes || "0", 10);
+    let dayShift = days;
+    function shiftTime(input) {
+      if (!input || !input.value) return 0;
+      const parts = input.value.split(":").map(Number);
+      const total = parts[0] * 60 + parts[1] + minutes;
+      input.value = pad(Math.floor((((total % 1440) + 1440) % 1440) / 60)) + ":" + pad(((total % 60) + 60) % 60);
+      return Math.floor(total / 1440);
+    }
+    dayShift += shiftTime(start);
+    shiftTime(end);
+    if (dayShift) date.value = wallTime(date.value, dayShift * 1440).slice(0, 10);
+    [date, start, end].forEach(function (input) {
+      if (input) input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+  // ================================================================ end calendar: scheduling
+
   // ------------------------------------------------------------------ print
   // The Print button of the invoice's print view.
   document.addEventListener("click", function (event) {

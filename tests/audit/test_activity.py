@@ -286,3 +286,26 @@ def test_package_activity_queries_do_not_grow_with_the_events(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert len(response.context["rows"]) > len(first.context["rows"]) + 10
+
+
+def test_working_hours_changes_are_told_in_the_activity(client, jo, practice):
+    """Issue 11: working hours are settings; the Activity page says who changed them."""
+    from calendar_app.services import working_hours_set
+
+    nine, five = dt.time(9), dt.time(17)
+    with pghistory.context(user=jo.pk):
+        working_hours_set(
+            practitioner=practice.practitioner,
+            hours=[(0, practice.location, nine, five)],
+            by=jo,
+        )
+    with pghistory.context(user=jo.pk):
+        working_hours_set(
+            practitioner=practice.practitioner,
+            hours=[(1, practice.location, nine, dt.time(13))],
+            by=jo,
+        )
+    client.force_login(jo)
+    rows = _rows(client.get(ACTIVITY))
+    assert "Jo Admin added working hours of Sam Physio: Tuesday 09:00–13:00 at Main Street" in rows
+    assert "Jo Admin removed working hours of Sam Physio: Monday 09:00–17:00 at Main Street" in rows
