@@ -447,9 +447,12 @@
       const same = opener && Array.from(document.querySelectorAll("[hx-get]")).find(function (el) {
         return el.getAttribute("hx-get") === opener && visible(el);
       });
+      // Else the calendar's own tab stop (its grid is one), else the page's first
+      // control; without scrolling, so the staff keep their place in the calendar.
       const main = document.querySelector("main") || document.body;
-      const next = same || focusables(main)[0];
-      if (next) next.focus();
+      const next = same || document.querySelector("[data-cal-grid] [tabindex='0']") ||
+        focusables(main)[0];
+      if (next) next.focus({ preventScroll: !same });
     }, 0);
   }, true);
 

@@ -206,6 +206,7 @@ def test_outside_working_hours_asks_before_booking_or_moving(
 
     # Dragging it further out asks too; "Move anyway" moves it.
     block = page.locator(".cal__appt", has_text="Jo Citizen")
+    block.evaluate("el => el.scrollIntoView({block: 'center'})")  # it and 18:30 on screen
     _drag(page, _centre(block, top=5), _centre(_slot(page, monday, "18:30")))
     status = page.locator("#cal-status")
     expect(status).to_contain_text("outside Sam Physio's working hours")
