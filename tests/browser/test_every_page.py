@@ -415,3 +415,43 @@ def test_sign_in_page_fits_the_screen_and_passes_axe(live, page, width):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     problems = _check(page, "/login/")
     assert not problems, "\n".join(problems)
+
+
+def test_a_slow_popup_answer_shows_the_popup_bar_and_a_busy_button(
+    live, sign_in, clinic, admin_user
+):
+    """Inside the popup (above the page's backdrop) a request in flight shows the popup's
+    own bar, and the form's primary button turns into a spinner."""
+    page = sign_in(admin_user)
+    page.goto(f"{live.url}/packages/{clinic['cp']}/")
+    page.get_by_role("link", name="Adjust credits").click()
+    dialog = page.get_by_role("dialog")
+    adjust = dialog.get_by_role("button", name="Adjust credits")
+    expect(adjust).to_be_visible()
+    page.evaluate(
+        """() => {
+          window.popupBarSeen = false; window.spinnerSeen = false;
+          window.popupTimer = setInterval(() => {
+            const bar = document.querySelector('#modal > .loading-bar--popup');
+            const button = document.querySelector('#modal .button--primary[type=submit]');
+            if (getComputedStyle(bar).opacity === '1') window.popupBarSeen = true;
+            if (button && getComputedStyle(button, '::after').opacity === '1'
+                && getComputedStyle(button).color === 'rgba(0, 0, 0, 0)') window.spinnerSeen = true;
+          }, 25);
+        }"""
+    )
+
+    def slow(route):
+        time.sleep(1.0)
+        route.continue_()
+
+    adjust_url = re.compile(rf".*/packages/{clinic['cp']}/adjust/$")
+    page.route(adjust_url, slow)
+    with page.expect_response(adjust_url):
+        adjust.click()  # nothing filled in: the popup comes back with its errors
+    expect(dialog.locator(".errorlist, .form-errors").first).to_be_visible()
+    assert page.evaluate("window.popupBarSeen"), "the popup's loading bar never showed"
+    assert page.evaluate("window.spinnerSeen"), "the primary button never showed its spinner"
+    expect(dialog.get_by_role("button", name="Adjust credits")).to_have_css(
+        "color", "rgb(255, 255, 255)"
+    )
