@@ -200,6 +200,11 @@ NOT_PAGES = {
     "settings:invoices",
     "settings:staff_reactivate",
     "api_keys:revoke",
+    # From the scheduling calendar branch: a fragment of Create appointment, a drag's
+    # POST, and the practitioners' colours stylesheet.
+    "calendar_app:service_options",
+    "calendar_app:move",
+    "calendar_app:colours",
 }
 
 
