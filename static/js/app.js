@@ -871,6 +871,36 @@
   });
   // ================================================================ end calendar: scheduling
 
+  // ------------------------------------------------------------------ top bar menu (issue 11)
+  // Narrow screens fold the navigation into a Menu button (app.css, "Responsive layout").
+  // It opens and closes like the Actions menus: on its button, on a click elsewhere, and
+  // on Escape (focus returns to the button). Without this script the items wrap instead.
+
+  function setNavOpen(toggle, open) {
+    const bar = toggle.closest(".topbar");
+    if (!bar) return;
+    bar.classList.toggle("is-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  document.addEventListener("click", function (event) {
+    const toggle = document.querySelector("[data-nav-toggle]");
+    if (!toggle) return;
+    if (event.target.closest("[data-nav-toggle]")) {
+      setNavOpen(toggle, toggle.getAttribute("aria-expanded") !== "true");
+    } else if (!event.target.closest("#topbar-menu")) {
+      setNavOpen(toggle, false);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    const toggle = document.querySelector("[data-nav-toggle]");
+    if (event.key !== "Escape" || !toggle || toggle.getAttribute("aria-expanded") !== "true") return;
+    const menu = document.getElementById("topbar-menu");
+    setNavOpen(toggle, false);
+    if (menu && menu.contains(document.activeElement)) toggle.focus();
+  });
+
   // ------------------------------------------------------------------ print
   // The Print button of the invoice's print view.
   document.addEventListener("click", function (event) {

@@ -301,7 +301,7 @@ def test_package_page_lists_linked_appointments_and_the_credit_history(
     assert "1 of 3 used" in page
     assert "<dt>Consumed</dt><dd>1</dd>" in page
     for word in ("Granted", "Consumed", "Released"):
-        assert f"<td>{word}</td>" in page
+        assert f'<td data-label="What">{word}</td>' in page
     assert ">-1</td>" in page and ">+1</td>" in page and ">+3</td>" in page
     assert "Appointment unlinked" in page
     assert "rita" in page  # by whom
