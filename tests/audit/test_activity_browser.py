@@ -63,6 +63,8 @@ def test_activity_pages_at_each_width(
     page = sign_in(admin_user)
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{live.url}/")
+    if width <= 1024:  # narrow screens fold the navigation into Menu
+        page.get_by_role("button", name="Menu").click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Activity").click()
     expect(page.get_by_role("heading", name="Activity", exact=True)).to_be_visible()
     expect(
