@@ -307,6 +307,18 @@
     footer.append(keep, discard);
     box.append(title, text, footer);
     dialog.append(box);
+    // One listener for good. A close event is dispatched after the dialog closed, so one
+    // from the last question can arrive after a quick click asked again: it is ignored
+    // while the dialog is open, and the new question's answer is the one acted on.
+    dialog.addEventListener("close", function () {
+      if (dialog.open) return;
+      const then = dialog.caspenThen;
+      dialog.caspenThen = null;
+      if (then && dialog.returnValue === "discard") {
+        popupChanged = false;
+        then();
+      }
+    });
     document.body.append(dialog);
     return dialog;
   }
@@ -317,12 +329,7 @@
     const ask = discardDialog();
     if (ask.open) return;
     ask.returnValue = "";
-    ask.addEventListener("close", function () {
-      if (ask.returnValue === "discard") {
-        popupChanged = false;
-        then();
-      }
-    }, { once: true });
+    ask.caspenThen = then;
     ask.showModal();
     ask.querySelector("button[value=keep]").focus();
   }
