@@ -23,9 +23,12 @@ def connection_params() -> dict[str, Any]:
     return {key: params[key] for key in wanted if params.get(key) not in (None, "")}
 
 
-def database_url() -> str:
-    """A DATABASE_URL for the test database that a child process can pass to settings."""
+def database_url(host: str | None = None, port: str | None = None) -> str:
+    """A DATABASE_URL for the test database that a child process can pass to settings;
+    with `host` and `port`, reached there instead (PgBouncer in front of it)."""
     params = connection_params()
+    if host is not None:
+        params.update(host=host, port=port)
     user = urllib.parse.quote(params.get("user", ""), safe="")
     password = (
         f":{urllib.parse.quote(params['password'], safe='')}" if params.get("password") else ""

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +24,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
-from tests.database import connection_params, database_url
+from tests.database import database_url
 from tests.defaults import ensure_default_data
 from tests.pgbouncer import pgbouncer
 
@@ -81,19 +80,7 @@ def database_path(request) -> Iterator[str | None]:
         yield None
         return
     with pgbouncer() as through:
-        yield f"postgres://{_app_user()}@{through['HOST']}:{through['PORT']}/{_test_db()}"
-
-
-def _app_user() -> str:
-    params = connection_params()
-    user = urllib.parse.quote(params["user"], safe="")
-    if params.get("password"):
-        user += ":" + urllib.parse.quote(params["password"], safe="")
-    return user
-
-
-def _test_db() -> str:
-    return urllib.parse.quote(connection_params()["dbname"], safe="")
+        yield database_url(host=through["HOST"], port=through["PORT"])
 
 
 @pytest.fixture
