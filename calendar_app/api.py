@@ -123,6 +123,17 @@ class CancellationReasonViewSet(ReferenceViewSet):
 
 
 class AppointmentOut(serializers.ModelSerializer):
+    class_session = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=(
+            "For an attendee of a class (a service with `capacity` > 1): the id of the class "
+            "session it shares with the other attendees (same practitioner, location, "
+            "service, `starts_at` and `ends_at`); list them with `?class_session=`. "
+            "Null for an ordinary appointment."
+        ),
+    )
+
     class Meta:
         model = Appointment
         fields = [
@@ -136,6 +147,7 @@ class AppointmentOut(serializers.ModelSerializer):
             "status",
             "client_package",
             "series",
+            "class_session",
             "notes",
             "cancellation_reason",
             "kept_credit",
@@ -340,13 +352,17 @@ class AppointmentFilter(django_filters.FilterSet):
     practitioner = django_filters.ModelChoiceFilter(queryset=Practitioner.objects.all())
     location = django_filters.ModelChoiceFilter(queryset=Location.objects.all())
     status = django_filters.ChoiceFilter(choices=AppointmentStatus.choices)
+    class_session = django_filters.NumberFilter(
+        field_name="class_session",
+        help_text="The attendees of one class session (its id, `class_session` of any of them).",
+    )
     start = StartFilter(field_name="ends_at", lookup_expr="gt")
     end = EndFilter(field_name="starts_at", lookup_expr="lt", end_of_day=True)
     ordering = OrderingFilter(fields=["starts_at", "id"])
 
     class Meta:
         model = Appointment
-        fields = ["client", "practitioner", "location", "status", "start", "end"]
+        fields = ["client", "practitioner", "location", "status", "class_session", "start", "end"]
 
 
 def _appointment(pk: int) -> Appointment:
@@ -361,7 +377,12 @@ def _appointment(pk: int) -> Appointment:
         description=(
             "Books one appointment; with `client_package` it is linked at once (one credit "
             "consumed, in the same transaction). With `repeat` a series is booked (all or "
-            "nothing) and the response is its first appointment (its `series` is set)."
+            "nothing) and the response is its first appointment (its `series` is set). "
+            "For a class (a service with `capacity` > 1) the appointment is one attendee: "
+            "attendees with the same practitioner, location, service, `starts_at` and "
+            "`ends_at` share a class session (`class_session`). When it has no place left: "
+            "409 `class_full` (“This class is full (8 of 8).”); a client already in it: "
+            "409 `already_attending`."
         ),
         request=AppointmentIn,
         responses={201: AppointmentOut},

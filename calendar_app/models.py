@@ -7,7 +7,8 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Func, Q
+from django.db.models import F, Func, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kernel.audit import audited
@@ -143,6 +144,48 @@ class TsTzRange(Func):
     output_field = DateTimeRangeField()
 
 
+class ClassSession(models.Model):
+    """One session of a class (a service with capacity > 1): a practitioner, location,
+    service, start and end that up to `service.capacity` attendees share.
+
+    Each attendee is an `Appointment` pointing here. The row exists to be locked: adding
+    an attendee locks it, counts the live attendees and refuses when the class is full
+    (`calendar_app.services`), and a trigger repeats that check in the database. The
+    attendees' own practitioner, location, service and times always equal the session's
+    (a composite foreign key, migration `class_sessions`), so moving one attendee moves
+    them to another session. A session whose attendees all canceled or moved stays as an
+    empty row: it blocks nothing.
+    """
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practitioner", "location", "service", "starts_at", "ends_at"],
+                name="class_session_once",
+            ),
+            # The target of the attendees' composite foreign key.
+            models.UniqueConstraint(
+                fields=["id", "practitioner", "location", "service", "starts_at", "ends_at"],
+                name="class_session_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="class_session_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
+
+
 @audited()
 class Appointment(models.Model):
     """One booking of a client with a practitioner at a location.
@@ -181,6 +224,14 @@ class Appointment(models.Model):
         on_delete=models.PROTECT,
         related_name="appointments",
     )
+    class_session = models.ForeignKey(
+        ClassSession,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attendees",
+        help_text="Set for an attendee of a class (a service with capacity > 1).",
+    )
     cancellation_reason = models.ForeignKey(
         CancellationReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -201,6 +252,7 @@ class Appointment(models.Model):
             models.Index(fields=["location", "starts_at"], name="appt_location_start"),
             models.Index(fields=["client", "starts_at"], name="appt_client_start"),
             models.Index(fields=["client_package"], name="appt_client_package"),
+            models.Index(fields=["class_session"], name="appt_class_session"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -208,11 +260,15 @@ class Appointment(models.Model):
             ),
             # A practitioner cannot be in two places at once. The service checks first for
             # a friendly message; this constraint holds even for concurrent bookings.
+            # Attendees of one class session share it: two rows clash only when their
+            # session key differs, which is the class session for attendees and a key of
+            # the row's own (-id, never equal to a session id) for everything else.
             ExclusionConstraint(
                 name="appointment_no_practitioner_overlap",
                 expressions=[
                     ("practitioner", RangeOperators.EQUAL),
                     (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                    (Coalesce(F("class_session"), -F("id")), RangeOperators.NOT_EQUAL),
                 ],
                 condition=~Q(status=AppointmentStatus.CANCELED),
             ),

@@ -26,6 +26,7 @@ from calendar_app.models import (
     AppointmentSeries,
     AppointmentStatus,
     CancellationReason,
+    ClassSession,
     Location,
     Practitioner,
     PractitionerService,
@@ -58,6 +59,7 @@ from packages.services import check_package_covers
 
 User = AbstractBaseUser
 OVERLAP_CONSTRAINT = "appointment_no_practitioner_overlap"
+CAPACITY_CONSTRAINT = "class_session_capacity"
 SCOPES = ("this", "following")
 EDITABLE_FIELDS = ("client", "practitioner", "location", "service", "starts_at", "ends_at", "notes")
 
@@ -120,16 +122,24 @@ def _default_end(starts_at: dt.datetime, service: Service) -> dt.datetime:
 
 
 def _check_no_overlap(
-    *, practitioner: Practitioner, slots: Iterable[tuple[dt.datetime, dt.datetime]], exclude=()
+    *,
+    practitioner: Practitioner,
+    slots: Iterable[tuple[dt.datetime, dt.datetime]],
+    exclude=(),
+    sessions: Iterable[ClassSession | None] = (),
 ) -> None:
-    """Friendly pre-check; the exclusion constraint is what holds under concurrency."""
+    """Friendly pre-check; the exclusion constraint is what holds under concurrency.
+
+    The attendees of `sessions` (the class sessions being joined) are not a clash."""
     conditions = [Q(starts_at__lt=end, ends_at__gt=start) for start, end in slots]
     if not conditions:
         return
+    joined = [session.pk for session in sessions if session is not None]
     clash = (
         Appointment.objects.filter(practitioner=practitioner)
         .exclude(status=AppointmentStatus.CANCELED)
         .exclude(pk__in=list(exclude))
+        .exclude(class_session_id__in=joined)
         .filter(reduce(or_, conditions))
         .order_by("starts_at")
         .first()
@@ -143,9 +153,13 @@ def _overlap_error(practitioner: Practitioner, when: dt.datetime | None = None) 
     return DomainError("overlap", f"{practitioner} already has an appointment at that time{at}.")
 
 
-def _is_overlap(exc: IntegrityError) -> bool:
+def _constraint(exc: IntegrityError) -> str | None:
     diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT
+    return getattr(diag, "constraint_name", None)
+
+
+def _class_full(live: int, capacity: int) -> DomainError:
+    return DomainError("class_full", f"This class is full ({live} of {capacity}).")
 
 
 def _is_deadlock(exc: OperationalError) -> bool:
@@ -165,12 +179,59 @@ def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
                 save()
             return
         except IntegrityError as exc:
-            if _is_overlap(exc):
+            if _constraint(exc) == OVERLAP_CONSTRAINT:
                 raise _overlap_error(practitioner) from exc
+            if _constraint(exc) == CAPACITY_CONSTRAINT:  # the backstop of `_class_session`
+                raise DomainError("class_full", "This class is full.") from exc
             raise
         except OperationalError as exc:
             if not _is_deadlock(exc) or attempt == 3:
                 raise
+
+
+def _class_session(
+    *,
+    practitioner: Practitioner,
+    location: Location,
+    service: Service,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    client: Client,
+    attendee: Appointment | None = None,
+) -> ClassSession | None:
+    """The class session an appointment with these details joins, locked; None when
+    `service` is not a class (capacity 1).
+
+    Lock, re-check, act: the session row (created on first use; a concurrent first use
+    waits on its unique key) is locked, so attendees join one at a time and the count of
+    live attendees is exact. Refused with `class_full` when no place is left; `attendee`
+    (an appointment moving within or into the session) does not count against itself.
+    """
+    capacity = Service.objects.values_list("capacity", flat=True).get(pk=service.pk)
+    if capacity <= 1:
+        return None
+    key = {
+        "practitioner": practitioner,
+        "location": location,
+        "service": service,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+    }
+    ClassSession.objects.bulk_create([ClassSession(**key)], ignore_conflicts=True)
+    session = ClassSession.objects.select_for_update().get(**key)
+    live = session.attendees.exclude(status=AppointmentStatus.CANCELED)
+    if attendee is not None and attendee.pk is not None:
+        if attendee.class_session_id == session.pk:
+            return session  # staying in its session (notes, client...): its place is kept
+        live = live.exclude(pk=attendee.pk)
+    if live.filter(client=client).exists():
+        raise DomainError(
+            "already_attending", f"{client} is already booked in this class.", field="client"
+        )
+    booked = live.count()
+    if booked >= capacity:
+        raise _class_full(booked, capacity)
+    return session
 
 
 @transaction.atomic
@@ -186,7 +247,11 @@ def appointment_book(
     client_package: ClientPackage | None = None,
     by: User | None,
 ) -> Appointment:
-    """Book one appointment; with `client_package`, link it (consuming a credit) at once."""
+    """Book one appointment; with `client_package`, link it (consuming a credit) at once.
+
+    For a class (a service with capacity > 1) the appointment is one attendee of the
+    session with the same practitioner, location, service and times: refused with
+    `class_full` when it has no place left (DOMAIN.md, Classes)."""
     require_perm(by, "calendar_app.add_appointment")
     if client_package is not None:
         require_perm(by, "packages.link_clientpackage")
@@ -194,7 +259,15 @@ def appointment_book(
     _check_provided(practitioner=practitioner, location=location, service=service)
     ends_at = ends_at or _default_end(starts_at, service)
     _check_times(starts_at, ends_at)
-    _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)])
+    session = _class_session(
+        practitioner=practitioner,
+        location=location,
+        service=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        client=client,
+    )
+    _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)], sessions=[session])
     appointment = Appointment(
         client=client,
         practitioner=practitioner,
@@ -203,6 +276,7 @@ def appointment_book(
         starts_at=starts_at,
         ends_at=ends_at,
         notes=notes,
+        class_session=session,
         created_by=_user(by),
     )
     _save_guarding_overlap(appointment.save, practitioner)
@@ -308,7 +382,19 @@ def appointment_book_series(
     # In UTC: aware arithmetic in a local zone is wall-clock arithmetic, which would
     # stretch or shrink an appointment that spans a daylight-saving change.
     slots = [(start, start.astimezone(dt.UTC) + duration) for start in starts]
-    _check_no_overlap(practitioner=practitioner, slots=slots)
+    # A class: each occurrence joins the session at its time (locked in time order).
+    sessions = [
+        _class_session(
+            practitioner=practitioner,
+            location=location,
+            service=service,
+            starts_at=start,
+            ends_at=end,
+            client=client,
+        )
+        for start, end in slots
+    ]
+    _check_no_overlap(practitioner=practitioner, slots=slots, sessions=sessions)
     series = AppointmentSeries.objects.create(
         every_weeks=every_weeks, weekdays=sorted(set(weekdays)), count=count, created_by=_user(by)
     )
@@ -322,9 +408,10 @@ def appointment_book_series(
             ends_at=end,
             notes=notes,
             series=series,
+            class_session=session,
             created_by=_user(by),
         )
-        for start, end in slots
+        for (start, end), session in zip(slots, sessions, strict=True)
     ]
     _save_guarding_overlap(lambda: Appointment.objects.bulk_create(appointments), practitioner)
     hooks.send_on_commit(
@@ -416,13 +503,17 @@ def appointment_link(
         _check_provided(practitioner=locked.practitioner, location=locked.location, service=service)
         locked.service = service
         locked.ends_at = _default_end(locked.starts_at, service)
+        _place(locked)
         _check_no_overlap(
             practitioner=locked.practitioner,
             slots=[(locked.starts_at, locked.ends_at)],
             exclude=[locked.pk],
+            sessions=[locked.class_session],
         )
         _save_guarding_overlap(
-            lambda: locked.save(update_fields=["service", "ends_at", "updated_at"]),
+            lambda: locked.save(
+                update_fields=["service", "ends_at", "class_session", "updated_at"]
+            ),
             locked.practitioner,
         )
     link_locked(appointment=locked, client_package=client_package, by=by)
@@ -462,9 +553,25 @@ def unlink_locked(*, appointment: Appointment, reason: str, by: User | None) -> 
     appointment.save(update_fields=["client_package", "kept_credit", "updated_at"])
 
 
+def _place(appointment: Appointment) -> None:
+    """Put an edited appointment in the class session its details now name (locked, with
+    a place for it), or in none when its service is not a class. The database requires
+    an attendee's details to be its session's, so a moved attendee changes session."""
+    appointment.class_session = _class_session(
+        practitioner=appointment.practitioner,
+        location=appointment.location,
+        service=appointment.service,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        client=appointment.client,
+        attendee=appointment,
+    )
+
+
 def _refresh(target: Appointment, source: Appointment) -> None:
     for field in (
         "client_package_id",
+        "class_session_id",
         "service_id",
         "ends_at",
         "kept_credit",
@@ -472,7 +579,7 @@ def _refresh(target: Appointment, source: Appointment) -> None:
         "updated_at",
     ):
         setattr(target, field, getattr(source, field))
-    for cached in ("client_package", "service"):
+    for cached in ("client_package", "class_session", "service"):
         target._state.fields_cache.pop(cached, None)
 
 
@@ -550,11 +657,13 @@ def appointment_edit(
         _check_times(target.starts_at, target.ends_at)
         if target.client_package_id is not None:
             _recheck_linked(target, old_service_id, by)
+        _place(target)
     for target in targets:
         _check_no_overlap(
             practitioner=target.practitioner,
             slots=[(target.starts_at, target.ends_at)],
             exclude=[t.pk for t in targets],
+            sessions=[target.class_session],
         )
 
     def save_all():
@@ -650,6 +759,25 @@ def appointment_mark_arrived(*, appointment: Appointment, by: User | None) -> Ap
     locked.status = AppointmentStatus.ARRIVED
     locked.save(update_fields=["status", "updated_at"])
     return locked
+
+
+@transaction.atomic
+def class_session_mark_arrived(*, session: ClassSession, by: User | None) -> list[Appointment]:
+    """ "All arrived": every Booked attendee of the class session becomes Arrived, in one
+    transaction (refused, with nothing changed, before the session's day). Attendees
+    already Arrived, Missed or Canceled keep their status."""
+    require_perm(by, "calendar_app.change_appointment")
+    attendees = list(
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "client")
+        .filter(class_session=session, status=AppointmentStatus.BOOKED)
+        .order_by("pk")
+    )
+    for attendee in attendees:
+        _refuse(attendee, ARRIVE)
+        attendee.status = AppointmentStatus.ARRIVED
+        attendee.save(update_fields=["status", "updated_at"])
+    return attendees
 
 
 @transaction.atomic

@@ -12,7 +12,15 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from catalog.models import Package, PackageKind, PackageService, Service, ServiceCategory, TaxRate
+from catalog.models import (
+    MAX_CAPACITY,
+    Package,
+    PackageKind,
+    PackageService,
+    Service,
+    ServiceCategory,
+    TaxRate,
+)
 from catalog.services import MAX_CREDITS, MAX_DURATION, MAX_PERIOD
 
 
@@ -31,6 +39,7 @@ class ServiceForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _bound(self, "duration_minutes", MAX_DURATION)
+        _bound(self, "capacity", MAX_CAPACITY)
 
 
 class PackageServiceForm(forms.ModelForm):
@@ -49,7 +58,7 @@ class TaxRateAdmin(admin.ModelAdmin):
 class ServiceInline(admin.TabularInline):
     model = Service
     form = ServiceForm
-    fields = ["name", "duration_minutes", "price", "tax_rate", "archived"]
+    fields = ["name", "duration_minutes", "price", "tax_rate", "capacity", "archived"]
     extra = 0
     show_change_link = True
 
@@ -64,7 +73,15 @@ class ServiceCategoryAdmin(admin.ModelAdmin):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceForm
-    list_display = ["name", "category", "duration_minutes", "price", "tax_rate", "archived"]
+    list_display = [
+        "name",
+        "category",
+        "duration_minutes",
+        "price",
+        "tax_rate",
+        "capacity",
+        "archived",
+    ]
     list_select_related = ["category", "tax_rate"]
     list_filter = ["archived", "category"]
     search_fields = ["name", "category__name"]

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from catalog import services
 from catalog.models import (
+    MAX_CAPACITY,
     Package,
     PackageKind,
     PeriodUnit,
@@ -61,7 +62,16 @@ class ServiceOut(serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["id", "name", "category", "duration_minutes", "price", "tax_rate", "archived"]
+        fields = [
+            "id",
+            "name",
+            "category",
+            "duration_minutes",
+            "price",
+            "tax_rate",
+            "capacity",
+            "archived",
+        ]
         read_only_fields = fields
 
 
@@ -79,7 +89,15 @@ class ServiceIn(InputModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["name", "category", "duration_minutes", "price", "tax_rate"]
+        fields = ["name", "category", "duration_minutes", "price", "tax_rate", "capacity"]
+        extra_kwargs = {
+            "capacity": {
+                "help_text": "Clients per session: 1 (the default) is an ordinary "
+                "appointment, more makes the service a class.",
+                "min_value": 1,
+                "max_value": MAX_CAPACITY,
+            }
+        }
 
     def validate_category(self, value: str | None) -> str | None:
         return (value or "").strip() or None

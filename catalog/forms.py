@@ -9,7 +9,15 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 
-from catalog.models import Package, PackageKind, PeriodUnit, Service, ServiceCategory, TaxRate
+from catalog.models import (
+    MAX_CAPACITY,
+    Package,
+    PackageKind,
+    PeriodUnit,
+    Service,
+    ServiceCategory,
+    TaxRate,
+)
 from catalog.services import MAX_CREDITS, MAX_PERIOD, package_quantities_problem
 from kernel.text import TEXT_MAX_LENGTH
 
@@ -54,7 +62,7 @@ class CategoryForm(PlainForm):
 
 
 class ServiceForm(PlainForm):
-    layout = [("category", "duration_minutes"), ("price", "tax_rate")]
+    layout = [("category", "duration_minutes"), ("price", "tax_rate"), ("capacity",)]
 
     name = forms.CharField(label="Name", max_length=200)
     category = forms.ModelChoiceField(
@@ -74,6 +82,14 @@ class ServiceForm(PlainForm):
     tax_rate = forms.ModelChoiceField(
         label="Tax rate", queryset=TaxRate.objects.none(), required=False, empty_label="No tax"
     )
+    capacity = forms.IntegerField(
+        label="Capacity",
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        initial=1,
+        required=False,  # left out: 1 for a new service, unchanged for an edit
+        help_text="Clients per session: 1 is an ordinary appointment, more makes it a class.",
+    )
 
     def __init__(self, *args, service: Service | None = None, **kwargs):
         if service is not None:
@@ -85,6 +101,7 @@ class ServiceForm(PlainForm):
                     "duration_minutes": service.duration_minutes,
                     "price": service.price,
                     "tax_rate": service.tax_rate_id,
+                    "capacity": service.capacity,
                 },
             )
         super().__init__(*args, **kwargs)

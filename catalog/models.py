@@ -11,6 +11,7 @@ from django.db import models
 from kernel.audit import audited
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+MAX_CAPACITY = 1000  # places in one class session; a sanity bound, not a business rule
 
 
 @audited()
@@ -63,6 +64,11 @@ class Service(models.Model):
     tax_rate = models.ForeignKey(
         TaxRate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    capacity = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CAPACITY)],
+        help_text="Places per session: 1 is an ordinary appointment, more makes it a class.",
+    )
     archived = models.BooleanField(default=False)
 
     class Meta:
@@ -73,12 +79,21 @@ class Service(models.Model):
                 name="service_duration_positive",
             ),
             models.CheckConstraint(
+                condition=models.Q(capacity__gte=1, capacity__lte=MAX_CAPACITY),
+                name="service_capacity_1_to_max",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(price__gte=0), name="service_price_not_negative"
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_class(self) -> bool:
+        """A class: several clients share one session (DOMAIN.md, Classes)."""
+        return self.capacity > 1
 
 
 class PeriodUnit(models.TextChoices):

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from catalog.models import (
+    MAX_CAPACITY,
     Package,
     PackageKind,
     PackageService,
@@ -196,9 +197,12 @@ def _service_fields(
     duration_minutes: int,
     price: Decimal,
     tax_rate: TaxRate | None,
+    capacity: int | None,
     current: Service | None = None,
 ) -> dict[str, Any]:
     _usable_tax_rate(tax_rate, current=current.tax_rate if current else None)
+    if capacity is None:  # not given: a new service is an ordinary one, an edit keeps it
+        capacity = current.capacity if current else 1
     return {
         "name": clean_name(name, what="service", max_length=200),
         "category": category,
@@ -211,6 +215,14 @@ def _service_fields(
         ),
         "price": _price(price),
         "tax_rate": tax_rate,
+        "capacity": _whole(
+            capacity,
+            low=1,
+            high=MAX_CAPACITY,
+            field="capacity",
+            message=f"Enter a capacity between 1 and {MAX_CAPACITY} places "
+            "(1 is an ordinary appointment, more makes it a class).",
+        ),
     }
 
 
@@ -222,8 +234,10 @@ def service_create(
     duration_minutes: int,
     price: Decimal,
     tax_rate: TaxRate | None = None,
+    capacity: int | None = None,
     by: User | None,
 ) -> Service:
+    """A service; `capacity` > 1 makes it a class (that many clients per session)."""
     require_perm(by, "catalog.add_service")
     return Service.objects.create(
         **_service_fields(
@@ -232,6 +246,7 @@ def service_create(
             duration_minutes=duration_minutes,
             price=price,
             tax_rate=tax_rate,
+            capacity=capacity,
         )
     )
 
@@ -245,10 +260,12 @@ def service_update(
     duration_minutes: int,
     price: Decimal,
     tax_rate: TaxRate | None = None,
+    capacity: int | None = None,
     by: User | None,
 ) -> Service:
     """Change a service. Appointments already booked keep their times; invoices keep
-    their lines; client packages keep the service's name as it was sold."""
+    their lines; client packages keep the service's name as it was sold. A smaller
+    `capacity` (None keeps it) applies to new attendees: nobody booked is removed."""
     require_perm(by, "catalog.change_service")
     locked = (
         Service.objects.select_for_update(of=("self",))
@@ -261,6 +278,7 @@ def service_update(
         duration_minutes=duration_minutes,
         price=price,
         tax_rate=tax_rate,
+        capacity=capacity,
         current=locked,
     )
     for key, value in fields.items():

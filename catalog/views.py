@@ -190,7 +190,7 @@ def _popup_form(request, form, *, title, action, submit, cancel, tab, status=200
 def _service_kwargs(form: ServiceForm) -> dict:
     return {
         key: form.cleaned_data[key]
-        for key in ("name", "category", "duration_minutes", "price", "tax_rate")
+        for key in ("name", "category", "duration_minutes", "price", "tax_rate", "capacity")
     }
 
 

@@ -857,3 +857,15 @@ def test_an_accountant_cannot_archive_clients_in_the_admin(client_as):
     act(client_as(accountant), Client, "archive_clients", [ann])
     ann.refresh_from_db()
     assert not ann.archived
+
+
+def test_admin_service_capacity_is_at_least_one(su):
+    from catalog.models import Service
+
+    url = reverse("admin:catalog_service_add")
+    data = {"name": "Pilates", "duration_minutes": "60", "price": "35.00", "capacity": "0"}
+    response = su.post(url, data)
+    assert response.status_code == 200
+    assert "capacity" in response.context["adminform"].form.errors
+    su.post(url, {**data, "capacity": "8"})
+    assert Service.objects.get(name="Pilates").capacity == 8

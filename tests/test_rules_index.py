@@ -36,6 +36,7 @@ SECTIONS = [
     "Invoices",
     "Payments",
     "People and permissions",
+    "Classes (group sessions)",
 ]
 
 

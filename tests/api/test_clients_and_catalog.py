@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
-from catalog.models import Package, PackageKind, ServiceCategory
+from catalog.models import Package, PackageKind, Service, ServiceCategory
 from clients.models import Client
 from tests.factories import ClientFactory, ServiceFactory, TaxRateFactory
 
@@ -156,7 +157,7 @@ def test_add_a_service_with_a_category_by_name(as_admin):
     }
     response = as_admin.post(f"{V1}/services/", body)
     assert response.status_code == 201
-    assert response.json() | {"id": 0} == {**body, "id": 0, "archived": False}
+    assert response.json() | {"id": 0} == {**body, "id": 0, "archived": False, "capacity": 1}
     again = as_admin.post(f"{V1}/services/", {**body, "name": "Yoga", "category": "classes"})
     assert again.json()["category"] == "Classes"
     assert ServiceCategory.objects.filter(name__iexact="classes").count() == 1
@@ -175,6 +176,27 @@ def test_a_service_with_an_archived_tax_rate_is_refused(as_admin):
         {"name": "Pilates", "duration_minutes": 45, "price": "35.50", "tax_rate": tax.pk},
     )
     assert (response.status_code, response.json()["code"]) == (409, "tax_rate_archived")
+
+
+def test_a_class_service_has_a_capacity(as_admin):
+    response = as_admin.post(
+        f"{V1}/services/", {"name": "Clinical pilates class", "price": "35.00", "capacity": 8}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["capacity"] == 8
+    assert Service.objects.get(name="Clinical pilates class").is_class
+    listed = as_admin.get(f"{V1}/services/").json()["results"]
+    assert {s["name"]: s["capacity"] for s in listed}["Clinical pilates class"] == 8
+
+
+@pytest.mark.parametrize("capacity", [0, -3, 1001, "eight"])
+def test_a_capacity_below_one_is_refused(as_admin, capacity):
+    response = as_admin.post(
+        f"{V1}/services/", {"name": "Pilates", "price": "35.00", "capacity": capacity}
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["capacity"]
+    assert not Service.objects.filter(name="Pilates").exists()
 
 
 def test_service_input_is_validated(as_admin):

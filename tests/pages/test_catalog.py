@@ -399,3 +399,30 @@ def test_duplicate_category_is_refused_beside_the_name(admin_client, practice):
     assert response.status_code == 409
     assert "already a category" in field_errors(response, "name")
     assert f'value="{existing.upper()}"' in response.content.decode()
+
+
+def test_service_popup_sets_the_capacity_of_a_class(admin_client, practice):
+    url = reverse("catalog:service_add")
+    popup = admin_client.get(url, **HTMX).content.decode()
+    assert 'name="capacity"' in popup and "Capacity" in popup
+    for bad in ("0", "-1", "1001", "eight"):
+        response = admin_client.post(
+            url,
+            {"name": "Pilates", "duration_minutes": "60", "price": "35", "capacity": bad},
+            **HTMX,
+        )
+        assert response.status_code == 400, bad
+        assert field_errors(response, "capacity"), bad
+    assert not Service.objects.filter(name="Pilates").exists()
+    admin_client.post(
+        url, {"name": "Pilates", "duration_minutes": "60", "price": "35", "capacity": "8"}, **HTMX
+    )
+    pilates = Service.objects.get(name="Pilates")
+    assert pilates.capacity == 8
+    edit = reverse("catalog:service_edit", args=[pilates.pk])
+    assert 'value="8"' in admin_client.get(edit, **HTMX).content.decode()
+    admin_client.post(
+        edit, {"name": "Pilates", "duration_minutes": "60", "price": "35", "capacity": "6"}, **HTMX
+    )
+    pilates.refresh_from_db()
+    assert pilates.capacity == 6
