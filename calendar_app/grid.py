@@ -28,6 +28,17 @@ class Block:
     span: int
     starts: dt.datetime
     ends: dt.datetime
+    # A class session shows as one block: its live attendees (the first is `appointment`).
+    attendees: list[Appointment] = field(default_factory=list)
+
+    @property
+    def is_class(self) -> bool:
+        return self.appointment.class_session_id is not None and not self.canceled
+
+    @property
+    def places(self) -> str:
+        """ "5 of 8": the class session's live attendees of its capacity."""
+        return f"{len(self.attendees)} of {self.appointment.service.capacity}"
 
     @property
     def canceled(self) -> bool:
@@ -138,7 +149,10 @@ def build_grid(
 
     first, last = DAY_START, DAY_END
     placed: list[tuple[Column, Appointment, int, int]] = []
+    sessions = _class_sessions(appointments)
     for appointment in appointments:
+        if appointment.pk in sessions.followers:
+            continue  # shown in its class session's block
         for day in days:
             column = index.get((appointment.practitioner_id, day))
             if column is None:
@@ -161,6 +175,7 @@ def build_grid(
                 span=max(1, last_row - row + 1),
                 starts=appointment.starts_at,
                 ends=appointment.ends_at,
+                attendees=sessions.attendees.get(appointment.pk, []),
             )
         )
 
@@ -191,6 +206,25 @@ def build_grid(
             grid.now_row = (minute - first) // SLOT_MINUTES + 1
             grid.now_offset = (minute - first) % SLOT_MINUTES // 5 * 5
     return grid
+
+
+@dataclass
+class _Sessions:
+    attendees: dict[int, list[Appointment]]  # first attendee's pk -> all live attendees
+    followers: set[int]  # the other attendees' pks (no block of their own)
+
+
+def _class_sessions(appointments: list[Appointment]) -> _Sessions:
+    """Group the live attendees of each class session under its first one. Canceled
+    attendees keep their own (canceled) blocks when shown."""
+    by_session: dict[int, list[Appointment]] = {}
+    for appointment in appointments:
+        if appointment.class_session_id and appointment.status != AppointmentStatus.CANCELED:
+            by_session.setdefault(appointment.class_session_id, []).append(appointment)
+    return _Sessions(
+        attendees={group[0].pk: group for group in by_session.values()},
+        followers={a.pk for group in by_session.values() for a in group[1:]},
+    )
 
 
 def _cells(

@@ -65,6 +65,32 @@ def calendar_appointments(
     return list(queryset.order_by("starts_at", "id"))
 
 
+def class_session_attendees(session_id: int) -> list[Appointment]:
+    """The attendees of a class session for its panel: live ones first, then canceled,
+    each by client name, with what the panel shows (one query whatever their number)."""
+    attendees = Appointment.objects.filter(class_session_id=session_id).select_related(
+        "client", "client_package", "cancellation_reason"
+    )
+    return sorted(
+        attendees,
+        key=lambda a: (
+            a.status == AppointmentStatus.CANCELED,
+            a.client.last_name.lower(),
+            a.client.first_name.lower(),
+            a.pk,
+        ),
+    )
+
+
+def class_session_live_count(session_id: int) -> int:
+    """The attendees of a class session who hold a place (not canceled)."""
+    return (
+        Appointment.objects.filter(class_session_id=session_id)
+        .exclude(status=AppointmentStatus.CANCELED)
+        .count()
+    )
+
+
 def calendar_columns(
     practitioners: list[Practitioner], appointments: list[Appointment]
 ) -> list[Practitioner]:

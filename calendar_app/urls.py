@@ -19,4 +19,6 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.appointment_cancel_view, name="cancel"),
     path("<int:pk>/delete/", views.appointment_delete_view, name="delete"),
     path("<int:pk>/invoice/", views.appointment_invoice, name="invoice"),
+    path("class/<int:pk>/", views.class_session_detail, name="class_session"),
+    path("class/<int:pk>/arrived/", views.class_session_arrived, name="class_arrived"),
 ]

@@ -39,7 +39,7 @@ from calendar_app.forms import (
     service_label,
 )
 from calendar_app.grid import build_grid, day_bounds
-from calendar_app.models import Appointment
+from calendar_app.models import Appointment, AppointmentStatus, ClassSession
 from calendar_app.services import (
     COLOUR,
     appointment_book,
@@ -51,6 +51,7 @@ from calendar_app.services import (
     appointment_mark_arrived,
     appointment_mark_missed,
     appointment_unlink_and_edit,
+    class_session_mark_arrived,
 )
 from catalog.models import Service
 from clients import selectors as client_selectors
@@ -70,6 +71,8 @@ EDIT = "calendar_app/appointment_edit.html"
 LINK = "calendar_app/appointment_link.html"
 CANCEL = "calendar_app/appointment_cancel.html"
 DELETE = "calendar_app/appointment_delete.html"
+
+CLASS_PANEL = "calendar_app/class_session.html"
 
 CLIENT_RESULTS = 8
 # Where a refusal is shown: beside the field it concerns, else above the form.
@@ -577,6 +580,9 @@ def _initial_from_query(request: HttpRequest) -> dict:
         initial["date"] = start.date().isoformat()
         initial["start_time"] = start.strftime("%H:%M")
         initial["weekdays"] = [str(start.weekday())]
+        end = parse_local_datetime(request.GET.get("end"))  # a class session's own end
+        if end is not None and end.date() == start.date() and end > start:
+            initial["end_time"] = end.strftime("%H:%M")
     else:
         initial["date"] = timezone.localdate().isoformat()
     return initial
@@ -682,8 +688,13 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
             on_date=timezone.localdate(appointment.starts_at),
             service=appointment.service,
         ).count()
+    class_places = ""
+    if appointment.class_session_id is not None:
+        live = selectors.class_session_live_count(appointment.class_session_id)
+        class_places = f"{live} of {appointment.service.capacity}"
     return {
         "appointment": appointment,
+        "class_places": class_places,
         "package": package,
         "usage": usage,
         "matches": matches,
@@ -741,6 +752,95 @@ def appointment_arrived(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         return _refused(request, appointment, exc)
     return _done(request, appointment, "Marked as Arrived.")
+
+
+# ------------------------------------------------------------------ class sessions (issue 12)
+
+
+def _class_panel(
+    request: HttpRequest, pk: int, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    session = get_object_or_404(
+        ClassSession.objects.select_related("practitioner", "location", "service"), pk=pk
+    )
+    attendees = selectors.class_session_attendees(session.pk)
+    now = timezone.now()
+    can_change = request.user.has_perm("calendar_app.change_appointment")
+    rows = [
+        {
+            "appointment": attendee,
+            "can_arrive": can_change
+            and attendee.status == AppointmentStatus.BOOKED
+            and selectors.appointment_refusal(attendee, selectors.ARRIVE, now=now) is None,
+        }
+        for attendee in attendees
+    ]
+    live = sum(a.status != AppointmentStatus.CANCELED for a in attendees)
+    capacity = session.service.capacity
+    add_url = ""
+    if request.user.has_perm("calendar_app.add_appointment") and live < capacity:
+        query = QueryDict(mutable=True)
+        query.update(
+            {
+                "practitioner": session.practitioner_id,
+                "location": session.location_id,
+                "service": session.service_id,
+                "start": timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M"),
+                "end": timezone.localtime(session.ends_at).strftime("%Y-%m-%dT%H:%M"),
+            }
+        )
+        add_url = f"{reverse('calendar_app:create')}?{query.urlencode()}"
+    context = {
+        "session": session,
+        "rows": rows,
+        "live": live,
+        "capacity": capacity,
+        "full": live >= capacity,
+        "add_url": add_url,
+        "can_all_arrive": sum(row["can_arrive"] for row in rows) > 1,
+        "calendar_url": _calendar_url(
+            day=timezone.localdate(session.starts_at), practitioner_id=session.practitioner_id
+        ),
+        "in_modal": bool(request.htmx),
+        "error": error,
+    }
+    return render_popup(request, CLASS_PANEL, context, partial="panel", status=status)
+
+
+@staff_view("calendar_app.view_appointment")
+def class_session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A class session's panel: "5 of 8 booked", its attendees (each with their own
+    status and package), Add attendee, and attendance for all or per person."""
+    return _class_panel(request, pk)
+
+
+@staff_view("calendar_app.change_appointment")
+@require_POST
+def class_session_arrived(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "All arrived", or one attendee (`attendee`) Arrived, from the class panel."""
+    session = get_object_or_404(ClassSession, pk=pk)
+    attendee_id = request.POST.get("attendee", "")
+    try:
+        if attendee_id:
+            attendee = get_object_or_404(
+                Appointment,
+                pk=int(attendee_id) if attendee_id.isdigit() and len(attendee_id) < 18 else 0,
+                class_session=session,
+            )
+            appointment_mark_arrived(appointment=attendee, by=request.user)
+            note = f"{attendee.client.full_name} marked as Arrived."
+        else:
+            marked = class_session_mark_arrived(session=session, by=request.user)
+            note = f"{_plural(len(marked), 'attendee')} marked as Arrived."
+    except DomainError as exc:
+        if request.htmx:
+            return _class_panel(request, pk, status=409, error=exc.message)
+        messages.error(request, exc.message)
+        return redirect("calendar_app:class_session", pk=pk)
+    messages.success(request, note)
+    if request.htmx:
+        return _changed(_class_panel(request, pk))
+    return redirect("calendar_app:class_session", pk=pk)
 
 
 @staff_view("calendar_app.change_appointment")

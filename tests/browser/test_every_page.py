@@ -29,7 +29,7 @@ from invoicing.services import (
     payment_refund,
 )
 from reports.selectors.liability import FIGURES
-from tests.factories import ServiceCategoryFactory, UserFactory
+from tests.factories import ClientFactory, ServiceCategoryFactory, ServiceFactory, UserFactory
 from tests.invoicing.helpers import draft
 
 WIDTHS = (390, 768, 1440)
@@ -68,6 +68,9 @@ def clinic(live, practice, admin_user, reception):
     draft_invoice = draft("80.00", client=practice.client, practitioner=practice.practitioner)
     category = ServiceCategoryFactory(name="Physiotherapy")
     staff = UserFactory(username="sue")
+    pilates = ServiceFactory(name="Clinical pilates class", duration_minutes=60, capacity=8)
+    attendee = practice.book(by=reception, service=pilates, hour=13)
+    practice.book(by=reception, service=pilates, hour=13, client=ClientFactory())
     return {
         "client": practice.client.pk,
         "cp": client_package.pk,
@@ -86,6 +89,7 @@ def clinic(live, practice, admin_user, reception):
         "staff": staff.pk,
         "tax_rate": TaxRate.objects.order_by("pk").first().pk,
         "method": PaymentMethod.objects.get(name="Cash").pk,
+        "class_session": attendee.class_session_id,
     }
 
 
@@ -147,6 +151,7 @@ def _popups(c: dict) -> list[str]:
         f"/calendar/{c['unlinked']}/link/",
         f"/calendar/{appt}/cancel/",
         f"/calendar/{appt}/delete/",
+        f"/calendar/class/{c['class_session']}/",
         f"/clients/{client}/archive/",
         f"/packages/new/for-client/{client}/",
         f"/packages/{spare}/invoice/",
@@ -193,6 +198,7 @@ NOT_PAGES = {
     "calendar_app:client_search",
     "calendar_app:matches",
     "calendar_app:arrived",
+    "calendar_app:class_arrived",
     "calendar_app:missed",
     "calendar_app:invoice",
     "invoicing:line_add",
