@@ -58,6 +58,12 @@ SERVICES = {
     ),
     "Occupational therapy review": ("Occupational therapy", 45, "145.00", GST_FREE, ["ava.chen"]),
 }
+# Classes: places per session (every other service is an ordinary appointment, 1).
+CLASS_CAPACITY = {"Clinical pilates class": 8}
+# The class the demo shows on the next working day: 6 of 8 places taken, 4 of them by
+# clients using their own 10-class pass (issue 12).
+SHOWCASE_CLASS = ("Clinical pilates class", "Pilates 10-class pass", 8 * 60 + 45)
+SHOWCASE_ON_PASS, SHOWCASE_BOOKED = 4, 6
 
 
 @dataclass(frozen=True)

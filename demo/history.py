@@ -34,6 +34,9 @@ from demo.data import (
     CANCEL_PACKAGE_REASONS,
     FIXED_SCENARIOS,
     PACKAGES,
+    SHOWCASE_BOOKED,
+    SHOWCASE_CLASS,
+    SHOWCASE_ON_PASS,
     Scenario,
 )
 from demo.reference import Reference
@@ -83,6 +86,7 @@ class History:
             self._fill_month(clients, bar)
             bar.update(len(clients) - len(holders))
         self._repeating(clients)
+        self._class(clients)
         c = self.counts
         return (
             f"{c['packages']} client packages ({c['canceled']} canceled, {c['extended']} "
@@ -274,6 +278,54 @@ class History:
             except DomainError:
                 continue
             self.counts["series"] += 1
+
+    def _class(self, clients: list[Client]) -> None:
+        """The clinical pilates class of the next working day (08:45 when free): 6 of 8
+        places taken, the first 4 attendees on a 10-class pass of their own, sold today."""
+        service_name, pass_name, minute = SHOWCASE_CLASS
+        class_ = self.ref.services[service_name]
+        spec = self.ref.package_specs[pass_name]
+        liam = self.ref.practitioners[spec.practitioner]
+        day = self.today + dt.timedelta(days=1)
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+        busy = self.busy[(liam.pk, day)]
+        end = minute + class_.duration_minutes
+        free = all(end <= b_start or minute >= b_end for b_start, b_end in busy)
+        starts_at = self._at(day, minute) if free else self._free_slot(liam, day, class_)
+        if starts_at is None:
+            return
+        booked = 0
+        # Not the two clients of the repeating series (the last two).
+        for client in [c for c in clients[:-2] if not c.archived][-SHOWCASE_BOOKED:]:
+            sold = None
+            if booked < SHOWCASE_ON_PASS:
+                sold = client_package_assign(
+                    client=client,
+                    package=self.ref.packages[pass_name],
+                    start_date=self.today,
+                    by=None,
+                )
+                self.counts["packages"] += 1
+                self.invoice_plans.append(InvoicePlan(self.today, "package", sold, "paid"))
+            try:
+                appointment_book(
+                    client=client,
+                    practitioner=liam,
+                    location=self.ref.home[liam.pk],
+                    service=class_,
+                    starts_at=starts_at,
+                    client_package=sold,
+                    by=None,
+                )
+            except DomainError:
+                continue
+            booked += 1
+            self.counts["appointments"] += 1
+            self.counts["linked"] += sold is not None
+        local = timezone.localtime(starts_at)
+        start = local.hour * 60 + local.minute
+        busy.append((start, start + class_.duration_minutes))
 
     # -------------------------------------------------------------- calendar helpers
 

@@ -23,6 +23,7 @@ from calendar_app.services import (
 from catalog.models import Package, PackageKind, Service, ServiceCategory, TaxRate
 from catalog.services import category_create, package_archive, package_create, service_create
 from demo.data import (
+    CLASS_CAPACITY,
     DEMO_PASSWORD,
     GST,
     GST_FREE,
@@ -106,6 +107,7 @@ def build_reference(*, demo_passwords: bool) -> Reference:
             duration_minutes=minutes,
             price=Decimal(price),
             tax_rate=taxes[tax],
+            capacity=CLASS_CAPACITY.get(name, 1),
             by=None,
         )
         ref.services[name] = service

@@ -264,3 +264,25 @@ def test_large_size_builds_a_year_of_history_the_ledger_and_the_report_agree_wit
     this_month = package_liability(month_end + dt.timedelta(days=1), today)
     assert last_month.closing == this_month.opening
     assert this_month.closing == year.closing
+
+
+def test_the_demo_pilates_class_shows_6_of_8_with_four_on_their_passes():
+    """Issue 12, done when: the clinical pilates class of the next working day."""
+    from calendar_app.models import ClassSession
+    from catalog.models import Service
+
+    seed(clients=40)
+    pilates = Service.objects.get(name="Clinical pilates class")
+    assert pilates.capacity == 8
+    full = [
+        session
+        for session in ClassSession.objects.filter(service=pilates, starts_at__gt=timezone.now())
+        if session.attendees.exclude(status=AppointmentStatus.CANCELED).count() == 6
+    ]
+    assert len(full) == 1
+    attendees = full[0].attendees.select_related("client_package")
+    on_pass = [a for a in attendees if a.client_package is not None]
+    assert len(on_pass) == 4
+    assert {a.client_package.name for a in on_pass} == {"Pilates 10-class pass"}
+    assert all(a.client_package.client_id == a.client_id for a in on_pass)
+    assert_ledger_agrees()
