@@ -323,14 +323,21 @@ class History:
             booked += 1
             self.counts["appointments"] += 1
             self.counts["linked"] += sold is not None
-        local = timezone.localtime(starts_at)
-        start = local.hour * 60 + local.minute
-        busy.append((start, start + class_.duration_minutes))
+        self._mark_busy(liam, starts_at, class_)
 
     # -------------------------------------------------------------- calendar helpers
 
     def _at(self, day: dt.date, minutes: int) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60)))
+
+    def _mark_busy(
+        self, practitioner: Practitioner, starts_at: dt.datetime, service: Service
+    ) -> None:
+        local = timezone.localtime(starts_at)
+        minute = local.hour * 60 + local.minute
+        self.busy[(practitioner.pk, local.date())].append(
+            (minute, minute + service.duration_minutes)
+        )
 
     def _free_slot(
         self, practitioner: Practitioner, day: dt.date, service: Service
@@ -377,9 +384,7 @@ class History:
                 )
             except DomainError:
                 continue
-            local = timezone.localtime(starts_at)
-            minute = local.hour * 60 + local.minute
-            self.busy[(practitioner.pk, when)].append((minute, minute + service.duration_minutes))
+            self._mark_busy(practitioner, starts_at, service)
             self.counts["appointments"] += 1
             if client_package is not None:
                 self.counts["linked"] += 1

@@ -50,6 +50,19 @@ INVOICES_AND_PAYMENTS = frozenset({roles.ADMIN, roles.RECEPTION, roles.ACCOUNTAN
 MONEY_BACK = frozenset({roles.ADMIN, roles.ACCOUNTANT})  # refunds and voids
 
 
+def _session_of(appointment):
+    """A class session at `appointment`'s place and time (for "All arrived")."""
+    from calendar_app.models import ClassSession
+
+    return ClassSession.objects.create(
+        practitioner_id=appointment.practitioner_id,
+        location_id=appointment.location_id,
+        service_id=appointment.service_id,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+    )
+
+
 def fresh(obj):
     """The row as the database has it now (earlier attempts were rolled back)."""
     return type(obj).objects.get(pk=obj.pk)
@@ -134,6 +147,11 @@ OPS = [
     Op(
         "appointment_mark_arrived",
         lambda w, by: calendar.appointment_mark_arrived(appointment=fresh(w.past), by=by),
+        CLIENTS_AND_CALENDAR,
+    ),
+    Op(
+        "class_session_mark_arrived",
+        lambda w, by: calendar.class_session_mark_arrived(session=_session_of(w.past), by=by),
         CLIENTS_AND_CALENDAR,
     ),
     Op(

@@ -40,6 +40,19 @@ def _join(practice, pilates, reception, client=None, **kwargs):
     )
 
 
+def _raw(practice, service, starts_at, ends_at, session=None) -> Appointment:
+    """An appointment row written straight to the database, past the services."""
+    return Appointment.objects.create(
+        client=ClientFactory(),
+        practitioner=practice.practitioner,
+        location=practice.location,
+        service=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        class_session=session,
+    )
+
+
 def test_attendees_of_one_session_share_it_and_do_not_overlap(practice, pilates, reception):
     first = _join(practice, pilates, reception)
     second = _join(practice, pilates, reception)
@@ -124,28 +137,13 @@ def test_the_database_refuses_an_overlapping_session(practice, pilates, receptio
         pytest.raises(IntegrityError, match="appointment_no_practitioner_overlap"),
         transaction.atomic(),
     ):
-        Appointment.objects.create(
-            client=ClientFactory(),
-            practitioner=practice.practitioner,
-            location=practice.location,
-            service=pilates,
-            starts_at=other.starts_at,
-            ends_at=other.ends_at,
-            class_session=other,
-        )
+        _raw(practice, pilates, other.starts_at, other.ends_at, other)
     # ... nor an ordinary row in the session's time
     with (
         pytest.raises(IntegrityError, match="appointment_no_practitioner_overlap"),
         transaction.atomic(),
     ):
-        Appointment.objects.create(
-            client=ClientFactory(),
-            practitioner=practice.practitioner,
-            location=practice.location,
-            service=practice.follow_up,
-            starts_at=first.starts_at,
-            ends_at=first.ends_at,
-        )
+        _raw(practice, practice.follow_up, first.starts_at, first.ends_at)
 
 
 def test_the_database_refuses_an_attendee_beyond_the_capacity(practice, pilates, reception):
@@ -156,15 +154,7 @@ def test_the_database_refuses_an_attendee_beyond_the_capacity(practice, pilates,
         pytest.raises(IntegrityError, match="class_session_capacity|is full"),
         transaction.atomic(),
     ):
-        Appointment.objects.create(
-            client=ClientFactory(),
-            practitioner=practice.practitioner,
-            location=practice.location,
-            service=pilates,
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
-            class_session=session,
-        )
+        _raw(practice, pilates, session.starts_at, session.ends_at, session)
     # nor by bringing a canceled attendee back
     appointment_cancel(appointment=attendees[0], reason=practice.reason, by=reception)
     _join(practice, pilates, reception)
