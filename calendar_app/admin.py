@@ -197,6 +197,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "status",
                     "client_package",
+                    "class_session",
                     "series",
                     "cancellation_reason",
                     "kept_credit",
@@ -214,6 +215,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "status",
         "client_package",
+        "class_session",
         "series",
         "cancellation_reason",
         "kept_credit",

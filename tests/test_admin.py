@@ -869,3 +869,30 @@ def test_admin_service_capacity_is_at_least_one(su):
     assert "capacity" in response.context["adminform"].form.errors
     su.post(url, {**data, "capacity": "8"})
     assert Service.objects.get(name="Pilates").capacity == 8
+
+
+def test_admin_books_attendees_into_a_class_and_refuses_a_full_one(su, world):
+    from tests.factories import ClientFactory, ServiceFactory
+
+    pilates = ServiceFactory(name="Clinical pilates class", duration_minutes=60, capacity=2)
+    practitioner_services_set(
+        practitioner=world.practitioner,
+        location=world.location,
+        services=[world.initial, world.follow_up, pilates],
+        by=None,
+    )
+    start = world.plain.starts_at + dt.timedelta(days=3)
+    for _ in range(2):
+        data = _appointment_data(world, start, service=pilates.pk, client=ClientFactory().pk)
+        sent = su.post(url(Appointment, "add"), data)
+        assert sent.status_code == 302, sent.context["adminform"].form.errors
+    booked = Appointment.objects.filter(service=pilates)
+    assert booked.count() == 2 and booked.values("class_session").distinct().count() == 1
+    data = _appointment_data(world, start, service=pilates.pk, client=ClientFactory().pk)
+    response = su.post(url(Appointment, "add"), data)
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.non_field_errors())
+    assert "This class is full (2 of 2)." in errors
+    assert Appointment.objects.filter(service=pilates).count() == 2
+    change = su.get(url(Appointment, "change", booked.first().pk)).content.decode()
+    assert "Class session" in change
