@@ -349,3 +349,47 @@ def test_a_class_counts_in_the_ledger_like_any_appointment(practice, pilates, re
         sum(a.client_package.consumed for a in Appointment.objects.select_related("client_package"))
         == 3
     )
+
+
+def test_this_and_following_of_a_repeating_attendee(practice, pilates, reception):
+    """A client on a repeating class: canceling this and following frees their place in
+    each later session; moving this and following moves them to the sessions then."""
+    monday = next_local(hour=8, days=7 - timezone.localdate().weekday())
+    series = appointment_book_series(
+        client=ClientFactory(),
+        practitioner=practice.practitioner,
+        location=practice.location,
+        service=pilates,
+        starts_at=monday,
+        every_weeks=1,
+        weekdays=[0],
+        count=4,
+        by=reception,
+    )
+    occurrences = list(series.appointments.order_by("starts_at"))
+    for occurrence in occurrences:  # two more per session: full
+        _join(practice, pilates, reception, starts_at=occurrence.starts_at)
+        _join(practice, pilates, reception, starts_at=occurrence.starts_at)
+    moved = appointment_edit(
+        appointment=occurrences[2],
+        starts_at=occurrences[2].starts_at + dt.timedelta(hours=2),
+        scope="following",
+        by=reception,
+    )
+    later = Appointment.objects.filter(series=series).order_by("starts_at")
+    assert [a.class_session_id == o.class_session_id for a, o in zip(later, occurrences)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert moved.class_session.starts_at == moved.starts_at
+    appointment_cancel(
+        appointment=occurrences[1], reason=practice.reason, scope="following", by=reception
+    )
+    for occurrence in occurrences[1:]:  # the old sessions have a place again
+        _join(practice, pilates, reception, starts_at=occurrence.starts_at)
+    refusal(
+        lambda: _join(practice, pilates, reception, starts_at=occurrences[0].starts_at),
+        "class_full",
+    )
