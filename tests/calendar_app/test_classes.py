@@ -377,7 +377,9 @@ def test_this_and_following_of_a_repeating_attendee(practice, pilates, reception
         by=reception,
     )
     later = Appointment.objects.filter(series=series).order_by("starts_at")
-    assert [a.class_session_id == o.class_session_id for a, o in zip(later, occurrences)] == [
+    assert [
+        a.class_session_id == o.class_session_id for a, o in zip(later, occurrences, strict=True)
+    ] == [
         True,
         True,
         False,
