@@ -9,6 +9,7 @@ import datetime as dt
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.browser
 def _start() -> dt.datetime:
     """Today at 18:00: attendance can be marked on the class's day."""
     return timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(18)))
+
+
+def _no_serious_axe_violations(page) -> None:
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, results.generate_report()
 
 
 def _choose_client(dialog, search: str, name: str) -> None:
@@ -105,6 +112,7 @@ def test_book_four_into_a_class_two_on_passes_all_arrived_invoice_one(
     expect(block).to_have_count(1)
     expect(block).to_contain_text("4 of 8 booked")
     screenshot(page, "class-block", full_page=False)
+    _no_serious_axe_violations(page)
 
     # Its panel: the four attendees, two on their passes; All arrived.
     block.click()
@@ -114,6 +122,7 @@ def test_book_four_into_a_class_two_on_passes_all_arrived_invoice_one(
     expect(dialog.locator(".attendees__package")).to_have_count(2)
     expect(dialog.locator(".class-places")).to_have_text("4 of 8 booked")
     screenshot(page, "class-panel", full_page=False)
+    _no_serious_axe_violations(page)
     dialog.get_by_role("button", name="All arrived").click()
     expect(page.locator("#messages")).to_contain_text("4 attendees marked as Arrived.")
     expect(rows.locator(".badge", has_text="Arrived")).to_have_count(4)
