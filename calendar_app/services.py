@@ -207,9 +207,6 @@ def _class_session(
     live attendees is exact. Refused with `class_full` when no place is left; `attendee`
     (an appointment moving within or into the session) does not count against itself.
     """
-    capacity = Service.objects.values_list("capacity", flat=True).get(pk=service.pk)
-    if capacity <= 1:
-        return None
     key = {
         "practitioner": practitioner,
         "location": location,
@@ -217,12 +214,17 @@ def _class_session(
         "starts_at": starts_at,
         "ends_at": ends_at,
     }
+    if attendee is not None and attendee.class_session_id is not None:
+        staying = ClassSession.objects.filter(pk=attendee.class_session_id, **key).first()
+        if staying is not None:
+            return staying  # same session (notes, client...): the place is kept
+    capacity = Service.objects.values_list("capacity", flat=True).get(pk=service.pk)
+    if capacity <= 1 and not ClassSession.objects.filter(**key).exists():
+        return None  # an ordinary appointment (a class made ordinary keeps its sessions)
     ClassSession.objects.bulk_create([ClassSession(**key)], ignore_conflicts=True)
     session = ClassSession.objects.select_for_update().get(**key)
     live = session.attendees.exclude(status=AppointmentStatus.CANCELED)
     if attendee is not None and attendee.pk is not None:
-        if attendee.class_session_id == session.pk:
-            return session  # staying in its session (notes, client...): its place is kept
         live = live.exclude(pk=attendee.pk)
     if live.filter(client=client).exists():
         raise DomainError(

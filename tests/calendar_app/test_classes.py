@@ -395,3 +395,29 @@ def test_this_and_following_of_a_repeating_attendee(practice, pilates, reception
         lambda: _join(practice, pilates, reception, starts_at=occurrences[0].starts_at),
         "class_full",
     )
+
+
+def test_a_class_made_ordinary_keeps_its_sessions(practice, pilates, reception, admin_user):
+    """Capacity lowered to 1 with attendees booked: they stay and can be edited; nobody
+    joins; a new time is an ordinary appointment."""
+    from catalog.services import service_update
+
+    attendees = [_join(practice, pilates, reception) for _ in range(2)]
+    service_update(
+        service=pilates,
+        name=pilates.name,
+        category=None,
+        duration_minutes=60,
+        price=pilates.price,
+        capacity=1,
+        by=admin_user,
+    )
+    edited = appointment_edit(appointment=attendees[1], notes="Knee brace", by=reception)
+    assert edited.class_session_id == attendees[0].class_session_id
+    refusal(
+        lambda: _join(practice, pilates, reception),
+        "class_full",
+        message="This class is full (2 of 1).",
+    )
+    later = _join(practice, pilates, reception, starts_at=next_local(hour=14))
+    assert later.class_session_id is None
