@@ -78,3 +78,83 @@ def billed(practice) -> Billed:
         appointment=appointment, client_package=client_package, service=practice.initial, by=None
     )
     return Billed(invoice=invoice, payment=payment, client_package=client_package)
+
+
+# ------------------------------------------------------------------ a real SMTP server
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd, on a free local port) received."""
+
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 Message accepted for delivery"
+
+
+class Refusing(Inbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 Mailbox unavailable"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(handler, settings):
+    from aiosmtpd.controller import Controller
+
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    return controller
+
+
+@pytest.fixture
+def smtp(settings):
+    inbox = Inbox()
+    controller = _serve(inbox, settings)
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def refusing_smtp(settings):
+    inbox = Refusing()
+    controller = _serve(inbox, settings)
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_down(settings):
+    """Nothing listens on the port: the connection is refused."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = _free_port()
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+
+
+def attachment(message) -> tuple[str, bytes]:
+    """The (filename, bytes) of the email's one PDF."""
+    parts = [part for part in message.iter_attachments()]
+    assert len(parts) == 1
+    part = parts[0]
+    assert part.get_content_type() == "application/pdf"
+    return part.get_filename(), part.get_content()
