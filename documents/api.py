@@ -75,7 +75,11 @@ class SendingOut(serializers.ModelSerializer):
         return sending.sent_by.get_username() if sending.sent_by else None
 
 
-PDF = OpenApiResponse(response=OpenApiTypes.BINARY, description="The PDF (application/pdf).")
+PDF = {
+    (200, "application/pdf"): OpenApiResponse(
+        response=OpenApiTypes.BINARY, description="The document as a PDF."
+    )
+}
 SENT = {
     201: OpenApiResponse(SendingOut, description="Sent: the sending record."),
     502: OpenApiResponse(
@@ -111,7 +115,7 @@ class InvoiceDocumentViewSet(_DocumentViewSet):
         "send": ("invoicing.view_invoice", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The invoice as a PDF", responses={200: PDF})
+    @extend_schema(summary="The invoice as a PDF", responses=PDF)
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         return self._pdf(selectors.invoice_document(self.get_object()))
@@ -130,7 +134,7 @@ class ReceiptViewSet(_DocumentViewSet):
         "receipt_send": ("invoicing.view_payment", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The payment's receipt as a PDF", responses={200: PDF})
+    @extend_schema(summary="The payment's receipt as a PDF", responses=PDF)
     @action(detail=True, methods=["get"], url_path="receipt/pdf")
     def receipt_pdf(self, request, pk=None):
         return self._pdf(selectors.receipt_document(self.get_object()))
@@ -156,7 +160,7 @@ class PackageStatementViewSet(_DocumentViewSet):
 
     @extend_schema(
         summary="The package's statement (credit history with values) as a PDF",
-        responses={200: PDF},
+        responses=PDF,
     )
     @action(detail=True, methods=["get"], url_path="statement/pdf")
     def statement_pdf(self, request, pk=None):
@@ -199,7 +203,7 @@ class ClientStatementViewSet(_DocumentViewSet):
     @extend_schema(
         summary="The client's statement (invoices and payments over a period) as a PDF",
         parameters=PERIOD,
-        responses={200: PDF},
+        responses=PDF,
     )
     @action(detail=True, methods=["get"], url_path="statement/pdf")
     def statement_pdf(self, request, pk=None):
