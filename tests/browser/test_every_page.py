@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from playwright.sync_api import expect
 
 from catalog.models import TaxRate
+from documents.services import invoice_link_create
 from invoicing.models import PaymentMethod
 from invoicing.services import (
     invoice_finalize,
@@ -68,7 +69,10 @@ def clinic(live, practice, admin_user, reception):
     draft_invoice = draft("80.00", client=practice.client, practitioner=practice.practitioner)
     category = ServiceCategoryFactory(name="Physiotherapy")
     staff = UserFactory(username="sue")
+    link, token = invoice_link_create(invoice=invoice, by=admin_user)
     return {
+        "link": link.pk,
+        "token": token,
         "client": practice.client.pk,
         "cp": client_package.pk,
         "spare_cp": spare_package.pk,
@@ -110,6 +114,11 @@ def _pages(c: dict) -> list[str]:
         f"/billing/{c['draft']}/",
         f"/billing/{c['draft']}/print/",
         f"/billing/{c['draft']}/edit/",
+        f"/documents/invoice/{inv}/",
+        f"/documents/receipt/{c['payment']}/",
+        f"/documents/package-statement/{cp}/",
+        f"/documents/client-statement/{client}/",
+        f"/d/{c['token']}/",
         "/settings/",
         "/settings/staff/",
         "/settings/tax-rates/",
@@ -160,6 +169,9 @@ def _popups(c: dict) -> list[str]:
         f"/billing/{inv}/void/",
         f"/billing/payments/{c['payment']}/refund/",
         f"/billing/payments/{c['payment']}/void/",
+        f"/documents/invoice/{inv}/email/",
+        f"/documents/invoice/{inv}/links/new/",
+        f"/documents/links/{c['link']}/revoke/",
         "/settings/staff/add/",
         f"/settings/staff/{c['staff']}/edit/",
         f"/settings/staff/{c['staff']}/deactivate/",
@@ -201,6 +213,9 @@ NOT_PAGES = {
     "settings:practice",
     "settings:invoices",
     "settings:staff_reactivate",
+    "settings:documents",  # the Documents card's POST (the card is on /settings/)
+    "documents:pdf",  # downloads
+    "public:invoice_pdf",
     "api_keys:revoke",
     # From the scheduling calendar branch: a fragment of Create appointment, a drag's
     # POST, and the practitioners' colours stylesheet.
