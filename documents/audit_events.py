@@ -24,7 +24,11 @@ def sending_sentence(event: AuditEvent) -> str | None:
         return None
     client = event.name_of("clients.Client", event.data.get("client_id"), "a client")
     invoice = event.ref("invoicing.Invoice", event.data.get("invoice_id"))
-    what = f"invoice {invoice}" if invoice is not None else KIND_WORDS.get(event.after("kind"), "a document")
+    what = (
+        f"invoice {invoice}"
+        if invoice is not None
+        else KIND_WORDS.get(event.after("kind"), "a document")
+    )
     to = event.after("to")
     if event.after("status") == "failed":
         return f"tried to email {what} of {client} to {to}: not sent ({event.after('error')})"

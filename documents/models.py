@@ -136,7 +136,7 @@ class InvoiceLink(models.Model):
         return f"Public link to {self.invoice} (until {self.expires_at:%d %b %Y})"
 
     def status(self, now=None) -> str:
-        """"Active", "Expired" or "Revoked" (the pages and the API show it)."""
+        """ "Active", "Expired" or "Revoked" (the pages and the API show it)."""
         if self.revoked_at is not None:
             return "Revoked"
         if self.expires_at <= (now or timezone.now()):

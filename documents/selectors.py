@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
@@ -62,7 +62,7 @@ def invoice_payments(invoice: Invoice) -> list[Payment]:
         .prefetch_related("refunds")
     )
     for payment in payments:
-        payment.refund_list = list(payment.refunds.all())
+        payment.refund_list = list(payment.refunds.all())  # type: ignore[attr-defined]
     return payments
 
 
@@ -105,8 +105,9 @@ def receipt_document(payment: Payment) -> Document:
     invoice = invoices_with_totals(Invoice.objects.filter(pk=payment.invoice_id)).get()
     packages = list(
         ClientPackage.objects.filter(
-            pk__in=InvoiceLine.objects.filter(invoice=invoice, client_package__isnull=False)
-            .values("client_package")
+            pk__in=InvoiceLine.objects.filter(invoice=invoice, client_package__isnull=False).values(
+                "client_package"
+            )
         ).order_by("start_date", "id")
     )
     number = receipt_number(payment)
@@ -138,7 +139,7 @@ def package_net_price(client_package: ClientPackage, prices_include_tax: bool) -
     """P of DOMAIN.md "Value of credits": the package's price net of tax (the tax part
     rounded half up to the cent, as the liability report takes it)."""
     price = client_package.price
-    rate = client_package.tax_rate.rate if client_package.tax_rate_id else None
+    rate = client_package.tax_rate.rate if client_package.tax_rate is not None else None
     if prices_include_tax and rate:
         return price - to_money(price * rate / (Decimal(100) + rate))
     return price
@@ -197,9 +198,7 @@ def package_statement_document(client_package: ClientPackage) -> Document:
         pk=client_package.pk
     )
     header = practice_header()
-    price, rows = package_statement_rows(
-        client_package, header["practice"].prices_include_tax
-    )
+    price, rows = package_statement_rows(client_package, header["practice"].prices_include_tax)
     context = {
         **header,
         "client_package": client_package,
@@ -252,9 +251,9 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
     """Invoices issued, payments received and refunds given between `start` and `end`
     (both included), from the balance owed before `start` to the balance at `end`."""
     invoices = _client_invoices(client)
-    payments = Payment.objects.filter(
-        invoice__client=client, status=PaymentStatus.ACTIVE
-    ).exclude(invoice__status=InvoiceStatus.VOID)
+    payments = Payment.objects.filter(invoice__client=client, status=PaymentStatus.ACTIVE).exclude(
+        invoice__status=InvoiceStatus.VOID
+    )
     refunds = Refund.objects.filter(
         payment__invoice__client=client, payment__status=PaymentStatus.ACTIVE
     ).exclude(payment__invoice__status=InvoiceStatus.VOID)
@@ -264,15 +263,15 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
 
     before = Q(issue_date__lt=start)
     opening = (
-        sum((inv.total for inv in invoices.filter(before)), ZERO)
+        sum((invoice_totals(inv).total for inv in invoices.filter(before)), ZERO)
         - total(payments.filter(date__lt=start), "amount")
         + total(refunds.filter(date__lt=start), "amount")
     )
     rows = [
         ClientStatementRow(
-            date=inv.issue_date,
+            date=cast(dt.date, inv.issue_date),  # issued invoices have a date
             text=f"Invoice {inv.number}" + (f", due {_day(inv.due_date)}" if inv.due_date else ""),
-            charge=inv.total,
+            charge=invoice_totals(inv).total,
             credit=None,
         )
         for inv in invoices.filter(issue_date__range=(start, end))
@@ -302,7 +301,7 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
     for row in rows:
         balance += (row.charge or ZERO) - (row.credit or ZERO)
         row.balance = balance
-    owing = [inv for inv in invoices if inv.balance > ZERO]
+    owing = [inv for inv in invoices if invoice_totals(inv).balance > ZERO]
     context = {
         **practice_header(),
         "client": client,
@@ -346,11 +345,7 @@ def invoice_link_for_token(token: str) -> tuple[InvoiceLink | None, str]:
     raw = raw_part(token)
     if raw is None:
         return None, "unknown"
-    link = (
-        InvoiceLink.objects.select_related("invoice")
-        .filter(token_hash=token_hash(raw))
-        .first()
-    )
+    link = InvoiceLink.objects.select_related("invoice").filter(token_hash=token_hash(raw)).first()
     if link is None:
         return None, "unknown"
     state = link.status().lower()

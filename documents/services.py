@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,10 +24,17 @@ from kernel.errors import DomainError, require_perm
 from kernel.templatetags.caspen_tags import money
 
 User = AbstractBaseUser | AnonymousUser
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as RecordedUser
 logger = logging.getLogger(__name__)
 
 SEND_PERM = "documents.send_document"
 LINK_MAX_DAYS = 365
+
+
+def _who(by: User | None) -> RecordedUser | None:
+    """The user to record (None for the system or an anonymous caller)."""
+    return cast("RecordedUser", by) if by is not None and by.is_authenticated else None
 
 
 def _recipient(document: Document, to: str | None) -> str:
@@ -118,7 +126,7 @@ def document_send(*, document: Document, to: str | None = None, by: User | None)
         status=status,
         error=error,
         sent_at=timezone.now(),
-        sent_by=by if by is not None and by.is_authenticated else None,
+        sent_by=_who(by),
         **document.target,
     )
 
@@ -164,7 +172,7 @@ def invoice_link_create(
         invoice=locked,
         token_hash=digest,
         created_at=now,
-        created_by=by if by is not None and by.is_authenticated else None,
+        created_by=_who(by),
         expires_at=now + dt.timedelta(days=days),
     )
     return link, token
@@ -178,6 +186,6 @@ def invoice_link_revoke(*, link: InvoiceLink, by: User | None) -> InvoiceLink:
     if locked.revoked_at is not None:
         raise DomainError("link_already_revoked", "This link was already withdrawn.")
     locked.revoked_at = timezone.now()
-    locked.revoked_by = by if by is not None and by.is_authenticated else None
+    locked.revoked_by = _who(by)
     locked.save(update_fields=["revoked_at", "revoked_by"])
     return locked

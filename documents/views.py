@@ -126,9 +126,7 @@ def _load(request: HttpRequest, slug: str, pk: int) -> tuple[Kind, Document]:
 def pdf_response(document: Document, *, inline: bool = False) -> HttpResponse:
     response = HttpResponse(document_pdf(document), content_type="application/pdf")
     # RFC 6266: an ASCII name or the UTF-8 one (client names are not always ASCII).
-    response["Content-Disposition"] = content_disposition_header(
-        not inline, document.filename
-    )
+    response["Content-Disposition"] = content_disposition_header(not inline, document.filename)
     return response
 
 
@@ -289,7 +287,9 @@ def invoice_link_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return render_popup(request, POPUP, context)
 
 
-def _public_invoice(request: HttpRequest, token: str) -> tuple[Document | None, HttpResponse | None]:
+def _public_invoice(
+    request: HttpRequest, token: str
+) -> tuple[Document | None, HttpResponse | None]:
     link, state = selectors.invoice_link_for_token(token)
     if link is None or state != "active":
         # Nothing about the invoice or the practice: only why the link does not work.

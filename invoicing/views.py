@@ -16,8 +16,8 @@ from django.utils.dateformat import format as date_format
 from django.views.decorators.http import require_POST
 
 from calendar_app.selectors import practitioner_and_location_defaults
-from documents.views import document_page
 from clients.models import Client
+from documents.views import document_page
 from invoicing import services
 from invoicing.forms import (
     ConfirmForm,

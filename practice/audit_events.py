@@ -205,4 +205,6 @@ def api_key_sentence(event: AuditEvent) -> str | None:
 def practice_logo_sentence(event: AuditEvent) -> str:
     if event.label == "delete":
         return "removed the practice's logo"
-    return "uploaded the practice's logo" if event.label == "insert" else "changed the practice's logo"
+    return (
+        "uploaded the practice's logo" if event.label == "insert" else "changed the practice's logo"
+    )

@@ -214,7 +214,9 @@ def document_settings_update(
     bytes; `remove_logo` takes it off; neither keeps it)."""
     require_perm(by, "caspen.change_practicesettings")
     settings = _locked_settings()
-    instructions = "\n".join(line.rstrip() for line in (payment_instructions or "").strip().splitlines())
+    instructions = "\n".join(
+        line.rstrip() for line in (payment_instructions or "").strip().splitlines()
+    )
     if len(instructions) > 2000:
         raise DomainError(
             "text_too_long",

@@ -17,6 +17,7 @@ from invoicing.services import invoice_finalize, invoice_for_client_package, pay
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
 from practice.services import document_settings_update
+from tests.api.conftest import as_admin, personas  # noqa: F401 (fixtures of the API tests)
 from tests.invoicing.helpers import cash
 
 BANK = "Account name: Harbour Physio\nBSB: 062-000\nAccount: 1234 5678"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from documents.models import DocumentSending
-from tests.api.conftest import api_client, as_admin, personas  # noqa: F401 (fixtures)
+from tests.api.conftest import api_client
 from tests.documents.conftest import pdf_text
 
 

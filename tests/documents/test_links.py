@@ -130,5 +130,7 @@ def test_share_and_revoke_on_the_invoice_page(billed, client, reception):
 
 def test_the_share_pages_are_refused_without_the_permission(billed, client, accountant):
     client.force_login(accountant)
-    assert client.post(reverse("documents:link_create", args=[billed.invoice.pk])).status_code == 403
+    assert (
+        client.post(reverse("documents:link_create", args=[billed.invoice.pk])).status_code == 403
+    )
     assert not InvoiceLink.objects.exists()

@@ -118,7 +118,9 @@ def test_email_popup_sends_and_the_page_lists_the_sending(billed, smtp, client, 
     assert b"jo@example.com" in page.content and b"Sent</span>" in page.content
 
 
-def test_email_popup_shows_the_failure_and_keeps_the_record(billed, refusing_smtp, client, reception):
+def test_email_popup_shows_the_failure_and_keeps_the_record(
+    billed, refusing_smtp, client, reception
+):
     client.force_login(reception)
     url = reverse("documents:email", args=["receipt", billed.payment.pk])
     response = client.post(url, {"to": "x@example.com"})

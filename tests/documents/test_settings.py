@@ -18,7 +18,9 @@ from tests.factories import PractitionerFactory
 
 
 def _post(client, **data):
-    return client.post(reverse("settings:documents"), {f"documents-{k}": v for k, v in data.items()})
+    return client.post(
+        reverse("settings:documents"), {f"documents-{k}": v for k, v in data.items()}
+    )
 
 
 def test_admin_uploads_a_logo_and_payment_instructions(client, admin_user):
@@ -31,7 +33,9 @@ def test_admin_uploads_a_logo_and_payment_instructions(client, admin_user):
     assert bytes(logo.image) == tiny_png()
     assert PracticeSettings.load().payment_instructions == "BSB 062-000\nAcc 1234"
     page = client.get(reverse("settings:index"))
-    assert b'alt="The practice\'s logo"' in page.content and b"data:image/png;base64," in page.content
+    assert (
+        b'alt="The practice\'s logo"' in page.content and b"data:image/png;base64," in page.content
+    )
     # The audit tells who changed it; the bytes stay out of the audit trail.
     events = list(history_for(logo, related=False))
     assert events and "image" not in (events[0].pgh_data or {})
