@@ -35,6 +35,7 @@ from kernel.web import (
     posted,
     render_page,
     render_popup,
+    safe_next,
     staff_view,
 )
 from packages.models import ClientPackage
@@ -130,18 +131,22 @@ def pdf_response(document: Document, *, inline: bool = False) -> HttpResponse:
     return response
 
 
-def _checked(view):
-    """404 for an unknown kind, then the kind's own permission (403)."""
+def _checked(*extra_perms: str):
+    """404 for an unknown kind, then one `staff_view` with the kind's own permissions and
+    `extra_perms` (403): one transaction, one form key, however many permissions."""
 
-    def wrapped(request: HttpRequest, kind: str, pk: int, **kwargs) -> HttpResponse:
-        if kind not in KINDS:
-            return render(request, "404.html", status=404)
-        guarded = staff_view(KINDS[kind].perms)(view)
-        return guarded(request, kind, pk, **kwargs)
+    def decorator(view):
+        def wrapped(request: HttpRequest, kind: str, pk: int, **kwargs) -> HttpResponse:
+            if kind not in KINDS:
+                return render(request, "404.html", status=404)
+            guarded = staff_view((*KINDS[kind].perms, *extra_perms))(view)
+            return guarded(request, kind, pk, **kwargs)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        return wrapped
+
+    return decorator
 
 
 def _page_context(request: HttpRequest, kind: Kind, document: Document, pk: int, **extra):
@@ -171,7 +176,7 @@ def _page_context(request: HttpRequest, kind: Kind, document: Document, pk: int,
     return context
 
 
-@_checked
+@_checked()
 @require_GET
 def document_page(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """The document as it prints, with Download PDF, Email and its sendings."""
@@ -179,16 +184,19 @@ def document_page(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return render_page(request, PAGE, _page_context(request, config, document, pk))
 
 
-@_checked
+@_checked()
 @require_GET
 def document_download(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     _config, document = _load(request, kind, pk)
     return pdf_response(document)
 
 
-def _send_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+@_checked(services.SEND_PERM)
+def document_email(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """Email: the client's address (or another), then the PDF is sent and recorded."""
     config, document = _load(request, kind, pk)
-    page_url = document_url("page", document, pk)
+    # Back where the popup was opened (the invoice's page), else the document's page.
+    page_url = safe_next(request, document_url("page", document, pk))
     form = SendForm(posted(request), client_email=document.client.email)
     status = 200
     summary = [("Document", document.title), ("Client", str(document.client))]
@@ -216,12 +224,9 @@ def _send_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         "form": form,
         "submit": "Send",
         "cancel_url": page_url,
+        "next": safe_next(request, ""),
     }
     return render_popup(request, POPUP, context, status=status)
-
-
-document_email = _checked(staff_view(services.SEND_PERM)(_send_view))
-document_email.__name__ = "document_email"
 
 
 # ------------------------------------------------------------------- public links

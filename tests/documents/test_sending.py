@@ -148,3 +148,14 @@ def test_email_popup_is_refused_to_a_practitioner(billed, smtp, client, practiti
     assert client.get(url).status_code == 403
     assert client.post(url, {"to": ""}).status_code == 403
     assert smtp.messages == []
+
+
+def test_email_popup_with_a_form_key_sends_once(billed, smtp, client, reception):
+    """The popup's form carries a key: a double submit sends one email."""
+    client.force_login(reception)
+    url = reverse("documents:email", args=["invoice", billed.invoice.pk])
+    data = {"to": "", "form_key": "k-123"}
+    assert client.post(url, data).status_code == 302
+    assert client.post(url, data).status_code == 302  # replayed, not sent again
+    assert len(smtp.messages) == 1
+    assert DocumentSending.objects.count() == 1
