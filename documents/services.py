@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
@@ -133,6 +134,13 @@ def document_send(*, document: Document, to: str | None = None, by: User | None)
 
 def _error_text(exc: Exception) -> str:
     """What staff read: the server's answer when it gave one, else the error itself."""
+    refused = getattr(exc, "recipients", None)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and isinstance(refused, dict):
+        detail = "; ".join(
+            f"{address}: {code} {message.decode(errors='replace')}"
+            for address, (code, message) in refused.items()
+        )
+        return f"The mail server refused {detail}"[:1000]
     smtp_error = getattr(exc, "smtp_error", None)
     if isinstance(smtp_error, bytes):
         detail = f"{getattr(exc, 'smtp_code', '')} {smtp_error.decode(errors='replace')}".strip()
