@@ -33,7 +33,7 @@ fi; \
 export DATABASE_URL; echo "Database: $${DATABASE_URL}";
 endef
 
-.PHONY: help run test stop lint fmt venv chromium pgbouncer bench
+.PHONY: help run test stop lint fmt venv pdflibs chromium pgbouncer bench
 
 help: ## list the targets
 	@echo "Caspen: practice management for clinics"
@@ -44,7 +44,7 @@ help: ## list the targets
 	@echo "  Run part of the suite: make test ARGS=\"tests/packages\" or ARGS=\"-m 'not browser'\""
 	@echo "  Benchmark: make bench ARGS=\"--quick\" or ARGS=\"--only calendar\"; BENCH_SIZE=large"
 
-run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
+run: venv pdflibs ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
 	@$(with_db) \
 	export DEBUG=true; \
 	$(PY) manage.py migrate --no-input; \
@@ -60,7 +60,7 @@ run: venv ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
 # to spread it). Locally the test databases are kept between runs (--reuse-db; rebuilt
 # when a migration or a package changed, see tests/conftest.py); CI (CI=true) builds
 # them afresh.
-test: venv chromium pgbouncer ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
+test: venv pdflibs chromium pgbouncer ## run the test suite (ARGS="..." or PYTEST_ARGS="..." pass options to pytest)
 	@$(with_db) \
 	export CASPEN_ALLOW_INSECURE_KEY=1 CASPEN_PLAIN_STATIC=1; \
 	if [ "$${CI:-}" = true ]; then keep=""; else keep="--reuse-db"; fi; \
@@ -116,6 +116,22 @@ venv: ## create .venv and install the project with its dev tools (when pyproject
 		echo "Installing dependencies (pyproject.toml changed)"; \
 		$(PY) -m pip install -e ".[dev]"; \
 		echo "$$want" > $(STAMP); \
+	fi
+
+# WeasyPrint (the PDFs of invoices, receipts and statements) needs Pango and a font.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+pdflibs: ## install the system libraries WeasyPrint needs for PDFs (Debian), if missing
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' \
+		|| [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
+		if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \
+			echo "Installing $(PDF_LIBS) for the PDFs"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y $(PDF_LIBS) \
+				|| { DEBIAN_FRONTEND=noninteractive apt-get update \
+					&& DEBIAN_FRONTEND=noninteractive apt-get install -y $(PDF_LIBS); }; \
+		else \
+			echo "WARNING: Pango or the DejaVu fonts are missing, so PDFs cannot be made." >&2; \
+			echo "  Install them with: sudo apt-get install $(PDF_LIBS)" >&2; \
+		fi; \
 	fi
 
 chromium: ## install Debian's chromium for the browser tests, if missing

@@ -71,7 +71,7 @@ class LocationViewSet(ReferenceViewSet):
 class PractitionerOut(serializers.ModelSerializer):
     class Meta:
         model = Practitioner
-        fields = ["id", "name", "colour", "archived"]
+        fields = ["id", "name", "colour", "provider_number", "archived"]
         read_only_fields = fields
 
 
@@ -83,7 +83,7 @@ class PractitionerIn(InputModelSerializer):
 
     class Meta:
         model = Practitioner
-        fields = ["name", "colour"]
+        fields = ["name", "colour", "provider_number"]
 
 
 @reference_schema("practitioners", PractitionerOut, PractitionerIn)

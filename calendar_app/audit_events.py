@@ -131,7 +131,14 @@ def practitioner_sentence(event: AuditEvent) -> str:
             event.name_of("auth.User", after, "nobody") if after is not None else None,
         ]
     return record_sentence(
-        event, "practitioner", {"name": "name", "colour": "colour", "user_id": "user"}
+        event,
+        "practitioner",
+        {
+            "name": "name",
+            "colour": "colour",
+            "user_id": "user",
+            "provider_number": "provider number",
+        },
     )
 
 

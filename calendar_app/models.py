@@ -41,6 +41,8 @@ class Practitioner(models.Model):
     )
     colour = models.CharField(max_length=7, default="#2f7d6d")
     archived = models.BooleanField(default=False)
+    # Issue 13: printed on invoices (health-fund claims need it).
+    provider_number = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -922,6 +922,17 @@ def _colour(value: str) -> str:
     return value.lower()
 
 
+def _provider_number(value: str) -> str:
+    value = " ".join((value or "").split())
+    if len(value) > 40:
+        raise DomainError(
+            "provider_number_too_long",
+            "A provider number has at most 40 characters.",
+            field="provider_number",
+        )
+    return value
+
+
 def _save_practitioner(practitioner: Practitioner, fields: list[str] | None) -> Practitioner:
     try:
         with transaction.atomic():
@@ -937,14 +948,21 @@ def _save_practitioner(practitioner: Practitioner, fields: list[str] | None) -> 
 
 @transaction.atomic
 def practitioner_create(
-    *, name: str, colour: str = "#2f7d6d", user: UserModel | None = None, by: User | None
+    *,
+    name: str,
+    colour: str = "#2f7d6d",
+    user: UserModel | None = None,
+    provider_number: str = "",
+    by: User | None,
 ) -> Practitioner:
-    """A practitioner has a calendar; linking a staff user lets them sign in to it."""
+    """A practitioner has a calendar; linking a staff user lets them sign in to it. The
+    provider number is printed on their invoices (health-fund claims need it)."""
     require_perm(by, "calendar_app.add_practitioner")
     practitioner = Practitioner(
         name=clean_name(name, what="practitioner", max_length=200),
         colour=_colour(colour),
         user=_practitioner_user(user, practitioner_pk=None),
+        provider_number=_provider_number(provider_number),
     )
     return _save_practitioner(practitioner, None)
 
@@ -956,14 +974,21 @@ def practitioner_update(
     name: str,
     colour: str,
     user: UserModel | None = None,
+    provider_number: str | None = None,
     by: User | None,
 ) -> Practitioner:
+    """Change a practitioner; `provider_number` None keeps theirs (API callers that do
+    not send it)."""
     require_perm(by, "calendar_app.change_practitioner")
     locked = Practitioner.objects.select_for_update().get(pk=practitioner.pk)
     locked.name = clean_name(name, what="practitioner", max_length=200)
     locked.colour = _colour(colour)
     locked.user = _practitioner_user(user, practitioner_pk=locked.pk)
-    return _save_practitioner(locked, ["name", "colour", "user"])
+    fields = ["name", "colour", "user"]
+    if provider_number is not None:
+        locked.provider_number = _provider_number(provider_number)
+        fields.append("provider_number")
+    return _save_practitioner(locked, fields)
 
 
 @transaction.atomic

@@ -13,6 +13,12 @@ from calendar_app.api import (
 )
 from catalog.api import PackageViewSet, ServiceViewSet, TaxRateViewSet
 from clients.api import ClientViewSet
+from documents.api import (
+    ClientStatementViewSet,
+    InvoiceDocumentViewSet,
+    PackageStatementViewSet,
+    ReceiptViewSet,
+)
 from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
 from kernel.api.errors import api_method_not_allowed
 from kernel.api.viewsets import not_found
@@ -33,6 +39,11 @@ router.register("client-packages", ClientPackageViewSet, basename="api-client-pa
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("invoices", InvoiceViewSet, basename="api-invoice")
 router.register("payments", PaymentViewSet, basename="api-payment")
+# Documents (issue 13): PDFs and sending, as actions under the resources they belong to.
+router.register("invoices", InvoiceDocumentViewSet, basename="api-invoice-document")
+router.register("payments", ReceiptViewSet, basename="api-receipt")
+router.register("client-packages", PackageStatementViewSet, basename="api-package-statement")
+router.register("clients", ClientStatementViewSet, basename="api-client-statement")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

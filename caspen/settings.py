@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "calendar_app",
     "invoicing",
     "reports",
+    "documents",
     "demo",
 ]
 
@@ -193,6 +194,47 @@ if os.environ.get("DATABASE_OWNER_URL"):
         DATABASE_APP_ROLE = DATABASES["default"]["USER"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Email (documents sent to clients): EMAIL_URL names the SMTP server, such as
+# smtp://user:password@mail.example.com:587 (STARTTLS; smtps:// for TLS from the start;
+# user and password percent-encoded). Unset: emails are written to the console (for
+# development; `manage.py check --deploy` warns about it).
+def _email_settings(url: str) -> dict:
+    from urllib.parse import unquote, urlsplit
+
+    if not url:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if url in ("console:", "console://"):
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ImproperlyConfigured(
+            "EMAIL_URL must look like smtp://user:password@host:587 or smtps://..., "
+            f"not {parts.scheme or url!r}"
+        )
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 587)
+    except ValueError as exc:
+        raise ImproperlyConfigured("EMAIL_URL has an invalid port") from exc
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        # STARTTLS on the submission port unless the URL says ?tls=false (a local relay).
+        "EMAIL_USE_TLS": parts.scheme == "smtp" and "tls=false" not in parts.query,
+    }
+
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(_email_settings(EMAIL_URL))
+EMAIL_TIMEOUT = 15
+DEFAULT_FROM_EMAIL = os.environ.get("EMAIL_FROM", "Caspen <noreply@localhost>")
+# Public links to invoices live this many days unless staff choose otherwise.
+INVOICE_LINK_DAYS = int(os.environ.get("INVOICE_LINK_DAYS", "30"))
 # Where the API keeps Idempotency-Keys (kernel/api/idempotency.py).
 IDEMPOTENCY_KEY_MODEL = "caspen.IdempotencyKey"
 # Where the API counts requests per user for throttling (kernel/api/throttling.py).

@@ -17,6 +17,9 @@ urlpatterns = [
     path("settings/", include("practice.urls")),
     path("api-keys/", include("practice.urls_api_keys")),
     path("reports/", include("reports.urls")),
+    path("documents/", include("documents.urls")),
+    # Public links to invoices: no sign-in, the token is the key (documents/links.py).
+    path("d/", include("documents.urls_public")),
     path("", practice_views.home, name="home"),
 ]
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from calendar_app.selectors import practitioner_and_location_defaults
 from clients.models import Client
+from documents.views import document_page
 from invoicing import services
 from invoicing.forms import (
     ConfirmForm,
@@ -62,13 +63,11 @@ from kernel.web import (
     staff_view,
     submit,
 )
-from practice.models import PracticeSettings
 
 LIST = "invoicing/invoice_list.html"
 NEW = "invoicing/invoice_new.html"
 DETAIL = "invoicing/invoice_detail.html"
 POPUP = "includes/popup_form.html"
-PRINT = "invoicing/invoice_print.html"
 
 # Which part of the invoice page an HTMX request wants, by the id it targets.
 DETAIL_PARTIALS = {"invoice-header": "header", "invoice-lines": "lines"}
@@ -647,17 +646,6 @@ def payment_void(request: HttpRequest, pk: int) -> HttpResponse:
 # ------------------------------------------------------------------------- print
 
 
-@staff_view("invoicing.view_invoice")
 def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
-    """A clean A4 page: the practice, the client, the lines, totals, payments, balance."""
-    invoice = _invoice(pk)
-    payments = [p for p in _payments(invoice) if not p.is_void]
-    context = {
-        "invoice": invoice,
-        "totals": invoice_totals(invoice),
-        "status_label": invoice_display_status(invoice),
-        "lines": _lines(invoice),
-        "payments": payments,
-        "practice": PracticeSettings.load(),
-    }
-    return render_page(request, PRINT, context)
+    """The invoice as it prints (and as its PDF reads): the documents app's page."""
+    return document_page(request, "invoice", pk)

@@ -22,6 +22,7 @@ SETTINGS_FIELDS = {
     "invoice_next_number": "next invoice number",
     "invoice_number_digits": "invoice number digits",
     "payment_terms_days": "payment terms (days)",
+    "payment_instructions": "payment instructions",
 }
 # Roles that read as a person ("made Sam Lee an Admin"); others read as a role
 # ("gave Rosa Nguyen the Reception role").
@@ -198,3 +199,12 @@ def api_key_sentence(event: AuditEvent) -> str | None:
     if event.changed("name"):
         return f"renamed {key} (was “{event.before('name')}”)"
     return None
+
+
+@describes("caspen.PracticeLogoEvent", kind="Settings")
+def practice_logo_sentence(event: AuditEvent) -> str:
+    if event.label == "delete":
+        return "removed the practice's logo"
+    return (
+        "uploaded the practice's logo" if event.label == "insert" else "changed the practice's logo"
+    )

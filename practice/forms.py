@@ -87,6 +87,44 @@ class InvoiceSettingsForm(PlainForm):
         return cls(data, initial=initial, prefix="invoices")
 
 
+class DocumentSettingsForm(PlainForm):
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        help_text="PNG, JPEG, GIF or WebP, up to 1 MB. Printed at the top of every document.",
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+    payment_instructions = forms.CharField(
+        label="Payment instructions",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Printed on invoices and statements while money is owed, such as the bank "
+        "account for Direct deposit (account name, BSB, account number).",
+    )
+
+    @classmethod
+    def for_settings(cls, settings: PracticeSettings, data=None, files=None):
+        initial = {"payment_instructions": settings.payment_instructions}
+        return cls(data, files, initial=initial, prefix="documents")
+
+    def clean_logo(self):
+        upload = self.cleaned_data.get("logo")
+        if upload and upload.size > 1_000_000:
+            raise forms.ValidationError("The logo must be at most 1 MB.")
+        return upload
+
+    def values(self) -> dict:
+        """The service's arguments: the uploaded image's bytes, when one was chosen."""
+        upload = self.cleaned_data.get("logo")
+        return {
+            "payment_instructions": self.cleaned_data["payment_instructions"],
+            "logo": upload.read() if upload else None,
+            "remove_logo": self.cleaned_data["remove_logo"],
+        }
+
+
 class TaxRateForm(PlainForm):
     layout = [("name", "rate")]
 
@@ -127,6 +165,12 @@ class PractitionerForm(PlainForm):
         required=False,
         empty_label="Not linked",
         help_text="Link the practitioner's sign-in, so their own calendar opens for them.",
+    )
+    provider_number = forms.CharField(
+        label="Provider number",
+        max_length=40,
+        required=False,
+        help_text="Printed on their invoices, for health-fund claims.",
     )
 
     def __init__(self, *args, practitioner: Practitioner | None = None, **kwargs):

@@ -43,6 +43,8 @@ class PracticeSettings(models.Model):
     payment_terms_days = models.PositiveSmallIntegerField(
         default=14, help_text="Due date = issue date + this many days."
     )
+    # Issue 13: printed on invoices and statements (bank account for "Direct deposit").
+    payment_instructions = models.TextField(blank=True)
 
     class Meta:
         verbose_name = "practice settings"
@@ -65,6 +67,39 @@ class PracticeSettings(models.Model):
 
     def format_invoice_number(self, number: int) -> str:
         return f"{self.invoice_prefix}{number:0{self.invoice_number_digits}d}"
+
+
+@audited(exclude=["image"])
+class PracticeLogo(models.Model):
+    """The practice's logo, printed on its documents (a single row, pk=1, when set).
+
+    The image's bytes live in PostgreSQL, so the product needs no file server or shared
+    media folder. Apart from the settings row, which every finalized invoice locks and
+    updates: its audit trail would copy the bytes each time. The audit records who
+    changed the logo and its fingerprint, not the bytes.
+    """
+
+    image = models.BinaryField()
+    content_type = models.CharField(max_length=40)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="practice_logo_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Logo {self.width}×{self.height} ({self.content_type})"
+
+    def data_uri(self) -> str:
+        """The image inline (`data:` URI): documents and their PDFs carry it without a
+        second request (and without a URL that would need signing in)."""
+        import base64
+
+        return f"data:{self.content_type};base64,{base64.b64encode(bytes(self.image)).decode()}"
 
 
 class IdempotencyKeyState(models.TextChoices):

@@ -56,6 +56,15 @@ _EDIT_INVOICES = [
     "invoicing.add_payment",
 ]
 
+# Documents for the client (issue 13): email them (each sending recorded), share an
+# invoice by a public link and revoke it.
+_SEND_DOCUMENTS = ["documents.send_document", "documents.view_documentsending"]
+_SHARE_INVOICES = [
+    "documents.view_invoicelink",
+    "documents.add_invoicelink",
+    "documents.change_invoicelink",
+]
+
 # Admin holds every permission of the project's apps (set in the migration).
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     RECEPTION: [
@@ -69,6 +78,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "packages.link_clientpackage",
         *_VIEW_INVOICES,
         *_EDIT_INVOICES,
+        *_SEND_DOCUMENTS,
+        *_SHARE_INVOICES,
     ],
     PRACTITIONER: [
         *_VIEW_REFERENCE,
@@ -91,6 +102,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "invoicing.void_payment",
         "invoicing.add_refund",
         "reports.view_reports",
+        *_SEND_DOCUMENTS,
+        "documents.view_invoicelink",
     ],
 }
 
@@ -102,6 +115,7 @@ PROJECT_APPS = (
     "calendar_app",
     "invoicing",
     "reports",
+    "documents",
 )
 ADMIN_EXTRA_APPS = ("auth",)
 

@@ -19,13 +19,14 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.selectors import LAST_INVOICE_NUMBER, invoice_number_taken, invoices_numbered
 from kernel.errors import DomainError, require_perm
 from kernel.records import clean_name
 from practice import roles
-from practice.models import PracticeSettings
+from practice.models import PracticeLogo, PracticeSettings
 from practice.selectors import role_of
 
 if TYPE_CHECKING:
@@ -192,6 +193,80 @@ def practice_settings_update(*, changes: dict[str, Any], by: User | None) -> Pra
 def _locked_settings() -> PracticeSettings:
     PracticeSettings.load()
     return PracticeSettings.objects.select_for_update().get(pk=1)
+
+
+# ------------------------------------------------------------------ documents (issue 13)
+
+LOGO_MAX_BYTES = 1_000_000
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+@transaction.atomic
+def document_settings_update(
+    *,
+    payment_instructions: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+    by: User | None,
+) -> PracticeSettings:
+    """What the practice's documents print besides its details: the payment
+    instructions (bank account for "Direct deposit"), and its logo (`logo`: a new image's
+    bytes; `remove_logo` takes it off; neither keeps it)."""
+    require_perm(by, "caspen.change_practicesettings")
+    settings = _locked_settings()
+    instructions = "\n".join(
+        line.rstrip() for line in (payment_instructions or "").strip().splitlines()
+    )
+    if len(instructions) > 2000:
+        raise DomainError(
+            "text_too_long",
+            "Payment instructions have at most 2000 characters.",
+            field="payment_instructions",
+        )
+    if instructions != settings.payment_instructions:
+        settings.payment_instructions = instructions
+        settings.save(update_fields=["payment_instructions"])
+    if logo is not None:
+        _logo_save(logo)
+    elif remove_logo:
+        PracticeLogo.objects.filter(pk=1).delete()
+    return settings
+
+
+def _logo_save(data: bytes) -> PracticeLogo:
+    """Keep an image the documents can print: PNG, JPEG, GIF or WebP up to 1 MB, checked
+    by decoding it (a file named .png that is not an image is refused)."""
+    import hashlib
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > LOGO_MAX_BYTES:
+        raise DomainError("logo_too_large", "The logo must be at most 1 MB.", field="logo")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            kind, (width, height) = image.format, image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DomainError(
+            "logo_not_an_image", "Choose a PNG, JPEG, GIF or WebP image.", field="logo"
+        ) from exc
+    if kind not in LOGO_FORMATS:
+        raise DomainError(
+            "logo_not_an_image", "Choose a PNG, JPEG, GIF or WebP image.", field="logo"
+        )
+    logo, _ = PracticeLogo.objects.update_or_create(
+        pk=1,
+        defaults={
+            "image": data,
+            "content_type": LOGO_FORMATS[kind],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "width": width,
+            "height": height,
+            "updated_at": timezone.now(),
+        },
+    )
+    return logo
 
 
 # ------------------------------------------------------------------ staff users

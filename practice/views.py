@@ -46,6 +46,7 @@ from kernel.web import (
 )
 from practice import selectors, services
 from practice.forms import (
+    DocumentSettingsForm,
     InvoiceSettingsForm,
     LocationForm,
     NameForm,
@@ -57,7 +58,7 @@ from practice.forms import (
     TaxRateForm,
     WorkingHoursForm,
 )
-from practice.models import PracticeSettings
+from practice.models import PracticeLogo, PracticeSettings
 
 SETTINGS = "caspen.change_practicesettings"
 
@@ -109,9 +110,13 @@ def _confirm(request, *, title, text, action, button, cancel, section, error=Non
 # ------------------------------------------------------------ practice and invoices
 
 
-def _index_page(request, *, practice_form=None, invoice_form=None, status=200, partial=None):
+def _index_page(
+    request, *, practice_form=None, invoice_form=None, documents_form=None, status=200, partial=None
+):
     settings = PracticeSettings.load()
     context = {
+        "documents_form": documents_form or DocumentSettingsForm.for_settings(settings),
+        "logo": PracticeLogo.objects.filter(pk=1).first(),
         "section": "practice",
         "settings": settings,
         "practice_form": practice_form or PracticeDetailsForm.for_settings(settings),
@@ -166,6 +171,25 @@ def invoice_settings(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return _index_page(request, partial="invoice_card")
     return redirect("settings:index")
+
+
+@require_POST
+@staff_view(SETTINGS)
+def document_settings(request: HttpRequest) -> HttpResponse:
+    """Logo and payment instructions (a plain form post: it carries a file)."""
+    form = DocumentSettingsForm.for_settings(PracticeSettings.load(), request.POST, request.FILES)
+    status = 200
+    if not form.is_valid():
+        status = INVALID
+    else:
+        try:
+            services.document_settings_update(**form.values(), by=request.user)
+        except DomainError as exc:
+            status = _refused(form, exc)
+    if status != 200:
+        return _index_page(request, documents_form=form, status=status)
+    messages.success(request, "Document settings saved.")
+    return redirect(reverse("settings:index") + "#documents-card")
 
 
 # ------------------------------------------------------------ the simple lists
@@ -306,7 +330,12 @@ SECTIONS: dict[str, Section] = {
             archive=calendar_services.practitioner_archive,
             restore=calendar_services.practitioner_restore,
             object_arg="practitioner",
-            initial=lambda obj: {"name": obj.name, "colour": obj.colour, "user": obj.user_id},
+            initial=lambda obj: {
+                "name": obj.name,
+                "colour": obj.colour,
+                "user": obj.user_id,
+                "provider_number": obj.provider_number,
+            },
             queryset=lambda: Practitioner.objects.select_related("user"),
             form_kwargs=lambda obj: {"practitioner": obj},
         ),

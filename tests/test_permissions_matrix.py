@@ -26,6 +26,8 @@ from django.db import transaction
 from calendar_app import services as calendar
 from catalog import services as catalog
 from clients import services as clients
+from documents import selectors as document_selectors
+from documents import services as documents
 from invoicing import services as invoicing
 from kernel.errors import NotAllowed
 from packages import services as packages
@@ -537,6 +539,33 @@ OPS = [
         )
         for action in ("deactivate", "reactivate")
     ),
+    Op(
+        "document_settings_update",
+        lambda w, by: practice_settings.document_settings_update(
+            payment_instructions="BSB 062-000", by=by
+        ),
+        ADMIN,
+    ),
+    # Documents (issue 13): email a document; share an invoice by a public link
+    Op(
+        "document_send",
+        lambda w, by: documents.document_send(
+            document=document_selectors.invoice_document(w.open), to="jo@example.com", by=by
+        ),
+        INVOICES_AND_PAYMENTS,
+    ),
+    Op(
+        "invoice_link_create",
+        lambda w, by: documents.invoice_link_create(invoice=w.open, by=by),
+        SELL_PACKAGES,
+    ),
+    Op(
+        "invoice_link_revoke",
+        lambda w, by: documents.invoice_link_revoke(
+            link=documents.invoice_link_create(invoice=w.open, by=None)[0], by=by
+        ),
+        SELL_PACKAGES,
+    ),
 ]
 
 
@@ -592,7 +621,7 @@ def test_the_matrix_covers_every_write_service():
     """A new write service (a public function taking `by`) must join the matrix."""
     import inspect
 
-    modules = (calendar, practice_settings, catalog, clients, invoicing, packages)
+    modules = (calendar, practice_settings, catalog, clients, invoicing, packages, documents)
     public = {
         name
         for module in modules

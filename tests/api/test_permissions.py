@@ -315,6 +315,57 @@ ENDPOINTS = [
     Endpoint(
         "void payment", "post", lambda w: f"{V1}/payments/{w.payment.pk}/void/", 200, MONEY_BACK
     ),
+    # Documents (issue 13): PDFs for whoever reads the record, sending for billing roles.
+    Endpoint("invoice pdf", "get", lambda w: f"{V1}/invoices/{w.open.pk}/pdf/", 200, ALL),
+    Endpoint(
+        "send invoice",
+        "post",
+        lambda w: f"{V1}/invoices/{w.open.pk}/send/",
+        201,
+        BILLING,
+        lambda w: {"to": "jo@example.com"},
+    ),
+    Endpoint(
+        "receipt pdf", "get", lambda w: f"{V1}/payments/{w.payment.pk}/receipt/pdf/", 200, ALL
+    ),
+    Endpoint(
+        "send receipt",
+        "post",
+        lambda w: f"{V1}/payments/{w.payment.pk}/receipt/send/",
+        201,
+        BILLING,
+        lambda w: {"to": "jo@example.com"},
+    ),
+    Endpoint(
+        "package statement pdf",
+        "get",
+        lambda w: f"{V1}/client-packages/{w.flexi.pk}/statement/pdf/",
+        200,
+        ALL,
+    ),
+    Endpoint(
+        "send package statement",
+        "post",
+        lambda w: f"{V1}/client-packages/{w.flexi.pk}/statement/send/",
+        201,
+        BILLING,
+        lambda w: {"to": "jo@example.com"},
+    ),
+    Endpoint(
+        "client statement pdf",
+        "get",
+        lambda w: f"{V1}/clients/{w.client.pk}/statement/pdf/",
+        200,
+        ALL,
+    ),
+    Endpoint(
+        "send client statement",
+        "post",
+        lambda w: f"{V1}/clients/{w.client.pk}/statement/send/",
+        201,
+        BILLING,
+        lambda w: {"to": "jo@example.com"},
+    ),
     Endpoint(
         "package liability",
         "get",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.defaults import ensure_default_data
+from tests.documents.conftest import billed, refusing_smtp, smtp  # noqa: F401 (fixtures)
 
 # Playwright's sync API keeps an event loop in the test thread; the ORM calls our tests
 # make beside it are synchronous and safe.

@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from playwright.sync_api import expect
 
 from catalog.models import TaxRate
+from documents.services import invoice_link_create
 from invoicing.models import PaymentMethod
 from invoicing.services import (
     invoice_finalize,
@@ -71,7 +72,10 @@ def clinic(live, practice, admin_user, reception):
     pilates = ServiceFactory(name="Clinical pilates class", duration_minutes=60, capacity=8)
     attendee = practice.book(by=reception, service=pilates, hour=13)
     practice.book(by=reception, service=pilates, hour=13, client=ClientFactory())
+    link, token = invoice_link_create(invoice=invoice, by=admin_user)
     return {
+        "link": link.pk,
+        "token": token,
         "client": practice.client.pk,
         "cp": client_package.pk,
         "spare_cp": spare_package.pk,
@@ -114,6 +118,11 @@ def _pages(c: dict) -> list[str]:
         f"/billing/{c['draft']}/",
         f"/billing/{c['draft']}/print/",
         f"/billing/{c['draft']}/edit/",
+        f"/documents/invoice/{inv}/",
+        f"/documents/receipt/{c['payment']}/",
+        f"/documents/package-statement/{cp}/",
+        f"/documents/client-statement/{client}/",
+        f"/d/{c['token']}/",
         "/settings/",
         "/settings/staff/",
         "/settings/tax-rates/",
@@ -165,6 +174,9 @@ def _popups(c: dict) -> list[str]:
         f"/billing/{inv}/void/",
         f"/billing/payments/{c['payment']}/refund/",
         f"/billing/payments/{c['payment']}/void/",
+        f"/documents/invoice/{inv}/email/",
+        f"/documents/invoice/{inv}/links/new/",
+        f"/documents/links/{c['link']}/revoke/",
         "/settings/staff/add/",
         f"/settings/staff/{c['staff']}/edit/",
         f"/settings/staff/{c['staff']}/deactivate/",
@@ -207,6 +219,9 @@ NOT_PAGES = {
     "settings:practice",
     "settings:invoices",
     "settings:staff_reactivate",
+    "settings:documents",  # the Documents card's POST (the card is on /settings/)
+    "documents:pdf",  # downloads
+    "public:invoice_pdf",
     "api_keys:revoke",
     # From the scheduling calendar branch: a fragment of Create appointment, a drag's
     # POST, and the practitioners' colours stylesheet.
