@@ -58,7 +58,11 @@ def test_liability_method_is_unused_net_value_plus_its_tax(practice, ten_for_110
     sold, _ = sold_and_paid(practice, ten_for_110, by=admin_user, used=3)
     unused = client_package_unused_value(sold)
     # net P = 100.00; V(3) = 30.00; held 70.00 net + 7.00 tax.
-    assert (unused.unused_credits, unused.net, unused.value) == (7, Decimal("70.00"), Decimal("77.00"))
+    assert (unused.unused_credits, unused.net, unused.value) == (
+        7,
+        Decimal("70.00"),
+        Decimal("77.00"),
+    )
     assert unused.limit == Decimal("77.00")
 
 
