@@ -199,9 +199,11 @@ def test_missed_fee_waived_keeps_the_credit(practice, reception):
 def test_missed_before_the_start_is_refused_and_charges_nothing(practice, reception):
     missed_fee()
     appointment, sold = linked(practice, reception)
-    with time_machine.travel(appointment.starts_at - MINUTE, tick=False):
-        with refusals.refused("not_yet"):
-            appointment_missed_by_rules(appointment=appointment, by=reception)
+    with (
+        time_machine.travel(appointment.starts_at - MINUTE, tick=False),
+        refusals.refused("not_yet"),
+    ):
+        appointment_missed_by_rules(appointment=appointment, by=reception)
     assert Invoice.objects.count() == 0
     sold.refresh_from_db()
     assert sold.consumed == 1
