@@ -134,6 +134,18 @@ class CancellationReason(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def rule_label(self) -> str:
+        """The rule in a few words, for the Settings list: "Less than 24 h before: Keep
+        the credit", "No notice window"."""
+        if self.notice_hours is None:
+            return "No notice window"
+        action = LateAction(self.late_action).label
+        if self.late_action == LateAction.FEE:
+            value = self.fee_value.normalize()
+            action += f" ({value}%)" if self.fee_kind == FeeKind.PERCENT else f" ({self.fee_value})"
+        return f"Less than {self.notice_hours} h before: {action}"
+
 
 @audited()
 class AppointmentSeries(models.Model):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("practice/", views.practice_details, name="practice"),
     path("invoices/", views.invoice_settings, name="invoices"),
+    path("cancellations/", views.cancellation_settings, name="cancellations"),
     path("staff/", views.staff, name="staff"),
     path("staff/add/", views.staff_add, name="staff_add"),
     path("staff/<int:pk>/edit/", views.staff_edit, name="staff_edit"),
