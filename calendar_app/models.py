@@ -142,7 +142,7 @@ class CancellationReason(models.Model):
             return "No notice window"
         action = LateAction(self.late_action).label
         if self.late_action == LateAction.FEE:
-            value = self.fee_value.normalize()
+            value = format(self.fee_value.normalize(), "f")
             action += f" ({value}%)" if self.fee_kind == FeeKind.PERCENT else f" ({self.fee_value})"
         return f"Less than {self.notice_hours} h before: {action}"
 

@@ -1090,7 +1090,10 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "outcome": outcome,
         "unseen": unseen,
-        "in_modal": bool(request.htmx),
+        # Choosing a reason refreshes the popup in place (#cancel-popup), in the dialog or
+        # on the page without it: only the dialog's copy says it is in the dialog.
+        "in_modal": bool(request.htmx)
+        and (request.htmx.target != "cancel-popup" or source.get("in_modal") == "1"),
     }
     return render_popup(request, CANCEL, context, partial="cancel", status=status)
 
