@@ -27,9 +27,7 @@ def _soon(hours: int) -> dt.datetime:
 def test_cancel_popup_shows_the_rule_before_confirming(
     live, sign_in, screenshot, practice, reception
 ):
-    CancellationReasonFactory(
-        name="Late notice", notice_hours=24, late_action=LateAction.KEEP
-    )
+    CancellationReasonFactory(name="Late notice", notice_hours=24, late_action=LateAction.KEEP)
     sold = practice.sell(practice.flexible, by=reception)
     appointment = practice.book(by=reception, starts_at=_soon(3), client_package=sold)
     page = sign_in(reception)
