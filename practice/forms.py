@@ -99,7 +99,7 @@ class TaxRateForm(PlainForm):
 class CancellationReasonForm(PlainForm):
     """A cancellation reason and its rule (issue 13)."""
 
-    name = forms.CharField(label="Name", max_length=200)
+    name = forms.CharField(label="Name", max_length=100)
     notice_hours = forms.IntegerField(
         label="Notice window (hours)",
         required=False,
@@ -108,10 +108,16 @@ class CancellationReasonForm(PlainForm):
         help_text="Canceled less than this many hours before the start is inside the "
         "window. Leave empty for no window: the credit is always released.",
     )
+    # Not sent (a form that knows only the name): no rule, as before rules existed.
     late_action = forms.ChoiceField(
-        label="Inside the window", choices=LateAction.choices, initial=LateAction.RELEASE
+        label="Inside the window",
+        choices=LateAction.choices,
+        initial=LateAction.RELEASE,
+        required=False,
     )
-    fee_kind = forms.ChoiceField(label="Fee", choices=FeeKind.choices, initial=FeeKind.FIXED)
+    fee_kind = forms.ChoiceField(
+        label="Fee", choices=FeeKind.choices, initial=FeeKind.FIXED, required=False
+    )
     fee_value = forms.DecimalField(
         label="Fee amount or %",
         required=False,
@@ -121,6 +127,12 @@ class CancellationReasonForm(PlainForm):
         help_text="For “Charge a fee”: an amount, or a percentage of the service's price. "
         "It is added to a new draft invoice for the client.",
     )
+
+    def clean_late_action(self) -> str:
+        return self.cleaned_data.get("late_action") or LateAction.RELEASE
+
+    def clean_fee_kind(self) -> str:
+        return self.cleaned_data.get("fee_kind") or FeeKind.FIXED
 
 
 class CancellationSettingsForm(PlainForm):
@@ -152,7 +164,7 @@ class CancellationSettingsForm(PlainForm):
 
 
 class NameForm(PlainForm):
-    """Payment methods and cancellation reasons: just a name."""
+    """Payment methods: just a name."""
 
     name = forms.CharField(label="Name", max_length=100)
 
