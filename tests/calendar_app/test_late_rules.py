@@ -207,3 +207,33 @@ def test_missed_before_the_start_is_refused_and_charges_nothing(practice, recept
     assert Invoice.objects.count() == 0
     sold.refresh_from_db()
     assert sold.consumed == 1
+
+
+def test_this_and_following_charges_only_the_occurrences_inside_the_window(practice, reception):
+    from calendar_app.services import appointment_book_series
+    from tests.factories import next_local
+
+    reason = CancellationReasonFactory(
+        name="No notice", notice_hours=24, late_action=LateAction.FEE, fee_value=Decimal("15")
+    )
+    start = next_local(hour=10, days=2)
+    series = appointment_book_series(
+        client=practice.client,
+        practitioner=practice.practitioner,
+        location=practice.location,
+        service=practice.follow_up,
+        starts_at=start,
+        every_weeks=1,
+        weekdays=[start.weekday()],
+        count=3,
+        by=reception,
+    )
+    first = series.appointments.order_by("starts_at").first()
+    with time_machine.travel(first.starts_at - dt.timedelta(hours=2), tick=False):
+        done = appointment_cancel_by_rules(
+            appointment=first, reason=reason, scope="following", by=reception
+        )
+    assert series.appointments.filter(status=AppointmentStatus.CANCELED).count() == 3
+    # Only the first is inside its window; the next two are a week or more away.
+    assert done.fee == Decimal("15.00")
+    assert done.invoice.lines.count() == 1
