@@ -609,8 +609,23 @@ class CancelForm(PopupForm):
     # first (issue 13: staff see which rule applies before they confirm).
     rule_seen = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, appointment, outcome=None, can_waive_fee=False, **kwargs):
+    def __init__(
+        self, *args, appointment, outcome=None, can_waive_fee=False, refresh_url="", **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        if refresh_url:
+            # Choosing a reason shows its rule: the popup is fetched again with it, in
+            # place; its boxes are disabled meanwhile, so a tick is never lost to it.
+            self.fields["reason"].widget.attrs.update(
+                {
+                    "hx-get": refresh_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#cancel-popup",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#cancel-popup [name='scope'], #cancel-popup [name='in_modal']",
+                    "hx-disabled-elt": "#cancel-popup input[type=checkbox], #cancel-popup button",
+                }
+            )
         if appointment.series_id is None:
             del self.fields["scope"]
         if appointment.client_package_id is None:

@@ -1054,6 +1054,7 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
             outcome=outcome,
             can_waive_fee=can_waive,
             initial=defaults,
+            refresh_url=request.path,
         )
 
     form = form_for(posted(request))
