@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from calendar_app import services
 from calendar_app.models import (
@@ -36,7 +37,11 @@ from catalog.models import Service
 from clients.api import ClientReadsLogged
 from clients.models import Client
 from invoicing.api import InvoiceOut, invoice_for_output
-from invoicing.services import invoice_for_appointment
+from invoicing.services import (
+    appointment_cancel_by_rules,
+    appointment_missed_by_rules,
+    invoice_for_appointment,
+)
 from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
 from kernel.api.filters import OrderingFilter
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
@@ -95,17 +100,24 @@ class PractitionerViewSet(ReferenceViewSet):
     create_with = services.practitioner_create
 
 
+REASON_RULE = ["notice_hours", "late_action", "fee_kind", "fee_value"]
+
+
 class CancellationReasonOut(serializers.ModelSerializer):
     class Meta:
         model = CancellationReason
-        fields = ["id", "name", "archived"]
+        fields = ["id", "name", "archived", *REASON_RULE]
         read_only_fields = fields
 
 
 class CancellationReasonIn(InputModelSerializer):
+    """A reason and its rule: canceled less than `notice_hours` before the start (null: no
+    window), `late_action` applies; a fee is `fee_value`, an amount or a percentage of the
+    service's price by `fee_kind`."""
+
     class Meta:
         model = CancellationReason
-        fields = ["name"]
+        fields = ["name", *REASON_RULE]
         # Unique names (in any case) are the service's rule: 409 name_taken.
         extra_kwargs = {"name": {"validators": []}}
 
@@ -269,12 +281,67 @@ class CancelIn(serializers.Serializer):
         queryset=CancellationReason.objects.all(), help_text="A cancellation reason's id."
     )
     keep_credit = serializers.BooleanField(
-        default=False, help_text="Late cancellation: the package credit stays consumed."
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "Omitted or null: the reason's rule decides (inside its notice window: release, "
+            "keep, or charge a fee, which releases). true/false overrides it for a linked "
+            "appointment: the package credit stays consumed, or goes back."
+        ),
+    )
+    charge_fee = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "Omitted or null: charge the fee when the rule does. false waives it (only staff "
+            "who may edit invoices; 403 otherwise)."
+        ),
     )
     scope = serializers.ChoiceField(
         choices=[("this", "This appointment"), ("following", "This and following")],
         default="this",
     )
+
+
+class MissedIn(serializers.Serializer):
+    charge_fee = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "Omitted or null: the practice's rule for Missed decides (keep the credit, or "
+            "charge a fee, which releases it). false waives the fee (staff who may edit "
+            "invoices)."
+        ),
+    )
+
+
+class AppliedOut(serializers.Serializer):
+    """What the cancellation or no-show rule did."""
+
+    rule = serializers.ChoiceField(
+        choices=["no_window", "outside_window", "inside_window", "missed", "already_missed"]
+    )
+    why = serializers.CharField(help_text="The sentence the popup shows, with any override.")
+    kept_credit = serializers.BooleanField()
+    fee = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    invoice = serializers.IntegerField(
+        source="invoice.pk", allow_null=True, default=None, help_text="The fee's Draft invoice."
+    )
+
+
+class AppointmentAppliedOut(AppointmentOut):
+    applied = serializers.SerializerMethodField()
+
+    class Meta(AppointmentOut.Meta):
+        fields = [*AppointmentOut.Meta.fields, "applied"]
+        read_only_fields = fields
+
+    @extend_schema_field(AppliedOut)
+    def get_applied(self, obj):
+        return AppliedOut(self.context["applied"]).data
 
 
 class DateOrDateTimeField(forms.Field):
@@ -492,13 +559,30 @@ class AppointmentViewSet(
         )
         return self.respond(AppointmentOut, _appointment(appointment.pk))
 
-    @extend_schema(summary="Cancel", request=CancelIn, responses=AppointmentOut)
+    def _applied(self, applied) -> Response:
+        out = AppointmentAppliedOut(
+            _appointment(applied.appointment.pk),
+            context={**self.get_serializer_context(), "applied": applied},
+        )
+        return Response(out.data)
+
+    @extend_schema(
+        summary="Cancel, applying the reason's rule",
+        description=(
+            "The reason's notice window decides what happens to a linked appointment's "
+            "credit and whether a fee goes on a new Draft invoice (DOMAIN.md, Cancellation "
+            "and no-show rules); `applied` reports it. A past appointment: 409 "
+            "`past_appointment` (mark it Missed)."
+        ),
+        request=CancelIn,
+        responses=AppointmentAppliedOut,
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         appointment = self.get_object()
         data = self.validated(CancelIn)
-        services.appointment_cancel(appointment=appointment, **data, by=request.user)
-        return self.respond(AppointmentOut, _appointment(appointment.pk))
+        applied = appointment_cancel_by_rules(appointment=appointment, **data, by=request.user)
+        return self._applied(applied)
 
     @extend_schema(summary="Mark Arrived", request=None, responses=AppointmentOut)
     @action(detail=True, methods=["post"])
@@ -508,13 +592,22 @@ class AppointmentViewSet(
         )
         return self.respond(AppointmentOut, appointment)
 
-    @extend_schema(summary="Mark Missed (no-show)", request=None, responses=AppointmentOut)
+    @extend_schema(
+        summary="Mark Missed (no-show), applying the practice's rule",
+        description=(
+            "Keeps the credit, or charges the practice's no-show fee on a new Draft invoice "
+            "(the credit then goes back); `applied` reports it. Marking it again changes "
+            "and charges nothing (`rule` `already_missed`)."
+        ),
+        request=MissedIn,
+        responses=AppointmentAppliedOut,
+    )
     @action(detail=True, methods=["post"])
     def missed(self, request, pk=None):
-        appointment = services.appointment_mark_missed(
-            appointment=self.get_object(), by=request.user
-        )
-        return self.respond(AppointmentOut, appointment)
+        appointment = self.get_object()
+        data = self.validated(MissedIn)
+        applied = appointment_missed_by_rules(appointment=appointment, **data, by=request.user)
+        return self._applied(applied)
 
     @extend_schema(
         summary="Create the appointment's Draft invoice", request=None, responses={201: InvoiceOut}

@@ -23,6 +23,7 @@ from calendar_app.selectors import (
 )
 from catalog.models import Service
 from clients.models import Client
+from kernel.money import format_money
 from kernel.text import TEXT_MAX_LENGTH
 from kernel.time import (
     ambiguous_local_time,
@@ -603,12 +604,53 @@ class CancelForm(PopupForm):
         label="Cancel", choices=SCOPES, initial="this", widget=forms.RadioSelect, required=False
     )
 
-    def __init__(self, *args, appointment, **kwargs):
+    charge_fee = forms.BooleanField(required=False, label="Charge the fee")
+    # The reason whose rule the popup showed: confirming another reason shows its rule
+    # first (issue 13: staff see which rule applies before they confirm).
+    rule_seen = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self, *args, appointment, outcome=None, can_waive_fee=False, refresh_url="", **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        if refresh_url:
+            # Choosing a reason shows its rule: the popup is fetched again with it, in
+            # place; its boxes are disabled meanwhile, so a tick is never lost to it.
+            self.fields["reason"].widget.attrs.update(
+                {
+                    "hx-get": refresh_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#cancel-popup",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#cancel-popup [name='scope'], #cancel-popup [name='in_modal']",
+                    "hx-disabled-elt": "#cancel-popup input[type=checkbox], #cancel-popup button",
+                }
+            )
         if appointment.series_id is None:
             del self.fields["scope"]
         if appointment.client_package_id is None:
             del self.fields["keep_credit"]
+        if outcome is None or outcome.fee is None or not can_waive_fee:
+            del self.fields["charge_fee"]
+        else:
+            self.fields["charge_fee"].label = f"Charge the fee of {format_money(outcome.fee)}"
+
+
+class MissedForm(PopupForm):
+    """Mark Missed: the practice's rule is shown; staff who may edit invoices may waive a
+    no-show fee."""
+
+    charge_fee = forms.BooleanField(required=False, label="Charge the fee")
+
+    def __init__(self, *args, outcome, can_waive_fee=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if outcome.fee is None or not can_waive_fee:
+            del self.fields["charge_fee"]
+        else:
+            self.fields[
+                "charge_fee"
+            ].label = f"Charge the no-show fee of {format_money(outcome.fee)}"
+            self.fields["charge_fee"].initial = True
 
 
 # ------------------------------------------------------------------ calendar moves (issue 11)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
@@ -11,7 +13,9 @@ from django.db.models import F, Func, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from catalog.models import MONEY
 from kernel.audit import audited
+from practice.models import FeeKind, LateAction
 
 
 @audited()
@@ -92,14 +96,58 @@ class PractitionerService(models.Model):
 
 @audited()
 class CancellationReason(models.Model):
+    """A reason staff choose when canceling, with its rule (DOMAIN.md, Cancellation and
+    no-show rules): canceled less than `notice_hours` before the start, `late_action`
+    applies (release the credit, keep it, or charge a fee of `fee_value`, an amount or a
+    percentage of the service price by `fee_kind`). Without a window, or outside it, the
+    credit is released. See `calendar_app.selectors.cancellation_outcome`."""
+
     name = models.CharField(max_length=200, unique=True)
     archived = models.BooleanField(default=False)
+    notice_hours = models.PositiveIntegerField(
+        "Notice window (hours)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(8760)],
+    )
+    late_action = models.CharField(
+        "Inside the window", max_length=10, choices=LateAction.choices, default=LateAction.RELEASE
+    )
+    fee_kind = models.CharField(max_length=10, choices=FeeKind.choices, default=FeeKind.FIXED)
+    fee_value = models.DecimalField("Fee amount or %", **MONEY, default=Decimal("0"))
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(notice_hours__isnull=True) | Q(notice_hours__gte=1),
+                name="cancellation_reason_window_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_value__gte=0)
+                & (~Q(fee_kind=FeeKind.PERCENT) | Q(fee_value__lte=100)),
+                name="cancellation_reason_fee_in_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(late_action=LateAction.FEE) | Q(fee_value__gt=0),
+                name="cancellation_reason_fee_when_charged",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def rule_label(self) -> str:
+        """The rule in a few words, for the Settings list: "Less than 24 h before: Keep
+        the credit", "No notice window"."""
+        if self.notice_hours is None:
+            return "No notice window"
+        action = LateAction(self.late_action).label
+        if self.late_action == LateAction.FEE:
+            value = format(self.fee_value.normalize(), "f")
+            action += f" ({value}%)" if self.fee_kind == FeeKind.PERCENT else f" ({self.fee_value})"
+        return f"Less than {self.notice_hours} h before: {action}"
 
 
 @audited()

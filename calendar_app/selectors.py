@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 
 from calendar_app.models import (
     Appointment,
     AppointmentStatus,
+    CancellationReason,
     Location,
     Practitioner,
     PractitionerService,
@@ -24,6 +26,8 @@ from calendar_app.models import (
 )
 from catalog.models import Service
 from kernel.errors import DomainError
+from kernel.money import format_money, to_money
+from practice.models import FeeKind, LateAction, PracticeSettings
 
 # ------------------------------------------------------------------ the calendar grid
 
@@ -442,3 +446,102 @@ def outside_working_hours(
     if not today:
         return f"{practitioner.name} doesn't work on {day}s."
     return f"This is outside {practitioner.name}'s working hours ({day}: {today})."
+
+
+# ------------------------------------------- cancellation and no-show rules (issue 13)
+
+
+@dataclass(frozen=True)
+class LateOutcome:
+    """What canceling (or marking Missed) an appointment does by the practice's rules:
+    `keep_credit` (a linked appointment's credit stays used) and `fee` (an amount to
+    charge on a draft invoice line, or None), with `why`, the sentence the popups show
+    before staff confirm and the API reports after. `rule` names what decided it:
+    "no_window", "outside_window", "inside_window" or "missed"."""
+
+    rule: str
+    keep_credit: bool
+    fee: Decimal | None
+    why: str
+
+
+def _notice(delta: dt.timedelta) -> str:
+    """How long before the start, for people: "3 hours", "23 hours 59 minutes", "2 days"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        days = hours // 24
+        return f"{days} days"
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def late_fee(appointment: Appointment, kind: str, value: Decimal) -> Decimal:
+    """A fee: `value` itself (fixed), or that percentage of the service's price, rounded
+    half up to the cent."""
+    if kind == FeeKind.PERCENT:
+        return to_money(appointment.service.price * value / Decimal(100))
+    return to_money(value)
+
+
+def _consequence(appointment: Appointment, keep_credit: bool, fee: Decimal | None) -> str:
+    package = appointment.client_package
+    credit = ""
+    if package is not None:
+        credit = (
+            f"the credit of {package.name} is kept"
+            if keep_credit
+            else f"the credit goes back to {package.name}"
+        )
+    if fee is not None:
+        charged = f"a fee of {format_money(fee)} is charged (a draft invoice line)"
+        return f"{charged} and {credit}" if credit else charged
+    return credit or "nothing is charged"
+
+
+def cancellation_outcome(
+    appointment: Appointment, reason: CancellationReason, now: dt.datetime | None = None
+) -> LateOutcome:
+    """The rule of `reason` for canceling `appointment` at `now` (DOMAIN.md, Cancellation
+    and no-show rules). Inside the window means strictly less than `notice_hours` before
+    the start: canceled exactly 24 hours before is outside a 24-hour window. Outside the
+    window, or for a reason without one, the credit is released and nothing is charged.
+    A fee releases the credit: the client pays the fee instead of losing the session."""
+    now = now or timezone.now()
+    before = appointment.starts_at - now
+    if reason.notice_hours is None:
+        keep, fee, rule = False, None, "no_window"
+        why = f"“{reason.name}” has no notice window: " + _consequence(appointment, keep, fee)
+        return LateOutcome(rule=rule, keep_credit=keep, fee=fee, why=why + ".")
+    window = f"the {reason.notice_hours}-hour window"
+    head = f"Canceled {_notice(before)} before the start"
+    if before >= dt.timedelta(hours=reason.notice_hours):
+        keep, fee = False, None
+        why = f"{head}: outside {window}, so {_consequence(appointment, keep, fee)}."
+        return LateOutcome(rule="outside_window", keep_credit=keep, fee=fee, why=why)
+    keep = reason.late_action == LateAction.KEEP
+    fee = (
+        late_fee(appointment, reason.fee_kind, reason.fee_value)
+        if reason.late_action == LateAction.FEE
+        else None
+    )
+    why = f"{head}: inside {window}, so {_consequence(appointment, keep, fee)}."
+    return LateOutcome(rule="inside_window", keep_credit=keep, fee=fee, why=why)
+
+
+def missed_outcome(appointment: Appointment, practice: PracticeSettings) -> LateOutcome:
+    """The practice's rule for a no-show: keep the credit (the default), or charge a fee
+    (which releases the credit, as a late-cancellation fee does)."""
+    if practice.missed_action == LateAction.FEE:
+        fee: Decimal | None = late_fee(
+            appointment, practice.missed_fee_kind, practice.missed_fee_value
+        )
+        keep = False
+    else:
+        fee, keep = None, True
+    why = f"The practice's rule for a missed appointment: {_consequence(appointment, keep, fee)}."
+    return LateOutcome(rule="missed", keep_credit=keep, fee=fee, why=why)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from functools import reduce
 from operator import or_
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.models import User as UserModel
@@ -51,11 +53,13 @@ from catalog.models import Service
 from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
+from kernel.money import to_money
 from kernel.records import clean_name, save_named, set_archived, unique_name
 from kernel.time import ambiguous_occurrences, check_date_in_range
 from packages import services as credits
 from packages.models import ClientPackage
 from packages.services import check_package_covers
+from practice.models import FeeKind, LateAction
 
 User = AbstractBaseUser
 OVERLAP_CONSTRAINT = "appointment_no_practitioner_overlap"
@@ -1109,12 +1113,85 @@ def working_hours_set(
 # ------------------------------------------------------------------ cancellation reasons
 
 
+def _reason_rule(
+    *,
+    notice_hours: int | None,
+    late_action: str,
+    fee_kind: str,
+    fee_value: Decimal | int | str | None,
+) -> dict[str, Any]:
+    """A cancellation reason's rule, checked: a window of 1 to 8760 hours (or none), an
+    action, and for a fee a positive amount (fixed) or a percentage up to 100."""
+    if notice_hours is not None and (
+        isinstance(notice_hours, bool)
+        or not isinstance(notice_hours, int)
+        or not 1 <= notice_hours <= 8760
+    ):
+        raise DomainError(
+            "invalid_window",
+            "Enter the notice window in whole hours, from 1 to 8760, or leave it empty.",
+            field="notice_hours",
+        )
+    if late_action not in LateAction.values:
+        raise DomainError(
+            "invalid_action", "Choose what happens inside the window.", field="late_action"
+        )
+    if fee_kind not in FeeKind.values:
+        raise DomainError("invalid_fee", "Choose a fixed fee or a percentage.", field="fee_kind")
+    try:
+        fee = to_money(fee_value if fee_value not in (None, "") else 0)
+    except ValueError:
+        raise DomainError(
+            "invalid_fee", "Enter the fee, such as 25.00.", field="fee_value"
+        ) from None
+    if fee < 0 or fee > Decimal("9999999999.99") or (fee_kind == FeeKind.PERCENT and fee > 100):
+        raise DomainError(
+            "invalid_fee",
+            "Enter a percentage from 0 to 100."
+            if fee_kind == FeeKind.PERCENT
+            else "Enter a fee of 0.00 or more.",
+            field="fee_value",
+        )
+    if late_action == LateAction.FEE and fee == 0:
+        raise DomainError(
+            "fee_required", "Enter the fee to charge inside the window.", field="fee_value"
+        )
+    if late_action != LateAction.RELEASE and notice_hours is None:
+        raise DomainError(
+            "window_required",
+            "Give the notice window the rule applies inside, such as 24 hours.",
+            field="notice_hours",
+        )
+    return {
+        "notice_hours": notice_hours,
+        "late_action": late_action,
+        "fee_kind": fee_kind,
+        "fee_value": fee,
+    }
+
+
 @transaction.atomic
-def cancellation_reason_create(*, name: str, by: User | None) -> CancellationReason:
+def cancellation_reason_create(
+    *,
+    name: str,
+    notice_hours: int | None = None,
+    late_action: str = LateAction.RELEASE,
+    fee_kind: str = FeeKind.FIXED,
+    fee_value: Decimal | int | str | None = 0,
+    by: User | None,
+) -> CancellationReason:
+    """A reason, with its rule (DOMAIN.md, Cancellation and no-show rules): without a
+    notice window, canceling releases the credit."""
     require_perm(by, "calendar_app.add_cancellationreason")
     what = "cancellation reason"
     reason = CancellationReason(
-        name=unique_name(CancellationReason, name, what=what, max_length=200)
+        name=unique_name(CancellationReason, name, what=what, max_length=200),
+        **_reason_rule(
+            notice_hours=notice_hours,
+            late_action=late_action,
+            fee_kind=fee_kind,
+            fee_value=fee_value,
+        ),
     )
     return save_named(reason, None, what=what)
 
@@ -1131,6 +1208,33 @@ def cancellation_reason_rename(
         CancellationReason, name, what=what, max_length=200, exclude_pk=locked.pk
     )
     return save_named(locked, ["name"], what=what)
+
+
+@transaction.atomic
+def cancellation_reason_update(
+    *,
+    reason: CancellationReason,
+    name: str,
+    notice_hours: int | None = None,
+    late_action: str = LateAction.RELEASE,
+    fee_kind: str = FeeKind.FIXED,
+    fee_value: Decimal | int | str | None = 0,
+    by: User | None,
+) -> CancellationReason:
+    """Rename a reason and change its rule. Appointments already canceled keep what was
+    applied to them; the new rule applies from now on."""
+    require_perm(by, "calendar_app.change_cancellationreason")
+    what = "cancellation reason"
+    locked = CancellationReason.objects.select_for_update().get(pk=reason.pk)
+    locked.name = unique_name(
+        CancellationReason, name, what=what, max_length=200, exclude_pk=locked.pk
+    )
+    rule = _reason_rule(
+        notice_hours=notice_hours, late_action=late_action, fee_kind=fee_kind, fee_value=fee_value
+    )
+    for field, value in rule.items():
+        setattr(locked, field, value)
+    return save_named(locked, ["name", *rule], what=what)
 
 
 @transaction.atomic

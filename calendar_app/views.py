@@ -32,6 +32,7 @@ from calendar_app.forms import (
     CancelForm,
     EditAppointmentForm,
     LinkPackageForm,
+    MissedForm,
     MoveForm,
     PackageAreaForm,
     parse_link_choice,
@@ -39,17 +40,16 @@ from calendar_app.forms import (
     service_label,
 )
 from calendar_app.grid import build_grid, day_bounds
-from calendar_app.models import Appointment, AppointmentStatus, ClassSession
+from calendar_app.models import Appointment, AppointmentStatus, CancellationReason, ClassSession
+from calendar_app.selectors import cancellation_outcome, missed_outcome
 from calendar_app.services import (
     COLOUR,
     appointment_book,
     appointment_book_series,
-    appointment_cancel,
     appointment_delete,
     appointment_edit,
     appointment_link,
     appointment_mark_arrived,
-    appointment_mark_missed,
     appointment_unlink_and_edit,
     class_session_mark_arrived,
 )
@@ -58,11 +58,16 @@ from clients import selectors as client_selectors
 from clients.models import Client
 from invoicing.rules import why_not_invoice_appointment
 from invoicing.selectors import current_invoice_for_appointment
-from invoicing.services import invoice_for_appointment
+from invoicing.services import (
+    appointment_cancel_by_rules,
+    appointment_missed_by_rules,
+    invoice_for_appointment,
+)
 from kernel.errors import DomainError
 from kernel.web import close_popup, posted, render_page, render_popup, safe_next, staff_view, submit
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
+from practice.models import PracticeSettings
 
 CALENDAR = "calendar_app/calendar.html"
 FORM = "calendar_app/appointment_form.html"
@@ -70,6 +75,7 @@ PANEL = "calendar_app/appointment.html"
 EDIT = "calendar_app/appointment_edit.html"
 LINK = "calendar_app/appointment_link.html"
 CANCEL = "calendar_app/appointment_cancel.html"
+MISSED = "calendar_app/appointment_missed.html"
 DELETE = "calendar_app/appointment_delete.html"
 
 CLASS_PANEL = "calendar_app/class_session.html"
@@ -844,14 +850,33 @@ def class_session_arrived(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_view("calendar_app.change_appointment")
-@require_POST
 def appointment_missed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Missed: a popup that shows the practice's no-show rule (keep the credit, or charge
+    a fee) before staff confirm; POST marks it, applying the rule (issue 13)."""
     appointment = _load(pk)
-    try:
-        appointment_mark_missed(appointment=appointment, by=request.user)
-    except DomainError as exc:
-        return _refused(request, appointment, exc)
-    return _done(request, appointment, "Marked as Missed.")
+    outcome = missed_outcome(appointment, PracticeSettings.load())
+    can_waive = request.user.has_perm(WAIVE_FEE)
+    form = MissedForm(posted(request), outcome=outcome, can_waive_fee=can_waive)
+    status = 200
+    if request.method == "POST":
+        sent = submit(
+            form,
+            lambda data: appointment_missed_by_rules(
+                appointment=appointment,
+                charge_fee=data.get("charge_fee") if "charge_fee" in form.fields else None,
+                by=request.user,
+            ),
+        )
+        if sent.ok:
+            return _done(request, appointment, f"Marked as Missed. {_applied_note(sent.result)}")
+        status = sent.status
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "outcome": outcome,
+        "in_modal": bool(request.htmx),
+    }
+    return render_popup(request, MISSED, context, partial="missed", status=status)
 
 
 @staff_view(("calendar_app.view_appointment", "invoicing.add_invoice"))
@@ -1086,26 +1111,91 @@ def appointment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --------------------------------------------------------------------- Cancel, Delete
 
 
+WAIVE_FEE = "invoicing.change_invoice"  # see invoicing.services._check_fee_override
+
+
+def _chosen_reason(value) -> CancellationReason | None:
+    try:
+        return CancellationReason.objects.filter(pk=int(value), archived=False).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def _applied_note(applied) -> str:
+    note = applied.why
+    if applied.invoice is not None:
+        note += f" The fee is on draft invoice #{applied.invoice.pk}."
+    return note
+
+
 @staff_view("calendar_app.change_appointment")
 def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel: choosing a reason shows its rule (notice window, credit, fee) and sets the
+    checkboxes from it before staff confirm (issue 13). Without JavaScript, confirming a
+    reason with a notice window whose rule was not shown yet shows it first instead of
+    canceling."""
     appointment = _load(pk)
-    form = CancelForm(posted(request), appointment=appointment)
+    can_waive = request.user.has_perm(WAIVE_FEE)
+    source = request.POST if request.method == "POST" else request.GET
+    reason = _chosen_reason(source.get("reason"))
+    outcome = cancellation_outcome(appointment, reason) if reason is not None else None
+    defaults = {
+        "reason": reason.pk if reason else None,
+        "keep_credit": bool(outcome and outcome.keep_credit),
+        "charge_fee": True,
+        "rule_seen": reason.pk if reason else None,
+        "scope": source.get("scope") or "this",
+    }
+
+    def form_for(data):
+        return CancelForm(
+            data,
+            appointment=appointment,
+            outcome=outcome,
+            can_waive_fee=can_waive,
+            initial=defaults,
+            refresh_url=request.path,
+        )
+
+    form = form_for(posted(request))
     status = 200
-    if request.method == "POST":
+    # A reason without a notice window only releases (as before rules existed): nothing
+    # to show first.
+    unseen = (
+        request.method == "POST"
+        and reason is not None
+        and reason.notice_hours is not None
+        and request.POST.get("rule_seen") != str(reason.pk)
+    )
+    if unseen:
+        form = form_for(None)
+    elif request.method == "POST":
         sent = submit(
             form,
-            lambda data: appointment_cancel(
+            lambda data: appointment_cancel_by_rules(
                 appointment=appointment,
                 reason=data["reason"],
-                keep_credit=bool(data.get("keep_credit")),
+                keep_credit=data.get("keep_credit") if "keep_credit" in form.fields else None,
+                charge_fee=data.get("charge_fee") if "charge_fee" in form.fields else None,
                 scope=data.get("scope") or "this",
                 by=request.user,
             ),
         )
         if sent.ok:
-            return _done(request, appointment, "Appointment canceled.")
+            return _done(
+                request, appointment, f"Appointment canceled. {_applied_note(sent.result)}"
+            )
         status = sent.status
-    context = {"appointment": appointment, "form": form, "in_modal": bool(request.htmx)}
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "outcome": outcome,
+        "unseen": unseen,
+        # Choosing a reason refreshes the popup in place (#cancel-popup), in the dialog or
+        # on the page without it: only the dialog's copy says it is in the dialog.
+        "in_modal": bool(request.htmx)
+        and (request.htmx.target != "cancel-popup" or source.get("in_modal") == "1"),
+    }
     return render_popup(request, CANCEL, context, partial="cancel", status=status)
 
 

@@ -40,9 +40,9 @@ from invoicing.models import (
     PaymentStatus,
     Refund,
 )
-from kernel.money import ZERO
-from packages.models import ClientPackage
-from practice.models import PracticeSettings
+from kernel.money import ZERO, to_money
+from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
+from practice.models import PracticeSettings, RefundMethod
 
 # Sums of money are computed as PostgreSQL's unbounded `numeric`, never cast to the
 # columns' numeric(12, 2): one invoice is capped at what a column holds (the services
@@ -425,3 +425,108 @@ def invoice_number_taken(settings: PracticeSettings) -> str | None:
     """
     number = settings.format_invoice_number(settings.invoice_next_number)
     return number if Invoice.objects.filter(number=number).exists() else None
+
+
+# ------------------------------------------------ refund of unused credits (issue 13)
+
+
+@dataclass(frozen=True)
+class UnusedValue:
+    """What the unused part of a client package is worth, and how much of it can be given
+    back now (`client_package_unused_value`).
+
+    `value` is the unused part as the client pays it (tax included, like the invoice's
+    total); `net` is its part net of tax (what the package liability report holds).
+    `invoice` is the package's current (non-void) invoice; `paid` the money held on it
+    (payments less refunds); `limit` the most a refund may be: `value`, and no more than
+    `paid` (Open or Paid invoice) or the package line's total (Draft invoice, reduced
+    instead of refunded); 0.00 without an invoice.
+    """
+
+    method: str
+    unused_credits: int
+    value: Decimal
+    net: Decimal
+    invoice: Invoice | None
+    paid: Decimal
+    limit: Decimal
+
+    @property
+    def credit_note(self) -> bool:
+        """A Draft invoice is reduced (nothing was billed yet) instead of refunded."""
+        return self.invoice is not None and self.invoice.status == InvoiceStatus.DRAFT
+
+
+def _half_up_share(amount: Decimal, part: int, whole: int) -> Decimal:
+    """amount × part ÷ whole, rounded half up to the cent (V(k) of DOMAIN.md)."""
+    return to_money(amount * part / whole) if whole else ZERO
+
+
+def client_package_unused_value(
+    client_package: ClientPackage, *, method: str | None = None
+) -> UnusedValue:
+    """The unused part of `client_package` by the practice's method (or `method`):
+
+    - "liability" (value of the unused credits, DOMAIN.md's liability rule): net of tax,
+      P − V(k) with P the price net of tax (as `reports.selectors.package_liability`
+      takes it, by the practice's "prices include tax"), C its credits and k consumed;
+      the refund adds the tax on that net at the package's rate, rounded half up, so the
+      client gets back the tax they paid on the unused part, and the net part of the
+      refund is exactly what the liability report shows as canceled.
+    - "price_less_services": the price (as sold, tax as on the invoice) minus the full
+      current catalog price of each service used (consumed, net of releases), never
+      below 0.00.
+
+    Neither is ever more than the package's price with its tax.
+    """
+    practice = PracticeSettings.load()
+    method = method or practice.refund_method
+    rate = client_package.tax_rate.rate if client_package.tax_rate is not None else ZERO
+    include = practice.prices_include_tax
+    price = client_package.price
+    price_net = price - to_money(price * rate / (100 + rate)) if include else price
+    gross_price = price if include else price + to_money(price * rate / 100)
+    credits, consumed = client_package.credits, client_package.consumed
+    unused = max(credits - consumed, 0)
+    if method == RefundMethod.PRICE_LESS_SERVICES:
+        used = (
+            CreditLedgerEntry.objects.filter(
+                client_package=client_package,
+                kind__in=[LedgerKind.CONSUME, LedgerKind.RELEASE],
+                service__isnull=False,
+            )
+            .values("service_id")
+            .annotate(n=-Sum("quantity"))
+            .values_list("service__price", "n")
+        )
+        used_price = sum((p * n for p, n in used if n > 0), ZERO)
+        if not include:
+            used_price += to_money(used_price * rate / 100)
+        value = max(gross_price - to_money(used_price), ZERO)
+        net = value - to_money(value * rate / (100 + rate))
+    else:
+        net = price_net - _half_up_share(price_net, consumed, credits) if credits else ZERO
+        value = min(net + to_money(net * rate / 100), gross_price)
+    invoice = current_invoice_for_client_package(client_package)
+    paid = ZERO
+    limit = ZERO
+    if invoice is not None and invoice.status == InvoiceStatus.DRAFT:
+        line_total = (
+            invoice.lines.filter(client_package=client_package).aggregate(t=Sum("total_amount"))[
+                "t"
+            ]
+            or ZERO
+        )
+        limit = min(value, line_total)
+    elif invoice is not None:
+        paid = invoice_totals(invoice).amount_paid
+        limit = min(value, max(paid, ZERO))
+    return UnusedValue(
+        method=method,
+        unused_credits=unused,
+        value=value,
+        net=net,
+        invoice=invoice,
+        paid=paid,
+        limit=limit,
+    )

@@ -28,7 +28,15 @@ from django.db.models import Max, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from calendar_app.models import Appointment, Location, Practitioner
+from calendar_app.models import (
+    Appointment,
+    AppointmentStatus,
+    CancellationReason,
+    Location,
+    Practitioner,
+)
+from calendar_app.selectors import MISS, appointment_refusal, cancellation_outcome, missed_outcome
+from calendar_app.services import appointment_cancel, appointment_mark_missed, unlink_locked
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing.models import (
@@ -56,10 +64,13 @@ from invoicing.rules import (
 )
 from invoicing.selectors import (
     LAST_INVOICE_NUMBER,
+    UnusedValue,
+    client_package_unused_value,
     current_invoice_for_appointment,
     current_invoice_for_client_package,
     invoice_number_taken,
     invoice_totals,
+    refundable_amount,
 )
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
@@ -67,6 +78,7 @@ from kernel.money import ZERO, format_money, to_money
 from kernel.records import save_named, set_archived, unique_name
 from kernel.time import check_date_in_range
 from packages.models import ClientPackage
+from packages.services import client_package_cancel
 from practice.models import PracticeSettings
 
 if TYPE_CHECKING:
@@ -781,3 +793,326 @@ def payment_method_archive(*, method: PaymentMethod, by: User | None) -> Payment
 def payment_method_restore(*, method: PaymentMethod, by: User | None) -> PaymentMethod:
     require_perm(by, "invoicing.change_paymentmethod")
     return set_archived(PaymentMethod, method, False)
+
+
+# ------------------------------------------- cancellation and no-show rules (issue 13)
+
+
+@dataclass(frozen=True)
+class LateApplied:
+    """What canceling or marking Missed did by the practice's rules (and any override):
+    `rule` and `why` from `calendar_app.selectors`, whether the credit was kept, the fee
+    charged (None: none) and the Draft invoice that carries it."""
+
+    appointment: Appointment
+    rule: str
+    why: str
+    kept_credit: bool
+    fee: Decimal | None
+    invoice: Invoice | None
+
+
+def _late_fee_invoice(
+    *, charges: list[tuple[Appointment, Decimal]], label: str, by: User | None
+) -> Invoice | None:
+    """A new Draft invoice for the client with one fee line per appointment charged (its
+    service's tax rate, so the fee is taxed as the service would be). A new draft rather
+    than a line on some existing one: staff may be editing that one, and a fee should
+    never land on an invoice nobody expects it on."""
+    if not charges:
+        return None
+    first = charges[0][0]
+    return _invoice_create(
+        client=first.client,
+        practitioner=first.practitioner,
+        location=first.location,
+        issue_date=None,
+        lines=[
+            {
+                "description": (
+                    f"{label}: {appointment.service.name}, "
+                    f"{timezone.localtime(appointment.starts_at):%d %b %Y %H:%M}"
+                ),
+                "quantity": Decimal("1"),
+                "unit_price": fee,
+                "tax_rate": appointment.service.tax_rate,
+            }
+            for appointment, fee in charges
+        ],
+        notes="",
+        by=by,
+    )
+
+
+def _override_note(rule_keeps: bool, keep: bool, linked: bool, fee_waived: bool) -> str:
+    notes = []
+    if linked and keep != rule_keeps:
+        notes.append("staff chose to keep the credit" if keep else "staff gave the credit back")
+    if fee_waived:
+        notes.append("staff waived the fee")
+    return f" Overridden: {' and '.join(notes)}." if notes else ""
+
+
+def _check_fee_override(charge_fee: bool | None, by: User | None) -> None:
+    """Waiving a fee the rule charges changes what the client is billed: only staff who
+    may edit invoices (not a Practitioner, whose invoices are read-only)."""
+    if charge_fee is False:
+        require_perm(by, "invoicing.change_invoice")
+
+
+@transaction.atomic
+def appointment_cancel_by_rules(
+    *,
+    appointment: Appointment,
+    reason: CancellationReason | None,
+    keep_credit: bool | None = None,
+    charge_fee: bool | None = None,
+    scope: str = "this",
+    by: User | None,
+) -> LateApplied:
+    """Cancel as `calendar_app.services.appointment_cancel` does, applying `reason`'s rule
+    (DOMAIN.md, Cancellation and no-show rules): inside its notice window the credit is
+    released, kept, or a fee is charged on a new Draft invoice, all in this transaction.
+
+    `keep_credit` and `charge_fee` None follow the rule; staff may override them (keep or
+    give back the credit; waive the fee: see `_check_fee_override`), and the override is
+    said in `why`. For "this and following" of a series each occurrence is judged by its
+    own start (series use no package, so only fees apply).
+    """
+    _check_fee_override(charge_fee, by)
+    now = timezone.now()
+    # Lock first, so the rule is judged on the row the cancel will change.
+    locked = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "client_package", "client", "practitioner", "location")
+        .get(pk=appointment.pk)
+    )
+    if reason is None:
+        raise DomainError("reason_required", "Choose a cancellation reason.")
+    outcome = cancellation_outcome(locked, reason, now)
+    keep = outcome.keep_credit if keep_credit is None else bool(keep_credit)
+    following: list[Appointment] = []
+    if scope == "following" and locked.series_id is not None:
+        following = list(
+            Appointment.objects.filter(series_id=locked.series_id, starts_at__gt=locked.starts_at)
+            .exclude(status=AppointmentStatus.CANCELED)
+            .select_related("service", "client", "practitioner", "location")
+        )
+    result = appointment_cancel(
+        appointment=locked, reason=reason, keep_credit=keep, scope=scope, by=by
+    )
+    charges = []
+    if charge_fee is not False:
+        for target in [locked, *following]:
+            fee = cancellation_outcome(target, reason, now).fee
+            if fee is not None and fee > ZERO:
+                charges.append((target, fee))
+    invoice = _late_fee_invoice(charges=charges, label="Late cancellation fee", by=by)
+    linked = locked.client_package_id is not None
+    why = outcome.why + _override_note(
+        outcome.keep_credit, keep, linked, charge_fee is False and outcome.fee is not None
+    )
+    return LateApplied(
+        appointment=result,
+        rule=outcome.rule,
+        why=why,
+        kept_credit=bool(keep and linked),
+        fee=sum((fee for _, fee in charges), ZERO) if charges else None,
+        invoice=invoice,
+    )
+
+
+@transaction.atomic
+def appointment_missed_by_rules(
+    *, appointment: Appointment, charge_fee: bool | None = None, by: User | None
+) -> LateApplied:
+    """Mark Missed, applying the practice's rule for no-shows: keep the credit, or charge a
+    fee on a new Draft invoice (the credit then goes back to the package, with the reason
+    in the ledger). Marking an appointment Missed again changes and charges nothing."""
+    _check_fee_override(charge_fee, by)
+    locked = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("service", "client_package", "client", "practitioner", "location")
+        .get(pk=appointment.pk)
+    )
+    already = locked.status == AppointmentStatus.MISSED
+    outcome = missed_outcome(locked, PracticeSettings.load())
+    linked = locked.client_package_id is not None
+    fee = outcome.fee if charge_fee is not False and not already else None
+    if fee is not None and linked:
+        # Checked before any write: appointment_mark_missed refuses what is not yet due.
+        refuse(appointment_refusal(locked, MISS))
+        unlink_locked(appointment=locked, reason="Missed: a no-show fee is charged instead", by=by)
+    result = appointment_mark_missed(appointment=locked, by=by)
+    if already:
+        return LateApplied(
+            appointment=result,
+            rule="already_missed",
+            why="Already marked Missed: nothing changes.",
+            kept_credit=linked,
+            fee=None,
+            invoice=None,
+        )
+    invoice = _late_fee_invoice(
+        charges=[(locked, fee)] if fee is not None and fee > ZERO else [],
+        label="Missed appointment fee",
+        by=by,
+    )
+    keep = fee is None
+    why = outcome.why
+    if charge_fee is False and outcome.fee is not None:
+        why = "The practice's rule for a missed appointment charges a fee; staff waived it" + (
+            ", so the credit is kept." if linked else "."
+        )
+    return LateApplied(
+        appointment=result,
+        rule=outcome.rule,
+        why=why,
+        kept_credit=bool(keep and linked),
+        fee=fee,
+        invoice=invoice,
+    )
+
+
+# ------------------------------------------------ refund of unused credits (issue 13)
+
+
+@dataclass(frozen=True)
+class PackageRefund:
+    """What canceling a package with a refund did: the canceled package, the unused value
+    computed under the lock, the `amount` given back, and how: `refunds` against the
+    package invoice's payments, or `credited_invoice`, its Draft reduced by that much."""
+
+    client_package: ClientPackage
+    unused: UnusedValue
+    amount: Decimal
+    refunds: list[Refund]
+    credited_invoice: Invoice | None
+
+
+def _refund_amount(value: Any) -> Decimal:
+    """The amount staff chose: 0.00 or more, in cents."""
+    message = "Enter an amount of money, 0.00 or more, such as 120.00."
+    amount = _decimal(value, code="invalid_amount", message=message, field="refund_amount")
+    if amount < 0 or amount > MAX_MONEY:
+        raise DomainError("invalid_amount", message, field="refund_amount")
+    if amount != amount.quantize(TWO_PLACES):
+        raise DomainError(
+            "invalid_amount", "Use at most two decimals, such as 50.25.", field="refund_amount"
+        )
+    return to_money(amount)
+
+
+def _credit_draft(
+    *, invoice: Invoice, client_package: ClientPackage, amount: Decimal, note: str, by: User | None
+) -> Decimal:
+    """Reduce the package's line on a Draft invoice by `amount` (tax included); returns
+    what the invoice's total fell by (when prices exclude tax the new net is rounded half
+    up, so it can differ from `amount` by a cent)."""
+    line = invoice.lines.filter(client_package=client_package).order_by("position", "id").first()
+    assert line is not None  # the package's current invoice has its line
+    before = line.total_amount
+    new_total = before - amount
+    if invoice.prices_include_tax:
+        unit_price = new_total
+    else:
+        unit_price = to_money(new_total * HUNDRED / (HUNDRED + line.tax_percent))
+    updated = invoice_line_update(
+        line=line,
+        description=f"{line.description} ({note})"[:500],
+        quantity=Decimal("1"),
+        unit_price=unit_price,
+        discount_percent=ZERO,
+        by=by,
+    )
+    return before - updated.total_amount
+
+
+@transaction.atomic
+def client_package_cancel_with_refund(
+    *,
+    client_package: ClientPackage,
+    reason: str,
+    refund_amount: Decimal | str | None = None,
+    by: User | None,
+) -> PackageRefund:
+    """Cancel a client package and give back its unused part in one transaction
+    (DOMAIN.md, Value of credits: refunding the unused part).
+
+    The unused value is `client_package_unused_value` by the practice's method, computed
+    under the locks. `refund_amount` (default: all of it that can be given back) may be
+    lowered, never raised: more than the unused value is refused
+    (`refund_exceeds_unused`), more than the money held on the package's invoice
+    (`refund_exceeds_paid`). The money goes back against the invoice's payments, newest
+    first (each a `Refund` with the reason); a Draft invoice has its package line reduced
+    instead (nothing was billed yet: the minimal credit note); without an invoice nothing
+    is refunded and the package is only canceled. Admin only: canceling packages and
+    refunding payments are both needed. A second submit finds the package canceled and
+    is refused (`package_canceled`), so nothing is refunded twice.
+    """
+    require_perm(by, "packages.cancel_clientpackage")
+    require_perm(by, "invoicing.refund_payment")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", "Give a reason for canceling the package.")
+    # Lock order: the invoice, then the client package (as adding an invoice line does).
+    invoice = current_invoice_for_client_package(client_package)
+    if invoice is not None:
+        invoice = _lock_invoice(invoice)
+    locked = ClientPackage.objects.select_for_update().get(pk=client_package.pk)
+    if locked.canceled_at is not None:
+        raise DomainError("package_canceled", f"{locked.name} is already canceled.")
+    unused = client_package_unused_value(locked)
+    if (unused.invoice and unused.invoice.pk) != (invoice and invoice.pk):
+        raise DomainError(
+            "invoice_changed", "The package's invoice changed meanwhile; open the popup again."
+        )
+    amount = unused.limit if refund_amount is None else _refund_amount(refund_amount)
+    if amount > unused.value:
+        raise DomainError(
+            "refund_exceeds_unused",
+            f"The refund can't be more than the unused value, {format_money(unused.value)}.",
+            field="refund_amount",
+        )
+    if amount > unused.limit:
+        where = (
+            f"the money held on invoice {unused.invoice}, {format_money(unused.paid)}"
+            if unused.invoice is not None
+            else "what was paid: the package is not invoiced, so nothing can be refunded"
+        )
+        raise DomainError(
+            "refund_exceeds_paid",
+            f"The refund can't be more than {where}.",
+            field="refund_amount",
+        )
+    canceled = client_package_cancel(client_package=locked, reason=reason, by=by)
+    note = (
+        f"{unused.unused_credits} unused of {locked.credits} credits refunded on cancellation: "
+        f"{reason}"
+    )
+    refunds: list[Refund] = []
+    credited = None
+    if amount > ZERO and invoice is not None and unused.credit_note:
+        amount = _credit_draft(
+            invoice=invoice, client_package=locked, amount=amount, note=note, by=by
+        )
+        credited = invoice
+    elif amount > ZERO and invoice is not None:
+        rest = amount
+        payments = invoice.payments.filter(status=PaymentStatus.ACTIVE).prefetch_related("refunds")
+        for payment in payments.order_by("-date", "-id"):
+            share = min(rest, refundable_amount(payment))
+            if share <= ZERO:
+                continue
+            refunds.append(payment_refund(payment=payment, amount=share, reason=note, by=by))
+            rest -= share
+            if rest == ZERO:
+                break
+        assert rest == ZERO  # limit <= money held = the payments' refundable sum
+    return PackageRefund(
+        client_package=canceled,
+        unused=unused,
+        amount=amount,
+        refunds=refunds,
+        credited_invoice=credited,
+    )

@@ -8,6 +8,8 @@ Every write is a `packages.services` (or `invoicing.services`) call with
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import django_filters
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
@@ -24,14 +26,15 @@ from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import Package, PackageKind, Service
 from clients.api import ClientReadsLogged
 from clients.models import Client
-from invoicing.api import InvoiceOut, invoice_for_output
+from invoicing.api import MONEY, InvoiceOut, invoice_for_output
 from invoicing.models import InvoiceLine
-from invoicing.services import invoice_for_client_package
+from invoicing.services import client_package_cancel_with_refund, invoice_for_client_package
 from kernel.api.fields import InputDate
 from kernel.api.filters import OrderingFilter
 from kernel.api.viewsets import ApiViewSet
@@ -214,6 +217,86 @@ class ExpiryIn(serializers.Serializer):
 
 class CancelPackageIn(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
+    refund_unused = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Also give back the unused part (Admin: needs the refund permission too), in the "
+            "same transaction: against the package invoice's payments, newest first, or by "
+            "reducing its Draft invoice. The practice's setting values it: the unused "
+            "credits' value (net, as the liability report holds it, plus its tax) or the "
+            "price minus the full price of the services used."
+        ),
+    )
+    refund_amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        min_value=Decimal("0"),
+        help_text=(
+            "Less than the computed amount, to give back less (default: all of it that can "
+            "be). More than the unused value: 409 `refund_exceeds_unused`; more than the money "
+            "held on the invoice (or any amount when not invoiced): 409 `refund_exceeds_paid`."
+        ),
+    )
+
+    def validate(self, attrs):
+        if "refund_amount" in attrs and not attrs.get("refund_unused"):
+            raise serializers.ValidationError(
+                {"refund_amount": ["Send “refund_unused”: true with a refund amount."]}
+            )
+        return attrs
+
+
+class PackageRefundOut(serializers.Serializer):
+    """The refund of a package's unused part (`cancel/` with `refund_unused`)."""
+
+    method = serializers.CharField(
+        source="unused.method", help_text="liability or price_less_services"
+    )
+    unused_credits = serializers.IntegerField(source="unused.unused_credits")
+    unused_value = serializers.DecimalField(
+        **MONEY, source="unused.value", help_text="Tax included."
+    )
+    unused_net = serializers.DecimalField(
+        **MONEY, source="unused.net", help_text="Net of tax: the liability released."
+    )
+    amount = serializers.DecimalField(
+        **MONEY, help_text="What was given back (0.00: nothing to refund)."
+    )
+    invoice = serializers.IntegerField(source="unused.invoice.pk", allow_null=True, default=None)
+    credited_draft = serializers.BooleanField(
+        source="unused.credit_note", help_text="The Draft invoice was reduced instead of refunded."
+    )
+    refunds = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "payment": {"type": "integer"},
+                    "amount": {"type": "string", "example": "77.00"},
+                },
+            },
+        }
+    )
+    def get_refunds(self, obj):
+        return [
+            {"id": r.pk, "payment": r.payment_id, "amount": f"{r.amount:.2f}"} for r in obj.refunds
+        ]
+
+
+class CancelPackageOut(ClientPackageOut):
+    refund = serializers.SerializerMethodField()
+
+    class Meta(ClientPackageOut.Meta):
+        fields = [*ClientPackageOut.Meta.fields, "refund"]
+
+    @extend_schema_field(PackageRefundOut(allow_null=True))
+    def get_refund(self, obj):
+        refund = self.context.get("refund")
+        return PackageRefundOut(refund).data if refund is not None else None
 
 
 class AdjustIn(serializers.Serializer):
@@ -331,14 +414,36 @@ class ClientPackageViewSet(
         return self.paginated(ClientPackageOut, client_packages_for_output(matches))
 
     @extend_schema(
-        summary="Cancel, with a reason", request=CancelPackageIn, responses=ClientPackageOut
+        summary="Cancel, with a reason; optionally refund the unused part",
+        description=(
+            "With `refund_unused`, the package is canceled and its unused part given back in "
+            "one transaction, and `refund` says how much and how (`null` otherwise). A second "
+            "call is refused with 409 `package_canceled`, so nothing is refunded twice."
+        ),
+        request=CancelPackageIn,
+        responses=CancelPackageOut,
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         client_package = self.get_object()
         data = self.validated(CancelPackageIn)
-        services.client_package_cancel(client_package=client_package, **data, by=request.user)
-        return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
+        refund = None
+        if data["refund_unused"]:
+            refund = client_package_cancel_with_refund(
+                client_package=client_package,
+                reason=data["reason"],
+                refund_amount=data.get("refund_amount"),
+                by=request.user,
+            )
+        else:
+            services.client_package_cancel(
+                client_package=client_package, reason=data["reason"], by=request.user
+            )
+        out = CancelPackageOut(
+            client_package_for_output(client_package.pk),
+            context={**self.get_serializer_context(), "refund": refund},
+        )
+        return Response(out.data)
 
     @extend_schema(
         summary="Adjust credits, with a reason (Admin)",

@@ -57,6 +57,27 @@ class CancelPackageForm(forms.Form):
         help_text="Recorded with the package, e.g. “Refunded: client moved away”.",
         error_messages={"required": "Give a reason for canceling the package."},
     )
+    # Only for staff who may refund, when there is something to give back (issue 13).
+    refund_unused = forms.BooleanField(label="Refund the unused part", required=False)
+    refund_amount = forms.DecimalField(
+        label="Amount to refund",
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text="Lower it if you give back less; it can't be more than shown.",
+    )
+
+    def __init__(self, *args, unused=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if unused is None or unused.limit <= 0:
+            del self.fields["refund_unused"]
+            del self.fields["refund_amount"]
+        else:
+            # The service refuses more than the limit, with the reason why (beside the field).
+            self.fields["refund_amount"].widget.attrs["max"] = str(unused.limit)
+            self.fields["refund_amount"].initial = unused.limit
+            self.fields["refund_unused"].initial = True
 
 
 class AdjustCreditsForm(forms.Form):

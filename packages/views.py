@@ -25,12 +25,14 @@ from clients.models import Client
 from clients.services import client_access_record
 from invoicing.models import Invoice
 from invoicing.selectors import (
+    client_package_unused_value,
     current_invoice_for_client_package,
     invoice_display_status,
     invoices_for_client_package,
 )
-from invoicing.services import invoice_for_client_package
+from invoicing.services import client_package_cancel_with_refund, invoice_for_client_package
 from kernel.errors import DomainError
+from kernel.money import format_money
 from kernel.web import (
     INVALID,
     apply_domain_error,
@@ -278,8 +280,9 @@ def _action(
     form,
     *,
     act,
-    done_message: str,
+    done_message: str | list[str],
     template: str,
+    extra: dict | None = None,
 ) -> HttpResponse:
     """The shape of the package page's popups: validate, call the service, then back to
     the package page with a message, or to `next` when the popup was opened from another
@@ -289,7 +292,8 @@ def _action(
     if request.method == "POST":
         sent = submit(form, act)
         if sent.ok:
-            messages.success(request, done_message)
+            note = done_message if isinstance(done_message, str) else " ".join(done_message)
+            messages.success(request, note)
             return go_to(request, back)
         status = sent.status
     context = {
@@ -298,22 +302,51 @@ def _action(
         "form": form,
         "next": safe_next(request, ""),
         "back_url": back,
+        **(extra or {}),
     }
     return render_popup(request, template, context, status=status)
 
 
 @staff_view(("packages.view_clientpackage", "packages.cancel_clientpackage"))
 def package_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel package; an Admin (who may refund) may also give back the unused part in
+    the same step (issue 13): the popup shows the unused value and what can be refunded."""
     client_package = _client_package(pk)
+    unused = None
+    if client_package.canceled_at is None and request.user.has_perm("invoicing.refund_payment"):
+        unused = client_package_unused_value(client_package)
+    form = CancelPackageForm(posted(request), unused=unused)
+    done = ["Package canceled."]
+
+    def act(data):
+        if not data.get("refund_unused"):
+            return services.client_package_cancel(
+                client_package=client_package, reason=data["reason"], by=request.user
+            )
+        amount = data.get("refund_amount")
+        refund = client_package_cancel_with_refund(
+            client_package=client_package,
+            reason=data["reason"],
+            refund_amount=amount if amount is not None else None,
+            by=request.user,
+        )
+        if refund.credited_invoice is not None:
+            done.append(
+                f"Draft invoice #{refund.credited_invoice.pk} reduced by "
+                f"{format_money(refund.amount)}."
+            )
+        elif refund.amount:
+            done.append(f"{format_money(refund.amount)} refunded.")
+        return refund
+
     return _action(
         request,
         client_package,
-        CancelPackageForm(posted(request)),
-        act=lambda data: services.client_package_cancel(
-            client_package=client_package, reason=data["reason"], by=request.user
-        ),
-        done_message="Package canceled.",
+        form,
+        act=act,
+        done_message=done,
         template="packages/cancel.html",
+        extra={"unused": unused},
     )
 
 

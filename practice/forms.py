@@ -13,7 +13,7 @@ from catalog.forms import PlainForm
 from invoicing.selectors import LAST_INVOICE_NUMBER
 from kernel.text import TEXT_MAX_LENGTH
 from practice import roles
-from practice.models import PracticeSettings
+from practice.models import FeeKind, LateAction, PracticeSettings, RefundMethod
 
 ROLE_CHOICES = [("", "Choose a role"), *((role, role) for role in roles.ROLES)]
 ROLE_HELP = (
@@ -134,8 +134,75 @@ class TaxRateForm(PlainForm):
     )
 
 
+class CancellationReasonForm(PlainForm):
+    """A cancellation reason and its rule (issue 13)."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    notice_hours = forms.IntegerField(
+        label="Notice window (hours)",
+        required=False,
+        min_value=1,
+        max_value=8760,
+        help_text="Canceled less than this many hours before the start is inside the "
+        "window. Leave empty for no window: the credit is always released.",
+    )
+    # Not sent (a form that knows only the name): no rule, as before rules existed.
+    late_action = forms.ChoiceField(
+        label="Inside the window",
+        choices=LateAction.choices,
+        initial=LateAction.RELEASE,
+        required=False,
+    )
+    fee_kind = forms.ChoiceField(
+        label="Fee", choices=FeeKind.choices, initial=FeeKind.FIXED, required=False
+    )
+    fee_value = forms.DecimalField(
+        label="Fee amount or %",
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text="For “Charge a fee”: an amount, or a percentage of the service's price. "
+        "It is added to a new draft invoice for the client.",
+    )
+
+    def clean_late_action(self) -> str:
+        return self.cleaned_data.get("late_action") or LateAction.RELEASE
+
+    def clean_fee_kind(self) -> str:
+        return self.cleaned_data.get("fee_kind") or FeeKind.FIXED
+
+
+class CancellationSettingsForm(PlainForm):
+    """What Missed does and how a refund of unused credits is valued (issue 13)."""
+
+    missed_action = forms.ChoiceField(
+        label="When a client misses an appointment",
+        choices=[(LateAction.KEEP, "Keep the credit"), (LateAction.FEE, "Charge a fee")],
+    )
+    missed_fee_kind = forms.ChoiceField(label="Missed fee", choices=FeeKind.choices)
+    missed_fee_value = forms.DecimalField(
+        label="Missed fee amount or %",
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text="A fee releases the package credit: the client pays the fee instead.",
+    )
+    refund_method = forms.ChoiceField(
+        label="Refund of unused credits",
+        choices=RefundMethod.choices,
+        help_text="The amount offered when an Admin cancels a package with a refund.",
+    )
+
+    @classmethod
+    def for_settings(cls, settings: PracticeSettings, data=None):
+        initial = {name: getattr(settings, name) for name in cls.base_fields}
+        return cls(data, initial=initial, prefix="cancellations")
+
+
 class NameForm(PlainForm):
-    """Payment methods and cancellation reasons: just a name."""
+    """Payment methods: just a name."""
 
     name = forms.CharField(label="Name", max_length=100)
 

@@ -14,6 +14,27 @@ def _default_currency() -> str:
     return settings.CURRENCY
 
 
+class LateAction(models.TextChoices):
+    """What happens to a canceled appointment inside its reason's notice window, or to a
+    Missed one (DOMAIN.md, Cancellation and no-show rules)."""
+
+    RELEASE = "release", "Release the credit"
+    KEEP = "keep", "Keep the credit"
+    FEE = "fee", "Charge a fee"
+
+
+class FeeKind(models.TextChoices):
+    FIXED = "fixed", "Fixed amount"
+    PERCENT = "percent", "Percentage of the service price"
+
+
+class RefundMethod(models.TextChoices):
+    """How the unused part of a canceled package is valued for a refund."""
+
+    LIABILITY = "liability", "Value of the unused credits"
+    PRICE_LESS_SERVICES = "price_less_services", "Price minus the full price of the services used"
+
+
 @audited()
 class PracticeSettings(models.Model):
     """The practice's details and invoice settings (a single row, pk=1).
@@ -46,10 +67,43 @@ class PracticeSettings(models.Model):
     # Issue 13: printed on invoices and statements (bank account for "Direct deposit").
     payment_instructions = models.TextField(blank=True)
 
+    # What Missed does (keep the credit, or charge a fee), and how the unused part of a
+    # canceled package is valued for a refund (issue 13).
+    missed_action = models.CharField(
+        "When a client misses an appointment",
+        max_length=10,
+        choices=[(LateAction.KEEP, LateAction.KEEP.label), (LateAction.FEE, LateAction.FEE.label)],
+        default=LateAction.KEEP,
+    )
+    missed_fee_kind = models.CharField(
+        "Missed fee", max_length=10, choices=FeeKind.choices, default=FeeKind.FIXED
+    )
+    missed_fee_value = models.DecimalField(
+        "Missed fee amount or %", max_digits=12, decimal_places=2, default=0
+    )
+    refund_method = models.CharField(
+        "Refund of unused credits",
+        max_length=20,
+        choices=RefundMethod.choices,
+        default=RefundMethod.LIABILITY,
+    )
+
     class Meta:
         verbose_name = "practice settings"
         verbose_name_plural = "practice settings"
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(missed_fee_value__gte=0)
+                & (
+                    ~models.Q(missed_fee_kind=FeeKind.PERCENT) | models.Q(missed_fee_value__lte=100)
+                ),
+                name="practice_missed_fee_in_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(missed_action=LateAction.FEE)
+                | models.Q(missed_fee_value__gt=0),
+                name="practice_missed_fee_when_charged",
+            ),
             models.CheckConstraint(
                 condition=models.Q(invoice_next_number__gte=1),
                 name="practice_invoice_next_number_positive",

@@ -12,6 +12,7 @@ deactivated), so the appointments and invoices that refer to it stay whole.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model, password_validation
@@ -24,9 +25,10 @@ from django.utils import timezone
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.selectors import LAST_INVOICE_NUMBER, invoice_number_taken, invoices_numbered
 from kernel.errors import DomainError, require_perm
+from kernel.money import to_money
 from kernel.records import clean_name
 from practice import roles
-from practice.models import PracticeLogo, PracticeSettings
+from practice.models import FeeKind, LateAction, PracticeLogo, PracticeSettings, RefundMethod
 from practice.selectors import role_of
 
 if TYPE_CHECKING:
@@ -164,6 +166,63 @@ def invoice_settings_update(
     return settings
 
 
+CANCELLATION_FIELDS = ("missed_action", "missed_fee_kind", "missed_fee_value", "refund_method")
+
+
+@transaction.atomic
+def cancellation_settings_update(
+    *,
+    missed_action: str,
+    missed_fee_kind: str = FeeKind.FIXED,
+    missed_fee_value: Decimal | int | str | None = 0,
+    refund_method: str = RefundMethod.LIABILITY,
+    by: User | None,
+) -> PracticeSettings:
+    """What marking Missed does (keep the credit, or charge a fee: an amount or a
+    percentage of the service's price) and how a refund of unused credits is valued."""
+    require_perm(by, "caspen.change_practicesettings")
+    if missed_action not in (LateAction.KEEP, LateAction.FEE):
+        raise DomainError(
+            "invalid_action", "Choose Keep the credit or Charge a fee.", field="missed_action"
+        )
+    if missed_fee_kind not in FeeKind.values:
+        raise DomainError(
+            "invalid_fee", "Choose a fixed fee or a percentage.", field="missed_fee_kind"
+        )
+    if refund_method not in RefundMethod.values:
+        raise DomainError(
+            "invalid_method", "Choose how to value unused credits.", field="refund_method"
+        )
+    try:
+        fee = to_money(missed_fee_value if missed_fee_value not in (None, "") else 0)
+    except ValueError:
+        raise DomainError(
+            "invalid_fee", "Enter the fee, such as 25.00.", field="missed_fee_value"
+        ) from None
+    if fee < 0 or fee > MAX_FEE or (missed_fee_kind == FeeKind.PERCENT and fee > 100):
+        raise DomainError(
+            "invalid_fee",
+            "Enter a percentage from 0 to 100."
+            if missed_fee_kind == FeeKind.PERCENT
+            else "Enter a fee of 0.00 or more.",
+            field="missed_fee_value",
+        )
+    if missed_action == LateAction.FEE and fee == 0:
+        raise DomainError(
+            "fee_required",
+            "Enter the fee to charge for a missed appointment.",
+            field="missed_fee_value",
+        )
+    settings = _locked_settings()
+    settings.missed_action = missed_action
+    settings.missed_fee_kind = missed_fee_kind
+    settings.missed_fee_value = fee
+    settings.refund_method = refund_method
+    settings.save(update_fields=list(CANCELLATION_FIELDS))
+    return settings
+
+
+MAX_FEE = Decimal("9999999999.99")
 NUMBERING_FIELDS = ("invoice_prefix", "invoice_next_number", "invoice_number_digits")
 
 

@@ -46,6 +46,8 @@ from kernel.web import (
 )
 from practice import selectors, services
 from practice.forms import (
+    CancellationReasonForm,
+    CancellationSettingsForm,
     DocumentSettingsForm,
     InvoiceSettingsForm,
     LocationForm,
@@ -111,7 +113,14 @@ def _confirm(request, *, title, text, action, button, cancel, section, error=Non
 
 
 def _index_page(
-    request, *, practice_form=None, invoice_form=None, documents_form=None, status=200, partial=None
+    request,
+    *,
+    practice_form=None,
+    invoice_form=None,
+    documents_form=None,
+    cancellation_form=None,
+    status=200,
+    partial=None,
 ):
     settings = PracticeSettings.load()
     context = {
@@ -121,6 +130,7 @@ def _index_page(
         "settings": settings,
         "practice_form": practice_form or PracticeDetailsForm.for_settings(settings),
         "invoice_form": invoice_form or InvoiceSettingsForm.for_settings(settings),
+        "cancellation_form": cancellation_form or CancellationSettingsForm.for_settings(settings),
         "number_taken": invoice_number_taken(settings),
         "example_number": settings.format_invoice_number(settings.invoice_next_number),
     }
@@ -190,6 +200,29 @@ def document_settings(request: HttpRequest) -> HttpResponse:
         return _index_page(request, documents_form=form, status=status)
     messages.success(request, "Document settings saved.")
     return redirect(reverse("settings:index") + "#documents-card")
+
+
+@require_POST
+@staff_view(SETTINGS)
+def cancellation_settings(request: HttpRequest) -> HttpResponse:
+    """Missed and refunds (issue 13): what Missed does, how unused credits are valued."""
+    form = CancellationSettingsForm.for_settings(PracticeSettings.load(), request.POST)
+    status = 200
+    if not form.is_valid():
+        status = INVALID
+    else:
+        try:
+            services.cancellation_settings_update(**form.cleaned_data, by=request.user)
+        except DomainError as exc:
+            status = _refused(form, exc)
+    if status != 200:
+        return _index_page(
+            request, cancellation_form=form, status=status, partial="cancellation_card"
+        )
+    messages.success(request, "Missed and refund settings saved.")
+    if request.htmx:
+        return _index_page(request, partial="cancellation_card")
+    return redirect("settings:index")
 
 
 # ------------------------------------------------------------ the simple lists
@@ -287,18 +320,24 @@ SECTIONS: dict[str, Section] = {
             key="cancellation_reasons",
             title="Cancellation reasons",
             noun="cancellation reason",
-            intro="Staff choose one when they cancel an appointment.",
+            intro="Staff choose one when they cancel an appointment. Each may have a notice "
+            "window and what happens inside it: release the credit, keep it, or charge a fee.",
             archive_text="Archived reasons are no longer offered. Appointments canceled with it keep it.",
             model=CancellationReason,
-            form=NameForm,
+            form=CancellationReasonForm,
             perm="calendar_app",
             create=calendar_services.cancellation_reason_create,
-            update=calendar_services.cancellation_reason_rename,
+            update=calendar_services.cancellation_reason_update,
             archive=calendar_services.cancellation_reason_archive,
             restore=calendar_services.cancellation_reason_restore,
             object_arg="reason",
-            initial=lambda obj: {"name": obj.name},
-            edit_verb="Rename",
+            initial=lambda obj: {
+                "name": obj.name,
+                "notice_hours": obj.notice_hours,
+                "late_action": obj.late_action,
+                "fee_kind": obj.fee_kind,
+                "fee_value": obj.fee_value,
+            },
         ),
         Section(
             key="locations",

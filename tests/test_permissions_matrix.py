@@ -142,6 +142,18 @@ OPS = [
         CLIENTS_AND_CALENDAR,
     ),
     Op(
+        "appointment_cancel_by_rules",
+        lambda w, by: invoicing.appointment_cancel_by_rules(
+            appointment=fresh(w.appointment), reason=w.practice.reason, by=by
+        ),
+        CLIENTS_AND_CALENDAR,
+    ),
+    Op(
+        "appointment_missed_by_rules",
+        lambda w, by: invoicing.appointment_missed_by_rules(appointment=fresh(w.past), by=by),
+        CLIENTS_AND_CALENDAR,
+    ),
+    Op(
         "appointment_mark_missed",
         lambda w, by: calendar.appointment_mark_missed(appointment=fresh(w.past), by=by),
         CLIENTS_AND_CALENDAR,
@@ -176,6 +188,13 @@ OPS = [
             client_package=fresh(w.sold), reason="Moved away", by=by
         ),
         SELL_PACKAGES,
+    ),
+    Op(
+        "client_package_cancel_with_refund",
+        lambda w, by: invoicing.client_package_cancel_with_refund(
+            client_package=fresh(w.sold), reason="Moved away", by=by
+        ),
+        ADMIN,
     ),
     Op(
         "appointment_link",
@@ -397,6 +416,11 @@ OPS = [
         ADMIN,
     ),
     Op(
+        "cancellation_settings_update",
+        lambda w, by: practice_settings.cancellation_settings_update(missed_action="keep", by=by),
+        ADMIN,
+    ),
+    Op(
         "invoice_settings_update",
         lambda w, by: practice_settings.invoice_settings_update(
             invoice_prefix="INV-",
@@ -496,6 +520,13 @@ OPS = [
     Op(
         "cancellation_reason_create",
         lambda w, by: calendar.cancellation_reason_create(name="Weather", by=by),
+        ADMIN,
+    ),
+    Op(
+        "cancellation_reason_update",
+        lambda w, by: calendar.cancellation_reason_update(
+            reason=fresh(w.practice.reason), name="Client asked", notice_hours=24, by=by
+        ),
         ADMIN,
     ),
     Op(

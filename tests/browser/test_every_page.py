@@ -159,6 +159,8 @@ def _popups(c: dict) -> list[str]:
         f"/calendar/{appt}/edit/",
         f"/calendar/{c['unlinked']}/link/",
         f"/calendar/{appt}/cancel/",
+        f"/calendar/{appt}/cancel/?reason={c['reason']}",
+        f"/calendar/{appt}/missed/",
         f"/calendar/{appt}/delete/",
         f"/calendar/class/{c['class_session']}/",
         f"/clients/{client}/archive/",
@@ -211,13 +213,13 @@ NOT_PAGES = {
     "calendar_app:matches",
     "calendar_app:arrived",
     "calendar_app:class_arrived",
-    "calendar_app:missed",
     "calendar_app:invoice",
     "invoicing:line_add",
     "invoicing:line_edit",
     "invoicing:line_remove",
     "settings:practice",
     "settings:invoices",
+    "settings:cancellations",
     "settings:staff_reactivate",
     "settings:documents",  # the Documents card's POST (the card is on /settings/)
     "documents:pdf",  # downloads

@@ -227,7 +227,8 @@ def test_duplicate_payment_method_is_refused_beside_the_name(admin_client):
 def test_rename_a_cancellation_reason(admin_client):
     reason = CancellationReasonFactory(name="Sick")
     response = admin_client.post(
-        reverse("settings:cancellation_reasons_edit", args=[reason.pk]), {"name": "Unwell"}
+        reverse("settings:cancellation_reasons_edit", args=[reason.pk]),
+        {"name": "Unwell", "late_action": "release", "fee_kind": "fixed"},
     )
     assert response.status_code == 302
     assert CancellationReason.objects.get(pk=reason.pk).name == "Unwell"

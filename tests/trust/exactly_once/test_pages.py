@@ -222,7 +222,8 @@ KEYED_FORMS = [
     ("calendar_app:cancel", lambda w: [w.appointment.pk], 1),
     ("calendar_app:edit", lambda w: [w.linked.pk], 1),
     ("calendar_app:delete", lambda w: [w.appointment.pk], 1),
-    ("calendar_app:detail", lambda w: [w.past.pk], 3),  # Arrived, Missed, Create invoice
+    ("calendar_app:detail", lambda w: [w.past.pk], 2),  # Arrived, Create invoice
+    ("calendar_app:missed", lambda w: [w.past.pk], 1),  # a popup since issue 13
     ("packages:create", lambda w: [w.client.pk], 1),
     ("packages:invoice", lambda w: [w.sold.pk], 1),
     ("packages:cancel", lambda w: [w.sold.pk], 1),
