@@ -16,7 +16,7 @@ from catalog.models import TaxRate
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
 from invoicing.rules import REFUND_REASON_REQUIRED
-from invoicing.selectors import DISPLAY_STATUSES
+from invoicing.selectors import DISPLAY_STATUSES, default_payment_method
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -234,7 +234,14 @@ class PaymentForm(Form):
     )
 
     def __init__(self, *args, balance: Decimal, **kwargs):
-        kwargs.setdefault("initial", {"amount": balance, "date": timezone.localdate()})
+        kwargs.setdefault(
+            "initial",
+            {
+                "amount": balance,
+                "date": timezone.localdate(),
+                "method": None if args and args[0] is not None else default_payment_method(),
+            },
+        )
         super().__init__(*args, **kwargs)
         self.fields["method"].queryset = _payment_methods()
         self.fields["amount"].widget.attrs["inputmode"] = "decimal"

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from calendar_app.models import AppointmentStatus
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
-from invoicing.services import payment_method_set_default
+from invoicing.services import client_package_sell, invoice_finalize, payment_method_set_default
 from packages.models import ClientPackage
 from tests.factories import LocationFactory, PractitionerFactory, next_local
 
@@ -124,3 +124,40 @@ def test_a_double_submit_sells_once(client, practice, reception):
     assert first["HX-Redirect"] == again["HX-Redirect"]
     assert ClientPackage.objects.count() == 1
     assert (Invoice.objects.count(), Payment.objects.count()) == (1, 1)
+
+
+def test_settings_choose_the_default_payment_method(client, practice, admin_user):
+    admin_client = client
+    admin_client.force_login(admin_user)
+    eftpos = PaymentMethod.objects.get(name="EFTPOS")
+    response = admin_client.post(
+        reverse("settings:invoices"),
+        {
+            "invoices-invoice_prefix": "INV-",
+            "invoices-invoice_next_number": "1",
+            "invoices-invoice_number_digits": "4",
+            "invoices-payment_terms_days": "14",
+            "invoices-default_payment_method": eftpos.pk,
+        },
+    )
+    assert response.status_code == 302
+    assert list(PaymentMethod.objects.filter(is_default=True)) == [eftpos]
+    page = admin_client.get(reverse("settings:index")).content.decode()
+    assert f'<option value="{eftpos.pk}" selected>EFTPOS</option>' in page
+
+
+def test_pay_invoice_starts_with_the_default_method(client, practice, reception, admin_user):
+    eftpos = PaymentMethod.objects.get(name="EFTPOS")
+    payment_method_set_default(method=eftpos, by=admin_user)
+    sold = client_package_sell(
+        client=practice.client,
+        package=practice.fixed,
+        invoicing="invoice",
+        practitioner=practice.practitioner,
+        location=practice.location,
+        by=reception,
+    )
+    invoice_finalize(invoice=sold.invoice, by=reception)
+    client.force_login(reception)
+    page = client.get(reverse("invoicing:pay", args=[sold.invoice.pk])).content.decode()
+    assert f'<option value="{eftpos.pk}" selected>EFTPOS</option>' in page
