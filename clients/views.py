@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from calendar_app.models import Appointment
+from calendar_app.selectors import client_next_and_last_appointment
 from clients import services
 from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
 from clients.models import Client
 from clients.selectors import client_search
 from clients.services import client_access_record
 from invoicing.models import Invoice
-from calendar_app.selectors import client_next_and_last_appointment
 from invoicing.selectors import (
     client_balance,
     client_packages_with_payment,
