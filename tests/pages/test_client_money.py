@@ -160,3 +160,19 @@ def test_value_left_uses_the_liability_rule(client, practice, reception):
     practice.book(by=reception, client_package=sold)
     page = overview(client, practice, reception)
     assert 'data-testid="remaining-value">$66.67<' in page
+
+
+def test_package_matches_banner_warns_when_a_match_is_not_paid(client, practice, reception):
+    cash = PaymentMethod.objects.get(name="Cash")
+    sell(practice, reception, SaleInvoicing.PAY, method=cash)  # paid: no warning
+    client.force_login(reception)
+    url = reverse("calendar_app:matches")
+    query = {"client": practice.client.pk, "date": timezone.localdate().isoformat()}
+    page = client.get(url, query, headers={"HX-Request": "true"}).content.decode()
+    assert "1 package matches" in page and "Not paid in full" not in page
+    sell(
+        practice, reception, SaleInvoicing.PAY, method=cash, amount="50", package=practice.flexible
+    )
+    page = client.get(url, query, headers={"HX-Request": "true"}).content.decode()
+    assert "2 package matches" in page
+    assert "Not paid in full: Flexi 5 (Part paid)." in page
