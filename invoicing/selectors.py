@@ -445,6 +445,11 @@ PACKAGE_PAYMENT_STATUSES: dict[str, str] = {
 }
 
 
+def _column(invoices: QuerySet[Invoice], name: str) -> Subquery:
+    """One money column (an annotation of `invoices_with_totals`) of the first row."""
+    return Subquery(invoices.values(name)[:1], output_field=MONEY_FIELD)
+
+
 def client_packages_with_payment(qs: QuerySet[ClientPackage]) -> QuerySet[ClientPackage]:
     """Client packages annotated with `payment_status` (a key of
     `PACKAGE_PAYMENT_STATUSES`), `payment_invoice_id` and `payment_balance`, in the same
@@ -467,10 +472,8 @@ def client_packages_with_payment(qs: QuerySet[ClientPackage]) -> QuerySet[Client
         qs.annotate(payment_invoice_id=Subquery(current))
         .annotate(
             payment_invoice_status=Subquery(invoice.values("status")[:1]),
-            payment_paid=Subquery(invoice.values("amount_paid")[:1], output_field=MONEY_FIELD),
-            payment_balance=_money(
-                Subquery(invoice.values("balance")[:1], output_field=MONEY_FIELD)
-            ),
+            payment_paid=_column(invoice, "amount_paid"),
+            payment_balance=_money(_column(invoice, "balance")),
         )
         .annotate(
             payment_status=Case(

@@ -897,9 +897,10 @@ def payment_method_set_default(*, method: PaymentMethod | None, by: User | None)
             f"The payment method {method.name} is no longer in use.",
             field="default_payment_method",
         )
-    PaymentMethod.objects.filter(is_default=True).exclude(
-        pk=method.pk if method is not None else None
-    ).update(is_default=False)
+    others = PaymentMethod.objects.filter(is_default=True)
+    if method is not None:
+        others = others.exclude(pk=method.pk)
+    others.update(is_default=False)
     if method is not None:
         PaymentMethod.objects.filter(pk=method.pk, is_default=False).update(is_default=True)
 
