@@ -140,28 +140,30 @@ def practitioner_and_location_defaults(
     initial: dict[str, int] = {}
     last = _last_booking(client) if client is not None else None
     practitioners = Practitioner.objects.filter(archived=False)
-    if practitioner_id and practitioners.filter(pk=practitioner_id).exists():
-        initial["practitioner"] = practitioner_id
-    else:
+    if not (practitioner_id and practitioners.filter(pk=practitioner_id).exists()):
         own = own_practitioner(user)
         if own is not None:
-            initial["practitioner"] = own.pk
+            practitioner_id = own.pk
         elif last is not None and not last.practitioner.archived:
-            initial["practitioner"] = last.practitioner_id
+            practitioner_id = last.practitioner_id
         else:
-            only = list(practitioners.values_list("pk", flat=True)[:2])
-            if len(only) == 1:
-                initial["practitioner"] = only[0]
+            practitioner_id = _the_only(practitioners)
     locations = Location.objects.filter(archived=False)
-    if location_id and locations.filter(pk=location_id).exists():
-        initial["location"] = location_id
-    elif last is not None and not last.location.archived:
-        initial["location"] = last.location_id
-    else:
-        only = list(locations.values_list("pk", flat=True)[:2])
-        if len(only) == 1:
-            initial["location"] = only[0]
+    if not (location_id and locations.filter(pk=location_id).exists()):
+        if last is not None and not last.location.archived:
+            location_id = last.location_id
+        else:
+            location_id = _the_only(locations)
+    for key, value in (("practitioner", practitioner_id), ("location", location_id)):
+        if value:
+            initial[key] = value
     return initial
+
+
+def _the_only(queryset) -> int | None:
+    """The pk of the only row of `queryset`, or None when there are none or several."""
+    only = list(queryset.values_list("pk", flat=True)[:2])
+    return only[0] if len(only) == 1 else None
 
 
 def _booked(client: Client) -> QuerySet[Appointment]:

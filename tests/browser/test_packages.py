@@ -63,6 +63,7 @@ def test_invoice_later_goes_to_the_package_page(live, sign_in, screenshot, pract
     expect(dialog.get_by_role("radio", name="Invoice later")).to_be_checked()
     dialog.get_by_role("button", name="Create", exact=True).click()
 
+    expect(page).to_have_url(re.compile(r"/packages/\d+/$"))
     sold = ClientPackage.objects.get()
     expect(page).to_have_url(f"{live.url}/packages/{sold.pk}/")
     assert not Invoice.objects.exists()

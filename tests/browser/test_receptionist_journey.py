@@ -198,7 +198,8 @@ def test_receptionist_sells_invoices_takes_a_deposit_books_and_unlinks(
     expect(page.get_by_role("heading", name="Jo Citizen", level=1)).to_be_visible()
     row = _package_row(page)
     expect(row).to_contain_text("Active")
-    expect(_cells(row)).to_have_text(["4", "1", "3", "View"])
+    # Credits, Consumed, Remaining, the value left (400.00 − 100.00), View.
+    expect(_cells(row)).to_have_text(["4", "1", "3", "$300.00", "View"])
 
     # 13. View the package: 1 of 3 used for the follow-up.
     row.get_by_role("link", name="View Physio Starter Pack").click()
@@ -248,7 +249,7 @@ def test_receptionist_sells_invoices_takes_a_deposit_books_and_unlinks(
     # 16. The client's package: Remaining 4; the history shows Consumed then Released.
     dialog.locator(".appt-panel__client").get_by_role("link", name="Jo Citizen").click()
     row = _package_row(page)
-    expect(_cells(row)).to_have_text(["4", "0", "4", "View"])
+    expect(_cells(row)).to_have_text(["4", "0", "4", "$400.00", "View"])
     row.get_by_role("link", name="View Physio Starter Pack").click()
     expect(_stat(usage, "Consumed")).to_have_text("0")
     expect(_stat(usage, "Remaining")).to_have_text("4")
