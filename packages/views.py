@@ -127,7 +127,7 @@ def package_create(request: HttpRequest, client_pk: int) -> HttpResponse:
         if sent.ok:
             return _after_sale(request, sent.result)
         status = sent.status
-    context = {"client": client, "form": form, "catalog": catalog, "can_pay": can_pay}
+    context = {"client": client, "form": form, "catalog": catalog}
     return render_popup(request, "packages/create.html", context, status=status)
 
 
