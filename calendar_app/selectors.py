@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from calendar_app.models import (
@@ -25,6 +26,7 @@ from calendar_app.models import (
     WorkingHours,
 )
 from catalog.models import Service
+from clients.models import Client
 from kernel.errors import DomainError
 from kernel.money import format_money, to_money
 from practice.models import FeeKind, LateAction, PracticeSettings
@@ -148,35 +150,81 @@ def provided_service_ids(practitioner: Practitioner) -> dict[int, set[int]]:
 
 
 def practitioner_and_location_defaults(
-    user, *, practitioner_id: int | None = None, location_id: int | None = None
+    user,
+    *,
+    practitioner_id: int | None = None,
+    location_id: int | None = None,
+    client: Client | None = None,
 ) -> dict[str, int]:
     """The practitioner and location a new booking (or invoice) form starts with.
 
     One precedence, everywhere:
     1. the one asked for (a link's `?practitioner=` / `?location=`), if it is an active one;
     2. for the practitioner, the signed-in user's own active practitioner;
-    3. the only active practitioner (location) there is.
+    3. when a `client` is given (selling them a package), the practitioner and location
+       of their last booking (the latest non-canceled appointment that has started), if
+       still active;
+    4. the only active practitioner (location) there is.
     Otherwise nothing is preselected. Returns only the keys it sets.
     """
     initial: dict[str, int] = {}
+    last = _last_booking(client) if client is not None else None
     practitioners = Practitioner.objects.filter(archived=False)
-    if practitioner_id and practitioners.filter(pk=practitioner_id).exists():
-        initial["practitioner"] = practitioner_id
-    else:
+    if not (practitioner_id and practitioners.filter(pk=practitioner_id).exists()):
         own = own_practitioner(user)
-        only = list(practitioners.values_list("pk", flat=True)[:2])
         if own is not None:
-            initial["practitioner"] = own.pk
-        elif len(only) == 1:
-            initial["practitioner"] = only[0]
+            practitioner_id = own.pk
+        elif last is not None and not last.practitioner.archived:
+            practitioner_id = last.practitioner_id
+        else:
+            practitioner_id = _the_only(practitioners)
     locations = Location.objects.filter(archived=False)
-    if location_id and locations.filter(pk=location_id).exists():
-        initial["location"] = location_id
-    else:
-        only = list(locations.values_list("pk", flat=True)[:2])
-        if len(only) == 1:
-            initial["location"] = only[0]
+    if not (location_id and locations.filter(pk=location_id).exists()):
+        if last is not None and not last.location.archived:
+            location_id = last.location_id
+        else:
+            location_id = _the_only(locations)
+    for key, value in (("practitioner", practitioner_id), ("location", location_id)):
+        if value:
+            initial[key] = value
     return initial
+
+
+def _the_only(queryset) -> int | None:
+    """The pk of the only row of `queryset`, or None when there are none or several."""
+    only = list(queryset.values_list("pk", flat=True)[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def _booked(client: Client) -> QuerySet[Appointment]:
+    return (
+        Appointment.objects.filter(client=client)
+        .exclude(status=AppointmentStatus.CANCELED)
+        .select_related("practitioner", "location", "service")
+    )
+
+
+def _last_booking(client: Client, now: dt.datetime | None = None) -> Appointment | None:
+    return (
+        _booked(client)
+        .filter(starts_at__lt=now or timezone.now())
+        .order_by("-starts_at", "-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class NextAndLast:
+    next: Appointment | None
+    last: Appointment | None
+
+
+def client_next_and_last_appointment(client: Client) -> NextAndLast:
+    """The client's next appointment (the soonest not yet started) and last one (the
+    latest that has started), canceled ones left out. Two queries."""
+    now = timezone.now()
+    upcoming = _booked(client).filter(starts_at__gte=now).order_by("starts_at", "id").first()
+    return NextAndLast(next=upcoming, last=_last_booking(client, now))
 
 
 # ------------------------------------------------------------------ actions

@@ -57,7 +57,11 @@ from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
 from invoicing.rules import why_not_invoice_appointment
-from invoicing.selectors import current_invoice_for_appointment
+from invoicing.selectors import (
+    PACKAGE_PAYMENT_STATUSES,
+    client_packages_with_payment,
+    current_invoice_for_appointment,
+)
 from invoicing.services import (
     appointment_cancel_by_rules,
     appointment_missed_by_rules,
@@ -260,6 +264,7 @@ class PackageArea:
     message: str = selectors.REPEAT_NO_PACKAGE
     note: str = ""  # the service changed with the package chosen: say so
     new_end: dt.time | None = None  # ...and the End typed before moved with it
+    unpaid: list[str] = field(default_factory=list)  # matching packages not paid in full
 
 
 @dataclass
@@ -388,8 +393,26 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             )
         else:
             error = f"The package link was removed: {name} doesn't cover this booking."
-    count = matches.count()
-    return PackageArea(state=AreaState.BANNER if count else AreaState.OFF, count=count, error=error)
+    rows = list(
+        client_packages_with_payment(matches.prefetch_related(None)).values_list(
+            "name", "payment_status"
+        )
+    )
+    unpaid = []
+    if user.has_perm("invoicing.view_invoice"):
+        # Issue 13: booking against a package nobody has paid for yet is worth a word.
+        unpaid = [
+            f"{name} ({PACKAGE_PAYMENT_STATUSES[status]})"
+            for name, status in rows
+            if status != "paid"
+        ]
+    count = len(rows)
+    return PackageArea(
+        state=AreaState.BANNER if count else AreaState.OFF,
+        count=count,
+        error=error,
+        unpaid=unpaid,
+    )
 
 
 def _query(data) -> str:

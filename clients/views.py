@@ -15,13 +15,20 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from calendar_app.models import Appointment
+from calendar_app.selectors import client_next_and_last_appointment
 from clients import services
 from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
 from clients.models import Client
 from clients.selectors import client_search
 from clients.services import client_access_record
 from invoicing.models import Invoice
-from invoicing.selectors import invoice_display_status, invoices_summary, invoices_with_totals
+from invoicing.selectors import (
+    client_balance,
+    client_packages_with_payment,
+    invoice_display_status,
+    invoices_summary,
+    invoices_with_totals,
+)
 from kernel.pagination import paginate_capped
 from kernel.web import (
     INVALID,
@@ -35,9 +42,12 @@ from kernel.web import (
     submit,
 )
 from packages.models import ClientPackage
-from packages.selectors import client_packages_with_status
+from packages.selectors import client_packages_with_status, expired_with_credits_left
 from practice.activity import record_activity
-from reports.selectors.liability import client_liability_remaining
+from reports.selectors.liability import (
+    client_liability_remaining,
+    client_packages_with_remaining_value,
+)
 
 
 def _partial_for(request: HttpRequest, name: str) -> str | None:
@@ -149,8 +159,16 @@ def _viewed(request: HttpRequest, client: Client) -> Client:
     return client
 
 
-def _tabs_context(client: Client, tab: str) -> dict:
-    return {"client": client, "tab": tab}
+def _tabs_context(request: HttpRequest, client: Client, tab: str) -> dict:
+    """What every client tab shows in its header: the money owed (and whether any is
+    overdue) for roles that see invoices, the next and last appointment for roles that
+    see the calendar. Three queries, whatever the client's history."""
+    context: dict = {"client": client, "tab": tab}
+    if request.user.has_perm("invoicing.view_invoice"):
+        context["balance"] = client_balance(client)
+    if request.user.has_perm("calendar_app.view_appointment"):
+        context["visits"] = client_next_and_last_appointment(client)
+    return context
 
 
 @staff_view("clients.view_client")
@@ -158,11 +176,15 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Overview: the client's details and their Packages (refreshed in place after the
     Create package popup, via the `clientPackagesChanged` event)."""
     client = _viewed(request, get_object_or_404(Client, pk=pk))
-    context = _tabs_context(client, "overview")
+    context = _tabs_context(request, client, "overview")
     if request.user.has_perm("packages.view_clientpackage"):
-        packages = client_packages_with_status(ClientPackage.objects.filter(client=client))
+        mine = ClientPackage.objects.filter(client=client)
+        packages = client_packages_with_remaining_value(client_packages_with_status(mine))
+        if request.user.has_perm("invoicing.view_invoice"):
+            packages = client_packages_with_payment(packages)
         context["packages"] = paginate(request, packages.order_by("-start_date", "-id"))
         context["liability"] = client_liability_remaining(client)
+        context["expired_left"] = expired_with_credits_left(mine)
     partial = None
     if request.htmx and request.htmx.target == "client-packages":
         partial = "packages"
@@ -174,7 +196,7 @@ def client_activity(request: HttpRequest, pk: int) -> HttpResponse:
     """Activity: every change to the client and to their packages, appointments,
     invoices and their payments, newest first, in plain language (who did what, when)."""
     client = _viewed(request, get_object_or_404(Client, pk=pk))
-    context = _tabs_context(client, "activity")
+    context = _tabs_context(request, client, "activity")
     context.update(record_activity(request, client, also=Invoice.objects.filter(client=client)))
     return render_page(request, "clients/activity.html", context)
 
@@ -199,7 +221,7 @@ def client_appointments(request: HttpRequest, pk: int) -> HttpResponse:
         if show == "upcoming"
         else past.order_by("-starts_at", "-id")
     )
-    context = _tabs_context(client, "appointments")
+    context = _tabs_context(request, client, "appointments")
     context.update(
         show=show,
         page=paginate(request, chosen),
@@ -220,7 +242,7 @@ def client_invoices(request: HttpRequest, pk: int) -> HttpResponse:
     )
     page = paginate(request, invoices)
     rows = [(invoice, invoice_display_status(invoice, today)) for invoice in page]
-    context = _tabs_context(client, "invoices")
+    context = _tabs_context(request, client, "invoices")
     context.update(
         page=page,
         rows=rows,

@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendar_app.models import Location, Practitioner
-from catalog.models import TaxRate
+from catalog.models import Package, Service, TaxRate
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
 from invoicing.rules import REFUND_REASON_REQUIRED
-from invoicing.selectors import DISPLAY_STATUSES
+from invoicing.selectors import DISPLAY_STATUSES, default_payment_method
+from kernel.money import format_money
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -212,6 +213,61 @@ class LineForm(Form):
         return data
 
 
+class CatalogPickForm(Form):
+    """ "Add a line" from the catalog (issue 13): pick a service or a package and the
+    line's description, unit price and tax rate are filled in, still editable; or leave
+    it at "Type a free line". Only a prefill: the line keeps what was typed or filled in
+    (invoice lines snapshot what was sold, so a later price change never changes them)."""
+
+    catalog = forms.ChoiceField(label="From the catalog", required=False)
+
+    def __init__(self, *args, pick_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Picking asks for the filled-in form, which replaces this one (HTMX).
+        self.fields["catalog"].widget.attrs.update(
+            {
+                "hx-get": pick_url,
+                "hx-trigger": "change",
+                "hx-include": "this",
+                "hx-target": "closest form",
+                "hx-swap": "outerHTML",
+                "form": "add-line-pick",  # without JavaScript, "Fill in" sends it by GET
+            }
+        )
+        services = Service.objects.filter(archived=False).order_by("name", "id")
+        packages = Package.objects.filter(archived=False).order_by("name", "id")
+        self._items = {f"service:{s.pk}": s for s in services} | {
+            f"package:{p.pk}": p for p in packages
+        }
+        self.fields["catalog"].choices = [
+            ("", "Type a free line"),
+            *(
+                (group, [(key, f"{item.name} · {format_money(item.price)}") for key, item in items])
+                for group, items in (
+                    ("Services", [(k, i) for k, i in self._items.items() if k[0] == "s"]),
+                    ("Packages", [(k, i) for k, i in self._items.items() if k[0] == "p"]),
+                )
+                if items
+            ),
+        ]
+
+    def line_initial(self) -> dict:
+        """The Add a line form's values for the picked item (nothing for a free line or
+        an item no longer in the catalog)."""
+        if not self.is_valid():
+            return {}
+        item = self._items.get(self.cleaned_data["catalog"])
+        if item is None:
+            return {}
+        return {
+            "description": item.name,
+            "quantity": Decimal("1"),
+            "unit_price": item.price,
+            "tax_rate": item.tax_rate_id,
+            "discount_percent": Decimal("0"),
+        }
+
+
 def _payment_methods():
     return PaymentMethod.objects.filter(archived=False)
 
@@ -234,7 +290,14 @@ class PaymentForm(Form):
     )
 
     def __init__(self, *args, balance: Decimal, **kwargs):
-        kwargs.setdefault("initial", {"amount": balance, "date": timezone.localdate()})
+        kwargs.setdefault(
+            "initial",
+            {
+                "amount": balance,
+                "date": timezone.localdate(),
+                "method": None if args and args[0] is not None else default_payment_method(),
+            },
+        )
         super().__init__(*args, **kwargs)
         self.fields["method"].queryset = _payment_methods()
         self.fields["amount"].widget.attrs["inputmode"] = "decimal"

@@ -16,14 +16,34 @@ from kernel.audit import audited
 
 @audited()
 class PaymentMethod(models.Model):
+    """A way clients pay. At most one is the practice's default (Settings → Invoice
+    settings → Default payment method): Pay invoice and the one-popup package sale start
+    with it."""
+
     name = models.CharField(max_length=100, unique=True)
     archived = models.BooleanField(default=False)
+    is_default = models.BooleanField("Default", default=False)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="payment_method_one_default",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class SaleInvoicing(models.TextChoices):
+    """What the Create package popup does about the invoice when it sells a package."""
+
+    LATER = "later", "Invoice later"
+    INVOICE = "invoice", "Create invoice"
+    PAY = "pay", "Create invoice and take payment"
 
 
 class InvoiceStatus(models.TextChoices):

@@ -37,6 +37,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceStatus,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     Refund,
 )
@@ -530,3 +531,84 @@ def client_package_unused_value(
         paid=paid,
         limit=limit,
     )
+
+
+def default_payment_method() -> PaymentMethod | None:
+    """The practice's default payment method (Settings), unless it is archived."""
+    return PaymentMethod.objects.filter(is_default=True, archived=False).first()
+
+
+# ----------------------------------------------- money at a glance (client pages, API)
+
+# A client package's payment state, from its current (non-void) invoice: the keys are
+# the API's `payment_status`, the values the chips the pages show.
+PACKAGE_PAYMENT_STATUSES: dict[str, str] = {
+    "paid": "Paid",
+    "part_paid": "Part paid",
+    "unpaid": "Unpaid",
+    "not_invoiced": "Not invoiced",
+}
+
+
+def _column(invoices: QuerySet[Invoice], name: str) -> Subquery:
+    """One money column (an annotation of `invoices_with_totals`) of the first row."""
+    return Subquery(invoices.values(name)[:1], output_field=MONEY_FIELD)
+
+
+def client_packages_with_payment(qs: QuerySet[ClientPackage]) -> QuerySet[ClientPackage]:
+    """Client packages annotated with `payment_status` (a key of
+    `PACKAGE_PAYMENT_STATUSES`), `payment_invoice_id` and `payment_balance`, in the same
+    query as the packages (correlated subqueries: a page of N packages is one query).
+
+    The package's invoice is its current one (`current_invoice_for_client_package`:
+    the first non-void invoice with a line for it). Not invoiced: none. Paid: the
+    invoice is Paid. Part paid: money held on it (payments less refunds) above 0 and a
+    balance left. Unpaid: otherwise (a Draft, or an Open invoice with nothing paid).
+    """
+    current = (
+        InvoiceLine.objects.filter(client_package=OuterRef("pk"))
+        .exclude(invoice__status=InvoiceStatus.VOID)
+        .order_by("invoice_id", "id")
+        .values("invoice_id")[:1]
+    )
+    invoice = invoices_with_totals(Invoice.objects.filter(pk=OuterRef("payment_invoice_id")))
+    invoice = invoice.select_related(None).order_by()
+    return (
+        qs.annotate(payment_invoice_id=Subquery(current))
+        .annotate(
+            payment_invoice_status=Subquery(invoice.values("status")[:1]),
+            payment_paid=_column(invoice, "amount_paid"),
+            payment_balance=_money(_column(invoice, "balance")),
+        )
+        .annotate(
+            payment_status=Case(
+                When(payment_invoice_id__isnull=True, then=Value("not_invoiced")),
+                When(payment_invoice_status=InvoiceStatus.PAID, then=Value("paid")),
+                When(payment_paid__gt=ZERO, payment_balance__gt=ZERO, then=Value("part_paid")),
+                default=Value("unpaid"),
+                output_field=CharField(),
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ClientBalance:
+    """What a client owes on finalized invoices, and how much of it is overdue."""
+
+    owing: Decimal
+    overdue: Decimal
+
+
+def client_balance(client, today: dt.date | None = None) -> ClientBalance:
+    """The balance owing on the client's Open invoices and the part of it past due
+    (today after the due date, the rule of `invoice_display_status`). One query."""
+    today = today or timezone.localdate()
+    open_invoices = invoices_with_totals(
+        Invoice.objects.filter(client=client, status=InvoiceStatus.OPEN)
+    ).select_related(None)
+    sums = open_invoices.aggregate(
+        owing=_money(Sum("balance", output_field=MONEY_FIELD)),
+        overdue=_money(Sum("balance", filter=Q(due_date__lt=today), output_field=MONEY_FIELD)),
+    )
+    return ClientBalance(owing=sums["owing"], overdue=sums["overdue"])

@@ -37,7 +37,7 @@ from calendar_app.models import (
 )
 from calendar_app.selectors import MISS, appointment_refusal, cancellation_outcome, missed_outcome
 from calendar_app.services import appointment_cancel, appointment_mark_missed, unlink_locked
-from catalog.models import TaxRate
+from catalog.models import Package, TaxRate
 from clients.models import Client
 from invoicing.models import (
     Invoice,
@@ -47,6 +47,7 @@ from invoicing.models import (
     PaymentMethod,
     PaymentStatus,
     Refund,
+    SaleInvoicing,
 )
 from invoicing.rules import (
     REFUND_REASON_REQUIRED,
@@ -78,7 +79,7 @@ from kernel.money import ZERO, format_money, to_money
 from kernel.records import save_named, set_archived, unique_name
 from kernel.time import check_date_in_range
 from packages.models import ClientPackage
-from packages.services import client_package_cancel
+from packages.services import client_package_assign, client_package_cancel
 from practice.models import PracticeSettings
 
 if TYPE_CHECKING:
@@ -761,6 +762,106 @@ def payment_void(*, payment: Payment, reason: str = "", by: User | None) -> Paym
     return locked
 
 
+# ------------------------------------------------------- one-step package sale
+
+
+@dataclass(frozen=True)
+class PackageSale:
+    """What `client_package_sell` made: the client package, and its invoice and payment
+    when it was asked to make them."""
+
+    client_package: ClientPackage
+    invoice: Invoice | None = None
+    payment: Payment | None = None
+
+
+def _required(value: Any, *, field: str, code: str, message: str) -> None:
+    if value is None:
+        raise DomainError(code, message, field=field)
+
+
+@transaction.atomic
+def client_package_sell(
+    *,
+    client: Client,
+    package: Package,
+    invoicing: str = SaleInvoicing.LATER,
+    practitioner: Practitioner | None = None,
+    location: Location | None = None,
+    amount: Decimal | int | str | None = None,
+    method: PaymentMethod | None = None,
+    reference: str = "",
+    start_date: dt.date | None = None,
+    by: User | None,
+) -> PackageSale:
+    """Sell `package` to `client` and, in the same step, invoice it and take a payment
+    (the Create package popup, issue 13):
+
+    - `SaleInvoicing.LATER`: the package only (invoice it later from the package);
+    - `INVOICE`: and a Draft invoice for it (`invoice_for_client_package`);
+    - `PAY`: and that invoice finalized (numbered) and a payment recorded: `amount`
+      (a deposit, at most the total) or, when None, the full amount.
+
+    Each step is the service that does it alone, so every rule (archived client or
+    package, one non-void invoice per package, sequential numbers, amount at most the
+    balance) holds as it does there. One transaction: a refusal or an error at any
+    step (a deposit above the total, an archived payment method, a database error) rolls
+    back the whole sale, the package included, and the invoice number is not used.
+    """
+    if invoicing not in SaleInvoicing.values:
+        raise DomainError("invalid_choice", "Choose how to invoice the package.", field="invoicing")
+    if invoicing != SaleInvoicing.LATER:
+        # Checked before anything is written, so the refusal names the field to fix.
+        require_perm(by, "invoicing.add_invoice")
+        _required(
+            practitioner,
+            field="practitioner",
+            code="practitioner_required",
+            message="Choose the practitioner the invoice is from.",
+        )
+        _required(
+            location,
+            field="location",
+            code="location_required",
+            message="Choose the location the invoice is from.",
+        )
+    if invoicing == SaleInvoicing.PAY:
+        require_perm(by, "invoicing.finalize_invoice")
+        require_perm(by, "invoicing.add_payment")
+        _required(
+            method,
+            field="method",
+            code="payment_method_required",
+            message="Choose the payment method.",
+        )
+        if amount is not None:
+            amount = _amount(amount)
+    client_package = client_package_assign(
+        client=client, package=package, start_date=start_date, by=by
+    )
+    if invoicing == SaleInvoicing.LATER:
+        return PackageSale(client_package=client_package)
+    invoice = invoice_for_client_package(
+        client_package=client_package,
+        practitioner=cast(Practitioner, practitioner),
+        location=cast(Location, location),
+        by=by,
+    )
+    if invoicing == SaleInvoicing.INVOICE:
+        return PackageSale(client_package=client_package, invoice=invoice)
+    invoice = invoice_finalize(invoice=invoice, by=by)
+    if invoice.status == InvoiceStatus.PAID:  # a package sold for 0.00: nothing to take
+        return PackageSale(client_package=client_package, invoice=invoice)
+    payment = payment_record(
+        invoice=invoice,
+        amount=amount if amount is not None else invoice_totals(invoice).balance,
+        method=cast(PaymentMethod, method),
+        reference=reference,
+        by=by,
+    )
+    return PackageSale(client_package=client_package, invoice=invoice, payment=payment)
+
+
 # ------------------------------------------------------------------ payment methods
 
 
@@ -786,7 +887,33 @@ def payment_method_rename(*, method: PaymentMethod, name: str, by: User | None) 
 def payment_method_archive(*, method: PaymentMethod, by: User | None) -> PaymentMethod:
     """No longer offered for new payments; payments made with it keep it."""
     require_perm(by, "invoicing.change_paymentmethod")
-    return set_archived(PaymentMethod, method, True)
+    locked = set_archived(PaymentMethod, method, True)
+    if locked.is_default:  # an archived method is no longer offered, so not the default
+        locked.is_default = method.is_default = False
+        locked.save(update_fields=["is_default"])
+    return locked
+
+
+@transaction.atomic
+def payment_method_set_default(*, method: PaymentMethod | None, by: User | None) -> None:
+    """Make `method` the practice's default payment method (None: no default). Pay
+    invoice and the package sale start with it; staff may still choose another."""
+    require_perm(by, "invoicing.change_paymentmethod")
+    # Lock every method: two Admins choosing different defaults at once take turns
+    # (the partial unique constraint is the backstop).
+    list(PaymentMethod.objects.select_for_update().order_by("pk"))
+    if method is not None and PaymentMethod.objects.filter(pk=method.pk, archived=True).exists():
+        raise DomainError(
+            "payment_method_archived",
+            f"The payment method {method.name} is no longer in use.",
+            field="default_payment_method",
+        )
+    others = PaymentMethod.objects.filter(is_default=True)
+    if method is not None:
+        others = others.exclude(pk=method.pk)
+    others.update(is_default=False)
+    if method is not None:
+        PaymentMethod.objects.filter(pk=method.pk, is_default=False).update(is_default=True)
 
 
 @transaction.atomic

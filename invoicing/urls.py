@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/print/", views.invoice_print, name="print"),
     path("<int:pk>/edit/", views.invoice_edit, name="edit"),
     path("<int:pk>/lines/add/", views.line_add, name="line_add"),
+    path("<int:pk>/lines/from-catalog/", views.line_from_catalog, name="line_from_catalog"),
     path("<int:pk>/lines/<int:line_pk>/edit/", views.line_edit, name="line_edit"),
     path("<int:pk>/lines/<int:line_pk>/remove/", views.line_remove, name="line_remove"),
     path("<int:pk>/finalize/", views.invoice_finalize, name="finalize"),

@@ -20,6 +20,7 @@ from clients.models import Client
 from documents.views import document_page
 from invoicing import services
 from invoicing.forms import (
+    CatalogPickForm,
     ConfirmForm,
     InvoiceCreateForm,
     InvoiceDetailsForm,
@@ -80,6 +81,10 @@ CLIENT_RESULTS = 8
 def _invoice(pk: int) -> Invoice:
     """The invoice with its totals annotated (404 when there is none)."""
     return get_object_or_404(invoices_with_totals(), pk=pk)
+
+
+def _pick_url(invoice: Invoice) -> str:
+    return reverse("invoicing:line_from_catalog", args=[invoice.pk])
 
 
 def _detail_url(invoice: Invoice | int) -> str:
@@ -161,6 +166,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
     }
     if context["can_edit_lines"] and request.user.has_perm("invoicing.add_invoiceline"):
         context["add_form"] = LineForm(prefix="add")
+        context["pick_form"] = CatalogPickForm(prefix="add", pick_url=_pick_url(invoice))
         if extra.pop("focus_add", False):
             # After adding a line, the next one is typed straight away.
             context["add_form"].fields["description"].widget.attrs["autofocus"] = True
@@ -333,6 +339,22 @@ def line_add(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(_detail_url(invoice) + "#invoice-lines")
         return _render_lines(request, _invoice(pk), focus_add=True)
     return _render_lines(request, _invoice(pk), status=sent.status, form=form, add_form=form)
+
+
+@staff_view("invoicing.add_invoiceline")
+def line_from_catalog(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a line, filled in from the service or package picked in the catalog (GET,
+    nothing is written): the form again (HTMX), or the invoice page without JavaScript
+    ("Fill in"). Staff may still change every value before Add line."""
+    invoice = _invoice(pk)
+    pick = CatalogPickForm(request.GET, prefix="add", pick_url=_pick_url(invoice))
+    context = _detail_context(request, invoice)
+    if "add_form" in context:
+        context["add_form"] = LineForm(prefix="add", initial=pick.line_initial() or None)
+        context["pick_form"] = pick
+        context["add_form"].fields["description"].widget.attrs["autofocus"] = True
+    partial = "add_line" if request.htmx and "add_form" in context else None
+    return render_page(request, DETAIL, context, partial=partial)
 
 
 @staff_view("invoicing.change_invoiceline")

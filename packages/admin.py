@@ -353,7 +353,7 @@ class ClientPackageAdmin(ServiceAdminMixin, admin.ModelAdmin):
         value = getattr(obj, "status_value", None) or obj.status
         return ClientPackageStatus(value).label
 
-    @admin.display(description="Remaining", ordering="remaining_value")
+    @admin.display(description="Remaining", ordering="remaining_credits")
     def remaining(self, obj: ClientPackage) -> int:
         return obj.remaining
 

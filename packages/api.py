@@ -33,8 +33,13 @@ from catalog.models import Package, PackageKind, Service
 from clients.api import ClientReadsLogged
 from clients.models import Client
 from invoicing.api import MONEY, InvoiceOut, invoice_for_output
-from invoicing.models import InvoiceLine
-from invoicing.services import client_package_cancel_with_refund, invoice_for_client_package
+from invoicing.models import InvoiceLine, PaymentMethod, SaleInvoicing
+from invoicing.selectors import PACKAGE_PAYMENT_STATUSES, client_packages_with_payment
+from invoicing.services import (
+    client_package_cancel_with_refund,
+    client_package_sell,
+    invoice_for_client_package,
+)
 from kernel.api.fields import InputDate
 from kernel.api.filters import OrderingFilter
 from kernel.api.viewsets import ApiViewSet
@@ -47,6 +52,7 @@ from packages.models import (
     LedgerKind,
 )
 from packages.selectors import client_package_matches, client_packages_with_status
+from reports.selectors.liability import client_packages_with_remaining_value
 
 # --------------------------------------------------------------------------- output
 
@@ -81,6 +87,24 @@ class ClientPackageOut(serializers.ModelSerializer):
     invoices = serializers.SerializerMethodField(
         help_text="Ids of the invoices with a line for this package (void ones too)."
     )
+    payment_status = serializers.ChoiceField(
+        choices=list(PACKAGE_PAYMENT_STATUSES.items()),
+        read_only=True,
+        help_text=(
+            "From the package's current (non-void) invoice: `paid` (the invoice is Paid), "
+            "`part_paid` (money paid and a balance left), `unpaid` (a Draft, or Open with "
+            "nothing paid), `not_invoiced` (no invoice)."
+        ),
+    )
+    remaining_value = serializers.DecimalField(
+        **MONEY,
+        read_only=True,
+        help_text=(
+            "What the unused credits are worth, net of tax: P − V(k), V(k) = P × k ÷ C "
+            "rounded half up to the cent (the Package liability rule). 0.00 when canceled; "
+            "an expired package keeps the value an extension would bring back."
+        ),
+    )
 
     class Meta:
         model = ClientPackage
@@ -102,6 +126,8 @@ class ClientPackageOut(serializers.ModelSerializer):
             "services",
             "appointments",
             "invoices",
+            "payment_status",
+            "remaining_value",
         ]
         read_only_fields = fields
 
@@ -127,9 +153,10 @@ class ClientPackageOut(serializers.ModelSerializer):
 def client_packages_for_output(
     queryset: QuerySet[ClientPackage] | None = None,
 ) -> QuerySet[ClientPackage]:
-    """Client packages with status, services (and each one's use), linked appointments
-    and invoices: a constant number of queries for any number of packages (two: the
-    packages, with their appointment and invoice ids as arrays, and their services)."""
+    """Client packages with status, payment status, remaining value, services (and each
+    one's use), linked appointments and invoices: a constant number of queries for any
+    number of packages (three: the practice's settings, the packages, with their
+    appointment and invoice ids as arrays, and their services)."""
     used = (
         CreditLedgerEntry.objects.filter(
             client_package=OuterRef("client_package_id"),
@@ -167,11 +194,11 @@ def client_packages_for_output(
         .values("invoice_id")
         .distinct()
     )
-    return (
-        client_packages_with_status(queryset.prefetch_related(None))
-        .annotate(appointment_ids=appointment_ids, invoice_ids=invoice_ids)
-        .prefetch_related(Prefetch("services", queryset=services_qs))
-    )
+    queryset = client_packages_with_status(queryset.prefetch_related(None))
+    queryset = client_packages_with_remaining_value(client_packages_with_payment(queryset))
+    return queryset.annotate(
+        appointment_ids=appointment_ids, invoice_ids=invoice_ids
+    ).prefetch_related(Prefetch("services", queryset=services_qs))
 
 
 def client_package_for_output(pk: int) -> ClientPackage:
@@ -202,12 +229,42 @@ class LedgerEntryOut(serializers.ModelSerializer):
 # ---------------------------------------------------------------------------- input
 
 
+class SalePaymentIn(serializers.Serializer):
+    amount = serializers.DecimalField(
+        **MONEY,
+        min_value=Decimal("0.01"),
+        required=False,
+        allow_null=True,
+        help_text="A deposit (at most the total); omitted or null: the full amount.",
+    )
+    method = serializers.PrimaryKeyRelatedField(queryset=PaymentMethod.objects.all())
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class SaleInvoiceIn(serializers.Serializer):
+    practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    take_payment = SalePaymentIn(
+        required=False,
+        allow_null=True,
+        help_text="Finalize the invoice and record this payment, in the same transaction.",
+    )
+
+
 class ClientPackageIn(serializers.Serializer):
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     package = serializers.PrimaryKeyRelatedField(
         queryset=Package.objects.all(), help_text="The catalog package sold."
     )
     start_date = InputDate(required=False, allow_null=True, help_text="Default: today.")
+    invoice = SaleInvoiceIn(
+        required=False,
+        help_text=(
+            "Invoice the package in the same step: a Draft invoice, or with `take_payment` "
+            "a finalized invoice and a payment. All or nothing: a refusal (e.g. 409 "
+            "`amount_exceeds_balance`) leaves no package, invoice or payment."
+        ),
+    )
 
 
 class ExpiryIn(serializers.Serializer):
@@ -352,6 +409,11 @@ class ClientPackageFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get a client package", responses=ClientPackageOut),
     create=extend_schema(
         summary="Sell (assign) a package to a client",
+        description=(
+            "With `invoice`, also invoice it (a Draft), or with `invoice.take_payment` "
+            "finalize that invoice and record a payment (a deposit or the full amount), in "
+            "one transaction: a refusal at any step writes nothing."
+        ),
         request=ClientPackageIn,
         responses={201: ClientPackageOut},
     ),
@@ -381,7 +443,16 @@ class ClientPackageViewSet(
 
     def create(self, request):
         data = self.validated(ClientPackageIn)
-        client_package = services.client_package_assign(**data, by=request.user)
+        invoice = data.pop("invoice", None)
+        if invoice is not None:
+            payment = invoice.pop("take_payment", None)
+            if payment is not None:
+                invoice.update(invoicing=SaleInvoicing.PAY, **payment)
+            else:
+                invoice["invoicing"] = SaleInvoicing.INVOICE
+            data.update(invoice)
+        sale = client_package_sell(**data, by=request.user)
+        client_package = sale.client_package
         return self.respond(
             ClientPackageOut,
             client_package_for_output(client_package.pk),

@@ -5,11 +5,13 @@ invoicing.services apply the rules and write."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 
 from calendar_app.models import Location, Practitioner
 from catalog.models import Package
+from invoicing.models import PaymentMethod, SaleInvoicing
 from packages.models import ClientPackage, ClientPackageService
 
 MAX_ADJUST = 1000
@@ -32,6 +34,100 @@ class CreatePackageForm(forms.Form):
     def __init__(self, *args, packages, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["package"].queryset = packages
+
+
+FULL, DEPOSIT = "full", "deposit"
+
+
+class SellPackageForm(CreatePackageForm):
+    """The one-popup sale (issue 13): the package, then Practitioner and Location and
+    what to do about the invoice: Invoice later, Create invoice, or Create invoice and
+    take payment (the full amount or a deposit, by a payment method). Roles that may not
+    invoice (take payments) get fewer choices; `invoicing.services.client_package_sell`
+    applies the rules."""
+
+    practitioner = forms.ModelChoiceField(
+        queryset=Practitioner.objects.filter(archived=False).order_by("name"),
+        required=False,
+        empty_label="Choose a practitioner",
+    )
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.filter(archived=False).order_by("name"),
+        required=False,
+        empty_label="Choose a location",
+    )
+    invoicing = forms.ChoiceField(
+        label="Invoice",
+        choices=SaleInvoicing.choices,
+        widget=forms.RadioSelect,
+        initial=SaleInvoicing.LATER,
+        required=False,  # not sent: Invoice later (the help page's Cancel)
+    )
+    amount_choice = forms.ChoiceField(
+        label="Amount",
+        choices=[(FULL, "Full amount"), (DEPOSIT, "Deposit")],
+        widget=forms.RadioSelect,
+        initial=FULL,
+        required=False,
+    )
+    amount = forms.DecimalField(
+        label="Deposit amount",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        error_messages={"invalid": "Enter an amount of money, such as 50.00."},
+    )
+    method = forms.ModelChoiceField(
+        label="Payment method",
+        queryset=PaymentMethod.objects.filter(archived=False).order_by("id"),
+        required=False,
+        empty_label="Choose a payment method",
+    )
+
+    def __init__(self, *args, can_invoice: bool, can_pay: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_invoice:
+            for name in (
+                "practitioner",
+                "location",
+                "invoicing",
+                "amount_choice",
+                "amount",
+                "method",
+            ):
+                del self.fields[name]
+        elif not can_pay:
+            for name in ("amount_choice", "amount", "method"):
+                del self.fields[name]
+            self.fields["invoicing"].choices = SaleInvoicing.choices[:2]
+
+    def clean(self):
+        data = super().clean()
+        deposit = data.get("amount_choice") == DEPOSIT
+        if (
+            deposit
+            and data.get("invoicing") == SaleInvoicing.PAY
+            and data.get("amount") is None
+            and "amount" not in self.errors
+        ):
+            self.add_error("amount", "Enter the deposit, such as 100.00.")
+        return data
+
+    def sale(self) -> dict:
+        """The keywords of `client_package_sell` (the view adds client and by)."""
+        data = self.cleaned_data
+        invoicing = data.get("invoicing") or SaleInvoicing.LATER
+        deposit = data.get("amount_choice") == DEPOSIT
+        return {
+            "package": data["package"],
+            "invoicing": invoicing,
+            "practitioner": data.get("practitioner"),
+            "location": data.get("location"),
+            "amount": data.get("amount") if deposit else None,
+            "method": data.get("method"),
+        }
 
 
 class InvoiceForPackageForm(forms.Form):

@@ -53,7 +53,7 @@ def status_condition(status: str, today: dt.date) -> Q:
 def client_packages_with_status(
     queryset: QuerySet[ClientPackage] | None = None, *, today: dt.date | None = None
 ) -> QuerySet[ClientPackage]:
-    """Annotate `status_value` (and `remaining_value`) so lists can filter and sort by them."""
+    """Annotate `status_value` (and `remaining_credits`) so lists can filter and sort by them."""
     today = today or timezone.localdate()
     queryset = ClientPackage.objects.all() if queryset is None else queryset
     return queryset.annotate(
@@ -69,8 +69,28 @@ def client_packages_with_status(
             default=Value(ClientPackageStatus.ACTIVE),
             output_field=CharField(),
         ),
-        remaining_value=F("credits") - F("consumed"),
+        remaining_credits=F("credits") - F("consumed"),
     )
+
+
+@dataclass(frozen=True)
+class ExpiredLeft:
+    """Packages that expired with credits left, and those credits in all."""
+
+    packages: list[ClientPackage]
+    credits: int
+
+
+def expired_with_credits_left(
+    queryset: QuerySet[ClientPackage], *, today: dt.date | None = None
+) -> ExpiredLeft:
+    """The packages of `queryset` that expired with credits left (not canceled), the
+    latest expired first: what an Admin could bring back with Extend expiry (DOMAIN.md:
+    an extension after expiry makes them usable again). One query."""
+    today = today or timezone.localdate()
+    expired = queryset.filter(status_condition(ClientPackageStatus.EXPIRED, today))
+    packages = list(expired.order_by("-expires_on", "-id"))
+    return ExpiredLeft(packages=packages, credits=sum(p.remaining for p in packages))
 
 
 def client_package_matches(

@@ -13,10 +13,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Sum, Window
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django_htmx.http import trigger_client_event
 
 from calendar_app.models import Appointment
 from calendar_app.selectors import practitioner_and_location_defaults
@@ -27,10 +26,17 @@ from invoicing.models import Invoice
 from invoicing.selectors import (
     client_package_unused_value,
     current_invoice_for_client_package,
+    default_payment_method,
     invoice_display_status,
+    invoice_totals,
     invoices_for_client_package,
 )
-from invoicing.services import client_package_cancel_with_refund, invoice_for_client_package
+from invoicing.services import (
+    PackageSale,
+    client_package_cancel_with_refund,
+    client_package_sell,
+    invoice_for_client_package,
+)
 from kernel.errors import DomainError
 from kernel.money import format_money
 from kernel.web import (
@@ -49,9 +55,9 @@ from packages import services
 from packages.forms import (
     AdjustCreditsForm,
     CancelPackageForm,
-    CreatePackageForm,
     ExtendExpiryForm,
     InvoiceForPackageForm,
+    SellPackageForm,
 )
 from packages.models import ClientPackage, LedgerKind
 from practice.activity import record_activity
@@ -98,46 +104,68 @@ def _catalog() -> list[Package]:
 
 @staff_view("packages.add_clientpackage")
 def package_create(request: HttpRequest, client_pk: int) -> HttpResponse:
-    """Select a catalog package and Create: sells it to the client. Then, for roles that
-    may invoice, the "Create invoice for package" window; otherwise the package page."""
+    """Create package, in one popup: select a catalog package, then (for roles that may
+    invoice) Practitioner, Location and Invoice later / Create invoice / Create invoice
+    and take payment (the full amount or a deposit). Create does it all in one
+    transaction (`invoicing.services.client_package_sell`)."""
     client = get_object_or_404(Client, pk=client_pk)
     catalog = _catalog()
-    form = CreatePackageForm(posted(request), packages=catalog)
+    user = request.user
+    can_invoice = user.has_perm("invoicing.add_invoice")
+    can_pay = can_invoice and user.has_perms(
+        ("invoicing.finalize_invoice", "invoicing.add_payment")
+    )
+    initial: dict = {}
+    if can_invoice and request.method != "POST":
+        initial = practitioner_and_location_defaults(user, client=client)
+        if can_pay:
+            initial["method"] = default_payment_method()
+    form = SellPackageForm(
+        posted(request),
+        packages=catalog,
+        can_invoice=can_invoice,
+        can_pay=can_pay,
+        initial=initial,
+    )
     status = 200
     if request.method == "POST":
-        sent = submit(
-            form,
-            lambda data: services.client_package_assign(
-                client=client, package=data["package"], by=request.user
-            ),
-        )
+        sent = submit(form, lambda data: client_package_sell(client=client, **form.sale(), by=user))
         if sent.ok:
-            messages.success(request, f"Package created: {sent.result.name}.")
-            return _after_create(request, sent.result)
+            return _after_sale(request, sent.result)
         status = sent.status
     context = {"client": client, "form": form, "catalog": catalog}
     return render_popup(request, "packages/create.html", context, status=status)
 
 
-def _after_create(request: HttpRequest, sold: ClientPackage) -> HttpResponse:
-    if not request.user.has_perm("invoicing.add_invoice"):
-        return go_to(request, _package_url(sold))
-    if not request.htmx:
-        return redirect(reverse("packages:invoice", args=[sold.pk]) + "?created=1")
-    # The popup stays open and shows the next step; the client page behind it refreshes
-    # its Packages section (in case the window is closed with Esc or ×).
-    form = InvoiceForPackageForm(initial=_invoice_defaults(request))
-    response = _invoice_window(request, sold, form, after_create=True)
-    return trigger_client_event(response, "clientPackagesChanged")
+def _after_sale(request: HttpRequest, sale: PackageSale) -> HttpResponse:
+    """Say what was done, then: the client page after a payment (its Overview shows the
+    package's payment chip and the balance owing), the Draft invoice after Create
+    invoice (to add lines or finalize it), the package page after Invoice later."""
+    sold, invoice, payment = sale.client_package, sale.invoice, sale.payment
+    done = f"Package created: {sold.name}."
+    if invoice is not None and invoice.number:
+        balance = invoice_totals(invoice).balance
+        done += f" Invoice {invoice.number} finalized"
+        if payment is not None:
+            done += f", {format_money(payment.amount)} paid by {payment.method.name}"
+        done += f"; {format_money(balance)} owing." if balance else "; paid in full."
+        messages.success(request, done)
+        return go_to(request, reverse("clients:detail", args=[sold.client_id]))
+    if invoice is not None:
+        messages.success(request, done + " Invoice created.")
+        return go_to(request, _invoice_url(invoice) or _package_url(sold))
+    messages.success(request, done)
+    return go_to(request, _package_url(sold))
 
 
 # ------------------------------------------------------ Create invoice for package
 
 
-def _invoice_defaults(request: HttpRequest) -> dict:
-    """The signed-in user's own practitioner, or the only one there is; the only location
+def _invoice_defaults(request: HttpRequest, client_package: ClientPackage) -> dict:
+    """The signed-in user's own practitioner, or the client's last booking's, or the only
+    one there is; likewise the location
     (`calendar_app.selectors.practitioner_and_location_defaults`)."""
-    return practitioner_and_location_defaults(request.user)
+    return practitioner_and_location_defaults(request.user, client=client_package.client)
 
 
 def _invoice_window(
@@ -145,7 +173,6 @@ def _invoice_window(
     client_package: ClientPackage,
     form: InvoiceForPackageForm,
     *,
-    after_create: bool,
     existing: Invoice | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -153,7 +180,6 @@ def _invoice_window(
         "client_package": client_package,
         "client": client_package.client,
         "form": form,
-        "after_create": after_create,
         "existing": existing,
         "existing_url": _invoice_url(existing) if existing else None,
     }
@@ -168,7 +194,6 @@ def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     While the package has a non-void invoice this offers that invoice instead.
     """
     client_package = _client_package(pk)
-    after_create = "1" in (request.GET.get("created"), request.POST.get("created"))
     status = 200
     existing = None
     if request.method == "POST":
@@ -192,13 +217,12 @@ def package_invoice(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             status = INVALID
     else:
-        form = InvoiceForPackageForm(initial=_invoice_defaults(request))
+        form = InvoiceForPackageForm(initial=_invoice_defaults(request, client_package))
         existing = current_invoice_for_client_package(client_package)
     return _invoice_window(
         request,
         client_package,
         form,
-        after_create=after_create,
         existing=existing,
         status=status,
     )

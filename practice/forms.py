@@ -10,7 +10,8 @@ from django.db.models import Q
 
 from calendar_app.models import Practitioner
 from catalog.forms import PlainForm
-from invoicing.selectors import LAST_INVOICE_NUMBER
+from invoicing.models import PaymentMethod
+from invoicing.selectors import LAST_INVOICE_NUMBER, default_payment_method
 from kernel.text import TEXT_MAX_LENGTH
 from practice import roles
 from practice.models import FeeKind, LateAction, PracticeSettings, RefundMethod
@@ -81,9 +82,22 @@ class InvoiceSettingsForm(PlainForm):
         help_text="Catalog prices and invoice lines include tax. Invoices already created keep their setting.",
     )
 
+    default_payment_method = forms.ModelChoiceField(
+        label="Default payment method",
+        queryset=PaymentMethod.objects.filter(archived=False).order_by("id"),
+        required=False,
+        empty_label="None",
+        help_text="Pay invoice and Create package start with it; staff can choose another.",
+    )
+
     @classmethod
     def for_settings(cls, settings: PracticeSettings, data=None):
-        initial = {name: getattr(settings, name) for name in cls.base_fields}
+        initial = {
+            name: getattr(settings, name)
+            for name in cls.base_fields
+            if name != "default_payment_method"
+        }
+        initial["default_payment_method"] = default_payment_method()
         return cls(data, initial=initial, prefix="invoices")
 
 

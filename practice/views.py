@@ -171,8 +171,11 @@ def invoice_settings(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         status = INVALID
     else:
+        values = dict(form.cleaned_data)
+        method = values.pop("default_payment_method")
         try:
-            services.invoice_settings_update(**form.cleaned_data, by=request.user)
+            services.invoice_settings_update(**values, by=request.user)
+            invoicing_services.payment_method_set_default(method=method, by=request.user)
         except DomainError as exc:
             status = _refused(form, exc)
     if status != 200:

@@ -285,6 +285,20 @@ OPS = [
         INVOICES_AND_PAYMENTS,
     ),
     Op(
+        # Sell, invoice, finalize and take payment: who may do every step (issue 13).
+        "client_package_sell",
+        lambda w, by: invoicing.client_package_sell(
+            client=w.practice.client,
+            package=w.practice.fixed,
+            invoicing="pay",
+            practitioner=w.practice.practitioner,
+            location=w.practice.location,
+            method=fresh(w.cash),
+            by=by,
+        ),
+        SELL_PACKAGES & INVOICES_AND_PAYMENTS,
+    ),
+    Op(
         "invoice_for_appointment",
         lambda w, by: invoicing.invoice_for_appointment(appointment=fresh(w.appointment), by=by),
         INVOICES_AND_PAYMENTS,
@@ -493,6 +507,11 @@ OPS = [
             hours=[(0, w.practice.location, dt.time(9), dt.time(17))],
             by=by,
         ),
+        ADMIN,
+    ),
+    Op(
+        "payment_method_set_default",
+        lambda w, by: invoicing.payment_method_set_default(method=fresh(w.cash), by=by),
         ADMIN,
     ),
     Op(

@@ -18,6 +18,8 @@ BADGE_CLASSES = {
     "open": "open",
     "part paid": "partpaid",
     "overdue": "overdue",
+    "unpaid": "unpaid",
+    "not invoiced": "neutral",
     "paid": "paid",
     "void": "void",
     "booked": "booked",

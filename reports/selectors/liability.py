@@ -9,11 +9,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-from kernel.money import to_money
+from kernel.money import ZERO, to_money
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from practice.models import PracticeSettings
 from reports.models import PackageStep
@@ -477,3 +477,24 @@ def client_liability_remaining(client, on: dt.date | None = None) -> Amount:
         )
     )
     return Amount(int(totals["n"] or 0), to_money(totals["v"] or 0))
+
+
+def client_packages_with_remaining_value(
+    qs: QuerySet[ClientPackage], *, prices_include_tax: bool | None = None
+) -> QuerySet[ClientPackage]:
+    """Client packages annotated with `remaining_value`: what the unused credits are
+    worth, P − V(k) net of tax (DOMAIN.md, "Value of credits"; the SQL of
+    `_held_value`, the rule the liability report uses). A canceled package holds
+    nothing (0.00); an expired one still shows the value of its unused credits, which an
+    extension of its expiry would bring back. Reads the practice's settings (one query)
+    when `prices_include_tax` is not given."""
+    if prices_include_tax is None:
+        prices_include_tax = PracticeSettings.load().prices_include_tax
+    return qs.annotate(
+        remaining_value=Case(
+            When(canceled_at__isnull=False, then=Value(ZERO)),
+            When(credits__lte=F("consumed"), then=Value(ZERO)),
+            default=_held_value(prices_include_tax),
+            output_field=DecimalField(max_digits=16, decimal_places=2),
+        )
+    )

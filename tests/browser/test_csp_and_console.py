@@ -228,9 +228,11 @@ def create_package_popup(page, url, data):
     dialog = page.locator("#modal")
     expect(dialog.get_by_role("heading", name="Create package")).to_be_visible()
     dialog.get_by_role("radio", name=re.compile("Flexi 5")).check()
+    dialog.get_by_role("radio", name="Create invoice and take payment").check()
+    expect(dialog.get_by_label("Payment method")).to_be_visible()
+    dialog.get_by_role("radio", name="Invoice later").check()
     dialog.get_by_role("button", name="Create", exact=True).click()
-    expect(dialog.get_by_role("heading", name="Create invoice for package")).to_be_visible()
-    expect(page.locator("#client-packages tbody tr")).to_have_count(4)
+    expect(page.get_by_role("heading", name="Flexi 5", level=1)).to_be_visible()
 
 
 def catalog_packages(page, url, data):

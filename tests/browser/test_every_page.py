@@ -10,6 +10,7 @@ route appears that neither list names, so the lists cannot silently fall behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from decimal import Decimal
@@ -17,6 +18,7 @@ from decimal import Decimal
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from catalog.models import TaxRate
@@ -45,9 +47,12 @@ SERIOUS = {"serious", "critical"}
 def clinic(live, practice, admin_user, reception):
     """A practice with one of everything a page can show: a client with a package sold,
     invoiced, partly paid and refunded; a booked appointment linked to it and one not
-    linked; a Draft invoice; a second package not yet invoiced; a service category."""
+    linked; a Draft invoice; a second package not yet invoiced; an expired one with
+    credits left; a service category."""
     client_package = practice.sell(by=admin_user)
     spare_package = practice.sell(practice.flexible, by=admin_user)
+    # Expired with credits left: the Overview offers Extend expiry (issue 13).
+    practice.sell(by=admin_user, start_date=timezone.localdate() - dt.timedelta(days=200))
     linked = practice.book(by=reception, client_package=client_package, hour=9)
     unlinked = practice.book(by=reception, hour=11)
     invoice = invoice_finalize(
@@ -123,6 +128,7 @@ def _pages(c: dict) -> list[str]:
         f"/documents/package-statement/{cp}/",
         f"/documents/client-statement/{client}/",
         f"/d/{c['token']}/",
+        f"/billing/{c['draft']}/lines/from-catalog/?add-catalog=service:{c['service']}",
         "/settings/",
         "/settings/staff/",
         "/settings/tax-rates/",

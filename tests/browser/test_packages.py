@@ -1,6 +1,6 @@
-"""In Chromium: the help page's flow. Overview → Packages → Create package → select
-"Physio Starter Pack" → Create → Create invoice for package (Practitioner, Location) →
-Create, or Cancel → the client package page."""
+"""In Chromium: the help page's flow, in one popup (issue 13). Overview → Packages →
+Create package → select "Physio Starter Pack" → Create invoice for package (Practitioner,
+Location, Create invoice) → Create, or Invoice later → the client package page."""
 
 from __future__ import annotations
 
@@ -35,18 +35,17 @@ def test_create_package_and_invoice_it(live, sign_in, screenshot, practice, rece
     starter.check()
     screenshot(page, "create-package", full_page=False)
 
-    dialog.get_by_role("button", name="Create", exact=True).click()
-    expect(dialog.get_by_role("heading", name="Create invoice for package")).to_be_visible()
-    expect(page.locator("#messages")).to_contain_text("Package created: Physio Starter Pack.")
-    # The client page behind the popup already lists the new package.
-    expect(page.locator("#client-packages tbody tr")).to_have_count(1)
-    sold = ClientPackage.objects.get()
-
+    # The same popup: Create invoice for package (Practitioner, Location) → Create.
+    expect(dialog.get_by_role("group", name="Create invoice for package")).to_be_visible()
     dialog.get_by_label("Practitioner").select_option(label="Sam Physio")
     dialog.get_by_label("Location").select_option(label="Main Street")
+    dialog.get_by_role("radio", name="Create invoice", exact=True).check()
     dialog.get_by_role("button", name="Create", exact=True).click()
 
-    expect(page.locator("#messages")).to_contain_text("Invoice created.")
+    expect(page.locator("#messages")).to_contain_text(
+        "Package created: Physio Starter Pack. Invoice created."
+    )
+    sold = ClientPackage.objects.get()
     invoice = Invoice.objects.get()
     assert invoice.lines.get().client_package == sold
     try:
@@ -56,17 +55,15 @@ def test_create_package_and_invoice_it(live, sign_in, screenshot, practice, rece
     expect(page).to_have_url(f"{live.url}{landing}")
 
 
-def test_cancel_the_invoice_window_goes_to_the_package_page(
-    live, sign_in, screenshot, practice, reception
-):
+def test_invoice_later_goes_to_the_package_page(live, sign_in, screenshot, practice, reception):
     page = sign_in(reception)
     dialog = open_create_package(page, live, practice)
     dialog.get_by_role("radio", name=re.compile("Physio Starter Pack")).check()
+    # Invoice later (the help page's Cancel in its second window) is the default.
+    expect(dialog.get_by_role("radio", name="Invoice later")).to_be_checked()
     dialog.get_by_role("button", name="Create", exact=True).click()
-    expect(dialog.get_by_role("heading", name="Create invoice for package")).to_be_visible()
-    expect(dialog).to_contain_text("you can invoice it later from the package")
-    dialog.get_by_role("link", name="Cancel").click()
 
+    expect(page).to_have_url(re.compile(r"/packages/\d+/$"))
     sold = ClientPackage.objects.get()
     expect(page).to_have_url(f"{live.url}/packages/{sold.pk}/")
     assert not Invoice.objects.exists()

@@ -1,7 +1,7 @@
 """In Chromium, as Reception, the issue's "Done when" in one journey, driven only through
 the UI by someone who has read the help page "Assign a package to a client":
 
-Clients → search → open → Overview → Packages → Create package → Create → Create invoice
+Clients → search → open → Overview → Packages → Create package (with Create invoice) → Create invoice
 for package → Finalize → Pay invoice (a deposit) → Calendar → Create appointment → the
 green banner → View → Link package → Create appointment → the client's package: 1 used →
 the appointment → Edit details → X → Update appointment → the credit is back → the
@@ -101,20 +101,18 @@ def test_receptionist_sells_invoices_takes_a_deposit_books_and_unlinks(
     starter.click()
     expect(dialog.get_by_role("radio", name=re.compile("Physio Starter Pack"))).to_be_checked()
     screenshot(page, "journey-1-create-package", full_page=False)
-    dialog.get_by_role("button", name="Create", exact=True).click()
 
-    # 4. Create invoice for package: Practitioner, Location → Create.
-    expect(dialog.get_by_role("heading", name="Create invoice for package")).to_be_visible()
-    expect(messages).to_contain_text("Package created: Physio Starter Pack.")
-    expect(dialog).to_contain_text("Physio Starter Pack")
-    expect(dialog).to_contain_text("$400.00")
+    # 4. In the same popup, Create invoice for package: Practitioner, Location, Create
+    # invoice → Create.
+    expect(dialog.get_by_role("group", name="Create invoice for package")).to_be_visible()
     dialog.get_by_label("Practitioner").select_option(label="Sam Physio")
     dialog.get_by_label("Location").select_option(label="Main Street")
+    dialog.get_by_role("radio", name="Create invoice", exact=True).check()
     screenshot(page, "journey-2-create-invoice-for-package", full_page=False)
     dialog.get_by_role("button", name="Create", exact=True).click()
 
     # 5. On the invoice: Finalize.
-    expect(messages).to_contain_text("Invoice created.")
+    expect(messages).to_contain_text("Package created: Physio Starter Pack. Invoice created.")
     expect(page).to_have_url(re.compile(r"/billing/\d+/$"))
     title = page.locator(".invoice-title")
     expect(title).to_contain_text("Draft invoice")
@@ -200,7 +198,8 @@ def test_receptionist_sells_invoices_takes_a_deposit_books_and_unlinks(
     expect(page.get_by_role("heading", name="Jo Citizen", level=1)).to_be_visible()
     row = _package_row(page)
     expect(row).to_contain_text("Active")
-    expect(_cells(row)).to_have_text(["4", "1", "3", "View"])
+    # Credits, Consumed, Remaining, the value left (400.00 − 100.00), View.
+    expect(_cells(row)).to_have_text(["4", "1", "3", "$300.00", "View"])
 
     # 13. View the package: 1 of 3 used for the follow-up.
     row.get_by_role("link", name="View Physio Starter Pack").click()
@@ -250,7 +249,7 @@ def test_receptionist_sells_invoices_takes_a_deposit_books_and_unlinks(
     # 16. The client's package: Remaining 4; the history shows Consumed then Released.
     dialog.locator(".appt-panel__client").get_by_role("link", name="Jo Citizen").click()
     row = _package_row(page)
-    expect(_cells(row)).to_have_text(["4", "0", "4", "View"])
+    expect(_cells(row)).to_have_text(["4", "0", "4", "$400.00", "View"])
     row.get_by_role("link", name="View Physio Starter Pack").click()
     expect(_stat(usage, "Consumed")).to_have_text("0")
     expect(_stat(usage, "Remaining")).to_have_text("4")
