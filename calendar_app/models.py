@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
@@ -11,6 +13,9 @@ from django.db.models import Func, Q
 from django.utils import timezone
 
 from kernel.audit import audited
+
+# The longest appointment (services refuse longer; a constraint holds it).
+MAX_LENGTH = dt.timedelta(hours=24)
 
 
 @audited()
@@ -201,10 +206,19 @@ class Appointment(models.Model):
             models.Index(fields=["location", "starts_at"], name="appt_location_start"),
             models.Index(fields=["client", "starts_at"], name="appt_client_start"),
             models.Index(fields=["client_package"], name="appt_client_package"),
+            # The calendar's visible range of every practitioner (issue 10): bounded
+            # below thanks to the one-day limit (appointment_at_most_a_day).
+            models.Index(fields=["starts_at"], name="appt_start"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"
+            ),
+            # The services refuse longer ones with a message; here it is a fact the
+            # calendar's range query relies on (selectors.calendar_appointments).
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=models.F("starts_at") + MAX_LENGTH),
+                name="appointment_at_most_a_day",
             ),
             # A practitioner cannot be in two places at once. The service checks first for
             # a friendly message; this constraint holds even for concurrent bookings.

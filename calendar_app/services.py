@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calendar_app.models import (
+    MAX_LENGTH,
     Appointment,
     AppointmentSeries,
     AppointmentStatus,
@@ -107,7 +108,7 @@ def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
         raise DomainError(
             "invalid_time", "The appointment must end after it starts.", field="ends_at"
         )
-    if ends_at - starts_at > dt.timedelta(hours=24):
+    if ends_at - starts_at > MAX_LENGTH:
         raise DomainError(
             "invalid_time", "An appointment cannot last more than 24 hours.", field="ends_at"
         )

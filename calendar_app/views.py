@@ -38,7 +38,13 @@ from calendar_app.forms import (
     parse_local_datetime,
     service_label,
 )
-from calendar_app.grid import build_grid, day_bounds
+from calendar_app.grid import (
+    appointment_rows_html,
+    blocks_html,
+    build_grid,
+    day_bounds,
+    slots_html,
+)
 from calendar_app.models import Appointment
 from calendar_app.services import (
     COLOUR,
@@ -59,7 +65,16 @@ from invoicing.rules import why_not_invoice_appointment
 from invoicing.selectors import current_invoice_for_appointment
 from invoicing.services import invoice_for_appointment
 from kernel.errors import DomainError
-from kernel.web import close_popup, posted, render_page, render_popup, safe_next, staff_view, submit
+from kernel.web import (
+    close_popup,
+    pk_url,
+    posted,
+    render_page,
+    render_popup,
+    safe_next,
+    staff_view,
+    submit,
+)
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
 
@@ -165,6 +180,16 @@ def calendar(request: HttpRequest) -> HttpResponse:
         if shown
         else None
     )
+    # The repeated markup is built in Python (calendar_app.grid explains why).
+    can_move = request.user.has_perm("calendar_app.change_appointment")
+    detail_url = pk_url("calendar_app:detail")
+    if grid is not None:
+        can_add = request.user.has_perm("calendar_app.add_appointment")
+        create_url = reverse("calendar_app:create") if can_add else None
+        move_url = pk_url("calendar_app:move") if can_move else None
+        for column in grid.columns:
+            column.slots_html = slots_html(column, create_url=create_url)
+            column.blocks_html = blocks_html(column, detail_url=detail_url, move_url=move_url)
     if view == "week":
         title = f"{date_format(days[0], 'j M')} – {date_format(days[-1], 'j M Y')}"
     else:
@@ -191,13 +216,16 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "previous": (day - step).isoformat(),
         "next": (day + step).isoformat(),
         "appointments": appointments,
+        "appointment_rows": appointment_rows_html(
+            appointments, detail_url=detail_url, with_day=view == "week"
+        ),
         "filter_form": filter_form,
         "location": location,
         "chosen": chosen,
         "show_canceled": filters["canceled"],
         "has_practitioners": bool(practitioners),
         "colours_version": _colours_version(shown),
-        "can_move": request.user.has_perm("calendar_app.change_appointment"),
+        "can_move": can_move,
     }
     return render_page(request, CALENDAR, context, partial="calendar")
 
