@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import reduce
 from operator import or_
 
@@ -120,14 +120,14 @@ def _default_end(starts_at: dt.datetime, service: Service) -> dt.datetime:
     return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
 
 
-def _check_no_overlap(
+def _first_clash(
     *, practitioner: Practitioner, slots: Iterable[tuple[dt.datetime, dt.datetime]], exclude=()
-) -> None:
-    """Friendly pre-check; the exclusion constraint is what holds under concurrency."""
+) -> Appointment | None:
+    """The practitioner's earliest other live appointment overlapping one of `slots`."""
     conditions = [Q(starts_at__lt=end, ends_at__gt=start) for start, end in slots]
     if not conditions:
-        return
-    clash = (
+        return None
+    return (
         Appointment.objects.filter(practitioner=practitioner)
         .exclude(status=AppointmentStatus.CANCELED)
         .exclude(pk__in=list(exclude))
@@ -135,6 +135,13 @@ def _check_no_overlap(
         .order_by("starts_at")
         .first()
     )
+
+
+def _check_no_overlap(
+    *, practitioner: Practitioner, slots: Iterable[tuple[dt.datetime, dt.datetime]], exclude=()
+) -> None:
+    """Friendly pre-check; the exclusion constraint is what holds under concurrency."""
+    clash = _first_clash(practitioner=practitioner, slots=slots, exclude=exclude)
     if clash is not None:
         raise _overlap_error(practitioner, clash.starts_at)
 
@@ -153,8 +160,12 @@ def _is_deadlock(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
-def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
-    """Run `save()` in a savepoint and turn an overlap violation into a DomainError.
+def _save_guarding_overlap(
+    save, practitioner: Practitioner, slots: Sequence[tuple[dt.datetime, dt.datetime]] = ()
+) -> None:
+    """Run `save()` in a savepoint and turn an overlap violation into a DomainError
+    (naming the clash's time when `slots`, the times saved, are given: one query, only
+    when refused).
 
     Concurrent inserts checked by one exclusion constraint can deadlock (each waits for
     the other's row; PostgreSQL then aborts one of them). Rolling back to the savepoint
@@ -167,7 +178,8 @@ def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
             return
         except IntegrityError as exc:
             if _is_overlap(exc):
-                raise _overlap_error(practitioner) from exc
+                clash = _first_clash(practitioner=practitioner, slots=slots) if slots else None
+                raise _overlap_error(practitioner, clash.starts_at if clash else None) from exc
             raise
         except OperationalError as exc:
             if not _is_deadlock(exc) or attempt == 3:
@@ -195,7 +207,8 @@ def appointment_book(
     _check_provided(practitioner=practitioner, location=location, service=service)
     ends_at = ends_at or _default_end(starts_at, service)
     _check_times(starts_at, ends_at)
-    _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)])
+    # No overlap pre-check: the exclusion constraint refuses a clash on insert, and the
+    # refusal then names the clash's time (one query fewer on every booking; issue 10).
     appointment = Appointment(
         client=client,
         practitioner=practitioner,
@@ -206,7 +219,7 @@ def appointment_book(
         notes=notes,
         created_by=_user(by),
     )
-    _save_guarding_overlap(appointment.save, practitioner)
+    _save_guarding_overlap(appointment.save, practitioner, [(starts_at, ends_at)])
     if client_package is not None:
         link_locked(appointment=appointment, client_package=client_package, by=by)
     hooks.send_on_commit(
@@ -349,8 +362,10 @@ def _refuse(appointment: Appointment, action: str, *, now: dt.datetime | None = 
         raise refusal
 
 
-def _consume_for(appointment: Appointment, client_package_id: int, by: User | None) -> None:
-    credits.consume(
+def _consume_for(
+    appointment: Appointment, client_package_id: int, by: User | None
+) -> ClientPackage:
+    return credits.consume(
         client_package_id=client_package_id,
         appointment_id=appointment.pk,
         client_id=appointment.client_id,
@@ -383,8 +398,8 @@ def link_locked(
             "already_linked", f"This appointment is already linked to {client_package.name}."
         )
     _refuse(appointment, LINK)
-    _consume_for(appointment, client_package.pk, by)
-    appointment.client_package_id = client_package.pk
+    # The package as consume() locked and updated it: callers may show it as it is now.
+    appointment.client_package = _consume_for(appointment, client_package.pk, by)
     appointment.save(update_fields=["client_package", "updated_at"])
     return appointment
 

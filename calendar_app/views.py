@@ -547,16 +547,18 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 count=data["count"],
             )
             first = series.appointments.order_by("starts_at").first()
-            return first, f"{data['count']} repeating appointments created."
+            return first, f"{data['count']} repeating appointments created.", False
         booked = appointment_book(**common, client_package=data["client_package"])
-        return booked, "Appointment created."
+        # As saved, with the client, service, practitioner, location and the package as
+        # the credit left it: the panel needs no second read (issue 10).
+        return booked, "Appointment created.", True
 
     sent = submit(form, book, fields_by_code=FIELD_FOR_CODE)
     if sent.ok:
-        appointment, note = sent.result
+        appointment, note, loaded = sent.result
         messages.success(request, note)
         if request.htmx:
-            return _changed(_panel(request, appointment))
+            return _changed(_panel(request, appointment, loaded=loaded))
         return redirect("calendar_app:detail", pk=appointment.pk)
     context = _form_context(request, form, request.POST)
     return render_popup(request, FORM, context, partial="form", status=sent.status)
@@ -723,15 +725,24 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
         "can_cancel": actions.cancel,
         "can_delete": actions.delete,
         "can_invoice": user.has_perm("invoicing.add_invoice")
-        and why_not_invoice_appointment(appointment) is None,
+        and why_not_invoice_appointment(appointment, current=invoice) is None,
         "calendar_url": _calendar_url_for(appointment),
         "in_modal": bool(request.htmx),
         **extra,
     }
 
 
-def _panel(request: HttpRequest, appointment: Appointment, *, status: int = 200, error: str = ""):
-    fresh = _load(appointment.pk)
+def _panel(
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    status: int = 200,
+    error: str = "",
+    loaded: bool = False,
+):
+    """The appointment's panel, read again unless `loaded`: the caller's copy is the row
+    as just saved, with its relations (a new booking)."""
+    fresh = appointment if loaded else _load(appointment.pk)
     return render_popup(
         request, PANEL, _panel_context(request, fresh, error=error), partial="panel", status=status
     )

@@ -443,6 +443,25 @@ def test_create_by_htmx_shows_the_panel_and_refreshes_the_calendar(staff, practi
     assert "Appointment created." in page  # delivered with the HTMX response
 
 
+def test_the_panel_after_booking_is_the_panel_read_afresh(staff, practice):
+    """Issue 10: after a booking the panel is drawn from the rows as just saved (no second
+    read); it must show exactly what reading them again shows, credits included."""
+    package = practice.sell()
+    response = staff.post(
+        reverse("calendar_app:create"), _booking(practice, client_package=package.pk), **HTMX
+    )
+    appointment = Appointment.objects.get()
+    again = staff.get(reverse("calendar_app:detail", args=[appointment.pk]), **HTMX)
+
+    def panel(html: str) -> str:
+        html = re.sub(r'name="(csrfmiddlewaretoken|form_key)" value="[^"]*"', "", html)
+        html = re.sub(r"\s+", " ", html)
+        return html.split('<div id="messages"')[0]  # the message comes with the POST only
+
+    assert panel(response.content.decode()) == panel(again.content.decode())
+    assert "Remaining 3 of 4 credits · Physio follow-up: 1 of 3 used" in _text(response)
+
+
 def test_create_refusal_no_credits_left_is_409_and_nothing_saved(staff, practice, reception):
     package = practice.sell()
     practice.book(by=reception, service=practice.initial, client_package=package, hour=8)
