@@ -141,9 +141,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
 
     if view == "week":
         if chosen is None:
-            chosen = selectors.own_practitioner(request.user) or (
-                practitioners[0] if practitioners else None
-            )
+            # The user's own practitioner (one at most), from the list already read.
+            own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+            chosen = own or (practitioners[0] if practitioners else None)
         first = day - dt.timedelta(days=day.weekday())
         days = [first + dt.timedelta(days=i) for i in range(7)]
         step = dt.timedelta(days=7)

@@ -18,7 +18,13 @@ from calendar_app.models import Appointment, AppointmentStatus, Practitioner
 from calendar_app.services import appointment_book_series
 from invoicing.models import Invoice
 from packages.models import ClientPackage
-from tests.factories import ClientFactory, LocationFactory, PractitionerFactory, next_local
+from tests.factories import (
+    ClientFactory,
+    LocationFactory,
+    PractitionerFactory,
+    UserFactory,
+    next_local,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -203,6 +209,18 @@ def test_week_view_shows_seven_days_of_the_first_practitioner(staff, practice, r
     assert page.count('class="cal__col') == 7
     assert "Jo Citizen" in page
     assert "14:00" in page
+
+
+def test_week_view_opens_on_the_users_own_practitioner(client, practice, practitioner_user):
+    PractitionerFactory(name="Zed Own", user=practitioner_user)
+    PractitionerFactory(name="Zed Archived", archived=True)
+    client.force_login(practitioner_user)
+    page = client.get(reverse("calendar_app:calendar"), {"view": "week"}).content.decode()
+    assert "Zed Own" in page.split('class="page-header__meta">')[1].split("</p>")[0]
+    client.force_login(UserFactory(username="nobody", role="Reception"))
+    other = client.get(reverse("calendar_app:calendar"), {"view": "week"}).content.decode()
+    first = practice.practitioner.name  # by name, before "Zed Own"
+    assert first in other.split('class="page-header__meta">')[1].split("</p>")[0]
 
 
 def test_canceled_appointments_are_hidden_unless_asked_for(staff, practice, reception):
