@@ -305,11 +305,11 @@ def blocks_html(
             f'href="{url}" hx-get="{url}" data-row="{block.row}" data-span="{block.span}"{drag} '
             f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
             f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
-            f'<span class="cal__appt-client">{client}</span></span>'
+            f'<span class="cal__appt-client">{client}</span></span> '
             f'<span class="cal__appt-service">{state}{service}'
-            f"{' · package' if appt.client_package_id else ''}</span>"
+            f"{' · package' if appt.client_package_id else ''}</span> "
             f'<span class="cal__appt-loc">{location}</span>'
-            f"{RESIZE if movable else ''}</a>"
+            f"{' ' + RESIZE if movable else ''}</a>"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
 
