@@ -45,6 +45,10 @@ TARGET_SMALLEST = (0.5, None)
 TARGET_PAGE = (0.10, 0.25)
 TARGET_PARTIAL = (0.20, 0.35)
 TARGET_API = (1.0, None)
+TARGET_BOOKING = (0.15, 0.30)
+BURST = 50  # simultaneous bookings, against BURST_WORKERS workers
+BURST_WORKERS = 4
+BURST_P99_TARGET_MS = (300.0, 200.0)  # (minimum, aim)
 TARGET_FLOOR = (None, None)
 SEARCH_P95_TARGET_MS = 20.0
 
@@ -68,6 +72,7 @@ class Request:
     api: bool = False
     expect: int = 200
     contains: str = ""  # text the answer must hold (checked before measuring)
+    booking: bool = False  # POSTs Create appointment with a package, a new slot each time
 
     @property
     def is_floor(self) -> bool:
@@ -109,6 +114,14 @@ REQUESTS: list[Request] = [
         target=TARGET_PARTIAL,
         htmx=True,
         contains="package matches",
+    ),
+    Request(
+        "booking POST (Create appointment with a package)",
+        "/calendar/new/",
+        target=TARGET_BOOKING,
+        htmx=True,
+        booking=True,
+        contains="Linked to package",
     ),
     Request("API clients (50)", "/api/v1/clients/", floor=API_FLOOR, target=TARGET_API, api=True),
     Request(
@@ -295,7 +308,10 @@ def as_markdown(lines: list[list[str]]) -> str:
 
 
 def report_markdown(
-    rows: Sequence[Row], searches: Sequence[SearchResult], about: dict[str, str]
+    rows: Sequence[Row],
+    searches: Sequence[SearchResult],
+    about: dict[str, str],
+    bursts: Sequence[BurstResult] = (),
 ) -> str:
     parts = ["# Benchmark: latest run", ""]
     parts += [f"- {key}: {value}" for key, value in about.items()]
@@ -303,6 +319,8 @@ def report_markdown(
         parts += ["", as_markdown(table(rows))]
     if searches:
         parts += ["", as_markdown(search_table(searches))]
+    if bursts:
+        parts += ["", as_markdown(burst_table(bursts))]
     parts += [
         "",
         "× floor: requests/s divided by the floor's, measured just before and after in the "
@@ -357,10 +375,14 @@ def pinned(core: int, command: list[str]) -> list[str]:
     return command
 
 
-def run_wrk(url: str, headers: dict[str, str], duration: int) -> Measure:
+def run_wrk(
+    url: str, headers: dict[str, str], duration: int, script: Path | None = None
+) -> Measure:
     command = ["wrk", "-t1", "-c4", f"-d{duration}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     done = subprocess.run(  # noqa: S603 - our own command line
         pinned(LOAD_CORE, [*command, url]), capture_output=True, text=True, check=True
     )
@@ -397,8 +419,11 @@ def app_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(wsgi: str, port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    """One sync worker on APP_CORE, stopped on exit; yields its base URL."""
+def gunicorn(
+    wsgi: str, port: int, env: dict[str, str], log: Path, workers: int = 1
+) -> Iterator[str]:
+    """`workers` sync workers (one: pinned to APP_CORE), stopped on exit; yields its base
+    URL."""
     binary = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
         "gunicorn"
     )
@@ -407,7 +432,7 @@ def gunicorn(wsgi: str, port: int, env: dict[str, str], log: Path) -> Iterator[s
     command = [
         binary,
         wsgi,
-        "--workers=1",
+        f"--workers={workers}",
         "--worker-class=sync",
         f"--bind=127.0.0.1:{port}",
         "--log-level=warning",
@@ -415,7 +440,11 @@ def gunicorn(wsgi: str, port: int, env: dict[str, str], log: Path) -> Iterator[s
     ]
     handle = log.open("w")
     process = subprocess.Popen(  # noqa: S603 - our own command line
-        pinned(APP_CORE, command), cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        pinned(APP_CORE, command) if workers == 1 else command,
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -515,6 +544,114 @@ class Practice:
     clients: int
     password: str = ""
     api_key: str = ""
+    booking: BookingSetup | None = None
+
+
+# The booking POST and the burst book a bench client on a bench practitioner with no
+# working hours, 15-minute sessions from 07:00 to 19:00 on days after any booked by an
+# earlier run, each linked to a flexible package of the bench's (made through the
+# services, reused from run to run; every run sells fresh packages).
+BENCH_CLIENT, BENCH_PRACTITIONER = ("Bench", "Booker"), "Bench practitioner"
+BENCH_SERVICE, BENCH_PACKAGE, BENCH_LOCATION = "Bench session", "Bench pass", "Bench room"
+SLOTS_A_DAY = 48  # 07:00-19:00 in 15 minutes
+CREDITS_A_PACKAGE = 1000  # the catalog's most
+
+
+@dataclass
+class BookingSetup:
+    client: int
+    practitioner: int
+    location: int
+    service: int
+    packages: list[int]  # each serves CREDITS_A_PACKAGE slots in turn
+    first_day: dt.date
+
+    def form(self, slot: int) -> dict[str, str]:
+        """Create appointment's fields for the `slot`th booking of this run."""
+        day = self.first_day + dt.timedelta(days=slot // SLOTS_A_DAY)
+        minute = 7 * 60 + (slot % SLOTS_A_DAY) * 15
+        return {
+            "client": str(self.client),
+            "practitioner": str(self.practitioner),
+            "location": str(self.location),
+            "service": str(self.service),
+            "date": day.isoformat(),
+            "start_time": f"{minute // 60:02d}:{minute % 60:02d}",
+            "client_package": str(self.packages[slot // CREDITS_A_PACKAGE]),
+            "every_weeks": "1",
+            "count": "6",
+        }
+
+
+def prepare_booking(user, slots: int) -> BookingSetup:
+    """The bench's client, practitioner, room, service and package (made once), and
+    fresh packages enough for `slots` bookings."""
+    from decimal import Decimal
+
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from calendar_app.models import Appointment, Location, Practitioner
+    from calendar_app.services import location_create, practitioner_create
+    from catalog.models import Package, Service
+    from catalog.services import package_create, service_create
+    from clients.models import Client
+    from clients.services import client_create
+    from packages.services import client_package_assign
+
+    first, last = BENCH_CLIENT
+    client = Client.objects.filter(
+        first_name=first, last_name=last, archived=False
+    ).first() or client_create(first_name=first, last_name=last, by=user)
+    practitioner = Practitioner.objects.filter(
+        name=BENCH_PRACTITIONER, archived=False
+    ).first() or practitioner_create(name=BENCH_PRACTITIONER, by=user)
+    location = Location.objects.filter(
+        name=BENCH_LOCATION, archived=False
+    ).first() or location_create(name=BENCH_LOCATION, by=user)
+    service = Service.objects.filter(name=BENCH_SERVICE, archived=False).first() or (
+        service_create(
+            name=BENCH_SERVICE,
+            category=None,
+            duration_minutes=15,
+            price=Decimal("10.00"),
+            by=user,
+        )
+    )
+    package = Package.objects.filter(name=BENCH_PACKAGE, archived=False).first() or (
+        package_create(
+            name=BENCH_PACKAGE,
+            credits=CREDITS_A_PACKAGE,
+            price=Decimal("10.00"),
+            services=[service],
+            by=user,
+        )
+    )
+    sold = [
+        client_package_assign(client=client, package=package, by=user).pk
+        for _ in range(slots // CREDITS_A_PACKAGE + 1)
+    ]
+    latest = Appointment.objects.filter(practitioner=practitioner).aggregate(Max("starts_at"))
+    after = timezone.localdate(latest["starts_at__max"]) if latest["starts_at__max"] else None
+    first_day = max(after or timezone.localdate(), timezone.localdate()) + dt.timedelta(days=1)
+    return BookingSetup(
+        client=client.pk,
+        practitioner=practitioner.pk,
+        location=location.pk,
+        service=service.pk,
+        packages=sold,
+        first_day=first_day,
+    )
+
+
+def ledger_exact(packages: Sequence[int]) -> tuple[bool, int]:
+    """Whether the ledger explains the bench packages exactly (packages.selectors), and
+    how many credits they have used."""
+    from packages.models import ClientPackage
+    from packages.selectors import ledger_discrepancies
+
+    used = sum(ClientPackage.objects.filter(pk__in=packages).values_list("consumed", flat=True))
+    return not ledger_discrepancies(list(packages)), used
 
 
 def django_setup() -> None:
@@ -526,7 +663,7 @@ def django_setup() -> None:
     django.setup()
 
 
-def prepare_practice(*, need_app: bool) -> Practice:
+def prepare_practice(*, need_app: bool, booking_slots: int = 0) -> Practice:
     """Pick the client, package, invoice and search words the requests use, and (when the
     app is measured) make the bench Admin with a fresh password and API key."""
     django_setup()
@@ -602,8 +739,125 @@ def prepare_practice(*, need_app: bool) -> Practice:
     user.save()
     user.groups.set([Group.objects.get(name=roles.ADMIN)])
     key = api_key_create(user=user, name=f"bench {timezone.now():%Y-%m-%d %H:%M}", by=None)
+    booking = prepare_booking(user, booking_slots) if booking_slots else None
     connection.close()
-    return Practice(ids=ids, searches=searches, clients=count, password=password, api_key=key.key)
+    return Practice(
+        ids=ids,
+        searches=searches,
+        clients=count,
+        password=password,
+        api_key=key.key,
+        booking=booking,
+    )
+
+
+# ----------------------------------------------------------------------------- bookings
+
+
+def booking_bodies(setup: BookingSetup, slots: range, token: str, run: str) -> list[str]:
+    """Create appointment's form, urlencoded, for each slot (each with its own form key,
+    as a page sends)."""
+    return [
+        urllib.parse.urlencode(
+            {**setup.form(slot), "csrfmiddlewaretoken": token, "form_key": f"bench-{run}-{slot}"}
+        )
+        for slot in slots
+    ]
+
+
+def booking_script(bodies: Sequence[str], path: Path) -> Path:
+    """A wrk script POSTing `bodies` in turn (urlencoded: nothing to escape in Lua)."""
+    lines = ["local bodies = {", *(f'"{body}",' for body in bodies), "}", "local i = 0"]
+    lines += [
+        "request = function()",
+        "  i = i + 1",
+        '  return wrk.format("POST", nil, nil, bodies[math.min(i, #bodies)])',
+        "end",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def booking_headers(http: Http) -> dict[str, str]:
+    return {
+        **http.headers(htmx=True),
+        "HX-Target": "modal-body",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@dataclass
+class BurstResult:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    note: str = ""  # the ledger's verdict for bookings
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for status in self.statuses if 200 <= status < 400)
+
+
+def burst(
+    base: str, requests: Sequence[tuple[str, str, str | None, dict[str, str]]]
+) -> BurstResult:
+    """Send `requests` (method, path, body, headers) at once, one connection each, and
+    time each answer."""
+    import threading
+
+    result = BurstResult(name="")
+    ready = threading.Barrier(len(requests))
+    lock = threading.Lock()
+
+    def one(method: str, path: str, body: str | None, headers: dict[str, str]) -> None:
+        conn = Http(base).conn
+        conn.connect()
+        ready.wait()
+        started = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            status = 0
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            result.latencies_ms.append(elapsed)
+            result.statuses.append(status)
+        conn.close()
+
+    threads = [threading.Thread(target=one, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result
+
+
+def burst_table(results: Sequence[BurstResult]) -> list[list[str]]:
+    lines = [["burst", "requests", "answered", "p50 ms", "p99 ms", "target", "result"]]
+    for r in results:
+        p99 = percentile(r.latencies_ms, 99) if r.latencies_ms else None
+        target, mark = "", ""
+        if r.note:  # the bookings
+            minimum, aim = BURST_P99_TARGET_MS
+            target = f"p99 < {minimum:.0f} ms (aim {aim:.0f})"
+            if p99 is not None:
+                mark = "BELOW" if p99 >= minimum else ("ok" if p99 >= aim else "aim met")
+            mark = f"{mark}; {r.note}"
+        lines.append(
+            [
+                r.name,
+                str(len(r.statuses)),
+                str(r.ok),
+                _num(percentile(r.latencies_ms, 50) if r.latencies_ms else None, 2),
+                _num(p99, 2),
+                target,
+                mark,
+            ]
+        )
+    return lines
 
 
 # ----------------------------------------------------------------------------- the run
@@ -695,10 +949,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not chosen and not search_sources:
         raise SystemExit(f"No request matches --only {args.only!r}.")
-    need_app = any(not r.is_floor for r in chosen) or bool(search_sources)
+    do_burst = not args.only or any(w in args.only.lower() for w in ("burst", "booking"))
+    need_app = any(not r.is_floor for r in chosen) or bool(search_sources) or do_burst
+    booking_slots = 0
+    if any(r.booking for r in chosen) or do_burst:
+        booking_slots = duration * 400 + BURST + 10  # more than one worker can book
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    practice = prepare_practice(need_app=need_app)
+    practice = prepare_practice(need_app=need_app, booking_slots=booking_slots)
+    run_id = secrets.token_hex(4)
+    next_slot = 0
     env = app_env()
     env["DJANGO_SETTINGS_MODULE"] = "caspen.settings"
     if need_app:
@@ -737,6 +997,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             assert server is not None
             path = request.path.format(**practice.ids)
             label = f"[{n}/{len(steps)}] {request.name}"
+            if kind == "measure" and request.booking:
+                row = rows[request.name]
+                setup = practice.booking
+                assert setup is not None and app is not None
+                token = app.cookies.get("csrftoken", "")
+                trial = booking_bodies(setup, range(next_slot, next_slot + 1), token, run_id)
+                status, _, body = app.request("POST", path, trial[0], booking_headers(app))
+                next_slot += 1
+                if status != request.expect or request.contains.encode() not in body:
+                    row.error = f"answered {status}"
+                    print(f"{label}: {row.error}, skipped", flush=True)
+                    continue
+                if request.floor in last_floor:
+                    row.floor_rps.append(last_floor[request.floor])
+                bodies = booking_bodies(
+                    setup, range(next_slot, next_slot + duration * 400), token, run_id
+                )
+                next_slot += len(bodies)
+                script = booking_script(bodies, logs / "bench-booking.lua")
+                measure = run_wrk(server.base + path, booking_headers(app), duration, script)
+                exact, used = ledger_exact(setup.packages)
+                if not exact:
+                    row.error = "ledger NOT exact"
+                print(f"{label}: {measure.rps:,.1f} req/s ({used} credits used)", flush=True)
+                row.measure = measure
+                continue
             if kind == "measure":
                 row = rows[request.name]
                 row.error = check(server, request, path)
@@ -770,6 +1056,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             with pinned_self(LOAD_CORE):
                 search_results = measure_searches(app, practice, searches, search_sources)
 
+        bursts: list[BurstResult] = []
+        if app is not None and do_burst and practice.booking is not None:
+            print(f"Burst: {BURST} simultaneous requests, {BURST_WORKERS} workers", flush=True)
+            floor4 = stack.enter_context(
+                gunicorn(
+                    "bench.floor.wsgi:application",
+                    free_port(),
+                    floor_env,
+                    logs / "bench-floor-4.log",
+                    workers=BURST_WORKERS,
+                )
+            )
+            app4 = stack.enter_context(
+                gunicorn(
+                    "caspen.wsgi:application",
+                    free_port(),
+                    env,
+                    logs / "bench-app-4.log",
+                    workers=BURST_WORKERS,
+                )
+            )
+            floor_path = REQUESTS[0].path.format(**practice.ids)
+            for _ in range(2):  # warm every worker
+                burst(floor4, [("GET", floor_path, None, {})] * 8)
+                burst(app4, [("GET", "/", None, app.headers())] * 8)
+            result = burst(floor4, [("GET", floor_path, None, {})] * BURST)
+            result.name = f"floor: {BURST} simultaneous GETs"
+            bursts.append(result)
+            setup = practice.booking
+            _, used_before = ledger_exact(setup.packages)
+            bodies = booking_bodies(
+                setup, range(next_slot, next_slot + BURST), app.cookies.get("csrftoken", ""), run_id
+            )
+            next_slot += BURST
+            result = burst(
+                app4, [("POST", "/calendar/new/", body, booking_headers(app)) for body in bodies]
+            )
+            exact, used_after = ledger_exact(setup.packages)
+            booked = used_after - used_before
+            result.name = f"{BURST} simultaneous bookings (Create appointment with a package)"
+            result.note = f"{booked} credits used for {result.ok} bookings, ledger " + (
+                "exact" if exact and booked == result.ok else "NOT EXACT"
+            )
+            bursts.append(result)
+
     table_rows = [floor_row(name, runs) for name, runs in floor_runs.items() if runs]
     table_rows += [rows[r.name] for r in chosen if not r.is_floor]
     about = {
@@ -790,8 +1121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if search_results:
         print()
         print(as_text(search_table(search_results)))
+    if bursts:
+        print()
+        print(as_text(burst_table(bursts)))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report_markdown(table_rows, search_results, about), encoding="utf-8")
+    args.output.write_text(
+        report_markdown(table_rows, search_results, about, bursts), encoding="utf-8"
+    )
     print(f"\nWritten to {args.output} ({about['wall time']}).")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +17,9 @@ from django.utils import timezone
 from catalog.models import MONEY
 from kernel.audit import audited
 from practice.models import FeeKind, LateAction
+
+# The longest appointment (services refuse longer; a constraint holds it).
+MAX_LENGTH = dt.timedelta(hours=24)
 
 
 @audited()
@@ -303,10 +307,19 @@ class Appointment(models.Model):
             models.Index(fields=["client", "starts_at"], name="appt_client_start"),
             models.Index(fields=["client_package"], name="appt_client_package"),
             models.Index(fields=["class_session"], name="appt_class_session"),
+            # The calendar's visible range of every practitioner (issue 10): bounded
+            # below thanks to the one-day limit (appointment_at_most_a_day).
+            models.Index(fields=["starts_at"], name="appt_start"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"
+            ),
+            # The services refuse longer ones with a message; here it is a fact the
+            # calendar's range query relies on (selectors.calendar_appointments).
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=models.F("starts_at") + MAX_LENGTH),
+                name="appointment_at_most_a_day",
             ),
             # A practitioner cannot be in two places at once. The service checks first for
             # a friendly message; this constraint holds even for concurrent bookings.

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from calendar_app.models import (
+    MAX_LENGTH,
     Appointment,
     AppointmentStatus,
     CancellationReason,
@@ -58,10 +59,13 @@ def calendar_appointments(
     location: Location | None = None,
     canceled: bool = False,
 ) -> list[Appointment]:
-    """Appointments overlapping [start, end), in time order, with what the grid shows."""
-    queryset = Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related(
-        "client", "service", "practitioner", "location"
-    )
+    """Appointments overlapping [start, end), in time order, with what the grid shows.
+
+    None lasts more than MAX_LENGTH (a constraint), so none that overlaps starts before
+    `start - MAX_LENGTH`: that lower bound lets the start indexes read only the range."""
+    queryset = Appointment.objects.filter(
+        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
+    ).select_related("client", "service", "practitioner", "location")
     if practitioner is not None:
         queryset = queryset.filter(practitioner=practitioner)
     if location is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import reduce
 from operator import or_
@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calendar_app.models import (
+    MAX_LENGTH,
     Appointment,
     AppointmentSeries,
     AppointmentStatus,
@@ -113,7 +114,7 @@ def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
         raise DomainError(
             "invalid_time", "The appointment must end after it starts.", field="ends_at"
         )
-    if ends_at - starts_at > dt.timedelta(hours=24):
+    if ends_at - starts_at > MAX_LENGTH:
         raise DomainError(
             "invalid_time", "An appointment cannot last more than 24 hours.", field="ends_at"
         )
@@ -125,21 +126,21 @@ def _default_end(starts_at: dt.datetime, service: Service) -> dt.datetime:
     return starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=service.duration_minutes)
 
 
-def _check_no_overlap(
+def _first_clash(
     *,
     practitioner: Practitioner,
     slots: Iterable[tuple[dt.datetime, dt.datetime]],
     exclude=(),
     sessions: Iterable[ClassSession | None] = (),
-) -> None:
-    """Friendly pre-check; the exclusion constraint is what holds under concurrency.
+) -> Appointment | None:
+    """The practitioner's earliest other live appointment overlapping one of `slots`.
 
     The attendees of `sessions` (the class sessions being joined) are not a clash."""
     conditions = [Q(starts_at__lt=end, ends_at__gt=start) for start, end in slots]
     if not conditions:
-        return
+        return None
     joined = [session.pk for session in sessions if session is not None]
-    clash = (
+    return (
         Appointment.objects.filter(practitioner=practitioner)
         .exclude(status=AppointmentStatus.CANCELED)
         .exclude(pk__in=list(exclude))
@@ -148,6 +149,17 @@ def _check_no_overlap(
         .order_by("starts_at")
         .first()
     )
+
+
+def _check_no_overlap(
+    *,
+    practitioner: Practitioner,
+    slots: Iterable[tuple[dt.datetime, dt.datetime]],
+    exclude=(),
+    sessions: Iterable[ClassSession | None] = (),
+) -> None:
+    """Friendly pre-check; the exclusion constraint is what holds under concurrency."""
+    clash = _first_clash(practitioner=practitioner, slots=slots, exclude=exclude, sessions=sessions)
     if clash is not None:
         raise _overlap_error(practitioner, clash.starts_at)
 
@@ -170,8 +182,15 @@ def _is_deadlock(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
-def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
-    """Run `save()` in a savepoint and turn an overlap violation into a DomainError.
+def _save_guarding_overlap(
+    save,
+    practitioner: Practitioner,
+    slots: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+    sessions: Iterable[ClassSession | None] = (),
+) -> None:
+    """Run `save()` in a savepoint and turn an overlap violation into a DomainError
+    (naming the clash's time when `slots`, the times saved, are given: one query, only
+    when refused; the attendees of `sessions`, those joined, are not the clash).
 
     Concurrent inserts checked by one exclusion constraint can deadlock (each waits for
     the other's row; PostgreSQL then aborts one of them). Rolling back to the savepoint
@@ -184,7 +203,12 @@ def _save_guarding_overlap(save, practitioner: Practitioner) -> None:
             return
         except IntegrityError as exc:
             if _constraint(exc) == OVERLAP_CONSTRAINT:
-                raise _overlap_error(practitioner) from exc
+                clash = (
+                    _first_clash(practitioner=practitioner, slots=slots, sessions=sessions)
+                    if slots
+                    else None
+                )
+                raise _overlap_error(practitioner, clash.starts_at if clash else None) from exc
             if _constraint(exc) == CAPACITY_CONSTRAINT:  # the backstop of `_class_session`
                 raise DomainError("class_full", "This class is full.") from exc
             raise
@@ -273,7 +297,9 @@ def appointment_book(
         ends_at=ends_at,
         client=client,
     )
-    _check_no_overlap(practitioner=practitioner, slots=[(starts_at, ends_at)], sessions=[session])
+    # No overlap pre-check: the exclusion constraint refuses a clash on insert (attendees
+    # of one session share its key, so never clash with each other), and the refusal then
+    # names the clash's time (one query fewer on every booking; issue 10).
     appointment = Appointment(
         client=client,
         practitioner=practitioner,
@@ -285,7 +311,9 @@ def appointment_book(
         class_session=session,
         created_by=_user(by),
     )
-    _save_guarding_overlap(appointment.save, practitioner)
+    _save_guarding_overlap(
+        appointment.save, practitioner, [(starts_at, ends_at)], sessions=[session]
+    )
     if client_package is not None:
         link_locked(appointment=appointment, client_package=client_package, by=by)
     hooks.send_on_commit(
@@ -441,8 +469,10 @@ def _refuse(appointment: Appointment, action: str, *, now: dt.datetime | None = 
         raise refusal
 
 
-def _consume_for(appointment: Appointment, client_package_id: int, by: User | None) -> None:
-    credits.consume(
+def _consume_for(
+    appointment: Appointment, client_package_id: int, by: User | None
+) -> ClientPackage:
+    return credits.consume(
         client_package_id=client_package_id,
         appointment_id=appointment.pk,
         client_id=appointment.client_id,
@@ -475,8 +505,8 @@ def link_locked(
             "already_linked", f"This appointment is already linked to {client_package.name}."
         )
     _refuse(appointment, LINK)
-    _consume_for(appointment, client_package.pk, by)
-    appointment.client_package_id = client_package.pk
+    # The package as consume() locked and updated it: callers may show it as it is now.
+    appointment.client_package = _consume_for(appointment, client_package.pk, by)
     appointment.save(update_fields=["client_package", "updated_at"])
     return appointment
 

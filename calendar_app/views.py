@@ -39,7 +39,13 @@ from calendar_app.forms import (
     parse_local_datetime,
     service_label,
 )
-from calendar_app.grid import build_grid, day_bounds
+from calendar_app.grid import (
+    appointment_rows_html,
+    blocks_html,
+    build_grid,
+    day_bounds,
+    slots_html,
+)
 from calendar_app.models import Appointment, AppointmentStatus, CancellationReason, ClassSession
 from calendar_app.selectors import cancellation_outcome, missed_outcome
 from calendar_app.services import (
@@ -68,7 +74,16 @@ from invoicing.services import (
     invoice_for_appointment,
 )
 from kernel.errors import DomainError
-from kernel.web import close_popup, posted, render_page, render_popup, safe_next, staff_view, submit
+from kernel.web import (
+    close_popup,
+    pk_url,
+    posted,
+    render_page,
+    render_popup,
+    safe_next,
+    staff_view,
+    submit,
+)
 from packages.models import ClientPackage
 from packages.selectors import client_package_matches
 from practice.models import PracticeSettings
@@ -139,9 +154,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
 
     if view == "week":
         if chosen is None:
-            chosen = selectors.own_practitioner(request.user) or (
-                practitioners[0] if practitioners else None
-            )
+            # The user's own practitioner (one at most), from the list already read.
+            own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+            chosen = own or (practitioners[0] if practitioners else None)
         first = day - dt.timedelta(days=day.weekday())
         days = [first + dt.timedelta(days=i) for i in range(7)]
         step = dt.timedelta(days=7)
@@ -178,6 +193,19 @@ def calendar(request: HttpRequest) -> HttpResponse:
         if shown
         else None
     )
+    # The repeated markup is built in Python (calendar_app.grid explains why).
+    can_move = request.user.has_perm("calendar_app.change_appointment")
+    detail_url = pk_url("calendar_app:detail")
+    if grid is not None:
+        can_add = request.user.has_perm("calendar_app.add_appointment")
+        create_url = reverse("calendar_app:create") if can_add else None
+        move_url = pk_url("calendar_app:move") if can_move else None
+        session_url = pk_url("calendar_app:class_session")
+        for column in grid.columns:
+            column.slots_html = slots_html(column, create_url=create_url)
+            column.blocks_html = blocks_html(
+                column, detail_url=detail_url, move_url=move_url, session_url=session_url
+            )
     if view == "week":
         title = f"{date_format(days[0], 'j M')} – {date_format(days[-1], 'j M Y')}"
     else:
@@ -204,13 +232,16 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "previous": (day - step).isoformat(),
         "next": (day + step).isoformat(),
         "appointments": appointments,
+        "appointment_rows": appointment_rows_html(
+            appointments, detail_url=detail_url, with_day=view == "week"
+        ),
         "filter_form": filter_form,
         "location": location,
         "chosen": chosen,
         "show_canceled": filters["canceled"],
         "has_practitioners": bool(practitioners),
         "colours_version": _colours_version(shown),
-        "can_move": request.user.has_perm("calendar_app.change_appointment"),
+        "can_move": can_move,
     }
     return render_page(request, CALENDAR, context, partial="calendar")
 
@@ -551,16 +582,18 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 count=data["count"],
             )
             first = series.appointments.order_by("starts_at").first()
-            return first, f"{data['count']} repeating appointments created."
+            return first, f"{data['count']} repeating appointments created.", False
         booked = appointment_book(**common, client_package=data["client_package"])
-        return booked, "Appointment created."
+        # As saved, with the client, service, practitioner, location and the package as
+        # the credit left it: the panel needs no second read (issue 10).
+        return booked, "Appointment created.", True
 
     sent = submit(form, book, fields_by_code=FIELD_FOR_CODE)
     if sent.ok:
-        appointment, note = sent.result
+        appointment, note, loaded = sent.result
         messages.success(request, note)
         if request.htmx:
-            return _changed(_panel(request, appointment))
+            return _changed(_panel(request, appointment, loaded=loaded))
         return redirect("calendar_app:detail", pk=appointment.pk)
     context = _form_context(request, form, request.POST)
     return render_popup(request, FORM, context, partial="form", status=sent.status)
@@ -735,15 +768,24 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
         "can_cancel": actions.cancel,
         "can_delete": actions.delete,
         "can_invoice": user.has_perm("invoicing.add_invoice")
-        and why_not_invoice_appointment(appointment) is None,
+        and why_not_invoice_appointment(appointment, current=invoice) is None,
         "calendar_url": _calendar_url_for(appointment),
         "in_modal": bool(request.htmx),
         **extra,
     }
 
 
-def _panel(request: HttpRequest, appointment: Appointment, *, status: int = 200, error: str = ""):
-    fresh = _load(appointment.pk)
+def _panel(
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    status: int = 200,
+    error: str = "",
+    loaded: bool = False,
+):
+    """The appointment's panel, read again unless `loaded`: the caller's copy is the row
+    as just saved, with its relations (a new booking)."""
+    fresh = appointment if loaded else _load(appointment.pk)
     return render_popup(
         request, PANEL, _panel_context(request, fresh, error=error), partial="panel", status=status
     )

@@ -25,6 +25,7 @@ from django.utils import timezone
 from clients.models import AccessVia, Client, ClientAccess
 from kernel.audit import client_ip
 from kernel.errors import DomainError, require_perm
+from kernel.records import UNSET
 
 User = AbstractBaseUser
 
@@ -32,14 +33,6 @@ User = AbstractBaseUser
 EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth", "notes")
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-.]{3,}$")
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:

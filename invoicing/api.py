@@ -9,6 +9,7 @@ costs a constant number of queries).
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import django_filters
@@ -22,11 +23,18 @@ from catalog.models import TaxRate
 from clients.models import Client
 from invoicing import services
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
-from invoicing.selectors import invoice_display_status, invoices_with_totals, refunded_amount
+from invoicing.selectors import (
+    invoice_display_status,
+    invoices_list_count,
+    invoices_with_totals,
+    refunded_amount,
+)
 from kernel.api.fields import InputDate, InputModelSerializer
 from kernel.api.filters import OrderingFilter
+from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
+from kernel.pagination import KnownCountPaginator
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
@@ -264,6 +272,19 @@ class InvoiceFilter(django_filters.FilterSet):
         fields = ["client", "status"]
 
 
+class InvoicePagination(Pagination):
+    """Unfiltered, the count comes from the billing list's maintained day totals (exact,
+    `invoices_list_count`): counting every invoice of the practice's history took 50 ms
+    at 190,000 invoices."""
+
+    UNFILTERED = {"page", "page_size", "ordering"}
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if set(request.query_params) <= self.UNFILTERED:
+            self.django_paginator_class = partial(KnownCountPaginator, count=invoices_list_count())
+        return super().paginate_queryset(queryset, request, view)
+
+
 # --------------------------------------------------------------------------- views
 
 
@@ -282,6 +303,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
     serializer_class = InvoiceOut
     filterset_class = InvoiceFilter
+    pagination_class = InvoicePagination
     # A line's invalid value is reported on `lines` (kernel.api.errors).
     error_fields = dict.fromkeys(services.LINE_FIELDS, "lines")
     action_permissions = {

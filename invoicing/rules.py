@@ -27,6 +27,7 @@ from invoicing.selectors import (
 )
 from kernel.errors import DomainError
 from kernel.money import ZERO, format_money
+from kernel.records import UNSET
 
 REFUND_REASON_REQUIRED = "Enter a reason for the refund."
 
@@ -49,12 +50,15 @@ def why_not_invoice_client(client: Client) -> DomainError | None:
     return None
 
 
-def why_not_invoice_appointment(appointment: Appointment) -> DomainError | None:
+def why_not_invoice_appointment(
+    appointment: Appointment, *, current: Invoice | None = UNSET
+) -> DomainError | None:
     """Why "Create invoice" does not apply to `appointment`: it is canceled, it is
-    already on a non-void invoice (one per appointment), or its client is archived."""
+    already on a non-void invoice (one per appointment), or its client is archived.
+    `current`: that invoice when the caller has just read it (`current_invoice_for_appointment`)."""
     if appointment.status == AppointmentStatus.CANCELED:
         return DomainError("appointment_canceled", "This appointment is canceled.")
-    existing = current_invoice_for_appointment(appointment)
+    existing = current_invoice_for_appointment(appointment) if current is UNSET else current
     if existing is not None:
         return already_invoiced("This appointment", existing)
     return why_not_invoice_client(appointment.client)

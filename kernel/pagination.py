@@ -61,6 +61,19 @@ class CappedPaginator(Paginator):
         return f"{self.shown_limit:,}"
 
 
+class KnownCountPaginator(Paginator):
+    """A Paginator told its count by the caller, who keeps it another way (a maintained
+    total) rather than counting every row."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
+
+
 def paginate_capped(
     request: HttpRequest, queryset, per_page: int = 25, cap: int = COUNT_CAP
 ) -> Page:

@@ -13,6 +13,16 @@ from django.db.models.functions import Lower
 from kernel.errors import DomainError
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# A keyword argument's default meaning "not given" where None is a value: an update's
+# field left alone, or a value the callee reads itself when the caller has not.
+UNSET: Any = _Unset()
+
+
 def clean_name(value: str, *, what: str, max_length: int, field: str = "name") -> str:
     name = " ".join((value or "").split())
     if not name:

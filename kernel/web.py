@@ -15,6 +15,7 @@ from django.db import transaction
 from django.forms.renderers import TemplatesSetting
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
@@ -46,6 +47,14 @@ def htmx_request(request: HttpRequest) -> HtmxDetails | None:
     """django-htmx's details of an htmx request, or None for a plain request."""
     details = getattr(request, "htmx", None)
     return details if details else None
+
+
+def pk_url(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for many pks at the cost of one `reverse()` (a page
+    linking hundreds of rows; each `reverse()` or `{% url %}` costs ~30 us)."""
+    marker = 918273645
+    before, after = reverse(name, args=[marker]).split(str(marker))
+    return lambda pk: f"{before}{int(pk)}{after}"
 
 
 def render_page(

@@ -206,3 +206,28 @@ def test_void_a_payment(as_accountant, world):
 
 def test_status_values_match_the_model():
     assert {s.value for s in InvoiceStatus} == {"draft", "open", "paid", "void"}
+
+
+def test_the_unfiltered_list_counts_from_the_day_totals_exactly(as_accountant, world):
+    """Issue 10: `count` without filters comes from the billing day totals (Draft and Void
+    counted through their index), never a count of every invoice; it stays exact."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    as_accountant.post(f"{V1}/invoices/{world.unpaid.pk}/void/", {"reason": "Twice"})
+    as_accountant.post(f"{V1}/invoices/", _new_invoice(world))
+    assert {i.status for i in Invoice.objects.all()} >= {"draft", "open", "void"}
+    with CaptureQueriesContext(connection) as queries:
+        body = as_accountant.get(f"{V1}/invoices/", {"page_size": 1}).json()
+    assert body["count"] == Invoice.objects.count()
+    assert body["next"] is not None
+    assert not [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith('SELECT COUNT(*) AS "__count" FROM "invoicing_invoice"')
+        and "WHERE" not in q["sql"]
+    ]
+    ordered = as_accountant.get(f"{V1}/invoices/", {"ordering": "number"}).json()
+    assert ordered["count"] == Invoice.objects.count()
+    void = as_accountant.get(f"{V1}/invoices/", {"status": "void"}).json()
+    assert void["count"] == Invoice.objects.filter(status="void").count()

@@ -3,6 +3,7 @@ the floor end to end (marked `bench`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -191,3 +192,43 @@ def test_quick_floor_run_end_to_end(db, tmp_path):
         assert float(cells[1].replace(",", "")) > 0  # requests/s
         assert cells[5] == "1.00"
         assert "errors" not in line
+
+
+def test_booking_slots_fill_a_day_then_the_next_and_rotate_packages():
+    setup = run.BookingSetup(
+        client=1,
+        practitioner=2,
+        location=3,
+        service=4,
+        packages=[10, 11],
+        first_day=dt.date(2027, 1, 4),
+    )
+    assert (setup.form(0)["date"], setup.form(0)["start_time"]) == ("2027-01-04", "07:00")
+    assert setup.form(47)["start_time"] == "18:45"
+    assert (setup.form(48)["date"], setup.form(48)["start_time"]) == ("2027-01-05", "07:00")
+    assert setup.form(run.CREDITS_A_PACKAGE - 1)["client_package"] == "10"
+    assert setup.form(run.CREDITS_A_PACKAGE)["client_package"] == "11"
+    bodies = run.booking_bodies(setup, range(2), "tok", "r1")
+    assert "form_key=bench-r1-1" in bodies[1] and "csrfmiddlewaretoken=tok" in bodies[0]
+
+
+def test_booking_script_posts_each_body_in_turn(tmp_path):
+    script = run.booking_script(["a=1", "b=2"], tmp_path / "s.lua").read_text()
+    assert '"a=1",' in script and '"b=2",' in script
+    assert 'wrk.format("POST", nil, nil, bodies[math.min(i, #bodies)])' in script
+
+
+def test_burst_table_judges_the_bookings_p99_and_shows_the_ledger():
+    bookings = run.BurstResult(
+        name="50 bookings",
+        latencies_ms=[100.0] * 49 + [250.0],
+        statuses=[200] * 50,
+        note="50 credits used for 50 bookings, ledger exact",
+    )
+    floor = run.BurstResult(name="floor", latencies_ms=[5.0] * 50, statuses=[200] * 50)
+    lines = run.burst_table([floor, bookings])
+    assert lines[1][-1] == ""
+    assert lines[2][2] == "50"
+    assert lines[2][-1] == "ok; 50 credits used for 50 bookings, ledger exact"
+    bookings.latencies_ms[-1] = 400.0
+    assert run.burst_table([bookings])[1][-1].startswith("BELOW")

@@ -20,7 +20,7 @@ from calendar_app.services import (
 )
 from packages.selectors import ledger_discrepancies
 from tests.factories import ClientFactory, PackageFactory, ServiceFactory, next_local
-from tests.refusals import refusal
+from tests.refusals import refusal, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +121,28 @@ def test_a_session_may_not_overlap_another_appointment_of_the_practitioner(
 def test_a_class_cannot_be_booked_over_an_appointment(practice, pilates, reception):
     practice.book(by=reception, starts_at=next_local(hour=8))
     refusal(lambda: _join(practice, pilates, reception), "overlap")
+
+
+def test_joining_a_session_names_the_clash_found_by_the_constraint(practice, pilates, reception):
+    """Booking has no overlap pre-check (issue 10): the exclusion constraint refuses and
+    the message names the other appointment, never the session's own attendees."""
+    first = _join(practice, pilates, reception)
+    _join(practice, pilates, reception)
+    for attendee in Appointment.objects.filter(class_session_id=first.class_session_id):
+        appointment_cancel(appointment=attendee, reason=practice.reason, by=reception)
+    ordinary = practice.book(by=reception, starts_at=next_local(hour=8) + dt.timedelta(minutes=30))
+    with refused("overlap") as refusal_info:
+        _join(practice, pilates, reception)
+    at = timezone.localtime(ordinary.starts_at).strftime("%H:%M")
+    assert refusal_info.value.message.endswith(f", {at}).")
+    # the session's attendees still join one another without an overlap
+    joined = [_join(practice, pilates, reception, starts_at=next_local(hour=11)) for _ in range(3)]
+    assert len({a.class_session_id for a in joined}) == 1
+    refusal(
+        lambda: _join(practice, pilates, reception, starts_at=next_local(hour=11)),
+        "class_full",
+        message="This class is full (3 of 3).",
+    )
 
 
 def test_the_database_refuses_an_overlapping_session(practice, pilates, reception):

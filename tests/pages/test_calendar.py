@@ -18,7 +18,13 @@ from calendar_app.models import Appointment, AppointmentStatus, Practitioner
 from calendar_app.services import appointment_book_series
 from invoicing.models import Invoice
 from packages.models import ClientPackage
-from tests.factories import ClientFactory, LocationFactory, PractitionerFactory, next_local
+from tests.factories import (
+    ClientFactory,
+    LocationFactory,
+    PractitionerFactory,
+    UserFactory,
+    next_local,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -203,6 +209,18 @@ def test_week_view_shows_seven_days_of_the_first_practitioner(staff, practice, r
     assert page.count('class="cal__col') == 7
     assert "Jo Citizen" in page
     assert "14:00" in page
+
+
+def test_week_view_opens_on_the_users_own_practitioner(client, practice, practitioner_user):
+    PractitionerFactory(name="Zed Own", user=practitioner_user)
+    PractitionerFactory(name="Zed Archived", archived=True)
+    client.force_login(practitioner_user)
+    page = client.get(reverse("calendar_app:calendar"), {"view": "week"}).content.decode()
+    assert "Zed Own" in page.split('class="page-header__meta">')[1].split("</p>")[0]
+    client.force_login(UserFactory(username="nobody", role="Reception"))
+    other = client.get(reverse("calendar_app:calendar"), {"view": "week"}).content.decode()
+    first = practice.practitioner.name  # by name, before "Zed Own"
+    assert first in other.split('class="page-header__meta">')[1].split("</p>")[0]
 
 
 def test_canceled_appointments_are_hidden_unless_asked_for(staff, practice, reception):
@@ -441,6 +459,25 @@ def test_create_by_htmx_shows_the_panel_and_refreshes_the_calendar(staff, practi
     assert "Linked to package: Physio Starter Pack" in _text(response)
     assert "<html" not in page
     assert "Appointment created." in page  # delivered with the HTMX response
+
+
+def test_the_panel_after_booking_is_the_panel_read_afresh(staff, practice):
+    """Issue 10: after a booking the panel is drawn from the rows as just saved (no second
+    read); it must show exactly what reading them again shows, credits included."""
+    package = practice.sell()
+    response = staff.post(
+        reverse("calendar_app:create"), _booking(practice, client_package=package.pk), **HTMX
+    )
+    appointment = Appointment.objects.get()
+    again = staff.get(reverse("calendar_app:detail", args=[appointment.pk]), **HTMX)
+
+    def panel(html: str) -> str:
+        html = re.sub(r'name="(csrfmiddlewaretoken|form_key)" value="[^"]*"', "", html)
+        html = re.sub(r"\s+", " ", html)
+        return html.split('<div id="messages"')[0]  # the message comes with the POST only
+
+    assert panel(response.content.decode()) == panel(again.content.decode())
+    assert "Remaining 3 of 4 credits · Physio follow-up: 1 of 3 used" in _text(response)
 
 
 def test_create_refusal_no_credits_left_is_409_and_nothing_saved(staff, practice, reception):

@@ -170,3 +170,21 @@ def test_read_only_roles_see_no_actions(client, practice, pilates, accountant):
 
 def test_unknown_session_is_404(staff):
     assert staff.get(reverse("calendar_app:class_session", args=[999999])).status_code == 404
+
+
+def test_the_class_block_is_built_escaped(staff, practice):
+    """The block is built in Python (calendar_app.grid, issue 10): every name escaped."""
+    tricky = ServiceFactory(name="Pilates <b>& stretch</b>", duration_minutes=60, capacity=8)
+    first = _attend(practice, tricky)
+    page = _calendar(staff).content.decode()
+    session_url = reverse("calendar_app:class_session", args=[first.class_session_id])
+    assert "<b>&" not in page
+    assert (
+        f'href="{session_url}" hx-get="{session_url}" data-row="9" data-span="4" '
+        f'data-class-session="{first.class_session_id}" '
+        'title="09:00–10:00 Pilates &lt;b&gt;&amp; stretch&lt;/b&gt;: 1 of 8 booked, Main Street">'
+        '<span class="cal__appt-line"><span class="cal__appt-time">09:00</span> '
+        '<span class="cal__appt-client">Pilates &lt;b&gt;&amp; stretch&lt;/b&gt;</span></span> '
+        '<span class="cal__appt-service cal__appt-places">1 of 8 booked</span> '
+        '<span class="cal__appt-loc">Main Street</span></a>'
+    ) in page

@@ -106,3 +106,27 @@ def test_parallel_requests_from_many_connections_let_exactly_the_limit_through(r
         statuses = list(pool.map(lambda _: one_request(), range(total)))
     assert statuses.count(200) == limit
     assert statuses.count(429) == total - limit
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_count_commits_without_waiting_for_the_disk_and_nothing_else_does():
+    """Issue 10: alone, the count's statement commits asynchronously and the setting ends
+    with it; inside a caller's transaction (whose writes must be durable) it is left on."""
+    from django.db import transaction
+
+    assert _synchronous_commit() == "on"
+    count_request("sync:alone", limit=10, seconds=60)
+    assert _synchronous_commit() == "on"  # only for that statement's own transaction
+    with transaction.atomic():
+        count_request("sync:inside", limit=10, seconds=60)
+        assert _synchronous_commit() == "on"
+    with CaptureQueriesContext(connection) as alone:
+        count_request("sync:alone", limit=10, seconds=60)
+    assert "set_config('synchronous_commit', 'off', true)" in alone[0]["sql"]
+    assert count_request("sync:alone", limit=10, seconds=60)[0] == 3
