@@ -548,6 +548,8 @@ PACKAGE_PAYMENT_STATUSES: dict[str, str] = {
     "unpaid": "Unpaid",
     "not_invoiced": "Not invoiced",
 }
+# The same as choices (the API field and its schema name, ClientPackagePaymentStatusEnum).
+PACKAGE_PAYMENT_CHOICES: list[tuple[str, str]] = list(PACKAGE_PAYMENT_STATUSES.items())
 
 
 def _column(invoices: QuerySet[Invoice], name: str) -> Subquery:
