@@ -387,6 +387,7 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "calendar_app.models.AppointmentStatus",
         "InvoiceStatusEnum": "invoicing.models.InvoiceStatus",
         "PaymentStatusEnum": "invoicing.models.PaymentStatus",
+        "ClientPackagePaymentStatusEnum": "invoicing.selectors.PACKAGE_PAYMENT_CHOICES",
         "PackageKindEnum": "catalog.models.PackageKind",
         "PeriodUnitEnum": "catalog.models.PeriodUnit",
         "LedgerKindEnum": "packages.models.LedgerKind",

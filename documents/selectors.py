@@ -18,8 +18,9 @@ from documents.links import raw_part, token_hash
 from documents.models import DocumentKind, DocumentSending, InvoiceLink
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from invoicing.selectors import invoice_display_status, invoice_totals, invoices_with_totals
-from kernel.money import ZERO, to_money
+from kernel.money import ZERO
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
+from packages.selectors import credits_value, package_net_price
 from practice.models import PracticeLogo, PracticeSettings
 
 
@@ -133,23 +134,6 @@ def receipt_document(payment: Payment) -> Document:
 
 
 # ------------------------------------------------------------------ package statement
-
-
-def package_net_price(client_package: ClientPackage, prices_include_tax: bool) -> Decimal:
-    """P of DOMAIN.md "Value of credits": the package's price net of tax (the tax part
-    rounded half up to the cent, as the liability report takes it)."""
-    price = client_package.price
-    rate = client_package.tax_rate.rate if client_package.tax_rate is not None else None
-    if prices_include_tax and rate:
-        return price - to_money(price * rate / (Decimal(100) + rate))
-    return price
-
-
-def credits_value(price: Decimal, credits: int, used: int) -> Decimal:
-    """V(k) = P × k ÷ C rounded half up to the cent (DOMAIN.md "Value of credits")."""
-    if credits <= 0:
-        return ZERO
-    return to_money(price * used / credits)
 
 
 @dataclass

@@ -43,6 +43,7 @@ from invoicing.models import (
 )
 from kernel.money import ZERO, to_money
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
+from packages.selectors import credits_value, package_net_price
 from practice.models import PracticeSettings, RefundMethod
 
 # Sums of money are computed as PostgreSQL's unbounded `numeric`, never cast to the
@@ -458,11 +459,6 @@ class UnusedValue:
         return self.invoice is not None and self.invoice.status == InvoiceStatus.DRAFT
 
 
-def _half_up_share(amount: Decimal, part: int, whole: int) -> Decimal:
-    """amount × part ÷ whole, rounded half up to the cent (V(k) of DOMAIN.md)."""
-    return to_money(amount * part / whole) if whole else ZERO
-
-
 def client_package_unused_value(
     client_package: ClientPackage, *, method: str | None = None
 ) -> UnusedValue:
@@ -485,7 +481,7 @@ def client_package_unused_value(
     rate = client_package.tax_rate.rate if client_package.tax_rate is not None else ZERO
     include = practice.prices_include_tax
     price = client_package.price
-    price_net = price - to_money(price * rate / (100 + rate)) if include else price
+    price_net = package_net_price(client_package, include)
     gross_price = price if include else price + to_money(price * rate / 100)
     credits, consumed = client_package.credits, client_package.consumed
     unused = max(credits - consumed, 0)
@@ -506,7 +502,7 @@ def client_package_unused_value(
         value = max(gross_price - to_money(used_price), ZERO)
         net = value - to_money(value * rate / (100 + rate))
     else:
-        net = price_net - _half_up_share(price_net, consumed, credits) if credits else ZERO
+        net = price_net - credits_value(price_net, credits, consumed) if credits else ZERO
         value = min(net + to_money(net * rate / 100), gross_price)
     invoice = current_invoice_for_client_package(client_package)
     paid = ZERO
@@ -548,6 +544,8 @@ PACKAGE_PAYMENT_STATUSES: dict[str, str] = {
     "unpaid": "Unpaid",
     "not_invoiced": "Not invoiced",
 }
+# The same as choices (the API field and its schema name, ClientPackagePaymentStatusEnum).
+PACKAGE_PAYMENT_CHOICES: list[tuple[str, str]] = list(PACKAGE_PAYMENT_STATUSES.items())
 
 
 def _column(invoices: QuerySet[Invoice], name: str) -> Subquery:

@@ -34,7 +34,7 @@ from clients.api import ClientReadsLogged
 from clients.models import Client
 from invoicing.api import MONEY, InvoiceOut, invoice_for_output
 from invoicing.models import InvoiceLine, PaymentMethod, SaleInvoicing
-from invoicing.selectors import PACKAGE_PAYMENT_STATUSES, client_packages_with_payment
+from invoicing.selectors import PACKAGE_PAYMENT_CHOICES, client_packages_with_payment
 from invoicing.services import (
     client_package_cancel_with_refund,
     client_package_sell,
@@ -88,7 +88,7 @@ class ClientPackageOut(serializers.ModelSerializer):
         help_text="Ids of the invoices with a line for this package (void ones too)."
     )
     payment_status = serializers.ChoiceField(
-        choices=list(PACKAGE_PAYMENT_STATUSES.items()),
+        choices=PACKAGE_PAYMENT_CHOICES,
         read_only=True,
         help_text=(
             "From the package's current (non-void) invoice: `paid` (the invoice is Paid), "

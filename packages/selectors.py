@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Service
 from clients.models import Client
+from kernel.money import ZERO, to_money
 from packages.chain import broken_links
 from packages.models import (
     ClientPackage,
@@ -258,3 +260,23 @@ def ledger_discrepancies(
     found.extend(_link_discrepancies(client_package_ids))
     found.extend(ChainBreak(*pair) for pair in broken_links(CreditLedgerEntry, client_package_ids))
     return found
+
+
+# ------------------------------------------------ value of credits (DOMAIN.md)
+
+
+def package_net_price(client_package: ClientPackage, prices_include_tax: bool) -> Decimal:
+    """P of DOMAIN.md "Value of credits": the package's price net of tax (the tax part
+    rounded half up to the cent, as the liability report takes it)."""
+    price = client_package.price
+    rate = client_package.tax_rate.rate if client_package.tax_rate is not None else None
+    if prices_include_tax and rate:
+        return price - to_money(price * rate / (Decimal(100) + rate))
+    return price
+
+
+def credits_value(price: Decimal, credits: int, used: int) -> Decimal:
+    """V(k) = P × k ÷ C rounded half up to the cent (DOMAIN.md "Value of credits")."""
+    if credits <= 0:
+        return ZERO
+    return to_money(price * used / credits)

@@ -143,47 +143,54 @@ def index(request: HttpRequest) -> HttpResponse:
     return _index_page(request)
 
 
-@require_POST
-@staff_view(SETTINGS)
-def practice_details(request: HttpRequest) -> HttpResponse:
-    form = PracticeDetailsForm.for_settings(PracticeSettings.load(), request.POST)
+def _save_card(request, form_class, update, *, form_kw: str, card: str, saved: str):
+    """One card of the Settings page saved on its own: the form, then the service; a
+    refusal re-renders the card with the errors beside the fields."""
+    form = form_class.for_settings(PracticeSettings.load(), request.POST)
     status = 200
     if not form.is_valid():
         status = INVALID
     else:
         try:
-            services.practice_details_update(**form.cleaned_data, by=request.user)
+            update(**form.cleaned_data, by=request.user)
         except DomainError as exc:
             status = _refused(form, exc)
     if status != 200:
-        return _index_page(request, practice_form=form, status=status, partial="practice_card")
-    messages.success(request, "Practice details saved.")
+        return _index_page(request, **{form_kw: form}, status=status, partial=card)
+    messages.success(request, saved)
     if request.htmx:
-        return _index_page(request, partial="practice_card")
+        return _index_page(request, partial=card)
     return redirect("settings:index")
+
+
+@require_POST
+@staff_view(SETTINGS)
+def practice_details(request: HttpRequest) -> HttpResponse:
+    return _save_card(
+        request,
+        PracticeDetailsForm,
+        services.practice_details_update,
+        form_kw="practice_form",
+        card="practice_card",
+        saved="Practice details saved.",
+    )
 
 
 @require_POST
 @staff_view(SETTINGS)
 def invoice_settings(request: HttpRequest) -> HttpResponse:
-    form = InvoiceSettingsForm.for_settings(PracticeSettings.load(), request.POST)
-    status = 200
-    if not form.is_valid():
-        status = INVALID
-    else:
-        values = dict(form.cleaned_data)
-        method = values.pop("default_payment_method")
-        try:
-            services.invoice_settings_update(**values, by=request.user)
-            invoicing_services.payment_method_set_default(method=method, by=request.user)
-        except DomainError as exc:
-            status = _refused(form, exc)
-    if status != 200:
-        return _index_page(request, invoice_form=form, status=status, partial="invoice_card")
-    messages.success(request, "Invoice settings saved.")
-    if request.htmx:
-        return _index_page(request, partial="invoice_card")
-    return redirect("settings:index")
+    def update(*, default_payment_method, by, **values) -> None:
+        services.invoice_settings_update(**values, by=by)
+        invoicing_services.payment_method_set_default(method=default_payment_method, by=by)
+
+    return _save_card(
+        request,
+        InvoiceSettingsForm,
+        update,
+        form_kw="invoice_form",
+        card="invoice_card",
+        saved="Invoice settings saved.",
+    )
 
 
 @require_POST
@@ -209,23 +216,14 @@ def document_settings(request: HttpRequest) -> HttpResponse:
 @staff_view(SETTINGS)
 def cancellation_settings(request: HttpRequest) -> HttpResponse:
     """Missed and refunds (issue 13): what Missed does, how unused credits are valued."""
-    form = CancellationSettingsForm.for_settings(PracticeSettings.load(), request.POST)
-    status = 200
-    if not form.is_valid():
-        status = INVALID
-    else:
-        try:
-            services.cancellation_settings_update(**form.cleaned_data, by=request.user)
-        except DomainError as exc:
-            status = _refused(form, exc)
-    if status != 200:
-        return _index_page(
-            request, cancellation_form=form, status=status, partial="cancellation_card"
-        )
-    messages.success(request, "Missed and refund settings saved.")
-    if request.htmx:
-        return _index_page(request, partial="cancellation_card")
-    return redirect("settings:index")
+    return _save_card(
+        request,
+        CancellationSettingsForm,
+        services.cancellation_settings_update,
+        form_kw="cancellation_form",
+        card="cancellation_card",
+        saved="Missed and refund settings saved.",
+    )
 
 
 # ------------------------------------------------------------ the simple lists

@@ -11,11 +11,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from invoicing.models import Invoice, Refund
-from invoicing.services import invoice_finalize, invoice_for_client_package, payment_record
 from packages.models import ClientPackage
 from practice.models import LateAction, PracticeSettings
-from tests.factories import CancellationReasonFactory, PackageFactory, TaxRateFactory
-from tests.invoicing.helpers import cash
+from tests.factories import CancellationReasonFactory
+from tests.invoicing.helpers import sold_and_paid
 
 
 def _soon(hours: int) -> dt.datetime:
@@ -68,26 +67,7 @@ def test_missed_popup_shows_the_fee(live, sign_in, screenshot, practice, recepti
 
 
 def test_admin_cancels_a_package_with_a_refund(live, sign_in, screenshot, practice, admin_user):
-    package = PackageFactory(
-        name="Ten",
-        credits=10,
-        price=Decimal("110.00"),
-        tax_rate=TaxRateFactory(rate=Decimal("10.00")),
-        services=[practice.follow_up],
-    )
-    sold = practice.sell(package, by=admin_user)
-    for day in range(3):
-        practice.book(by=admin_user, days=day + 1, client_package=sold)
-    invoice = invoice_finalize(
-        invoice=invoice_for_client_package(
-            client_package=sold,
-            practitioner=practice.practitioner,
-            location=practice.location,
-            by=admin_user,
-        ),
-        by=admin_user,
-    )
-    payment_record(invoice=invoice, amount="110.00", method=cash(), by=admin_user)
+    sold, _ = sold_and_paid(practice, by=admin_user)
     page = sign_in(admin_user)
     page.goto(f"{live.url}/packages/{sold.pk}/")
     page.get_by_role("link", name="Cancel package").click()

@@ -11,12 +11,12 @@ from django.utils import timezone
 from documents.rendering import document_pdf
 from documents.selectors import (
     client_statement_document,
-    credits_value,
     invoice_document,
     package_statement_document,
     package_statement_rows,
     receipt_document,
 )
+from packages.selectors import credits_value
 from tests.documents.conftest import pdf_text
 
 

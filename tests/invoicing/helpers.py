@@ -49,3 +49,32 @@ def db_state() -> dict[str, list[dict]]:
 def refused(code: str, **expected):
     """Expect a DomainError with `code`, and the database exactly as it was before."""
     return refusals.refused(code, unchanged=db_state, **expected)
+
+
+def sold_and_paid(practice, package=None, *, by, used=3, paid="110.00", finalize=True):
+    """`package` (default: 10 credits for 110.00 including 10% tax, net 100.00) sold to
+    the practice's client, `used` credits linked, invoiced; finalized and paid `paid`
+    unless `finalize` is False (a Draft). Returns the fresh client package and invoice."""
+    from invoicing.services import invoice_for_client_package, payment_record
+    from packages.models import ClientPackage
+    from tests.factories import PackageFactory, TaxRateFactory
+
+    if package is None:
+        package = PackageFactory(
+            name="Ten",
+            credits=10,
+            price=Decimal("110.00"),
+            tax_rate=TaxRateFactory(rate=Decimal("10.00")),
+            services=[practice.follow_up],
+        )
+    sold = practice.sell(package, by=by)
+    for day in range(used):
+        practice.book(by=by, days=day + 1, client_package=sold)
+    invoice = invoice_for_client_package(
+        client_package=sold, practitioner=practice.practitioner, location=practice.location, by=by
+    )
+    if finalize:
+        invoice = invoice_finalize(invoice=invoice, by=by)
+        if Decimal(paid):
+            payment_record(invoice=invoice, amount=paid, method=cash(), by=by)
+    return ClientPackage.objects.get(pk=sold.pk), invoice

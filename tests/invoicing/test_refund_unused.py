@@ -10,15 +10,13 @@ from invoicing.models import InvoiceStatus, Refund
 from invoicing.selectors import client_package_unused_value, invoice_totals
 from invoicing.services import (
     client_package_cancel_with_refund,
-    invoice_finalize,
-    invoice_for_client_package,
     payment_record,
 )
 from packages.models import ClientPackage
 from practice.models import PracticeSettings, RefundMethod
 from reports.selectors import package_liability
 from tests.factories import PackageFactory, TaxRateFactory
-from tests.invoicing.helpers import cash, refused
+from tests.invoicing.helpers import cash, refused, sold_and_paid
 
 pytestmark = pytest.mark.django_db
 
@@ -38,20 +36,6 @@ def ten_for_110(practice):
         tax_rate=TaxRateFactory(rate=Decimal("10.00")),
         services=[practice.follow_up],
     )
-
-
-def sold_and_paid(practice, package, *, by, used=3, paid="110.00", finalize=True):
-    sold = practice.sell(package, by=by)
-    for day in range(used):
-        practice.book(by=by, days=day + 1, client_package=sold)
-    invoice = invoice_for_client_package(
-        client_package=sold, practitioner=practice.practitioner, location=practice.location, by=by
-    )
-    if finalize:
-        invoice = invoice_finalize(invoice=invoice, by=by)
-        if Decimal(paid):
-            payment_record(invoice=invoice, amount=paid, method=cash(), by=by)
-    return ClientPackage.objects.get(pk=sold.pk), invoice
 
 
 def test_liability_method_is_unused_net_value_plus_its_tax(practice, ten_for_110, admin_user):

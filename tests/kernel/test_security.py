@@ -132,6 +132,8 @@ def test_check_deploy_is_clean_with_production_settings():
         # Two roles, as README: Deploy says (no connection is made).
         "DATABASE_URL": "postgres://caspen_app:a@db.example.org:5432/caspen",
         "DATABASE_OWNER_URL": "postgres://caspen_owner:b@db.example.org:5432/caspen",
+        # A mail server, as README: Configuration says (without it the check warns).
+        "EMAIL_URL": "smtp://caspen:c@mail.example.org:587",
     }
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

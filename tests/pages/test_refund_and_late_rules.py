@@ -10,11 +10,10 @@ from django.urls import reverse
 
 from calendar_app.models import Appointment, AppointmentStatus, CancellationReason
 from invoicing.models import Invoice, Refund
-from invoicing.services import invoice_finalize, invoice_for_client_package, payment_record
 from packages.models import ClientPackage
 from practice.models import LateAction, PracticeSettings
-from tests.factories import CancellationReasonFactory, PackageFactory, TaxRateFactory
-from tests.invoicing.helpers import cash
+from tests.factories import CancellationReasonFactory
+from tests.invoicing.helpers import sold_and_paid
 
 pytestmark = pytest.mark.django_db
 
@@ -23,27 +22,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def paid_package(practice, admin_user):
-    package = PackageFactory(
-        name="Ten",
-        credits=10,
-        price=Decimal("110.00"),
-        tax_rate=TaxRateFactory(rate=Decimal("10.00")),
-        services=[practice.follow_up],
-    )
-    sold = practice.sell(package, by=admin_user)
-    for day in range(3):
-        practice.book(by=admin_user, days=day + 1, client_package=sold)
-    invoice = invoice_finalize(
-        invoice=invoice_for_client_package(
-            client_package=sold,
-            practitioner=practice.practitioner,
-            location=practice.location,
-            by=admin_user,
-        ),
-        by=admin_user,
-    )
-    payment_record(invoice=invoice, amount="110.00", method=cash(), by=admin_user)
-    return sold
+    """10 credits for 110.00 incl. 10% tax, 3 used, invoiced and paid in full."""
+    return sold_and_paid(practice, by=admin_user)[0]
 
 
 def as_user(client, user):
