@@ -120,6 +120,9 @@ def test_the_count_commits_without_waiting_for_the_disk_and_nothing_else_does():
     with it; inside a caller's transaction (whose writes must be durable) it is left on."""
     from django.db import transaction
 
+    # The project's local cluster (.ci/devdb.sh) runs with it off: start this session on.
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")
     assert _synchronous_commit() == "on"
     count_request("sync:alone", limit=10, seconds=60)
     assert _synchronous_commit() == "on"  # only for that statement's own transaction
@@ -130,3 +133,5 @@ def test_the_count_commits_without_waiting_for_the_disk_and_nothing_else_does():
         count_request("sync:alone", limit=10, seconds=60)
     assert "set_config('synchronous_commit', 'off', true)" in alone[0]["sql"]
     assert count_request("sync:alone", limit=10, seconds=60)[0] == 3
+    with connection.cursor() as cursor:
+        cursor.execute("RESET synchronous_commit")
