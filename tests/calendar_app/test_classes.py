@@ -40,6 +40,21 @@ def _join(practice, pilates, reception, client=None, **kwargs):
     )
 
 
+def _set_capacity(pilates, capacity, by):
+    """The class's capacity changed in Catalog after people booked."""
+    from catalog.services import service_update
+
+    service_update(
+        service=pilates,
+        name=pilates.name,
+        category=None,
+        duration_minutes=60,
+        price=pilates.price,
+        capacity=capacity,
+        by=by,
+    )
+
+
 def _raw(practice, service, starts_at, ends_at, session=None) -> Appointment:
     """An appointment row written straight to the database, past the services."""
     return Appointment.objects.create(
@@ -274,17 +289,7 @@ def test_editing_an_attendee_in_an_overfull_session_keeps_their_place(
 ):
     """The capacity lowered after booking: those booked stay and can be edited."""
     attendees = [_join(practice, pilates, reception) for _ in range(3)]
-    from catalog.services import service_update
-
-    service_update(
-        service=pilates,
-        name=pilates.name,
-        category=None,
-        duration_minutes=60,
-        price=pilates.price,
-        capacity=2,
-        by=admin_user,
-    )
+    _set_capacity(pilates, 2, by=admin_user)
     appointment_edit(appointment=attendees[0], notes="Bring a towel", by=reception)
     refusal(
         lambda: _join(practice, pilates, reception),
@@ -422,18 +427,8 @@ def test_this_and_following_of_a_repeating_attendee(practice, pilates, reception
 def test_a_class_made_ordinary_keeps_its_sessions(practice, pilates, reception, admin_user):
     """Capacity lowered to 1 with attendees booked: they stay and can be edited; nobody
     joins; a new time is an ordinary appointment."""
-    from catalog.services import service_update
-
     attendees = [_join(practice, pilates, reception) for _ in range(2)]
-    service_update(
-        service=pilates,
-        name=pilates.name,
-        category=None,
-        duration_minutes=60,
-        price=pilates.price,
-        capacity=1,
-        by=admin_user,
-    )
+    _set_capacity(pilates, 1, by=admin_user)
     edited = appointment_edit(appointment=attendees[1], notes="Knee brace", by=reception)
     assert edited.class_session_id == attendees[0].class_session_id
     refusal(
