@@ -44,7 +44,7 @@ def test_the_client_views_and_downloads_the_invoice_without_signing_in(billed, c
     [
         lambda token: "nonsense",
         lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),  # signature altered
-        lambda token: "X" + token[1:],  # random part altered
+        lambda token: ("Y" if token[0] == "X" else "X") + token[1:],  # random part altered
         lambda token: token.split(":")[0],  # signature missing
     ],
     ids=["random", "bad-signature", "bad-token", "unsigned"],
