@@ -62,6 +62,7 @@ from calendar_app.services import (
 from catalog.models import Service
 from clients import selectors as client_selectors
 from clients.models import Client
+from documents.selectors import appointment_emails
 from invoicing.rules import why_not_invoice_appointment
 from invoicing.selectors import (
     PACKAGE_PAYMENT_STATUSES,
@@ -762,6 +763,7 @@ def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> d
         "matches": matches,
         "series_text": _series_text(appointment),
         "invoice": invoice,
+        "emails": appointment_emails(appointment),
         "can_edit": actions.edit,
         "can_arrive": actions.arrive,
         "can_miss": actions.miss,

@@ -36,14 +36,14 @@ class ClientAdmin(ServiceAdminMixin, admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["first_name", "last_name", "date_of_birth", "archived"]}),
-        ("Contact", {"fields": ["email", "phone"]}),
+        ("Contact", {"fields": ["email", "email_opt_out", "phone"]}),
         ("Notes", {"fields": ["notes"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # A new client is never archived at once; the record times do not exist yet.
     add_fieldsets = [
         (None, {"fields": ["first_name", "last_name", "date_of_birth"]}),
-        ("Contact", {"fields": ["email", "phone"]}),
+        ("Contact", {"fields": ["email", "email_opt_out", "phone"]}),
         ("Notes", {"fields": ["notes"]}),
     ]
     actions = ["archive_clients", "restore_clients"]

@@ -36,6 +36,7 @@ class ClientOut(serializers.ModelSerializer):
             "first_name",
             "last_name",
             "email",
+            "email_opt_out",
             "phone",
             "date_of_birth",
             "notes",
@@ -47,7 +48,15 @@ class ClientOut(serializers.ModelSerializer):
 class ClientIn(InputModelSerializer):
     class Meta:
         model = Client
-        fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes"]
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "email_opt_out",
+            "phone",
+            "date_of_birth",
+            "notes",
+        ]
 
 
 class ClientEditIn(InputModelSerializer):
@@ -57,7 +66,16 @@ class ClientEditIn(InputModelSerializer):
 
     class Meta:
         model = Client
-        fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes", "archived"]
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "email_opt_out",
+            "phone",
+            "date_of_birth",
+            "notes",
+            "archived",
+        ]
         extra_kwargs = {name: {"required": False} for name in fields}
 
 

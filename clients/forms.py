@@ -42,6 +42,11 @@ class ClientForm(forms.Form):
         max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
     email = forms.EmailField(required=False, max_length=254)
+    email_opt_out = forms.BooleanField(
+        label="No email",
+        required=False,
+        help_text="Send this client no appointment confirmations or reminders.",
+    )
     phone = forms.CharField(
         required=False,
         max_length=40,

@@ -18,6 +18,13 @@ class Client(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
+    # Issue 14: appointment confirmations and reminders are not emailed to this client
+    # (documents staff choose to send, such as an invoice, still are).
+    email_opt_out = models.BooleanField(
+        "No email",
+        default=False,
+        help_text="Send this client no appointment confirmations or reminders.",
+    )
     phone = models.CharField(max_length=40, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     notes = models.TextField(blank=True)

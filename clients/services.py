@@ -30,7 +30,15 @@ from kernel.records import UNSET
 User = AbstractBaseUser
 
 # The fields staff edit; everything else (archived, timestamps) has its own service.
-EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth", "notes")
+EDITABLE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "email_opt_out",
+    "phone",
+    "date_of_birth",
+    "notes",
+)
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-.]{3,}$")
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
@@ -57,6 +65,9 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
                     field=name,
                 )
             cleaned[name] = value
+            continue
+        if name == "email_opt_out":
+            cleaned[name] = bool(value)
             continue
         text = "" if value is None else str(value)
         text = text if name == "notes" else " ".join(text.split())
@@ -95,6 +106,7 @@ def client_create(
     first_name: str,
     last_name: str,
     email: str = "",
+    email_opt_out: bool = False,
     phone: str = "",
     date_of_birth: dt.date | None = None,
     notes: str = "",
@@ -107,6 +119,7 @@ def client_create(
             "first_name": first_name,
             "last_name": last_name,
             "email": email,
+            "email_opt_out": email_opt_out,
             "phone": phone,
             "date_of_birth": date_of_birth,
             "notes": notes,
@@ -123,6 +136,7 @@ def client_update(
     first_name: str = UNSET,
     last_name: str = UNSET,
     email: str = UNSET,
+    email_opt_out: bool = UNSET,
     phone: str = UNSET,
     date_of_birth: dt.date | None = UNSET,
     notes: str = UNSET,
@@ -138,6 +152,7 @@ def client_update(
         "first_name": first_name,
         "last_name": last_name,
         "email": email,
+        "email_opt_out": email_opt_out,
         "phone": phone,
         "date_of_birth": date_of_birth,
         "notes": notes,

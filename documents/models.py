@@ -142,3 +142,60 @@ class InvoiceLink(models.Model):
         if self.expires_at <= (now or timezone.now()):
             return "Expired"
         return "Active"
+
+
+# ------------------------------------------------------------ appointment emails (issue 14)
+
+
+class AppointmentEmailKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Confirmation"
+    REMINDER = "reminder", "Reminder"
+
+
+class AppointmentEmailStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Not sent"
+
+
+class AppointmentEmail(models.Model):
+    """One confirmation or reminder of an appointment: to whom, when, and what came of it.
+
+    `starts_at` is the appointment's start the email announced: a reminder is sent once
+    per start, so an appointment moved after its reminder gets a new one for its new
+    time. A mail server that refuses or cannot be reached is a `failed` row with its
+    message (retried: several rows); a client marked "No email", or without an address,
+    is a `skipped` row for a confirmation, with the reason in `error`. Rows are written
+    only by `documents.services` (the appointment email jobs).
+    """
+
+    appointment = models.ForeignKey(
+        "calendar_app.Appointment", on_delete=models.CASCADE, related_name="emails"
+    )
+    kind = models.CharField(max_length=20, choices=AppointmentEmailKind.choices)
+    starts_at = models.DateTimeField(help_text="The appointment's start the email announced.")
+    to = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=AppointmentEmailStatus.choices)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["appointment", "-sent_at"], name="appt_email_appointment")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=AppointmentEmailStatus.SENT) | ~Q(error=""),
+                name="appt_email_not_sent_says_why",
+            ),
+            # The backstop against a second worker sending the same email twice (the
+            # control is the row lock and the re-check in documents.services).
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "starts_at"],
+                condition=Q(status=AppointmentEmailStatus.SENT),
+                name="appt_email_sent_once_per_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to or '—'} ({self.get_status_display()})"

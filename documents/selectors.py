@@ -9,13 +9,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from calendar_app.models import Appointment, AppointmentStatus
 from clients.models import Client
 from documents.links import raw_part, token_hash
-from documents.models import DocumentKind, DocumentSending, InvoiceLink
+from documents.models import (
+    AppointmentEmail,
+    AppointmentEmailKind,
+    AppointmentEmailStatus,
+    DocumentKind,
+    DocumentSending,
+    InvoiceLink,
+)
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from invoicing.selectors import invoice_display_status, invoice_totals, invoices_with_totals
 from kernel.money import ZERO
@@ -336,3 +345,59 @@ def invoice_link_for_token(token: str) -> tuple[InvoiceLink | None, str]:
     if state == "active" and link.invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
         return link, "revoked"  # the invoice was voided since: the link shows nothing
     return link, state
+
+
+# ------------------------------------------------------------ appointment emails (issue 14)
+
+# A reminder the mail server refused this many times is given up (the periodic task
+# tries once a minute; the failures are listed on the appointment).
+REMINDER_MAX_ATTEMPTS = 5
+
+
+def reminders_due(*, now: dt.datetime, lead_hours: int) -> QuerySet[Appointment]:
+    """Booked appointments whose reminder is due at `now`: starting after `now` and at
+    most `lead_hours` real (elapsed) hours later, booked before that window opened (a
+    booking made inside it has just had its confirmation), for a client with an email
+    address who is not marked "No email", with no reminder sent yet for this start and
+    fewer than REMINDER_MAX_ATTEMPTS failed ones. Canceled, Missed and Arrived
+    appointments get none. Aware datetimes throughout, so a daylight-saving change
+    between now and the appointment neither shortens nor lengthens the lead time.
+    """
+    if lead_hours <= 0:
+        return Appointment.objects.none()
+    # In UTC: Python adds a timedelta to a datetime of a zone on its wall clock, which
+    # across a daylight-saving change is an hour more or less than the lead time. (The
+    # database works in UTC too, so `starts_at - lead` below is elapsed time as well.)
+    now = now.astimezone(dt.UTC)
+    lead = dt.timedelta(hours=lead_hours)
+    reminders = AppointmentEmail.objects.filter(
+        appointment=OuterRef("pk"),
+        kind=AppointmentEmailKind.REMINDER,
+        starts_at=OuterRef("starts_at"),
+    )
+    failures = (
+        reminders.filter(status=AppointmentEmailStatus.FAILED)
+        .order_by()
+        .values("appointment")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Appointment.objects.filter(
+            status=AppointmentStatus.BOOKED,
+            starts_at__gt=now,
+            starts_at__lte=now + lead,
+            created_at__lt=F("starts_at") - lead,
+            client__email_opt_out=False,
+        )
+        .exclude(client__email="")
+        .exclude(Exists(reminders.filter(status=AppointmentEmailStatus.SENT)))
+        .annotate(failures=Coalesce(Subquery(failures), 0))
+        .filter(failures__lt=REMINDER_MAX_ATTEMPTS)
+        .order_by("starts_at", "pk")
+    )
+
+
+def appointment_emails(appointment: Appointment) -> list[AppointmentEmail]:
+    """The appointment's emails, newest first (the panel's "Emails" list)."""
+    return list(AppointmentEmail.objects.filter(appointment=appointment)[:20])

@@ -14,15 +14,28 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from calendar_app.models import Appointment, AppointmentStatus
+from clients.models import Client
+from documents.appointment_mail import appointment_message, email_message
 from documents.links import new_token
-from documents.models import DocumentKind, DocumentSending, InvoiceLink, SendingStatus
+from documents.models import (
+    AppointmentEmail,
+    AppointmentEmailKind,
+    AppointmentEmailStatus,
+    DocumentKind,
+    DocumentSending,
+    InvoiceLink,
+    SendingStatus,
+)
 from documents.rendering import document_pdf
-from documents.selectors import Document, receipt_number
+from documents.selectors import Document, receipt_number, reminders_due
 from invoicing.models import Invoice, InvoiceStatus
 from kernel.errors import DomainError, require_perm
 from kernel.templatetags.caspen_tags import money
+from practice.models import PracticeSettings
 
 User = AbstractBaseUser | AnonymousUser
 if TYPE_CHECKING:
@@ -197,3 +210,146 @@ def invoice_link_revoke(*, link: InvoiceLink, by: User | None) -> InvoiceLink:
     locked.revoked_by = _who(by)
     locked.save(update_fields=["revoked_at", "revoked_by"])
     return locked
+
+
+# ------------------------------------------------------------ appointment emails (issue 14)
+
+
+def _mail_refusal(client: Client) -> str:
+    """Why a client gets no appointment email ("" when they do)."""
+    if client.email_opt_out:
+        return "The client is marked “No email”."
+    if not client.email.strip():
+        return "The client has no email address."
+    try:
+        validate_email(client.email.strip())
+    except ValidationError:
+        return f"The client's email address {client.email!r} is not valid."
+    return ""
+
+
+def _send_appointment_email(
+    appointments: list[Appointment], *, kind: str, practice: PracticeSettings
+) -> list[AppointmentEmail]:
+    """Send one email about `appointments` (one client) and record it on each of them:
+    `sent`, or `failed` with the mail server's message. Called with the rows locked."""
+    address = appointments[0].client.email.strip()
+    message = appointment_message(appointments, kind=kind, practice=practice)
+    try:
+        email_message(message, to=address, practice=practice).send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - any failure of the mail server is recorded
+        logger.warning("Sending the %s to %s failed: %r", kind, address, exc)
+        status, error = AppointmentEmailStatus.FAILED, _error_text(exc)
+    else:
+        status, error = AppointmentEmailStatus.SENT, ""
+    now = timezone.now()
+    return AppointmentEmail.objects.bulk_create(
+        AppointmentEmail(
+            appointment=appointment,
+            kind=kind,
+            starts_at=appointment.starts_at,
+            to=address,
+            subject=message.subject,
+            status=status,
+            error=error,
+            sent_at=now,
+        )
+        for appointment in appointments
+    )
+
+
+def _already_sent(kind: str) -> Exists:
+    return Exists(
+        AppointmentEmail.objects.filter(
+            appointment=OuterRef("pk"),
+            kind=kind,
+            starts_at=OuterRef("starts_at"),
+            status=AppointmentEmailStatus.SENT,
+        )
+    )
+
+
+@transaction.atomic
+def appointment_confirmation_send(*, appointment_ids: list[int]) -> list[AppointmentEmail]:
+    """Email the client the confirmation of a booking (one appointment, or the
+    appointments of one repeating booking in one email with one calendar file).
+
+    The system's job, run by the queue after the booking commits (and again after a
+    failure: an appointment already confirmed for its current time is left out, so a
+    retry never confirms twice). Nothing is sent for appointments canceled or started
+    since, nor when the practice has turned confirmations off; a client marked
+    "No email" or without an address gets a `skipped` row saying why. Returns the rows
+    written; a `failed` one means the job should be retried.
+    """
+    practice = PracticeSettings.load()
+    if not practice.confirmation_emails:
+        return []
+    appointments = list(
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("client", "service", "practitioner", "location")
+        .filter(pk__in=appointment_ids, status=AppointmentStatus.BOOKED)
+        .filter(starts_at__gt=timezone.now())
+        .exclude(_already_sent(AppointmentEmailKind.CONFIRMATION))
+        .order_by("starts_at", "pk")
+    )
+    if not appointments:
+        return []
+    client = appointments[0].client
+    appointments = [a for a in appointments if a.client_id == client.pk]
+    refusal = _mail_refusal(client)
+    if refusal:
+        return AppointmentEmail.objects.bulk_create(
+            AppointmentEmail(
+                appointment=appointment,
+                kind=AppointmentEmailKind.CONFIRMATION,
+                starts_at=appointment.starts_at,
+                to=client.email.strip()[:254],
+                status=AppointmentEmailStatus.SKIPPED,
+                error=refusal,
+            )
+            for appointment in appointments
+        )
+    return _send_appointment_email(
+        appointments, kind=AppointmentEmailKind.CONFIRMATION, practice=practice
+    )
+
+
+def appointment_reminders_send(*, now: dt.datetime | None = None) -> list[AppointmentEmail]:
+    """Send every reminder due at `now` (documents.selectors.reminders_due), each in its
+    own transaction; the periodic task runs it every minute.
+
+    Lock, re-check, act: each due appointment is locked `FOR UPDATE SKIP LOCKED` (a
+    second worker running at the same time takes the next one instead of waiting), then
+    checked again for a reminder sent by a worker that committed since the selection
+    began, and only then emailed and recorded. A failure is recorded and tried again
+    on a later run (up to REMINDER_MAX_ATTEMPTS). The lock is held while the mail server
+    answers (seconds at most, EMAIL_TIMEOUT), so a cancellation waits for the reminder's
+    record rather than racing it.
+    """
+    practice = PracticeSettings.load()
+    written: list[AppointmentEmail] = []
+    tried: list[int] = []
+    while True:
+        moment = now or timezone.now()
+        with transaction.atomic():
+            appointment = (
+                reminders_due(now=moment, lead_hours=practice.reminder_hours)
+                .exclude(pk__in=tried)
+                .select_for_update(of=("self",), skip_locked=True)
+                .select_related("client", "service", "practitioner", "location")
+                .first()
+            )
+            if appointment is None:
+                return written
+            tried.append(appointment.pk)
+            sent_since = AppointmentEmail.objects.filter(
+                appointment=appointment,
+                kind=AppointmentEmailKind.REMINDER,
+                starts_at=appointment.starts_at,
+                status=AppointmentEmailStatus.SENT,
+            ).exists()
+            if sent_since:
+                continue
+            written += _send_appointment_email(
+                [appointment], kind=AppointmentEmailKind.REMINDER, practice=practice
+            )

@@ -41,6 +41,7 @@ class PracticeSettingsAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 "leaves a gap in the sequence; it can't be set to a number already used.",
             },
         ),
+        ("Appointment emails", {"fields": ["confirmation_emails", "reminder_hours"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

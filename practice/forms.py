@@ -14,7 +14,13 @@ from invoicing.models import PaymentMethod
 from invoicing.selectors import LAST_INVOICE_NUMBER, default_payment_method
 from kernel.text import TEXT_MAX_LENGTH
 from practice import roles
-from practice.models import FeeKind, LateAction, PracticeSettings, RefundMethod
+from practice.models import (
+    MAX_REMINDER_HOURS,
+    FeeKind,
+    LateAction,
+    PracticeSettings,
+    RefundMethod,
+)
 
 ROLE_CHOICES = [("", "Choose a role"), *((role, role) for role in roles.ROLES)]
 ROLE_HELP = (
@@ -213,6 +219,27 @@ class CancellationSettingsForm(PlainForm):
     def for_settings(cls, settings: PracticeSettings, data=None):
         initial = {name: getattr(settings, name) for name in cls.base_fields}
         return cls(data, initial=initial, prefix="cancellations")
+
+
+class EmailSettingsForm(PlainForm):
+    """Appointment emails (issue 14): confirmations at booking, reminders before."""
+
+    confirmation_emails = forms.BooleanField(
+        label="Confirmation emails",
+        required=False,
+        help_text="Email the client when an appointment is booked.",
+    )
+    reminder_hours = forms.IntegerField(
+        label="Reminder emails (hours before)",
+        min_value=0,
+        max_value=MAX_REMINDER_HOURS,
+        help_text="Email the client this many hours before the appointment. 0 sends no reminders.",
+    )
+
+    @classmethod
+    def for_settings(cls, settings: PracticeSettings, data=None):
+        initial = {name: getattr(settings, name) for name in cls.base_fields}
+        return cls(data, initial=initial, prefix="emails")
 
 
 class NameForm(PlainForm):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -33,6 +33,10 @@ class RefundMethod(models.TextChoices):
 
     LIABILITY = "liability", "Value of the unused credits"
     PRICE_LESS_SERVICES = "price_less_services", "Price minus the full price of the services used"
+
+
+# Two weeks: a reminder further ahead is not a reminder.
+MAX_REMINDER_HOURS = 336
 
 
 @audited()
@@ -88,6 +92,19 @@ class PracticeSettings(models.Model):
         default=RefundMethod.LIABILITY,
     )
 
+    # Issue 14: appointment emails to clients (a client marked "No email" gets neither).
+    confirmation_emails = models.BooleanField(
+        "Confirmation emails",
+        default=True,
+        help_text="Email the client when an appointment is booked.",
+    )
+    reminder_hours = models.PositiveSmallIntegerField(
+        "Reminder emails (hours before)",
+        default=24,
+        validators=[MaxValueValidator(MAX_REMINDER_HOURS)],
+        help_text="Email the client this many hours before the appointment. 0 sends no reminders.",
+    )
+
     class Meta:
         verbose_name = "practice settings"
         verbose_name_plural = "practice settings"
@@ -109,6 +126,10 @@ class PracticeSettings(models.Model):
                 name="practice_invoice_next_number_positive",
             ),
             models.CheckConstraint(condition=models.Q(pk=1), name="practice_settings_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(reminder_hours__lte=MAX_REMINDER_HOURS),
+                name="practice_reminder_hours_in_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,14 @@ from kernel.errors import DomainError, require_perm
 from kernel.money import to_money
 from kernel.records import clean_name
 from practice import roles
-from practice.models import FeeKind, LateAction, PracticeLogo, PracticeSettings, RefundMethod
+from practice.models import (
+    MAX_REMINDER_HOURS,
+    FeeKind,
+    LateAction,
+    PracticeLogo,
+    PracticeSettings,
+    RefundMethod,
+)
 from practice.selectors import role_of
 
 if TYPE_CHECKING:
@@ -222,6 +229,31 @@ def cancellation_settings_update(
     return settings
 
 
+EMAIL_FIELDS = ("confirmation_emails", "reminder_hours")
+
+
+@transaction.atomic
+def email_settings_update(
+    *, confirmation_emails: bool, reminder_hours: int, by: User | None
+) -> PracticeSettings:
+    """Appointment emails (issue 14): whether a booking is confirmed by email, and how
+    many hours before an appointment its reminder goes (0: no reminders)."""
+    require_perm(by, "caspen.change_practicesettings")
+    if isinstance(reminder_hours, bool) or not isinstance(reminder_hours, int):
+        raise DomainError("invalid_hours", "Enter a whole number of hours.", field="reminder_hours")
+    if not 0 <= reminder_hours <= MAX_REMINDER_HOURS:
+        raise DomainError(
+            "invalid_hours",
+            f"Enter between 0 and {MAX_REMINDER_HOURS} hours (0 sends no reminders).",
+            field="reminder_hours",
+        )
+    settings = _locked_settings()
+    settings.confirmation_emails = bool(confirmation_emails)
+    settings.reminder_hours = reminder_hours
+    settings.save(update_fields=list(EMAIL_FIELDS))
+    return settings
+
+
 MAX_FEE = Decimal("9999999999.99")
 NUMBERING_FIELDS = ("invoice_prefix", "invoice_next_number", "invoice_number_digits")
 
@@ -233,11 +265,12 @@ def numbering_changed(settings: PracticeSettings, before: tuple) -> bool:
 @transaction.atomic
 def practice_settings_update(*, changes: dict[str, Any], by: User | None) -> PracticeSettings:
     """Change any of the settings at once (the admin's single form): the fields in
-    `changes` go through `practice_details_update` and `invoice_settings_update`, so
+    `changes` go through `practice_details_update`, `invoice_settings_update` and
+    `email_settings_update`, so
     every rule of the Settings page holds; the others keep their locked values."""
     require_perm(by, "caspen.change_practicesettings")
     settings = _locked_settings()
-    unknown = set(changes) - set(PRACTICE_FIELDS) - set(INVOICE_FIELDS)
+    unknown = set(changes) - set(PRACTICE_FIELDS) - set(INVOICE_FIELDS) - set(EMAIL_FIELDS)
     if unknown:
         raise ValueError(f"not practice settings: {sorted(unknown)}")
     if set(changes) & set(PRACTICE_FIELDS):
@@ -246,6 +279,9 @@ def practice_settings_update(*, changes: dict[str, Any], by: User | None) -> Pra
     if set(changes) & set(INVOICE_FIELDS):
         values = {field: changes.get(field, getattr(settings, field)) for field in INVOICE_FIELDS}
         settings = invoice_settings_update(**values, by=by)
+    if set(changes) & set(EMAIL_FIELDS):
+        values = {field: changes.get(field, getattr(settings, field)) for field in EMAIL_FIELDS}
+        settings = email_settings_update(**values, by=by)
     return settings
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("invoices/", views.invoice_settings, name="invoices"),
     path("documents/", views.document_settings, name="documents"),
     path("cancellations/", views.cancellation_settings, name="cancellations"),
+    path("emails/", views.email_settings, name="emails"),
     path("staff/", views.staff, name="staff"),
     path("staff/add/", views.staff_add, name="staff_add"),
     path("staff/<int:pk>/edit/", views.staff_edit, name="staff_edit"),

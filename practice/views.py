@@ -49,6 +49,7 @@ from practice.forms import (
     CancellationReasonForm,
     CancellationSettingsForm,
     DocumentSettingsForm,
+    EmailSettingsForm,
     InvoiceSettingsForm,
     LocationForm,
     NameForm,
@@ -119,6 +120,7 @@ def _index_page(
     invoice_form=None,
     documents_form=None,
     cancellation_form=None,
+    email_form=None,
     status=200,
     partial=None,
 ):
@@ -131,6 +133,7 @@ def _index_page(
         "practice_form": practice_form or PracticeDetailsForm.for_settings(settings),
         "invoice_form": invoice_form or InvoiceSettingsForm.for_settings(settings),
         "cancellation_form": cancellation_form or CancellationSettingsForm.for_settings(settings),
+        "email_form": email_form or EmailSettingsForm.for_settings(settings),
         "number_taken": invoice_number_taken(settings),
         "example_number": settings.format_invoice_number(settings.invoice_next_number),
     }
@@ -223,6 +226,20 @@ def cancellation_settings(request: HttpRequest) -> HttpResponse:
         form_kw="cancellation_form",
         card="cancellation_card",
         saved="Missed and refund settings saved.",
+    )
+
+
+@require_POST
+@staff_view(SETTINGS)
+def email_settings(request: HttpRequest) -> HttpResponse:
+    """Appointment emails (issue 14): confirmations on or off, reminder lead time."""
+    return _save_card(
+        request,
+        EmailSettingsForm,
+        services.email_settings_update,
+        form_kw="email_form",
+        card="email_card",
+        saved="Appointment email settings saved.",
     )
 
 
