@@ -44,14 +44,19 @@ help: ## list the targets
 	@echo "  Run part of the suite: make test ARGS=\"tests/packages\" or ARGS=\"-m 'not browser'\""
 	@echo "  Benchmark: make bench ARGS=\"--quick\" or ARGS=\"--only calendar\"; BENCH_SIZE=large"
 
-run: venv pdflibs ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on)
+# The job worker (webhooks, emails; kernel/jobs.py) runs beside the web server; Ctrl-C
+# (or the server stopping) stops both.
+run: venv pdflibs ## set up everything, then serve on http://127.0.0.1:8000 (DEBUG on) with a job worker
 	@$(with_db) \
 	export DEBUG=true; \
 	$(PY) manage.py migrate --no-input; \
 	$(PY) manage.py seed_demo --if-empty; \
 	login="$$($(PY) manage.py ensure_admin)"; \
 	echo; echo "$$login"; echo; \
-	exec $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py procrastinate worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null || true; wait $$worker 2>/dev/null || true' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(PY) manage.py runserver 127.0.0.1:8000
 
 # The whole suite runs in two passes, and fails if either fails: every test but the
 # browser tests spread over TEST_WORKERS processes (pytest-xdist; the `concurrency` tests

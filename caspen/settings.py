@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "reports",
     "documents",
     "demo",
+    # The job queue (kernel/jobs.py): its tables, `manage.py procrastinate worker`.
+    "procrastinate.contrib.django",
 ]
 
 MIDDLEWARE = [

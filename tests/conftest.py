@@ -313,3 +313,14 @@ class Practice:
 @pytest.fixture
 def practice(db):
     return Practice()
+
+
+@pytest.fixture
+def jobs(transactional_db):
+    """The job queue with a real worker (tests/jobs.py): `jobs.run_jobs()` runs every due
+    job and returns; `jobs.make_due()` brings retries forward; `jobs.job_rows()`."""
+    from tests import jobs as queue
+
+    queue.clear_jobs()
+    yield queue
+    queue.clear_jobs()

@@ -1,0 +1,85 @@
+"""The job queue: work done outside the request, on PostgreSQL (procrastinate).
+
+Why procrastinate: it needs no server beside PostgreSQL, a job is a row, so it can be
+inserted **in the same transaction** as the change that causes it (a rolled-back change
+leaves no job; a committed one is never forgotten); it retries with backoff, runs the jobs
+sharing a `lock` one after another in the order they were deferred, runs periodic tasks,
+and survives restarts (the jobs are rows; a worker that died is found by its heartbeat).
+
+Declare a task in an app's `tasks.py` (found by procrastinate's Django app at start-up):
+
+    from kernel import jobs
+
+    @jobs.task(retry=jobs.retry_schedule([60, 300]))
+    def send_thing(thing_id: int) -> None: ...
+
+Defer it from a service, inside its `transaction.atomic()` block:
+
+    jobs.defer(send_thing, lock=f"thing:{thing.pk}", thing_id=thing.pk)
+
+Periodic: stack `@jobs.periodic(cron="*/5 * * * *")` above `@jobs.task(...)`; the task
+then takes a `timestamp` keyword argument. A worker runs the jobs:
+`python manage.py procrastinate worker` (`make run` starts one; README: Deploy).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate.contrib.django import app
+from procrastinate.jobs import Job
+from procrastinate.tasks import Task
+from procrastinate.types import TimeDeltaParams
+
+__all__ = ["app", "defer", "periodic", "retry_schedule", "task"]
+
+
+def task(**options: Any) -> Callable[[Callable[..., Any]], Task[..., Any, Any]]:
+    """Declare a task (procrastinate's `app.task`: `retry=`, `lock=`, `pass_context=`…)."""
+    return app.task(**options)
+
+
+def periodic(*, cron: str, **options: Any) -> Callable[[Task[..., Any, Any]], Any]:
+    """Run a task on a cron schedule (the worker defers it; see procrastinate's docs)."""
+    return app.periodic(cron=cron, **options)
+
+
+def defer(
+    job_task: Task[..., Any, Any],
+    *,
+    lock: str | None = None,
+    schedule_in: TimeDeltaParams | None = None,
+    **task_kwargs: Any,
+) -> int:
+    """Enqueue `job_task(**task_kwargs)` on the caller's transaction; returns the job id.
+
+    The job row is written through Django's connection, so it commits or rolls back with
+    the change. Jobs with the same `lock` run one at a time, in the order deferred (an
+    earlier one waiting to be retried holds the later ones back).
+    """
+    deferrer = job_task.configure(lock=lock, schedule_in=schedule_in)
+    return deferrer.defer(**task_kwargs)
+
+
+class ScheduleRetry(BaseRetryStrategy):
+    """Retry after each of `delays` seconds in turn, then give up."""
+
+    def __init__(self, delays: Sequence[int]) -> None:
+        self.delays = list(delays)
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        # job.attempts counts the attempts before the one that just failed.
+        if job.attempts >= len(self.delays):
+            return None
+        return RetryDecision(retry_in={"seconds": self.delays[job.attempts]})
+
+
+def retry_schedule(delays: Sequence[int]) -> ScheduleRetry:
+    return ScheduleRetry(delays)
+
+
+def total_delay(delays: Sequence[int]) -> datetime.timedelta:
+    return datetime.timedelta(seconds=sum(delays))

@@ -1,0 +1,82 @@
+"""The job queue (kernel/jobs.py): a job is enqueued in the transaction of the change that
+causes it, and a real worker runs it, with retries and one-at-a-time locks."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from kernel import jobs as kernel_jobs
+
+RUNS: list[str] = []
+
+
+@kernel_jobs.task(name="tests.make_group")
+def make_group(name: str) -> None:
+    Group.objects.create(name=name)
+
+
+@kernel_jobs.task(name="tests.flaky", retry=kernel_jobs.retry_schedule([60, 60]))
+def flaky(name: str) -> None:
+    RUNS.append(name)
+    if RUNS.count(name) < 3:
+        raise RuntimeError("not yet")
+    Group.objects.create(name=name)
+
+
+@kernel_jobs.task(name="tests.record")
+def record(name: str) -> None:
+    RUNS.append(name)
+
+
+class Refused(Exception):
+    pass
+
+
+def test_a_rolled_back_change_leaves_no_job(jobs):
+    with pytest.raises(Refused), transaction.atomic():
+        Group.objects.create(name="change")
+        kernel_jobs.defer(make_group, name="from-rolled-back")
+        assert len(jobs.job_rows()) == 1  # written on the same connection...
+        raise Refused
+    assert jobs.job_rows() == []  # ...and gone with the change
+    jobs.run_jobs()
+    assert not Group.objects.filter(name__in=["change", "from-rolled-back"]).exists()
+
+
+def test_a_committed_change_runs_its_job(jobs):
+    with transaction.atomic():
+        Group.objects.create(name="change")
+        kernel_jobs.defer(make_group, name="from-committed")
+    jobs.run_jobs()
+    assert Group.objects.filter(name="from-committed").exists()
+    assert [row["status"] for row in jobs.job_rows("tests.make_group")] == ["succeeded"]
+
+
+def test_a_failing_job_is_retried_on_the_schedule_then_succeeds(jobs):
+    RUNS.clear()
+    kernel_jobs.defer(flaky, name="flaky")
+    jobs.run_jobs()
+    (row,) = jobs.job_rows("tests.flaky")
+    assert row["status"] == "todo" and row["attempts"] == 1  # waits a minute
+    jobs.run_jobs()
+    assert RUNS == ["flaky"]  # not due yet
+    assert jobs.make_due() == 1
+    jobs.run_jobs()
+    jobs.make_due()
+    jobs.run_jobs()
+    assert RUNS == ["flaky"] * 3
+    assert Group.objects.filter(name="flaky").exists()
+    assert jobs.job_rows("tests.flaky")[0]["status"] == "succeeded"
+
+
+def test_jobs_sharing_a_lock_run_in_the_order_deferred(jobs):
+    RUNS.clear()
+    with transaction.atomic():
+        for n in range(6):
+            kernel_jobs.defer(record, lock="thing:1", name=f"a{n}")
+            kernel_jobs.defer(record, lock="thing:2", name=f"b{n}")
+    jobs.run_jobs(concurrency=4)
+    assert [r for r in RUNS if r.startswith("a")] == [f"a{n}" for n in range(6)]
+    assert [r for r in RUNS if r.startswith("b")] == [f"b{n}" for n in range(6)]
