@@ -306,6 +306,8 @@ def test_practice_settings_refuses_a_used_invoice_number(su, world):
         "invoice_prefix": "INV-",
         "invoice_number_digits": 4,
         "invoice_next_number": 1,  # INV-0001 is world.invoice
+        "confirmation_emails": "on",
+        "reminder_hours": 24,
     }
     response = su.post(url(PracticeSettings, "change", settings.pk), data)
     assert response.status_code == 200

@@ -226,6 +226,7 @@ NOT_PAGES = {
     "settings:practice",
     "settings:invoices",
     "settings:cancellations",
+    "settings:emails",  # the Appointment emails card's POST (issue 14)
     "settings:staff_reactivate",
     "settings:documents",  # the Documents card's POST (the card is on /settings/)
     "documents:pdf",  # downloads

@@ -34,9 +34,12 @@ def _form(settings: PracticeSettings, **changes) -> dict:
         "invoice_prefix": settings.invoice_prefix,
         "invoice_number_digits": settings.invoice_number_digits,
         "invoice_next_number": settings.invoice_next_number,
+        "reminder_hours": settings.reminder_hours,
     }
     if settings.prices_include_tax:
         data["prices_include_tax"] = "on"
+    if settings.confirmation_emails:
+        data["confirmation_emails"] = "on"
     return {**data, **changes}
 
 
