@@ -316,6 +316,7 @@ def appointment_book(
     )
     if client_package is not None:
         link_locked(appointment=appointment, client_package=client_package, by=by)
+    hooks.emit("appointment.booked", appointment, by=by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
     )
@@ -448,6 +449,8 @@ def appointment_book_series(
         for (start, end), session in zip(slots, sessions, strict=True)
     ]
     _save_guarding_overlap(lambda: Appointment.objects.bulk_create(appointments), practitioner)
+    for booked in appointments:
+        hooks.emit("appointment.booked", booked, by=by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=appointments, series=series, by=by
     )
@@ -707,6 +710,8 @@ def appointment_edit(
             target.save()
 
     _save_guarding_overlap(save_all, targets[0].practitioner)
+    for target in targets:
+        hooks.emit("appointment.changed", target, by=by)
     hooks.send_on_commit(
         hooks.appointments_changed, Appointment, appointments=targets, fields=set(changes), by=by
     )
@@ -868,6 +873,8 @@ def appointment_cancel(
                 "updated_at",
             ]
         )
+    for target in targets:
+        hooks.emit("appointment.canceled", target, by=by)
     hooks.send_on_commit(
         hooks.appointments_canceled, Appointment, appointments=targets, reason=reason, by=by
     )
