@@ -52,7 +52,7 @@ from calendar_app.selectors import (
 )
 from catalog.models import Service
 from clients.models import Client
-from kernel import hooks, jobs
+from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.money import to_money
 from kernel.records import clean_name, save_named, set_archived, unique_name
@@ -75,25 +75,6 @@ def _when(value: dt.datetime) -> str:
 
 def _user(by):
     return by if by is not None and by.is_authenticated else None
-
-
-# Issue 14: the confirmation email is a job of the documents app (documents/tasks.py),
-# deferred by its name because this layer does not import that app.
-CONFIRMATION_TASK = "documents.appointment_confirmation"
-
-
-def _defer_confirmation(appointments: Sequence[Appointment], by: User | None) -> None:
-    """Queue the email confirming a booking made by staff (the pages, the API, the
-    admin), in the booking's transaction: a booking rolled back sends nothing, one
-    committed is confirmed even if the process dies right after. Bookings made by the
-    system (`by=None`: the demo's seeding, imports) are not confirmed. Whether the
-    practice sends confirmations, and whether the client takes email, is the job's
-    decision when it runs (documents.services.appointment_confirmation_send)."""
-    if _user(by) is None or not appointments:
-        return
-    jobs.app.configure_task(
-        name=CONFIRMATION_TASK, lock=f"appointment-email:{appointments[0].pk}"
-    ).defer(appointment_ids=[appointment.pk for appointment in appointments])
 
 
 def _check_bookable(
@@ -335,7 +316,7 @@ def appointment_book(
     )
     if client_package is not None:
         link_locked(appointment=appointment, client_package=client_package, by=by)
-    _defer_confirmation([appointment], by)
+    hooks.emit("appointment.booked", appointment, by=by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
     )
@@ -468,7 +449,8 @@ def appointment_book_series(
         for (start, end), session in zip(slots, sessions, strict=True)
     ]
     _save_guarding_overlap(lambda: Appointment.objects.bulk_create(appointments), practitioner)
-    _defer_confirmation(appointments, by)
+    for booked in appointments:
+        hooks.emit("appointment.booked", booked, by=by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=appointments, series=series, by=by
     )
@@ -728,6 +710,8 @@ def appointment_edit(
             target.save()
 
     _save_guarding_overlap(save_all, targets[0].practitioner)
+    for target in targets:
+        hooks.emit("appointment.changed", target, by=by)
     hooks.send_on_commit(
         hooks.appointments_changed, Appointment, appointments=targets, fields=set(changes), by=by
     )
@@ -889,6 +873,8 @@ def appointment_cancel(
                 "updated_at",
             ]
         )
+    for target in targets:
+        hooks.emit("appointment.canceled", target, by=by)
     hooks.send_on_commit(
         hooks.appointments_canceled, Appointment, appointments=targets, reason=reason, by=by
     )

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "demo",
     # The job queue (kernel/jobs.py): its tables, `manage.py procrastinate worker`.
     "procrastinate.contrib.django",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -407,3 +408,6 @@ LOGGING = {
     # Django's own logger has a console handler under DEBUG; let the root print instead.
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
+
+# Webhooks (integrations/, docs/webhooks.md): how long a receiver has to answer.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))

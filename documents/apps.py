@@ -12,6 +12,8 @@ class DocumentsConfig(AppConfig):
         from django.core import checks
 
         checks.register(email_configured, deploy=True)
+        # Issue 14: a booking queues its confirmation email (kernel.hooks.event).
+        from documents import receivers  # noqa: F401
 
 
 def email_configured(app_configs=None, **kwargs):

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus
@@ -271,8 +271,8 @@ def _already_sent(kind: str) -> Exists:
 
 @transaction.atomic
 def appointment_confirmation_send(*, appointment_ids: list[int]) -> list[AppointmentEmail]:
-    """Email the client the confirmation of a booking (one appointment, or the
-    appointments of one repeating booking in one email with one calendar file).
+    """Email the client the confirmation of a booking (one appointment, or all the
+    appointments of its repeating booking in one email with one calendar file).
 
     The system's job, run by the queue after the booking commits (and again after a
     failure: an appointment already confirmed for its current time is left out, so a
@@ -284,10 +284,16 @@ def appointment_confirmation_send(*, appointment_ids: list[int]) -> list[Appoint
     practice = PracticeSettings.load()
     if not practice.confirmation_emails:
         return []
+    # The appointments of the same repeating booking are confirmed together (one email);
+    # their jobs share a lock (documents.receivers), so the later ones find them done.
+    series = Appointment.objects.filter(pk__in=appointment_ids, series__isnull=False).values(
+        "series"
+    )
     appointments = list(
         Appointment.objects.select_for_update(of=("self",))
         .select_related("client", "service", "practitioner", "location")
-        .filter(pk__in=appointment_ids, status=AppointmentStatus.BOOKED)
+        .filter(Q(pk__in=appointment_ids) | Q(series__in=series))
+        .filter(status=AppointmentStatus.BOOKED)
         .filter(starts_at__gt=timezone.now())
         .exclude(_already_sent(AppointmentEmailKind.CONFIRMATION))
         .order_by("starts_at", "pk")

@@ -540,6 +540,7 @@ def invoice_finalize(*, invoice: Invoice, by: User | None) -> Invoice:
     )
     settings.invoice_next_number += 1
     settings.save(update_fields=["invoice_next_number"])
+    hooks.emit("invoice.finalized", locked, by=by)
     hooks.send_on_commit(hooks.invoice_finalized, Invoice, invoice=locked, by=by)
     return locked
 
@@ -699,6 +700,7 @@ def payment_record(
     if amount == balance:
         locked.status = InvoiceStatus.PAID
         locked.save(update_fields=["status"])
+    hooks.emit("payment.recorded", payment, by=by)
     hooks.send_on_commit(hooks.payment_recorded, Payment, payment=payment, invoice=locked, by=by)
     return payment
 
@@ -740,6 +742,7 @@ def payment_refund(
         created_by=_user(by),
     )
     _reopen_if_balance(invoice)
+    hooks.emit("payment.refunded", locked, by=by)
     return refund
 
 

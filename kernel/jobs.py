@@ -34,7 +34,7 @@ from procrastinate.jobs import Job
 from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
 
-__all__ = ["app", "defer", "periodic", "retry_schedule", "task"]
+__all__ = ["RetryLater", "app", "defer", "periodic", "retry_schedule", "task"]
 
 
 def task(**options: Any) -> Callable[[Callable[..., Any]], Task[..., Any, Any]]:
@@ -64,13 +64,24 @@ def defer(
     return deferrer.defer(**task_kwargs)
 
 
+class RetryLater(Exception):  # noqa: N818 (not an error: a request)
+    """Raised by a task that decided itself to be run again in `seconds`."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"retry in {seconds} s")
+        self.seconds = seconds
+
+
 class ScheduleRetry(BaseRetryStrategy):
-    """Retry after each of `delays` seconds in turn, then give up."""
+    """Retry after each of `delays` seconds in turn, then give up. A task raising
+    `RetryLater` is retried after the delay it names, however many attempts it made."""
 
     def __init__(self, delays: Sequence[int]) -> None:
         self.delays = list(delays)
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return RetryDecision(retry_in={"seconds": exception.seconds})
         # job.attempts counts the attempts before the one that just failed.
         if job.attempts >= len(self.delays):
             return None

@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 
 from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
+from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.time import check_date_in_range
 from packages.models import (
@@ -78,6 +79,7 @@ def client_package_assign(
     client_package.save()
     ClientPackageService.objects.bulk_create(services)
     CreditLedgerEntry.objects.bulk_create(grants)
+    hooks.emit("client_package.sold", client_package, by=by)
     return client_package
 
 
@@ -354,6 +356,7 @@ def client_package_cancel(
     locked.cancel_reason = reason
     locked.canceled_by = _user(by)
     locked.save(update_fields=["canceled_at", "cancel_reason", "canceled_by"])
+    hooks.emit("client_package.canceled", locked, by=by)
     return locked
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, transaction
 
 from calendar_app.models import Appointment
-from calendar_app.services import CONFIRMATION_TASK, appointment_book_series
+from calendar_app.services import appointment_book_series
 from documents.models import AppointmentEmail, AppointmentEmailStatus
 from documents.services import appointment_reminders_send
 from documents.tasks import appointment_reminders
@@ -24,6 +24,7 @@ from tests.documents.conftest import Inbox, _serve
 from tests.documents.test_appointment_emails import book_at, local
 
 pytestmark = pytest.mark.usefixtures("emailing")
+CONFIRMATION_TASK = "documents.appointment_confirmation"
 
 
 @pytest.fixture
@@ -87,6 +88,7 @@ def test_a_repeating_booking_is_confirmed_in_one_email_with_every_date(
         count=3,
         by=reception,
     )
+    assert len(jobs.job_rows(CONFIRMATION_TASK)) == 3  # one per appointment, one lock
     jobs.run_jobs()
     [(_, message)] = smtp.messages
     assert "(and 2 more)" in message["Subject"]
