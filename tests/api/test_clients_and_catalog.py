@@ -37,6 +37,7 @@ def test_create_a_client(as_reception):
         "first_name": "Mia",
         "last_name": "Nguyen",
         "email": "mia@example.com",
+        "email_opt_out": False,
         "phone": "+61 400 123 456",
         "date_of_birth": "1990-04-01",
         "notes": "Prefers mornings",
