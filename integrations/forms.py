@@ -11,13 +11,15 @@ class WebhookEndpointForm(forms.Form):
         max_length=2000,
         help_text="Where Caspen sends the events: an https:// address of the receiving "
         "program, such as https://example.com/caspen-hooks.",
-        widget=forms.URLInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "url", "autocomplete": "off", "spellcheck": "false"}
+        ),
     )
     description = forms.CharField(
         label="Description",
         max_length=200,
         required=False,
-        help_text="Optional: what receives them, e.g. “Accounting sync”.",
+        help_text="What receives them, e.g. “Accounting sync”.",
     )
     events = forms.MultipleChoiceField(
         label="Events",
