@@ -19,6 +19,7 @@ from documents.api import (
     PackageStatementViewSet,
     ReceiptViewSet,
 )
+from integrations.api import WebhookEndpointViewSet
 from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
 from kernel.api.errors import api_method_not_allowed
 from kernel.api.viewsets import not_found
@@ -44,6 +45,7 @@ router.register("invoices", InvoiceDocumentViewSet, basename="api-invoice-docume
 router.register("payments", ReceiptViewSet, basename="api-receipt")
 router.register("client-packages", PackageStatementViewSet, basename="api-package-statement")
 router.register("clients", ClientStatementViewSet, basename="api-client-statement")
+router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

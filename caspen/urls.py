@@ -15,6 +15,7 @@ urlpatterns = [
     path("calendar/", include("calendar_app.urls")),
     path("billing/", include("invoicing.urls")),
     path("settings/", include("practice.urls")),
+    path("settings/webhooks/", include("integrations.urls")),
     path("api-keys/", include("practice.urls_api_keys")),
     path("reports/", include("reports.urls")),
     path("documents/", include("documents.urls")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import pytest
@@ -121,6 +122,24 @@ class World:
             ),
             by=None,
         )
+
+    # Webhooks (made on first use, so the other tests' changes send no events).
+    @functools.cached_property
+    def webhook(self):
+        from integrations.models import WebhookEndpoint
+
+        return WebhookEndpoint.objects.create(
+            url="https://books.example.com/hooks", events=["client_package.canceled"]
+        )
+
+    @functools.cached_property
+    def webhook_delivery(self):
+        from integrations.models import WebhookDelivery, WebhookEvent
+
+        event = WebhookEvent.objects.create(
+            type="client_package.canceled", object_type="client_package", object_id=1, payload={}
+        )
+        return WebhookDelivery.objects.create(event=event, endpoint=self.webhook)
 
 
 @pytest.fixture

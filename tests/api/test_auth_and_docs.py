@@ -174,6 +174,11 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "reports/aged-receivables/",
         "reports/aged-receivables/invoices/",
         "reports/package-sales/",
+        # Webhooks (issue 14)
+        "webhooks/",
+        "webhooks/{id}/",
+        "webhooks/{id}/deliveries/",
+        "webhooks/{id}/deliveries/{delivery_id}/resend/",
     }
     assert paths == {f"/api/v1/{path}" for path in expected}
 

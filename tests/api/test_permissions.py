@@ -408,6 +408,40 @@ ENDPOINTS = [
         200,
         REPORTS,
     ),
+    # Webhooks (issue 14): Admin only.
+    Endpoint("list webhooks", "get", lambda w: f"{V1}/webhooks/", 200, ADMIN),
+    Endpoint(
+        "add webhook",
+        "post",
+        lambda w: f"{V1}/webhooks/",
+        201,
+        ADMIN,
+        lambda w: {"url": "https://crm.example.com/in", "events": ["payment.recorded"]},
+    ),
+    Endpoint("get webhook", "get", lambda w: f"{V1}/webhooks/{w.webhook.pk}/", 200, ADMIN),
+    Endpoint(
+        "change webhook",
+        "patch",
+        lambda w: f"{V1}/webhooks/{w.webhook.pk}/",
+        200,
+        ADMIN,
+        lambda w: {"active": False},
+    ),
+    Endpoint("delete webhook", "delete", lambda w: f"{V1}/webhooks/{w.webhook.pk}/", 204, ADMIN),
+    Endpoint(
+        "webhook deliveries",
+        "get",
+        lambda w: f"{V1}/webhooks/{w.webhook.pk}/deliveries/",
+        200,
+        ADMIN,
+    ),
+    Endpoint(
+        "resend webhook delivery",
+        "post",
+        lambda w: f"{V1}/webhooks/{w.webhook.pk}/deliveries/{w.webhook_delivery.pk}/resend/",
+        201,
+        ADMIN,
+    ),
 ]
 
 

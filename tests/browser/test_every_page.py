@@ -98,8 +98,17 @@ def clinic(live, practice, admin_user, reception):
         "staff": staff.pk,
         "tax_rate": TaxRate.objects.order_by("pk").first().pk,
         "method": PaymentMethod.objects.get(name="Cash").pk,
+        "webhook": _webhook(),
         "class_session": attendee.class_session_id,
     }
+
+
+def _webhook() -> int:
+    from integrations.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        url="https://books.example.com/caspen/webhooks", events=["invoice.finalized"]
+    ).pk
 
 
 def _pages(c: dict) -> list[str]:
@@ -152,6 +161,8 @@ def _pages(c: dict) -> list[str]:
         "/reports/aged-receivables/",
         "/reports/revenue/",
         "/api-keys/",
+        "/settings/webhooks/",
+        f"/settings/webhooks/{c['webhook']}/",
     ]
 
 
@@ -206,6 +217,10 @@ def _popups(c: dict) -> list[str]:
         "/catalog/categories/add/",
         f"/catalog/categories/{c['category']}/edit/",
         "/api-keys/create/",
+        "/settings/webhooks/add/",
+        f"/settings/webhooks/{c['webhook']}/edit/",
+        f"/settings/webhooks/{c['webhook']}/disable/",
+        f"/settings/webhooks/{c['webhook']}/delete/",
     ]
 
 
@@ -232,6 +247,8 @@ NOT_PAGES = {
     "documents:pdf",  # downloads
     "public:invoice_pdf",
     "api_keys:revoke",
+    "webhooks:enable",  # POSTs (Settings > Webhooks)
+    "webhooks:resend",
     # From the scheduling calendar branch: a fragment of Create appointment, a drag's
     # POST, and the practitioners' colours stylesheet.
     "calendar_app:service_options",
