@@ -138,9 +138,7 @@ def test_amount_editable_down_never_up(practice, ten_for_110, admin_user):
     assert done.amount == Decimal("50.00")
 
 
-def test_part_paid_credits_all_and_refunds_beyond_what_was_owing(
-    practice, ten_for_110, admin_user
-):
+def test_part_paid_credits_all_and_refunds_beyond_what_was_owing(practice, ten_for_110, admin_user):
     sold, invoice = sold_and_paid(practice, ten_for_110, by=admin_user, used=3, paid="40.00")
     payment_record(invoice=invoice, amount="20.00", method=cash(), by=admin_user)
     unused = client_package_unused_value(sold)
