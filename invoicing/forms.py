@@ -324,6 +324,26 @@ class RefundForm(Form):
         self.fields["amount"].help_text = "Up to the amount not yet refunded."
 
 
+class CreditNoteForm(Form):
+    """Issue credit note: an amount (up to the amount owing) and why."""
+
+    amount = forms.DecimalField(min_value=CENT, **MONEY)
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give a reason for the credit note."},
+    )
+
+    def __init__(self, *args, balance: Decimal, **kwargs):
+        kwargs.setdefault("initial", {"amount": balance})
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].widget.attrs["inputmode"] = "decimal"
+        self.fields["amount"].help_text = (
+            f"Up to the amount owing, {format_money(balance)}. It is taken off the invoice; "
+            "no money moves."
+        )
+
+
 class ReasonForm(Form):
     """Voiding an invoice or a payment: an optional reason, kept for the record."""
 
