@@ -54,9 +54,7 @@ def test_invoice_pdf_lists_its_credit_notes(billed, credited):
 
 def test_client_statement_credits_the_credit_note(billed, credited):
     today = timezone.localdate()
-    document = client_statement_document(
-        billed.invoice.client, today - dt.timedelta(days=5), today
-    )
+    document = client_statement_document(billed.invoice.client, today - dt.timedelta(days=5), today)
     rows = document.context["rows"]
     (row,) = [r for r in rows if "CN-0001" in r.text]
     assert row.credit == Decimal("100.00")
