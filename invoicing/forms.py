@@ -15,7 +15,7 @@ from calendar_app.models import Location, Practitioner
 from catalog.models import Package, Service, TaxRate
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
-from invoicing.rules import REFUND_REASON_REQUIRED
+from invoicing.rules import CREDIT_NOTE_REASON_REQUIRED, REFUND_REASON_REQUIRED
 from invoicing.selectors import DISPLAY_STATUSES, default_payment_method
 from kernel.money import format_money
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
@@ -331,7 +331,7 @@ class CreditNoteForm(Form):
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Give a reason for the credit note."},
+        error_messages={"required": CREDIT_NOTE_REASON_REQUIRED},
     )
 
     def __init__(self, *args, balance: Decimal, **kwargs):

@@ -151,6 +151,9 @@ def money_held_refusal(invoice: Invoice) -> DomainError | None:
     )
 
 
+CREDIT_NOTE_REASON_REQUIRED = "Give a reason for the credit note."
+
+
 def credit_notes_refusal(invoice: Invoice) -> DomainError | None:
     """An invoice with credit notes is not voided: they are issued documents that refer
     to it, and voiding would leave them crediting nothing (RF8)."""

@@ -52,6 +52,7 @@ from invoicing.models import (
     SaleInvoicing,
 )
 from invoicing.rules import (
+    CREDIT_NOTE_REASON_REQUIRED,
     REFUND_REASON_REQUIRED,
     already_invoiced,
     refuse,
@@ -1360,7 +1361,7 @@ def credit_note_issue(
     check_date_in_range(date, field="date")
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("reason_required", "Give a reason for the credit note.", field="reason")
+        raise DomainError("reason_required", CREDIT_NOTE_REASON_REQUIRED, field="reason")
     locked = _lock_invoice(invoice)
     refuse(why_not_creditable(locked))
     balance = invoice_totals(locked).balance
