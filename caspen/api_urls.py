@@ -20,7 +20,12 @@ from documents.api import (
     ReceiptViewSet,
 )
 from integrations.api import WebhookEndpointViewSet
-from invoicing.api import InvoiceViewSet, PaymentMethodViewSet, PaymentViewSet
+from invoicing.api import (
+    CreditNoteViewSet,
+    InvoiceViewSet,
+    PaymentMethodViewSet,
+    PaymentViewSet,
+)
 from kernel.api.errors import api_method_not_allowed
 from kernel.api.viewsets import not_found
 from packages.api import ClientPackageViewSet
@@ -40,6 +45,7 @@ router.register("client-packages", ClientPackageViewSet, basename="api-client-pa
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("invoices", InvoiceViewSet, basename="api-invoice")
 router.register("payments", PaymentViewSet, basename="api-payment")
+router.register("credit-notes", CreditNoteViewSet, basename="api-credit-note")
 # Documents (issue 13): PDFs and sending, as actions under the resources they belong to.
 router.register("invoices", InvoiceDocumentViewSet, basename="api-invoice-document")
 router.register("payments", ReceiptViewSet, basename="api-receipt")

@@ -15,6 +15,8 @@ class DocumentKind(models.TextChoices):
     RECEIPT = "receipt", "Payment receipt"
     PACKAGE_STATEMENT = "package_statement", "Package statement"
     CLIENT_STATEMENT = "client_statement", "Client statement"
+    # Printed and downloaded (PDF); not emailed (a sending names one of the above).
+    CREDIT_NOTE = "credit_note", "Credit note"
 
 
 class SendingStatus(models.TextChoices):

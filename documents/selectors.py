@@ -1,4 +1,4 @@
-"""The four documents a client receives, each as a `Document`: what to print (its
+"""The documents a client receives, each as a `Document`: what to print (its
 template and context), what to call the file, who it is for, and what a sending of it
 records. The print views, the PDFs, the emails and the API all read them from here."""
 
@@ -25,7 +25,16 @@ from documents.models import (
     DocumentSending,
     InvoiceLink,
 )
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from documents.models import DocumentKind, DocumentSending, InvoiceLink
+from invoicing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from invoicing.selectors import invoice_display_status, invoice_totals, invoices_with_totals
 from kernel.money import ZERO
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
@@ -89,12 +98,39 @@ def invoice_document(invoice: Invoice) -> Document:
         "status_label": invoice_display_status(invoice),
         "lines": list(invoice.lines.select_related("tax_rate", "client_package", "appointment")),
         "payments": invoice_payments(invoice) if not invoice.is_draft else [],
+        "credit_notes": list(invoice.credit_notes.all()) if not invoice.is_draft else [],
     }
     return Document(
         kind=DocumentKind.INVOICE,
         title=title,
         filename=f"{title}.pdf",
         template="documents/invoice.html",
+        client=invoice.client,
+        context=context,
+        target={"invoice": invoice},
+    )
+
+
+# ------------------------------------------------------------------------ credit note
+
+
+def credit_note_document(note: CreditNote) -> Document:
+    """A credit note (issue 13): its number, date, the invoice it credits, its lines with
+    their tax, why, and what the invoice asks for after it."""
+    note = CreditNote.objects.select_related("invoice").get(pk=note.pk)
+    invoice = invoices_with_totals(Invoice.objects.filter(pk=note.invoice_id)).get()
+    context = {
+        **practice_header(),
+        "credit_note": note,
+        "credit_lines": list(note.lines.all()),
+        "invoice": invoice,
+        "totals": invoice_totals(invoice),
+    }
+    return Document(
+        kind=DocumentKind.CREDIT_NOTE,
+        title=f"Credit note {note.number}",
+        filename=f"Credit note {note.number}.pdf",
+        template="documents/credit_note.html",
         client=invoice.client,
         context=context,
         target={"invoice": invoice},
@@ -241,8 +277,9 @@ def _client_invoices(client: Client) -> QuerySet[Invoice]:
 
 
 def client_statement_document(client: Client, start: dt.date, end: dt.date) -> Document:
-    """Invoices issued, payments received and refunds given between `start` and `end`
-    (both included), from the balance owed before `start` to the balance at `end`."""
+    """Invoices issued, payments received, refunds given and credit notes issued between
+    `start` and `end` (both included), from the balance owed before `start` to the
+    balance at `end`."""
     invoices = _client_invoices(client)
     payments = Payment.objects.filter(invoice__client=client, status=PaymentStatus.ACTIVE).exclude(
         invoice__status=InvoiceStatus.VOID
@@ -250,6 +287,9 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
     refunds = Refund.objects.filter(
         payment__invoice__client=client, payment__status=PaymentStatus.ACTIVE
     ).exclude(payment__invoice__status=InvoiceStatus.VOID)
+    credit_notes = CreditNote.objects.filter(invoice__client=client).exclude(
+        invoice__status=InvoiceStatus.VOID
+    )
 
     def total(qs: QuerySet, field_name: str) -> Decimal:
         return qs.aggregate(s=Sum(field_name))["s"] or ZERO
@@ -259,6 +299,7 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
         sum((invoice_totals(inv).total for inv in invoices.filter(before)), ZERO)
         - total(payments.filter(date__lt=start), "amount")
         + total(refunds.filter(date__lt=start), "amount")
+        - total(credit_notes.filter(date__lt=start), "total_amount")
     )
     rows = [
         ClientStatementRow(
@@ -287,6 +328,15 @@ def client_statement_document(client: Client, start: dt.date, end: dt.date) -> D
             credit=None,
         )
         for r in refunds.filter(date__range=(start, end)).select_related("payment__invoice")
+    ]
+    rows += [
+        ClientStatementRow(
+            date=c.date,
+            text=f"Credit note {c.number}, invoice {c.invoice.number}",
+            charge=None,
+            credit=c.total_amount,
+        )
+        for c in credit_notes.filter(date__range=(start, end)).select_related("invoice")
     ]
     # Charges before credits on a day: an invoice paid on its day reads naturally.
     rows.sort(key=lambda row: (row.date, row.charge is None))

@@ -26,7 +26,7 @@ from documents.forms import ConfirmForm, SendForm, period_form
 from documents.models import DocumentKind, InvoiceLink
 from documents.rendering import document_pdf
 from documents.selectors import Document
-from invoicing.models import Invoice, Payment
+from invoicing.models import CreditNote, Invoice, Payment
 from kernel.errors import DomainError
 from kernel.web import (
     REFUSED,
@@ -65,6 +65,10 @@ def _receipt(request: HttpRequest, pk: int) -> Document:
     return selectors.receipt_document(get_object_or_404(Payment, pk=pk))
 
 
+def _credit_note(request: HttpRequest, pk: int) -> Document:
+    return selectors.credit_note_document(get_object_or_404(CreditNote, pk=pk))
+
+
 def _package(request: HttpRequest, pk: int) -> Document:
     return selectors.package_statement_document(get_object_or_404(ClientPackage, pk=pk))
 
@@ -85,6 +89,7 @@ KINDS: dict[str, Kind] = {
     for kind in (
         Kind("invoice", ("invoicing.view_invoice",), _invoice, _invoice_page),
         Kind("receipt", ("invoicing.view_payment",), _receipt, _invoice_page),
+        Kind("credit-note", ("invoicing.view_creditnote",), _credit_note, _invoice_page),
         Kind(
             "package-statement",
             ("packages.view_clientpackage",),
@@ -105,6 +110,8 @@ KINDS: dict[str, Kind] = {
     )
 }
 SLUGS = {DocumentKind(kind.slug.replace("-", "_")): kind.slug for kind in KINDS.values()}
+# What Email offers: a credit note is printed and downloaded only.
+SENDABLE = frozenset(set(DocumentKind) - {DocumentKind.CREDIT_NOTE})
 
 
 def document_url(name: str, document: Document, pk: int) -> str:
@@ -159,7 +166,7 @@ def _page_context(request: HttpRequest, kind: Kind, document: Document, pk: int,
         "pdf_url": document_url("pdf", document, pk),
         "email_url": document_url("email", document, pk),
         "sendings": list(selectors.sendings_of(document)[:50]),
-        "can_send": request.user.has_perm(services.SEND_PERM),
+        "can_send": request.user.has_perm(services.SEND_PERM) and document.kind in SENDABLE,
     }
     if document.kind == DocumentKind.CLIENT_STATEMENT:
         context["period_form"] = period_form(request.GET)
@@ -195,6 +202,8 @@ def document_download(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 def document_email(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """Email: the client's address (or another), then the PDF is sent and recorded."""
     config, document = _load(request, kind, pk)
+    if document.kind not in SENDABLE:
+        return render(request, "404.html", status=404)
     # Back where the popup was opened (the invoice's page), else the document's page.
     page_url = safe_next(request, document_url("page", document, pk))
     form = SendForm(posted(request), client_email=document.client.email)

@@ -4,7 +4,8 @@ Invoices are written only by `invoicing.services`: a Draft is created with
 `invoice_create`, its details saved with `invoice_update` and its lines with
 `invoice_line_add` / `_update` / `_remove`; finalizing, voiding and deleting drafts are
 actions. A finalized invoice is shown read-only (its lines are frozen). Payments and
-refunds are history: read-only, with "Void payment" as the one action. Totals and
+refunds are history: read-only, with "Void payment" as the one action; credit notes
+are read-only too. Totals and
 balances come from `invoices_with_totals`, one query per page.
 """
 
@@ -14,7 +15,15 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 
-from invoicing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Refund
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
 from invoicing.rules import why_not_deletable, why_not_editable
 from invoicing.selectors import (
     DISPLAY_STATUSES,
@@ -147,6 +156,15 @@ class PaymentInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("method", "created_by")
 
 
+class CreditNoteInline(ReadOnlyInline):
+    model = CreditNote
+    fields = ["number", "date", "total_amount", "reason", "created_by"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+
 class VoidForm(ActionForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Kept for audit."
@@ -199,7 +217,7 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Totals", {"fields": ["subtotal", "tax", "total", "amount_paid", "balance"]}),
+        ("Totals", {"fields": ["subtotal", "tax", "total", "amount_paid", "credited", "balance"]}),
         (
             "Record",
             {
@@ -228,6 +246,7 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "tax",
         "total",
         "amount_paid",
+        "credited",
         "balance",
         "prices_include_tax",
         "created_at",
@@ -238,7 +257,7 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "voided_by",
         "void_reason",
     ]
-    inlines = [InvoiceLineInline, PaymentInline]
+    inlines = [InvoiceLineInline, PaymentInline, CreditNoteInline]
     actions = ["finalize", "void_invoices", "delete_selected"]
 
     def get_queryset(self, request) -> QuerySet[Invoice]:
@@ -365,6 +384,10 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def amount_paid(self, obj: Invoice):
         return obj.amount_paid
 
+    @admin.display(description="Credited")
+    def credited(self, obj: Invoice):
+        return obj.credited
+
     @admin.display(description="Balance", ordering="balance")
     def balance(self, obj: Invoice):
         return obj.balance
@@ -482,3 +505,33 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Client", ordering="payment__invoice__client__last_name")
     def client(self, obj: Refund) -> str:
         return str(obj.payment.invoice.client)
+
+
+class CreditNoteLineInline(ReadOnlyInline):
+    model = CreditNoteLine
+    fields = ["description", "net_amount", "tax_amount", "total_amount"]
+    readonly_fields = fields
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Credit notes are issued on invoice pages and by canceling a package with a refund
+    (`invoicing.services`); issued, they are never changed (database triggers refuse it),
+    so here they are only shown."""
+
+    list_display = ["number", "date", "invoice", "client", "total_amount", "reason", "created_by"]
+    list_select_related = ["invoice__client", "created_by"]
+    search_fields = [
+        "number",
+        "invoice__number",
+        "invoice__client__first_name",
+        "invoice__client__last_name",
+        "reason",
+    ]
+    date_hierarchy = "date"
+    show_full_result_count = False
+    inlines = [CreditNoteLineInline]
+
+    @admin.display(description="Client", ordering="invoice__client__last_name")
+    def client(self, obj: CreditNote) -> str:
+        return str(obj.invoice.client)

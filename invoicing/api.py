@@ -22,7 +22,15 @@ from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing import services
-from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
 from invoicing.selectors import (
     invoice_display_status,
     invoices_list_count,
@@ -121,6 +129,36 @@ class InvoiceLineOut(serializers.Serializer):
     appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
 
 
+class CreditNoteLineOut(serializers.ModelSerializer):
+    class Meta:
+        model = CreditNoteLine
+        fields = ["id", "description", "invoice_line", "net_amount", "tax_amount", "total_amount"]
+        read_only_fields = fields
+
+
+class CreditNoteOut(serializers.ModelSerializer):
+    """A credit note (issue 13): numbered (CN-0001...), issued once, never changed; its
+    `total_amount` is taken off its invoice's balance."""
+
+    lines = CreditNoteLineOut(many=True, read_only=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "number",
+            "invoice",
+            "client_package",
+            "date",
+            "reason",
+            "net_amount",
+            "tax_amount",
+            "total_amount",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
 class InvoiceOut(serializers.ModelSerializer):
     display_status = serializers.SerializerMethodField(
         help_text="What staff see: Draft, Open, Part paid, Overdue, Paid or Void."
@@ -131,9 +169,15 @@ class InvoiceOut(serializers.ModelSerializer):
     amount_paid = serializers.DecimalField(
         **SUM, read_only=True, help_text="Active payments minus their refunds."
     )
-    balance = serializers.DecimalField(**SUM, read_only=True)
+    balance = serializers.DecimalField(
+        **SUM, read_only=True, help_text="Total − amount paid − credited (0 when void)."
+    )
     lines = InvoiceLineOut(many=True, read_only=True)
     payments = PaymentOut(many=True, read_only=True)
+    credited = serializers.DecimalField(
+        **SUM, read_only=True, help_text="The sum of its credit notes."
+    )
+    credit_notes = CreditNoteOut(many=True, read_only=True)
 
     class Meta:
         model = Invoice
@@ -156,6 +200,8 @@ class InvoiceOut(serializers.ModelSerializer):
             "balance",
             "lines",
             "payments",
+            "credited",
+            "credit_notes",
         ]
         read_only_fields = fields
 
@@ -172,6 +218,7 @@ def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[I
         .prefetch_related(
             "lines",
             Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds")),
+            Prefetch("credit_notes", queryset=CreditNote.objects.prefetch_related("lines")),
         )
     )
 
@@ -256,6 +303,14 @@ class PaymentIn(InputModelSerializer):
         fields = ["amount", "method", "date", "reference"]
 
 
+class CreditNoteIn(serializers.Serializer):
+    amount = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0.01"), help_text="At most the balance (amount owing)."
+    )
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
+    date = InputDate(required=False, allow_null=True, help_text="Default: today.")
+
+
 class RefundIn(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
@@ -311,6 +366,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         "void": ("invoicing.void_invoice",),
         "payments": ("invoicing.view_payment",),
         "payments_create": ("invoicing.add_payment",),
+        "credit_notes_create": ("invoicing.add_creditnote",),
     }
 
     def create(self, request):
@@ -374,6 +430,25 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         payment = services.payment_record(invoice=invoice, **data, by=request.user)
         return self.respond(PaymentOut, payment_for_output(payment.pk), status.HTTP_201_CREATED)
 
+    @extend_schema(
+        summary="Issue a credit note on an Open invoice (Admin)",
+        description=(
+            "Takes up to the amount owing off the invoice (409 `amount_exceeds_balance` "
+            "beyond it; 409 `invoice_not_open` unless Open). Covering the whole balance "
+            "makes the invoice Paid."
+        ),
+        request=CreditNoteIn,
+        responses={201: CreditNoteOut},
+    )
+    @action(detail=True, methods=["post"], url_path="credit-notes", filter_backends=[])
+    def credit_notes_create(self, request, pk=None):
+        invoice = self.get_object()
+        data = self.validated(CreditNoteIn)
+        note = services.credit_note_issue(invoice=invoice, **data, by=request.user)
+        return self.respond(
+            CreditNoteOut, CreditNote.objects.prefetch_related("lines").get(pk=note.pk), 201
+        )
+
 
 class PaymentViewSet(ApiViewSet):
     queryset = Payment.objects.all()
@@ -402,3 +477,25 @@ class PaymentViewSet(ApiViewSet):
         data = self.validated(ReasonIn)
         services.payment_void(payment=payment, **data, by=request.user)
         return self.respond(PaymentOut, payment_for_output(payment.pk))
+
+
+class CreditNoteFilter(django_filters.FilterSet):
+    invoice = django_filters.ModelChoiceFilter(queryset=Invoice.objects.all())
+    client_package = django_filters.ModelChoiceFilter(queryset=ClientPackage.objects.all())
+
+    class Meta:
+        model = CreditNote
+        fields = ["invoice", "client_package"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List credit notes", responses=CreditNoteOut),
+    retrieve=extend_schema(summary="Get a credit note", responses=CreditNoteOut),
+)
+class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Credit notes, newest first; issued by canceling a package with a refund or by
+    `POST /invoices/{id}/credit-notes/`, never changed."""
+
+    queryset = CreditNote.objects.prefetch_related("lines").order_by("-date", "-id")
+    serializer_class = CreditNoteOut
+    filterset_class = CreditNoteFilter

@@ -15,7 +15,7 @@ from calendar_app.models import Location, Practitioner
 from catalog.models import Package, Service, TaxRate
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, PaymentMethod
-from invoicing.rules import REFUND_REASON_REQUIRED
+from invoicing.rules import CREDIT_NOTE_REASON_REQUIRED, REFUND_REASON_REQUIRED
 from invoicing.selectors import DISPLAY_STATUSES, default_payment_method
 from kernel.money import format_money
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
@@ -322,6 +322,26 @@ class RefundForm(Form):
         super().__init__(*args, **kwargs)
         self.fields["amount"].widget.attrs["inputmode"] = "decimal"
         self.fields["amount"].help_text = "Up to the amount not yet refunded."
+
+
+class CreditNoteForm(Form):
+    """Issue credit note: an amount (up to the amount owing) and why."""
+
+    amount = forms.DecimalField(min_value=CENT, **MONEY)
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": CREDIT_NOTE_REASON_REQUIRED},
+    )
+
+    def __init__(self, *args, balance: Decimal, **kwargs):
+        kwargs.setdefault("initial", {"amount": balance})
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].widget.attrs["inputmode"] = "decimal"
+        self.fields["amount"].help_text = (
+            f"Up to the amount owing, {format_money(balance)}. It is taken off the invoice; "
+            "no money moves."
+        )
 
 
 class ReasonForm(Form):

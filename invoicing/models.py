@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -326,3 +327,101 @@ class InvoiceDayTotal(models.Model):
 
     def __str__(self) -> str:
         return f"Invoices issued {self.issue_date}"
+
+
+@audited()
+class CreditNote(models.Model):
+    """A credit note: an issued document that takes an amount off what an invoice asks
+    for (issue 13). It reduces the invoice's balance (balance = total − payments + refunds
+    − credit notes) without moving money; money given back is a `Refund`.
+
+    Numbered from its own gapless series (CN-0001, CN-0002...: `sequence` is taken under
+    the practice settings row's lock, as invoice numbers are), dated, with who issued it
+    and why. Issued once and never changed nor deleted (database triggers refuse both,
+    and the app's database role may only read and insert), like the credit ledger.
+    """
+
+    NUMBER_PREFIX = "CN-"
+
+    sequence = models.PositiveIntegerField(unique=True)
+    number = models.CharField(max_length=40, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    client_package = models.ForeignKey(
+        "packages.ClientPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
+        help_text="The package whose unused part it credits, when issued on cancellation.",
+    )
+    date = models.DateField(default=timezone.localdate)
+    reason = models.TextField()
+    net_amount = models.DecimalField(**MONEY)
+    tax_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    total_amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [
+            models.Index(fields=["invoice"], name="credit_note_invoice"),
+            models.Index(fields=["date"], name="credit_note_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_amount__gt=0), name="credit_note_total_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(net_amount__gte=0, tax_amount__gte=0),
+                name="credit_note_parts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount=models.F("net_amount") + models.F("tax_amount")),
+                name="credit_note_total_is_net_plus_tax",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="credit_note_needs_reason"),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="credit_note_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+@audited()
+class CreditNoteLine(models.Model):
+    """A line of a credit note: what it credits (usually the invoice line of a package),
+    its amount net of tax, the tax and the total. Append-only like its credit note."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(max_length=500)
+    net_amount = models.DecimalField(**MONEY)
+    tax_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    total_amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_amount=models.F("net_amount") + models.F("tax_amount")),
+                name="credit_note_line_total_is_net_plus_tax",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="credit_note_line_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description

@@ -151,9 +151,42 @@ def money_held_refusal(invoice: Invoice) -> DomainError | None:
     )
 
 
+CREDIT_NOTE_REASON_REQUIRED = "Give a reason for the credit note."
+
+
+def credit_notes_refusal(invoice: Invoice) -> DomainError | None:
+    """An invoice with credit notes is not voided: they are issued documents that refer
+    to it, and voiding would leave them crediting nothing (RF8)."""
+    number = invoice.credit_notes.values_list("number", flat=True).first()
+    if number is None:
+        return None
+    return DomainError(
+        "invoice_has_credit_notes",
+        f"Invoice {invoice.number} has a credit note ({number}), so it cannot be voided.",
+        invoice=invoice,
+    )
+
+
 def why_not_voidable(invoice: Invoice) -> DomainError | None:
-    """A finalized invoice (Open or Paid) is voided, once no money is held against it."""
-    return _void_status_refusal(invoice) or money_held_refusal(invoice)
+    """A finalized invoice (Open or Paid) is voided, once no money is held against it and
+    no credit note refers to it."""
+    return (
+        _void_status_refusal(invoice)
+        or money_held_refusal(invoice)
+        or credit_notes_refusal(invoice)
+    )
+
+
+def why_not_creditable(invoice: Invoice) -> DomainError | None:
+    """Issue credit note applies to an Open invoice (one with an amount owing)."""
+    if invoice.status == InvoiceStatus.OPEN:
+        return None
+    message = {
+        InvoiceStatus.DRAFT: "A draft invoice is changed, not credited: edit its lines.",
+        InvoiceStatus.VOID: f"Invoice {invoice.number} is void.",
+        InvoiceStatus.PAID: f"Invoice {invoice.number} is paid: nothing is owing to credit.",
+    }[InvoiceStatus(invoice.status)]
+    return DomainError("invoice_not_open", message, invoice=invoice)
 
 
 @dataclass(frozen=True)
@@ -168,6 +201,7 @@ class InvoiceActions:
     delete: bool
     pay: bool
     void: bool
+    credit_note: bool = False
 
 
 def invoice_actions(invoice: Invoice) -> InvoiceActions:
@@ -177,6 +211,7 @@ def invoice_actions(invoice: Invoice) -> InvoiceActions:
         delete=why_not_deletable(invoice) is None,
         pay=why_not_payable(invoice) is None,
         void=_void_status_refusal(invoice) is None,
+        credit_note=why_not_creditable(invoice) is None,
     )
 
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from calendar_app.models import Appointment
 from invoicing.models import (
+    CreditNote,
     Invoice,
     InvoiceDayTotal,
     InvoiceLine,
@@ -71,8 +72,9 @@ def _sum_subquery(queryset: QuerySet, *, per: str, field: str) -> Subquery:
 
 def invoices_with_totals(qs: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:
     """Invoices annotated with `subtotal` (sum of nets), `tax`, `total`, `amount_paid`
-    (active payments minus their refunds) and `balance` (total − paid; 0 for a void
-    invoice, which leaves every total). Client, practitioner and location are joined.
+    (active payments minus their refunds), `credited` (its credit notes' totals) and
+    `balance` (total − paid − credited; 0 for a void invoice, which leaves every total).
+    Client, practitioner and location are joined.
     """
     qs = Invoice.objects.all() if qs is None else qs
     lines = InvoiceLine.objects.filter(invoice=OuterRef("pk"))
@@ -80,6 +82,7 @@ def invoices_with_totals(qs: QuerySet[Invoice] | None = None) -> QuerySet[Invoic
     refunds = Refund.objects.filter(
         payment__invoice=OuterRef("pk"), payment__status=PaymentStatus.ACTIVE
     )
+    credit_notes = CreditNote.objects.filter(invoice=OuterRef("pk"))
     return (
         qs.select_related("client", "practitioner", "location")
         .annotate(
@@ -92,12 +95,13 @@ def invoices_with_totals(qs: QuerySet[Invoice] | None = None) -> QuerySet[Invoic
                     _sum_subquery(refunds, per="payment__invoice", field="amount"), Value(ZERO)
                 )
             ),
+            credited=_money(_sum_subquery(credit_notes, per="invoice", field="total_amount")),
         )
         .annotate(
             balance=_money(
                 Case(
                     When(status=InvoiceStatus.VOID, then=Value(ZERO)),
-                    default=F("total") - F("amount_paid"),
+                    default=F("total") - F("amount_paid") - F("credited"),
                     output_field=MONEY_FIELD,
                 )
             )
@@ -109,8 +113,8 @@ def invoice_balances_sql(invoices: QuerySet[Invoice]) -> tuple[str, tuple]:
     """SQL and its parameters for a query of two columns, `invoice_id` and `balance`: one
     row for each invoice of `invoices` that is not void and has lines or payments, with
     its balance exactly as `invoices_with_totals` computes it (its lines' totals, less its
-    active payments, plus the refunds of those payments: the same numeric sums, nothing
-    rounded). An invoice without a row has a balance of 0.00 (a void one, or one with
+    active payments, plus the refunds of those payments, less its credit notes: the same
+    numeric sums, nothing rounded). An invoice without a row has a balance of 0.00 (a void one, or one with
     neither lines nor payments), as `invoices_with_totals` says.
 
     For sums over many invoices (a report's totals): lines, payments and refunds are each
@@ -123,7 +127,9 @@ def invoice_balances_sql(invoices: QuerySet[Invoice]) -> tuple[str, tuple]:
         ids_sql, ids_params = ids.query.sql_with_params()
     except EmptyResultSet:  # `.none()`, `pk__in=[]`: Django compiles no SQL for them
         ids_sql, ids_params = "SELECT NULL::bigint WHERE FALSE", ()
-    line, payment, refund = (m._meta.db_table for m in (InvoiceLine, Payment, Refund))
+    line, payment, refund, credit_note = (
+        m._meta.db_table for m in (InvoiceLine, Payment, Refund, CreditNote)
+    )
     sql = f"""
         SELECT t.invoice_id, SUM(t.amount) AS balance FROM (
             SELECT l.invoice_id, l.total_amount AS amount FROM {line} l
@@ -134,10 +140,13 @@ def invoice_balances_sql(invoices: QuerySet[Invoice]) -> tuple[str, tuple]:
             UNION ALL
             SELECT p.invoice_id, r.amount FROM {refund} r JOIN {payment} p ON p.id = r.payment_id
             WHERE p.status = %s AND p.invoice_id IN ({ids_sql})
+            UNION ALL
+            SELECT c.invoice_id, -c.total_amount FROM {credit_note} c
+            WHERE c.invoice_id IN ({ids_sql})
         ) t
         GROUP BY t.invoice_id"""  # noqa: S608 - table names from the models, SQL from Django
     active = PaymentStatus.ACTIVE.value
-    return sql, (*ids_params, active, *ids_params, active, *ids_params)
+    return sql, (*ids_params, active, *ids_params, active, *ids_params, *ids_params)
 
 
 @dataclass(frozen=True)
@@ -147,9 +156,10 @@ class InvoiceTotals:
     total: Decimal
     amount_paid: Decimal
     balance: Decimal
+    credited: Decimal = ZERO
 
 
-_TOTAL_FIELDS = ("subtotal", "tax", "total", "amount_paid", "balance")
+_TOTAL_FIELDS = ("subtotal", "tax", "total", "amount_paid", "credited", "balance")
 
 
 def invoice_totals(invoice: Invoice) -> InvoiceTotals:
@@ -440,9 +450,11 @@ class UnusedValue:
     `value` is the unused part as the client pays it (tax included, like the invoice's
     total); `net` is its part net of tax (what the package liability report holds).
     `invoice` is the package's current (non-void) invoice; `paid` the money held on it
-    (payments less refunds); `limit` the most a refund may be: `value`, and no more than
-    `paid` (Open or Paid invoice) or the package line's total (Draft invoice, reduced
-    instead of refunded); 0.00 without an invoice.
+    (payments less refunds); `owing` what it still asks for (its balance, 0.00 or more);
+    `limit` the most that may be given back: `value`, and no more than what the invoice
+    still bills once its earlier credit notes are taken off (Open or Paid invoice: the
+    amount is credited by a credit note, RF6) or the package line's total (Draft invoice,
+    reduced instead); 0.00 without an invoice.
     """
 
     method: str
@@ -452,11 +464,19 @@ class UnusedValue:
     invoice: Invoice | None
     paid: Decimal
     limit: Decimal
+    owing: Decimal = ZERO
 
     @property
     def credit_note(self) -> bool:
-        """A Draft invoice is reduced (nothing was billed yet) instead of refunded."""
+        """A Draft invoice is reduced (nothing was billed yet) instead of credited."""
         return self.invoice is not None and self.invoice.status == InvoiceStatus.DRAFT
+
+    def split(self, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """How `amount` given back on a finalized invoice is made (RF6): (the credit
+        note, the money refunded). The credit note takes the whole amount off the invoice;
+        what was paid beyond what the invoice then asks for goes back against its
+        payments: `amount` less what was still owing, never below 0.00."""
+        return amount, max(amount - self.owing, ZERO)
 
 
 def client_package_unused_value(
@@ -507,6 +527,7 @@ def client_package_unused_value(
     invoice = current_invoice_for_client_package(client_package)
     paid = ZERO
     limit = ZERO
+    owing = ZERO
     if invoice is not None and invoice.status == InvoiceStatus.DRAFT:
         line_total = (
             invoice.lines.filter(client_package=client_package).aggregate(t=Sum("total_amount"))[
@@ -516,8 +537,10 @@ def client_package_unused_value(
         )
         limit = min(value, line_total)
     elif invoice is not None:
-        paid = invoice_totals(invoice).amount_paid
-        limit = min(value, max(paid, ZERO))
+        totals = invoice_totals(invoice)
+        paid = totals.amount_paid
+        owing = max(totals.balance, ZERO)
+        limit = min(value, max(totals.total - totals.credited, ZERO))
     return UnusedValue(
         method=method,
         unused_credits=unused,
@@ -526,6 +549,7 @@ def client_package_unused_value(
         invoice=invoice,
         paid=paid,
         limit=limit,
+        owing=owing,
     )
 
 

@@ -40,6 +40,8 @@ from calendar_app.services import appointment_cancel, appointment_mark_missed, u
 from catalog.models import Package, TaxRate
 from clients.models import Client
 from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -50,9 +52,11 @@ from invoicing.models import (
     SaleInvoicing,
 )
 from invoicing.rules import (
+    CREDIT_NOTE_REASON_REQUIRED,
     REFUND_REASON_REQUIRED,
     already_invoiced,
     refuse,
+    why_not_creditable,
     why_not_deletable,
     why_not_editable,
     why_not_finalizable,
@@ -1110,14 +1114,21 @@ def appointment_missed_by_rules(
 @dataclass(frozen=True)
 class PackageRefund:
     """What canceling a package with a refund did: the canceled package, the unused value
-    computed under the lock, the `amount` given back, and how: `refunds` against the
-    package invoice's payments, or `credited_invoice`, its Draft reduced by that much."""
+    computed under the lock, the `amount` given back, and how: on a finalized invoice a
+    `credit_note` for the amount and `refunds` against its payments of what was paid
+    beyond what it then asks for (`refunded`, their sum); on a Draft,
+    `credited_invoice`, its package line reduced by that much."""
 
     client_package: ClientPackage
     unused: UnusedValue
     amount: Decimal
     refunds: list[Refund]
     credited_invoice: Invoice | None
+    credit_note: CreditNote | None = None
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((refund.amount for refund in self.refunds), ZERO)
 
 
 def _refund_amount(value: Any) -> Decimal:
@@ -1172,13 +1183,16 @@ def client_package_cancel_with_refund(
     The unused value is `client_package_unused_value` by the practice's method, computed
     under the locks. `refund_amount` (default: all of it that can be given back) may be
     lowered, never raised: more than the unused value is refused
-    (`refund_exceeds_unused`), more than the money held on the package's invoice
-    (`refund_exceeds_paid`). The money goes back against the invoice's payments, newest
-    first (each a `Refund` with the reason); a Draft invoice has its package line reduced
-    instead (nothing was billed yet: the minimal credit note); without an invoice nothing
-    is refunded and the package is only canceled. Admin only: canceling packages and
-    refunding payments are both needed. A second submit finds the package canceled and
-    is refused (`package_canceled`), so nothing is refunded twice.
+    (`refund_exceeds_unused`), more than the package's invoice still bills
+    (`refund_exceeds_paid`). On a finalized (Open or Paid) invoice the amount is taken
+    off it by a numbered credit note, and what was paid beyond what the invoice then
+    asks for is refunded against its payments, newest first (each a `Refund` with the
+    reason): the invoice ends with the balance it should have, the price of what was
+    used less what was paid for it (RF6). A Draft invoice has its package line reduced
+    instead (nothing was billed yet); without an invoice nothing is refunded and the
+    package is only canceled. Admin only: canceling packages and refunding payments are
+    both needed. A second submit finds the package canceled and is refused
+    (`package_canceled`), so nothing is refunded twice.
     """
     require_perm(by, "packages.cancel_clientpackage")
     require_perm(by, "invoicing.refund_payment")
@@ -1206,7 +1220,7 @@ def client_package_cancel_with_refund(
         )
     if amount > unused.limit:
         where = (
-            f"the money held on invoice {unused.invoice}, {format_money(unused.paid)}"
+            f"what invoice {unused.invoice} still bills, {format_money(unused.limit)}"
             if unused.invoice is not None
             else "what was paid: the package is not invoiced, so nothing can be refunded"
         )
@@ -1222,27 +1236,145 @@ def client_package_cancel_with_refund(
     )
     refunds: list[Refund] = []
     credited = None
+    credit_note = None
     if amount > ZERO and invoice is not None and unused.credit_note:
         amount = _credit_draft(
             invoice=invoice, client_package=locked, amount=amount, note=note, by=by
         )
         credited = invoice
     elif amount > ZERO and invoice is not None:
-        rest = amount
+        credit, rest = unused.split(amount)
+        line = invoice.lines.filter(client_package=locked).order_by("position", "id").first()
+        credit_note = _credit_note_create(
+            invoice=invoice,
+            amount=credit,
+            reason=note,
+            line=line,
+            client_package=locked,
+            by=by,
+        )
         payments = invoice.payments.filter(status=PaymentStatus.ACTIVE).prefetch_related("refunds")
         for payment in payments.order_by("-date", "-id"):
+            if rest == ZERO:
+                break
             share = min(rest, refundable_amount(payment))
             if share <= ZERO:
                 continue
             refunds.append(payment_refund(payment=payment, amount=share, reason=note, by=by))
             rest -= share
-            if rest == ZERO:
-                break
-        assert rest == ZERO  # limit <= money held = the payments' refundable sum
+        # amount <= what the invoice bills, so the excess over what is owing <= the money
+        # held = the payments' refundable sum.
+        assert rest == ZERO
+        _settle_if_covered(invoice)
     return PackageRefund(
         client_package=canceled,
         unused=unused,
         amount=amount,
         refunds=refunds,
         credited_invoice=credited,
+        credit_note=credit_note,
     )
+
+
+# ----------------------------------------------------------------- credit notes (issue 13)
+
+
+def _settle_if_covered(invoice: Invoice) -> None:
+    """An Open invoice whose payments and credit notes cover it (balance 0.00 or less)
+    is Paid (RF7), as a payment of the whole balance makes it."""
+    if invoice.status == InvoiceStatus.OPEN and invoice_totals(invoice).balance <= ZERO:
+        invoice.status = InvoiceStatus.PAID
+        invoice.save(update_fields=["status"])
+
+
+def _next_credit_note_sequence() -> int:
+    """The next number of the credit note series, under the practice settings row's lock
+    (the lock invoice numbers are taken under): concurrent issuing takes consecutive
+    numbers with no gap and no duplicate. Credit notes are never deleted (their triggers
+    refuse it), so one past the highest is the next."""
+    PracticeSettings.objects.select_for_update().get_or_create(pk=1)
+    last = CreditNote.objects.aggregate(last=Max("sequence"))["last"]
+    return (last or 0) + 1
+
+
+def _credit_note_create(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    reason: str,
+    line: InvoiceLine | None = None,
+    client_package: ClientPackage | None = None,
+    date: dt.date | None = None,
+    by: User | None,
+) -> CreditNote:
+    """Issue a credit note of `amount` (tax included) on the locked, finalized `invoice`.
+
+    Its tax is the part of the amount at `line`'s tax rate (the package line), or, for
+    the invoice as a whole, in proportion to the invoice's tax in its total; rounded half
+    up to the cent, the net is the rest. The caller checks the amount."""
+    if line is not None:
+        rate = line.tax_percent
+        tax = to_money(amount * rate / (HUNDRED + rate)) if rate else ZERO
+        description = line.description
+    else:
+        totals = invoice_totals(invoice)
+        tax = to_money(amount * totals.tax / totals.total) if totals.total else ZERO
+        description = f"Credit on invoice {invoice.number}"
+    sequence = _next_credit_note_sequence()
+    note = CreditNote.objects.create(
+        sequence=sequence,
+        number=f"{CreditNote.NUMBER_PREFIX}{sequence:04d}",
+        invoice=invoice,
+        client_package=client_package,
+        date=date or timezone.localdate(),
+        reason=reason,
+        net_amount=amount - tax,
+        tax_amount=tax,
+        total_amount=amount,
+        created_by=_user(by),
+    )
+    CreditNoteLine.objects.create(
+        credit_note=note,
+        invoice_line=line,
+        description=description[:500],
+        net_amount=amount - tax,
+        tax_amount=tax,
+        total_amount=amount,
+    )
+    return note
+
+
+@transaction.atomic
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    amount: Decimal | int | str,
+    reason: str,
+    date: dt.date | None = None,
+    by: User | None,
+) -> CreditNote:
+    """Issue credit note on an Open invoice (Admin): take up to its amount owing off it.
+
+    More than 0 and at most the balance (`amount_exceeds_balance`, beside Amount); a
+    reason is required. When it covers the whole balance the invoice is Paid (RF7). The
+    invoice row is locked, so two credit notes (or a payment) at once cannot both pass
+    the balance check."""
+    require_perm(by, "invoicing.add_creditnote")
+    amount = _amount(amount)
+    check_date_in_range(date, field="date")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", CREDIT_NOTE_REASON_REQUIRED, field="reason")
+    locked = _lock_invoice(invoice)
+    refuse(why_not_creditable(locked))
+    balance = invoice_totals(locked).balance
+    if amount > balance:
+        raise DomainError(
+            "amount_exceeds_balance",
+            f"The amount is more than the amount owing of {format_money(balance)}.",
+            balance=balance,
+            field="amount",
+        )
+    note = _credit_note_create(invoice=locked, amount=amount, reason=reason, date=date, by=by)
+    _settle_if_covered(locked)
+    return note

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/delete/", views.invoice_delete, name="delete"),
     path("<int:pk>/void/", views.invoice_void, name="void"),
     path("<int:pk>/pay/", views.invoice_pay, name="pay"),
+    path("<int:pk>/credit-note/", views.invoice_credit_note, name="credit_note"),
     path("payments/<int:pk>/refund/", views.payment_refund, name="payment_refund"),
     path("payments/<int:pk>/void/", views.payment_void, name="payment_void"),
 ]

@@ -22,6 +22,7 @@ from invoicing import services
 from invoicing.forms import (
     CatalogPickForm,
     ConfirmForm,
+    CreditNoteForm,
     InvoiceCreateForm,
     InvoiceDetailsForm,
     InvoiceFilterForm,
@@ -32,9 +33,11 @@ from invoicing.forms import (
 )
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
 from invoicing.rules import (
+    credit_notes_refusal,
     invoice_actions,
     money_held_refusal,
     payment_actions,
+    why_not_creditable,
     why_not_editable,
     why_not_payable,
     why_not_refundable,
@@ -158,6 +161,9 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
         "status_label": invoice_display_status(invoice),
         "lines": _lines(invoice),
         "payments": _payments(invoice) if not invoice.is_draft else [],
+        "credit_notes": (
+            list(invoice.credit_notes.select_related("created_by")) if not invoice.is_draft else []
+        ),
         "actions": actions,
         "can_edit_lines": actions.edit,
         "editing_line_id": None,
@@ -462,7 +468,11 @@ def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     action = reverse("invoicing:void", args=[invoice.pk])
     title = f"Void invoice {invoice.number}?" if invoice.number else "Void invoice?"
-    refusal = money_held_refusal(invoice) if request.method != "POST" else None
+    refusal = (
+        money_held_refusal(invoice) or credit_notes_refusal(invoice)
+        if request.method != "POST"
+        else None
+    )
     if refusal is not None:
         # Say so before anyone types a reason: the service would refuse anyway.
         return _popup(
@@ -560,6 +570,61 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
         action=action,
         form=form,
         submit="Record payment",
+        status=status,
+    )
+
+
+@staff_view("invoicing.add_creditnote")
+def invoice_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue credit note (Admin): take up to the amount owing off an Open invoice."""
+    invoice = _invoice(pk)
+    totals = invoice_totals(invoice)
+    action = reverse("invoicing:credit_note", args=[invoice.pk])
+    summary = [
+        ("Client", str(invoice.client)),
+        ("Total", money(totals.total)),
+        ("Paid", money(totals.amount_paid)),
+        ("Amount owing", money(totals.balance)),
+    ]
+    title = f"Issue credit note on {invoice.number or 'invoice'}"
+    refusal = why_not_creditable(invoice)
+    if refusal is not None and request.method != "POST":
+        return _popup(
+            request,
+            invoice=invoice,
+            title=title,
+            action=action,
+            refusal=refusal.message,
+            status=REFUSED,
+        )
+    form = CreditNoteForm(posted(request), balance=totals.balance)
+    status = 200
+    if request.method == "POST":
+        sent = submit(
+            form,
+            lambda data: services.credit_note_issue(
+                invoice=invoice, amount=data["amount"], reason=data["reason"], by=request.user
+            ),
+        )
+        if sent.ok:
+            balance = invoice_totals(_invoice(pk)).balance
+            return _done(
+                request,
+                safe_next(request, _detail_url(invoice)),
+                f"Credit note {sent.result.number} of {money(sent.result.total_amount)} issued. "
+                f"Balance {money(balance)}.",
+            )
+        status = sent.status
+    return _popup(
+        request,
+        invoice=invoice,
+        title=title,
+        intro="A numbered credit note takes the amount off what the invoice asks for. "
+        "It can't be changed or removed once issued.",
+        summary=summary,
+        action=action,
+        form=form,
+        submit="Issue credit note",
         status=status,
     )
 

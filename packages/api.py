@@ -290,8 +290,8 @@ class CancelPackageIn(serializers.Serializer):
         min_value=Decimal("0"),
         help_text=(
             "Less than the computed amount, to give back less (default: all of it that can "
-            "be). More than the unused value: 409 `refund_exceeds_unused`; more than the money "
-            "held on the invoice (or any amount when not invoiced): 409 `refund_exceeds_paid`."
+            "be). More than the unused value: 409 `refund_exceeds_unused`; more than the invoice "
+            "still bills (or any amount when not invoiced): 409 `refund_exceeds_paid`."
         ),
     )
 
@@ -324,6 +324,32 @@ class PackageRefundOut(serializers.Serializer):
         source="unused.credit_note", help_text="The Draft invoice was reduced instead of refunded."
     )
     refunds = serializers.SerializerMethodField()
+    refunded = serializers.DecimalField(
+        **MONEY, help_text="The part of `amount` paid back against the invoice's payments."
+    )
+    credit_note = serializers.SerializerMethodField(
+        help_text=(
+            "On a finalized invoice, the credit note that took `amount` off it (the rest "
+            "of what was paid is refunded); null otherwise."
+        )
+    )
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "id": {"type": "integer"},
+                "number": {"type": "string", "example": "CN-0001"},
+                "amount": {"type": "string", "example": "77.00"},
+            },
+        }
+    )
+    def get_credit_note(self, obj):
+        note = obj.credit_note
+        if note is None:
+            return None
+        return {"id": note.pk, "number": note.number, "amount": f"{note.total_amount:.2f}"}
 
     @extend_schema_field(
         {

@@ -359,6 +359,14 @@ def package_cancel(request: HttpRequest, pk: int) -> HttpResponse:
                 f"Draft invoice #{refund.credited_invoice.pk} reduced by "
                 f"{format_money(refund.amount)}."
             )
+        elif refund.credit_note is not None:
+            note = refund.credit_note
+            done.append(
+                f"Credit note {note.number} of {format_money(note.total_amount)} issued on "
+                f"invoice {note.invoice}."
+            )
+            if refund.refunded:
+                done.append(f"{format_money(refund.refunded)} refunded.")
         elif refund.amount:
             done.append(f"{format_money(refund.amount)} refunded.")
         return refund

@@ -35,6 +35,8 @@ _VIEW_INVOICES = [
     "invoicing.view_invoiceline",
     "invoicing.view_payment",
     "invoicing.view_refund",
+    "invoicing.view_creditnote",
+    "invoicing.view_creditnoteline",
 ]
 _VIEW_CALENDAR = ["calendar_app.view_appointment", "calendar_app.view_appointmentseries"]
 _EDIT_CALENDAR = [

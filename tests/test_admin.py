@@ -18,6 +18,7 @@ from calendar_app.services import appointment_book_series, practitioner_services
 from clients.models import Client
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from invoicing.services import (
+    credit_note_issue,
     invoice_create,
     invoice_finalize,
     invoice_for_client_package,
@@ -113,6 +114,8 @@ def world(practice):
     )
     payment = payment_record(invoice=invoice, amount="150.00", method=cash, by=None)
     payment_refund(payment=payment, amount="20.00", reason="Goodwill", by=None)
+    admin = UserFactory(username="cn-admin", is_superuser=True)
+    credit_note_issue(invoice=invoice, amount="10.00", reason="Goodwill", by=admin)
     draft = invoice_for_client_package(
         client_package=flexible,
         practitioner=practice.practitioner,
@@ -757,6 +760,10 @@ def test_a_draft_invoice_is_edited_through_invoice_update(su, world):
         "payments-INITIAL_FORMS": "0",
         "payments-MIN_NUM_FORMS": "0",
         "payments-MAX_NUM_FORMS": "0",
+        "credit_notes-TOTAL_FORMS": "0",
+        "credit_notes-INITIAL_FORMS": "0",
+        "credit_notes-MIN_NUM_FORMS": "0",
+        "credit_notes-MAX_NUM_FORMS": "0",
     }
     response = su.post(url(Invoice, "change", world.draft.pk), data)
     assert response.status_code == 302, response.context and response.context["errors"]

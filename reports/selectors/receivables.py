@@ -116,7 +116,8 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     date): current (not yet due: due on `on` or later, or no due date), 1–30, 31–60,
     61–90 and over 90 days. The balance is the invoicing app's own
     (`invoicing.selectors.invoices_with_totals`: lines' totals minus active payments
-    net of their refunds). Drafts, Paid and Void invoices are left out.
+    net of their refunds, minus credit notes). Drafts, Paid and Void invoices are left
+    out.
 
     `rows` is a lazy queryset, most overdue first, each invoice annotated with
     `client_name`, `days_overdue` (negative when not yet due) and `bucket` (a key of
@@ -126,7 +127,8 @@ def aged_receivables(on: dt.date, *, location=None, practitioner=None) -> AgedRe
     at the page's last row.
 
     The totals per bucket (and their sum, overall) come from one GROUP BY query over
-    `invoicing.selectors.invoice_balances_sql` (lines, payments and refunds each grouped
+    `invoicing.selectors.invoice_balances_sql` (lines, payments, refunds and credit notes
+    each grouped
     once, not subqueries per invoice; the same sums, so the same balances to the cent).
     Two queries in all (the practice's settings, the totals), whatever the data size.
     Filters: the invoice's location and practitioner.

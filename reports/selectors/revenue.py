@@ -13,7 +13,14 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from catalog.models import Package, Service
-from invoicing.models import InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from invoicing.models import (
+    CreditNoteLine,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from invoicing.selectors import MONEY_FIELD
 from kernel.money import ZERO
 from practice.models import PracticeSettings
@@ -151,6 +158,46 @@ def _invoiced(
     return list(grouped)
 
 
+def _credited(
+    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
+) -> list[dict[str, Any]]:
+    """One GROUP BY query over the lines of credit notes dated in the period, on
+    finalized invoices: their net and tax, taken off what was invoiced (a credit note
+    issued in April on a March invoice lowers April). By item: the credited invoice
+    line's package or service, else "Other lines"."""
+    lines = _filter(
+        CreditNoteLine.objects.filter(
+            credit_note__invoice__status__in=FINALIZED,
+            credit_note__date__gte=start,
+            credit_note__date__lte=end,
+        ),
+        "credit_note__invoice__",
+        location,
+        practitioner,
+    )
+    if group_by == "item":
+        keys: dict[str, Any] = {
+            "package_id": F("invoice_line__client_package__package_id"),
+            "service_id": F("invoice_line__appointment__service_id"),
+        }
+    else:
+        keys = _group_fields(group_by, "credit_note__invoice__", "credit_note__date")
+    grouped = (
+        lines.order_by()
+        .values(**keys)
+        .annotate(
+            net=Sum("net_amount", output_field=MONEY_FIELD),
+            tax=Sum("tax_amount", output_field=MONEY_FIELD),
+        )
+    )
+    if group_by == "item":
+        grouped = grouped.annotate(
+            package_name=Subquery(Package.objects.filter(pk=OuterRef("package_id")).values("name")),
+            service_name=Subquery(Service.objects.filter(pk=OuterRef("service_id")).values("name")),
+        )
+    return list(grouped)
+
+
 def _paid(
     start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
 ) -> list[dict[str, Any]]:
@@ -223,8 +270,9 @@ def revenue(
     - **Invoiced**: invoices finalized (Open or Paid; not Draft, not Void: an invoice
       voided later leaves the report) whose issue date is in the period, as the
       invoicing app totals them: the sum of their lines' stored net, tax and total
-      (each line rounded half up when it was added). `invoiced` is net of tax, `tax`
-      the tax, `total` both.
+      (each line rounded half up when it was added), less the credit notes dated in the
+      period (their net and tax; issue 13). `invoiced` is net of tax, `tax` the tax,
+      `total` both.
     - **Paid**: active payments (not voided) dated in the period, whatever the invoice's
       date: a payment in April of a March invoice counts in April.
     - **Refunded**: refunds dated in the period.
@@ -237,7 +285,7 @@ def revenue(
     happened; other groupings list only what has figures, by name.
 
     `location` and `practitioner` (objects or ids) keep invoices, payments and refunds
-    by their invoice's. A row `totals` adds up the rows. Three GROUP BY queries (one
+    by their invoice's. A row `totals` adds up the rows. Four GROUP BY queries (two
     grouped by item) plus the practice's settings, whatever the data size.
     """
     if group_by not in REVENUE_GROUPINGS:
@@ -281,6 +329,14 @@ def revenue(
             row = slot(*key_of(group))
         row["invoiced"] += group["net"] or ZERO
         row["tax"] += group["tax"] or ZERO
+    for group in _credited(*args):
+        if group_by == "item":
+            key, label, kind = _item_key(group)
+            row = slot(key, label, kind)
+        else:
+            row = slot(*key_of(group))
+        row["invoiced"] -= group["net"] or ZERO
+        row["tax"] -= group["tax"] or ZERO
     if group_by != "item":
         for group in _paid(*args):
             slot(*key_of(group))["paid"] += group["amount"] or ZERO
@@ -329,7 +385,8 @@ def revenue_by_month(months: int = 12, on: dt.date | None = None) -> list[MonthR
     """For the dashboard: the last `months` months up to and including the month of
     `on` (default today in the practice's time zone), oldest first, each with what was
     invoiced (net of tax, and including tax: finalized invoices by issue date) and paid
-    (active payments by date, tax included), counted as in `revenue`. Months with nothing are 0.00. Two queries."""
+    (active payments by date, tax included), counted as in `revenue` (credit notes taken
+    off what was invoiced in their month). Months with nothing are 0.00. Three queries."""
     if months < 1:
         raise ValueError("months must be 1 or more")
     on = on or timezone.localdate()
@@ -338,10 +395,13 @@ def revenue_by_month(months: int = 12, on: dt.date | None = None) -> list[MonthR
     start = dt.date(index // 12, index % 12 + 1, 1)
     invoiced = {g["k"]: g for g in _invoiced(start, on, "month", None, None)}
     paid = {g["k"]: g["amount"] or ZERO for g in _paid(start, on, "month", None, None)}
+    credited = {g["k"]: g for g in _credited(start, on, "month", None, None)}
     rows = []
     for month in months_between(start, on):
         net = (invoiced.get(month) or {}).get("net") or ZERO
         tax = (invoiced.get(month) or {}).get("tax") or ZERO
+        net -= (credited.get(month) or {}).get("net") or ZERO
+        tax -= (credited.get(month) or {}).get("tax") or ZERO
         rows.append(MonthRevenue(month, net, paid.get(month, ZERO), net + tax))
     return rows
 

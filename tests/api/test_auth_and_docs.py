@@ -168,6 +168,10 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "client-packages/{id}/statement/send/",
         "clients/{id}/statement/pdf/",
         "clients/{id}/statement/send/",
+        # Credit notes (issue 13)
+        "invoices/{id}/credit-notes/",
+        "credit-notes/",
+        "credit-notes/{id}/",
         "reports/package-liability/",
         "reports/revenue/",
         "reports/expiring-packages/",

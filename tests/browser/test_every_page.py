@@ -25,6 +25,7 @@ from catalog.models import TaxRate
 from documents.services import invoice_link_create
 from invoicing.models import PaymentMethod
 from invoicing.services import (
+    credit_note_issue,
     invoice_finalize,
     invoice_for_appointment,
     invoice_for_client_package,
@@ -78,7 +79,11 @@ def clinic(live, practice, admin_user, reception):
     attendee = practice.book(by=reception, service=pilates, hour=13)
     practice.book(by=reception, service=pilates, hour=13, client=ClientFactory())
     link, token = invoice_link_create(invoice=invoice, by=admin_user)
+    credit_note = credit_note_issue(
+        invoice=invoice, amount="5.00", reason="Goodwill", by=admin_user
+    )
     return {
+        "credit_note": credit_note.pk,
         "link": link.pk,
         "token": token,
         "client": practice.client.pk,
@@ -134,6 +139,7 @@ def _pages(c: dict) -> list[str]:
         f"/billing/{c['draft']}/edit/",
         f"/documents/invoice/{inv}/",
         f"/documents/receipt/{c['payment']}/",
+        f"/documents/credit-note/{c['credit_note']}/",
         f"/documents/package-statement/{cp}/",
         f"/documents/client-statement/{client}/",
         f"/d/{c['token']}/",
@@ -191,6 +197,7 @@ def _popups(c: dict) -> list[str]:
         f"/billing/{draft_inv}/delete/",
         f"/billing/{inv}/pay/",
         f"/billing/{inv}/void/",
+        f"/billing/{inv}/credit-note/",
         f"/billing/payments/{c['payment']}/refund/",
         f"/billing/payments/{c['payment']}/void/",
         f"/documents/invoice/{inv}/email/",

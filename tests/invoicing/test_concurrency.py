@@ -125,3 +125,50 @@ def test_package_invoiced_twice_at_once_gets_one_invoice(fresh_settings):
     assert sorted(kind for kind, _ in results) == ["ok", "refused"], results
     assert next(value for kind, value in results if kind == "refused") == "already_invoiced"
     assert InvoiceLine.objects.filter(client_package=client_package).count() == 1
+
+
+def test_concurrent_credit_notes_numbers_are_consecutive(fresh_settings):
+    """Credit notes take their numbers as invoices do: under the settings row's lock."""
+    from django.contrib.auth.models import User
+
+    from invoicing.models import CreditNote
+    from invoicing.services import credit_note_issue
+
+    admin = User.objects.create_superuser("cn-admin", "cn@example.com", "x")
+    invoices = [open_invoice("10.00").pk for _ in range(12)]
+
+    results = race(
+        12,
+        prepare=lambda i: Invoice.objects.get(pk=invoices[i]),
+        act=lambda invoice: (
+            credit_note_issue(invoice=invoice, amount="5.00", reason="Race", by=admin).number
+        ),
+    )
+
+    assert [kind for kind, _ in results] == ["ok"] * 12, results
+    numbers = sorted(CreditNote.objects.values_list("number", flat=True))
+    assert numbers == [f"CN-{n:04d}" for n in range(1, 13)]
+    assert sorted(number for _, number in results) == numbers
+
+
+def test_credit_note_and_payment_of_the_whole_balance_at_once_only_one_wins(fresh_settings):
+    from django.contrib.auth.models import User
+
+    from invoicing.models import CreditNote
+    from invoicing.selectors import invoice_totals
+    from invoicing.services import credit_note_issue
+
+    admin = User.objects.create_superuser("cn-admin2", "cn2@example.com", "x")
+    invoice = open_invoice("100.00")
+    method = cash()
+
+    def act(i):
+        if i == 0:
+            return credit_note_issue(invoice=invoice, amount="100.00", reason="x", by=admin)
+        return payment_record(invoice=invoice, amount="100.00", method=method, by=None)
+
+    results = race(2, prepare=lambda i: i, act=act)
+
+    assert sorted(kind for kind, _ in results) == ["ok", "refused"], results
+    assert CreditNote.objects.count() + Payment.objects.count() == 1
+    assert invoice_totals(invoice).balance == 0

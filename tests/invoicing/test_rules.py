@@ -184,7 +184,12 @@ def test_money_held_reads_the_annotated_totals(django_assert_num_queries):
     ("status", "expected"),
     [
         ("draft", InvoiceActions(edit=True, finalize=True, delete=True, pay=False, void=False)),
-        ("open", InvoiceActions(edit=False, finalize=False, delete=False, pay=True, void=True)),
+        (
+            "open",
+            InvoiceActions(
+                edit=False, finalize=False, delete=False, pay=True, void=True, credit_note=True
+            ),
+        ),
         ("paid", InvoiceActions(edit=False, finalize=False, delete=False, pay=False, void=True)),
         ("void", InvoiceActions(edit=False, finalize=False, delete=False, pay=False, void=False)),
     ],

@@ -63,7 +63,8 @@ def test_admin_sees_the_unused_value_and_refunds_it(client, admin_user, paid_pac
     assert Refund.objects.get().amount == Decimal("77.00")
     assert ClientPackage.objects.get(pk=paid_package.pk).canceled_at is not None
     page = client.get(response["Location"]).content.decode()
-    assert "Package canceled. $77.00 refunded." in page
+    assert "Package canceled. Credit note CN-0001 of $77.00 issued on invoice" in page
+    assert "$77.00 refunded." in page
 
 
 def test_too_much_is_refused_beside_the_amount(client, admin_user, paid_package):

@@ -261,7 +261,7 @@ def test_revenue_by_month_for_the_dashboard(book):
     assert all(m.invoiced == m.paid == D("0.00") for m in months[:-2])
     with CaptureQueriesContext(connection) as ctx:
         three = revenue_by_month(3, on=dt.date(2026, 4, 1))
-    assert len(ctx) <= 2
+    assert len(ctx) <= 3  # invoiced, credited, paid
     # Up to and including `on`: the payment of 2 Apr is after 1 Apr.
     assert [m.month.month for m in three] == [2, 3, 4] and three[-1].paid == D("0.00")
     with time_machine.travel(dt.datetime(2026, 4, 30, 3, tzinfo=dt.UTC), tick=False):
@@ -531,5 +531,36 @@ def test_query_count_does_not_grow_with_the_data(
     small = count()
     _more_data(practice, admin_user, 12)
     assert count() == small
-    # Settings, then one GROUP BY query for each of invoiced, paid and refunded.
-    assert small[0] == (2 if group_by == "item" else 4)
+    # Settings, then one GROUP BY query for each of invoiced, credited, paid and refunded.
+    assert small[0] == (3 if group_by == "item" else 5)
+
+
+# ------------------------------------------------------------------ credit notes (issue 13)
+
+
+def test_credit_notes_are_taken_off_invoiced_in_their_month(book, admin_user):
+    from invoicing.services import credit_note_issue
+
+    # B (88.00 incl. 8.00 tax) has 20.00 owing after its refund: credited on 6 Apr, with
+    # the tax in proportion to the invoice's (20.00 x 8/88 = 1.82).
+    credit_note_issue(
+        invoice=book["b"], amount="20.00", reason="Waived", date=dt.date(2026, 4, 6), by=admin_user
+    )
+    report = revenue(dt.date(2026, 3, 1), dt.date(2026, 4, 30), group_by="month")
+    assert [figures(r) for r in report.rows] == [
+        ("Mar 2026", "190.00", "19.00", "209.00", "148.00", "0.00"),
+        ("Apr 2026", "-18.18", "-1.82", "-20.00", "61.00", "20.00"),
+    ]
+    by_practitioner = revenue(dt.date(2026, 3, 1), dt.date(2026, 4, 30), group_by="practitioner")
+    assert figures(by_practitioner.rows[0]) == (
+        "Kim Osteo",
+        "61.82",
+        "6.18",
+        "68.00",
+        "88.00",
+        "20.00",
+    )
+    # Billed less credited is what the invoices keep: their payments less refunds.
+    assert by_practitioner.rows[0].total == D("88.00") - D("20.00")
+    months = revenue_by_month(2, on=dt.date(2026, 4, 30))
+    assert months[-1].invoiced_total == report.rows[1].total
