@@ -52,6 +52,8 @@ from packages.models import ClientPackage
 
 
 class LocationOut(serializers.ModelSerializer):
+    """A place where the practice sees clients."""
+
     class Meta:
         model = Location
         fields = ["id", "name", "address", "archived"]
@@ -59,6 +61,8 @@ class LocationOut(serializers.ModelSerializer):
 
 
 class LocationIn(InputModelSerializer):
+    """A new location."""
+
     class Meta:
         model = Location
         fields = ["name", "address"]
@@ -74,6 +78,8 @@ class LocationViewSet(ReferenceViewSet):
 
 
 class PractitionerOut(serializers.ModelSerializer):
+    """A person who sees clients (a physiotherapist, a massage therapist...)."""
+
     class Meta:
         model = Practitioner
         fields = ["id", "name", "colour", "provider_number", "archived"]
@@ -81,6 +87,8 @@ class PractitionerOut(serializers.ModelSerializer):
 
 
 class PractitionerIn(InputModelSerializer):
+    """A new practitioner."""
+
     colour = serializers.CharField(
         required=False,
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "Enter a colour such as #2f7d6d.")],
@@ -104,6 +112,8 @@ REASON_RULE = ["notice_hours", "late_action", "fee_kind", "fee_value"]
 
 
 class CancellationReasonOut(serializers.ModelSerializer):
+    """A reason for canceling an appointment, with its rule for late cancellations."""
+
     class Meta:
         model = CancellationReason
         fields = ["id", "name", "archived", *REASON_RULE]
@@ -135,6 +145,8 @@ class CancellationReasonViewSet(ReferenceViewSet):
 
 
 class AppointmentOut(serializers.ModelSerializer):
+    """An appointment: who, with whom, where, when, for which service, its status and the client package it uses (if any)."""
+
     class_session = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
@@ -168,6 +180,8 @@ class AppointmentOut(serializers.ModelSerializer):
 
 
 class RepeatIn(serializers.Serializer):
+    """How a booking repeats: every 1 to 4 weeks, on the given weekdays, a number of times."""
+
     every_weeks = serializers.IntegerField(min_value=1, max_value=4)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6),
@@ -179,6 +193,8 @@ class RepeatIn(serializers.Serializer):
 
 
 class AppointmentIn(serializers.Serializer):
+    """A booking. With `client_package` the appointment is linked at once and uses one credit."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
@@ -208,6 +224,8 @@ class AppointmentIn(serializers.Serializer):
 
 
 class AppointmentEditIn(serializers.Serializer):
+    """The details of an appointment to change; fields left out stay as they are."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     practitioner = serializers.PrimaryKeyRelatedField(
         queryset=Practitioner.objects.all(), required=False
@@ -241,6 +259,8 @@ class AppointmentEditIn(serializers.Serializer):
 
 
 class UnlinkIn(serializers.Serializer):
+    """Why a used credit is given back (required only to unlink an Arrived or Missed appointment, Admin only)."""
+
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -254,6 +274,8 @@ class UnlinkIn(serializers.Serializer):
 
 
 class UnlinkAndEditIn(AppointmentEditIn):
+    """The details to change after unlinking the package; fields left out stay as they are."""
+
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -267,6 +289,8 @@ class UnlinkAndEditIn(AppointmentEditIn):
 
 
 class LinkIn(serializers.Serializer):
+    """The client package to use for the appointment (one credit)."""
+
     client_package = serializers.PrimaryKeyRelatedField(queryset=ClientPackage.objects.all())
     service = serializers.PrimaryKeyRelatedField(
         queryset=Service.objects.all(),
@@ -277,6 +301,8 @@ class LinkIn(serializers.Serializer):
 
 
 class CancelIn(serializers.Serializer):
+    """The cancellation reason, whose rule decides what happens to the credit and whether a fee is charged."""
+
     reason = serializers.PrimaryKeyRelatedField(
         queryset=CancellationReason.objects.all(), help_text="A cancellation reason's id."
     )
@@ -306,6 +332,8 @@ class CancelIn(serializers.Serializer):
 
 
 class MissedIn(serializers.Serializer):
+    """Whether to charge the practice's no-show fee."""
+
     charge_fee = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -333,6 +361,8 @@ class AppliedOut(serializers.Serializer):
 
 
 class AppointmentAppliedOut(AppointmentOut):
+    """The appointment after the change, and what the practice's rule did."""
+
     applied = serializers.SerializerMethodField()
 
     class Meta(AppointmentOut.Meta):
@@ -437,8 +467,16 @@ def _appointment(pk: int) -> Appointment:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List appointments", responses=AppointmentOut),
-    retrieve=extend_schema(summary="Get an appointment", responses=AppointmentOut),
+    list=extend_schema(
+        summary="List appointments",
+        description="The calendar's appointments, earliest first. Filter by client, practitioner, location, status, a time range (`start`/`end`, or `start_after`/`start_before`) or `updated_since` to fetch only what changed.",
+        responses=AppointmentOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get an appointment",
+        description="One appointment, with its status and the client package it uses.",
+        responses=AppointmentOut,
+    ),
     create=extend_schema(
         summary="Book an appointment (or a repeating series)",
         description=(
@@ -460,7 +498,10 @@ def _appointment(pk: int) -> Appointment:
         request=AppointmentEditIn,
         responses=AppointmentOut,
     ),
-    destroy=extend_schema(summary="Delete an appointment booked by mistake"),
+    destroy=extend_schema(
+        summary="Delete an appointment booked by mistake",
+        description="Removes an appointment that should never have been booked (a linked package's credit is released). To record that a client canceled, use `cancel/` instead. Refused with 409 when it is on an invoice (`appointment_invoiced`) or, linked to a package, marked Arrived or Missed (`credit_used`).",
+    ),
 )
 class AppointmentViewSet(
     ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
@@ -507,7 +548,12 @@ class AppointmentViewSet(
         services.appointment_delete(appointment=self.get_object(), by=request.user)
         return self.respond_no_content()
 
-    @extend_schema(summary="Link a client package", request=LinkIn, responses=AppointmentOut)
+    @extend_schema(
+        summary="Link a client package",
+        description="Uses one credit of the client's package for this appointment. Find the packages that fit with `GET /api/v1/client-packages/matches/`. Refused with 409: `already_linked` (the appointment already uses a package: unlink it first), `no_credits_left`, `package_expired`, `package_not_eligible` (not this client's, or not for this service), `repeating_appointment`.",
+        request=LinkIn,
+        responses=AppointmentOut,
+    )
     @action(detail=True, methods=["post"])
     def link(self, request, pk=None):
         appointment = self.get_object()
@@ -570,8 +616,8 @@ class AppointmentViewSet(
         summary="Cancel, applying the reason's rule",
         description=(
             "The reason's notice window decides what happens to a linked appointment's "
-            "credit and whether a fee goes on a new Draft invoice (DOMAIN.md, Cancellation "
-            "and no-show rules); `applied` reports it. A past appointment: 409 "
+            "credit and whether a fee goes on a new Draft invoice (the rules are set per "
+            "cancellation reason in Settings); `applied` reports what happened. A past appointment: 409 "
             "`past_appointment` (mark it Missed)."
         ),
         request=CancelIn,
@@ -584,7 +630,12 @@ class AppointmentViewSet(
         applied = appointment_cancel_by_rules(appointment=appointment, **data, by=request.user)
         return self._applied(applied)
 
-    @extend_schema(summary="Mark Arrived", request=None, responses=AppointmentOut)
+    @extend_schema(
+        summary="Mark Arrived",
+        description="The client came. A linked package's credit stays used. Refused with 409 for a canceled appointment (`appointment_canceled`) or one that has not started yet (`not_yet`).",
+        request=None,
+        responses=AppointmentOut,
+    )
     @action(detail=True, methods=["post"])
     def arrived(self, request, pk=None):
         appointment = services.appointment_mark_arrived(
@@ -610,7 +661,10 @@ class AppointmentViewSet(
         return self._applied(applied)
 
     @extend_schema(
-        summary="Create the appointment's Draft invoice", request=None, responses={201: InvoiceOut}
+        summary="Create the appointment's Draft invoice",
+        description="Creates a Draft invoice for the appointment's service (not for one paid by a package credit). While the appointment is on an invoice that is not void: 409 `already_invoiced` with that invoice's id in `invoice`.",
+        request=None,
+        responses={201: InvoiceOut},
     )
     @action(detail=True, methods=["post"])
     def invoice(self, request, pk=None):

@@ -31,6 +31,8 @@ from kernel.api.viewsets import ReferenceViewSet, reference_filter, reference_sc
 
 
 class TaxRateOut(serializers.ModelSerializer):
+    """A tax rate (e.g. GST 10%)."""
+
     class Meta:
         model = TaxRate
         fields = ["id", "name", "rate", "archived"]
@@ -38,6 +40,8 @@ class TaxRateOut(serializers.ModelSerializer):
 
 
 class TaxRateIn(InputModelSerializer):
+    """A new tax rate."""
+
     class Meta:
         model = TaxRate
         fields = ["name", "rate"]
@@ -56,6 +60,8 @@ class TaxRateViewSet(ReferenceViewSet):
 
 
 class ServiceOut(serializers.ModelSerializer):
+    """A service the practice sells (an Initial Consultation, a 30-minute Massage...)."""
+
     category = serializers.CharField(
         source="category.name", allow_null=True, read_only=True, help_text="The category's name."
     )
@@ -76,6 +82,8 @@ class ServiceOut(serializers.ModelSerializer):
 
 
 class ServiceIn(InputModelSerializer):
+    """A service's fields."""
+
     category = serializers.CharField(
         max_length=ServiceCategory._meta.get_field("name").max_length,
         required=False,
@@ -127,11 +135,15 @@ class ServiceViewSet(ReferenceViewSet):
 
 
 class ExpiresAfter(serializers.Serializer):
+    """How long a sold package can be used: a number of days, weeks, months or years from its start date."""
+
     value = serializers.IntegerField(min_value=1, max_value=1000)
     unit = serializers.ChoiceField(choices=PeriodUnit.choices)
 
 
 class PackageServiceOut(serializers.Serializer):
+    """A service a package covers, with its allowance in a fixed package."""
+
     service = serializers.IntegerField(source="service_id")
     allowance = serializers.IntegerField(
         allow_null=True, help_text="Uses of this service (fixed packages); null when flexible."
@@ -139,6 +151,8 @@ class PackageServiceOut(serializers.Serializer):
 
 
 class PackageOut(serializers.ModelSerializer):
+    """A package in the catalog: credits for services, sold at one price."""
+
     expires_after = serializers.SerializerMethodField()
     services = PackageServiceOut(source="package_services", many=True)
 
@@ -166,6 +180,8 @@ class PackageOut(serializers.ModelSerializer):
 
 
 class PackageServiceIn(serializers.Serializer):
+    """A service the package covers; `allowance` only for a fixed package."""
+
     service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
     allowance = serializers.IntegerField(
         min_value=1, max_value=1000, required=False, allow_null=True
@@ -173,6 +189,8 @@ class PackageServiceIn(serializers.Serializer):
 
 
 class PackageIn(InputModelSerializer):
+    """A catalog package's fields."""
+
     tax_rate = serializers.PrimaryKeyRelatedField(
         queryset=TaxRate.objects.all(), required=False, allow_null=True
     )
@@ -232,9 +250,16 @@ class PackageFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List catalog packages", responses=PackageOut),
+    list=extend_schema(
+        summary="List catalog packages",
+        description="The packages the practice sells, by name. Filter by `kind`, `archived`, `search` or `updated_since`.",
+        responses=PackageOut,
+    ),
     create=extend_schema(
-        summary="Add a package to the catalog (Admin)", request=PackageIn, responses=PackageOut
+        summary="Add a package to the catalog (Admin)",
+        description="Adds a package to the catalog, with the same checks as the Catalog page. A fixed package's allowances must add up to its credits; a flexible package shares its credits across its services. Admin only.",
+        request=PackageIn,
+        responses=PackageOut,
     ),
 )
 class PackageViewSet(ReferenceViewSet):

@@ -26,6 +26,8 @@ from kernel.pagination import COUNT_CAP, CappedPaginator
 
 
 class ClientOut(serializers.ModelSerializer):
+    """A client of the practice."""
+
     # A plain string: the email may be blank, which "format: email" would not allow.
     email = serializers.CharField(read_only=True)
 
@@ -45,12 +47,16 @@ class ClientOut(serializers.ModelSerializer):
 
 
 class ClientIn(InputModelSerializer):
+    """A new client."""
+
     class Meta:
         model = Client
         fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes"]
 
 
 class ClientEditIn(InputModelSerializer):
+    """The client's fields to change; fields left out stay as they are."""
+
     archived = serializers.BooleanField(
         required=False, help_text="true archives the client, false restores them."
     )
@@ -120,11 +126,23 @@ class ClientReadsLogged:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List clients", responses=ClientOut),
-    retrieve=extend_schema(summary="Get a client", responses=ClientOut),
-    create=extend_schema(summary="Create a client", request=ClientIn, responses=ClientOut),
+    list=extend_schema(
+        summary="List clients",
+        description="The practice's clients, by last name. `search` finds words in the name, email or phone; `archived`, `updated_since` and `created_after`/`created_before` narrow the list.",
+        responses=ClientOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a client", description="One client's details.", responses=ClientOut
+    ),
+    create=extend_schema(
+        summary="Create a client",
+        description="Adds a client. First and last names are required; the email, phone and date of birth are checked as on the client form.",
+        request=ClientIn,
+        responses=ClientOut,
+    ),
     partial_update=extend_schema(
         summary='Change a client (archive with {"archived": true})',
+        description='Changes the fields you send; the others stay as they are. `{"archived": true}` archives the client (they no longer appear in searches for new bookings), `false` restores them.',
         request=ClientEditIn,
         responses=ClientOut,
     ),

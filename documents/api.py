@@ -35,6 +35,8 @@ from packages.models import ClientPackage
 
 
 class SendIn(serializers.Serializer):
+    """Where to send the document; by default the client's email address."""
+
     to = serializers.EmailField(
         required=False,
         allow_blank=True,
@@ -43,11 +45,15 @@ class SendIn(serializers.Serializer):
 
 
 class StatementSendIn(SendIn):
+    """Where to send the statement and the period it covers."""
+
     start = serializers.DateField(required=False, help_text="Default: 89 days before `end`.")
     end = serializers.DateField(required=False, help_text="Default: today.")
 
 
 class SendingOut(serializers.ModelSerializer):
+    """A record of a document sent by email (or of a failed attempt)."""
+
     sent_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -116,12 +122,21 @@ class InvoiceDocumentViewSet(_DocumentViewSet):
         "send": ("invoicing.view_invoice", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The invoice as a PDF", responses=PDF)
+    @extend_schema(
+        summary="The invoice as a PDF",
+        description="The invoice as a PDF document, as the client receives it.",
+        responses=PDF,
+    )
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         return self._pdf(selectors.invoice_document(self.get_object()))
 
-    @extend_schema(summary="Email the invoice's PDF", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the invoice's PDF",
+        description="Emails the invoice (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -135,12 +150,21 @@ class ReceiptViewSet(_DocumentViewSet):
         "receipt_send": ("invoicing.view_payment", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The payment's receipt as a PDF", responses=PDF)
+    @extend_schema(
+        summary="The payment's receipt as a PDF",
+        description="The payment's receipt as a PDF document.",
+        responses=PDF,
+    )
     @action(detail=True, methods=["get"], url_path="receipt/pdf")
     def receipt_pdf(self, request, pk=None):
         return self._pdf(selectors.receipt_document(self.get_object()))
 
-    @extend_schema(summary="Email the payment's receipt", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the payment's receipt",
+        description="Emails the receipt (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="receipt/send")
     def receipt_send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -161,13 +185,19 @@ class PackageStatementViewSet(_DocumentViewSet):
 
     @extend_schema(
         summary="The package's statement (credit history with values) as a PDF",
+        description="The client package's statement as a PDF document: its credit history with the value of each movement.",
         responses=PDF,
     )
     @action(detail=True, methods=["get"], url_path="statement/pdf")
     def statement_pdf(self, request, pk=None):
         return self._pdf(self._document())
 
-    @extend_schema(summary="Email the package's statement", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the package's statement",
+        description="Emails the package's statement (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="statement/send")
     def statement_send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -175,6 +205,8 @@ class PackageStatementViewSet(_DocumentViewSet):
 
 
 class PeriodIn(serializers.Serializer):
+    """The period a statement covers."""
+
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
 
@@ -203,6 +235,7 @@ class ClientStatementViewSet(_DocumentViewSet):
 
     @extend_schema(
         summary="The client's statement (invoices and payments over a period) as a PDF",
+        description="The client's statement as a PDF document: their invoices and payments over a period (`start`/`end`, the last 90 days by default).",
         parameters=PERIOD,
         responses=PDF,
     )
@@ -210,7 +243,12 @@ class ClientStatementViewSet(_DocumentViewSet):
     def statement_pdf(self, request, pk=None):
         return self._pdf(self._document(self.validated(PeriodIn, data=request.query_params)))
 
-    @extend_schema(summary="Email the client's statement", request=StatementSendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the client's statement",
+        description="Emails the client's statement (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=StatementSendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="statement/send")
     def statement_send(self, request, pk=None):
         data = self.validated(StatementSendIn)

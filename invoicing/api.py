@@ -47,6 +47,8 @@ SUM = {"max_digits": None, "decimal_places": 2}
 
 
 class PaymentMethodOut(serializers.ModelSerializer):
+    """A way clients pay (Cash, Card, Bank transfer...)."""
+
     class Meta:
         model = PaymentMethod
         fields = ["id", "name", "archived"]
@@ -54,6 +56,8 @@ class PaymentMethodOut(serializers.ModelSerializer):
 
 
 class PaymentMethodIn(InputModelSerializer):
+    """A new payment method."""
+
     class Meta:
         model = PaymentMethod
         fields = ["name"]
@@ -74,6 +78,8 @@ class PaymentMethodViewSet(ReferenceViewSet):
 
 
 class RefundOut(serializers.ModelSerializer):
+    """Money given back from a payment."""
+
     class Meta:
         model = Refund
         fields = ["id", "payment", "amount", "date", "reason"]
@@ -81,6 +87,8 @@ class RefundOut(serializers.ModelSerializer):
 
 
 class PaymentOut(serializers.ModelSerializer):
+    """A payment recorded against an invoice, with its refunds."""
+
     refunded = serializers.SerializerMethodField(help_text="Sum of the refunds.")
     refunds = RefundOut(many=True, read_only=True)
 
@@ -105,6 +113,8 @@ class PaymentOut(serializers.ModelSerializer):
 
 
 class InvoiceLineOut(serializers.Serializer):
+    """A line of an invoice, with its amounts worked out."""
+
     id = serializers.IntegerField()
     description = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
@@ -122,6 +132,8 @@ class InvoiceLineOut(serializers.Serializer):
 
 
 class InvoiceOut(serializers.ModelSerializer):
+    """An invoice with its lines, payments, totals and balance."""
+
     display_status = serializers.SerializerMethodField(
         help_text="What staff see: Draft, Open, Part paid, Overdue, Paid or Void."
     )
@@ -188,6 +200,8 @@ def payment_for_output(pk: int) -> Payment:
 
 
 class InvoiceLineIn(serializers.Serializer):
+    """A line of an invoice."""
+
     description = serializers.CharField(max_length=500)
     quantity = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
     unit_price = serializers.DecimalField(**MONEY, min_value=ZERO)
@@ -213,6 +227,8 @@ class InvoiceLineIn(serializers.Serializer):
 
 
 class InvoiceIn(serializers.Serializer):
+    """A new Draft invoice."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
@@ -226,6 +242,8 @@ class InvoiceIn(serializers.Serializer):
 
 
 class InvoiceEditIn(serializers.Serializer):
+    """The Draft invoice's fields to change; fields left out stay as they are."""
+
     practitioner = serializers.PrimaryKeyRelatedField(
         queryset=Practitioner.objects.all(), required=False
     )
@@ -241,12 +259,16 @@ class InvoiceEditIn(serializers.Serializer):
 
 
 class ReasonIn(serializers.Serializer):
+    """Why (kept with the change in the record's history)."""
+
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
     )
 
 
 class PaymentIn(InputModelSerializer):
+    """A payment received for the invoice."""
+
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     method = serializers.PrimaryKeyRelatedField(queryset=PaymentMethod.objects.all())
     date = InputDate(required=False, allow_null=True, help_text="Default: today.")
@@ -257,6 +279,8 @@ class PaymentIn(InputModelSerializer):
 
 
 class RefundIn(serializers.Serializer):
+    """Money to give back from the payment."""
+
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
     date = InputDate(required=False, allow_null=True, help_text="Default: today.")
@@ -289,15 +313,32 @@ class InvoicePagination(Pagination):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List invoices", responses=InvoiceOut),
-    retrieve=extend_schema(summary="Get an invoice", responses=InvoiceOut),
-    create=extend_schema(summary="Create a Draft invoice", request=InvoiceIn, responses=InvoiceOut),
+    list=extend_schema(
+        summary="List invoices",
+        description="Invoices, newest first. Filter by client, status, issue date (`issued_after`/`issued_before`) or `updated_since`.",
+        responses=InvoiceOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get an invoice",
+        description="One invoice with its lines, payments, totals and balance.",
+        responses=InvoiceOut,
+    ),
+    create=extend_schema(
+        summary="Create a Draft invoice",
+        description="Creates a Draft invoice with its lines. A Draft has no number and can still be changed; `finalize/` numbers it.",
+        request=InvoiceIn,
+        responses=InvoiceOut,
+    ),
     partial_update=extend_schema(
         summary="Change a Draft invoice (409 invoice_not_draft otherwise)",
+        description="Changes a Draft invoice's fields you send; `lines`, when sent, replaces all the lines. A finalized invoice cannot change: 409 `invoice_not_draft`.",
         request=InvoiceEditIn,
         responses=InvoiceOut,
     ),
-    destroy=extend_schema(summary="Delete a Draft invoice (409 invoice_not_draft otherwise)"),
+    destroy=extend_schema(
+        summary="Delete a Draft invoice (409 invoice_not_draft otherwise)",
+        description="Deletes a Draft invoice. A finalized invoice is never deleted (void it instead): 409 `invoice_not_draft`.",
+    ),
 )
 class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
@@ -336,13 +377,23 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         services.invoice_delete(invoice=self.get_object(), by=request.user)
         return self.respond_no_content()
 
-    @extend_schema(summary="Finalize (number it)", request=None, responses=InvoiceOut)
+    @extend_schema(
+        summary="Finalize (number it)",
+        description="Gives the Draft invoice its number and issue date; from then on it can be paid, sent or voided, not changed. An invoice without lines: 409 `invoice_has_no_lines`.",
+        request=None,
+        responses=InvoiceOut,
+    )
     @action(detail=True, methods=["post"])
     def finalize(self, request, pk=None):
         invoice = services.invoice_finalize(invoice=self.get_object(), by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
 
-    @extend_schema(summary="Void", request=ReasonIn, responses=InvoiceOut)
+    @extend_schema(
+        summary="Void",
+        description="Voids a finalized invoice (it keeps its number; its amounts no longer count). An invoice with active payments: 409 `invoice_has_payments` (void or refund them first).",
+        request=ReasonIn,
+        responses=InvoiceOut,
+    )
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         invoice = self.get_object()
@@ -350,7 +401,11 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         services.invoice_void(invoice=invoice, **data, by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
 
-    @extend_schema(summary="List the invoice's payments", responses=PaymentOut(many=True))
+    @extend_schema(
+        summary="List the invoice's payments",
+        description="The payments recorded against this invoice, oldest first, with their refunds.",
+        responses=PaymentOut(many=True),
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def payments(self, request, pk=None):
         invoice = self.get_object()
@@ -363,6 +418,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     @extend_schema(
         summary="Record a payment (a part payment leaves the balance open)",
+        description="Records money received for a finalized invoice. More than the balance: 409 `amount_exceeds_balance`; a Draft or void invoice: 409 `invoice_not_open`.",
         request=PaymentIn,
         responses={201: PaymentOut},
     )
@@ -384,7 +440,10 @@ class PaymentViewSet(ApiViewSet):
     }
 
     @extend_schema(
-        summary="Refund all or part of a payment", request=RefundIn, responses={201: RefundOut}
+        summary="Refund all or part of a payment",
+        description="Gives back all or part of a payment, with a reason. More than is left to refund: 409 `amount_exceeds_refundable`; a void payment: 409 `payment_not_active`.",
+        request=RefundIn,
+        responses={201: RefundOut},
     )
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
@@ -394,7 +453,10 @@ class PaymentViewSet(ApiViewSet):
         return self.respond(RefundOut, refund, status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Void a payment recorded by mistake", request=ReasonIn, responses=PaymentOut
+        summary="Void a payment recorded by mistake",
+        description="Voids a payment that was recorded by mistake (the invoice's balance opens again). A payment with refunds: 409 `payment_has_refunds`; already void: 409 `payment_already_void`.",
+        request=ReasonIn,
+        responses=PaymentOut,
     )
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):

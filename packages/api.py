@@ -58,6 +58,8 @@ from reports.selectors.liability import client_packages_with_remaining_value
 
 
 class ClientPackageServiceOut(serializers.Serializer):
+    """A service a client package covers, with what has been used and what is left."""
+
     service = serializers.IntegerField(source="service_id")
     name = serializers.CharField()
     allowance = serializers.IntegerField(
@@ -80,6 +82,8 @@ class ClientPackageServiceOut(serializers.Serializer):
 
 
 class ClientPackageOut(serializers.ModelSerializer):
+    """A package sold to a client: its credits, what is left, its status, expiry, payment status and linked appointments."""
+
     status = serializers.SerializerMethodField()
     remaining = serializers.IntegerField(read_only=True)
     services = ClientPackageServiceOut(many=True, read_only=True)
@@ -206,6 +210,8 @@ def client_package_for_output(pk: int) -> ClientPackage:
 
 
 class LedgerEntryOut(serializers.ModelSerializer):
+    """One movement of a client package's credits (granted, consumed, released, adjusted...)."""
+
     appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
     created_by = serializers.CharField(
         source="created_by.username", allow_null=True, help_text="Who (null: the system)."
@@ -230,6 +236,8 @@ class LedgerEntryOut(serializers.ModelSerializer):
 
 
 class SalePaymentIn(serializers.Serializer):
+    """A payment taken at the sale (a deposit or the full price)."""
+
     amount = serializers.DecimalField(
         **MONEY,
         min_value=Decimal("0.01"),
@@ -242,6 +250,8 @@ class SalePaymentIn(serializers.Serializer):
 
 
 class SaleInvoiceIn(serializers.Serializer):
+    """The invoice for the sale; with `take_payment` it is finalized and paid at once."""
+
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     take_payment = SalePaymentIn(
@@ -252,6 +262,8 @@ class SaleInvoiceIn(serializers.Serializer):
 
 
 class ClientPackageIn(serializers.Serializer):
+    """A sale of a catalog package to a client."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     package = serializers.PrimaryKeyRelatedField(
         queryset=Package.objects.all(), help_text="The catalog package sold."
@@ -268,11 +280,15 @@ class ClientPackageIn(serializers.Serializer):
 
 
 class ExpiryIn(serializers.Serializer):
+    """A new expiry date and why it changes."""
+
     expires_on = InputDate(help_text="The new expiry date (the last day it may be used).")
     reason = serializers.CharField(max_length=2000)
 
 
 class CancelPackageIn(serializers.Serializer):
+    """Why the package is canceled, and whether to refund the unused part."""
+
     reason = serializers.CharField(max_length=2000)
     refund_unused = serializers.BooleanField(
         default=False,
@@ -345,6 +361,8 @@ class PackageRefundOut(serializers.Serializer):
 
 
 class CancelPackageOut(ClientPackageOut):
+    """The canceled client package, and the refund of its unused part if one was asked for."""
+
     refund = serializers.SerializerMethodField()
 
     class Meta(ClientPackageOut.Meta):
@@ -357,6 +375,8 @@ class CancelPackageOut(ClientPackageOut):
 
 
 class AdjustIn(serializers.Serializer):
+    """Credits to add (positive) or take away (negative), and why."""
+
     quantity = serializers.IntegerField(
         min_value=-10_000, max_value=10_000, help_text="Credits to add (> 0) or remove (< 0)."
     )
@@ -375,11 +395,15 @@ class AdjustIn(serializers.Serializer):
 
 
 class PackageInvoiceIn(serializers.Serializer):
+    """Who issues the invoice, and where."""
+
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
 
 
 class MatchQuery(serializers.Serializer):
+    """The appointment to find packages for."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     date = InputDate(help_text="The appointment's date.")
     service = serializers.PrimaryKeyRelatedField(
@@ -405,8 +429,16 @@ class ClientPackageFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List client packages", responses=ClientPackageOut),
-    retrieve=extend_schema(summary="Get a client package", responses=ClientPackageOut),
+    list=extend_schema(
+        summary="List client packages",
+        description="Packages sold to clients, newest first. Filter by client, catalog package, status, kind, start date (`start_after`/`start_before`) or `updated_since`.",
+        responses=ClientPackageOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a client package",
+        description="One client package: credits, what is left per service, expiry, payment status and linked appointments.",
+        responses=ClientPackageOut,
+    ),
     create=extend_schema(
         summary="Sell (assign) a package to a client",
         description=(
@@ -419,6 +451,7 @@ class ClientPackageFilter(django_filters.FilterSet):
     ),
     partial_update=extend_schema(
         summary="Change the expiry date, with a reason (Admin)",
+        description="Moves the expiry date (the last day the package may be used), with a reason kept in its history. Admin only. Refused with 409 when the date is before the start (`expiry_before_start`), before a linked appointment (`expiry_before_linked_appointment`) or unchanged (`expiry_unchanged`).",
         request=ExpiryIn,
         responses=ClientPackageOut,
     ),
@@ -468,10 +501,12 @@ class ClientPackageViewSet(
         return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
 
     @extend_schema(
-        summary="The client packages an appointment could use (DOMAIN.md, Matching)",
+        summary="The client packages an appointment could use",
         description=(
-            "Active packages of the client with credit left (for the service, when given) "
-            "that cover the service and have not expired by the date."
+            "Step 1 of booking with a package: the client's active packages with credit "
+            "left (for the service, when given) that cover the service and have not "
+            "expired by the appointment's date. Link one with "
+            "`POST /api/v1/appointments/{id}/link/`, or book with `client_package`."
         ),
         parameters=[MatchQuery],
         responses=ClientPackageOut(many=True),
@@ -518,6 +553,7 @@ class ClientPackageViewSet(
 
     @extend_schema(
         summary="Adjust credits, with a reason (Admin)",
+        description="Adds credits (a positive `quantity`) or takes them away (negative), with a reason kept in the credit ledger. Admin only. Taking away more than is left: 409 `adjust_below_consumed`.",
         request=AdjustIn,
         responses=ClientPackageOut,
     )
@@ -544,7 +580,11 @@ class ClientPackageViewSet(
         invoice = invoice_for_client_package(client_package=client_package, **data, by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk), status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The credit ledger", responses=LedgerEntryOut(many=True))
+    @extend_schema(
+        summary="The credit ledger",
+        description="Every movement of the package's credits, oldest first: granted at the sale, used by appointments, released, adjusted, expired.",
+        responses=LedgerEntryOut(many=True),
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def ledger(self, request, pk=None):
         client_package = self.get_object()

@@ -143,9 +143,8 @@ def reference_filter(model_class) -> type[django_filters.FilterSet]:
 class ReferenceViewSet(mixins.ListModelMixin, ApiViewSet):
     """The practice's lists (locations, practitioners, services, tax rates, payment
     methods, cancellation reasons, catalog packages): everyone reads them, Admin adds to
-    them. `input_serializer` checks the shape of the input; `create_with` is the service
-    that adds the row (called with the validated fields and `by=`).
-    """
+    them. Subclasses name the input's serializer and the service function that adds a
+    row (given the user who asks)."""
 
     input_serializer: type[serializers.Serializer]
     create_with: Any
@@ -159,11 +158,30 @@ class ReferenceViewSet(mixins.ListModelMixin, ApiViewSet):
         return type(self).create_with(**data, by=self.request.user)
 
 
-def reference_schema(noun: str, output, input_serializer):
+LIST_DESCRIPTION = (
+    "Everyone with an API key may read it. Archived rows are included unless you filter "
+    "with `archived=false`; `search` finds a part of the name; `updated_since` gives only "
+    "the rows created or changed since then."
+)
+
+
+def reference_schema(noun: str, output, input_serializer, *, examples=()):
     """The schema of a reference list's operations."""
     return extend_schema_view(
-        list=extend_schema(summary=f"List {noun}", responses=output),
+        list=extend_schema(
+            summary=f"List {noun}",
+            description=f"The practice's {noun}, by name. {LIST_DESCRIPTION}",
+            responses=output,
+        ),
         create=extend_schema(
-            summary=f"Add to {noun} (Admin)", request=input_serializer, responses=output
+            summary=f"Add to {noun} (Admin)",
+            description=(
+                f"Adds one to the practice's {noun}, with the same checks as the Settings "
+                "pages. Admin only. A refused value answers 400 by field; a rule's "
+                "refusal (for example a name already used: `name_taken`) answers 409."
+            ),
+            request=input_serializer,
+            responses=output,
+            examples=list(examples),
         ),
     )

@@ -22,6 +22,8 @@ EXPIRED_DAYS = 30
 
 
 class ExpiringIn(serializers.Serializer):
+    """Which packages to list."""
+
     within = serializers.ChoiceField(
         choices=EXPIRING_WITHIN_DAYS,
         default=30,
@@ -41,6 +43,8 @@ class ExpiringIn(serializers.Serializer):
 
 
 class ExpiringPackageOut(serializers.Serializer):
+    """A client package expiring soon with credits left."""
+
     client_package = serializers.IntegerField(source="pk", help_text="The client package's id.")
     client = serializers.IntegerField(source="client_id", help_text="The client's id.")
     client_name = serializers.CharField(help_text="First and last name.")

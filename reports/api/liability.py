@@ -16,6 +16,8 @@ from reports.selectors import package_liability
 
 
 class LiabilityIn(serializers.Serializer):
+    """The period and the optional filters."""
+
     start = InputDate(help_text="First day of the period (YYYY-MM-DD), inclusive.")
     end = InputDate(help_text="Last day of the period (YYYY-MM-DD), inclusive.")
     location = serializers.PrimaryKeyRelatedField(
@@ -32,6 +34,8 @@ class LiabilityIn(serializers.Serializer):
 
 
 class LiabilityOut(serializers.Serializer):
+    """Prepaid credits for a period: opening + sold - redeemed - expired - canceled + adjusted = closing."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")

@@ -18,6 +18,8 @@ from reports.selectors.receivables import AGE_BUCKETS, aged_receivables
 
 
 class ReceivablesIn(serializers.Serializer):
+    """The day to age the invoices on, and the optional filters."""
+
     on = InputDate(
         required=False,
         help_text="The day to age the invoices on (YYYY-MM-DD); today by default.",
@@ -31,6 +33,8 @@ class ReceivablesIn(serializers.Serializer):
 
 
 class BucketOut(serializers.Serializer):
+    """The open invoices of one age bucket."""
+
     count = serializers.IntegerField(help_text="Open invoices with a balance.")
     balance = serializers.DecimalField(
         max_digits=None,
@@ -41,6 +45,8 @@ class BucketOut(serializers.Serializer):
 
 
 class BucketsOut(serializers.Serializer):
+    """Open invoices by how overdue they are."""
+
     current = BucketOut(help_text="Not yet overdue: due on `on` or later, or no due date.")
     d1_30 = BucketOut(help_text="1 to 30 days overdue.")
     d31_60 = BucketOut(help_text="31 to 60 days overdue.")
@@ -49,6 +55,8 @@ class BucketsOut(serializers.Serializer):
 
 
 class ReceivablesOut(serializers.Serializer):
+    """Open invoices by age, and in all."""
+
     on = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")
     buckets = BucketsOut()
@@ -56,6 +64,8 @@ class ReceivablesOut(serializers.Serializer):
 
 
 class ReceivableInvoiceOut(serializers.Serializer):
+    """An open invoice, with how many days it is overdue."""
+
     id = serializers.IntegerField(source="pk", help_text="The invoice's id.")
     number = serializers.CharField()
     client = serializers.IntegerField(source="client_id", help_text="The client's id.")

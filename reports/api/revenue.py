@@ -16,6 +16,8 @@ from reports.selectors.revenue import MAX_MONTHS, REVENUE_GROUPINGS, month_count
 
 
 class RevenueIn(serializers.Serializer):
+    """The period, the grouping and the optional filters."""
+
     start = InputDate(help_text="First day of the period (YYYY-MM-DD), inclusive.")
     end = InputDate(help_text="Last day of the period (YYYY-MM-DD), inclusive.")
     group_by = serializers.ChoiceField(
@@ -60,6 +62,8 @@ MONEY_HELP = {
 
 
 class RevenueFiguresOut(serializers.Serializer):
+    """Invoiced, paid and refunded amounts."""
+
     invoiced = _money(help_text=MONEY_HELP["invoiced"])
     tax = _money(help_text=MONEY_HELP["tax"])
     total = _money(help_text=MONEY_HELP["total"])
@@ -68,6 +72,8 @@ class RevenueFiguresOut(serializers.Serializer):
 
 
 class RevenueRowOut(serializers.Serializer):
+    """The revenue figures of one group (a month, a practitioner, a location or an item)."""
+
     key = serializers.CharField(
         help_text=(
             "The group: `YYYY-MM` (month), a practitioner's or location's id, or "
@@ -83,6 +89,8 @@ class RevenueRowOut(serializers.Serializer):
 
 
 class RevenueOut(serializers.Serializer):
+    """Revenue for a period, grouped, with the totals."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")

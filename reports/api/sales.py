@@ -15,6 +15,8 @@ from reports.selectors.sales import SALES_GROUPS, package_sales
 
 
 class PackageSalesIn(LiabilityIn):
+    """The period, the grouping and the optional filters."""
+
     group_by = serializers.ChoiceField(
         choices=list(SALES_GROUPS),
         required=False,
@@ -30,6 +32,8 @@ def _money(help_text: str) -> serializers.DecimalField:
 
 
 class SalesRowOut(serializers.Serializer):
+    """Package sales of one group."""
+
     package = serializers.IntegerField(
         allow_null=True, help_text="By package: the catalog package's id; else null."
     )
@@ -50,12 +54,16 @@ class SalesRowOut(serializers.Serializer):
 
 
 class SalesTotalOut(serializers.Serializer):
+    """All the package sales of the period."""
+
     count = serializers.IntegerField()
     credits = serializers.IntegerField()
     revenue = _money("Net of tax.")
 
 
 class PackageSalesOut(serializers.Serializer):
+    """Client packages sold in a period, grouped."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     group_by = serializers.ChoiceField(choices=list(SALES_GROUPS))
