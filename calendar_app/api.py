@@ -43,7 +43,7 @@ from invoicing.services import (
     invoice_for_appointment,
 )
 from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
@@ -56,7 +56,7 @@ class LocationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Location
-        fields = ["id", "name", "address", "archived"]
+        fields = ["id", "name", "address", "archived", "updated_at"]
         read_only_fields = fields
 
 
@@ -82,7 +82,7 @@ class PractitionerOut(serializers.ModelSerializer):
 
     class Meta:
         model = Practitioner
-        fields = ["id", "name", "colour", "provider_number", "archived"]
+        fields = ["id", "name", "colour", "provider_number", "archived", "updated_at"]
         read_only_fields = fields
 
 
@@ -116,7 +116,7 @@ class CancellationReasonOut(serializers.ModelSerializer):
 
     class Meta:
         model = CancellationReason
-        fields = ["id", "name", "archived", *REASON_RULE]
+        fields = ["id", "name", "archived", *REASON_RULE, "updated_at"]
         read_only_fields = fields
 
 
@@ -175,6 +175,7 @@ class AppointmentOut(serializers.ModelSerializer):
             "notes",
             "cancellation_reason",
             "kept_credit",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -455,11 +456,33 @@ class AppointmentFilter(django_filters.FilterSet):
     )
     start = StartFilter(field_name="ends_at", lookup_expr="gt")
     end = EndFilter(field_name="starts_at", lookup_expr="lt", end_of_day=True)
+    start_after = InstantFilter(
+        field_name="starts_at",
+        lookup_expr="gte",
+        label="Appointments that start at or after this moment (ISO 8601 date-time).",
+    )
+    start_before = InstantFilter(
+        field_name="starts_at",
+        lookup_expr="lt",
+        label="Appointments that start before this moment (ISO 8601 date-time).",
+    )
+    updated_since = UpdatedSinceFilter()
     ordering = OrderingFilter(fields=["starts_at", "id"])
 
     class Meta:
         model = Appointment
-        fields = ["client", "practitioner", "location", "status", "class_session", "start", "end"]
+        fields = [
+            "client",
+            "practitioner",
+            "location",
+            "status",
+            "class_session",
+            "start",
+            "end",
+            "start_after",
+            "start_before",
+            "updated_since",
+        ]
 
 
 def _appointment(pk: int) -> Appointment:

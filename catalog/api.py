@@ -11,7 +11,7 @@ from typing import Any
 
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers
+from rest_framework import mixins, serializers
 
 from catalog import services
 from catalog.models import (
@@ -24,7 +24,7 @@ from catalog.models import (
     TaxRate,
 )
 from kernel.api.fields import InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.viewsets import ReferenceViewSet, reference_filter, reference_schema
 
 # ------------------------------------------------------------------------ tax rates
@@ -35,7 +35,7 @@ class TaxRateOut(serializers.ModelSerializer):
 
     class Meta:
         model = TaxRate
-        fields = ["id", "name", "rate", "archived"]
+        fields = ["id", "name", "rate", "archived", "updated_at"]
         read_only_fields = fields
 
 
@@ -77,6 +77,7 @@ class ServiceOut(serializers.ModelSerializer):
             "tax_rate",
             "capacity",
             "archived",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -111,8 +112,35 @@ class ServiceIn(InputModelSerializer):
         return (value or "").strip() or None
 
 
+class ServiceEditIn(ServiceIn):
+    """The service's fields to change; fields left out stay as they are."""
+
+    archived = serializers.BooleanField(
+        required=False, help_text="true archives the service (no new bookings), false restores it."
+    )
+
+    class Meta(ServiceIn.Meta):
+        fields = [*ServiceIn.Meta.fields, "archived"]
+
+
 @reference_schema("services", ServiceOut, ServiceIn)
-class ServiceViewSet(ReferenceViewSet):
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Get a service", description="One service of the catalog.", responses=ServiceOut
+    ),
+    partial_update=extend_schema(
+        summary="Change a service (Admin)",
+        description=(
+            "Changes the fields you send, with the same checks as the Catalog page; the "
+            "others stay as they are. Appointments already booked keep their times and "
+            'invoices keep their lines. `{"archived": true}` archives the service: refused '
+            "with 409 while a package on sale includes it."
+        ),
+        request=ServiceEditIn,
+        responses=ServiceOut,
+    ),
+)
+class ServiceViewSet(mixins.RetrieveModelMixin, ReferenceViewSet):
     queryset = Service.objects.select_related("category").order_by("name", "id")
     serializer_class = ServiceOut
     input_serializer = ServiceIn
@@ -129,6 +157,38 @@ class ServiceViewSet(ReferenceViewSet):
         data.setdefault("duration_minutes", Service._meta.get_field("duration_minutes").default)
         service = services.service_create(category=category, **data, by=self.request.user)
         return Service.objects.select_related("category").get(pk=service.pk)
+
+    def _category(self, name: str | None) -> ServiceCategory | None:
+        if not name:
+            return None
+        category = ServiceCategory.objects.filter(name__iexact=name).first()
+        return category or services.category_create(name=name, by=self.request.user)
+
+    def partial_update(self, request, pk=None):
+        service = self.get_object()
+        data = self.validated(ServiceEditIn, partial=True)
+        archived = data.pop("archived", None)
+        if data:
+            category = (
+                self._category(data.pop("category")) if "category" in data else service.category
+            )
+            current = {
+                "name": service.name,
+                "duration_minutes": service.duration_minutes,
+                "price": service.price,
+                "tax_rate": service.tax_rate,
+                "capacity": service.capacity,
+            }
+            services.service_update(
+                service=service, category=category, **{**current, **data}, by=request.user
+            )
+        if archived is True and not service.archived:
+            services.service_archive(service=service, by=request.user)
+        elif archived is False and service.archived:
+            services.service_restore(service=service, by=request.user)
+        return self.respond(
+            ServiceOut, Service.objects.select_related("category").get(pk=service.pk)
+        )
 
 
 # ------------------------------------------------------------------------- packages
@@ -169,6 +229,7 @@ class PackageOut(serializers.ModelSerializer):
             "expires_after",
             "services",
             "archived",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -242,17 +303,53 @@ class PackageFilter(django_filters.FilterSet):
     )
     archived = django_filters.BooleanFilter()
     kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
+    updated_since = UpdatedSinceFilter()
     ordering = OrderingFilter(fields=["name", "price", "created_at", "id"])
 
     class Meta:
         model = Package
-        fields = ["search", "archived", "kind"]
+        fields = ["search", "archived", "kind", "updated_since"]
+
+
+class PackageEditIn(PackageIn):
+    """The package's fields to change; fields left out stay as they are. Packages
+    already sold to clients never change."""
+
+    archived = serializers.BooleanField(
+        required=False, help_text="true takes the package off sale, false puts it back."
+    )
+
+    class Meta(PackageIn.Meta):
+        fields = [*PackageIn.Meta.fields, "archived"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        package = self.context["package"]
+        kind = attrs.get("kind", package.kind)
+        if "services" in attrs:
+            return super().validate({**attrs, "kind": kind})
+        return attrs
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List catalog packages",
         description="The packages the practice sells, by name. Filter by `kind`, `archived`, `search` or `updated_since`.",
+        responses=PackageOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a catalog package",
+        description="One package of the catalog, with the services it covers.",
+        responses=PackageOut,
+    ),
+    partial_update=extend_schema(
+        summary="Change a catalog package (Admin)",
+        description=(
+            "Changes the fields you send, with the same checks as the Catalog page; the "
+            "others stay as they are. `services`, when sent, replaces the list. Packages "
+            "already sold keep what was sold: only new sales get the change. "
+            '`{"archived": true}` takes it off sale.'
+        ),
+        request=PackageEditIn,
         responses=PackageOut,
     ),
     create=extend_schema(
@@ -262,7 +359,7 @@ class PackageFilter(django_filters.FilterSet):
         responses=PackageOut,
     ),
 )
-class PackageViewSet(ReferenceViewSet):
+class PackageViewSet(mixins.RetrieveModelMixin, ReferenceViewSet):
     queryset = Package.objects.prefetch_related("package_services").order_by("name", "id")
     serializer_class = PackageOut
     input_serializer = PackageIn
@@ -288,3 +385,49 @@ class PackageViewSet(ReferenceViewSet):
             by=self.request.user,
         )
         return Package.objects.prefetch_related("package_services").get(pk=package.pk)
+
+    def partial_update(self, request, pk=None):
+        package = self.get_object()
+        context = {**self.get_serializer_context(), "package": package}
+        serializer = PackageEditIn(data=request.data, context=context, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        archived = data.pop("archived", None)
+        if data:
+            kind = data.pop("kind", package.kind)
+            if "services" in data:
+                rows = [(row["service"], row.get("allowance")) for row in data.pop("services")]
+            else:
+                rows = [
+                    (row.service, row.allowance)
+                    for row in package.package_services.select_related("service")
+                ]
+            if "expires_after" in data:
+                after = data.pop("expires_after")
+                expires_after = (after["value"], after["unit"]) if after else None
+            elif package.expires:
+                expires_after = (package.expires_after_value, package.expires_after_unit)
+            else:
+                expires_after = None
+            current = {
+                "name": package.name,
+                "description": package.description,
+                "credits": package.credits,
+                "price": package.price,
+                "tax_rate": package.tax_rate,
+            }
+            services.package_update(
+                package=package,
+                **{**current, **data},
+                services=[service for service, _ in rows],
+                quantities=dict(rows) if kind == PackageKind.FIXED else None,
+                expires_after=expires_after,
+                by=request.user,
+            )
+        if archived is True and not package.archived:
+            services.package_archive(package=package, by=request.user)
+        elif archived is False and package.archived:
+            services.package_restore(package=package, by=request.user)
+        return self.respond(
+            PackageOut, Package.objects.prefetch_related("package_services").get(pk=package.pk)
+        )

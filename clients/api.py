@@ -19,7 +19,7 @@ from clients import services
 from clients.models import Client
 from clients.selectors import client_search
 from kernel.api.fields import InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import COUNT_CAP, CappedPaginator
@@ -42,6 +42,7 @@ class ClientOut(serializers.ModelSerializer):
             "date_of_birth",
             "notes",
             "archived",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -78,11 +79,18 @@ class ClientFilter(django_filters.FilterSet):
         ),
     )
     archived = django_filters.BooleanFilter()
+    created_after = InstantFilter(
+        field_name="created_at", lookup_expr="gte", label="Clients added at or after this moment."
+    )
+    created_before = InstantFilter(
+        field_name="created_at", lookup_expr="lt", label="Clients added before this moment."
+    )
+    updated_since = UpdatedSinceFilter()
     ordering = OrderingFilter(fields=["last_name", "first_name", "email", "created_at", "id"])
 
     class Meta:
         model = Client
-        fields = ["search", "archived"]
+        fields = ["search", "archived", "created_after", "created_before", "updated_since"]
 
     def filter_search(self, queryset, name, value):
         # The selector's queryset itself (current and archived clients), not a subquery of

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 import django_filters
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -22,7 +22,7 @@ from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import TaxRate
 from clients.models import Client
 from invoicing import services
-from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, Refund
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus, Refund
 from invoicing.selectors import (
     invoice_display_status,
     invoices_list_count,
@@ -30,7 +30,7 @@ from invoicing.selectors import (
     refunded_amount,
 )
 from kernel.api.fields import InputDate, InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
@@ -51,7 +51,7 @@ class PaymentMethodOut(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentMethod
-        fields = ["id", "name", "archived"]
+        fields = ["id", "name", "archived", "updated_at"]
         read_only_fields = fields
 
 
@@ -104,6 +104,7 @@ class PaymentOut(serializers.ModelSerializer):
             "status",
             "refunded",
             "refunds",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -168,6 +169,7 @@ class InvoiceOut(serializers.ModelSerializer):
             "balance",
             "lines",
             "payments",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -289,11 +291,34 @@ class RefundIn(serializers.Serializer):
 class InvoiceFilter(django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
     status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices)
+    issued_after = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", label="Issued on or after this day."
+    )
+    issued_before = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", label="Issued on or before this day."
+    )
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        label=(
+            "Only invoices created or changed at or after this moment, a payment or refund "
+            "of theirs included (ISO 8601 date-time). To sync, ask from a few minutes "
+            "before your previous sync started."
+        ),
+    )
     ordering = OrderingFilter(fields=["created_at", "issue_date", "due_date", "number", "id"])
 
     class Meta:
         model = Invoice
-        fields = ["client", "status"]
+        fields = ["client", "status", "issued_after", "issued_before", "updated_since"]
+
+    def filter_updated_since(self, queryset, name, value):
+        # Payments and refunds change the balance without changing the invoice's row.
+        payments = Payment.objects.filter(invoice=OuterRef("pk"))
+        return queryset.filter(
+            Q(updated_at__gte=value)
+            | Exists(payments.filter(updated_at__gte=value))
+            | Exists(payments.filter(refunds__created_at__gte=value))
+        )
 
 
 class InvoicePagination(Pagination):
@@ -431,9 +456,58 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         return self.respond(PaymentOut, payment_for_output(payment.pk), status.HTTP_201_CREATED)
 
 
-class PaymentViewSet(ApiViewSet):
-    queryset = Payment.objects.all()
+class PaymentFilter(django_filters.FilterSet):
+    client = django_filters.NumberFilter(
+        field_name="invoice__client", label="The client's id (of the invoice paid)."
+    )
+    invoice = django_filters.NumberFilter(field_name="invoice", label="The invoice's id.")
+    method = django_filters.NumberFilter(field_name="method", label="The payment method's id.")
+    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
+    date_from = django_filters.DateFilter(
+        field_name="date", lookup_expr="gte", label="Paid on or after this day (YYYY-MM-DD)."
+    )
+    date_to = django_filters.DateFilter(
+        field_name="date", lookup_expr="lte", label="Paid on or before this day (YYYY-MM-DD)."
+    )
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        label=(
+            "Only payments recorded or changed at or after this moment, a refund included "
+            "(ISO 8601 date-time). To sync, ask from a few minutes before your previous "
+            "sync started."
+        ),
+    )
+    ordering = OrderingFilter(fields=["date", "created_at", "amount", "id"])
+
+    class Meta:
+        model = Payment
+        fields = ["client", "invoice", "method", "status", "date_from", "date_to", "updated_since"]
+
+    def filter_updated_since(self, queryset, name, value):
+        refunds = Refund.objects.filter(payment=OuterRef("pk"), created_at__gte=value)
+        return queryset.filter(Q(updated_at__gte=value) | Exists(refunds))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List payments",
+        description=(
+            "All payments of the practice, newest first, with their refunds. Filter by "
+            "client, invoice, method, status, the day paid (`date_from`/`date_to`) or "
+            "`updated_since`. Same permission as reading invoices' payments."
+        ),
+        responses=PaymentOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a payment",
+        description="One payment, with its refunds.",
+        responses=PaymentOut,
+    ),
+)
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Payment.objects.prefetch_related("refunds").order_by("-date", "-id")
     serializer_class = PaymentOut
+    filterset_class = PaymentFilter
     action_permissions = {
         "refund": ("invoicing.refund_payment",),
         "void": ("invoicing.void_payment",),

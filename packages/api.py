@@ -41,7 +41,7 @@ from invoicing.services import (
     invoice_for_client_package,
 )
 from kernel.api.fields import InputDate
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.viewsets import ApiViewSet
 from packages import services
 from packages.models import (
@@ -132,6 +132,7 @@ class ClientPackageOut(serializers.ModelSerializer):
             "invoices",
             "payment_status",
             "remaining_value",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -418,11 +419,18 @@ class ClientPackageFilter(django_filters.FilterSet):
         choices=ClientPackageStatus.choices, field_name="status_value"
     )
     kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
+    start_after = django_filters.DateFilter(
+        field_name="start_date", lookup_expr="gte", label="Starting on or after this day."
+    )
+    start_before = django_filters.DateFilter(
+        field_name="start_date", lookup_expr="lte", label="Starting on or before this day."
+    )
+    updated_since = UpdatedSinceFilter()
     ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "id"])
 
     class Meta:
         model = ClientPackage
-        fields = ["client", "package", "status", "kind"]
+        fields = ["client", "package", "status", "kind", "start_after", "start_before"]
 
 
 # ---------------------------------------------------------------------------- views

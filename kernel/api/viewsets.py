@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.idempotency import (
     _Replay,
     idempotency_claim,
@@ -126,17 +126,20 @@ def not_found(request, *args, **kwargs) -> HttpResponse:
 
 
 class ReferenceFilter(django_filters.FilterSet):
-    """`?search=` on the name, `?archived=`, `?ordering=`."""
+    """`?search=` on the name, `?archived=`, `?updated_since=`, `?ordering=`."""
 
     search = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=200, label="Part of the name."
     )
     archived = django_filters.BooleanFilter()
+    updated_since = UpdatedSinceFilter()
     ordering = OrderingFilter(fields=["name", "id"])
 
 
 def reference_filter(model_class) -> type[django_filters.FilterSet]:
-    meta = type("Meta", (), {"model": model_class, "fields": ["search", "archived"]})
+    meta = type(
+        "Meta", (), {"model": model_class, "fields": ["search", "archived", "updated_since"]}
+    )
     return type(f"{model_class.__name__}Filter", (ReferenceFilter,), {"Meta": meta})
 
 

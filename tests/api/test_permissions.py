@@ -136,6 +136,32 @@ ENDPOINTS = [
             "services": [{"service": w.practice.massage.pk}],
         },
     ),
+    Endpoint(
+        "get service", "get", lambda w: f"{V1}/services/{w.practice.massage.pk}/", 200, ALL
+    ),
+    Endpoint(
+        "change service",
+        "patch",
+        lambda w: f"{V1}/services/{w.practice.massage.pk}/",
+        200,
+        ADMIN,
+        lambda w: {"price": "95.00"},
+    ),
+    Endpoint(
+        "get catalog package",
+        "get",
+        lambda w: f"{V1}/packages/{w.practice.flexible.pk}/",
+        200,
+        ALL,
+    ),
+    Endpoint(
+        "change catalog package",
+        "patch",
+        lambda w: f"{V1}/packages/{w.practice.flexible.pk}/",
+        200,
+        ADMIN,
+        lambda w: {"description": "Five sessions, any service."},
+    ),
     Endpoint("list client packages", "get", lambda w: f"{V1}/client-packages/", 200, ALL),
     Endpoint(
         "sell a package",
@@ -296,6 +322,8 @@ ENDPOINTS = [
         lambda w: {"reason": "Issued twice"},
     ),
     Endpoint("list payments", "get", lambda w: f"{V1}/invoices/{w.open.pk}/payments/", 200, ALL),
+    Endpoint("list all payments", "get", lambda w: f"{V1}/payments/", 200, ALL),
+    Endpoint("get payment", "get", lambda w: f"{V1}/payments/{w.payment.pk}/", 200, ALL),
     Endpoint(
         "record payment",
         "post",
