@@ -20,7 +20,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -44,6 +50,7 @@ from invoicing.services import (
 )
 from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
 from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
+from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
@@ -51,6 +58,20 @@ from packages.models import ClientPackage
 # ---------------------------------------------------------------- reference lists
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Richmond Clinic",
+            value={
+                "id": 1,
+                "name": "Richmond Clinic",
+                "address": "12 Swan Street, Richmond VIC 3121",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class LocationOut(serializers.ModelSerializer):
     """A place where the practice sees clients."""
 
@@ -60,6 +81,14 @@ class LocationOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Richmond Clinic",
+            value={"name": "Richmond Clinic", "address": "12 Swan Street, Richmond VIC 3121"},
+        )
+    ]
+)
 class LocationIn(InputModelSerializer):
     """A new location."""
 
@@ -77,6 +106,21 @@ class LocationViewSet(ReferenceViewSet):
     create_with = services.location_create
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sam Lee",
+            value={
+                "id": 3,
+                "name": "Sam Lee",
+                "colour": "#2f7d6d",
+                "provider_number": "2456781A",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PractitionerOut(serializers.ModelSerializer):
     """A person who sees clients (a physiotherapist, a massage therapist...)."""
 
@@ -86,6 +130,13 @@ class PractitionerOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sam Lee", value={"name": "Sam Lee", "colour": "#2f7d6d", "provider_number": "2456781A"}
+        )
+    ]
+)
 class PractitionerIn(InputModelSerializer):
     """A new practitioner."""
 
@@ -111,6 +162,23 @@ class PractitionerViewSet(ReferenceViewSet):
 REASON_RULE = ["notice_hours", "late_action", "fee_kind", "fee_value"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation",
+            value={
+                "id": 4,
+                "name": "Sick",
+                "archived": False,
+                "notice_hours": 24,
+                "late_action": "fee",
+                "fee_kind": "fixed",
+                "fee_value": "40.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class CancellationReasonOut(serializers.ModelSerializer):
     """A reason for canceling an appointment, with its rule for late cancellations."""
 
@@ -120,6 +188,20 @@ class CancellationReasonOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation fee",
+            value={
+                "name": "Sick",
+                "notice_hours": 24,
+                "late_action": "fee",
+                "fee_kind": "fixed",
+                "fee_value": "40.00",
+            },
+        )
+    ]
+)
 class CancellationReasonIn(InputModelSerializer):
     """A reason and its rule: canceled less than `notice_hours` before the start (null: no
     window), `late_action` applies; a fee is `fee_value`, an amount or a percentage of the
@@ -144,6 +226,30 @@ class CancellationReasonViewSet(ReferenceViewSet):
 # ---------------------------------------------------------------------- appointments
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Follow-up using a package credit",
+            value={
+                "id": 981,
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "ends_at": "2026-03-10T09:30:00+11:00",
+                "status": "booked",
+                "client_package": 118,
+                "series": None,
+                "class_session": None,
+                "notes": "Left knee, week 3 of rehab.",
+                "cancellation_reason": None,
+                "kept_credit": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class AppointmentOut(serializers.ModelSerializer):
     """An appointment: who, with whom, where, when, for which service, its status and the client package it uses (if any)."""
 
@@ -193,6 +299,33 @@ class RepeatIn(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=104)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Book and use a package credit",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "notes": "Left knee, week 3 of rehab.",
+                "client_package": 118,
+            },
+        ),
+        OpenApiExample(
+            "Weekly for six weeks",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "repeat": {"every_weeks": 1, "weekdays": [1], "count": 6},
+            },
+        ),
+    ]
+)
 class AppointmentIn(serializers.Serializer):
     """A booking. With `client_package` the appointment is linked at once and uses one credit."""
 
@@ -224,6 +357,17 @@ class AppointmentIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Move it",
+            value={
+                "starts_at": "2026-03-11T14:00:00+11:00",
+                "ends_at": "2026-03-11T14:30:00+11:00",
+            },
+        )
+    ]
+)
 class AppointmentEditIn(serializers.Serializer):
     """The details of an appointment to change; fields left out stay as they are."""
 
@@ -259,6 +403,14 @@ class AppointmentEditIn(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Admin giving a used credit back",
+            value={"reason": "Client was seen for free after a clinic delay."},
+        )
+    ]
+)
 class UnlinkIn(serializers.Serializer):
     """Why a used credit is given back (required only to unlink an Arrived or Missed appointment, Admin only)."""
 
@@ -274,6 +426,13 @@ class UnlinkIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Change the service", value={"service": 2, "ends_at": "2026-03-10T10:00:00+11:00"}
+        )
+    ]
+)
 class UnlinkAndEditIn(AppointmentEditIn):
     """The details to change after unlinking the package; fields left out stay as they are."""
 
@@ -289,6 +448,9 @@ class UnlinkAndEditIn(AppointmentEditIn):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Use the Physio Starter Pack", value={"client_package": 118})]
+)
 class LinkIn(serializers.Serializer):
     """The client package to use for the appointment (one credit)."""
 
@@ -301,6 +463,13 @@ class LinkIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Client is sick", value={"reason": 4, "keep_credit": None, "charge_fee": None}
+        )
+    ]
+)
 class CancelIn(serializers.Serializer):
     """The cancellation reason, whose rule decides what happens to the credit and whether a fee is charged."""
 
@@ -332,6 +501,9 @@ class CancelIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Charge the no-show fee", value={"charge_fee": True})]
+)
 class MissedIn(serializers.Serializer):
     """Whether to charge the practice's no-show fee."""
 
@@ -361,6 +533,37 @@ class AppliedOut(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation: fee charged",
+            value={
+                "id": 981,
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "ends_at": "2026-03-10T09:30:00+11:00",
+                "status": "canceled",
+                "client_package": None,
+                "series": None,
+                "class_session": None,
+                "notes": "Left knee, week 3 of rehab.",
+                "cancellation_reason": 4,
+                "kept_credit": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+                "applied": {
+                    "rule": "inside_window",
+                    "why": "Canceled 6 hours before the start (the notice is 24 hours).",
+                    "kept_credit": False,
+                    "fee": "40.00",
+                    "invoice": 306,
+                },
+            },
+        )
+    ]
+)
 class AppointmentAppliedOut(AppointmentOut):
     """The appointment after the change, and what the practice's rule did."""
 
@@ -514,6 +717,14 @@ def _appointment(pk: int) -> Appointment:
         ),
         request=AppointmentIn,
         responses={201: AppointmentOut},
+        examples=[
+            refusal(
+                "Practitioner busy",
+                "overlap",
+                "Sam Lee already has an appointment at that time (Tue 10 Mar, 9:00 am).",
+            ),
+            refusal("Class full", "class_full", "This class is full (8 of 8)."),
+        ],
     ),
     partial_update=extend_schema(
         summary="Edit an appointment's details",
@@ -576,6 +787,16 @@ class AppointmentViewSet(
         description="Uses one credit of the client's package for this appointment. Find the packages that fit with `GET /api/v1/client-packages/matches/`. Refused with 409: `already_linked` (the appointment already uses a package: unlink it first), `no_credits_left`, `package_expired`, `package_not_eligible` (not this client's, or not for this service), `repeating_appointment`.",
         request=LinkIn,
         responses=AppointmentOut,
+        examples=[
+            refusal(
+                "Already linked",
+                "already_linked",
+                "This appointment is already linked to Physio Starter Pack.",
+            ),
+            refusal(
+                "No credits left", "no_credits_left", "No credits left in Physio Starter Pack."
+            ),
+        ],
     )
     @action(detail=True, methods=["post"])
     def link(self, request, pk=None):
@@ -593,6 +814,14 @@ class AppointmentViewSet(
         ),
         request=UnlinkIn,
         responses=AppointmentOut,
+        examples=[
+            refusal(
+                "Credit used",
+                "credit_used",
+                "This appointment is marked Arrived: its package credit was used. An Admin "
+                "can unlink it, giving a reason.",
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def unlink(self, request, pk=None):

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers
 
 from catalog import services
@@ -30,6 +36,20 @@ from kernel.api.viewsets import ReferenceViewSet, reference_filter, reference_sc
 # ------------------------------------------------------------------------ tax rates
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "GST",
+            value={
+                "id": 2,
+                "name": "GST",
+                "rate": "10.00",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class TaxRateOut(serializers.ModelSerializer):
     """A tax rate (e.g. GST 10%)."""
 
@@ -39,6 +59,7 @@ class TaxRateOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(examples=[OpenApiExample("GST", value={"name": "GST", "rate": "10.00"})])
 class TaxRateIn(InputModelSerializer):
     """A new tax rate."""
 
@@ -59,6 +80,24 @@ class TaxRateViewSet(ReferenceViewSet):
 # ------------------------------------------------------------------------- services
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Follow-up",
+            value={
+                "id": 3,
+                "name": "Physio Follow-up",
+                "category": "Physiotherapy",
+                "duration_minutes": 30,
+                "price": "95.00",
+                "tax_rate": 2,
+                "capacity": 1,
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class ServiceOut(serializers.ModelSerializer):
     """A service the practice sells (an Initial Consultation, a 30-minute Massage...)."""
 
@@ -82,6 +121,30 @@ class ServiceOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Follow-up",
+            value={
+                "name": "Physio Follow-up",
+                "category": "Physiotherapy",
+                "duration_minutes": 30,
+                "price": "95.00",
+                "tax_rate": 2,
+            },
+        ),
+        OpenApiExample(
+            "Pilates class",
+            value={
+                "name": "Reformer Pilates",
+                "category": "Classes",
+                "duration_minutes": 50,
+                "price": "35.00",
+                "capacity": 8,
+            },
+        ),
+    ]
+)
 class ServiceIn(InputModelSerializer):
     """A service's fields."""
 
@@ -112,6 +175,12 @@ class ServiceIn(InputModelSerializer):
         return (value or "").strip() or None
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("New price", value={"price": "99.00"}),
+        OpenApiExample("Archive", value={"archived": True}),
+    ]
+)
 class ServiceEditIn(ServiceIn):
     """The service's fields to change; fields left out stay as they are."""
 
@@ -210,6 +279,26 @@ class PackageServiceOut(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Starter Pack",
+            value={
+                "id": 7,
+                "name": "Physio Starter Pack",
+                "description": "Five follow-up sessions, used within six months.",
+                "kind": "flexible",
+                "credits": 5,
+                "price": "450.00",
+                "tax_rate": 2,
+                "expires_after": {"value": 6, "unit": "months"},
+                "services": [{"service": 3, "allowance": None}, {"service": 4, "allowance": None}],
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PackageOut(serializers.ModelSerializer):
     """A package in the catalog: credits for services, sold at one price."""
 
@@ -249,6 +338,33 @@ class PackageServiceIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Starter Pack (flexible)",
+            value={
+                "name": "Physio Starter Pack",
+                "description": "Five follow-up sessions, used within six months.",
+                "kind": "flexible",
+                "credits": 5,
+                "price": "450.00",
+                "tax_rate": 2,
+                "expires_after": {"value": 6, "unit": "months"},
+                "services": [{"service": 3}, {"service": 4}],
+            },
+        ),
+        OpenApiExample(
+            "Rehab Bundle (fixed)",
+            value={
+                "name": "Rehab Bundle",
+                "kind": "fixed",
+                "credits": 4,
+                "price": "420.00",
+                "services": [{"service": 2, "allowance": 1}, {"service": 3, "allowance": 3}],
+            },
+        ),
+    ]
+)
 class PackageIn(InputModelSerializer):
     """A catalog package's fields."""
 
@@ -311,6 +427,12 @@ class PackageFilter(django_filters.FilterSet):
         fields = ["search", "archived", "kind", "updated_since"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("New price", value={"price": "470.00"}),
+        OpenApiExample("Take off sale", value={"archived": True}),
+    ]
+)
 class PackageEditIn(PackageIn):
     """The package's fields to change; fields left out stay as they are. Packages
     already sold to clients never change."""

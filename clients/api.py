@@ -12,7 +12,12 @@ from __future__ import annotations
 from functools import partial
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 
 from clients import services
@@ -25,6 +30,24 @@ from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import COUNT_CAP, CappedPaginator
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Jo Citizen",
+            value={
+                "id": 42,
+                "first_name": "Jo",
+                "last_name": "Citizen",
+                "email": "jo.citizen@example.com",
+                "phone": "0412 345 678",
+                "date_of_birth": "1986-07-14",
+                "notes": "Prefers morning appointments.",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class ClientOut(serializers.ModelSerializer):
     """A client of the practice."""
 
@@ -47,6 +70,21 @@ class ClientOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Jo Citizen",
+            value={
+                "first_name": "Jo",
+                "last_name": "Citizen",
+                "email": "jo.citizen@example.com",
+                "phone": "0412 345 678",
+                "date_of_birth": "1986-07-14",
+                "notes": "Prefers morning appointments.",
+            },
+        )
+    ]
+)
 class ClientIn(InputModelSerializer):
     """A new client."""
 
@@ -55,6 +93,12 @@ class ClientIn(InputModelSerializer):
         fields = ["first_name", "last_name", "email", "phone", "date_of_birth", "notes"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("New phone number", value={"phone": "0498 765 432"}),
+        OpenApiExample("Archive", value={"archived": True}),
+    ]
+)
 class ClientEditIn(InputModelSerializer):
     """The client's fields to change; fields left out stay as they are."""
 

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -34,6 +40,12 @@ from kernel.api.viewsets import ApiViewSet
 from packages.models import ClientPackage
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("To the client's address", value={}),
+        OpenApiExample("To another address", value={"to": "accounts@citizenfamily.example.com"}),
+    ]
+)
 class SendIn(serializers.Serializer):
     """Where to send the document; by default the client's email address."""
 
@@ -44,6 +56,9 @@ class SendIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Last quarter", value={"start": "2026-01-01", "end": "2026-03-31"})]
+)
 class StatementSendIn(SendIn):
     """Where to send the statement and the period it covers."""
 
@@ -51,6 +66,50 @@ class StatementSendIn(SendIn):
     end = serializers.DateField(required=False, help_text="Default: today.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sent",
+            value={
+                "id": 52,
+                "kind": "invoice",
+                "client": 42,
+                "invoice": 305,
+                "payment": None,
+                "client_package": None,
+                "period_start": None,
+                "period_end": None,
+                "to": "jo.citizen@example.com",
+                "subject": "Invoice INV-00305 from Richmond Physio",
+                "status": "sent",
+                "error": "",
+                "sent_at": "2026-03-02T10:15:00+11:00",
+                "sent_by": "reception.amy",
+            },
+            status_codes=["201"],
+        ),
+        OpenApiExample(
+            "The mail server refused it",
+            value={
+                "id": 52,
+                "kind": "invoice",
+                "client": 42,
+                "invoice": 305,
+                "payment": None,
+                "client_package": None,
+                "period_start": None,
+                "period_end": None,
+                "to": "old.address@example.com",
+                "subject": "Invoice INV-00305 from Richmond Physio",
+                "status": "failed",
+                "error": "550 Mailbox unavailable",
+                "sent_at": "2026-03-02T10:15:00+11:00",
+                "sent_by": "reception.amy",
+            },
+            status_codes=["502"],
+        ),
+    ]
+)
 class SendingOut(serializers.ModelSerializer):
     """A record of a document sent by email (or of a failed attempt)."""
 

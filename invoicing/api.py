@@ -14,7 +14,13 @@ from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
@@ -32,6 +38,7 @@ from invoicing.selectors import (
 from kernel.api.fields import InputDate, InputModelSerializer
 from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
+from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
 from kernel.pagination import KnownCountPaginator
@@ -46,6 +53,19 @@ SUM = {"max_digits": None, "decimal_places": 2}
 # ------------------------------------------------------------------ payment methods
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card",
+            value={
+                "id": 2,
+                "name": "Card",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PaymentMethodOut(serializers.ModelSerializer):
     """A way clients pay (Cash, Card, Bank transfer...)."""
 
@@ -55,6 +75,7 @@ class PaymentMethodOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Gift voucher", value={"name": "Gift voucher"})])
 class PaymentMethodIn(InputModelSerializer):
     """A new payment method."""
 
@@ -77,6 +98,20 @@ class PaymentMethodViewSet(ReferenceViewSet):
 # -------------------------------------------------------------------------- output
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Part refund",
+            value={
+                "id": 9,
+                "payment": 77,
+                "amount": "95.00",
+                "date": "2026-03-02",
+                "reason": "Session canceled by the clinic.",
+            },
+        )
+    ]
+)
 class RefundOut(serializers.ModelSerializer):
     """Money given back from a payment."""
 
@@ -86,6 +121,25 @@ class RefundOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card payment",
+            value={
+                "id": 77,
+                "invoice": 305,
+                "amount": "450.00",
+                "method": 2,
+                "date": "2026-03-01",
+                "reference": "EFTPOS 004512",
+                "status": "active",
+                "refunded": "0.00",
+                "refunds": [],
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PaymentOut(serializers.ModelSerializer):
     """A payment recorded against an invoice, with its refunds."""
 
@@ -132,6 +186,62 @@ class InvoiceLineOut(serializers.Serializer):
     appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Paid invoice",
+            value={
+                "id": 305,
+                "number": "INV-00305",
+                "status": "paid",
+                "display_status": "Paid",
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "issue_date": "2026-03-01",
+                "due_date": "2026-03-15",
+                "prices_include_tax": True,
+                "notes": "",
+                "subtotal": "409.09",
+                "tax": "40.91",
+                "total": "450.00",
+                "amount_paid": "450.00",
+                "balance": "0.00",
+                "lines": [
+                    {
+                        "id": 611,
+                        "description": "Physio Starter Pack (5 sessions)",
+                        "quantity": "1.00",
+                        "unit_price": "450.00",
+                        "discount": "0.00",
+                        "tax_rate": 2,
+                        "tax_percent": "10.00",
+                        "net_amount": "409.09",
+                        "tax_amount": "40.91",
+                        "total_amount": "450.00",
+                        "client_package": 118,
+                        "appointment": None,
+                    }
+                ],
+                "payments": [
+                    {
+                        "id": 77,
+                        "invoice": 305,
+                        "amount": "450.00",
+                        "method": 2,
+                        "date": "2026-03-01",
+                        "reference": "EFTPOS 004512",
+                        "status": "active",
+                        "refunded": "0.00",
+                        "refunds": [],
+                        "updated_at": "2026-03-02T10:15:00+11:00",
+                    }
+                ],
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class InvoiceOut(serializers.ModelSerializer):
     """An invoice with its lines, payments, totals and balance."""
 
@@ -228,6 +338,27 @@ class InvoiceLineIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two sessions",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "notes": "",
+                "lines": [
+                    {
+                        "description": "Physio Follow-up",
+                        "quantity": "2.00",
+                        "unit_price": "95.00",
+                        "tax_rate": 2,
+                    }
+                ],
+            },
+        )
+    ]
+)
 class InvoiceIn(serializers.Serializer):
     """A new Draft invoice."""
 
@@ -243,6 +374,23 @@ class InvoiceIn(serializers.Serializer):
     lines = InvoiceLineIn(many=True, required=False, default=list, max_length=500)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Replace the lines",
+            value={
+                "lines": [
+                    {
+                        "description": "Initial Consultation",
+                        "quantity": "1.00",
+                        "unit_price": "140.00",
+                        "discount": "10.00",
+                    }
+                ]
+            },
+        )
+    ]
+)
 class InvoiceEditIn(serializers.Serializer):
     """The Draft invoice's fields to change; fields left out stay as they are."""
 
@@ -260,6 +408,9 @@ class InvoiceEditIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Entered twice", value={"reason": "Entered twice by mistake."})]
+)
 class ReasonIn(serializers.Serializer):
     """Why (kept with the change in the record's history)."""
 
@@ -268,6 +419,19 @@ class ReasonIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card payment",
+            value={
+                "amount": "450.00",
+                "method": 2,
+                "date": "2026-03-01",
+                "reference": "EFTPOS 004512",
+            },
+        )
+    ]
+)
 class PaymentIn(InputModelSerializer):
     """A payment received for the invoice."""
 
@@ -280,6 +444,13 @@ class PaymentIn(InputModelSerializer):
         fields = ["amount", "method", "date", "reference"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Part refund", value={"amount": "95.00", "reason": "Session canceled by the clinic."}
+        )
+    ]
+)
 class RefundIn(serializers.Serializer):
     """Money to give back from the payment."""
 
@@ -446,6 +617,13 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         description="Records money received for a finalized invoice. More than the balance: 409 `amount_exceeds_balance`; a Draft or void invoice: 409 `invoice_not_open`.",
         request=PaymentIn,
         responses={201: PaymentOut},
+        examples=[
+            refusal(
+                "More than the balance",
+                "amount_exceeds_balance",
+                "The amount is more than the balance of $95.00.",
+            )
+        ],
     )
     @payments.mapping.post
     def payments_create(self, request, pk=None):

@@ -23,7 +23,13 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -81,6 +87,43 @@ class ClientPackageServiceOut(serializers.Serializer):
         return row.used if used is None else used
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Starter Pack",
+            value={
+                "id": 118,
+                "client": 42,
+                "package": 7,
+                "name": "Physio Starter Pack",
+                "kind": "flexible",
+                "status": "active",
+                "credits": 5,
+                "consumed": 1,
+                "remaining": 4,
+                "price": "450.00",
+                "start_date": "2026-03-01",
+                "expires_on": "2026-09-01",
+                "canceled_at": None,
+                "cancel_reason": "",
+                "services": [
+                    {
+                        "service": 3,
+                        "name": "Physio Follow-up",
+                        "allowance": None,
+                        "used": 1,
+                        "remaining": None,
+                    }
+                ],
+                "appointments": [981],
+                "invoices": [305],
+                "payment_status": "paid",
+                "remaining_value": "360.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class ClientPackageOut(serializers.ModelSerializer):
     """A package sold to a client: its credits, what is left, its status, expiry, payment status and linked appointments."""
 
@@ -210,6 +253,23 @@ def client_package_for_output(pk: int) -> ClientPackage:
     return client_packages_for_output().get(pk=pk)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Consumed by an appointment",
+            value={
+                "id": 1204,
+                "kind": "consume",
+                "quantity": -1,
+                "service": 3,
+                "appointment": 981,
+                "reason": "",
+                "created_at": "2026-03-02T10:15:00+11:00",
+                "created_by": "reception.amy",
+            },
+        )
+    ]
+)
 class LedgerEntryOut(serializers.ModelSerializer):
     """One movement of a client package's credits (granted, consumed, released, adjusted...)."""
 
@@ -262,6 +322,24 @@ class SaleInvoiceIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sell, invoice and take payment",
+            value={
+                "client": 42,
+                "package": 7,
+                "start_date": "2026-03-01",
+                "invoice": {
+                    "practitioner": 3,
+                    "location": 1,
+                    "take_payment": {"amount": "450.00", "method": 2, "reference": "EFTPOS 004512"},
+                },
+            },
+        ),
+        OpenApiExample("Sell only", value={"client": 42, "package": 7}),
+    ]
+)
 class ClientPackageIn(serializers.Serializer):
     """A sale of a catalog package to a client."""
 
@@ -280,6 +358,14 @@ class ClientPackageIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Extend after an injury",
+            value={"expires_on": "2026-10-01", "reason": "Client was in hospital for four weeks."},
+        )
+    ]
+)
 class ExpiryIn(serializers.Serializer):
     """A new expiry date and why it changes."""
 
@@ -287,6 +373,14 @@ class ExpiryIn(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Cancel and refund the unused part",
+            value={"reason": "Client moved interstate.", "refund_unused": True},
+        )
+    ]
+)
 class CancelPackageIn(serializers.Serializer):
     """Why the package is canceled, and whether to refund the unused part."""
 
@@ -361,6 +455,61 @@ class PackageRefundOut(serializers.Serializer):
         ]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Canceled with a refund",
+            value={
+                "id": 118,
+                "client": 42,
+                "package": 7,
+                "name": "Physio Starter Pack",
+                "kind": "flexible",
+                "status": "canceled",
+                "credits": 5,
+                "consumed": 1,
+                "remaining": 4,
+                "price": "450.00",
+                "start_date": "2026-03-01",
+                "expires_on": "2026-09-01",
+                "canceled_at": "2026-03-02T10:15:00+11:00",
+                "cancel_reason": "Client moved interstate.",
+                "services": [
+                    {
+                        "service": 3,
+                        "name": "Physio Follow-up",
+                        "allowance": None,
+                        "used": 1,
+                        "remaining": None,
+                    }
+                ],
+                "appointments": [981],
+                "invoices": [305],
+                "payment_status": "paid",
+                "remaining_value": "360.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+                "refund": {
+                    "method": "Card",
+                    "unused_credits": 4,
+                    "unused_value": "360.00",
+                    "unused_net": "327.27",
+                    "amount": "360.00",
+                    "invoice": 305,
+                    "credited_draft": False,
+                    "refunds": [
+                        {
+                            "id": 9,
+                            "payment": 77,
+                            "amount": "360.00",
+                            "date": "2026-03-02",
+                            "reason": "Client moved interstate.",
+                        }
+                    ],
+                },
+            },
+        )
+    ]
+)
 class CancelPackageOut(ClientPackageOut):
     """The canceled client package, and the refund of its unused part if one was asked for."""
 
@@ -375,6 +524,14 @@ class CancelPackageOut(ClientPackageOut):
         return PackageRefundOut(refund).data if refund is not None else None
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "One free session",
+            value={"quantity": 1, "reason": "Goodwill after a rescheduled appointment."},
+        )
+    ]
+)
 class AdjustIn(serializers.Serializer):
     """Credits to add (positive) or take away (negative), and why."""
 
@@ -395,6 +552,11 @@ class AdjustIn(serializers.Serializer):
         return value
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Invoice from Sam Lee at Richmond", value={"practitioner": 3, "location": 1})
+    ]
+)
 class PackageInvoiceIn(serializers.Serializer):
     """Who issues the invoice, and where."""
 

@@ -136,6 +136,14 @@ ERROR_EXAMPLES = {
     ),
 }
 
+
+def refusal(title: str, code: str, detail: str) -> OpenApiExample:
+    """An operation's own 409 example, for `extend_schema(examples=[...])`."""
+    return OpenApiExample(
+        title, value=_error(detail, code), status_codes=["409"], response_only=True
+    )
+
+
 REPLAYED_RESPONSE_HEADER = {
     "Idempotent-Replayed": {
         "schema": {"type": "string", "enum": ["true"]},

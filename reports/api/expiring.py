@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from calendar_app.models import Location, Practitioner
@@ -42,6 +47,23 @@ class ExpiringIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Expiring soon",
+            value={
+                "client_package": 118,
+                "client": 42,
+                "client_name": "Jo Citizen",
+                "phone": "0412 345 678",
+                "package_name": "Physio Starter Pack",
+                "remaining_credits": 2,
+                "remaining_value": "180.00",
+                "expires_on": "2026-04-10",
+            },
+        )
+    ]
+)
 class ExpiringPackageOut(serializers.Serializer):
     """A client package expiring soon with credits left."""
 

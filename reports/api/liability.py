@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -33,6 +38,25 @@ class LiabilityIn(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "March",
+            value={
+                "start": "2026-03-01",
+                "end": "2026-03-31",
+                "currency": "AUD",
+                "opening": {"credits": 310, "value": "27140.00"},
+                "sold": {"credits": 85, "value": "7650.00"},
+                "redeemed": {"credits": 72, "value": "6480.00"},
+                "expired": {"credits": 6, "value": "540.00"},
+                "canceled": {"credits": 4, "value": "360.00"},
+                "adjusted": {"credits": 2, "value": "0.00"},
+                "closing": {"credits": 315, "value": "27410.00"},
+            },
+        )
+    ]
+)
 class LiabilityOut(serializers.Serializer):
     """Prepaid credits for a period: opening + sold - redeemed - expired - canceled + adjusted = closing."""
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -54,6 +59,25 @@ class BucketsOut(serializers.Serializer):
     d90_plus = BucketOut(help_text="More than 90 days overdue.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Today",
+            value={
+                "on": "2026-03-31",
+                "currency": "AUD",
+                "buckets": {
+                    "current": {"count": 12, "balance": "1840.00"},
+                    "d1_30": {"count": 5, "balance": "610.00"},
+                    "d31_60": {"count": 2, "balance": "285.00"},
+                    "d61_90": {"count": 0, "balance": "0.00"},
+                    "d90_plus": {"count": 1, "balance": "140.00"},
+                },
+                "total": {"count": 20, "balance": "2875.00"},
+            },
+        )
+    ]
+)
 class ReceivablesOut(serializers.Serializer):
     """Open invoices by age, and in all."""
 
@@ -63,6 +87,23 @@ class ReceivablesOut(serializers.Serializer):
     total = BucketOut(help_text="All open invoices with a balance.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Overdue invoice",
+            value={
+                "id": 288,
+                "number": "INV-00288",
+                "client": 42,
+                "client_name": "Jo Citizen",
+                "due_date": "2026-02-14",
+                "days_overdue": 45,
+                "bucket": "d31_60",
+                "balance": "190.00",
+            },
+        )
+    ]
+)
 class ReceivableInvoiceOut(serializers.Serializer):
     """An open invoice, with how many days it is overdue."""
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -88,6 +93,37 @@ class RevenueRowOut(serializers.Serializer):
     refunded = _money(allow_null=True, help_text=MONEY_HELP["refunded"])
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "By month",
+            value={
+                "start": "2026-01-01",
+                "end": "2026-03-31",
+                "currency": "AUD",
+                "group_by": "month",
+                "rows": [
+                    {
+                        "key": "2026-03",
+                        "label": "March 2026",
+                        "invoiced": "12840.00",
+                        "tax": "1167.27",
+                        "total": "12840.00",
+                        "paid": "11920.00",
+                        "refunded": "190.00",
+                    }
+                ],
+                "totals": {
+                    "invoiced": "12840.00",
+                    "tax": "1167.27",
+                    "total": "12840.00",
+                    "paid": "11920.00",
+                    "refunded": "190.00",
+                },
+            },
+        )
+    ]
+)
 class RevenueOut(serializers.Serializer):
     """Revenue for a period, grouped, with the totals."""
 

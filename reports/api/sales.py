@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -61,6 +66,31 @@ class SalesTotalOut(serializers.Serializer):
     revenue = _money("Net of tax.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "By package",
+            value={
+                "start": "2026-01-01",
+                "end": "2026-03-31",
+                "group_by": "package",
+                "currency": "AUD",
+                "rows": [
+                    {
+                        "package": 7,
+                        "month": None,
+                        "seller": None,
+                        "label": "Physio Starter Pack",
+                        "count": 14,
+                        "credits": 70,
+                        "revenue": "6300.00",
+                    }
+                ],
+                "totals": {"count": 14, "credits": 70, "revenue": "6300.00"},
+            },
+        )
+    ]
+)
 class PackageSalesOut(serializers.Serializer):
     """Client packages sold in a period, grouped."""
 
