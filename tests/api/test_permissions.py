@@ -136,9 +136,7 @@ ENDPOINTS = [
             "services": [{"service": w.practice.massage.pk}],
         },
     ),
-    Endpoint(
-        "get service", "get", lambda w: f"{V1}/services/{w.practice.massage.pk}/", 200, ALL
-    ),
+    Endpoint("get service", "get", lambda w: f"{V1}/services/{w.practice.massage.pk}/", 200, ALL),
     Endpoint(
         "change service",
         "patch",
