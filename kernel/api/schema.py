@@ -216,11 +216,11 @@ class CaspenAutoSchema(AutoSchema):
         # drf-spectacular drops the serializer's examples when the operation has its own
         # (e.g. its 409 refusal): keep both.
         own = self.get_examples
-        self.get_examples = list  # type: ignore[method-assign]
+        self.get_examples = list
         try:
             from_serializer = super()._get_examples(serializer, direction, media_type, status_code)
         finally:
-            self.get_examples = own  # type: ignore[method-assign]
+            self.get_examples = own
         return {**from_serializer, **examples}
 
     def get_override_parameters(self):
