@@ -670,7 +670,7 @@ class AppointmentFilter(django_filters.FilterSet):
         label="Appointments that start before this moment (ISO 8601 date-time).",
     )
     updated_since = UpdatedSinceFilter()
-    ordering = OrderingFilter(fields=["starts_at", "id"])
+    ordering = OrderingFilter(fields=["starts_at", "updated_at", "id"])
 
     class Meta:
         model = Appointment

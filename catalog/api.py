@@ -420,7 +420,7 @@ class PackageFilter(django_filters.FilterSet):
     archived = django_filters.BooleanFilter()
     kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
     updated_since = UpdatedSinceFilter()
-    ordering = OrderingFilter(fields=["name", "price", "created_at", "id"])
+    ordering = OrderingFilter(fields=["name", "price", "created_at", "updated_at", "id"])
 
     class Meta:
         model = Package

@@ -130,7 +130,9 @@ class ClientFilter(django_filters.FilterSet):
         field_name="created_at", lookup_expr="lt", label="Clients added before this moment."
     )
     updated_since = UpdatedSinceFilter()
-    ordering = OrderingFilter(fields=["last_name", "first_name", "email", "created_at", "id"])
+    ordering = OrderingFilter(
+        fields=["last_name", "first_name", "email", "created_at", "updated_at", "id"]
+    )
 
     class Meta:
         model = Client

@@ -36,7 +36,7 @@ from invoicing.selectors import (
     refunded_amount,
 )
 from kernel.api.fields import InputDate, InputModelSerializer
-from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
+from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
@@ -476,7 +476,9 @@ class InvoiceFilter(django_filters.FilterSet):
             "before your previous sync started."
         ),
     )
-    ordering = OrderingFilter(fields=["created_at", "issue_date", "due_date", "number", "id"])
+    ordering = OrderingFilter(
+        fields=["created_at", "issue_date", "due_date", "number", "updated_at", "id"]
+    )
 
     class Meta:
         model = Invoice
@@ -490,6 +492,44 @@ class InvoiceFilter(django_filters.FilterSet):
             | Exists(payments.filter(updated_at__gte=value))
             | Exists(payments.filter(refunds__created_at__gte=value))
         )
+
+
+class PaymentFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.all(),
+        field_name="invoice__client",
+        label="The client's id (of the invoice paid).",
+    )
+    invoice = django_filters.ModelChoiceFilter(
+        queryset=Invoice.objects.all(), label="The invoice's id."
+    )
+    method = django_filters.ModelChoiceFilter(
+        queryset=PaymentMethod.objects.all(), label="The payment method's id."
+    )
+    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
+    date_from = django_filters.DateFilter(
+        field_name="date", lookup_expr="gte", label="Paid on or after this day (YYYY-MM-DD)."
+    )
+    date_to = django_filters.DateFilter(
+        field_name="date", lookup_expr="lte", label="Paid on or before this day (YYYY-MM-DD)."
+    )
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        label=(
+            "Only payments recorded or changed at or after this moment, a refund included "
+            "(ISO 8601 date-time). To sync, ask from a few minutes before your previous "
+            "sync started."
+        ),
+    )
+    ordering = OrderingFilter(fields=["date", "created_at", "amount", "updated_at", "id"])
+
+    class Meta:
+        model = Payment
+        fields = ["client", "invoice", "method", "status", "date_from", "date_to", "updated_since"]
+
+    def filter_updated_since(self, queryset, name, value):
+        refunds = Refund.objects.filter(payment=OuterRef("pk"), created_at__gte=value)
+        return queryset.filter(Q(updated_at__gte=value) | Exists(refunds))
 
 
 class InvoicePagination(Pagination):
@@ -602,7 +642,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         description="The payments recorded against this invoice, oldest first, with their refunds.",
         responses=PaymentOut(many=True),
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[RowsFilterBackend],
+        filterset_class=PaymentFilter,
+    )
     def payments(self, request, pk=None):
         invoice = self.get_object()
         payments = (
@@ -610,7 +655,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             .prefetch_related("refunds")
             .order_by("date", "id")
         )
-        return self.paginated(PaymentOut, payments)
+        return self.paginated(PaymentOut, self.filter_queryset(payments))
 
     @extend_schema(
         summary="Record a payment (a part payment leaves the balance open)",
@@ -632,38 +677,6 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         data["reference"] = data.get("reference", "")
         payment = services.payment_record(invoice=invoice, **data, by=request.user)
         return self.respond(PaymentOut, payment_for_output(payment.pk), status.HTTP_201_CREATED)
-
-
-class PaymentFilter(django_filters.FilterSet):
-    client = django_filters.NumberFilter(
-        field_name="invoice__client", label="The client's id (of the invoice paid)."
-    )
-    invoice = django_filters.NumberFilter(field_name="invoice", label="The invoice's id.")
-    method = django_filters.NumberFilter(field_name="method", label="The payment method's id.")
-    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
-    date_from = django_filters.DateFilter(
-        field_name="date", lookup_expr="gte", label="Paid on or after this day (YYYY-MM-DD)."
-    )
-    date_to = django_filters.DateFilter(
-        field_name="date", lookup_expr="lte", label="Paid on or before this day (YYYY-MM-DD)."
-    )
-    updated_since = UpdatedSinceFilter(
-        method="filter_updated_since",
-        label=(
-            "Only payments recorded or changed at or after this moment, a refund included "
-            "(ISO 8601 date-time). To sync, ask from a few minutes before your previous "
-            "sync started."
-        ),
-    )
-    ordering = OrderingFilter(fields=["date", "created_at", "amount", "id"])
-
-    class Meta:
-        model = Payment
-        fields = ["client", "invoice", "method", "status", "date_from", "date_to", "updated_since"]
-
-    def filter_updated_since(self, queryset, name, value):
-        refunds = Refund.objects.filter(payment=OuterRef("pk"), created_at__gte=value)
-        return queryset.filter(Q(updated_at__gte=value) | Exists(refunds))
 
 
 @extend_schema_view(

@@ -47,7 +47,7 @@ from invoicing.services import (
     invoice_for_client_package,
 )
 from kernel.api.fields import InputDate
-from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
+from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.viewsets import ApiViewSet
 from packages import services
 from packages.models import (
@@ -588,11 +588,23 @@ class ClientPackageFilter(django_filters.FilterSet):
         field_name="start_date", lookup_expr="lte", label="Starting on or before this day."
     )
     updated_since = UpdatedSinceFilter()
-    ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "id"])
+    ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "updated_at", "id"])
 
     class Meta:
         model = ClientPackage
         fields = ["client", "package", "status", "kind", "start_after", "start_before"]
+
+
+class LedgerFilter(django_filters.FilterSet):
+    # Ledger rows never change once written: "changed since" is "written since".
+    updated_since = UpdatedSinceFilter(
+        field_name="created_at",
+        label="Only movements recorded at or after this moment (ISO 8601 date-time).",
+    )
+
+    class Meta:
+        model = CreditLedgerEntry
+        fields = ["updated_since"]
 
 
 # ---------------------------------------------------------------------------- views
@@ -755,7 +767,12 @@ class ClientPackageViewSet(
         description="Every movement of the package's credits, oldest first: granted at the sale, used by appointments, released, adjusted, expired.",
         responses=LedgerEntryOut(many=True),
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[RowsFilterBackend],
+        filterset_class=LedgerFilter,
+    )
     def ledger(self, request, pk=None):
         client_package = self.get_object()
         rows = (
@@ -763,4 +780,4 @@ class ClientPackageViewSet(
             .select_related("created_by")
             .order_by("created_at", "id")
         )
-        return self.paginated(LedgerEntryOut, rows)
+        return self.paginated(LedgerEntryOut, self.filter_queryset(rows))

@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 
 from kernel.time import EARLIEST_DATE, LATEST_DATE
@@ -67,3 +68,25 @@ class UpdatedSinceFilter(InstantFilter):
         kwargs.setdefault("lookup_expr", "gte")
         kwargs.setdefault("label", UPDATED_SINCE_LABEL)
         super().__init__(field_name=field_name, **kwargs)
+
+
+class RowsFilterBackend(DjangoFilterBackend):
+    """For a detail action listing rows of another model (an invoice's payments, a client
+    package's ledger): the action's FilterSet filters those rows, and leaves alone the
+    lookup of the object itself (`get_object()` filters the view's own queryset)."""
+
+    @staticmethod
+    def _model(view):
+        filterset_class = getattr(view, "filterset_class", None)
+        return getattr(getattr(filterset_class, "_meta", None), "model", None)
+
+    def get_filterset_class(self, view, queryset=None):
+        # The schema asks with the view's own queryset: answer with the rows' FilterSet.
+        if queryset is not None and queryset.model is not self._model(view):
+            return getattr(view, "filterset_class", None)
+        return super().get_filterset_class(view, queryset)
+
+    def filter_queryset(self, request, queryset, view):
+        if queryset.model is not self._model(view):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

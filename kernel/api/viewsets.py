@@ -133,7 +133,7 @@ class ReferenceFilter(django_filters.FilterSet):
     )
     archived = django_filters.BooleanFilter()
     updated_since = UpdatedSinceFilter()
-    ordering = OrderingFilter(fields=["name", "id"])
+    ordering = OrderingFilter(fields=["name", "updated_at", "id"])
 
 
 def reference_filter(model_class) -> type[django_filters.FilterSet]:

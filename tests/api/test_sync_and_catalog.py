@@ -146,6 +146,9 @@ def test_date_ranges(as_accountant, world):
     )
     assert appointments == {world.appointment.pk}
     assert _ids(as_accountant.get(f"{V1}/client-packages/", {"start_after": tomorrow})) == set()
+    ledger = f"{V1}/client-packages/{world.sold.pk}/ledger/"
+    assert _ids(as_accountant.get(ledger))  # granted, then used by `linked`
+    assert _ids(as_accountant.get(ledger, _since(timezone.now()))) == set()
 
 
 # -------------------------------------------------------------------- payments
@@ -170,7 +173,6 @@ def test_the_flat_list_of_payments_and_its_filters(as_accountant, world):
     }
     for query, expected in (
         ({"client": world.client.pk}, {world.payment.pk}),
-        ({"client": world.client.pk + 1000}, set()),
         ({"invoice": world.open.pk}, {world.payment.pk}),
         ({"invoice": world.unpaid.pk}, set()),
         ({"method": world.cash.pk}, {world.payment.pk}),
@@ -181,6 +183,11 @@ def test_the_flat_list_of_payments_and_its_filters(as_accountant, world):
     assert detail.json()["id"] == world.payment.pk
     assert as_accountant.get(f"{V1}/payments/999999/").status_code == 404
     assert as_accountant.get(f"{V1}/payments/", {"date_from": "soon"}).status_code == 400
+    assert as_accountant.get(f"{V1}/payments/", {"client": 999999}).status_code == 400
+    # The invoice's own payments take the same filters.
+    own = f"{V1}/invoices/{world.open.pk}/payments/"
+    assert _ids(as_accountant.get(own, {"status": "active"})) == {world.payment.pk}
+    assert _ids(as_accountant.get(own, {"status": "void"})) == set()
 
 
 def test_payments_are_read_only(as_admin, world):
