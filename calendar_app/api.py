@@ -20,7 +20,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -43,7 +49,8 @@ from invoicing.services import (
     invoice_for_appointment,
 )
 from kernel.api.fields import EARLIEST_YEAR, LATEST_YEAR, InputDateTime, InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
+from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
@@ -51,14 +58,40 @@ from packages.models import ClientPackage
 # ---------------------------------------------------------------- reference lists
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Richmond Clinic",
+            value={
+                "id": 1,
+                "name": "Richmond Clinic",
+                "address": "12 Swan Street, Richmond VIC 3121",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class LocationOut(serializers.ModelSerializer):
+    """A place where the practice sees clients."""
+
     class Meta:
         model = Location
-        fields = ["id", "name", "address", "archived"]
+        fields = ["id", "name", "address", "archived", "updated_at"]
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Richmond Clinic",
+            value={"name": "Richmond Clinic", "address": "12 Swan Street, Richmond VIC 3121"},
+        )
+    ]
+)
 class LocationIn(InputModelSerializer):
+    """A new location."""
+
     class Meta:
         model = Location
         fields = ["name", "address"]
@@ -73,14 +106,40 @@ class LocationViewSet(ReferenceViewSet):
     create_with = services.location_create
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sam Lee",
+            value={
+                "id": 3,
+                "name": "Sam Lee",
+                "colour": "#2f7d6d",
+                "provider_number": "2456781A",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PractitionerOut(serializers.ModelSerializer):
+    """A person who sees clients (a physiotherapist, a massage therapist...)."""
+
     class Meta:
         model = Practitioner
-        fields = ["id", "name", "colour", "provider_number", "archived"]
+        fields = ["id", "name", "colour", "provider_number", "archived", "updated_at"]
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sam Lee", value={"name": "Sam Lee", "colour": "#2f7d6d", "provider_number": "2456781A"}
+        )
+    ]
+)
 class PractitionerIn(InputModelSerializer):
+    """A new practitioner."""
+
     colour = serializers.CharField(
         required=False,
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "Enter a colour such as #2f7d6d.")],
@@ -103,13 +162,46 @@ class PractitionerViewSet(ReferenceViewSet):
 REASON_RULE = ["notice_hours", "late_action", "fee_kind", "fee_value"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation",
+            value={
+                "id": 4,
+                "name": "Sick",
+                "archived": False,
+                "notice_hours": 24,
+                "late_action": "fee",
+                "fee_kind": "fixed",
+                "fee_value": "40.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class CancellationReasonOut(serializers.ModelSerializer):
+    """A reason for canceling an appointment, with its rule for late cancellations."""
+
     class Meta:
         model = CancellationReason
-        fields = ["id", "name", "archived", *REASON_RULE]
+        fields = ["id", "name", "archived", *REASON_RULE, "updated_at"]
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation fee",
+            value={
+                "name": "Sick",
+                "notice_hours": 24,
+                "late_action": "fee",
+                "fee_kind": "fixed",
+                "fee_value": "40.00",
+            },
+        )
+    ]
+)
 class CancellationReasonIn(InputModelSerializer):
     """A reason and its rule: canceled less than `notice_hours` before the start (null: no
     window), `late_action` applies; a fee is `fee_value`, an amount or a percentage of the
@@ -134,7 +226,33 @@ class CancellationReasonViewSet(ReferenceViewSet):
 # ---------------------------------------------------------------------- appointments
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Follow-up using a package credit",
+            value={
+                "id": 981,
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "ends_at": "2026-03-10T09:30:00+11:00",
+                "status": "booked",
+                "client_package": 118,
+                "series": None,
+                "class_session": None,
+                "notes": "Left knee, week 3 of rehab.",
+                "cancellation_reason": None,
+                "kept_credit": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class AppointmentOut(serializers.ModelSerializer):
+    """An appointment: who, with whom, where, when, for which service, its status and the client package it uses (if any)."""
+
     class_session = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
@@ -163,11 +281,14 @@ class AppointmentOut(serializers.ModelSerializer):
             "notes",
             "cancellation_reason",
             "kept_credit",
+            "updated_at",
         ]
         read_only_fields = fields
 
 
 class RepeatIn(serializers.Serializer):
+    """How a booking repeats: every 1 to 4 weeks, on the given weekdays, a number of times."""
+
     every_weeks = serializers.IntegerField(min_value=1, max_value=4)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6),
@@ -178,7 +299,36 @@ class RepeatIn(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=104)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Book and use a package credit",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "notes": "Left knee, week 3 of rehab.",
+                "client_package": 118,
+            },
+        ),
+        OpenApiExample(
+            "Weekly for six weeks",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "repeat": {"every_weeks": 1, "weekdays": [1], "count": 6},
+            },
+        ),
+    ]
+)
 class AppointmentIn(serializers.Serializer):
+    """A booking. With `client_package` the appointment is linked at once and uses one credit."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
@@ -207,7 +357,20 @@ class AppointmentIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Move it",
+            value={
+                "starts_at": "2026-03-11T14:00:00+11:00",
+                "ends_at": "2026-03-11T14:30:00+11:00",
+            },
+        )
+    ]
+)
 class AppointmentEditIn(serializers.Serializer):
+    """The details of an appointment to change; fields left out stay as they are."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     practitioner = serializers.PrimaryKeyRelatedField(
         queryset=Practitioner.objects.all(), required=False
@@ -240,7 +403,17 @@ class AppointmentEditIn(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Admin giving a used credit back",
+            value={"reason": "Client was seen for free after a clinic delay."},
+        )
+    ]
+)
 class UnlinkIn(serializers.Serializer):
+    """Why a used credit is given back (required only to unlink an Arrived or Missed appointment, Admin only)."""
+
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -253,7 +426,16 @@ class UnlinkIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Change the service", value={"service": 2, "ends_at": "2026-03-10T10:00:00+11:00"}
+        )
+    ]
+)
 class UnlinkAndEditIn(AppointmentEditIn):
+    """The details to change after unlinking the package; fields left out stay as they are."""
+
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -266,7 +448,12 @@ class UnlinkAndEditIn(AppointmentEditIn):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Use the Physio Starter Pack", value={"client_package": 118})]
+)
 class LinkIn(serializers.Serializer):
+    """The client package to use for the appointment (one credit)."""
+
     client_package = serializers.PrimaryKeyRelatedField(queryset=ClientPackage.objects.all())
     service = serializers.PrimaryKeyRelatedField(
         queryset=Service.objects.all(),
@@ -276,7 +463,16 @@ class LinkIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Client is sick", value={"reason": 4, "keep_credit": None, "charge_fee": None}
+        )
+    ]
+)
 class CancelIn(serializers.Serializer):
+    """The cancellation reason, whose rule decides what happens to the credit and whether a fee is charged."""
+
     reason = serializers.PrimaryKeyRelatedField(
         queryset=CancellationReason.objects.all(), help_text="A cancellation reason's id."
     )
@@ -305,7 +501,12 @@ class CancelIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Charge the no-show fee", value={"charge_fee": True})]
+)
 class MissedIn(serializers.Serializer):
+    """Whether to charge the practice's no-show fee."""
+
     charge_fee = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -332,7 +533,40 @@ class AppliedOut(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Late cancellation: fee charged",
+            value={
+                "id": 981,
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "service": 3,
+                "starts_at": "2026-03-10T09:00:00+11:00",
+                "ends_at": "2026-03-10T09:30:00+11:00",
+                "status": "canceled",
+                "client_package": None,
+                "series": None,
+                "class_session": None,
+                "notes": "Left knee, week 3 of rehab.",
+                "cancellation_reason": 4,
+                "kept_credit": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+                "applied": {
+                    "rule": "inside_window",
+                    "why": "Canceled 6 hours before the start (the notice is 24 hours).",
+                    "kept_credit": False,
+                    "fee": "40.00",
+                    "invoice": 306,
+                },
+            },
+        )
+    ]
+)
 class AppointmentAppliedOut(AppointmentOut):
+    """The appointment after the change, and what the practice's rule did."""
+
     applied = serializers.SerializerMethodField()
 
     class Meta(AppointmentOut.Meta):
@@ -425,11 +659,33 @@ class AppointmentFilter(django_filters.FilterSet):
     )
     start = StartFilter(field_name="ends_at", lookup_expr="gt")
     end = EndFilter(field_name="starts_at", lookup_expr="lt", end_of_day=True)
-    ordering = OrderingFilter(fields=["starts_at", "id"])
+    start_after = InstantFilter(
+        field_name="starts_at",
+        lookup_expr="gte",
+        label="Appointments that start at or after this moment (ISO 8601 date-time).",
+    )
+    start_before = InstantFilter(
+        field_name="starts_at",
+        lookup_expr="lt",
+        label="Appointments that start before this moment (ISO 8601 date-time).",
+    )
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(fields=["starts_at", "updated_at", "id"])
 
     class Meta:
         model = Appointment
-        fields = ["client", "practitioner", "location", "status", "class_session", "start", "end"]
+        fields = [
+            "client",
+            "practitioner",
+            "location",
+            "status",
+            "class_session",
+            "start",
+            "end",
+            "start_after",
+            "start_before",
+            "updated_since",
+        ]
 
 
 def _appointment(pk: int) -> Appointment:
@@ -437,8 +693,16 @@ def _appointment(pk: int) -> Appointment:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List appointments", responses=AppointmentOut),
-    retrieve=extend_schema(summary="Get an appointment", responses=AppointmentOut),
+    list=extend_schema(
+        summary="List appointments",
+        description="The calendar's appointments, earliest first. Filter by client, practitioner, location, status, a time range (`start`/`end`, or `start_after`/`start_before`) or `updated_since` to fetch only what changed.",
+        responses=AppointmentOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get an appointment",
+        description="One appointment, with its status and the client package it uses.",
+        responses=AppointmentOut,
+    ),
     create=extend_schema(
         summary="Book an appointment (or a repeating series)",
         description=(
@@ -453,6 +717,14 @@ def _appointment(pk: int) -> Appointment:
         ),
         request=AppointmentIn,
         responses={201: AppointmentOut},
+        examples=[
+            refusal(
+                "Practitioner busy",
+                "overlap",
+                "Sam Lee already has an appointment at that time (Tue 10 Mar, 9:00 am).",
+            ),
+            refusal("Class full", "class_full", "This class is full (8 of 8)."),
+        ],
     ),
     partial_update=extend_schema(
         summary="Edit an appointment's details",
@@ -460,7 +732,10 @@ def _appointment(pk: int) -> Appointment:
         request=AppointmentEditIn,
         responses=AppointmentOut,
     ),
-    destroy=extend_schema(summary="Delete an appointment booked by mistake"),
+    destroy=extend_schema(
+        summary="Delete an appointment booked by mistake",
+        description="Removes an appointment that should never have been booked (a linked package's credit is released). To record that a client canceled, use `cancel/` instead. Refused with 409 when it is on an invoice (`appointment_invoiced`) or, linked to a package, marked Arrived or Missed (`credit_used`).",
+    ),
 )
 class AppointmentViewSet(
     ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
@@ -507,7 +782,22 @@ class AppointmentViewSet(
         services.appointment_delete(appointment=self.get_object(), by=request.user)
         return self.respond_no_content()
 
-    @extend_schema(summary="Link a client package", request=LinkIn, responses=AppointmentOut)
+    @extend_schema(
+        summary="Link a client package",
+        description="Uses one credit of the client's package for this appointment. Find the packages that fit with `GET /api/v1/client-packages/matches/`. Refused with 409: `already_linked` (the appointment already uses a package: unlink it first), `no_credits_left`, `package_expired`, `package_not_eligible` (not this client's, or not for this service), `repeating_appointment`.",
+        request=LinkIn,
+        responses=AppointmentOut,
+        examples=[
+            refusal(
+                "Already linked",
+                "already_linked",
+                "This appointment is already linked to Physio Starter Pack.",
+            ),
+            refusal(
+                "No credits left", "no_credits_left", "No credits left in Physio Starter Pack."
+            ),
+        ],
+    )
     @action(detail=True, methods=["post"])
     def link(self, request, pk=None):
         appointment = self.get_object()
@@ -524,6 +814,14 @@ class AppointmentViewSet(
         ),
         request=UnlinkIn,
         responses=AppointmentOut,
+        examples=[
+            refusal(
+                "Credit used",
+                "credit_used",
+                "This appointment is marked Arrived: its package credit was used. An Admin "
+                "can unlink it, giving a reason.",
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def unlink(self, request, pk=None):
@@ -570,8 +868,8 @@ class AppointmentViewSet(
         summary="Cancel, applying the reason's rule",
         description=(
             "The reason's notice window decides what happens to a linked appointment's "
-            "credit and whether a fee goes on a new Draft invoice (DOMAIN.md, Cancellation "
-            "and no-show rules); `applied` reports it. A past appointment: 409 "
+            "credit and whether a fee goes on a new Draft invoice (the rules are set per "
+            "cancellation reason in Settings); `applied` reports what happened. A past appointment: 409 "
             "`past_appointment` (mark it Missed)."
         ),
         request=CancelIn,
@@ -584,7 +882,12 @@ class AppointmentViewSet(
         applied = appointment_cancel_by_rules(appointment=appointment, **data, by=request.user)
         return self._applied(applied)
 
-    @extend_schema(summary="Mark Arrived", request=None, responses=AppointmentOut)
+    @extend_schema(
+        summary="Mark Arrived",
+        description="The client came. A linked package's credit stays used. Refused with 409 for a canceled appointment (`appointment_canceled`) or one that has not started yet (`not_yet`).",
+        request=None,
+        responses=AppointmentOut,
+    )
     @action(detail=True, methods=["post"])
     def arrived(self, request, pk=None):
         appointment = services.appointment_mark_arrived(
@@ -610,7 +913,10 @@ class AppointmentViewSet(
         return self._applied(applied)
 
     @extend_schema(
-        summary="Create the appointment's Draft invoice", request=None, responses={201: InvoiceOut}
+        summary="Create the appointment's Draft invoice",
+        description="Creates a Draft invoice for the appointment's service (not for one paid by a package credit). While the appointment is on an invoice that is not void: 409 `already_invoiced` with that invoice's id in `invoice`.",
+        request=None,
+        responses={201: InvoiceOut},
     )
     @action(detail=True, methods=["post"])
     def invoice(self, request, pk=None):

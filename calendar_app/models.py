@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from catalog.models import MONEY
 from kernel.audit import audited
+from kernel.changes import updated_at_trigger
 from practice.models import FeeKind, LateAction
 
 # The longest appointment (services refuse longer; a constraint holds it).
@@ -28,7 +29,11 @@ class Location(models.Model):
     address = models.TextField(blank=True)
     archived = models.BooleanField(default=False)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -52,7 +57,11 @@ class Practitioner(models.Model):
     # Issue 13: printed on invoices (health-fund claims need it).
     provider_number = models.CharField(max_length=40, blank=True)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -120,7 +129,11 @@ class CancellationReason(models.Model):
     fee_kind = models.CharField(max_length=10, choices=FeeKind.choices, default=FeeKind.FIXED)
     fee_value = models.DecimalField("Fee amount or %", **MONEY, default=Decimal("0"))
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -294,12 +307,13 @@ class Appointment(models.Model):
     )
     canceled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)  # + trigger (kernel.changes)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["starts_at", "id"]
         indexes = [
             models.Index(fields=["practitioner", "starts_at"], name="appt_practitioner_start"),

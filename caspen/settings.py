@@ -372,15 +372,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Caspen API",
-    "DESCRIPTION": (
-        "REST API v1 for integrators: clients, the catalog, client packages and their "
-        "credits, the calendar, invoices and payments. The same rules as the staff pages "
-        "apply (DOMAIN.md): a refused action answers 409 with a `code` and a message.\n\n"
-        "Authenticate with `Authorization: Token <key>`, a key you create for yourself on "
-        "the API keys page (signed in, menu at the top right), shown once; your role "
-        "decides what you may do. Every POST "
-        "accepts an `Idempotency-Key` header so it can be retried safely."
-    ),
+    # The overview shown at the top of /api/docs/ (authentication, the main flow as a
+    # worked example, errors, idempotency, pages, sync, rate limits): docs/api.md.
+    "DESCRIPTION": (BASE_DIR / "docs" / "api.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -395,6 +389,41 @@ SPECTACULAR_SETTINGS = {
         "PeriodUnitEnum": "catalog.models.PeriodUnit",
         "LedgerKindEnum": "packages.models.LedgerKind",
     },
+    "TAGS": [
+        {"name": "clients", "description": "The practice's clients."},
+        {
+            "name": "catalog",
+            "description": "What the practice sells: services and packages, and the tax rates they use.",
+        },
+        {
+            "name": "client-packages",
+            "description": "Packages sold to clients: their credits, expiry, ledger and refunds, and the packages an appointment could use.",
+        },
+        {
+            "name": "appointments",
+            "description": "The calendar: booking, linking a client package (one credit), canceling, Arrived and Missed.",
+        },
+        {
+            "name": "invoices",
+            "description": "Invoices, from Draft to finalized, paid or void, and their PDFs.",
+        },
+        {
+            "name": "payments",
+            "description": "Payments recorded against invoices, their refunds and receipts.",
+        },
+        {
+            "name": "practice",
+            "description": "The practice's lists: locations, practitioners, payment methods and cancellation reasons.",
+        },
+        {
+            "name": "reports",
+            "description": "The reports' figures, as on the Reports pages (Admin, Accountant).",
+        },
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kernel.api.schema.describe_components",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

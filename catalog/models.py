@@ -7,8 +7,10 @@ import datetime as dt
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from kernel.audit import audited
+from kernel.changes import updated_at_trigger
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 MAX_CAPACITY = 1000  # places in one class session; a sanity bound, not a business rule
@@ -25,7 +27,11 @@ class TaxRate(models.Model):
     )
     archived = models.BooleanField(default=False)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -71,7 +77,11 @@ class Service(models.Model):
     )
     archived = models.BooleanField(default=False)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -155,7 +165,11 @@ class Package(models.Model):
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(

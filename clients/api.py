@@ -12,20 +12,45 @@ from __future__ import annotations
 from functools import partial
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 
 from clients import services
 from clients.models import Client
 from clients.selectors import client_search
 from kernel.api.fields import InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import COUNT_CAP, CappedPaginator
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Jo Citizen",
+            value={
+                "id": 42,
+                "first_name": "Jo",
+                "last_name": "Citizen",
+                "email": "jo.citizen@example.com",
+                "phone": "0412 345 678",
+                "date_of_birth": "1986-07-14",
+                "notes": "Prefers morning appointments.",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class ClientOut(serializers.ModelSerializer):
+    """A client of the practice."""
+
     # A plain string: the email may be blank, which "format: email" would not allow.
     email = serializers.CharField(read_only=True)
 
@@ -41,11 +66,29 @@ class ClientOut(serializers.ModelSerializer):
             "date_of_birth",
             "notes",
             "archived",
+            "updated_at",
         ]
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Jo Citizen",
+            value={
+                "first_name": "Jo",
+                "last_name": "Citizen",
+                "email": "jo.citizen@example.com",
+                "phone": "0412 345 678",
+                "date_of_birth": "1986-07-14",
+                "notes": "Prefers morning appointments.",
+            },
+        )
+    ]
+)
 class ClientIn(InputModelSerializer):
+    """A new client."""
+
     class Meta:
         model = Client
         fields = [
@@ -59,7 +102,15 @@ class ClientIn(InputModelSerializer):
         ]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("New phone number", value={"phone": "0498 765 432"}),
+        OpenApiExample("Archive", value={"archived": True}),
+    ]
+)
 class ClientEditIn(InputModelSerializer):
+    """The client's fields to change; fields left out stay as they are."""
+
     archived = serializers.BooleanField(
         required=False, help_text="true archives the client, false restores them."
     )
@@ -90,11 +141,20 @@ class ClientFilter(django_filters.FilterSet):
         ),
     )
     archived = django_filters.BooleanFilter()
-    ordering = OrderingFilter(fields=["last_name", "first_name", "email", "created_at", "id"])
+    created_after = InstantFilter(
+        field_name="created_at", lookup_expr="gte", label="Clients added at or after this moment."
+    )
+    created_before = InstantFilter(
+        field_name="created_at", lookup_expr="lt", label="Clients added before this moment."
+    )
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(
+        fields=["last_name", "first_name", "email", "created_at", "updated_at", "id"]
+    )
 
     class Meta:
         model = Client
-        fields = ["search", "archived"]
+        fields = ["search", "archived", "created_after", "created_before", "updated_since"]
 
     def filter_search(self, queryset, name, value):
         # The selector's queryset itself (current and archived clients), not a subquery of
@@ -138,11 +198,23 @@ class ClientReadsLogged:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List clients", responses=ClientOut),
-    retrieve=extend_schema(summary="Get a client", responses=ClientOut),
-    create=extend_schema(summary="Create a client", request=ClientIn, responses=ClientOut),
+    list=extend_schema(
+        summary="List clients",
+        description="The practice's clients, by last name. `search` finds words in the name, email or phone; `archived`, `updated_since` and `created_after`/`created_before` narrow the list.",
+        responses=ClientOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a client", description="One client's details.", responses=ClientOut
+    ),
+    create=extend_schema(
+        summary="Create a client",
+        description="Adds a client. First and last names are required; the email, phone and date of birth are checked as on the client form.",
+        request=ClientIn,
+        responses=ClientOut,
+    ),
     partial_update=extend_schema(
         summary='Change a client (archive with {"archived": true})',
+        description='Changes the fields you send; the others stay as they are. `{"archived": true}` archives the client (they no longer appear in searches for new bookings), `false` restores them.',
         request=ClientEditIn,
         responses=ClientOut,
     ),

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from kernel.audit import audited
+from kernel.changes import updated_at_trigger
 
 
 @audited()
@@ -30,9 +31,10 @@ class Client(models.Model):
     notes = models.TextField(blank=True)
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)  # + trigger (kernel.changes)
 
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["last_name", "first_name", "id"]
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"], name="client_name_order"),

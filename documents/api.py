@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -34,7 +40,15 @@ from kernel.api.viewsets import ApiViewSet
 from packages.models import ClientPackage
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("To the client's address", value={}),
+        OpenApiExample("To another address", value={"to": "accounts@citizenfamily.example.com"}),
+    ]
+)
 class SendIn(serializers.Serializer):
+    """Where to send the document; by default the client's email address."""
+
     to = serializers.EmailField(
         required=False,
         allow_blank=True,
@@ -42,12 +56,63 @@ class SendIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Last quarter", value={"start": "2026-01-01", "end": "2026-03-31"})]
+)
 class StatementSendIn(SendIn):
+    """Where to send the statement and the period it covers."""
+
     start = serializers.DateField(required=False, help_text="Default: 89 days before `end`.")
     end = serializers.DateField(required=False, help_text="Default: today.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sent",
+            value={
+                "id": 52,
+                "kind": "invoice",
+                "client": 42,
+                "invoice": 305,
+                "payment": None,
+                "client_package": None,
+                "period_start": None,
+                "period_end": None,
+                "to": "jo.citizen@example.com",
+                "subject": "Invoice INV-00305 from Richmond Physio",
+                "status": "sent",
+                "error": "",
+                "sent_at": "2026-03-02T10:15:00+11:00",
+                "sent_by": "reception.amy",
+            },
+            status_codes=["201"],
+        ),
+        OpenApiExample(
+            "The mail server refused it",
+            value={
+                "id": 52,
+                "kind": "invoice",
+                "client": 42,
+                "invoice": 305,
+                "payment": None,
+                "client_package": None,
+                "period_start": None,
+                "period_end": None,
+                "to": "old.address@example.com",
+                "subject": "Invoice INV-00305 from Richmond Physio",
+                "status": "failed",
+                "error": "550 Mailbox unavailable",
+                "sent_at": "2026-03-02T10:15:00+11:00",
+                "sent_by": "reception.amy",
+            },
+            status_codes=["502"],
+        ),
+    ]
+)
 class SendingOut(serializers.ModelSerializer):
+    """A record of a document sent by email (or of a failed attempt)."""
+
     sent_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -116,12 +181,21 @@ class InvoiceDocumentViewSet(_DocumentViewSet):
         "send": ("invoicing.view_invoice", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The invoice as a PDF", responses=PDF)
+    @extend_schema(
+        summary="The invoice as a PDF",
+        description="The invoice as a PDF document, as the client receives it.",
+        responses=PDF,
+    )
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         return self._pdf(selectors.invoice_document(self.get_object()))
 
-    @extend_schema(summary="Email the invoice's PDF", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the invoice's PDF",
+        description="Emails the invoice (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -135,12 +209,21 @@ class ReceiptViewSet(_DocumentViewSet):
         "receipt_send": ("invoicing.view_payment", services.SEND_PERM),
     }
 
-    @extend_schema(summary="The payment's receipt as a PDF", responses=PDF)
+    @extend_schema(
+        summary="The payment's receipt as a PDF",
+        description="The payment's receipt as a PDF document.",
+        responses=PDF,
+    )
     @action(detail=True, methods=["get"], url_path="receipt/pdf")
     def receipt_pdf(self, request, pk=None):
         return self._pdf(selectors.receipt_document(self.get_object()))
 
-    @extend_schema(summary="Email the payment's receipt", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the payment's receipt",
+        description="Emails the receipt (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="receipt/send")
     def receipt_send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -161,13 +244,19 @@ class PackageStatementViewSet(_DocumentViewSet):
 
     @extend_schema(
         summary="The package's statement (credit history with values) as a PDF",
+        description="The client package's statement as a PDF document: its credit history with the value of each movement.",
         responses=PDF,
     )
     @action(detail=True, methods=["get"], url_path="statement/pdf")
     def statement_pdf(self, request, pk=None):
         return self._pdf(self._document())
 
-    @extend_schema(summary="Email the package's statement", request=SendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the package's statement",
+        description="Emails the package's statement (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=SendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="statement/send")
     def statement_send(self, request, pk=None):
         data = self.validated(SendIn)
@@ -175,6 +264,8 @@ class PackageStatementViewSet(_DocumentViewSet):
 
 
 class PeriodIn(serializers.Serializer):
+    """The period a statement covers."""
+
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
 
@@ -203,6 +294,7 @@ class ClientStatementViewSet(_DocumentViewSet):
 
     @extend_schema(
         summary="The client's statement (invoices and payments over a period) as a PDF",
+        description="The client's statement as a PDF document: their invoices and payments over a period (`start`/`end`, the last 90 days by default).",
         parameters=PERIOD,
         responses=PDF,
     )
@@ -210,7 +302,12 @@ class ClientStatementViewSet(_DocumentViewSet):
     def statement_pdf(self, request, pk=None):
         return self._pdf(self._document(self.validated(PeriodIn, data=request.query_params)))
 
-    @extend_schema(summary="Email the client's statement", request=StatementSendIn, responses=SENT)
+    @extend_schema(
+        summary="Email the client's statement",
+        description="Emails the client's statement (PDF) to the client, or to `to`. The sending is recorded; a mail server failure answers 502 with the record (status `failed`).",
+        request=StatementSendIn,
+        responses=SENT,
+    )
     @action(detail=True, methods=["post"], url_path="statement/send")
     def statement_send(self, request, pk=None):
         data = self.validated(StatementSendIn)

@@ -25,7 +25,6 @@ from documents.models import (
     DocumentSending,
     InvoiceLink,
 )
-from documents.models import DocumentKind, DocumentSending, InvoiceLink
 from invoicing.models import (
     CreditNote,
     Invoice,

@@ -13,8 +13,14 @@ from functools import partial
 from typing import Any
 
 import django_filters
-from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
@@ -29,6 +35,7 @@ from invoicing.models import (
     InvoiceStatus,
     Payment,
     PaymentMethod,
+    PaymentStatus,
     Refund,
 )
 from invoicing.selectors import (
@@ -38,8 +45,9 @@ from invoicing.selectors import (
     refunded_amount,
 )
 from kernel.api.fields import InputDate, InputModelSerializer
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
+from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
 from kernel.pagination import KnownCountPaginator
@@ -54,14 +62,32 @@ SUM = {"max_digits": None, "decimal_places": 2}
 # ------------------------------------------------------------------ payment methods
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card",
+            value={
+                "id": 2,
+                "name": "Card",
+                "archived": False,
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PaymentMethodOut(serializers.ModelSerializer):
+    """A way clients pay (Cash, Card, Bank transfer...)."""
+
     class Meta:
         model = PaymentMethod
-        fields = ["id", "name", "archived"]
+        fields = ["id", "name", "archived", "updated_at"]
         read_only_fields = fields
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Gift voucher", value={"name": "Gift voucher"})])
 class PaymentMethodIn(InputModelSerializer):
+    """A new payment method."""
+
     class Meta:
         model = PaymentMethod
         fields = ["name"]
@@ -81,14 +107,51 @@ class PaymentMethodViewSet(ReferenceViewSet):
 # -------------------------------------------------------------------------- output
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Part refund",
+            value={
+                "id": 9,
+                "payment": 77,
+                "amount": "95.00",
+                "date": "2026-03-02",
+                "reason": "Session canceled by the clinic.",
+            },
+        )
+    ]
+)
 class RefundOut(serializers.ModelSerializer):
+    """Money given back from a payment."""
+
     class Meta:
         model = Refund
         fields = ["id", "payment", "amount", "date", "reason"]
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card payment",
+            value={
+                "id": 77,
+                "invoice": 305,
+                "amount": "450.00",
+                "method": 2,
+                "date": "2026-03-01",
+                "reference": "EFTPOS 004512",
+                "status": "active",
+                "refunded": "0.00",
+                "refunds": [],
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class PaymentOut(serializers.ModelSerializer):
+    """A payment recorded against an invoice, with its refunds."""
+
     refunded = serializers.SerializerMethodField(help_text="Sum of the refunds.")
     refunds = RefundOut(many=True, read_only=True)
 
@@ -104,6 +167,7 @@ class PaymentOut(serializers.ModelSerializer):
             "status",
             "refunded",
             "refunds",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -113,6 +177,8 @@ class PaymentOut(serializers.ModelSerializer):
 
 
 class InvoiceLineOut(serializers.Serializer):
+    """A line of an invoice, with its amounts worked out."""
+
     id = serializers.IntegerField()
     description = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
@@ -159,7 +225,65 @@ class CreditNoteOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Paid invoice",
+            value={
+                "id": 305,
+                "number": "INV-00305",
+                "status": "paid",
+                "display_status": "Paid",
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "issue_date": "2026-03-01",
+                "due_date": "2026-03-15",
+                "prices_include_tax": True,
+                "notes": "",
+                "subtotal": "409.09",
+                "tax": "40.91",
+                "total": "450.00",
+                "amount_paid": "450.00",
+                "balance": "0.00",
+                "lines": [
+                    {
+                        "id": 611,
+                        "description": "Physio Starter Pack (5 sessions)",
+                        "quantity": "1.00",
+                        "unit_price": "450.00",
+                        "discount": "0.00",
+                        "tax_rate": 2,
+                        "tax_percent": "10.00",
+                        "net_amount": "409.09",
+                        "tax_amount": "40.91",
+                        "total_amount": "450.00",
+                        "client_package": 118,
+                        "appointment": None,
+                    }
+                ],
+                "payments": [
+                    {
+                        "id": 77,
+                        "invoice": 305,
+                        "amount": "450.00",
+                        "method": 2,
+                        "date": "2026-03-01",
+                        "reference": "EFTPOS 004512",
+                        "status": "active",
+                        "refunded": "0.00",
+                        "refunds": [],
+                        "updated_at": "2026-03-02T10:15:00+11:00",
+                    }
+                ],
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class InvoiceOut(serializers.ModelSerializer):
+    """An invoice with its lines, payments, totals and balance."""
+
     display_status = serializers.SerializerMethodField(
         help_text="What staff see: Draft, Open, Part paid, Overdue, Paid or Void."
     )
@@ -202,6 +326,7 @@ class InvoiceOut(serializers.ModelSerializer):
             "payments",
             "credited",
             "credit_notes",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -235,6 +360,8 @@ def payment_for_output(pk: int) -> Payment:
 
 
 class InvoiceLineIn(serializers.Serializer):
+    """A line of an invoice."""
+
     description = serializers.CharField(max_length=500)
     quantity = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
     unit_price = serializers.DecimalField(**MONEY, min_value=ZERO)
@@ -259,7 +386,30 @@ class InvoiceLineIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two sessions",
+            value={
+                "client": 42,
+                "practitioner": 3,
+                "location": 1,
+                "notes": "",
+                "lines": [
+                    {
+                        "description": "Physio Follow-up",
+                        "quantity": "2.00",
+                        "unit_price": "95.00",
+                        "tax_rate": 2,
+                    }
+                ],
+            },
+        )
+    ]
+)
 class InvoiceIn(serializers.Serializer):
+    """A new Draft invoice."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
@@ -272,7 +422,26 @@ class InvoiceIn(serializers.Serializer):
     lines = InvoiceLineIn(many=True, required=False, default=list, max_length=500)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Replace the lines",
+            value={
+                "lines": [
+                    {
+                        "description": "Initial Consultation",
+                        "quantity": "1.00",
+                        "unit_price": "140.00",
+                        "discount": "10.00",
+                    }
+                ]
+            },
+        )
+    ]
+)
 class InvoiceEditIn(serializers.Serializer):
+    """The Draft invoice's fields to change; fields left out stay as they are."""
+
     practitioner = serializers.PrimaryKeyRelatedField(
         queryset=Practitioner.objects.all(), required=False
     )
@@ -287,13 +456,33 @@ class InvoiceEditIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Entered twice", value={"reason": "Entered twice by mistake."})]
+)
 class ReasonIn(serializers.Serializer):
+    """Why (kept with the change in the record's history)."""
+
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Card payment",
+            value={
+                "amount": "450.00",
+                "method": 2,
+                "date": "2026-03-01",
+                "reference": "EFTPOS 004512",
+            },
+        )
+    ]
+)
 class PaymentIn(InputModelSerializer):
+    """A payment received for the invoice."""
+
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     method = serializers.PrimaryKeyRelatedField(queryset=PaymentMethod.objects.all())
     date = InputDate(required=False, allow_null=True, help_text="Default: today.")
@@ -311,7 +500,16 @@ class CreditNoteIn(serializers.Serializer):
     date = InputDate(required=False, allow_null=True, help_text="Default: today.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Part refund", value={"amount": "95.00", "reason": "Session canceled by the clinic."}
+        )
+    ]
+)
 class RefundIn(serializers.Serializer):
+    """Money to give back from the payment."""
+
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
     date = InputDate(required=False, allow_null=True, help_text="Default: today.")
@@ -320,11 +518,74 @@ class RefundIn(serializers.Serializer):
 class InvoiceFilter(django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
     status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices)
-    ordering = OrderingFilter(fields=["created_at", "issue_date", "due_date", "number", "id"])
+    issued_after = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", label="Issued on or after this day."
+    )
+    issued_before = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", label="Issued on or before this day."
+    )
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        label=(
+            "Only invoices created or changed at or after this moment, a payment or refund "
+            "of theirs included (ISO 8601 date-time). To sync, ask from a few minutes "
+            "before your previous sync started."
+        ),
+    )
+    ordering = OrderingFilter(
+        fields=["created_at", "issue_date", "due_date", "number", "updated_at", "id"]
+    )
 
     class Meta:
         model = Invoice
-        fields = ["client", "status"]
+        fields = ["client", "status", "issued_after", "issued_before", "updated_since"]
+
+    def filter_updated_since(self, queryset, name, value):
+        # Payments and refunds change the balance without changing the invoice's row.
+        payments = Payment.objects.filter(invoice=OuterRef("pk"))
+        return queryset.filter(
+            Q(updated_at__gte=value)
+            | Exists(payments.filter(updated_at__gte=value))
+            | Exists(payments.filter(refunds__created_at__gte=value))
+        )
+
+
+class PaymentFilter(django_filters.FilterSet):
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.all(),
+        field_name="invoice__client",
+        label="The client's id (of the invoice paid).",
+    )
+    invoice = django_filters.ModelChoiceFilter(
+        queryset=Invoice.objects.all(), label="The invoice's id."
+    )
+    method = django_filters.ModelChoiceFilter(
+        queryset=PaymentMethod.objects.all(), label="The payment method's id."
+    )
+    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
+    date_from = django_filters.DateFilter(
+        field_name="date", lookup_expr="gte", label="Paid on or after this day (YYYY-MM-DD)."
+    )
+    date_to = django_filters.DateFilter(
+        field_name="date", lookup_expr="lte", label="Paid on or before this day (YYYY-MM-DD)."
+    )
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        label=(
+            "Only payments recorded or changed at or after this moment, a refund included "
+            "(ISO 8601 date-time). To sync, ask from a few minutes before your previous "
+            "sync started."
+        ),
+    )
+    ordering = OrderingFilter(fields=["date", "created_at", "amount", "updated_at", "id"])
+
+    class Meta:
+        model = Payment
+        fields = ["client", "invoice", "method", "status", "date_from", "date_to", "updated_since"]
+
+    def filter_updated_since(self, queryset, name, value):
+        refunds = Refund.objects.filter(payment=OuterRef("pk"), created_at__gte=value)
+        return queryset.filter(Q(updated_at__gte=value) | Exists(refunds))
 
 
 class InvoicePagination(Pagination):
@@ -344,15 +605,32 @@ class InvoicePagination(Pagination):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List invoices", responses=InvoiceOut),
-    retrieve=extend_schema(summary="Get an invoice", responses=InvoiceOut),
-    create=extend_schema(summary="Create a Draft invoice", request=InvoiceIn, responses=InvoiceOut),
+    list=extend_schema(
+        summary="List invoices",
+        description="Invoices, newest first. Filter by client, status, issue date (`issued_after`/`issued_before`) or `updated_since`.",
+        responses=InvoiceOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get an invoice",
+        description="One invoice with its lines, payments, totals and balance.",
+        responses=InvoiceOut,
+    ),
+    create=extend_schema(
+        summary="Create a Draft invoice",
+        description="Creates a Draft invoice with its lines. A Draft has no number and can still be changed; `finalize/` numbers it.",
+        request=InvoiceIn,
+        responses=InvoiceOut,
+    ),
     partial_update=extend_schema(
         summary="Change a Draft invoice (409 invoice_not_draft otherwise)",
+        description="Changes a Draft invoice's fields you send; `lines`, when sent, replaces all the lines. A finalized invoice cannot change: 409 `invoice_not_draft`.",
         request=InvoiceEditIn,
         responses=InvoiceOut,
     ),
-    destroy=extend_schema(summary="Delete a Draft invoice (409 invoice_not_draft otherwise)"),
+    destroy=extend_schema(
+        summary="Delete a Draft invoice (409 invoice_not_draft otherwise)",
+        description="Deletes a Draft invoice. A finalized invoice is never deleted (void it instead): 409 `invoice_not_draft`.",
+    ),
 )
 class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
@@ -392,13 +670,23 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         services.invoice_delete(invoice=self.get_object(), by=request.user)
         return self.respond_no_content()
 
-    @extend_schema(summary="Finalize (number it)", request=None, responses=InvoiceOut)
+    @extend_schema(
+        summary="Finalize (number it)",
+        description="Gives the Draft invoice its number and issue date; from then on it can be paid, sent or voided, not changed. An invoice without lines: 409 `invoice_has_no_lines`.",
+        request=None,
+        responses=InvoiceOut,
+    )
     @action(detail=True, methods=["post"])
     def finalize(self, request, pk=None):
         invoice = services.invoice_finalize(invoice=self.get_object(), by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
 
-    @extend_schema(summary="Void", request=ReasonIn, responses=InvoiceOut)
+    @extend_schema(
+        summary="Void",
+        description="Voids a finalized invoice (it keeps its number; its amounts no longer count). An invoice with active payments: 409 `invoice_has_payments` (void or refund them first).",
+        request=ReasonIn,
+        responses=InvoiceOut,
+    )
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         invoice = self.get_object()
@@ -406,8 +694,17 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         services.invoice_void(invoice=invoice, **data, by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk))
 
-    @extend_schema(summary="List the invoice's payments", responses=PaymentOut(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @extend_schema(
+        summary="List the invoice's payments",
+        description="The payments recorded against this invoice, oldest first, with their refunds.",
+        responses=PaymentOut(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[RowsFilterBackend],
+        filterset_class=PaymentFilter,
+    )
     def payments(self, request, pk=None):
         invoice = self.get_object()
         payments = (
@@ -415,12 +712,20 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             .prefetch_related("refunds")
             .order_by("date", "id")
         )
-        return self.paginated(PaymentOut, payments)
+        return self.paginated(PaymentOut, self.filter_queryset(payments))
 
     @extend_schema(
         summary="Record a payment (a part payment leaves the balance open)",
+        description="Records money received for a finalized invoice. More than the balance: 409 `amount_exceeds_balance`; a Draft or void invoice: 409 `invoice_not_open`.",
         request=PaymentIn,
         responses={201: PaymentOut},
+        examples=[
+            refusal(
+                "More than the balance",
+                "amount_exceeds_balance",
+                "The amount is more than the balance of $95.00.",
+            )
+        ],
     )
     @payments.mapping.post
     def payments_create(self, request, pk=None):
@@ -450,16 +755,36 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         )
 
 
-class PaymentViewSet(ApiViewSet):
-    queryset = Payment.objects.all()
+@extend_schema_view(
+    list=extend_schema(
+        summary="List payments",
+        description=(
+            "All payments of the practice, newest first, with their refunds. Filter by "
+            "client, invoice, method, status, the day paid (`date_from`/`date_to`) or "
+            "`updated_since`. Same permission as reading invoices' payments."
+        ),
+        responses=PaymentOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a payment",
+        description="One payment, with its refunds.",
+        responses=PaymentOut,
+    ),
+)
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Payment.objects.prefetch_related("refunds").order_by("-date", "-id")
     serializer_class = PaymentOut
+    filterset_class = PaymentFilter
     action_permissions = {
         "refund": ("invoicing.refund_payment",),
         "void": ("invoicing.void_payment",),
     }
 
     @extend_schema(
-        summary="Refund all or part of a payment", request=RefundIn, responses={201: RefundOut}
+        summary="Refund all or part of a payment",
+        description="Gives back all or part of a payment, with a reason. More than is left to refund: 409 `amount_exceeds_refundable`; a void payment: 409 `payment_not_active`.",
+        request=RefundIn,
+        responses={201: RefundOut},
     )
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
@@ -469,7 +794,10 @@ class PaymentViewSet(ApiViewSet):
         return self.respond(RefundOut, refund, status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Void a payment recorded by mistake", request=ReasonIn, responses=PaymentOut
+        summary="Void a payment recorded by mistake",
+        description="Voids a payment that was recorded by mistake (the invoice's balance opens again). A payment with refunds: 409 `payment_has_refunds`; already void: 409 `payment_already_void`.",
+        request=ReasonIn,
+        responses=PaymentOut,
     )
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from catalog.models import MONEY
 from kernel.audit import audited
+from kernel.changes import updated_at_trigger
 
 
 @audited()
@@ -25,7 +26,11 @@ class PaymentMethod(models.Model):
     archived = models.BooleanField(default=False)
     is_default = models.BooleanField("Default", default=False)
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
@@ -93,7 +98,11 @@ class Invoice(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["-created_at", "-id"]
         permissions = [
             ("finalize_invoice", "Can finalize an invoice"),
@@ -245,7 +254,11 @@ class Payment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["date", "id"]
         permissions = [
             ("refund_payment", "Can refund a payment"),

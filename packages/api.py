@@ -23,7 +23,13 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -41,7 +47,7 @@ from invoicing.services import (
     invoice_for_client_package,
 )
 from kernel.api.fields import InputDate
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.viewsets import ApiViewSet
 from packages import services
 from packages.models import (
@@ -58,6 +64,8 @@ from reports.selectors.liability import client_packages_with_remaining_value
 
 
 class ClientPackageServiceOut(serializers.Serializer):
+    """A service a client package covers, with what has been used and what is left."""
+
     service = serializers.IntegerField(source="service_id")
     name = serializers.CharField()
     allowance = serializers.IntegerField(
@@ -79,7 +87,46 @@ class ClientPackageServiceOut(serializers.Serializer):
         return row.used if used is None else used
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Physio Starter Pack",
+            value={
+                "id": 118,
+                "client": 42,
+                "package": 7,
+                "name": "Physio Starter Pack",
+                "kind": "flexible",
+                "status": "active",
+                "credits": 5,
+                "consumed": 1,
+                "remaining": 4,
+                "price": "450.00",
+                "start_date": "2026-03-01",
+                "expires_on": "2026-09-01",
+                "canceled_at": None,
+                "cancel_reason": "",
+                "services": [
+                    {
+                        "service": 3,
+                        "name": "Physio Follow-up",
+                        "allowance": None,
+                        "used": 1,
+                        "remaining": None,
+                    }
+                ],
+                "appointments": [981],
+                "invoices": [305],
+                "payment_status": "paid",
+                "remaining_value": "360.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+            },
+        )
+    ]
+)
 class ClientPackageOut(serializers.ModelSerializer):
+    """A package sold to a client: its credits, what is left, its status, expiry, payment status and linked appointments."""
+
     status = serializers.SerializerMethodField()
     remaining = serializers.IntegerField(read_only=True)
     services = ClientPackageServiceOut(many=True, read_only=True)
@@ -128,6 +175,7 @@ class ClientPackageOut(serializers.ModelSerializer):
             "invoices",
             "payment_status",
             "remaining_value",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -205,7 +253,26 @@ def client_package_for_output(pk: int) -> ClientPackage:
     return client_packages_for_output().get(pk=pk)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Consumed by an appointment",
+            value={
+                "id": 1204,
+                "kind": "consume",
+                "quantity": -1,
+                "service": 3,
+                "appointment": 981,
+                "reason": "",
+                "created_at": "2026-03-02T10:15:00+11:00",
+                "created_by": "reception.amy",
+            },
+        )
+    ]
+)
 class LedgerEntryOut(serializers.ModelSerializer):
+    """One movement of a client package's credits (granted, consumed, released, adjusted...)."""
+
     appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
     created_by = serializers.CharField(
         source="created_by.username", allow_null=True, help_text="Who (null: the system)."
@@ -230,6 +297,8 @@ class LedgerEntryOut(serializers.ModelSerializer):
 
 
 class SalePaymentIn(serializers.Serializer):
+    """A payment taken at the sale (a deposit or the full price)."""
+
     amount = serializers.DecimalField(
         **MONEY,
         min_value=Decimal("0.01"),
@@ -242,6 +311,8 @@ class SalePaymentIn(serializers.Serializer):
 
 
 class SaleInvoiceIn(serializers.Serializer):
+    """The invoice for the sale; with `take_payment` it is finalized and paid at once."""
+
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     take_payment = SalePaymentIn(
@@ -251,7 +322,27 @@ class SaleInvoiceIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Sell, invoice and take payment",
+            value={
+                "client": 42,
+                "package": 7,
+                "start_date": "2026-03-01",
+                "invoice": {
+                    "practitioner": 3,
+                    "location": 1,
+                    "take_payment": {"amount": "450.00", "method": 2, "reference": "EFTPOS 004512"},
+                },
+            },
+        ),
+        OpenApiExample("Sell only", value={"client": 42, "package": 7}),
+    ]
+)
 class ClientPackageIn(serializers.Serializer):
+    """A sale of a catalog package to a client."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     package = serializers.PrimaryKeyRelatedField(
         queryset=Package.objects.all(), help_text="The catalog package sold."
@@ -267,12 +358,32 @@ class ClientPackageIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Extend after an injury",
+            value={"expires_on": "2026-10-01", "reason": "Client was in hospital for four weeks."},
+        )
+    ]
+)
 class ExpiryIn(serializers.Serializer):
+    """A new expiry date and why it changes."""
+
     expires_on = InputDate(help_text="The new expiry date (the last day it may be used).")
     reason = serializers.CharField(max_length=2000)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Cancel and refund the unused part",
+            value={"reason": "Client moved interstate.", "refund_unused": True},
+        )
+    ]
+)
 class CancelPackageIn(serializers.Serializer):
+    """Why the package is canceled, and whether to refund the unused part."""
+
     reason = serializers.CharField(max_length=2000)
     refund_unused = serializers.BooleanField(
         default=False,
@@ -370,7 +481,64 @@ class PackageRefundOut(serializers.Serializer):
         ]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Canceled with a refund",
+            value={
+                "id": 118,
+                "client": 42,
+                "package": 7,
+                "name": "Physio Starter Pack",
+                "kind": "flexible",
+                "status": "canceled",
+                "credits": 5,
+                "consumed": 1,
+                "remaining": 4,
+                "price": "450.00",
+                "start_date": "2026-03-01",
+                "expires_on": "2026-09-01",
+                "canceled_at": "2026-03-02T10:15:00+11:00",
+                "cancel_reason": "Client moved interstate.",
+                "services": [
+                    {
+                        "service": 3,
+                        "name": "Physio Follow-up",
+                        "allowance": None,
+                        "used": 1,
+                        "remaining": None,
+                    }
+                ],
+                "appointments": [981],
+                "invoices": [305],
+                "payment_status": "paid",
+                "remaining_value": "360.00",
+                "updated_at": "2026-03-02T10:15:00+11:00",
+                "refund": {
+                    "method": "Card",
+                    "unused_credits": 4,
+                    "unused_value": "360.00",
+                    "unused_net": "327.27",
+                    "amount": "360.00",
+                    "invoice": 305,
+                    "credited_draft": False,
+                    "refunds": [
+                        {
+                            "id": 9,
+                            "payment": 77,
+                            "amount": "360.00",
+                            "date": "2026-03-02",
+                            "reason": "Client moved interstate.",
+                        }
+                    ],
+                },
+            },
+        )
+    ]
+)
 class CancelPackageOut(ClientPackageOut):
+    """The canceled client package, and the refund of its unused part if one was asked for."""
+
     refund = serializers.SerializerMethodField()
 
     class Meta(ClientPackageOut.Meta):
@@ -382,7 +550,17 @@ class CancelPackageOut(ClientPackageOut):
         return PackageRefundOut(refund).data if refund is not None else None
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "One free session",
+            value={"quantity": 1, "reason": "Goodwill after a rescheduled appointment."},
+        )
+    ]
+)
 class AdjustIn(serializers.Serializer):
+    """Credits to add (positive) or take away (negative), and why."""
+
     quantity = serializers.IntegerField(
         min_value=-10_000, max_value=10_000, help_text="Credits to add (> 0) or remove (< 0)."
     )
@@ -400,12 +578,21 @@ class AdjustIn(serializers.Serializer):
         return value
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Invoice from Sam Lee at Richmond", value={"practitioner": 3, "location": 1})
+    ]
+)
 class PackageInvoiceIn(serializers.Serializer):
+    """Who issues the invoice, and where."""
+
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
 
 
 class MatchQuery(serializers.Serializer):
+    """The appointment to find packages for."""
+
     client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all())
     date = InputDate(help_text="The appointment's date.")
     service = serializers.PrimaryKeyRelatedField(
@@ -420,19 +607,46 @@ class ClientPackageFilter(django_filters.FilterSet):
         choices=ClientPackageStatus.choices, field_name="status_value"
     )
     kind = django_filters.ChoiceFilter(choices=PackageKind.choices)
-    ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "id"])
+    start_after = django_filters.DateFilter(
+        field_name="start_date", lookup_expr="gte", label="Starting on or after this day."
+    )
+    start_before = django_filters.DateFilter(
+        field_name="start_date", lookup_expr="lte", label="Starting on or before this day."
+    )
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(fields=["start_date", "expires_on", "created_at", "updated_at", "id"])
 
     class Meta:
         model = ClientPackage
-        fields = ["client", "package", "status", "kind"]
+        fields = ["client", "package", "status", "kind", "start_after", "start_before"]
+
+
+class LedgerFilter(django_filters.FilterSet):
+    # Ledger rows never change once written: "changed since" is "written since".
+    updated_since = UpdatedSinceFilter(
+        field_name="created_at",
+        label="Only movements recorded at or after this moment (ISO 8601 date-time).",
+    )
+
+    class Meta:
+        model = CreditLedgerEntry
+        fields = ["updated_since"]
 
 
 # ---------------------------------------------------------------------------- views
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List client packages", responses=ClientPackageOut),
-    retrieve=extend_schema(summary="Get a client package", responses=ClientPackageOut),
+    list=extend_schema(
+        summary="List client packages",
+        description="Packages sold to clients, newest first. Filter by client, catalog package, status, kind, start date (`start_after`/`start_before`) or `updated_since`.",
+        responses=ClientPackageOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a client package",
+        description="One client package: credits, what is left per service, expiry, payment status and linked appointments.",
+        responses=ClientPackageOut,
+    ),
     create=extend_schema(
         summary="Sell (assign) a package to a client",
         description=(
@@ -445,6 +659,7 @@ class ClientPackageFilter(django_filters.FilterSet):
     ),
     partial_update=extend_schema(
         summary="Change the expiry date, with a reason (Admin)",
+        description="Moves the expiry date (the last day the package may be used), with a reason kept in its history. Admin only. Refused with 409 when the date is before the start (`expiry_before_start`), before a linked appointment (`expiry_before_linked_appointment`) or unchanged (`expiry_unchanged`).",
         request=ExpiryIn,
         responses=ClientPackageOut,
     ),
@@ -494,10 +709,12 @@ class ClientPackageViewSet(
         return self.respond(ClientPackageOut, client_package_for_output(client_package.pk))
 
     @extend_schema(
-        summary="The client packages an appointment could use (DOMAIN.md, Matching)",
+        summary="The client packages an appointment could use",
         description=(
-            "Active packages of the client with credit left (for the service, when given) "
-            "that cover the service and have not expired by the date."
+            "Step 1 of booking with a package: the client's active packages with credit "
+            "left (for the service, when given) that cover the service and have not "
+            "expired by the appointment's date. Link one with "
+            "`POST /api/v1/appointments/{id}/link/`, or book with `client_package`."
         ),
         parameters=[MatchQuery],
         responses=ClientPackageOut(many=True),
@@ -544,6 +761,7 @@ class ClientPackageViewSet(
 
     @extend_schema(
         summary="Adjust credits, with a reason (Admin)",
+        description="Adds credits (a positive `quantity`) or takes them away (negative), with a reason kept in the credit ledger. Admin only. Taking away more than is left: 409 `adjust_below_consumed`.",
         request=AdjustIn,
         responses=ClientPackageOut,
     )
@@ -570,8 +788,17 @@ class ClientPackageViewSet(
         invoice = invoice_for_client_package(client_package=client_package, **data, by=request.user)
         return self.respond(InvoiceOut, invoice_for_output(invoice.pk), status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The credit ledger", responses=LedgerEntryOut(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @extend_schema(
+        summary="The credit ledger",
+        description="Every movement of the package's credits, oldest first: granted at the sale, used by appointments, released, adjusted, expired.",
+        responses=LedgerEntryOut(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[RowsFilterBackend],
+        filterset_class=LedgerFilter,
+    )
     def ledger(self, request, pk=None):
         client_package = self.get_object()
         rows = (
@@ -579,4 +806,4 @@ class ClientPackageViewSet(
             .select_related("created_by")
             .order_by("created_at", "id")
         )
-        return self.paginated(LedgerEntryOut, rows)
+        return self.paginated(LedgerEntryOut, self.filter_queryset(rows))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from catalog.models import MONEY, PackageKind
 from kernel.audit import audited
+from kernel.changes import updated_at_trigger
 from packages.chain import seal_new_entries
 
 
@@ -54,7 +55,11 @@ class ClientPackage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # When the row last changed: set by a database trigger on every UPDATE (kernel.changes).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
     class Meta:
+        triggers = [updated_at_trigger()]
         ordering = ["-start_date", "-id"]
         permissions = [
             ("cancel_clientpackage", "Can cancel a client package"),

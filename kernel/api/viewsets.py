@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from kernel.api.filters import OrderingFilter
+from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
 from kernel.api.idempotency import (
     _Replay,
     idempotency_claim,
@@ -126,26 +126,28 @@ def not_found(request, *args, **kwargs) -> HttpResponse:
 
 
 class ReferenceFilter(django_filters.FilterSet):
-    """`?search=` on the name, `?archived=`, `?ordering=`."""
+    """`?search=` on the name, `?archived=`, `?updated_since=`, `?ordering=`."""
 
     search = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=200, label="Part of the name."
     )
     archived = django_filters.BooleanFilter()
-    ordering = OrderingFilter(fields=["name", "id"])
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(fields=["name", "updated_at", "id"])
 
 
 def reference_filter(model_class) -> type[django_filters.FilterSet]:
-    meta = type("Meta", (), {"model": model_class, "fields": ["search", "archived"]})
+    meta = type(
+        "Meta", (), {"model": model_class, "fields": ["search", "archived", "updated_since"]}
+    )
     return type(f"{model_class.__name__}Filter", (ReferenceFilter,), {"Meta": meta})
 
 
 class ReferenceViewSet(mixins.ListModelMixin, ApiViewSet):
     """The practice's lists (locations, practitioners, services, tax rates, payment
     methods, cancellation reasons, catalog packages): everyone reads them, Admin adds to
-    them. `input_serializer` checks the shape of the input; `create_with` is the service
-    that adds the row (called with the validated fields and `by=`).
-    """
+    them. Subclasses name the input's serializer and the service function that adds a
+    row (given the user who asks)."""
 
     input_serializer: type[serializers.Serializer]
     create_with: Any
@@ -159,11 +161,30 @@ class ReferenceViewSet(mixins.ListModelMixin, ApiViewSet):
         return type(self).create_with(**data, by=self.request.user)
 
 
-def reference_schema(noun: str, output, input_serializer):
+LIST_DESCRIPTION = (
+    "Everyone with an API key may read it. Archived rows are included unless you filter "
+    "with `archived=false`; `search` finds a part of the name; `updated_since` gives only "
+    "the rows created or changed since then."
+)
+
+
+def reference_schema(noun: str, output, input_serializer, *, examples=()):
     """The schema of a reference list's operations."""
     return extend_schema_view(
-        list=extend_schema(summary=f"List {noun}", responses=output),
+        list=extend_schema(
+            summary=f"List {noun}",
+            description=f"The practice's {noun}, by name. {LIST_DESCRIPTION}",
+            responses=output,
+        ),
         create=extend_schema(
-            summary=f"Add to {noun} (Admin)", request=input_serializer, responses=output
+            summary=f"Add to {noun} (Admin)",
+            description=(
+                f"Adds one to the practice's {noun}, with the same checks as the Settings "
+                "pages. Admin only. A refused value answers 400 by field; a rule's "
+                "refusal (for example a name already used: `name_taken`) answers 409."
+            ),
+            request=input_serializer,
+            responses=output,
+            examples=list(examples),
         ),
     )

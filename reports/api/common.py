@@ -8,6 +8,8 @@ REPORTS_PERM = "reports.view_reports"
 
 
 class AmountOut(serializers.Serializer):
+    """A number of credits and their value."""
+
     credits = serializers.IntegerField(help_text="Credits.")
     value = serializers.DecimalField(
         max_digits=None,

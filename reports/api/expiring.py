@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from calendar_app.models import Location, Practitioner
@@ -22,6 +27,8 @@ EXPIRED_DAYS = 30
 
 
 class ExpiringIn(serializers.Serializer):
+    """Which packages to list."""
+
     within = serializers.ChoiceField(
         choices=EXPIRING_WITHIN_DAYS,
         default=30,
@@ -40,7 +47,26 @@ class ExpiringIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Expiring soon",
+            value={
+                "client_package": 118,
+                "client": 42,
+                "client_name": "Jo Citizen",
+                "phone": "0412 345 678",
+                "package_name": "Physio Starter Pack",
+                "remaining_credits": 2,
+                "remaining_value": "180.00",
+                "expires_on": "2026-04-10",
+            },
+        )
+    ]
+)
 class ExpiringPackageOut(serializers.Serializer):
+    """A client package expiring soon with credits left."""
+
     client_package = serializers.IntegerField(source="pk", help_text="The client package's id.")
     client = serializers.IntegerField(source="client_id", help_text="The client's id.")
     client_name = serializers.CharField(help_text="First and last name.")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -16,6 +21,8 @@ from reports.selectors import package_liability
 
 
 class LiabilityIn(serializers.Serializer):
+    """The period and the optional filters."""
+
     start = InputDate(help_text="First day of the period (YYYY-MM-DD), inclusive.")
     end = InputDate(help_text="Last day of the period (YYYY-MM-DD), inclusive.")
     location = serializers.PrimaryKeyRelatedField(
@@ -31,7 +38,28 @@ class LiabilityIn(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "March",
+            value={
+                "start": "2026-03-01",
+                "end": "2026-03-31",
+                "currency": "AUD",
+                "opening": {"credits": 310, "value": "27140.00"},
+                "sold": {"credits": 85, "value": "7650.00"},
+                "redeemed": {"credits": 72, "value": "6480.00"},
+                "expired": {"credits": 6, "value": "540.00"},
+                "canceled": {"credits": 4, "value": "360.00"},
+                "adjusted": {"credits": 2, "value": "0.00"},
+                "closing": {"credits": 315, "value": "27410.00"},
+            },
+        )
+    ]
+)
 class LiabilityOut(serializers.Serializer):
+    """Prepaid credits for a period: opening + sold - redeemed - expired - canceled + adjusted = closing."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")

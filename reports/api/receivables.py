@@ -6,7 +6,12 @@ from __future__ import annotations
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -18,6 +23,8 @@ from reports.selectors.receivables import AGE_BUCKETS, aged_receivables
 
 
 class ReceivablesIn(serializers.Serializer):
+    """The day to age the invoices on, and the optional filters."""
+
     on = InputDate(
         required=False,
         help_text="The day to age the invoices on (YYYY-MM-DD); today by default.",
@@ -31,6 +38,8 @@ class ReceivablesIn(serializers.Serializer):
 
 
 class BucketOut(serializers.Serializer):
+    """The open invoices of one age bucket."""
+
     count = serializers.IntegerField(help_text="Open invoices with a balance.")
     balance = serializers.DecimalField(
         max_digits=None,
@@ -41,6 +50,8 @@ class BucketOut(serializers.Serializer):
 
 
 class BucketsOut(serializers.Serializer):
+    """Open invoices by how overdue they are."""
+
     current = BucketOut(help_text="Not yet overdue: due on `on` or later, or no due date.")
     d1_30 = BucketOut(help_text="1 to 30 days overdue.")
     d31_60 = BucketOut(help_text="31 to 60 days overdue.")
@@ -48,14 +59,54 @@ class BucketsOut(serializers.Serializer):
     d90_plus = BucketOut(help_text="More than 90 days overdue.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Today",
+            value={
+                "on": "2026-03-31",
+                "currency": "AUD",
+                "buckets": {
+                    "current": {"count": 12, "balance": "1840.00"},
+                    "d1_30": {"count": 5, "balance": "610.00"},
+                    "d31_60": {"count": 2, "balance": "285.00"},
+                    "d61_90": {"count": 0, "balance": "0.00"},
+                    "d90_plus": {"count": 1, "balance": "140.00"},
+                },
+                "total": {"count": 20, "balance": "2875.00"},
+            },
+        )
+    ]
+)
 class ReceivablesOut(serializers.Serializer):
+    """Open invoices by age, and in all."""
+
     on = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")
     buckets = BucketsOut()
     total = BucketOut(help_text="All open invoices with a balance.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Overdue invoice",
+            value={
+                "id": 288,
+                "number": "INV-00288",
+                "client": 42,
+                "client_name": "Jo Citizen",
+                "due_date": "2026-02-14",
+                "days_overdue": 45,
+                "bucket": "d31_60",
+                "balance": "190.00",
+            },
+        )
+    ]
+)
 class ReceivableInvoiceOut(serializers.Serializer):
+    """An open invoice, with how many days it is overdue."""
+
     id = serializers.IntegerField(source="pk", help_text="The invoice's id.")
     number = serializers.CharField()
     client = serializers.IntegerField(source="client_id", help_text="The client's id.")

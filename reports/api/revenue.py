@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -16,6 +21,8 @@ from reports.selectors.revenue import MAX_MONTHS, REVENUE_GROUPINGS, month_count
 
 
 class RevenueIn(serializers.Serializer):
+    """The period, the grouping and the optional filters."""
+
     start = InputDate(help_text="First day of the period (YYYY-MM-DD), inclusive.")
     end = InputDate(help_text="Last day of the period (YYYY-MM-DD), inclusive.")
     group_by = serializers.ChoiceField(
@@ -60,6 +67,8 @@ MONEY_HELP = {
 
 
 class RevenueFiguresOut(serializers.Serializer):
+    """Invoiced, paid and refunded amounts."""
+
     invoiced = _money(help_text=MONEY_HELP["invoiced"])
     tax = _money(help_text=MONEY_HELP["tax"])
     total = _money(help_text=MONEY_HELP["total"])
@@ -68,6 +77,8 @@ class RevenueFiguresOut(serializers.Serializer):
 
 
 class RevenueRowOut(serializers.Serializer):
+    """The revenue figures of one group (a month, a practitioner, a location or an item)."""
+
     key = serializers.CharField(
         help_text=(
             "The group: `YYYY-MM` (month), a practitioner's or location's id, or "
@@ -82,7 +93,40 @@ class RevenueRowOut(serializers.Serializer):
     refunded = _money(allow_null=True, help_text=MONEY_HELP["refunded"])
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "By month",
+            value={
+                "start": "2026-01-01",
+                "end": "2026-03-31",
+                "currency": "AUD",
+                "group_by": "month",
+                "rows": [
+                    {
+                        "key": "2026-03",
+                        "label": "March 2026",
+                        "invoiced": "12840.00",
+                        "tax": "1167.27",
+                        "total": "12840.00",
+                        "paid": "11920.00",
+                        "refunded": "190.00",
+                    }
+                ],
+                "totals": {
+                    "invoiced": "12840.00",
+                    "tax": "1167.27",
+                    "total": "12840.00",
+                    "paid": "11920.00",
+                    "refunded": "190.00",
+                },
+            },
+        )
+    ]
+)
 class RevenueOut(serializers.Serializer):
+    """Revenue for a period, grouped, with the totals."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     currency = serializers.CharField(help_text="The practice's currency (ISO 4217).")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -15,6 +20,8 @@ from reports.selectors.sales import SALES_GROUPS, package_sales
 
 
 class PackageSalesIn(LiabilityIn):
+    """The period, the grouping and the optional filters."""
+
     group_by = serializers.ChoiceField(
         choices=list(SALES_GROUPS),
         required=False,
@@ -30,6 +37,8 @@ def _money(help_text: str) -> serializers.DecimalField:
 
 
 class SalesRowOut(serializers.Serializer):
+    """Package sales of one group."""
+
     package = serializers.IntegerField(
         allow_null=True, help_text="By package: the catalog package's id; else null."
     )
@@ -50,12 +59,41 @@ class SalesRowOut(serializers.Serializer):
 
 
 class SalesTotalOut(serializers.Serializer):
+    """All the package sales of the period."""
+
     count = serializers.IntegerField()
     credits = serializers.IntegerField()
     revenue = _money("Net of tax.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "By package",
+            value={
+                "start": "2026-01-01",
+                "end": "2026-03-31",
+                "group_by": "package",
+                "currency": "AUD",
+                "rows": [
+                    {
+                        "package": 7,
+                        "month": None,
+                        "seller": None,
+                        "label": "Physio Starter Pack",
+                        "count": 14,
+                        "credits": 70,
+                        "revenue": "6300.00",
+                    }
+                ],
+                "totals": {"count": 14, "credits": 70, "revenue": "6300.00"},
+            },
+        )
+    ]
+)
 class PackageSalesOut(serializers.Serializer):
+    """Client packages sold in a period, grouped."""
+
     start = serializers.DateField()
     end = serializers.DateField()
     group_by = serializers.ChoiceField(choices=list(SALES_GROUPS))

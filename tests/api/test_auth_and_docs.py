@@ -157,6 +157,10 @@ def test_the_schema_documents_every_resource_of_api_md(schema):
         "invoices/{id}/finalize/",
         "invoices/{id}/void/",
         "invoices/{id}/payments/",
+        "services/{id}/",
+        "packages/{id}/",
+        "payments/",
+        "payments/{id}/",
         "payments/{id}/refund/",
         "payments/{id}/void/",
         # Documents (issue 13)
