@@ -31,6 +31,7 @@ from kernel.time import (
     missing_local_time,
     occurrence_labels,
 )
+from kernel.web import QuickSelect
 from packages.models import ClientPackage
 
 # Dates outside this window are typing mistakes (and would overflow the date arithmetic).
@@ -217,11 +218,13 @@ class CalendarFilterForm(forms.Form):
         queryset=Practitioner.objects.filter(archived=False),
         required=False,
         empty_label="All practitioners",
+        widget=QuickSelect,
     )
     location = forms.ModelChoiceField(
         queryset=Location.objects.filter(archived=False),
         required=False,
         empty_label="All locations",
+        widget=QuickSelect,
     )
     canceled = forms.BooleanField(required=False, label="Show canceled")
 
@@ -360,11 +363,13 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     practitioner = forms.ModelChoiceField(
         queryset=Practitioner.objects.filter(archived=False),
         empty_label="Choose a practitioner",
+        widget=QuickSelect,
         error_messages={"required": "Choose a practitioner."},
     )
     location = forms.ModelChoiceField(
         queryset=Location.objects.filter(archived=False),
         empty_label="Choose a location",
+        widget=QuickSelect,
         error_messages={"required": "Choose a location."},
     )
     date = forms.DateField(widget=DateInput(), error_messages={"required": "Enter a date."})
@@ -448,10 +453,10 @@ class EditAppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         error_messages={"required": "Choose a service."},
     )
     practitioner = forms.ModelChoiceField(
-        queryset=Practitioner.objects.filter(archived=False), empty_label=None
+        queryset=Practitioner.objects.filter(archived=False), empty_label=None, widget=QuickSelect
     )
     location = forms.ModelChoiceField(
-        queryset=Location.objects.filter(archived=False), empty_label=None
+        queryset=Location.objects.filter(archived=False), empty_label=None, widget=QuickSelect
     )
     date = forms.DateField(widget=DateInput(), error_messages={"required": "Enter a date."})
     start_time = forms.TimeField(

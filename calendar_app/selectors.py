@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendar_app.models import (
@@ -58,21 +58,48 @@ def calendar_appointments(
     practitioner: Practitioner | None = None,
     location: Location | None = None,
     canceled: bool = False,
+    practitioners: list[Practitioner] | None = None,
 ) -> list[Appointment]:
-    """Appointments overlapping [start, end), in time order, with what the grid shows.
+    """Appointments overlapping [start, end), in time order, with what the grid shows
+    (only those of `practitioners` when given: the day view's page of columns).
 
     None lasts more than MAX_LENGTH (a constraint), so none that overlaps starts before
     `start - MAX_LENGTH`: that lower bound lets the start indexes read only the range."""
-    queryset = Appointment.objects.filter(
-        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
-    ).select_related("client", "service", "practitioner", "location")
+    queryset = _in_range(start, end, location=location, canceled=canceled).select_related(
+        "client", "service", "practitioner", "location"
+    )
     if practitioner is not None:
         queryset = queryset.filter(practitioner=practitioner)
+    if practitioners is not None:
+        queryset = queryset.filter(practitioner_id__in=[p.pk for p in practitioners])
+    return list(queryset.order_by("starts_at", "id"))
+
+
+def _in_range(
+    start: dt.datetime, end: dt.datetime, *, location: Location | None, canceled: bool
+) -> QuerySet[Appointment]:
+    queryset = Appointment.objects.filter(
+        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
+    )
     if location is not None:
         queryset = queryset.filter(location=location)
     if not canceled:
         queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
-    return list(queryset.order_by("starts_at", "id"))
+    return queryset
+
+
+def calendar_practitioners(
+    *, start: dt.datetime, end: dt.datetime, location: Location | None, canceled: bool
+) -> list[Practitioner]:
+    """Every active practitioner, plus anyone archived since who still has an appointment
+    overlapping [start, end) that the calendar shows (same filters), by name: one query,
+    whatever the number of appointments (the day view pages its columns from this)."""
+    shown = _in_range(start, end, location=location, canceled=canceled).filter(
+        practitioner=OuterRef("pk")
+    )
+    return list(
+        Practitioner.objects.filter(Q(archived=False) | Exists(shown)).order_by("name", "pk")
+    )
 
 
 def class_session_attendees(session_id: int) -> list[Appointment]:
@@ -101,19 +128,9 @@ def class_session_live_count(session_id: int) -> int:
     )
 
 
-def calendar_columns(
-    practitioners: list[Practitioner], appointments: list[Appointment]
-) -> list[Practitioner]:
-    """Columns for every active practitioner, plus anyone archived since who still has
-    one of `appointments`, by name."""
-    shown = list(practitioners)
-    known = {p.pk for p in shown}
-    for appointment in appointments:
-        if appointment.practitioner_id not in known:
-            known.add(appointment.practitioner_id)
-            shown.append(appointment.practitioner)
-    shown.sort(key=lambda p: p.name.lower())
-    return shown
+def calendar_columns(practitioners: list[Practitioner]) -> list[Practitioner]:
+    """The day view's columns (from `calendar_practitioners`), by name ignoring case."""
+    return sorted(practitioners, key=lambda p: (p.name.lower(), p.pk))
 
 
 # ------------------------------------------------------------------ services per practitioner
