@@ -166,8 +166,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
     active = [p for p in practitioners if not p.archived]
     if view == "week" and chosen is None:
         # The user's own practitioner (one at most), from the list already read.
-        own = next((p for p in active if p.user_id == request.user.pk), None)
-        chosen = own or (active[0] if active else None)
+        user_id = request.user.pk
+        own = next((p for p in active if p.user_id == user_id), None)
+        default = own or (active[0] if active else None)
+        chosen = default.model() if default is not None else None
 
     # The day view of every practitioner shows them a page of columns at a time: a
     # practice of hundreds would otherwise be one page of hundreds of columns, each
@@ -178,7 +180,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
     else:
         columns = selectors.calendar_columns(practitioners)
         pages = ColumnPages.of(request.GET.get("page"), len(columns))
-        shown = columns[pages.first : pages.last]
+        shown = [p.model() for p in columns[pages.first : pages.last]]
 
     appointments: list[Appointment] = []
     if shown:
@@ -233,9 +235,14 @@ def calendar(request: HttpRequest) -> HttpResponse:
     )
     # The practitioner list from the practitioners already read (not a query and a model
     # per option again); the field still checks a submitted value against the database.
+    # So is the location list: one plain query, not a server-side cursor's round trips.
     filter_form.fields["practitioner"].widget.choices = (
         [] if view == "week" else [("", "All practitioners")]
     ) + [(p.pk, p.name) for p in active]
+    filter_form.fields["location"].widget.choices = [
+        ("", "All locations"),
+        *selectors.location_choices(),
+    ]
     context = {
         "grid": grid,
         "view": view,
@@ -784,11 +791,15 @@ def _series_text(appointment: Appointment) -> str:
     return f"Repeats {every} on {days}"
 
 
-def _panel_context(request: HttpRequest, appointment: Appointment, **extra) -> dict:
+def _panel_context(
+    request: HttpRequest, appointment: Appointment, *, booked: bool = False, **extra
+) -> dict:
+    """`booked`: the appointment was created in this request's transaction, so no invoice
+    holds it yet (two queries fewer while a package booking holds the package's lock)."""
     user = request.user
     # What the panel offers is what the services would accept now (one rule, one place).
-    actions = selectors.appointment_actions(appointment, user)
-    invoice = current_invoice_for_appointment(appointment)
+    actions = selectors.appointment_actions(appointment, user, invoiced=False if booked else None)
+    invoice = None if booked else current_invoice_for_appointment(appointment)
     package, usage = appointment.client_package, None
     if package is not None:
         usage = next(
@@ -834,12 +845,11 @@ def _panel(
     error: str = "",
     loaded: bool = False,
 ):
-    """The appointment's panel, read again unless `loaded`: the caller's copy is the row
-    as just saved, with its relations (a new booking)."""
+    """The appointment's panel, read again unless `loaded`: the caller's copy is a
+    booking just made in this transaction, as saved, with its relations."""
     fresh = appointment if loaded else _load(appointment.pk)
-    return render_popup(
-        request, PANEL, _panel_context(request, fresh, error=error), partial="panel", status=status
-    )
+    context = _panel_context(request, fresh, booked=loaded, error=error)
+    return render_popup(request, PANEL, context, partial="panel", status=status)
 
 
 def _done(request: HttpRequest, appointment: Appointment, note: str) -> HttpResponse:

@@ -76,6 +76,10 @@ def test_a_large_practice_pages_its_columns_by_name(staff, practice, reception):
     assert "‹ Previous practitioners" in second and "Next practitioners" not in second
     assert names[everyone[-1].pk] in second
     assert names[everyone[0].pk] not in second
+    # Today and the previous/next day keep the practitioners shown.
+    for link in ("Today", "‹ Previous", "Next ›"):
+        href = re.search(rf'href="([^"]*)"[^>]*>{link}<', second)
+        assert href is not None and "page=2" in href.group(1), link
 
     # Junk or out-of-range pages: the nearest page, never an error.
     assert _columns(staff.get(url, {"page": "x"}).content.decode()) == _columns(first)
