@@ -565,9 +565,12 @@ class BookingSetup:
     service: int
     packages: list[int]  # each serves CREDITS_A_PACKAGE slots in turn
     first_day: dt.date
+    # One package per booking of the spread burst (BURST of them; none without a burst).
+    burst_packages: list[int] = field(default_factory=list)
 
-    def form(self, slot: int) -> dict[str, str]:
-        """Create appointment's fields for the `slot`th booking of this run."""
+    def form(self, slot: int, package: int | None = None) -> dict[str, str]:
+        """Create appointment's fields for the `slot`th booking of this run (with
+        `package`, that package instead of the run's packages in turn)."""
         day = self.first_day + dt.timedelta(days=slot // SLOTS_A_DAY)
         minute = 7 * 60 + (slot % SLOTS_A_DAY) * 15
         return {
@@ -577,15 +580,15 @@ class BookingSetup:
             "service": str(self.service),
             "date": day.isoformat(),
             "start_time": f"{minute // 60:02d}:{minute % 60:02d}",
-            "client_package": str(self.packages[slot // CREDITS_A_PACKAGE]),
+            "client_package": str(package or self.packages[slot // CREDITS_A_PACKAGE]),
             "every_weeks": "1",
             "count": "6",
         }
 
 
-def prepare_booking(user, slots: int) -> BookingSetup:
+def prepare_booking(user, slots: int, burst: int = 0) -> BookingSetup:
     """The bench's client, practitioner, room, service and package (made once), and
-    fresh packages enough for `slots` bookings."""
+    fresh packages enough for `slots` bookings, plus `burst` more (one a booking)."""
     from decimal import Decimal
 
     from django.db.models import Max
@@ -631,6 +634,9 @@ def prepare_booking(user, slots: int) -> BookingSetup:
         client_package_assign(client=client, package=package, by=user).pk
         for _ in range(slots // CREDITS_A_PACKAGE + 1)
     ]
+    spread = [
+        client_package_assign(client=client, package=package, by=user).pk for _ in range(burst)
+    ]
     latest = Appointment.objects.filter(practitioner=practitioner).aggregate(Max("starts_at"))
     after = timezone.localdate(latest["starts_at__max"]) if latest["starts_at__max"] else None
     first_day = max(after or timezone.localdate(), timezone.localdate()) + dt.timedelta(days=1)
@@ -641,6 +647,7 @@ def prepare_booking(user, slots: int) -> BookingSetup:
         service=service.pk,
         packages=sold,
         first_day=first_day,
+        burst_packages=spread,
     )
 
 
@@ -663,7 +670,7 @@ def django_setup() -> None:
     django.setup()
 
 
-def prepare_practice(*, need_app: bool, booking_slots: int = 0) -> Practice:
+def prepare_practice(*, need_app: bool, booking_slots: int = 0, burst: int = 0) -> Practice:
     """Pick the client, package, invoice and search words the requests use, and (when the
     app is measured) make the bench Admin with a fresh password and API key."""
     django_setup()
@@ -739,7 +746,7 @@ def prepare_practice(*, need_app: bool, booking_slots: int = 0) -> Practice:
     user.save()
     user.groups.set([Group.objects.get(name=roles.ADMIN)])
     key = api_key_create(user=user, name=f"bench {timezone.now():%Y-%m-%d %H:%M}", by=None)
-    booking = prepare_booking(user, booking_slots) if booking_slots else None
+    booking = prepare_booking(user, booking_slots, burst) if booking_slots else None
     connection.close()
     return Practice(
         ids=ids,
@@ -754,14 +761,24 @@ def prepare_practice(*, need_app: bool, booking_slots: int = 0) -> Practice:
 # ----------------------------------------------------------------------------- bookings
 
 
-def booking_bodies(setup: BookingSetup, slots: range, token: str, run: str) -> list[str]:
+def booking_bodies(
+    setup: BookingSetup,
+    slots: range,
+    token: str,
+    run: str,
+    packages: Sequence[int] = (),
+) -> list[str]:
     """Create appointment's form, urlencoded, for each slot (each with its own form key,
-    as a page sends)."""
+    as a page sends); with `packages`, the nth slot books on the nth package."""
     return [
         urllib.parse.urlencode(
-            {**setup.form(slot), "csrfmiddlewaretoken": token, "form_key": f"bench-{run}-{slot}"}
+            {
+                **setup.form(slot, packages[n] if packages else None),
+                "csrfmiddlewaretoken": token,
+                "form_key": f"bench-{run}-{slot}",
+            }
         )
-        for slot in slots
+        for n, slot in enumerate(slots)
     ]
 
 
@@ -953,10 +970,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     need_app = any(not r.is_floor for r in chosen) or bool(search_sources) or do_burst
     booking_slots = 0
     if any(r.booking for r in chosen) or do_burst:
-        booking_slots = duration * 400 + BURST + 10  # more than one worker can book
+        booking_slots = duration * 400 + 2 * BURST + 10  # more than one worker can book
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    practice = prepare_practice(need_app=need_app, booking_slots=booking_slots)
+    practice = prepare_practice(
+        need_app=need_app, booking_slots=booking_slots, burst=BURST if do_burst else 0
+    )
     run_id = secrets.token_hex(4)
     next_slot = 0
     env = app_env()
@@ -1085,21 +1104,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.name = f"floor: {BURST} simultaneous GETs"
             bursts.append(result)
             setup = practice.booking
-            _, used_before = ledger_exact(setup.packages)
-            bodies = booking_bodies(
-                setup, range(next_slot, next_slot + BURST), app.cookies.get("csrftoken", ""), run_id
-            )
-            next_slot += BURST
-            result = burst(
-                app4, [("POST", "/calendar/new/", body, booking_headers(app)) for body in bodies]
-            )
-            exact, used_after = ledger_exact(setup.packages)
-            booked = used_after - used_before
-            result.name = f"{BURST} simultaneous bookings (Create appointment with a package)"
-            result.note = f"{booked} credits used for {result.ok} bookings, ledger " + (
-                "exact" if exact and booked == result.ok else "NOT EXACT"
-            )
-            bursts.append(result)
+            token = app.cookies.get("csrftoken", "")
+            # First as front desks book: each booking on its own client package (the
+            # target's case); then all on one package, the worst case, where each booking
+            # waits for the one before it to commit (the package's row lock).
+            for spread, name in (
+                (True, "each on its own package"),
+                (False, "all on one package (worst case: one row lock)"),
+            ):
+                packages = setup.burst_packages if spread else setup.packages
+                _, used_before = ledger_exact(packages)
+                bodies = booking_bodies(
+                    setup,
+                    range(next_slot, next_slot + BURST),
+                    token,
+                    run_id,
+                    setup.burst_packages if spread else (),
+                )
+                next_slot += BURST
+                result = burst(
+                    app4,
+                    [("POST", "/calendar/new/", body, booking_headers(app)) for body in bodies],
+                )
+                exact, used_after = ledger_exact(packages)
+                booked = used_after - used_before
+                result.name = (
+                    f"{BURST} simultaneous bookings (Create appointment with a package), {name}"
+                )
+                result.note = f"{booked} credits used for {result.ok} bookings, ledger " + (
+                    "exact" if exact and booked == result.ok else "NOT EXACT"
+                )
+                bursts.append(result)
 
     table_rows = [floor_row(name, runs) for name, runs in floor_runs.items() if runs]
     table_rows += [rows[r.name] for r in chosen if not r.is_floor]

@@ -31,6 +31,7 @@ from kernel.time import (
     missing_local_time,
     occurrence_labels,
 )
+from kernel.web import QuickSelect
 from packages.models import ClientPackage
 
 # Dates outside this window are typing mistakes (and would overflow the date arithmetic).
@@ -121,7 +122,27 @@ def _pk(value) -> int | None:
     return int(text) if text.isdigit() and len(text) < 18 else None
 
 
-class ServiceChoiceField(forms.ModelChoiceField):
+class PreloadedChoiceField(forms.ModelChoiceField):
+    """A choice of an active (not archived) practitioner, location or service that takes
+    the instance the form already read for its Service list (`preloaded`) when that is
+    the value sent, instead of reading it again (a booking's POST: three queries fewer).
+    Anything else is looked up in the queryset as usual."""
+
+    preloaded = None
+
+    def to_python(self, value):
+        known = self.preloaded
+        if (
+            known is not None
+            and value not in self.empty_values
+            and str(value) == str(known.pk)
+            and not known.archived
+        ):
+            return known
+        return super().to_python(value)
+
+
+class ServiceChoiceField(PreloadedChoiceField):
     def label_from_instance(self, obj: Service) -> str:
         return service_label(obj)
 
@@ -152,6 +173,11 @@ class ServiceOfferMixin:
             services.append(keep)
             offered.add(keep.pk)
         selected = _pk(source.get("service"))
+        # The form's own fields take these rather than reading them again.
+        for name, known in (("practitioner", practitioner), ("location", location)):
+            if isinstance(self.fields.get(name), PreloadedChoiceField):
+                self.fields[name].preloaded = known
+        self.fields["service"].preloaded = next((x for x in services if x.pk == selected), None)
         show_empty: str | None = None if always_chosen else "Choose a service"
         if selected is not None and selected not in offered:
             dropped = Service.objects.filter(pk=selected).first()
@@ -217,11 +243,13 @@ class CalendarFilterForm(forms.Form):
         queryset=Practitioner.objects.filter(archived=False),
         required=False,
         empty_label="All practitioners",
+        widget=QuickSelect,
     )
     location = forms.ModelChoiceField(
         queryset=Location.objects.filter(archived=False),
         required=False,
         empty_label="All locations",
+        widget=QuickSelect,
     )
     canceled = forms.BooleanField(required=False, label="Show canceled")
 
@@ -357,14 +385,16 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         empty_label="Choose a service",
         error_messages={"required": "Choose a service."},
     )
-    practitioner = forms.ModelChoiceField(
+    practitioner = PreloadedChoiceField(
         queryset=Practitioner.objects.filter(archived=False),
         empty_label="Choose a practitioner",
+        widget=QuickSelect,
         error_messages={"required": "Choose a practitioner."},
     )
-    location = forms.ModelChoiceField(
+    location = PreloadedChoiceField(
         queryset=Location.objects.filter(archived=False),
         empty_label="Choose a location",
+        widget=QuickSelect,
         error_messages={"required": "Choose a location."},
     )
     date = forms.DateField(widget=DateInput(), error_messages={"required": "Enter a date."})
@@ -447,11 +477,11 @@ class EditAppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         empty_label=None,
         error_messages={"required": "Choose a service."},
     )
-    practitioner = forms.ModelChoiceField(
-        queryset=Practitioner.objects.filter(archived=False), empty_label=None
+    practitioner = PreloadedChoiceField(
+        queryset=Practitioner.objects.filter(archived=False), empty_label=None, widget=QuickSelect
     )
-    location = forms.ModelChoiceField(
-        queryset=Location.objects.filter(archived=False), empty_label=None
+    location = PreloadedChoiceField(
+        queryset=Location.objects.filter(archived=False), empty_label=None, widget=QuickSelect
     )
     date = forms.DateField(widget=DateInput(), error_messages={"required": "Enter a date."})
     start_time = forms.TimeField(

@@ -8,13 +8,13 @@ spans 07:00-20:00, widened to whole hours to show anything booked earlier or lat
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from calendar_app.models import Appointment, AppointmentStatus, Practitioner, WorkingHours
@@ -23,6 +23,22 @@ from kernel.templatetags.caspen_tags import badge
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
 DAY_END = 20 * 60
+
+
+def escape(value: object) -> str:
+    """Django's `escape` without its lazy-string wrapper (the same text: both are
+    `html.escape`), called thousands of times a page."""
+    return html.escape(str(value))
+
+
+def _hm(moment: dt.datetime) -> str:
+    """ "10:30" of a local datetime (an f-string: strftime costs several times more)."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def _grid_value(moment: dt.datetime) -> str:
+    """ "2026-12-07T10:30" of a local datetime, as the grid's drag sends it."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{_hm(moment)}"
 
 
 @dataclass
@@ -34,6 +50,15 @@ class Block:
     ends: dt.datetime
     # A class session shows as one block: its live attendees (the first is `appointment`).
     attendees: list[Appointment] = field(default_factory=list)
+    # `starts` and `ends` on the practice's clock (set by build_grid; else computed).
+    local_starts: dt.datetime | None = None
+    local_ends: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.local_starts is None:
+            self.local_starts = timezone.localtime(self.starts)
+        if self.local_ends is None:
+            self.local_ends = timezone.localtime(self.ends)
 
     @property
     def is_class(self) -> bool:
@@ -55,11 +80,11 @@ class Block:
     @property
     def start_value(self) -> str:
         """The start as the grid's drag sends it ("2026-12-07T10:30", local)."""
-        return timezone.localtime(self.starts).strftime("%Y-%m-%dT%H:%M")
+        return _grid_value(self.local_starts)  # type: ignore[arg-type]
 
     @property
     def end_value(self) -> str:
-        return timezone.localtime(self.ends).strftime("%Y-%m-%dT%H:%M")
+        return _grid_value(self.local_ends)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -114,9 +139,8 @@ def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]
     return start, end
 
 
-def _minutes_on(day: dt.date, moment: dt.datetime) -> int:
-    """Minutes after midnight of `day` (clamped to 0..1440) of an aware datetime."""
-    local = timezone.localtime(moment)
+def _minutes_on(day: dt.date, local: dt.datetime) -> int:
+    """Minutes after midnight of `day` (clamped to 0..1440) of a local datetime."""
     if local.date() < day:
         return 0
     if local.date() > day:
@@ -155,24 +179,27 @@ def build_grid(
     index = {(c.practitioner.pk, c.day): c for c in columns}
 
     first, last = DAY_START, DAY_END
-    placed: list[tuple[Column, Appointment, int, int]] = []
+    placed: list[tuple[Column, Appointment, int, int, dt.datetime, dt.datetime]] = []
     sessions = _class_sessions(appointments)
+    tz = timezone.get_current_timezone()
     for appointment in appointments:
         if appointment.pk in sessions.followers:
             continue  # shown in its class session's block
+        local_starts = appointment.starts_at.astimezone(tz)
+        local_ends = appointment.ends_at.astimezone(tz)
         for day in days:
             column = index.get((appointment.practitioner_id, day))
             if column is None:
                 continue
-            start = _minutes_on(day, appointment.starts_at)
-            end = _minutes_on(day, appointment.ends_at)
+            start = _minutes_on(day, local_starts)
+            end = _minutes_on(day, local_ends)
             if end <= start:  # ends before this day starts, or starts after it ends
                 continue
-            placed.append((column, appointment, start, end))
+            placed.append((column, appointment, start, end, local_starts, local_ends))
             first = min(first, start // 60 * 60)
             last = max(last, -(-end // 60) * 60)
 
-    for column, appointment, start, end in placed:
+    for column, appointment, start, end, local_starts, local_ends in placed:
         row = (start - first) // SLOT_MINUTES + 1
         last_row = -(-(end - first) // SLOT_MINUTES)
         column.blocks.append(
@@ -183,6 +210,8 @@ def build_grid(
                 starts=appointment.starts_at,
                 ends=appointment.ends_at,
                 attendees=sessions.attendees.get(appointment.pk, []),
+                local_starts=local_starts,
+                local_ends=local_ends,
             )
         )
 
@@ -327,8 +356,7 @@ def blocks_html(
         label = escape(appt.get_status_display())
         client, service = escape(appt.client.full_name), escape(appt.service.name)
         location = escape(appt.location.name)
-        starts = timezone.localtime(block.starts).strftime("%H:%M")
-        ends = timezone.localtime(block.ends).strftime("%H:%M")
+        starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
         drag = (
             f' draggable="false" data-move="{escape(move_url(appt.pk))}"'  # type: ignore[misc]
@@ -367,8 +395,7 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
     url = escape(session_url(session))
     service, location = escape(appt.service.name), escape(appt.location.name)
     places = escape(block.places)
-    starts = timezone.localtime(block.starts).strftime("%H:%M")
-    ends = timezone.localtime(block.ends).strftime("%H:%M")
+    starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
     return (
         f'<a class="cal__appt cal__appt--class cal-p{appt.practitioner_id} '
         f'cal-r{block.row} cal-s{block.span}{" cal__appt--short" if block.short else ""}" '
@@ -388,13 +415,19 @@ def appointment_rows_html(
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`."""
     parts: list[str] = []
+    tz = timezone.get_current_timezone()
+    days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
     for appt in appointments:
         url = escape(detail_url(appt.pk))
-        starts, ends = timezone.localtime(appt.starts_at), timezone.localtime(appt.ends_at)
-        day = f"{date_format(starts, 'D j M')}, " if with_day else ""
+        starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
+        day = ""
+        if with_day:
+            day = days.get(starts.date()) or days.setdefault(
+                starts.date(), f"{date_format(starts, 'D j M')}, "
+            )
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{starts:%H:%M}–{ends:%H:%M}</a></td>"
+            f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
             f'<td data-label="Client">{escape(appt.client.full_name)}</td>'
             f'<td data-label="Service">{escape(appt.service.name)}</td>'
             f'<td data-label="Practitioner">{escape(appt.practitioner.name)}</td>'

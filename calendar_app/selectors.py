@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendar_app.models import (
@@ -39,6 +40,11 @@ def active_practitioners() -> list[Practitioner]:
     return list(Practitioner.objects.filter(archived=False))
 
 
+def location_choices() -> list[tuple[int, str]]:
+    """(pk, name) of the active locations, by name: a filter's options."""
+    return list(Location.objects.filter(archived=False).order_by("name").values_list("pk", "name"))
+
+
 def practitioner_colours() -> list[tuple[int, str]]:
     """(pk, colour) of every practitioner, archived too (their old appointments show)."""
     return list(Practitioner.objects.order_by("pk").values_list("pk", "colour"))
@@ -58,21 +64,70 @@ def calendar_appointments(
     practitioner: Practitioner | None = None,
     location: Location | None = None,
     canceled: bool = False,
+    practitioners: list[Practitioner] | None = None,
 ) -> list[Appointment]:
-    """Appointments overlapping [start, end), in time order, with what the grid shows.
+    """Appointments overlapping [start, end), in time order, with what the grid shows
+    (only those of `practitioners` when given: the day view's page of columns).
 
     None lasts more than MAX_LENGTH (a constraint), so none that overlaps starts before
     `start - MAX_LENGTH`: that lower bound lets the start indexes read only the range."""
-    queryset = Appointment.objects.filter(
-        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
-    ).select_related("client", "service", "practitioner", "location")
+    queryset = _in_range(start, end, location=location, canceled=canceled).select_related(
+        "client", "service", "practitioner", "location"
+    )
     if practitioner is not None:
         queryset = queryset.filter(practitioner=practitioner)
+    if practitioners is not None:
+        queryset = queryset.filter(practitioner_id__in=[p.pk for p in practitioners])
+    return list(queryset.order_by("starts_at", "id"))
+
+
+def _in_range(
+    start: dt.datetime, end: dt.datetime, *, location: Location | None, canceled: bool
+) -> QuerySet[Appointment]:
+    queryset = Appointment.objects.filter(
+        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
+    )
     if location is not None:
         queryset = queryset.filter(location=location)
     if not canceled:
         queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
-    return list(queryset.order_by("starts_at", "id"))
+    return queryset
+
+
+class PractitionerRow(NamedTuple):
+    """A practitioner as the calendar lists them (a tuple: the calendar reads every
+    practitioner on each view, hundreds in a large practice, and shows a dozen)."""
+
+    pk: int
+    name: str
+    user_id: int | None
+    colour: str
+    archived: bool
+    provider_number: str
+
+    def model(self) -> Practitioner:
+        """The practitioner as a model instance (for the columns shown), without a query."""
+        return Practitioner.from_db(None, _ROW_FIELDS, (*self,))
+
+
+_ROW_FIELDS = ["id", "name", "user_id", "colour", "archived", "provider_number"]
+
+
+def calendar_practitioners(
+    *, start: dt.datetime, end: dt.datetime, location: Location | None, canceled: bool
+) -> list[PractitionerRow]:
+    """Every active practitioner, plus anyone archived since who still has an appointment
+    overlapping [start, end) that the calendar shows (same filters), by name: one query,
+    whatever the number of appointments (the day view pages its columns from this)."""
+    shown = _in_range(start, end, location=location, canceled=canceled).filter(
+        practitioner=OuterRef("pk")
+    )
+    rows = (
+        Practitioner.objects.filter(Q(archived=False) | Exists(shown))
+        .order_by("name", "pk")
+        .values_list(*_ROW_FIELDS)
+    )
+    return [PractitionerRow(*row) for row in rows]
 
 
 def class_session_attendees(session_id: int) -> list[Appointment]:
@@ -101,19 +156,9 @@ def class_session_live_count(session_id: int) -> int:
     )
 
 
-def calendar_columns(
-    practitioners: list[Practitioner], appointments: list[Appointment]
-) -> list[Practitioner]:
-    """Columns for every active practitioner, plus anyone archived since who still has
-    one of `appointments`, by name."""
-    shown = list(practitioners)
-    known = {p.pk for p in shown}
-    for appointment in appointments:
-        if appointment.practitioner_id not in known:
-            known.add(appointment.practitioner_id)
-            shown.append(appointment.practitioner)
-    shown.sort(key=lambda p: p.name.lower())
-    return shown
+def calendar_columns(practitioners: list[PractitionerRow]) -> list[PractitionerRow]:
+    """The day view's columns (from `calendar_practitioners`), by name ignoring case."""
+    return sorted(practitioners, key=lambda p: (p.name.lower(), p.pk))
 
 
 # ------------------------------------------------------------------ services per practitioner
@@ -260,7 +305,11 @@ ACTION_PERMS = {
 
 
 def appointment_refusal(
-    appointment: Appointment, action: str, *, now: dt.datetime | None = None
+    appointment: Appointment,
+    action: str,
+    *,
+    now: dt.datetime | None = None,
+    invoiced: bool | None = None,
 ) -> DomainError | None:
     """Why `appointment`, as it is now, refuses `action` (None: it allows it).
 
@@ -272,6 +321,9 @@ def appointment_refusal(
     - delete: not on an invoice (cancel it instead), so invoices stay whole;
     - link: not linked already, not part of a series, not canceled;
     - unlink: linked.
+
+    `invoiced=False` says the appointment is on no invoice (one just booked in this
+    transaction), sparing delete's query.
     """
     now = now or timezone.now()
     canceled = appointment.status == AppointmentStatus.CANCELED
@@ -304,6 +356,8 @@ def appointment_refusal(
                 "A past appointment cannot be canceled: mark it Missed instead.",
             )
     elif action == DELETE:
+        if invoiced is False:
+            return None
         line = appointment.invoice_lines.select_related("invoice").first()
         if line is not None:
             return DomainError(
@@ -406,7 +460,7 @@ class AppointmentActions:
 
 
 def appointment_actions(
-    appointment: Appointment, user, now: dt.datetime | None = None
+    appointment: Appointment, user, now: dt.datetime | None = None, *, invoiced: bool | None = None
 ) -> AppointmentActions:
     """The actions `appointment_refusal` allows and `user` may take.
 
@@ -417,7 +471,7 @@ def appointment_actions(
 
     def allowed(action: str) -> bool:
         return user.has_perm(ACTION_PERMS[action]) and (
-            appointment_refusal(appointment, action, now=now) is None
+            appointment_refusal(appointment, action, now=now, invoiced=invoiced) is None
         )
 
     return AppointmentActions(

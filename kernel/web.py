@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +14,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.forms.renderers import TemplatesSetting
+from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -41,6 +44,37 @@ class FormRenderer(TemplatesSetting):
     help text and errors, with Django's aria-describedby and aria-invalid)."""
 
     field_template_name = "includes/field.html"
+
+
+class QuickSelect(forms.Select):
+    """A single `<select>` whose options are built in Python, not one template render
+    each: Django's Select renders a template per option (~90 us), so a list of 338
+    practitioners cost ~30 ms of a calendar page; this ~1 ms. Same markup (attributes
+    from the field, `selected` on the current value); no option groups or option attrs."""
+
+    @property
+    def choices(self):
+        return self._choices
+
+    @choices.setter
+    def choices(self, value) -> None:
+        # As given (Django normalizes every option here, ~0.3 us each, which a list of
+        # hundreds built for this page does not need); iterated once, in render().
+        self._choices = value
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        chosen = set(self.format_value(value))
+        options = []
+        for option_value, label in self.choices:
+            text = "" if option_value is None else str(option_value)
+            selected = " selected" if text in chosen else ""
+            value_text, label_text = html.escape(text), html.escape(str(label))
+            options.append(f'<option value="{value_text}"{selected}>{label_text}</option>')
+        return mark_safe(  # noqa: S308 - every value escaped above
+            f"<select{flatatt(final)}>\n" + "\n".join(options) + "\n</select>"
+        )
 
 
 def htmx_request(request: HttpRequest) -> HtmxDetails | None:
