@@ -459,13 +459,18 @@ def package_liability_movements(
 # ------------------------------------------------------------ one client (report 1)
 
 
-def client_liability_remaining(client, on: dt.date | None = None) -> Amount:
+def client_liability_remaining(
+    client, on: dt.date | None = None, *, prices_include_tax: bool | None = None
+) -> Amount:
     """What the client's packages hold on `on` (default: the practice's today): their
     usable credits and the value of them net of tax, the rule of `package_liability`
     (its closing balance on `on`, restricted to this client) applied to the packages as
-    they are now. Two queries (the practice's settings, one sum)."""
+    they are now. Two queries (the practice's settings, unless `prices_include_tax` is
+    given; one sum)."""
     on = on or timezone.localdate()
-    include_tax = PracticeSettings.load().prices_include_tax
+    include_tax = prices_include_tax
+    if include_tax is None:
+        include_tax = PracticeSettings.load().prices_include_tax
     totals = (
         ClientPackage.objects.filter(
             client=client, canceled_at__isnull=True, credits__gt=F("consumed")
