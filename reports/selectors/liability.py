@@ -15,6 +15,7 @@ from django.utils import timezone
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from kernel.money import ZERO, to_money
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
+from packages.selectors import credits_value, package_net_price
 from practice.models import PracticeSettings
 from reports.models import PackageStep
 from reports.selectors.expiring import _held_value
@@ -503,3 +504,20 @@ def client_packages_with_remaining_value(
             output_field=DecimalField(max_digits=16, decimal_places=2),
         )
     )
+
+
+def client_packages_add_remaining_value(
+    packages: list[ClientPackage], *, prices_include_tax: bool
+) -> list[ClientPackage]:
+    """Give each of `packages` (a page of rows, with `tax_rate` selected) the
+    `remaining_value` that `client_packages_with_remaining_value` annotates, computed in
+    Python by the same rule (P − V(k) net of tax: `package_net_price` and `credits_value`,
+    each rounded half up to the cent as `_held_value` rounds them; 0.00 for a canceled
+    or used-up package). No query; a test checks both agree. Returns `packages`."""
+    for package in packages:
+        if package.canceled_at is not None or package.credits <= package.consumed:
+            package.remaining_value = ZERO
+            continue
+        net = package_net_price(package, prices_include_tax)
+        package.remaining_value = net - credits_value(net, package.credits, package.consumed)
+    return packages
