@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -360,13 +361,24 @@ def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -
         )
         paid = _or_zero(sums.get(("p", invoice.pk), (None,))[0])
         refunded = _or_zero(sums.get(("r", invoice.pk), (None,))[0])
-        invoice.subtotal, invoice.tax, invoice.total = subtotal, tax, total
-        invoice.amount_paid = paid - refunded
-        invoice.balance = (
-            ZERO if invoice.status == InvoiceStatus.VOID else total - (paid - refunded)
+        amount_paid = paid - refunded
+        balance = ZERO if invoice.status == InvoiceStatus.VOID else total - amount_paid
+        _set(
+            invoice,
+            subtotal=subtotal,
+            tax=tax,
+            total=total,
+            amount_paid=amount_paid,
+            balance=balance,
+            display_status=_display_status_key(invoice, amount_paid, balance, today),
         )
-        invoice.display_status = _display_status_key(invoice, today)
     return invoices
+
+
+def _set(row, **values) -> None:
+    """Give a row the values its annotations would have given it."""
+    for name, value in values.items():
+        setattr(row, name, value)
 
 
 def _or_zero(value: Decimal | None) -> Decimal:
@@ -374,8 +386,10 @@ def _or_zero(value: Decimal | None) -> Decimal:
     return ZERO if value is None else value
 
 
-def _display_status_key(invoice: Invoice, today: dt.date) -> str:
-    """The key of `DISPLAY_STATUSES` for an invoice with its totals: the rule of
+def _display_status_key(
+    invoice: Invoice, amount_paid: Decimal, balance: Decimal, today: dt.date
+) -> str:
+    """The key of `DISPLAY_STATUSES` for an invoice with these totals: the rule of
     `invoices_with_display_status`'s CASE, in the same order."""
     if invoice.status == InvoiceStatus.DRAFT:
         return "draft"
@@ -385,7 +399,7 @@ def _display_status_key(invoice: Invoice, today: dt.date) -> str:
         return "paid"
     if invoice.due_date is not None and invoice.due_date < today:
         return "overdue"
-    if invoice.amount_paid > ZERO and invoice.balance > ZERO:
+    if amount_paid > ZERO and balance > ZERO:
         return "partpaid"
     return "open"
 
@@ -497,14 +511,14 @@ def invoices_list_figures(
     """`invoices_list_count` and `invoices_list_summary` together, for the billing page:
     the same values, with the day totals read once (one query for both, plus the Drafts
     and Void ones' count) when the filters allow them."""
-    filters = {
-        "status": status,
-        "issued_from": issued_from,
-        "issued_to": issued_to,
-        "search": search,
-        "today": today,
-    }
     if search.split() or status in _OPEN_STATUSES or status in {"draft", "void"}:
+        filters: dict[str, Any] = {
+            "status": status,
+            "issued_from": issued_from,
+            "issued_to": issued_to,
+            "search": search,
+            "today": today,
+        }
         return invoices_list_count(**filters), invoices_list_summary(**filters)
     days = InvoiceDayTotal.objects.all()
     others = Invoice.objects.filter(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
@@ -744,20 +758,25 @@ def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPac
         invoice_id, status, total, paid, refunded = current.get(
             package.pk, (None, None, None, None, None)
         )
-        package.payment_invoice_id = invoice_id
-        package.payment_invoice_status = status
         if invoice_id is None:
-            package.payment_paid, package.payment_balance = None, ZERO
-            package.payment_status = "not_invoiced"
-            continue
-        package.payment_paid = _or_zero(paid) - _or_zero(refunded)
-        package.payment_balance = _or_zero(total) - package.payment_paid
-        if status == InvoiceStatus.PAID:
-            package.payment_status = "paid"
-        elif package.payment_paid > ZERO and package.payment_balance > ZERO:
-            package.payment_status = "part_paid"
+            amount_paid, balance, payment_status = None, ZERO, "not_invoiced"
         else:
-            package.payment_status = "unpaid"
+            amount_paid = _or_zero(paid) - _or_zero(refunded)
+            balance = _or_zero(total) - amount_paid
+            if status == InvoiceStatus.PAID:
+                payment_status = "paid"
+            elif amount_paid > ZERO and balance > ZERO:
+                payment_status = "part_paid"
+            else:
+                payment_status = "unpaid"
+        _set(
+            package,
+            payment_invoice_id=invoice_id,
+            payment_invoice_status=status,
+            payment_paid=amount_paid,
+            payment_balance=balance,
+            payment_status=payment_status,
+        )
     return packages
 
 

@@ -515,9 +515,9 @@ def client_packages_add_remaining_value(
     each rounded half up to the cent as `_held_value` rounds them; 0.00 for a canceled
     or used-up package). No query; a test checks both agree. Returns `packages`."""
     for package in packages:
-        if package.canceled_at is not None or package.credits <= package.consumed:
-            package.remaining_value = ZERO
-            continue
-        net = package_net_price(package, prices_include_tax)
-        package.remaining_value = net - credits_value(net, package.credits, package.consumed)
+        value = ZERO
+        if package.canceled_at is None and package.credits > package.consumed:
+            net = package_net_price(package, prices_include_tax)
+            value = net - credits_value(net, package.credits, package.consumed)
+        setattr(package, "remaining_value", value)  # noqa: B010 - an annotation's name
     return packages
