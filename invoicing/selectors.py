@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -236,11 +238,17 @@ def payments_with_refunded(qs: QuerySet[Payment] | None = None) -> QuerySet[Paym
     return qs.annotate(refunded_total=_money(_sum_subquery(refunds, per="payment", field="amount")))
 
 
-def invoices_for_client_package(client_package: ClientPackage) -> QuerySet[Invoice]:
-    """Every invoice (void ones too) with a line for the package, with totals."""
-    return invoices_with_totals(
-        Invoice.objects.filter(lines__client_package=client_package).distinct()
+def invoices_for_client_package(
+    client_package: ClientPackage, *, totals: bool = True
+) -> QuerySet[Invoice]:
+    """Every invoice (void ones too) with a line for the package, with totals (without
+    them for `totals=False`: `invoices_add_totals` reads them for the rows)."""
+    invoices = Invoice.objects.filter(
+        pk__in=InvoiceLine.objects.filter(client_package=client_package).values("invoice_id")
     )
+    if not totals:
+        return invoices.select_related("client", "practitioner", "location")
+    return invoices_with_totals(invoices)
 
 
 def invoices_summary(qs: QuerySet[Invoice] | None = None) -> InvoiceTotals:
@@ -298,14 +306,22 @@ def invoices_for_list(
     issued_to: dt.date | None = None,
     search: str = "",
     today: dt.date | None = None,
+    totals: bool = True,
 ) -> QuerySet[Invoice]:
     """The billing list: newest first, with totals and `display_status`.
 
     `status` is a key of `DISPLAY_STATUSES` (anything else is ignored); the issue-date
     range is inclusive (drafts without an issue date fall out of a dated range);
     `search` matches every word against the number or the client's first or last name.
+
+    `totals=False` leaves the totals out unless the status filter needs them (the
+    billing page reads them for its page of rows only, with `invoices_add_totals`: the
+    annotations' eleven subqueries cost more to compile than to run).
     """
-    qs = invoices_with_display_status(today=today)
+    if not totals and status not in DISPLAY_STATUSES:
+        qs = Invoice.objects.select_related("client", "practitioner", "location")
+    else:
+        qs = invoices_with_display_status(today=today)
     if status in DISPLAY_STATUSES:
         qs = qs.filter(Q(display_status=status))
     if issued_from is not None:
@@ -319,6 +335,83 @@ def invoices_for_list(
             | Q(client__last_name__icontains=word)
         )
     return qs.order_by("-created_at", "-id")
+
+
+def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -> list[Invoice]:
+    """Give each of `invoices` (a page of rows) the annotations of
+    `invoices_with_display_status` (`subtotal`, `tax`, `total`, `amount_paid`, `balance`,
+    `display_status`), with the same sums and the same rule, read in one query grouped by
+    invoice. Rows that already have them (a queryset filtered on the status) are left as
+    they are. Returns `invoices`."""
+    missing = [i for i in invoices if not hasattr(i, "display_status")]
+    if not missing:
+        return invoices
+    today = today or timezone.localdate()
+    line, payment, refund = (m._meta.db_table for m in (InvoiceLine, Payment, Refund))
+    sql = f"""
+        SELECT 'l', invoice_id, SUM(net_amount), SUM(tax_amount), SUM(total_amount)
+        FROM {line} WHERE invoice_id = ANY(%s) GROUP BY invoice_id
+        UNION ALL
+        SELECT 'p', invoice_id, SUM(amount), NULL, NULL
+        FROM {payment} WHERE status = %s AND invoice_id = ANY(%s) GROUP BY invoice_id
+        UNION ALL
+        SELECT 'r', p.invoice_id, SUM(r.amount), NULL, NULL
+        FROM {refund} r JOIN {payment} p ON p.id = r.payment_id
+        WHERE p.status = %s AND p.invoice_id = ANY(%s) GROUP BY p.invoice_id"""  # noqa: S608 - table names from the models
+    ids = [i.pk for i in missing]
+    active = PaymentStatus.ACTIVE.value
+    sums: dict[tuple[str, int], tuple] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids, active, ids, active, ids])
+        for kind, invoice_id, *values in cursor.fetchall():
+            sums[(kind, invoice_id)] = tuple(values)
+    for invoice in missing:
+        subtotal, tax, total = (
+            _or_zero(v) for v in sums.get(("l", invoice.pk), (None, None, None))
+        )
+        paid = _or_zero(sums.get(("p", invoice.pk), (None,))[0])
+        refunded = _or_zero(sums.get(("r", invoice.pk), (None,))[0])
+        amount_paid = paid - refunded
+        balance = ZERO if invoice.status == InvoiceStatus.VOID else total - amount_paid
+        _set(
+            invoice,
+            subtotal=subtotal,
+            tax=tax,
+            total=total,
+            amount_paid=amount_paid,
+            balance=balance,
+            display_status=_display_status_key(invoice, amount_paid, balance, today),
+        )
+    return invoices
+
+
+def _set(row, **values) -> None:
+    """Give a row the values its annotations would have given it."""
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def _or_zero(value: Decimal | None) -> Decimal:
+    """A sum read from SQL, or 0.00 for NULL (as the annotations' Coalesce)."""
+    return ZERO if value is None else value
+
+
+def _display_status_key(
+    invoice: Invoice, amount_paid: Decimal, balance: Decimal, today: dt.date
+) -> str:
+    """The key of `DISPLAY_STATUSES` for an invoice with these totals: the rule of
+    `invoices_with_display_status`'s CASE, in the same order."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return "draft"
+    if invoice.status == InvoiceStatus.VOID:
+        return "void"
+    if invoice.status == InvoiceStatus.PAID:
+        return "paid"
+    if invoice.due_date is not None and invoice.due_date < today:
+        return "overdue"
+    if amount_paid > ZERO and balance > ZERO:
+        return "partpaid"
+    return "open"
 
 
 @dataclass(frozen=True)
@@ -415,6 +508,49 @@ def invoices_list_count(
         return days.aggregate(n=Coalesce(Sum("paid_invoices"), 0))["n"]
     finalized = days.aggregate(n=Coalesce(Sum(F("open_invoices") + F("paid_invoices")), 0))["n"]
     return finalized + others.count()
+
+
+def invoices_list_figures(
+    *,
+    status: str = "",
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    search: str = "",
+    today: dt.date | None = None,
+) -> tuple[int, ListSummary]:
+    """`invoices_list_count` and `invoices_list_summary` together, for the billing page:
+    the same values, with the day totals read once (one query for both, plus the Drafts
+    and Void ones' count) when the filters allow them."""
+    if search.split() or status in _OPEN_STATUSES or status in {"draft", "void"}:
+        filters: dict[str, Any] = {
+            "status": status,
+            "issued_from": issued_from,
+            "issued_to": issued_to,
+            "search": search,
+            "today": today,
+        }
+        return invoices_list_count(**filters), invoices_list_summary(**filters)
+    days = InvoiceDayTotal.objects.all()
+    others = Invoice.objects.filter(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+    if issued_from is not None:
+        days = days.filter(issue_date__gte=issued_from)
+        others = others.filter(issue_date__gte=issued_from)
+    if issued_to is not None:
+        days = days.filter(issue_date__lte=issued_to)
+        others = others.filter(issue_date__lte=issued_to)
+    count: Combinable = F("paid_invoices")
+    total: Combinable = F("paid_total")
+    balance: Combinable = F("paid_balance")
+    if status != "paid":
+        count = F("open_invoices") + count
+        total, balance = F("open_total") + total, F("open_balance") + balance
+    sums = days.aggregate(
+        n=Coalesce(Sum(count), 0),
+        total=_money(Sum(total, output_field=MONEY_FIELD)),
+        balance=_money(Sum(balance, output_field=MONEY_FIELD)),
+    )
+    n = sums["n"] if status == "paid" else sums["n"] + others.count()
+    return n, ListSummary(total=sums["total"], balance=sums["balance"])
 
 
 # The highest invoice number the practice settings accept. Finalizing moves the counter
@@ -614,6 +750,60 @@ def client_packages_with_payment(qs: QuerySet[ClientPackage]) -> QuerySet[Client
     )
 
 
+def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPackage]:
+    """Give each of `packages` (a page of rows) the annotations of
+    `client_packages_with_payment` (`payment_invoice_id`, `payment_invoice_status`,
+    `payment_paid`, `payment_balance`, `payment_status`), with the same rule and sums, in
+    one query for the page (the annotations' nested subqueries cost more to compile than
+    to run). Returns `packages`."""
+    if not packages:
+        return packages
+    line, invoice, payment, refund = (
+        m._meta.db_table for m in (InvoiceLine, Invoice, Payment, Refund)
+    )
+    sql = f"""
+        SELECT cur.client_package_id, cur.invoice_id, cur.status,
+            (SELECT SUM(l.total_amount) FROM {line} l WHERE l.invoice_id = cur.invoice_id),
+            (SELECT SUM(p.amount) FROM {payment} p
+             WHERE p.invoice_id = cur.invoice_id AND p.status = %s),
+            (SELECT SUM(r.amount) FROM {refund} r JOIN {payment} p ON p.id = r.payment_id
+             WHERE p.invoice_id = cur.invoice_id AND p.status = %s)
+        FROM (
+            SELECT DISTINCT ON (l.client_package_id) l.client_package_id, l.invoice_id, i.status
+            FROM {line} l JOIN {invoice} i ON i.id = l.invoice_id
+            WHERE l.client_package_id = ANY(%s) AND i.status <> %s
+            ORDER BY l.client_package_id, l.invoice_id, l.id
+        ) cur"""  # noqa: S608 - table names from the models
+    active = PaymentStatus.ACTIVE.value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [active, active, [p.pk for p in packages], InvoiceStatus.VOID.value])
+        current = {row[0]: row[1:] for row in cursor.fetchall()}
+    for package in packages:
+        invoice_id, status, total, paid, refunded = current.get(
+            package.pk, (None, None, None, None, None)
+        )
+        if invoice_id is None:
+            amount_paid, balance, payment_status = None, ZERO, "not_invoiced"
+        else:
+            amount_paid = _or_zero(paid) - _or_zero(refunded)
+            balance = _or_zero(total) - amount_paid
+            if status == InvoiceStatus.PAID:
+                payment_status = "paid"
+            elif amount_paid > ZERO and balance > ZERO:
+                payment_status = "part_paid"
+            else:
+                payment_status = "unpaid"
+        _set(
+            package,
+            payment_invoice_id=invoice_id,
+            payment_invoice_status=status,
+            payment_paid=amount_paid,
+            payment_balance=balance,
+            payment_status=payment_status,
+        )
+    return packages
+
+
 @dataclass(frozen=True)
 class ClientBalance:
     """What a client owes on finalized invoices, and how much of it is overdue."""
@@ -626,11 +816,16 @@ def client_balance(client, today: dt.date | None = None) -> ClientBalance:
     """The balance owing on the client's Open invoices and the part of it past due
     (today after the due date, the rule of `invoice_display_status`). One query."""
     today = today or timezone.localdate()
-    open_invoices = invoices_with_totals(
+    # `invoice_balances_sql`'s balances (those of `invoices_with_totals`), summed: plain
+    # SQL, cheap to compile, where the annotations' subqueries were not.
+    balances, params = invoice_balances_sql(
         Invoice.objects.filter(client=client, status=InvoiceStatus.OPEN)
-    ).select_related(None)
-    sums = open_invoices.aggregate(
-        owing=_money(Sum("balance", output_field=MONEY_FIELD)),
-        overdue=_money(Sum("balance", filter=Q(due_date__lt=today), output_field=MONEY_FIELD)),
     )
-    return ClientBalance(owing=sums["owing"], overdue=sums["overdue"])
+    sql = f"""
+        SELECT COALESCE(SUM(b.balance), 0.00),
+               COALESCE(SUM(b.balance) FILTER (WHERE i.due_date < %s), 0.00)
+        FROM ({balances}) b JOIN {Invoice._meta.db_table} i ON i.id = b.invoice_id"""  # noqa: S608 - SQL from Django and the model
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (today, *params))
+        owing, overdue = cursor.fetchone()
+    return ClientBalance(owing=owing, overdue=overdue)

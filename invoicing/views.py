@@ -46,9 +46,9 @@ from invoicing.selectors import (
     DISPLAY_STATUSES,
     invoice_display_status,
     invoice_totals,
+    invoices_add_totals,
     invoices_for_list,
-    invoices_list_count,
-    invoices_list_summary,
+    invoices_list_figures,
     invoices_with_totals,
     refundable_amount,
     refunded_amount,
@@ -60,6 +60,7 @@ from kernel.web import (
     REFUSED,
     go_to,
     paginate,
+    pk_url,
     posted,
     render_page,
     render_popup,
@@ -195,18 +196,24 @@ def _render_lines(request, invoice, *, status=200, form=None, **extra) -> HttpRe
 def invoice_list(request: HttpRequest) -> HttpResponse:
     form = InvoiceFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {}
-    invoices = invoices_for_list(**filters)
-    page = paginate(request, invoices, count=invoices_list_count(**filters))
-    rows = list(page.object_list)
+    # The totals are read for the page's rows only (one grouped query), and the count and
+    # the summary together from the maintained day totals.
+    invoices = invoices_for_list(**filters, totals=False)
+    count, summary = invoices_list_figures(**filters)
+    page = paginate(request, invoices, count=count)
+    rows = invoices_add_totals(list(page.object_list), today=filters.get("today"))
+    detail_url, client_url = pk_url("invoicing:detail"), pk_url("clients:detail")
     for invoice in rows:
         invoice.status_label = DISPLAY_STATUSES[invoice.display_status]
+        invoice.detail_url = detail_url(invoice.pk)
+        invoice.client_url = client_url(invoice.client_id)
     context = {
         "form": form,
         "page": page,
         "invoices": rows,
         "is_filtered": any(filters.values()),
         # Finalized invoices only: drafts are not owed and void ones leave every total.
-        "summary": invoices_list_summary(**filters),
+        "summary": summary,
     }
     return render_page(request, LIST, context, partial="results")
 

@@ -22,13 +22,14 @@ from calendar_app.selectors import practitioner_and_location_defaults
 from catalog.models import Package, PackageService
 from clients.models import Client
 from clients.services import client_access_record
-from invoicing.models import Invoice
+from invoicing.models import Invoice, InvoiceStatus
 from invoicing.selectors import (
     client_package_unused_value,
     current_invoice_for_client_package,
     default_payment_method,
     invoice_display_status,
     invoice_totals,
+    invoices_add_totals,
     invoices_for_client_package,
 )
 from invoicing.services import (
@@ -261,9 +262,21 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
         25,
     ).get_page(request.GET.get("appointments_page"))
 
-    invoices = list(invoices_for_client_package(client_package).order_by("-created_at", "-id"))
+    # The totals read for these few invoices in one grouped query; the current invoice
+    # (`current_invoice_for_client_package`: the first non-void one with a line for the
+    # package, by id) is among them.
+    invoices = invoices_add_totals(
+        list(
+            invoices_for_client_package(client_package, totals=False).order_by("-created_at", "-id")
+        ),
+        today=today,
+    )
     invoice_rows = [(invoice, invoice_display_status(invoice, today)) for invoice in invoices]
-    current = current_invoice_for_client_package(client_package)
+    current = min(
+        (invoice for invoice in invoices if invoice.status != InvoiceStatus.VOID),
+        key=lambda invoice: invoice.pk,
+        default=None,
+    )
 
     # Newest first, each row with the Remaining after it (a running sum of the ledger).
     ledger = (

@@ -10,6 +10,7 @@ from django.db import DataError
 
 from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, SaleInvoicing
 from invoicing.selectors import (
+    client_packages_add_payment,
     client_packages_with_payment,
     default_payment_method,
     invoice_totals,
@@ -186,3 +187,41 @@ def test_one_default_payment_method(practice, admin_user):
 def test_only_who_may_change_payment_methods_sets_the_default(practice, reception):
     with pytest.raises(NotAllowed):
         payment_method_set_default(method=cash(), by=reception)
+
+
+_PAYMENT_FIELDS = (
+    "payment_invoice_id",
+    "payment_invoice_status",
+    "payment_paid",
+    "payment_balance",
+    "payment_status",
+)
+
+
+def _payment_state_agrees() -> set[str]:
+    """`client_packages_add_payment` (the Overview's page of rows, one query) gives each
+    package what `client_packages_with_payment` annotates; returns the statuses seen."""
+    in_sql = {
+        p.pk: tuple(getattr(p, f) for f in _PAYMENT_FIELDS)
+        for p in client_packages_with_payment(ClientPackage.objects.all())
+    }
+    rows = client_packages_add_payment(list(ClientPackage.objects.all()))
+    in_python = {p.pk: tuple(getattr(p, f) for f in _PAYMENT_FIELDS) for p in rows}
+    assert in_python == in_sql
+    return {state[-1] for state in in_sql.values()}
+
+
+def test_payment_state_for_a_page_of_rows_agrees_with_the_annotations(
+    practice, reception, admin_user
+):
+    assert client_packages_add_payment([]) == []
+    sell(practice, reception)
+    sell(practice, reception, invoicing=SaleInvoicing.INVOICE)
+    paid = sell(practice, reception, invoicing=SaleInvoicing.PAY, method=cash())
+    opened = sell(practice, reception, invoicing=SaleInvoicing.INVOICE)
+    invoice_finalize(invoice=opened.invoice, by=reception)
+    sell(practice, reception, invoicing=SaleInvoicing.PAY, amount="100", method=cash())
+    assert _payment_state_agrees() == {"not_invoiced", "unpaid", "paid", "part_paid"}
+    payment_refund(payment=paid.payment, amount="50", reason="Goodwill", by=admin_user)
+    payment_record(invoice=opened.invoice, amount="400", method=cash(), by=reception)
+    assert _payment_state_agrees() == {"not_invoiced", "unpaid", "paid", "part_paid"}

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from invoicing.models import Invoice, Payment, PaymentStatus
 from invoicing.selectors import (
@@ -14,6 +15,7 @@ from invoicing.selectors import (
     invoice_balances_sql,
     invoice_display_status,
     invoice_totals,
+    invoices_add_totals,
     invoices_summary,
     invoices_with_display_status,
     invoices_with_totals,
@@ -272,3 +274,26 @@ def test_refunded_in_sql_agrees_with_python():
         p.pk: refunded_amount(p) for p in Payment.objects.prefetch_related("refunds")
     }
     assert (annotated[untouched.pk], annotated[twice.pk]) == (Decimal("0.00"), Decimal("10.00"))
+
+
+@pytest.mark.parametrize("days_after_due", [-1, 1])
+def test_totals_of_a_page_of_rows_agree_with_the_annotations(days_after_due):
+    """`invoices_add_totals` (the billing list's page of rows, one grouped query) gives each
+    invoice the annotations of `invoices_with_display_status`, to the cent and the status."""
+    _every_kind_of_invoice()
+    today = DUE + dt.timedelta(days=days_after_due)
+    fields = ("subtotal", "tax", "total", "amount_paid", "balance", "display_status")
+    in_sql = {
+        i.pk: tuple(getattr(i, f) for f in fields)
+        for i in invoices_with_display_status(today=today)
+    }
+    rows = invoices_add_totals(list(Invoice.objects.all()), today=today)
+    in_python = {i.pk: tuple(getattr(i, f) for f in fields) for i in rows}
+    assert in_python == in_sql
+    # The same places (0.00, not 0): the pages print them as they come.
+    assert {str(v) for i in rows for v in (i.subtotal, i.balance) if not v} == {"0.00"}
+    # Rows that already have them are left alone (no query).
+    annotated = list(invoices_with_display_status(today=today))
+    with CaptureQueriesContext(connection) as queries:
+        invoices_add_totals(annotated, today=today)
+    assert not queries

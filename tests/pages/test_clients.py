@@ -104,6 +104,21 @@ def test_each_row_has_actions_view_edit_archive(as_user, practice, reception):
     assert f'href="{reverse("clients:detail", args=[pk])}">View</a>' in page
     assert f'href="{reverse("clients:edit", args=[pk])}">Edit</a>' in page
     assert reverse("clients:archive", args=[pk]) in page
+    # Archive comes back to the list as it was searched (the row links are built in the
+    # view, once for the page).
+    searched = text(
+        as_user(reception).get(reverse("clients:list"), {"q": practice.client.last_name})
+    )
+    archive = reverse("clients:archive", args=[pk])
+    assert f'href="{archive}?next=/clients/%3Fq%3D{practice.client.last_name}"' in searched
+
+
+def test_rows_offer_no_edit_or_archive_without_the_permission(as_user, practice, accountant):
+    page = text(as_user(accountant).get(reverse("clients:list")))
+    pk = practice.client.pk
+    assert f'href="{reverse("clients:detail", args=[pk])}">View</a>' in page
+    assert reverse("clients:edit", args=[pk]) not in page
+    assert reverse("clients:archive", args=[pk]) not in page
 
 
 @pytest.mark.parametrize("query", ["jo cit", "CITIZEN", "cit jo", "jo@example", "0499 123"])

@@ -89,3 +89,54 @@ def test_overview_shows_the_line(client, admin_user, accountant, reception, prac
     for hour in (11, 12, 13):
         practice.book(by=reception, client_package=practice.sell(three), hour=hour)
     assert count() == before
+
+
+@pytest.mark.parametrize("prices_include_tax", [False, True])
+def test_value_left_of_a_page_of_rows_agrees_with_the_sql(practice, prices_include_tax):
+    """The Overview's rows get their value left in Python
+    (`client_packages_add_remaining_value`), to the cent what the SQL annotation
+    (`client_packages_with_remaining_value`, the liability report's rule) gives: prices
+    with and without tax, thirds and sevenths (rounding half up), used up, canceled."""
+    from django.utils import timezone
+
+    from packages.models import ClientPackage
+    from reports.selectors.liability import (
+        client_packages_add_remaining_value,
+        client_packages_with_remaining_value,
+    )
+    from tests.factories import ClientPackageFactory
+
+    gst = TaxRateFactory(rate=Decimal("10.00"))
+    odd = TaxRateFactory(rate=Decimal("7.50"))
+    for price, credits, consumed, rate in [
+        ("100.00", 3, 1, None),
+        ("100.00", 3, 2, gst),
+        ("99.99", 7, 3, odd),
+        ("0.05", 2, 1, gst),
+        ("110.00", 6, 5, gst),
+        ("1234.56", 9, 4, odd),
+        ("50.00", 2, 2, None),  # used up
+        ("80.00", 4, 0, gst),
+    ]:
+        ClientPackageFactory(
+            client=practice.client,
+            price=Decimal(price),
+            credits=credits,
+            consumed=consumed,
+            tax_rate=rate,
+        )
+    ClientPackage.objects.filter(pk=ClientPackage.objects.order_by("pk").first().pk).update(
+        canceled_at=timezone.now(), cancel_reason="test"
+    )
+    in_sql = {
+        p.pk: p.remaining_value
+        for p in client_packages_with_remaining_value(
+            ClientPackage.objects.all(), prices_include_tax=prices_include_tax
+        )
+    }
+    rows = client_packages_add_remaining_value(
+        list(ClientPackage.objects.select_related("tax_rate")),
+        prices_include_tax=prices_include_tax,
+    )
+    assert {p.pk: p.remaining_value for p in rows} == in_sql
+    assert {str(p.remaining_value) for p in rows if not p.remaining_value} == {"0.00"}
