@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0003_client_access_via'),
+        ('clients', '0004_client_email_opt_out'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0009_payment_method_default'),
+        ('invoicing', '0010_credit_notes'),
     ]
 
     operations = [
