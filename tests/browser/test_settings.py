@@ -41,7 +41,7 @@ def test_admin_saves_practice_details(live, sign_in, screenshot, admin_user):
     assert PracticeSettings.load().phone == "(02) 9251 4401"
 
     # A refused value comes back beside its field, in place.
-    page.get_by_label("Email").fill("not-an-email")
+    page.locator("#practice-card").get_by_label("Email").fill("not-an-email")
     page.get_by_role("button", name="Save practice details").click()
     expect(page.locator("#id_practice-email_error")).to_contain_text("valid email")
     expect(page.get_by_role("heading", name="Invoice settings")).to_be_visible()

@@ -17,7 +17,12 @@ V1 = "/api/v1"
 
 
 def test_an_integrator_gets_the_signed_event_and_the_client_the_confirmation(
-    jobs, practice, admin_user, reception, receiver, smtp  # noqa: F811
+    jobs,
+    practice,
+    admin_user,
+    reception,
+    receiver,  # noqa: F811 (the fixture imported above)
+    smtp,
 ):
     practice.client.email = "jo@example.com"
     practice.client.save(update_fields=["email"])
