@@ -654,11 +654,18 @@ def prepare_booking(user, slots: int, burst: int = 0) -> BookingSetup:
 def ledger_exact(packages: Sequence[int]) -> tuple[bool, int]:
     """Whether the ledger explains the bench packages exactly (packages.selectors), and
     how many credits they have used."""
+    from django.db import connection, transaction
+
     from packages.models import ClientPackage
     from packages.selectors import ledger_discrepancies
 
-    used = sum(ClientPackage.objects.filter(pk__in=packages).values_list("consumed", flat=True))
-    return not ledger_discrepancies(list(packages)), used
+    # One snapshot for all the check's statements: a booking committing between two of
+    # them (the last of a wrk run, still being answered) would look like a discrepancy.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        used = sum(ClientPackage.objects.filter(pk__in=packages).values_list("consumed", flat=True))
+        return not ledger_discrepancies(list(packages)), used
 
 
 def django_setup() -> None:
