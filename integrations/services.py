@@ -143,7 +143,10 @@ def check_url(url: str) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Response:
-    check_url(url)
+    try:
+        check_url(url)  # again at sending: a row changed behind the services' back
+    except DomainError:
+        return Response(error="Not sent: only http:// and https:// addresses are allowed.")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (http(s) only: check_url)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
     try:

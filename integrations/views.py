@@ -139,7 +139,7 @@ def webhook_disable(request: HttpRequest, pk: int) -> HttpResponse:
         return _confirm(
             request,
             title="Disable this webhook?",
-            text=f"Caspen stops sending events to {endpoint.url}. Events that happen while "
+            text="Caspen stops sending events to this address. Events that happen while "
             "it is disabled are not sent later. You can enable it again.",
             action=reverse("webhooks:disable", args=[pk]),
             button="Disable",
@@ -166,7 +166,7 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return _confirm(
             request,
             title="Delete this webhook?",
-            text=f"Caspen stops sending events to {endpoint.url} and forgets its deliveries. "
+            text="Caspen stops sending events to this address and forgets its deliveries. "
             "This can't be undone.",
             action=reverse("webhooks:delete", args=[pk]),
             button="Delete",

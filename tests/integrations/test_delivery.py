@@ -251,3 +251,16 @@ def test_every_event_type_is_sent(jobs, practice, admin_user, receiver, endpoint
     )
     refunded = next(e for e in receiver.events() if e["type"] == "payment.refunded")
     assert refunded["data"]["refunded"] == "5.00"
+
+
+def test_a_non_http_address_is_never_contacted(jobs, practice, admin_user, receiver, endpoint_for):
+    """Refused when registered (tests/integrations/test_api.py), and again at sending if the
+    row was changed behind the services' back."""
+    endpoint = endpoint_for(receiver.url)
+    type(endpoint).objects.filter(pk=endpoint.pk).update(url="file:///etc/passwd")
+    practice.book(by=admin_user)
+    jobs.run_jobs()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "only http:// and https://" in delivery.error
+    assert receiver.requests == []

@@ -80,3 +80,30 @@ def test_jobs_sharing_a_lock_run_in_the_order_deferred(jobs):
     jobs.run_jobs(concurrency=4)
     assert [r for r in RUNS if r.startswith("a")] == [f"a{n}" for n in range(6)]
     assert [r for r in RUNS if r.startswith("b")] == [f"b{n}" for n in range(6)]
+
+
+def test_the_jobs_of_a_dead_worker_are_run_again(jobs):
+    """A worker killed mid-job leaves it "doing"; the periodic recovery job puts it back in
+    the queue once the worker's heartbeat is 5 minutes old (kernel/tasks.py), and it runs."""
+    from django.db import connection
+
+    job_id = kernel_jobs.defer(make_group, name="after-a-crash")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) "
+            "VALUES (now() - interval '10 minutes') RETURNING id"
+        )
+        (worker_id,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+            [worker_id, job_id],
+        )
+    # The worker defers the periodic recovery job as it starts (the last 5-minute slot);
+    # deferred here too, so the test does not depend on that timing.
+    from kernel.tasks import retry_stalled_jobs
+
+    kernel_jobs.defer(retry_stalled_jobs, timestamp=0)
+    jobs.run_jobs()
+    assert Group.objects.filter(name="after-a-crash").exists()
+    statuses = {row["status"] for row in jobs.job_rows("kernel.tasks.retry_stalled_jobs")}
+    assert statuses == {"succeeded"}
