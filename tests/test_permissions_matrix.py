@@ -435,6 +435,13 @@ OPS = [
         ADMIN,
     ),
     Op(
+        "email_settings_update",
+        lambda w, by: practice_settings.email_settings_update(
+            confirmation_emails=True, reminder_hours=24, by=by
+        ),
+        ADMIN,
+    ),
+    Op(
         "invoice_settings_update",
         lambda w, by: practice_settings.invoice_settings_update(
             invoice_prefix="INV-",
