@@ -270,7 +270,11 @@ class InvoiceAdmin(ServiceAdminMixin, admin.ModelAdmin):
         return [] if obj is None else self.readonly_fields
 
     def get_inlines(self, request, obj):
-        return [InvoiceLineInline] if obj is None else self.inlines
+        if obj is None:
+            return [InvoiceLineInline]
+        if obj.is_draft:  # a Draft has no credit notes (only an Open invoice is credited)
+            return [InvoiceLineInline, PaymentInline]
+        return self.inlines
 
     def has_change_permission(self, request, obj=None) -> bool:
         # A finalized invoice cannot be edited: shown read-only.

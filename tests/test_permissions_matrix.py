@@ -323,6 +323,13 @@ OPS = [
         MONEY_BACK,
     ),
     Op(
+        "credit_note_issue",
+        lambda w, by: invoicing.credit_note_issue(
+            invoice=fresh(w.unpaid), amount="5.00", reason="Goodwill", by=by
+        ),
+        ADMIN,
+    ),
+    Op(
         "invoice_void",
         lambda w, by: invoicing.invoice_void(invoice=fresh(w.unpaid), reason="Wrong client", by=by),
         MONEY_BACK,

@@ -43,6 +43,16 @@ def _tomorrow() -> str:
     return (timezone.localdate() + dt.timedelta(days=1)).isoformat()
 
 
+def _credit_note(w) -> int:
+    """The id of a credit note on the world's Open invoice (issued by the system); any id
+    for the stand-in that only shapes paths (`_AnyRow`, at collection)."""
+    from invoicing.services import credit_note_issue
+
+    if type(w).__name__ == "_AnyRow":
+        return 1
+    return credit_note_issue(invoice=w.open, amount="1.00", reason="Goodwill", by=None).pk
+
+
 ENDPOINTS = [
     Endpoint("list clients", "get", lambda w: f"{V1}/clients/", 200, ALL),
     Endpoint(
@@ -341,6 +351,17 @@ ENDPOINTS = [
     Endpoint(
         "void payment", "post", lambda w: f"{V1}/payments/{w.payment.pk}/void/", 200, MONEY_BACK
     ),
+    # Credit notes (issue 13): read with the invoices, issued by an Admin.
+    Endpoint(
+        "issue credit note",
+        "post",
+        lambda w: f"{V1}/invoices/{w.open.pk}/credit-notes/",
+        201,
+        ADMIN,
+        lambda w: {"amount": "5.00", "reason": "Goodwill"},
+    ),
+    Endpoint("list credit notes", "get", lambda w: f"{V1}/credit-notes/", 200, ALL),
+    Endpoint("get credit note", "get", lambda w: f"{V1}/credit-notes/{_credit_note(w)}/", 200, ALL),
     # Documents (issue 13): PDFs for whoever reads the record, sending for billing roles.
     Endpoint("invoice pdf", "get", lambda w: f"{V1}/invoices/{w.open.pk}/pdf/", 200, ALL),
     Endpoint(
