@@ -339,15 +339,17 @@ def invoices_for_list(
 
 def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -> list[Invoice]:
     """Give each of `invoices` (a page of rows) the annotations of
-    `invoices_with_display_status` (`subtotal`, `tax`, `total`, `amount_paid`, `balance`,
-    `display_status`), with the same sums and the same rule, read in one query grouped by
-    invoice. Rows that already have them (a queryset filtered on the status) are left as
+    `invoices_with_display_status` (`subtotal`, `tax`, `total`, `amount_paid`,
+    `credited`, `balance`, `display_status`), with the same sums and the same rule, read in
+    one query grouped by invoice. Rows that already have them (a queryset filtered on the status) are left as
     they are. Returns `invoices`."""
     missing = [i for i in invoices if not hasattr(i, "display_status")]
     if not missing:
         return invoices
     today = today or timezone.localdate()
-    line, payment, refund = (m._meta.db_table for m in (InvoiceLine, Payment, Refund))
+    line, payment, refund, credit_note = (
+        m._meta.db_table for m in (InvoiceLine, Payment, Refund, CreditNote)
+    )
     sql = f"""
         SELECT 'l', invoice_id, SUM(net_amount), SUM(tax_amount), SUM(total_amount)
         FROM {line} WHERE invoice_id = ANY(%s) GROUP BY invoice_id
@@ -357,12 +359,15 @@ def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -
         UNION ALL
         SELECT 'r', p.invoice_id, SUM(r.amount), NULL, NULL
         FROM {refund} r JOIN {payment} p ON p.id = r.payment_id
-        WHERE p.status = %s AND p.invoice_id = ANY(%s) GROUP BY p.invoice_id"""  # noqa: S608 - table names from the models
+        WHERE p.status = %s AND p.invoice_id = ANY(%s) GROUP BY p.invoice_id
+        UNION ALL
+        SELECT 'c', invoice_id, SUM(total_amount), NULL, NULL
+        FROM {credit_note} WHERE invoice_id = ANY(%s) GROUP BY invoice_id"""  # noqa: S608 - table names from the models
     ids = [i.pk for i in missing]
     active = PaymentStatus.ACTIVE.value
     sums: dict[tuple[str, int], tuple] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids, active, ids, active, ids])
+        cursor.execute(sql, [ids, active, ids, active, ids, ids])
         for kind, invoice_id, *values in cursor.fetchall():
             sums[(kind, invoice_id)] = tuple(values)
     for invoice in missing:
@@ -372,13 +377,15 @@ def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -
         paid = _or_zero(sums.get(("p", invoice.pk), (None,))[0])
         refunded = _or_zero(sums.get(("r", invoice.pk), (None,))[0])
         amount_paid = paid - refunded
-        balance = ZERO if invoice.status == InvoiceStatus.VOID else total - amount_paid
+        credited = _or_zero(sums.get(("c", invoice.pk), (None,))[0])
+        balance = ZERO if invoice.status == InvoiceStatus.VOID else total - amount_paid - credited
         _set(
             invoice,
             subtotal=subtotal,
             tax=tax,
             total=total,
             amount_paid=amount_paid,
+            credited=credited,
             balance=balance,
             display_status=_display_status_key(invoice, amount_paid, balance, today),
         )
@@ -758,8 +765,8 @@ def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPac
     to run). Returns `packages`."""
     if not packages:
         return packages
-    line, invoice, payment, refund = (
-        m._meta.db_table for m in (InvoiceLine, Invoice, Payment, Refund)
+    line, invoice, payment, refund, credit_note = (
+        m._meta.db_table for m in (InvoiceLine, Invoice, Payment, Refund, CreditNote)
     )
     sql = f"""
         SELECT cur.client_package_id, cur.invoice_id, cur.status,
@@ -767,7 +774,8 @@ def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPac
             (SELECT SUM(p.amount) FROM {payment} p
              WHERE p.invoice_id = cur.invoice_id AND p.status = %s),
             (SELECT SUM(r.amount) FROM {refund} r JOIN {payment} p ON p.id = r.payment_id
-             WHERE p.invoice_id = cur.invoice_id AND p.status = %s)
+             WHERE p.invoice_id = cur.invoice_id AND p.status = %s),
+            (SELECT SUM(c.total_amount) FROM {credit_note} c WHERE c.invoice_id = cur.invoice_id)
         FROM (
             SELECT DISTINCT ON (l.client_package_id) l.client_package_id, l.invoice_id, i.status
             FROM {line} l JOIN {invoice} i ON i.id = l.invoice_id
@@ -779,14 +787,14 @@ def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPac
         cursor.execute(sql, [active, active, [p.pk for p in packages], InvoiceStatus.VOID.value])
         current = {row[0]: row[1:] for row in cursor.fetchall()}
     for package in packages:
-        invoice_id, status, total, paid, refunded = current.get(
-            package.pk, (None, None, None, None, None)
+        invoice_id, status, total, paid, refunded, credited = current.get(
+            package.pk, (None, None, None, None, None, None)
         )
         if invoice_id is None:
             amount_paid, balance, payment_status = None, ZERO, "not_invoiced"
         else:
             amount_paid = _or_zero(paid) - _or_zero(refunded)
-            balance = _or_zero(total) - amount_paid
+            balance = _or_zero(total) - amount_paid - _or_zero(credited)
             if status == InvoiceStatus.PAID:
                 payment_status = "paid"
             elif amount_paid > ZERO and balance > ZERO:

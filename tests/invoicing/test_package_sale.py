@@ -17,6 +17,7 @@ from invoicing.selectors import (
 )
 from invoicing.services import (
     client_package_sell,
+    credit_note_issue,
     invoice_finalize,
     payment_method_archive,
     payment_method_set_default,
@@ -224,4 +225,9 @@ def test_payment_state_for_a_page_of_rows_agrees_with_the_annotations(
     assert _payment_state_agrees() == {"not_invoiced", "unpaid", "paid", "part_paid"}
     payment_refund(payment=paid.payment, amount="50", reason="Goodwill", by=admin_user)
     payment_record(invoice=opened.invoice, amount="400", method=cash(), by=reception)
+    assert _payment_state_agrees() == {"not_invoiced", "unpaid", "paid", "part_paid"}
+    # A credit note takes its amount off the balance (issue 13): part paid, then part
+    # credited, leaves less owing, the same in both.
+    credited = sell(practice, reception, invoicing=SaleInvoicing.PAY, amount="100", method=cash())
+    credit_note_issue(invoice=credited.invoice, amount="50", reason="Goodwill", by=admin_user)
     assert _payment_state_agrees() == {"not_invoiced", "unpaid", "paid", "part_paid"}

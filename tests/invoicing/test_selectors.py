@@ -23,6 +23,7 @@ from invoicing.selectors import (
     refunded_amount,
 )
 from invoicing.services import (
+    credit_note_issue,
     invoice_finalize,
     invoice_void,
     payment_record,
@@ -195,6 +196,12 @@ def _every_kind_of_invoice() -> None:
     payment_record(invoice=paid, amount="100", method=cash(), by=None)
     invoice_finalize(invoice=draft("0.00"), by=None)
     invoice_void(invoice=open_invoice("10.00"), by=None)
+    # Credit notes take their amount off the balance (issue 13): part credited, and
+    # covered by a payment and a credit note together (Paid).
+    credit_note_issue(invoice=_open(), amount="30", reason="Goodwill", by=None)
+    covered = _open()
+    payment_record(invoice=covered, amount="40", method=cash(), by=None)
+    credit_note_issue(invoice=covered, amount="60", reason="Unused sessions", by=None)
 
 
 @pytest.mark.parametrize("days_after_due", [-1, 0, 1, 30])
@@ -226,8 +233,11 @@ def test_totals_in_sql_agree_with_the_rows_summed_in_python():
         total = sum((line.total_amount for line in lines), Decimal("0"))
         assert invoice.subtotal == sum((line.net_amount for line in lines), Decimal("0"))
         assert invoice.tax == sum((line.tax_amount for line in lines), Decimal("0"))
-        assert (invoice.total, invoice.amount_paid) == (total, paid)
-        assert invoice.balance == (Decimal("0") if invoice.status == "void" else total - paid)
+        credited = sum((c.total_amount for c in invoice.credit_notes.all()), Decimal("0"))
+        assert (invoice.total, invoice.amount_paid, invoice.credited) == (total, paid, credited)
+        assert invoice.balance == (
+            Decimal("0") if invoice.status == "void" else total - paid - credited
+        )
 
 
 def _grouped_balances(invoices) -> dict[int, Decimal]:
@@ -282,7 +292,15 @@ def test_totals_of_a_page_of_rows_agree_with_the_annotations(days_after_due):
     invoice the annotations of `invoices_with_display_status`, to the cent and the status."""
     _every_kind_of_invoice()
     today = DUE + dt.timedelta(days=days_after_due)
-    fields = ("subtotal", "tax", "total", "amount_paid", "balance", "display_status")
+    fields = (
+        "subtotal",
+        "tax",
+        "total",
+        "amount_paid",
+        "credited",
+        "balance",
+        "display_status",
+    )
     in_sql = {
         i.pk: tuple(getattr(i, f) for f in fields)
         for i in invoices_with_display_status(today=today)
