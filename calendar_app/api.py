@@ -614,8 +614,9 @@ class DateOrDateTimeField(forms.Field):
                 day += dt.timedelta(days=1)
             parsed = dt.datetime.combine(day, dt.time())
         if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
-        return parsed
+            return timezone.make_aware(parsed)
+        # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows (-19:23).
+        return parsed.astimezone(dt.UTC)
 
 
 class DateOrDateTimeFilter(django_filters.Filter):

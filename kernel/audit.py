@@ -201,7 +201,10 @@ class AuditEvent:
         self.model: str = event.pgh_model
         self.at = event.pgh_created_at
         self.data: dict = event.pgh_data or {}
+        # The event's own dict (describers format values in it for the admin's list too),
+        # less `updated_at` (kernel.changes), which moves with every change.
         self.diff: dict = event.pgh_diff or {}
+        self.diff.pop("updated_at", None)
         self.context: dict = event.pgh_context or {}
         self._refs = refs
         self.who = users.get(self.context.get("user"))

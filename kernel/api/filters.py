@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.utils import timezone
@@ -46,8 +48,9 @@ class InstantField(forms.Field):
         if not EARLIEST_DATE.year <= parsed.year <= LATEST_DATE.year:
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
-        return parsed
+            return timezone.make_aware(parsed)
+        # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows (-19:23).
+        return parsed.astimezone(dt.UTC)
 
 
 @extend_schema_field({"type": "string", "format": "date-time"})
