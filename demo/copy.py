@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
+from django.utils import timezone
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -32,6 +33,7 @@ def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[S
     history has no one to attribute, and its million events would double the time.
     Every other trigger and constraint runs (append-only, foreign keys, checks)."""
     opts = model._meta
+    fields, rows = _with_updated_at(model, fields, rows)
     columns = ", ".join(connection.ops.quote_name(opts.get_field(n).column) for n in fields)
     sql = f"COPY {connection.ops.quote_name(opts.db_table)} ({columns}) FROM STDIN"
     count = 0
@@ -48,6 +50,22 @@ def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[S
                 count += 1
         cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
     return count
+
+
+def _with_updated_at(
+    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]
+) -> tuple[Sequence[str], Iterable[Sequence]]:
+    """`updated_at` (kernel.changes: kept by a trigger on UPDATE, set by Django on
+    INSERT, no database default) added to rows that leave it out: the row's `created_at`
+    when it has one, else now."""
+    names = {f.attname for f in model._meta.concrete_fields}
+    if "updated_at" not in names or "updated_at" in fields:
+        return fields, rows
+    if "created_at" in fields:
+        at = list(fields).index("created_at")
+        return [*fields, "updated_at"], ((*row, row[at]) for row in rows)
+    now = timezone.now()
+    return [*fields, "updated_at"], ((*row, now) for row in rows)
 
 
 def concrete_attnames(model: type[models.Model]) -> list[str]:

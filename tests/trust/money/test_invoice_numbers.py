@@ -51,6 +51,8 @@ def _admin_post(**changes) -> dict:
         "invoice_prefix": "INV-",
         "invoice_number_digits": 4,
         "invoice_next_number": settings.invoice_next_number,
+        "confirmation_emails": "on" if settings.confirmation_emails else "",
+        "reminder_hours": settings.reminder_hours,
     }
     return {**data, **changes}
 
