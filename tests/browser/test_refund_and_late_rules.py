@@ -82,6 +82,10 @@ def test_admin_cancels_a_package_with_a_refund(live, sign_in, screenshot, practi
     screenshot(page, "cancel-package-refund-too-much", full_page=False)
     dialog.get_by_label("Amount to refund").fill("70.00")
     dialog.get_by_role("button", name="Cancel package").click()
-    expect(page.locator("#messages")).to_contain_text("Package canceled. $70.00 refunded.")
+    # Paid in full: the amount is credited on the invoice and the money refunded (RF6).
+    expect(page.locator("#messages")).to_contain_text(
+        "Package canceled. Credit note CN-0001 of $70.00 issued on invoice INV-0001. "
+        "$70.00 refunded."
+    )
     assert Refund.objects.get().amount == Decimal("70.00")
     assert ClientPackage.objects.get(pk=sold.pk).canceled_at is not None
