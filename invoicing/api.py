@@ -812,7 +812,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             "invoice shows it under `credit_notes` and its `balance` drops by the amount. "
             "Covering the whole balance makes the invoice Paid. More than the amount "
             f"owing: 409 `{rules.AMOUNT_EXCEEDS_BALANCE}`; a Draft, Paid or void invoice: "
-            "409 `invoice_not_open`; no reason: 409 `reason_required`. Admin only."
+            "409 `invoice_not_open`; no reason: 400 under `reason`. Admin only."
         ),
         request=CreditNoteIn,
         responses={201: CreditNoteOut},
