@@ -405,7 +405,7 @@ SPECTACULAR_SETTINGS = {
         },
         {
             "name": "invoices",
-            "description": "Invoices, from Draft to finalized, paid or void, and their PDFs.",
+            "description": "Invoices, from Draft to finalized, paid or void, and their PDFs; the credit notes that take an amount off them.",
         },
         {
             "name": "payments",
@@ -418,6 +418,10 @@ SPECTACULAR_SETTINGS = {
         {
             "name": "reports",
             "description": "The reports' figures, as on the Reports pages (Admin, Accountant).",
+        },
+        {
+            "name": "webhooks",
+            "description": "The URLs Caspen POSTs events to (an invoice finalized, a payment recorded...), signed with a secret, and each delivery's attempts (Admin API keys only). See the Webhooks guide.",
         },
     ],
     "POSTPROCESSING_HOOKS": [

@@ -39,6 +39,7 @@ from kernel.pagination import COUNT_CAP, CappedPaginator
                 "first_name": "Jo",
                 "last_name": "Citizen",
                 "email": "jo.citizen@example.com",
+                "email_opt_out": False,
                 "phone": "0412 345 678",
                 "date_of_birth": "1986-07-14",
                 "notes": "Prefers morning appointments.",

@@ -25,6 +25,8 @@ EVENTS_HELP = "The event types sent to this URL: " + "; ".join(
 
 
 class WebhookEndpointOut(serializers.ModelSerializer):
+    """A URL Caspen sends events to, and which events. The signing secret is not shown."""
+
     events = serializers.ListField(
         child=serializers.ChoiceField(EVENT_NAMES), help_text=EVENTS_HELP
     )
@@ -49,6 +51,8 @@ class WebhookEndpointOut(serializers.ModelSerializer):
 
 
 class WebhookEndpointCreatedOut(WebhookEndpointOut):
+    """The endpoint just registered, with its signing secret (shown this once only)."""
+
     secret = serializers.CharField(
         help_text="The signing secret. Returned only in this answer: store it now."
     )
@@ -59,6 +63,8 @@ class WebhookEndpointCreatedOut(WebhookEndpointOut):
 
 
 class WebhookEndpointIn(serializers.Serializer):
+    """A URL to send events to, and the events to send."""
+
     url = serializers.CharField(
         max_length=2000, help_text="Where to POST the events: an http:// or https:// URL."
     )
@@ -74,6 +80,8 @@ class WebhookEndpointIn(serializers.Serializer):
 
 
 class WebhookEndpointEditIn(serializers.Serializer):
+    """The endpoint's fields to change; fields left out stay as they are."""
+
     url = serializers.CharField(max_length=2000, required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(EVENT_NAMES), min_length=1, max_length=20, required=False
@@ -86,6 +94,8 @@ class WebhookEndpointEditIn(serializers.Serializer):
 
 
 class WebhookDeliveryOut(serializers.ModelSerializer):
+    """One event sent (or to be sent) to an endpoint: its attempts and the last answer."""
+
     event_id = serializers.UUIDField(
         source="event.id", help_text="The event's id, as in `Caspen-Event-Id`."
     )
@@ -167,7 +177,7 @@ ADMIN_ONLY = " Admin API keys only; others get 403."
     list=extend_schema(
         summary="List webhook endpoints",
         description="The URLs Caspen sends events to." + ADMIN_ONLY,
-        examples=[OpenApiExample("Endpoints", value=[ENDPOINT_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Endpoints", value=ENDPOINT_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
         summary="Get a webhook endpoint",
@@ -179,7 +189,8 @@ ADMIN_ONLY = " Admin API keys only; others get 403."
         description=(
             "Caspen POSTs each chosen event to `url` as JSON, signed with the `secret` "
             "returned here (the only time it is shown): see the Webhooks guide for the "
-            "`Caspen-Signature` header. 400 `invalid_url` for anything but http(s)." + ADMIN_ONLY
+            "`Caspen-Signature` header. Anything but an http:// or https:// address: 400, "
+            "with the message under `url`." + ADMIN_ONLY
         ),
         request=WebhookEndpointIn,
         responses={201: WebhookEndpointCreatedOut},
@@ -194,6 +205,17 @@ ADMIN_ONLY = " Admin API keys only; others get 403."
                 response_only=True,
                 status_codes=["201"],
             ),
+            OpenApiExample(
+                "Not a web address",
+                value={
+                    "url": [
+                        "Enter an http:// or https:// address, such as "
+                        "https://example.com/caspen-hooks."
+                    ]
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
         ],
     ),
     partial_update=extend_schema(
@@ -204,6 +226,9 @@ ADMIN_ONLY = " Admin API keys only; others get 403."
         responses=WebhookEndpointOut,
         examples=[
             OpenApiExample("Enable again", value={"active": True}, request_only=True),
+            OpenApiExample(
+                "Enabled", value=ENDPOINT_EXAMPLE, response_only=True, status_codes=["200"]
+            ),
         ],
     ),
     destroy=extend_schema(
@@ -261,7 +286,7 @@ class WebhookEndpointViewSet(ApiViewSet):
         description="Newest first: each event sent (or to be sent) to the endpoint, its "
         "attempts and the last answer." + ADMIN_ONLY,
         responses=WebhookDeliveryOut(many=True),
-        examples=[OpenApiExample("Deliveries", value=[DELIVERY_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Deliveries", value=DELIVERY_EXAMPLE, response_only=True)],
     )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
@@ -277,6 +302,35 @@ class WebhookEndpointViewSet(ApiViewSet):
         request=None,
         parameters=[OpenApiParameter("delivery_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
         responses={201: WebhookDeliveryOut},
+        examples=[
+            OpenApiExample(
+                "Resent",
+                value={
+                    **DELIVERY_EXAMPLE,
+                    "id": 815,
+                    "status": "pending",
+                    "attempts": 0,
+                    "response_status": None,
+                    "response_body": "",
+                    "error": "",
+                    "created_at": "2026-12-01T11:20:00Z",
+                    "last_attempt_at": None,
+                    "next_attempt_at": "2026-12-01T11:20:00Z",
+                    "resent_from": 812,
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Endpoint disabled",
+                value={
+                    "detail": "The endpoint is disabled: enable it before resending.",
+                    "code": "endpoint_disabled",
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
     )
     @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/]+)/resend")
     def resend(self, request, pk=None, delivery_id=None):

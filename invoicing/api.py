@@ -14,6 +14,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -27,7 +28,7 @@ from rest_framework.decorators import action
 from calendar_app.models import Appointment, Location, Practitioner
 from catalog.models import TaxRate
 from clients.models import Client
-from invoicing import services
+from invoicing import rules, services
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -55,6 +56,16 @@ from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def exceeds_balance_refusal(title: str, *, owing: bool = False) -> OpenApiExample:
+    """The 409 example of a payment or credit note above the balance, in the rule's own
+    code and words (invoicing/rules.py)."""
+    return refusal(
+        title, rules.AMOUNT_EXCEEDS_BALANCE, rules.exceeds_balance_message("$95.00", owing=owing)
+    )
+
+
 # Sums (an invoice's totals, a payment's refunds) are read as they are: one invoice is
 # capped by the services, but rows written before that cap still answer, not a 500.
 SUM = {"max_digits": None, "decimal_places": 2}
@@ -195,16 +206,58 @@ class InvoiceLineOut(serializers.Serializer):
     appointment = serializers.IntegerField(source="appointment_id", allow_null=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Credit line",
+            value={
+                "id": 31,
+                "description": "Credit: Physio Starter Pack (5 sessions)",
+                "invoice_line": 611,
+                "net_amount": "86.36",
+                "tax_amount": "8.64",
+                "total_amount": "95.00",
+            },
+        )
+    ]
+)
 class CreditNoteLineOut(serializers.ModelSerializer):
+    """A line of a credit note: the amount taken off one invoice line, tax shown apart."""
+
     class Meta:
         model = CreditNoteLine
         fields = ["id", "description", "invoice_line", "net_amount", "tax_amount", "total_amount"]
         read_only_fields = fields
 
 
+CREDIT_NOTE_EXAMPLE = {
+    "id": 14,
+    "number": "CN-0014",
+    "invoice": 305,
+    "client_package": None,
+    "date": "2026-03-04",
+    "reason": "Session canceled by the clinic.",
+    "net_amount": "86.36",
+    "tax_amount": "8.64",
+    "total_amount": "95.00",
+    "lines": [
+        {
+            "id": 31,
+            "description": "Credit: Physio Starter Pack (5 sessions)",
+            "invoice_line": 611,
+            "net_amount": "86.36",
+            "tax_amount": "8.64",
+            "total_amount": "95.00",
+        }
+    ],
+}
+
+
+@extend_schema_serializer(examples=[OpenApiExample("Credit note", value=CREDIT_NOTE_EXAMPLE)])
 class CreditNoteOut(serializers.ModelSerializer):
-    """A credit note (issue 13): numbered (CN-0001...), issued once, never changed; its
-    `total_amount` is taken off its invoice's balance."""
+    """A credit note: numbered (CN-0001, CN-0002...), issued once and never changed. Its
+    `total_amount` is taken off its invoice's balance; `client_package` is set when it was
+    issued by canceling that package with a refund."""
 
     lines = CreditNoteLineOut(many=True, read_only=True)
 
@@ -276,6 +329,8 @@ class CreditNoteOut(serializers.ModelSerializer):
                         "updated_at": "2026-03-02T10:15:00+11:00",
                     }
                 ],
+                "credited": "0.00",
+                "credit_notes": [],
                 "updated_at": "2026-03-02T10:15:00+11:00",
             },
         )
@@ -492,7 +547,17 @@ class PaymentIn(InputModelSerializer):
         fields = ["amount", "method", "date", "reference"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Canceled session",
+            value={"amount": "95.00", "reason": "Session canceled by the clinic."},
+        )
+    ]
+)
 class CreditNoteIn(serializers.Serializer):
+    """The amount to take off the invoice, and why (printed on the credit note)."""
+
     amount = serializers.DecimalField(
         **MONEY, min_value=Decimal("0.01"), help_text="At most the balance (amount owing)."
     )
@@ -550,18 +615,20 @@ class InvoiceFilter(django_filters.FilterSet):
         )
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.ModelChoiceFilter):
+    """An object's id (an unknown id answers 400); a whole number in the schema, also
+    where the filter names a related row's field (the payments of one invoice)."""
+
+
 class PaymentFilter(django_filters.FilterSet):
-    client = django_filters.ModelChoiceFilter(
+    client = IdFilter(
         queryset=Client.objects.all(),
         field_name="invoice__client",
         label="The client's id (of the invoice paid).",
     )
-    invoice = django_filters.ModelChoiceFilter(
-        queryset=Invoice.objects.all(), label="The invoice's id."
-    )
-    method = django_filters.ModelChoiceFilter(
-        queryset=PaymentMethod.objects.all(), label="The payment method's id."
-    )
+    invoice = IdFilter(queryset=Invoice.objects.all(), label="The invoice's id.")
+    method = IdFilter(queryset=PaymentMethod.objects.all(), label="The payment method's id.")
     status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
     date_from = django_filters.DateFilter(
         field_name="date", lookup_expr="gte", label="Paid on or after this day (YYYY-MM-DD)."
@@ -683,7 +750,10 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     @extend_schema(
         summary="Void",
-        description="Voids a finalized invoice (it keeps its number; its amounts no longer count). An invoice with active payments: 409 `invoice_has_payments` (void or refund them first).",
+        description="Voids a finalized invoice (it keeps its number; its amounts no longer count). "
+        f"An invoice with active payments: 409 `{rules.INVOICE_HAS_PAYMENTS}` (void or refund "
+        "them first); one with credit notes: "
+        f"409 `{rules.INVOICE_HAS_CREDIT_NOTES}`.",
         request=ReasonIn,
         responses=InvoiceOut,
     )
@@ -716,15 +786,13 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     @extend_schema(
         summary="Record a payment (a part payment leaves the balance open)",
-        description="Records money received for a finalized invoice. More than the balance: 409 `amount_exceeds_balance`; a Draft or void invoice: 409 `invoice_not_open`.",
+        description="Records money received for a finalized invoice. "
+        f"More than the balance: 409 `{rules.AMOUNT_EXCEEDS_BALANCE}`; a Draft, Paid or "
+        "void invoice: 409 `invoice_not_open`.",
         request=PaymentIn,
         responses={201: PaymentOut},
         examples=[
-            refusal(
-                "More than the balance",
-                "amount_exceeds_balance",
-                "The amount is more than the balance of $95.00.",
-            )
+            exceeds_balance_refusal("More than the balance"),
         ],
     )
     @payments.mapping.post
@@ -738,12 +806,19 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     @extend_schema(
         summary="Issue a credit note on an Open invoice (Admin)",
         description=(
-            "Takes up to the amount owing off the invoice (409 `amount_exceeds_balance` "
-            "beyond it; 409 `invoice_not_open` unless Open). Covering the whole balance "
-            "makes the invoice Paid."
+            "Issues a credit note that takes `amount` off an Open invoice, for example for "
+            "a session the clinic canceled after the invoice was finalized. The credit "
+            "note gets the next number (CN-0001, CN-0002...) and is never changed; the "
+            "invoice shows it under `credit_notes` and its `balance` drops by the amount. "
+            "Covering the whole balance makes the invoice Paid. More than the amount "
+            f"owing: 409 `{rules.AMOUNT_EXCEEDS_BALANCE}`; a Draft, Paid or void invoice: "
+            "409 `invoice_not_open`; no reason: 400 under `reason`. Admin only."
         ),
         request=CreditNoteIn,
         responses={201: CreditNoteOut},
+        examples=[
+            exceeds_balance_refusal("More than the amount owing", owing=True),
+        ],
     )
     @action(detail=True, methods=["post"], url_path="credit-notes", filter_backends=[])
     def credit_notes_create(self, request, pk=None):
@@ -782,7 +857,8 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     @extend_schema(
         summary="Refund all or part of a payment",
-        description="Gives back all or part of a payment, with a reason. More than is left to refund: 409 `amount_exceeds_refundable`; a void payment: 409 `payment_not_active`.",
+        description="Gives back all or part of a payment, with a reason. "
+        f"More than is left to refund: 409 `{rules.AMOUNT_EXCEEDS_REFUNDABLE}`; a void payment: 409 `payment_not_active`.",
         request=RefundIn,
         responses={201: RefundOut},
     )
@@ -795,7 +871,9 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     @extend_schema(
         summary="Void a payment recorded by mistake",
-        description="Voids a payment that was recorded by mistake (the invoice's balance opens again). A payment with refunds: 409 `payment_has_refunds`; already void: 409 `payment_already_void`.",
+        description="Voids a payment that was recorded by mistake (the invoice's balance opens again). "
+        "A payment with refunds: 409 `payment_has_refunds`; already void: "
+        f"409 `{rules.PAYMENT_ALREADY_VOID}`.",
         request=ReasonIn,
         responses=PaymentOut,
     )
@@ -808,8 +886,13 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
 
 class CreditNoteFilter(django_filters.FilterSet):
-    invoice = django_filters.ModelChoiceFilter(queryset=Invoice.objects.all())
-    client_package = django_filters.ModelChoiceFilter(queryset=ClientPackage.objects.all())
+    invoice = django_filters.ModelChoiceFilter(
+        queryset=Invoice.objects.all(), label="The credited invoice's id."
+    )
+    client_package = django_filters.ModelChoiceFilter(
+        queryset=ClientPackage.objects.all(),
+        label="The client package's id (credit notes issued by canceling it with a refund).",
+    )
 
     class Meta:
         model = CreditNote
@@ -817,8 +900,22 @@ class CreditNoteFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List credit notes", responses=CreditNoteOut),
-    retrieve=extend_schema(summary="Get a credit note", responses=CreditNoteOut),
+    list=extend_schema(
+        summary="List credit notes",
+        description=(
+            "Every credit note of the practice, newest first, with its lines. A credit "
+            "note is issued with `POST /api/v1/invoices/{id}/credit-notes/`, or by "
+            "canceling a client package with a refund of its unused part on a finalized "
+            "invoice; it is never changed or deleted. Filter by `invoice` or "
+            "`client_package`."
+        ),
+        responses=CreditNoteOut,
+    ),
+    retrieve=extend_schema(
+        summary="Get a credit note",
+        description="One credit note, with its lines.",
+        responses=CreditNoteOut,
+    ),
 )
 class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Credit notes, newest first; issued by canceling a package with a refund or by

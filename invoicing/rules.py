@@ -31,6 +31,13 @@ from kernel.records import UNSET
 
 REFUND_REASON_REQUIRED = "Enter a reason for the refund."
 
+# Refusal codes the API's documentation names (invoicing/api.py): written once, here.
+AMOUNT_EXCEEDS_BALANCE = "amount_exceeds_balance"
+AMOUNT_EXCEEDS_REFUNDABLE = "amount_exceeds_refundable"
+INVOICE_HAS_PAYMENTS = "invoice_has_payments"
+PAYMENT_ALREADY_VOID = "payment_already_void"
+INVOICE_HAS_CREDIT_NOTES = "invoice_has_credit_notes"
+
 
 def refuse(error: DomainError | None) -> None:
     """Raise `error` when there is one (a service's "re-check, then act")."""
@@ -144,7 +151,7 @@ def money_held_refusal(invoice: Invoice) -> DomainError | None:
     if paid <= ZERO:
         return None
     return DomainError(
-        "invoice_has_payments",
+        INVOICE_HAS_PAYMENTS,
         f"Invoice {invoice.number} has {format_money(paid)} paid on it. "
         "Refund or void its payments before voiding the invoice.",
         invoice=invoice,
@@ -161,9 +168,26 @@ def credit_notes_refusal(invoice: Invoice) -> DomainError | None:
     if number is None:
         return None
     return DomainError(
-        "invoice_has_credit_notes",
+        INVOICE_HAS_CREDIT_NOTES,
         f"Invoice {invoice.number} has a credit note ({number}), so it cannot be voided.",
         invoice=invoice,
+    )
+
+
+def exceeds_balance_message(balance: str, *, owing: bool = False) -> str:
+    """The words of `exceeds_balance`, the balance given as shown ("$95.00")."""
+    what = "the amount owing" if owing else "the balance"
+    return f"The amount is more than {what} of {balance}."
+
+
+def exceeds_balance(balance: Decimal, *, owing: bool = False) -> DomainError:
+    """The refusal of a payment (or, `owing`, a credit note) of more than the invoice's
+    balance, shown beside Amount."""
+    return DomainError(
+        AMOUNT_EXCEEDS_BALANCE,
+        exceeds_balance_message(format_money(balance), owing=owing),
+        balance=balance,
+        field="amount",
     )
 
 
@@ -233,7 +257,7 @@ def why_not_refundable(payment: Payment, amount: Decimal | None = None) -> Domai
         )
     if amount > refundable:
         return DomainError(
-            "amount_exceeds_refundable",
+            AMOUNT_EXCEEDS_REFUNDABLE,
             "The amount is more than what can still be refunded on this payment "
             f"({format_money(refundable)}).",
             refundable=refundable,
@@ -245,7 +269,7 @@ def why_not_payment_voidable(payment: Payment) -> DomainError | None:
     """A payment recorded by mistake is voided, unless it has refunds (that money really
     moved: voiding would count it twice)."""
     if payment.status == PaymentStatus.VOID:
-        return DomainError("payment_already_void", "This payment is already void.")
+        return DomainError(PAYMENT_ALREADY_VOID, "This payment is already void.")
     if payment.refunds.all():
         return DomainError(
             "payment_has_refunds",

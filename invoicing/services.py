@@ -55,6 +55,7 @@ from invoicing.rules import (
     CREDIT_NOTE_REASON_REQUIRED,
     REFUND_REASON_REQUIRED,
     already_invoiced,
+    exceeds_balance,
     refuse,
     why_not_creditable,
     why_not_deletable,
@@ -687,12 +688,7 @@ def payment_record(
         )
     balance = invoice_totals(locked).balance
     if amount > balance:
-        raise DomainError(
-            "amount_exceeds_balance",
-            f"The amount is more than the balance of {format_money(balance)}.",
-            balance=balance,
-            field="amount",  # shown beside Amount in Pay invoice (issue 11)
-        )
+        raise exceeds_balance(balance)
     payment = Payment.objects.create(
         invoice=locked,
         amount=amount,
@@ -1369,12 +1365,7 @@ def credit_note_issue(
     refuse(why_not_creditable(locked))
     balance = invoice_totals(locked).balance
     if amount > balance:
-        raise DomainError(
-            "amount_exceeds_balance",
-            f"The amount is more than the amount owing of {format_money(balance)}.",
-            balance=balance,
-            field="amount",
-        )
+        raise exceeds_balance(balance, owing=True)
     note = _credit_note_create(invoice=locked, amount=amount, reason=reason, date=date, by=by)
     _settle_if_covered(locked)
     return note

@@ -522,15 +522,9 @@ class PackageRefundOut(serializers.Serializer):
                     "amount": "360.00",
                     "invoice": 305,
                     "credited_draft": False,
-                    "refunds": [
-                        {
-                            "id": 9,
-                            "payment": 77,
-                            "amount": "360.00",
-                            "date": "2026-03-02",
-                            "reason": "Client moved interstate.",
-                        }
-                    ],
+                    "refunds": [{"id": 9, "payment": 77, "amount": "360.00"}],
+                    "refunded": "360.00",
+                    "credit_note": {"id": 14, "number": "CN-0014", "amount": "360.00"},
                 },
             },
         )

@@ -171,6 +171,7 @@ TAGS_BY_PATH = {
     "practitioners": "practice",
     "payment-methods": "practice",
     "cancellation-reasons": "practice",
+    "credit-notes": "invoices",
 }
 
 
