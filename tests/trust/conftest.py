@@ -148,10 +148,14 @@ def server(transactional_db, database_path):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
     # The workers' persistent connections must be gone before the test database is flushed.
+    # They are client connections of the app role, as this test's own connection. Others
+    # are left alone: the app role may not end them, and an autovacuum worker (the local
+    # cluster of a fresh clone runs autovacuum) may be busy in this database right now.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND usename = current_user"
         )
 
 

@@ -48,7 +48,8 @@ def _kill_backend_waiting_for_a_lock(timeout: float = 30) -> int:
         while time.monotonic() < deadline:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
             )
             row = cursor.fetchone()
             if row:
