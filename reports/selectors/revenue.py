@@ -122,23 +122,60 @@ def _invoiced(
     """One GROUP BY query over the lines of finalized invoices issued in the period: their
     stored net, tax and total (invoicing computes them per line, rounded half up, and its
     invoice totals are the same sums)."""
-    lines = _filter(
-        InvoiceLine.objects.filter(
-            invoice__status__in=FINALIZED,
-            invoice__issue_date__gte=start,
-            invoice__issue_date__lte=end,
-        ),
-        "invoice__",
+    lines = InvoiceLine.objects.filter(
+        invoice__status__in=FINALIZED,
+        invoice__issue_date__gte=start,
+        invoice__issue_date__lte=end,
+    )
+    return _net_and_tax(
+        lines, "invoice__", "", "invoice__issue_date", group_by, location, practitioner
+    )
+
+
+def _credited(
+    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
+) -> list[dict[str, Any]]:
+    """One GROUP BY query over the lines of credit notes dated in the period, on
+    finalized invoices: their net and tax, taken off what was invoiced (a credit note
+    issued in April on a March invoice lowers April). By item: the credited invoice
+    line's package or service, else "Other lines"."""
+    lines = CreditNoteLine.objects.filter(
+        credit_note__invoice__status__in=FINALIZED,
+        credit_note__date__gte=start,
+        credit_note__date__lte=end,
+    )
+    return _net_and_tax(
+        lines,
+        "credit_note__invoice__",
+        "invoice_line__",
+        "credit_note__date",
+        group_by,
         location,
         practitioner,
     )
+
+
+def _net_and_tax(
+    lines: QuerySet,
+    invoice: str,
+    line: str,
+    date: str,
+    group_by: str,
+    location: Any,
+    practitioner: Any,
+) -> list[dict[str, Any]]:
+    """`lines` (invoice lines, or credit note lines) of the invoices at `invoice` (a
+    lookup prefix), filtered by location and practitioner and summed (net, tax) per group:
+    per month of `date`, location or practitioner, or per item (the package or service of
+    the invoice line at `line`, a lookup prefix)."""
+    lines = _filter(lines, invoice, location, practitioner)
     if group_by == "item":
         keys: dict[str, Any] = {
-            "package_id": F("client_package__package_id"),
-            "service_id": F("appointment__service_id"),
+            "package_id": F(f"{line}client_package__package_id"),
+            "service_id": F(f"{line}appointment__service_id"),
         }
     else:
-        keys = _group_fields(group_by, "invoice__", "invoice__issue_date")
+        keys = _group_fields(group_by, invoice, date)
     grouped = (
         lines.order_by()
         .values(**keys)
@@ -151,46 +188,6 @@ def _invoiced(
         # Grouped by the ids alone, named after grouping (a subquery per group, a few
         # dozen): grouping some 180,000 lines of a year by their names too made the sort
         # wide enough to spill to disk, and the plan dear enough to be JIT-compiled.
-        grouped = grouped.annotate(
-            package_name=Subquery(Package.objects.filter(pk=OuterRef("package_id")).values("name")),
-            service_name=Subquery(Service.objects.filter(pk=OuterRef("service_id")).values("name")),
-        )
-    return list(grouped)
-
-
-def _credited(
-    start: dt.date, end: dt.date, group_by: str, location: Any, practitioner: Any
-) -> list[dict[str, Any]]:
-    """One GROUP BY query over the lines of credit notes dated in the period, on
-    finalized invoices: their net and tax, taken off what was invoiced (a credit note
-    issued in April on a March invoice lowers April). By item: the credited invoice
-    line's package or service, else "Other lines"."""
-    lines = _filter(
-        CreditNoteLine.objects.filter(
-            credit_note__invoice__status__in=FINALIZED,
-            credit_note__date__gte=start,
-            credit_note__date__lte=end,
-        ),
-        "credit_note__invoice__",
-        location,
-        practitioner,
-    )
-    if group_by == "item":
-        keys: dict[str, Any] = {
-            "package_id": F("invoice_line__client_package__package_id"),
-            "service_id": F("invoice_line__appointment__service_id"),
-        }
-    else:
-        keys = _group_fields(group_by, "credit_note__invoice__", "credit_note__date")
-    grouped = (
-        lines.order_by()
-        .values(**keys)
-        .annotate(
-            net=Sum("net_amount", output_field=MONEY_FIELD),
-            tax=Sum("tax_amount", output_field=MONEY_FIELD),
-        )
-    )
-    if group_by == "item":
         grouped = grouped.annotate(
             package_name=Subquery(Package.objects.filter(pk=OuterRef("package_id")).values("name")),
             service_name=Subquery(Service.objects.filter(pk=OuterRef("service_id")).values("name")),
