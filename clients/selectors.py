@@ -10,6 +10,16 @@ from django.db.models.functions import Concat, Upper
 
 from clients.models import Client
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
+from kernel.prepared import Prepared
+
+_CLIENT = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
+
+
+def client_or_404(pk: int) -> Client:
+    """The client with this pk (Http404 when there is none): `get_object_or_404`, its SQL
+    built once per process."""
+    return _CLIENT.get_or_404(pk=pk)
+
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and

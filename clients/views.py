@@ -7,21 +7,21 @@ or a redirect. HTMX requests get the named partial of the same template.
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from calendar_app.models import Appointment
-from calendar_app.selectors import client_next_and_last_appointment
+from calendar_app.selectors import NextAndLast, _booked
 from clients import services
 from clients.forms import ArchiveForm, ClientForm, ClientSearchForm
 from clients.models import Client
-from clients.selectors import client_search
+from clients.selectors import client_or_404, client_search
 from clients.services import client_access_record
 from invoicing.models import Invoice
 from invoicing.selectors import (
@@ -32,6 +32,7 @@ from invoicing.selectors import (
     invoices_with_totals,
 )
 from kernel.pagination import paginate_capped
+from kernel.prepared import Prepared
 from kernel.web import (
     INVALID,
     go_to,
@@ -45,7 +46,7 @@ from kernel.web import (
     submit,
 )
 from packages.models import ClientPackage
-from packages.selectors import expired_with_credits_left
+from packages.selectors import client_expired_with_credits_left
 from practice.activity import record_activity
 from practice.models import PracticeSettings
 from reports.selectors.liability import (
@@ -112,7 +113,7 @@ def client_add(request: HttpRequest) -> HttpResponse:
 
 @staff_view("clients.change_client")
 def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    client = _viewed(request, client_or_404(pk))
     form = ClientForm(posted(request), initial=ClientForm.initial_for(client))
     status = 200
     if request.method == "POST":
@@ -135,7 +136,7 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
     The form says which way ("archive"/"restore"), so a double submit is refused rather
     than toggling the client back.
     """
-    client = get_object_or_404(Client, pk=pk)
+    client = client_or_404(pk)
     fallback = reverse("clients:detail", args=[client.pk])
     status = 200
     if request.method == "POST":
@@ -177,6 +178,30 @@ def _viewed(request: HttpRequest, client: Client) -> Client:
     return client
 
 
+# calendar_app.selectors.client_next_and_last_appointment's two queries (the same
+# querysets, from its `_booked`), their SQL built once per process: the client tabs'
+# header reads them on every page.
+_NEXT = Prepared(
+    lambda client, now: _booked(client).filter(starts_at__gte=now).order_by("starts_at", "id")[:1],
+    client=int,
+    now=dt.datetime,
+)
+_LAST = Prepared(
+    lambda client, now: _booked(client).filter(starts_at__lt=now).order_by("-starts_at", "-id")[:1],
+    client=int,
+    now=dt.datetime,
+)
+
+
+def client_visits(client: Client) -> NextAndLast:
+    """The client's next and last appointment, as `client_next_and_last_appointment`
+    (a test checks both agree). Two queries."""
+    now = timezone.now()
+    upcoming = _NEXT.objects(client=client.pk, now=now)
+    last = _LAST.objects(client=client.pk, now=now)
+    return NextAndLast(next=upcoming[0] if upcoming else None, last=last[0] if last else None)
+
+
 def _tabs_context(request: HttpRequest, client: Client, tab: str) -> dict:
     """What every client tab shows in its header: the money owed (and whether any is
     overdue) for roles that see invoices, the next and last appointment for roles that
@@ -185,7 +210,7 @@ def _tabs_context(request: HttpRequest, client: Client, tab: str) -> dict:
     if request.user.has_perm("invoicing.view_invoice"):
         context["balance"] = client_balance(client)
     if request.user.has_perm("calendar_app.view_appointment"):
-        context["visits"] = client_next_and_last_appointment(client)
+        context["visits"] = client_visits(client)
     return context
 
 
@@ -193,7 +218,7 @@ def _tabs_context(request: HttpRequest, client: Client, tab: str) -> dict:
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Overview: the client's details and their Packages (refreshed in place after the
     Create package popup, via the `clientPackagesChanged` event)."""
-    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    client = _viewed(request, client_or_404(pk))
     context = _tabs_context(request, client, "overview")
     if request.user.has_perm("packages.view_clientpackage"):
         mine = ClientPackage.objects.filter(client=client)
@@ -214,7 +239,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
             package.detail_url = detail_url(package.pk)
         context["packages"] = page
         context["liability"] = client_liability_remaining(client, prices_include_tax=include_tax)
-        context["expired_left"] = expired_with_credits_left(mine)
+        context["expired_left"] = client_expired_with_credits_left(client)
     partial = None
     if request.htmx and request.htmx.target == "client-packages":
         partial = "packages"
@@ -225,7 +250,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def client_activity(request: HttpRequest, pk: int) -> HttpResponse:
     """Activity: every change to the client and to their packages, appointments,
     invoices and their payments, newest first, in plain language (who did what, when)."""
-    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    client = _viewed(request, client_or_404(pk))
     context = _tabs_context(request, client, "activity")
     context.update(record_activity(request, client, also=Invoice.objects.filter(client=client)))
     return render_page(request, "clients/activity.html", context)
@@ -237,7 +262,7 @@ APPOINTMENT_LISTS = ("upcoming", "past")
 @staff_view(("clients.view_client", "calendar_app.view_appointment"))
 def client_appointments(request: HttpRequest, pk: int) -> HttpResponse:
     """Upcoming (soonest first) or past (latest first) appointments; `?show=past`."""
-    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    client = _viewed(request, client_or_404(pk))
     show = request.GET.get("show")
     show = show if show in APPOINTMENT_LISTS else "upcoming"
     now = timezone.now()
@@ -265,7 +290,7 @@ def client_appointments(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view(("clients.view_client", "invoicing.view_invoice"))
 def client_invoices(request: HttpRequest, pk: int) -> HttpResponse:
-    client = _viewed(request, get_object_or_404(Client, pk=pk))
+    client = _viewed(request, client_or_404(pk))
     today = timezone.localdate()
     invoices = invoices_with_totals(Invoice.objects.filter(client=client)).order_by(
         "-created_at", "-id"

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from kernel.audit import audited
+from kernel.prepared import Prepared
 
 
 def _default_currency() -> str:
@@ -137,11 +138,19 @@ class PracticeSettings(models.Model):
 
     @classmethod
     def load(cls) -> PracticeSettings:
+        found = _SETTINGS.objects()
+        if found:
+            return found[0]
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
 
     def format_invoice_number(self, number: int) -> str:
         return f"{self.invoice_prefix}{number:0{self.invoice_number_digits}d}"
+
+
+# `load`'s read, its SQL built once per process (every page that shows an amount reads
+# the settings).
+_SETTINGS = Prepared(lambda: PracticeSettings.objects.filter(pk=1)[:1])
 
 
 @audited(exclude=["image"])

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from kernel.money import ZERO, to_money
+from kernel.prepared import Prepared
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from packages.selectors import credits_value, package_net_price
 from practice.models import PracticeSettings
@@ -460,6 +461,27 @@ def package_liability_movements(
 # ------------------------------------------------------------ one client (report 1)
 
 
+def _client_liability(include_tax: bool) -> Prepared:
+    return Prepared(
+        lambda client, on: (
+            ClientPackage.objects.filter(
+                client_id=client, canceled_at__isnull=True, credits__gt=F("consumed")
+            )
+            .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+            # One group (the client's), or no row when nothing is held.
+            .values("client_id")
+            .annotate(n=Sum(F("credits") - F("consumed")), v=Sum(_held_value(include_tax)))
+            .values_list("n", "v")
+        ),
+        client=int,
+        on=dt.date,
+    )
+
+
+# The sum's SQL built once per process for each way prices are entered.
+_CLIENT_LIABILITY = {include: _client_liability(include) for include in (False, True)}
+
+
 def client_liability_remaining(
     client, on: dt.date | None = None, *, prices_include_tax: bool | None = None
 ) -> Amount:
@@ -472,17 +494,9 @@ def client_liability_remaining(
     include_tax = prices_include_tax
     if include_tax is None:
         include_tax = PracticeSettings.load().prices_include_tax
-    totals = (
-        ClientPackage.objects.filter(
-            client=client, canceled_at__isnull=True, credits__gt=F("consumed")
-        )
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
-        .aggregate(
-            n=Sum(F("credits") - F("consumed")),
-            v=Sum(_held_value(include_tax)),
-        )
-    )
-    return Amount(int(totals["n"] or 0), to_money(totals["v"] or 0))
+    rows = _CLIENT_LIABILITY[bool(include_tax)].rows(client=client.pk, on=on)
+    n, v = rows[0] if rows else (0, 0)
+    return Amount(int(n or 0), to_money(v or 0))
 
 
 def client_packages_with_remaining_value(

@@ -1,0 +1,106 @@
+"""kernel.prepared: a queryset's SQL built once, run with each call's values; what it
+reads equals what the queryset reads."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from calendar_app.models import AppointmentStatus
+from calendar_app.selectors import client_next_and_last_appointment
+from clients.models import Client
+from clients.selectors import client_or_404
+from clients.views import client_visits
+from kernel.prepared import Prepared
+from packages.models import ClientPackage
+from packages.selectors import client_expired_with_credits_left, expired_with_credits_left
+from tests.factories import AppointmentFactory, ClientFactory, ClientPackageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_values_are_parameters_of_each_call():
+    one, two = ClientFactory(first_name="One"), ClientFactory(first_name="Two")
+    by_pk = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
+    assert by_pk.get_or_404(pk=one.pk).first_name == "One"
+    with CaptureQueriesContext(connection) as queries:
+        assert by_pk.get_or_404(pk=two.pk).first_name == "Two"
+    assert len(queries) == 1
+    assert str(two.pk) in queries[0]["sql"]
+    with pytest.raises(Http404):
+        by_pk.get_or_404(pk=max(one.pk, two.pk) + 1000)
+    with pytest.raises(Http404):
+        client_or_404(10**20)  # beyond bigint: no match, not an error
+    with pytest.raises(TypeError):
+        by_pk.objects(pk="1")
+    with pytest.raises(TypeError):
+        by_pk.objects(client=one.pk)
+
+
+def test_rows_and_several_values():
+    client = ClientFactory()
+    ClientPackageFactory(client=client, credits=5)
+    built = Prepared(
+        lambda client, name: (
+            ClientPackage.objects.filter(client_id=client, name=name)
+            .values("client_id")
+            .values_list("credits", "name")
+        ),
+        client=int,
+        name=str,
+    )
+    package = ClientPackage.objects.get(client=client)
+    assert built.rows(client=client.pk, name=package.name) == [(5, package.name)]
+    assert built.rows(client=client.pk, name="other") == []
+
+
+def test_a_value_that_does_not_reach_the_parameters_is_refused():
+    contains = Prepared(lambda word: Client.objects.filter(last_name__contains=word), word=str)
+    with pytest.raises(ImproperlyConfigured):
+        contains.objects(word="x")
+    later = Prepared(lambda day: Client.objects.filter(created_at__date=day), day=dt.date)
+    with pytest.raises(ImproperlyConfigured):  # built from the sample, not the sample
+        Prepared(lambda pk: Client.objects.filter(pk=pk + 1), pk=int).objects(pk=1)
+    assert later.objects(day=timezone.localdate()) == []
+
+
+def test_client_visits_agree_with_the_calendar():
+    client = ClientFactory()
+    assert client_visits(client) == client_next_and_last_appointment(client)
+    now = timezone.now()
+    for days in (-3, -1, 2, 5):
+        AppointmentFactory(client=client, starts_at=now + dt.timedelta(days=days))
+    AppointmentFactory(
+        client=client,
+        starts_at=now + dt.timedelta(days=1),
+        status=AppointmentStatus.CANCELED,
+    )
+    ours, theirs = client_visits(client), client_next_and_last_appointment(client)
+    assert (ours.next.pk, ours.last.pk) == (theirs.next.pk, theirs.last.pk)
+    assert ours.next.service.name == theirs.next.service.name
+    assert ours.last.practitioner.name == theirs.last.practitioner.name
+
+
+def test_client_expired_with_credits_left_agrees():
+    client = ClientFactory()
+    today = timezone.localdate()
+    for days in (-10, -2, 3):
+        ClientPackageFactory(
+            client=client,
+            start_date=today - dt.timedelta(days=30),
+            expires_on=today + dt.timedelta(days=days),
+        )
+    ClientPackageFactory(
+        client=ClientFactory(),
+        start_date=today - dt.timedelta(days=30),
+        expires_on=today - dt.timedelta(days=1),
+    )
+    ours = client_expired_with_credits_left(client)
+    theirs = expired_with_credits_left(ClientPackage.objects.filter(client=client))
+    assert [p.pk for p in ours.packages] == [p.pk for p in theirs.packages]
+    assert len(ours.packages) == 2
+    assert ours.credits == theirs.credits
