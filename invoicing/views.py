@@ -31,7 +31,15 @@ from invoicing.forms import (
     ReasonForm,
     RefundForm,
 )
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
+from invoicing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
 from invoicing.rules import (
     credit_notes_refusal,
     invoice_actions,
@@ -54,6 +62,7 @@ from invoicing.selectors import (
     refunded_amount,
 )
 from kernel.errors import DomainError
+from kernel.prepared import Prepared
 from kernel.templatetags.caspen_tags import money
 from kernel.text import search_text
 from kernel.web import (
@@ -82,9 +91,32 @@ CLIENT_RESULTS = 8
 # --------------------------------------------------------------------------- helpers
 
 
+# The invoice page's reads, their SQL built once per process (the totals' subqueries
+# cost far more to compile than to run).
+_INVOICE = Prepared(lambda pk: invoices_with_totals().filter(pk=pk)[:2], pk=int)
+_LINES = Prepared(
+    lambda invoice: InvoiceLine.objects.filter(invoice_id=invoice).select_related(
+        "tax_rate", "client_package", "appointment"
+    ),
+    invoice=int,
+)
+_PAYMENTS = Prepared(
+    lambda invoice: Payment.objects.filter(invoice_id=invoice).select_related("method"),
+    invoice=int,
+)
+_REFUNDS = Prepared(
+    lambda invoice: Refund.objects.filter(payment__invoice_id=invoice),
+    invoice=int,
+)
+_CREDIT_NOTES = Prepared(
+    lambda invoice: CreditNote.objects.filter(invoice_id=invoice).select_related("created_by"),
+    invoice=int,
+)
+
+
 def _invoice(pk: int) -> Invoice:
     """The invoice with its totals annotated (404 when there is none)."""
-    return get_object_or_404(invoices_with_totals(), pk=pk)
+    return _INVOICE.get_or_404(pk=pk)
 
 
 def _pick_url(invoice: Invoice) -> str:
@@ -142,16 +174,25 @@ def _popup(
 def _payments(invoice: Invoice) -> list[Payment]:
     """The invoice's payments with their refunds and what each allows now (two queries,
     however many)."""
-    payments = list(invoice.payments.select_related("method").prefetch_related("refunds"))
+    payments = _PAYMENTS.objects(invoice=invoice.pk)
+    refunds: dict[int, list[Refund]] = {payment.pk: [] for payment in payments}
+    if payments:
+        for refund in _REFUNDS.objects(invoice=invoice.pk):
+            refunds[refund.payment_id].append(refund)
     for payment in payments:
-        payment.refund_list = list(payment.refunds.all())
+        payment.refund_list = refunds[payment.pk]
+        # As prefetch_related("refunds") leaves it: `payment.refunds.all()` reads these.
+        prefetched = payment.refunds.all()
+        prefetched._result_cache = payment.refund_list
+        prefetched._prefetch_done = True
+        payment._prefetched_objects_cache = {"refunds": prefetched}
         payment.actions = payment_actions(payment)
         payment.is_void = payment.status == PaymentStatus.VOID
     return payments
 
 
 def _lines(invoice: Invoice) -> list[InvoiceLine]:
-    return list(invoice.lines.select_related("tax_rate", "client_package", "appointment"))
+    return _LINES.objects(invoice=invoice.pk)
 
 
 def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
@@ -162,9 +203,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice, **extra) -> dict:
         "status_label": invoice_display_status(invoice),
         "lines": _lines(invoice),
         "payments": _payments(invoice) if not invoice.is_draft else [],
-        "credit_notes": (
-            list(invoice.credit_notes.select_related("created_by")) if not invoice.is_draft else []
-        ),
+        "credit_notes": (_CREDIT_NOTES.objects(invoice=invoice.pk) if not invoice.is_draft else []),
         "actions": actions,
         "can_edit_lines": actions.edit,
         "editing_line_id": None,
@@ -198,7 +237,10 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters() if form.is_bound else {}
     # The totals are read for the page's rows only (one grouped query), and the count and
     # the summary together from the maintained day totals.
-    invoices = invoices_for_list(**filters, totals=False)
+    # The rows show the client only (no practitioner or location to join and build).
+    invoices = (
+        invoices_for_list(**filters, totals=False).select_related(None).select_related("client")
+    )
     count, summary = invoices_list_figures(**filters)
     page = paginate(request, invoices, count=count)
     rows = invoices_add_totals(list(page.object_list), today=filters.get("today"))
