@@ -11,6 +11,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.db.models import Count, Q, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +38,7 @@ from kernel.web import (
     INVALID,
     go_to,
     paginate,
+    paginate_known_first,
     pk_url,
     posted,
     render_page,
@@ -178,27 +180,39 @@ def _viewed(request: HttpRequest, client: Client) -> Client:
     return client
 
 
-# calendar_app.selectors.client_next_and_last_appointment's two queries (the same
-# querysets, from its `_booked`), their SQL built once per process: the client tabs'
-# header reads them on every page.
-_NEXT = Prepared(
-    lambda client, now: _booked(client).filter(starts_at__gte=now).order_by("starts_at", "id")[:1],
+def _next_and_last(client: int, now: dt.datetime) -> QuerySet[Appointment]:
+    """calendar_app.selectors.client_next_and_last_appointment's two appointments (the
+    same querysets, from its `_booked`), read in one query."""
+    upcoming = _booked(client).filter(starts_at__gte=now).order_by("starts_at", "id")
+    past = _booked(client).filter(starts_at__lt=now).order_by("-starts_at", "-id")
+    return _booked(client).filter(
+        Q(pk__in=upcoming.values("pk")[:1]) | Q(pk__in=past.values("pk")[:1])
+    )
+
+
+# Its SQL built once per process: the client tabs' header reads it on every page.
+_VISITS = Prepared(_next_and_last, client=int, now=dt.datetime)
+
+
+# The first page of the client's packages (most clients have fewer than a page).
+_PACKAGES = Prepared(
+    lambda client: (
+        ClientPackage.objects.filter(client_id=client)
+        .select_related("tax_rate")
+        .annotate(full_count=Window(Count("pk")))
+        .order_by("-start_date", "-id")[:25]
+    ),
     client=int,
-    now=dt.datetime,
-)
-_LAST = Prepared(
-    lambda client, now: _booked(client).filter(starts_at__lt=now).order_by("-starts_at", "-id")[:1],
-    client=int,
-    now=dt.datetime,
 )
 
 
 def client_visits(client: Client) -> NextAndLast:
     """The client's next and last appointment, as `client_next_and_last_appointment`
-    (a test checks both agree). Two queries."""
+    (a test checks both agree). One query."""
     now = timezone.now()
-    upcoming = _NEXT.objects(client=client.pk, now=now)
-    last = _LAST.objects(client=client.pk, now=now)
+    both = _VISITS.objects(client=client.pk, now=now)
+    upcoming = [appointment for appointment in both if appointment.starts_at >= now]
+    last = [appointment for appointment in both if appointment.starts_at < now]
     return NextAndLast(next=upcoming[0] if upcoming else None, last=last[0] if last else None)
 
 
@@ -227,7 +241,9 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # of `client_packages_with_remaining_value`) and payment state (one query): the
         # annotations cost more to compile than the rows to read.
         packages = mine.select_related("tax_rate").order_by("-start_date", "-id")
-        page = paginate(request, packages, count=mine.count())
+        page = paginate_known_first(
+            request, packages, first=lambda: _PACKAGES.objects(client=client.pk)
+        )
         rows = client_packages_add_remaining_value(
             list(page.object_list), prices_include_tax=include_tax
         )

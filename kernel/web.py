@@ -222,6 +222,27 @@ def paginate(request: HttpRequest, queryset, per_page: int = 25, count: int | No
     return paginator.get_page(request.GET.get("page"))
 
 
+def paginate_known_first(
+    request: HttpRequest,
+    queryset,
+    per_page: int = 25,
+    *,
+    param: str = "page",
+    first: Callable[[], list],
+) -> Page:
+    """`paginate` (with `?<param>=`), the first page read in one query: `first()` reads
+    `queryset[:per_page]` with each row annotated `full_count`, the number of rows of the
+    whole queryset (`Window(Count("pk"))`, counted before the LIMIT), e.g. a Prepared
+    query. Other pages as `paginate`."""
+    number = request.GET.get(param)
+    if number not in (None, "", "1"):
+        return Paginator(queryset, per_page).get_page(number)
+    rows = first()
+    paginator = Paginator(queryset, per_page)
+    paginator.count = rows[0].full_count if rows else 0  # a cached_property: its value
+    return Page(rows, 1, paginator)
+
+
 def safe_next(request: HttpRequest, fallback: str) -> str:
     """The `next` parameter when it points inside this site, else `fallback`."""
     target = request.POST.get("next") or request.GET.get("next")

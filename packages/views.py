@@ -10,8 +10,7 @@ JavaScript.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import F, Prefetch, Sum, Window
+from django.db.models import Count, F, Prefetch, QuerySet, Sum, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
@@ -40,11 +39,12 @@ from invoicing.services import (
 )
 from kernel.errors import DomainError
 from kernel.money import format_money
+from kernel.prepared import Prepared
 from kernel.web import (
     INVALID,
     apply_domain_error,
     go_to,
-    paginate,
+    paginate_known_first,
     posted,
     render_page,
     render_popup,
@@ -60,7 +60,13 @@ from packages.forms import (
     InvoiceForPackageForm,
     SellPackageForm,
 )
-from packages.models import ClientPackage, LedgerKind
+from packages.models import (
+    ClientPackage,
+    ClientPackageService,
+    CreditLedgerEntry,
+    ExpiryChange,
+    LedgerKind,
+)
 from practice.activity import record_activity
 
 # The words of the credit history ("what happened").
@@ -72,10 +78,64 @@ LEDGER_WORDS = {
 }
 
 
-def _client_package(pk: int) -> ClientPackage:
-    return get_object_or_404(
-        ClientPackage.objects.select_related("client", "canceled_by", "created_by"), pk=pk
+# The package page's reads, their SQL built once per process (values as parameters).
+_CLIENT_PACKAGE = Prepared(
+    lambda pk: ClientPackage.objects.select_related("client", "canceled_by", "created_by").filter(
+        pk=pk
+    )[:2],
+    pk=int,
+)
+_COVERED = Prepared(
+    lambda package: ClientPackageService.objects.filter(client_package_id=package).order_by("id"),
+    package=int,
+)
+_APPOINTMENTS = Prepared(
+    lambda package: _appointments(package).annotate(full_count=Window(Count("pk")))[:PER_PAGE],
+    package=int,
+)
+_INVOICES = Prepared(
+    lambda package: invoices_for_client_package(package, totals=False).order_by(
+        "-created_at", "-id"
+    ),
+    package=int,
+)
+_LEDGER = Prepared(
+    lambda package: _ledger(package).annotate(full_count=Window(Count("pk")))[:PER_PAGE],
+    package=int,
+)
+_EXPIRY_CHANGES = Prepared(
+    lambda package: (
+        ExpiryChange.objects.filter(client_package_id=package)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    ),
+    package=int,
+)
+PER_PAGE = 25
+
+
+def _appointments(package: int) -> QuerySet[Appointment]:
+    return (
+        Appointment.objects.filter(client_package_id=package)
+        .select_related("service", "practitioner", "location")
+        .order_by("starts_at", "id")
     )
+
+
+def _ledger(package: int) -> QuerySet[CreditLedgerEntry]:
+    """Newest first, each row with the Remaining after it (a running sum of the ledger)."""
+    return (
+        CreditLedgerEntry.objects.filter(client_package_id=package)
+        .select_related("service", "appointment", "created_by")
+        .annotate(
+            remaining_after=Window(Sum("quantity"), order_by=[F("created_at").asc(), F("id").asc()])
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def _client_package(pk: int) -> ClientPackage:
+    return _CLIENT_PACKAGE.get_or_404(pk=pk)
 
 
 def _package_url(client_package: ClientPackage) -> str:
@@ -253,24 +313,21 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client_package = _client_package(pk)
     client_access_record(client=client_package.client, request=request)
     today = timezone.localdate()
-    covered = list(client_package.services.order_by("id"))
+    pk = client_package.pk
+    covered = _COVERED.objects(package=pk)
 
-    appointments = Paginator(
-        Appointment.objects.filter(client_package=client_package)
-        .select_related("service", "practitioner", "location")
-        .order_by("starts_at", "id"),
-        25,
-    ).get_page(request.GET.get("appointments_page"))
+    appointments = paginate_known_first(
+        request,
+        _appointments(pk),
+        PER_PAGE,
+        param="appointments_page",
+        first=lambda: _APPOINTMENTS.objects(package=pk),
+    )
 
     # The totals read for these few invoices in one grouped query; the current invoice
     # (`current_invoice_for_client_package`: the first non-void one with a line for the
     # package, by id) is among them.
-    invoices = invoices_add_totals(
-        list(
-            invoices_for_client_package(client_package, totals=False).order_by("-created_at", "-id")
-        ),
-        today=today,
-    )
+    invoices = invoices_add_totals(_INVOICES.objects(package=pk), today=today)
     invoice_rows = [(invoice, invoice_display_status(invoice, today)) for invoice in invoices]
     current = min(
         (invoice for invoice in invoices if invoice.status != InvoiceStatus.VOID),
@@ -278,15 +335,9 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
         default=None,
     )
 
-    # Newest first, each row with the Remaining after it (a running sum of the ledger).
-    ledger = (
-        client_package.ledger.select_related("service", "appointment", "created_by")
-        .annotate(
-            remaining_after=Window(Sum("quantity"), order_by=[F("created_at").asc(), F("id").asc()])
-        )
-        .order_by("-created_at", "-id")
+    history = paginate_known_first(
+        request, _ledger(pk), PER_PAGE, first=lambda: _LEDGER.objects(package=pk)
     )
-    history = paginate(request, ledger)
     for entry in history:
         entry.what = LEDGER_WORDS.get(entry.kind, entry.get_kind_display())
 
@@ -300,9 +351,7 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "current_invoice": current,
         "current_invoice_url": _invoice_url(current) if current else None,
         "history": history,
-        "expiry_changes": client_package.expiry_changes.select_related("created_by").order_by(
-            "-created_at", "-id"
-        ),
+        "expiry_changes": _EXPIRY_CHANGES.objects(package=pk),
         "can_change": client_package.canceled_at is None,
     }
     return render_page(request, "packages/detail.html", context)
