@@ -297,6 +297,8 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
 # The idle timeout's expiry is pushed forward by kernel.security (at most once every
 # SESSION_REFRESH_SECONDS), not by a write on every request.
 SESSION_SAVE_EVERY_REQUEST = False
+# Database sessions whose read is built once per process (kernel/sessions.py).
+SESSION_ENGINE = "kernel.sessions"
 SESSION_REFRESH_SECONDS = 60
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")) * 3600
 SESSION_COOKIE_HTTPONLY = True
