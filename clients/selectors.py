@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat, Upper
+from django.db.models.lookups import Contains, Lookup
 
 from clients.models import Client
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
@@ -75,3 +77,70 @@ def client_search(words: Iterable[str], *, archived: bool | None = False) -> Que
             # counting again (any further filter makes a new queryset without it).
             return remember_capped_count(queryset, count, SEARCH_COUNT_CAP)
     return queryset.order_by("last_name", "first_name", "id")
+
+
+class _Like(Contains):
+    """`UPPER(field)::text LIKE %s`, the SQL of `<name>__contains` above, with the pattern
+    given whole (`%WORD%`, escaped by the caller as `contains` escapes it), so that a
+    Prepared query finds it among its parameters."""
+
+    def process_rhs(self, compiler, connection):
+        return Lookup.process_rhs(self, compiler, connection)
+
+
+def _pattern(word: str) -> str:
+    return f"%{connection.ops.prep_for_like_query(word)}%"
+
+
+def _search_first_page(words: int, archived: bool | None, narrow: bool | None, per_page: int):
+    """`client_search` for that many words, as a Prepared query of its first page
+    (`narrow`: the order for at most SEARCH_COUNT_CAP matches, else the name index's), or
+    of its capped count (`narrow` None)."""
+
+    def build(**patterns):
+        queryset = Client.objects.all()
+        if archived is not None:
+            queryset = queryset.filter(archived=archived)
+        for i in range(words):
+            condition = Q()
+            for field in _SEARCHED.values():
+                condition |= _Like(Upper(field), patterns[f"w{i}"])
+            queryset = queryset.filter(condition)
+        if narrow is None:
+            return queryset.order_by().values("pk")[: SEARCH_COUNT_CAP + 1]
+        if narrow:
+            queryset = queryset.order_by(Concat("last_name", Value("")), "first_name", "id")
+        else:
+            queryset = queryset.order_by("last_name", "first_name", "id")
+        return queryset[:per_page]
+
+    return Prepared(build, **{f"w{i}": str for i in range(words)})
+
+
+_FIRST_PAGES: dict[tuple, Prepared] = {}
+
+
+def client_search_first_page(
+    words: Iterable[str], *, archived: bool | None = False, per_page: int = 25
+) -> tuple[list[Client], int, int] | None:
+    """The first page of `client_search(words, archived=archived)`, its count capped at
+    SEARCH_COUNT_CAP + 1 and that cap (what `client_search` remembers for
+    CappedPaginator): the same rows in the same order, through SQL built once per
+    process. None for a search without a word of 3+ letters (`client_search`'s other
+    plan) or of more than 6 words."""
+    words = [word.upper() for word in words if word]
+    if not words or len(words) > 6 or max(len(word) for word in words) < _TRIGRAM:
+        return None
+    if per_page > SEARCH_COUNT_CAP:
+        return None
+    values = {f"w{i}": _pattern(word) for i, word in enumerate(words)}
+
+    def prepared(narrow: bool | None) -> Prepared:
+        key = (len(words), archived, narrow, per_page)
+        if key not in _FIRST_PAGES:
+            _FIRST_PAGES[key] = _search_first_page(len(words), archived, narrow, per_page)
+        return _FIRST_PAGES[key]
+
+    count = prepared(None).count(**values)
+    rows = prepared(count <= SEARCH_COUNT_CAP).objects(**values)
+    return rows, count, SEARCH_COUNT_CAP

@@ -7,6 +7,8 @@ only as far as the page asked for needs (at least `cap`), and says when it stopp
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 from django.utils.functional import cached_property
@@ -75,8 +77,29 @@ class KnownCountPaginator(Paginator):
 
 
 def paginate_capped(
-    request: HttpRequest, queryset, per_page: int = 25, cap: int = COUNT_CAP
+    request: HttpRequest,
+    queryset,
+    per_page: int = 25,
+    cap: int = COUNT_CAP,
+    *,
+    first: Callable[[int], tuple[list, int, int] | None] | None = None,
 ) -> Page:
-    """`kernel.web.paginate` with a capped count (see the module's docstring)."""
+    """`kernel.web.paginate` with a capped count (see the module's docstring).
+
+    `queryset` may be a function returning it (called only when needed). `first`, when
+    given, may read the first page itself: `first(per_page)` returns its rows, their
+    capped count and that count's cap (as `remember_capped_count` records them), or None
+    to leave it to the queryset."""
     number = request.GET.get("page")
+    if first is not None and number in (None, "", "1"):
+        found = first(per_page)
+        if found is not None:
+            rows, count, counted_to = found
+            paginator = CappedPaginator(rows, per_page, cap=cap, number=number)
+            # CappedPaginator.count's rule for a remembered count, without counting again.
+            if count <= counted_to or counted_to == paginator.shown_limit:
+                paginator.count = count  # a cached_property: its value
+                return Page(rows, 1, paginator)
+    if callable(queryset):
+        queryset = queryset()
     return CappedPaginator(queryset, per_page, cap=cap, number=number).get_page(number)

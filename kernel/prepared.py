@@ -149,6 +149,17 @@ class Prepared(Generic[M]):
         _, compiler = self._compiler(values, using)
         return list(compiler.results_iter(tuple_expected=True))
 
+    def count(self, *, using: str | None = None, **values: Any) -> int:
+        """The number of rows: `SELECT COUNT(*) FROM (<the query>) subquery`, the shape of
+        Django's count of a sliced queryset (build `queryset.values("pk")[:n]` to count
+        no further than n)."""
+        compiled, compiler = self._compiler(values, using)
+        sql, params = compiler.as_sql()
+        with compiler.connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) subquery", params)  # noqa: S608 - our compiled SQL
+            row = cursor.fetchone()
+        return int(row[0])
+
     def get_or_404(self, *, using: str | None = None, **values: Any) -> M:
         """The only instance (build a queryset sliced to 2 rows), else Http404; more than
         one is a programming error (as QuerySet.get)."""

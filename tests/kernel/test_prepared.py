@@ -104,3 +104,24 @@ def test_client_expired_with_credits_left_agrees():
     assert [p.pk for p in ours.packages] == [p.pk for p in theirs.packages]
     assert len(ours.packages) == 2
     assert ours.credits == theirs.credits
+
+
+@pytest.mark.parametrize("archived", [False, True, None])
+def test_client_search_first_page_agrees_with_client_search(archived, monkeypatch):
+    from clients import selectors
+    from clients.selectors import client_search, client_search_first_page
+
+    for i in range(8):
+        ClientFactory(first_name=f"Jo{i}", last_name="Citizen", archived=i % 3 == 0)
+    ClientFactory(first_name="Ann", last_name="Per%cent_x", email="a_b@example.com")
+    searches = ["cit", "jo cit", "JO3 citizen", "per%cent", "a_b", "zzz", "cit jo1"]
+    for narrow_cap in (1000, 2):  # 2: the wide plan (the name index's order)
+        monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", narrow_cap)
+        selectors._FIRST_PAGES.clear()
+        for typed in searches:
+            words = typed.split()
+            rows, count, _ = client_search_first_page(words, archived=archived, per_page=2)
+            expected = client_search(words, archived=archived)
+            assert [c.pk for c in rows] == [c.pk for c in expected[:2]], typed
+            assert count == min(expected.count(), narrow_cap + 1), typed
+    assert client_search_first_page(["jo"]) is None  # no word of 3 letters: the other plan
