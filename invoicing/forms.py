@@ -108,6 +108,24 @@ class InvoiceFilterForm(Form):
     def is_filtered(self) -> bool:
         return any(self.filters().values())
 
+    # The unbound form's field groups (the billing page without filters), rendered once
+    # per process: nothing in them depends on the request or the data.
+    _unbound_groups: dict[str, str] | None = None
+
+    def field_groups(self) -> dict[str, str]:
+        """Each field's `as_field_group()` HTML, by name (rendered once per form)."""
+        groups = getattr(self, "_groups", None)
+        if groups is None:
+            if self.is_bound or self.initial:
+                groups = {name: self[name].as_field_group() for name in self.fields}
+            else:
+                groups = InvoiceFilterForm._unbound_groups
+                if groups is None:
+                    groups = {name: self[name].as_field_group() for name in self.fields}
+                    InvoiceFilterForm._unbound_groups = groups
+            self._groups = groups
+        return groups
+
 
 class InvoiceCreateForm(Form):
     """New invoice: a client (found by search), a practitioner and a location."""
