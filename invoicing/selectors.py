@@ -45,7 +45,7 @@ from invoicing.models import (
     Refund,
 )
 from kernel.money import ZERO, to_money
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, PreparedSQL
 from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from packages.selectors import credits_value, package_net_price
 from practice.models import PracticeSettings, RefundMethod
@@ -847,10 +847,7 @@ class ClientBalance:
     overdue: Decimal
 
 
-def client_balance(client, today: dt.date | None = None) -> ClientBalance:
-    """The balance owing on the client's Open invoices and the part of it past due
-    (today after the due date, the rule of `invoice_display_status`). One query."""
-    today = today or timezone.localdate()
+def _client_balance_sql(client: int, today: dt.date) -> tuple[str, tuple]:
     # `invoice_balances_sql`'s balances (those of `invoices_with_totals`), summed: plain
     # SQL, cheap to compile, where the annotations' subqueries were not.
     balances, params = invoice_balances_sql(
@@ -860,7 +857,19 @@ def client_balance(client, today: dt.date | None = None) -> ClientBalance:
         SELECT COALESCE(SUM(b.balance), 0.00),
                COALESCE(SUM(b.balance) FILTER (WHERE i.due_date < %s), 0.00)
         FROM ({balances}) b JOIN {Invoice._meta.db_table} i ON i.id = b.invoice_id"""  # noqa: S608 - SQL from Django and the model
+    return sql, (today, *params)
+
+
+# Built once per process (the client tabs' header reads it on every page).
+_CLIENT_BALANCE = PreparedSQL(_client_balance_sql, client=int, today=dt.date)
+
+
+def client_balance(client, today: dt.date | None = None) -> ClientBalance:
+    """The balance owing on the client's Open invoices and the part of it past due
+    (today after the due date, the rule of `invoice_display_status`). One query."""
+    today = today or timezone.localdate()
+    sql, params = _CLIENT_BALANCE.statement(client=client.pk, today=today)
     with connection.cursor() as cursor:
-        cursor.execute(sql, (today, *params))
+        cursor.execute(sql, params)
         owing, overdue = cursor.fetchone()
     return ClientBalance(owing=owing, overdue=overdue)

@@ -42,6 +42,43 @@ _SAMPLES: dict[type, Callable[[int], Any]] = {
 }
 
 
+def _samples(kinds: dict[str, type]) -> dict[str, Any]:
+    return {name: _SAMPLES[kind](i) for i, (name, kind) in enumerate(kinds.items())}
+
+
+def _slots(samples: dict[str, Any], sql: str, params: tuple) -> tuple:
+    """Where each sample is among `params`: ((name, (index, ...)), ...); refused when a
+    sample is missing from them or was written into the SQL itself."""
+    slots = []
+    for name, sample in samples.items():
+        places = tuple(
+            i for i, param in enumerate(params) if type(param) is type(sample) and param == sample
+        )
+        if not places or str(sample) in sql:
+            raise ImproperlyConfigured(
+                f"Prepared value {name!r} does not reach the SQL's parameters as given."
+            )
+        slots.append((name, places))
+    return tuple(slots)
+
+
+def _fill(kinds: dict[str, type], params: tuple, slots: tuple, values: dict[str, Any]) -> tuple:
+    """`params` with each call's value in its sample's places (checked against its kind)."""
+    if values.keys() != kinds.keys():
+        raise TypeError(f"Prepared query takes {sorted(kinds)}, got {sorted(values)}")
+    filled = list(params)
+    for name, places in slots:
+        value = values[name]
+        kind = kinds[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"Prepared value {name!r} must be {kind.__name__}")
+        if kind is dt.date and isinstance(value, dt.datetime):
+            raise TypeError(f"Prepared value {name!r} must be a date, not a datetime")
+        for i in places:
+            filled[i] = value
+    return tuple(filled)
+
+
 class _Compiled:
     __slots__ = ("compiler", "sql", "params", "slots", "model", "db")
 
@@ -95,7 +132,7 @@ class Prepared(Generic[M]):
         compiled = self._compiled.get(key)
         if compiled is not None:
             return compiled
-        samples = {name: _SAMPLES[kind](i) for i, (name, kind) in enumerate(self._kinds.items())}
+        samples = _samples(self._kinds)
         queryset = self._build(**samples)
         if getattr(queryset, "_prefetch_related_lookups", ()) or getattr(
             queryset, "_known_related_objects", {}
@@ -105,37 +142,14 @@ class Prepared(Generic[M]):
         compiler = queryset.query.get_compiler(using=db)
         sql, params = compiler.as_sql()
         params = tuple(params)
-        slots = []
-        for name, sample in samples.items():
-            places = tuple(
-                i
-                for i, param in enumerate(params)
-                if type(param) is type(sample) and param == sample
-            )
-            if not places or str(sample) in sql:
-                raise ImproperlyConfigured(
-                    f"Prepared value {name!r} does not reach the SQL's parameters as given."
-                )
-            slots.append((name, places))
-        compiled = _Compiled(compiler, sql, params, tuple(slots), queryset.model, db)
+        slots = _slots(samples, sql, params)
+        compiled = _Compiled(compiler, sql, params, slots, queryset.model, db)
         self._compiled[key] = compiled
         return compiled
 
     def _compiler(self, values: dict[str, Any], using: str | None):
         compiled = self._compile(using)
-        if values.keys() != self._kinds.keys():
-            raise TypeError(f"Prepared query takes {sorted(self._kinds)}, got {sorted(values)}")
-        params = list(compiled.params)
-        for name, places in compiled.slots:
-            value = values[name]
-            kind = self._kinds[name]
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise TypeError(f"Prepared value {name!r} must be {kind.__name__}")
-            if kind is dt.date and isinstance(value, dt.datetime):
-                raise TypeError(f"Prepared value {name!r} must be a date, not a datetime")
-            for i in places:
-                params[i] = value
-        statement = (compiled.sql, tuple(params))
+        statement = (compiled.sql, _fill(self._kinds, compiled.params, compiled.slots, values))
         compiler = copy.copy(compiled.compiler)
         compiler.as_sql = lambda *args, **kwargs: statement
         return compiled, compiler
@@ -169,3 +183,26 @@ class Prepared(Generic[M]):
         if len(found) > 1:
             raise self._compile(using).model.MultipleObjectsReturned
         return found[0]
+
+
+class PreparedSQL:
+    """Plain SQL assembled from compiled querysets (e.g. `invoice_balances_sql`), built
+    once per process as `Prepared` builds a queryset's: `build(**samples)` returns
+    (sql, params) and `statement(**values)` the same SQL with the call's values."""
+
+    def __init__(self, build: Callable[..., tuple[str, tuple]], **kinds: type):
+        for name, kind in kinds.items():
+            if kind not in _SAMPLES:
+                raise ImproperlyConfigured(f"Prepared value {name!r}: no sample for {kind}")
+        self._build = build
+        self._kinds = kinds
+        self._built: tuple[str, tuple, tuple] | None = None
+
+    def statement(self, **values: Any) -> tuple[str, tuple]:
+        if self._built is None:
+            samples = _samples(self._kinds)
+            sql, params = self._build(**samples)
+            params = tuple(params)
+            self._built = (sql, params, _slots(samples, sql, params))
+        sql, params, slots = self._built
+        return sql, _fill(self._kinds, params, slots, values)
