@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat, Upper
 
-from clients.models import Client
+from clients.models import Client, ClientCount
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
+from kernel.rowcount import kept_count
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and
@@ -65,3 +66,9 @@ def client_search(words: Iterable[str], *, archived: bool | None = False) -> Que
             # counting again (any further filter makes a new queryset without it).
             return remember_capped_count(queryset, count, SEARCH_COUNT_CAP)
     return queryset.order_by("last_name", "first_name", "id")
+
+
+def client_count() -> int:
+    """How many clients there are (archived ones too), exact, without counting them: the
+    count the database keeps (`ClientCount`)."""
+    return kept_count(ClientCount)
