@@ -96,3 +96,21 @@ class ClientAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} viewed {self.client_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClientCount(models.Model):
+    """How many clients there are, kept by database triggers (kernel.rowcount): the sum
+    of `n` over the slots. The API's unfiltered client list reads it instead of counting
+    every client."""
+
+    slot = models.SmallIntegerField(primary_key=True)
+    n = models.BigIntegerField()
+
+    # The app role may only read it (kernel.database): only the triggers write it.
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.n} clients (slot {self.slot})"

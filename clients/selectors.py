@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat, Upper
 from django.db.models.lookups import Contains, Lookup
 
-from clients.models import Client
+from clients.models import Client, ClientCount
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
 from kernel.prepared import Prepared
 
@@ -22,6 +22,7 @@ def client_or_404(pk: int) -> Client:
     built once per process."""
     return _CLIENT.get_or_404(pk=pk)
 
+from kernel.rowcount import kept_count
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and
@@ -144,3 +145,7 @@ def client_search_first_page(
     count = prepared(None).count(**values)
     rows = prepared(count <= SEARCH_COUNT_CAP).objects(**values)
     return rows, count, SEARCH_COUNT_CAP
+def client_count() -> int:
+    """How many clients there are (archived ones too), exact, without counting them: the
+    count the database keeps (`ClientCount`)."""
+    return kept_count(ClientCount)

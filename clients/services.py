@@ -251,10 +251,16 @@ def _access_insert_sql() -> str:
 def client_accesses_record(*, client_ids: Iterable[int], request, via: str) -> None:
     """Log one read of each of these clients' records (a page of an API list): one row
     per client, written in one query whatever the page size."""
-    user = request.user if request.user.is_authenticated else None
-    ip = client_ip(request)
-    path = request.get_full_path()[:500]
-    ClientAccess.objects.bulk_create(
-        ClientAccess(client_id=pk, user=user, ip=ip, path=path, via=via)
-        for pk in dict.fromkeys(client_ids)
-    )
+    ids = list(dict.fromkeys(client_ids))
+    if not ids:
+        return
+    user_id = request.user.pk if request.user.is_authenticated else None
+    # One INSERT of the ids as an array, in their order: no model built and validated
+    # per row (a third of an API page's Python time). The columns as the model has them.
+    sql = f"""
+        INSERT INTO {ClientAccess._meta.db_table} (client_id, user_id, at, ip, path, via)
+        SELECT t.client_id, %s, %s, %s::inet, %s, %s
+        FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(client_id, n) ORDER BY t.n"""  # noqa: S608 - the model's table
+    path = request.get_full_path()[: ClientAccess._meta.get_field("path").max_length]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, timezone.now(), client_ip(request), path, via, ids])

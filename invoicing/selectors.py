@@ -219,9 +219,12 @@ def current_invoice_for_appointment(
 
 
 def refunded_amount(payment: Payment) -> Decimal:
-    """The sum of the payment's refunds (read from a prefetch of `refunds` when there is
-    one). `payments_with_refunded` is the same sum in SQL."""
-    return sum((refund.amount for refund in payment.refunds.all()), ZERO)
+    """The sum of the payment's refunds (read from a prefetch of `refunds`, into the
+    relation or into `refunds_rows`, when there is one). `payments_with_refunded` is the
+    same sum in SQL."""
+    rows = getattr(payment, "refunds_rows", None)
+    refunds = payment.refunds.all() if rows is None else rows
+    return sum((refund.amount for refund in refunds), ZERO)
 
 
 def refundable_amount(payment: Payment) -> Decimal:

@@ -9,9 +9,11 @@ Every write is a `packages.services` (or `invoicing.services`) call with
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 import django_filters
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import (
     Case,
     IntegerField,
@@ -21,6 +23,7 @@ from django.db.models import (
     Subquery,
     Sum,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import (
@@ -40,15 +43,21 @@ from clients.api import ClientReadsLogged
 from clients.models import Client
 from invoicing.api import MONEY, InvoiceOut, invoice_for_output
 from invoicing.models import InvoiceLine, PaymentMethod, SaleInvoicing
-from invoicing.selectors import PACKAGE_PAYMENT_CHOICES, client_packages_with_payment
+from invoicing.selectors import (
+    PACKAGE_PAYMENT_CHOICES,
+    client_packages_add_payment,
+    client_packages_with_payment,
+)
 from invoicing.services import (
     client_package_cancel_with_refund,
     client_package_sell,
     invoice_for_client_package,
 )
-from kernel.api.fields import InputDate
+from kernel.api.fields import ColumnsOut, ColumnsOutSerializer, InputDate
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
+from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet
+from kernel.pagination import KnownCountPaginator
 from packages import services
 from packages.models import (
     ClientPackage,
@@ -57,13 +66,21 @@ from packages.models import (
     CreditLedgerEntry,
     LedgerKind,
 )
-from packages.selectors import client_package_matches, client_packages_with_status
-from reports.selectors.liability import client_packages_with_remaining_value
+from packages.selectors import (
+    client_package_count,
+    client_package_matches,
+    client_packages_with_status,
+)
+from practice.models import PracticeSettings
+from reports.selectors.liability import (
+    client_packages_add_remaining_value,
+    client_packages_with_remaining_value,
+)
 
 # --------------------------------------------------------------------------- output
 
 
-class ClientPackageServiceOut(serializers.Serializer):
+class ClientPackageServiceOut(ColumnsOut, serializers.Serializer):
     """A service a client package covers, with what has been used and what is left."""
 
     service = serializers.IntegerField(source="service_id")
@@ -124,7 +141,7 @@ class ClientPackageServiceOut(serializers.Serializer):
         )
     ]
 )
-class ClientPackageOut(serializers.ModelSerializer):
+class ClientPackageOut(ColumnsOutSerializer):
     """A package sold to a client: its credits, what is left, its status, expiry, payment status and linked appointments."""
 
     status = serializers.SerializerMethodField()
@@ -198,13 +215,9 @@ class ClientPackageOut(serializers.ModelSerializer):
         return sorted({line.invoice_id for line in client_package.invoice_lines.all()})
 
 
-def client_packages_for_output(
-    queryset: QuerySet[ClientPackage] | None = None,
-) -> QuerySet[ClientPackage]:
-    """Client packages with status, payment status, remaining value, services (and each
-    one's use), linked appointments and invoices: a constant number of queries for any
-    number of packages (three: the practice's settings, the packages, with their
-    appointment and invoice ids as arrays, and their services)."""
+def _services_with_use() -> QuerySet[ClientPackageService]:
+    """Client package services, each with `ledger_used` (a flexible package's use of the
+    service, read from its ledger)."""
     used = (
         CreditLedgerEntry.objects.filter(
             client_package=OuterRef("client_package_id"),
@@ -228,6 +241,21 @@ def client_packages_for_output(
             output_field=IntegerField(),
         )
     ).order_by("id")
+    return services_qs
+
+
+# Built once per process (nothing in it depends on the request or the day): a page's
+# prefetch only filters it by the page's ids.
+SERVICES_WITH_USE = _services_with_use()
+
+
+def client_packages_for_output(
+    queryset: QuerySet[ClientPackage] | None = None,
+) -> QuerySet[ClientPackage]:
+    """Client packages with status, payment status, remaining value, services (and each
+    one's use), linked appointments and invoices: a constant number of queries for any
+    number of packages (three: the practice's settings, the packages, with their
+    appointment and invoice ids as arrays, and their services)."""
     queryset = ClientPackage.objects.all() if queryset is None else queryset
     # The ids as arrays in the packages' own query (read through the client_package
     # indexes): no model built per appointment, however many a package has.
@@ -246,7 +274,48 @@ def client_packages_for_output(
     queryset = client_packages_with_remaining_value(client_packages_with_payment(queryset))
     return queryset.annotate(
         appointment_ids=appointment_ids, invoice_ids=invoice_ids
-    ).prefetch_related(Prefetch("services", queryset=services_qs))
+    ).prefetch_related(Prefetch("services", queryset=SERVICES_WITH_USE.all()))
+
+
+def client_packages_for_page(queryset: QuerySet[ClientPackage]) -> QuerySet[ClientPackage]:
+    """What a list reads for its page: the packages with their status (which `?status=`
+    filters on) and tax rate; `client_packages_add_output` gives the page's rows the
+    rest. The correlated subqueries of `client_packages_for_output` cost more to build
+    and compile than to run."""
+    return client_packages_with_status(queryset.prefetch_related(None)).select_related("tax_rate")
+
+
+def client_packages_add_output(packages: list[ClientPackage]) -> list[ClientPackage]:
+    """Give a page of `client_packages_for_page` rows what `client_packages_for_output`
+    annotates, by the same rules: payment status (`client_packages_add_payment`, one
+    query), remaining value (`client_packages_add_remaining_value`, in Python), linked
+    appointment and invoice ids (one query, with the practice's tax setting) and the
+    services with their use (one query). Returns `packages`."""
+    if not packages:
+        return packages
+    appointment, line, practice = (
+        m._meta.db_table for m in (Appointment, InvoiceLine, PracticeSettings)
+    )
+    sql = f"""
+        SELECT p.id,
+            ARRAY(SELECT a.id FROM {appointment} a WHERE a.client_package_id = p.id
+                  ORDER BY a.starts_at, a.id),
+            ARRAY(SELECT DISTINCT l.invoice_id FROM {line} l WHERE l.client_package_id = p.id
+                  ORDER BY l.invoice_id),
+            (SELECT s.prices_include_tax FROM {practice} s WHERE s.id = 1)
+        FROM unnest(%s::bigint[]) AS p(id)"""  # noqa: S608 - table names from the models
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[package.pk for package in packages]])
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    include_tax = next(iter(rows.values()))[2]
+    if include_tax is None:  # no settings row yet: load() creates it
+        include_tax = PracticeSettings.load().prices_include_tax
+    for package in packages:
+        package.appointment_ids, package.invoice_ids, _ = rows[package.pk]
+    client_packages_add_remaining_value(packages, prices_include_tax=include_tax)
+    client_packages_add_payment(packages)
+    prefetch_related_objects(packages, Prefetch("services", queryset=SERVICES_WITH_USE.all()))
+    return packages
 
 
 def client_package_for_output(pk: int) -> ClientPackage:
@@ -594,6 +663,20 @@ class MatchQuery(serializers.Serializer):
     )
 
 
+class ClientPackagePagination(Pagination):
+    """Unfiltered, the count is the one the database keeps (`client_package_count`, exact),
+    not a count of every package ever sold (10 ms at 150,000)."""
+
+    UNFILTERED = {"page", "page_size", "ordering"}
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # The list only: the detail actions' pages (the ledger, matches) count their rows.
+        if getattr(view, "action", None) == "list" and set(request.query_params) <= self.UNFILTERED:
+            count = client_package_count()
+            self.django_paginator_class = partial(KnownCountPaginator, count=count)
+        return super().paginate_queryset(queryset, request, view)
+
+
 class ClientPackageFilter(django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(queryset=Client.objects.all())
     package = django_filters.ModelChoiceFilter(queryset=Package.objects.all())
@@ -664,6 +747,7 @@ class ClientPackageViewSet(
     queryset = ClientPackage.objects.order_by("-start_date", "-id")
     serializer_class = ClientPackageOut
     filterset_class = ClientPackageFilter
+    pagination_class = ClientPackagePagination
     action_permissions = {
         "partial_update": ("packages.extend_expiry",),
         "cancel": ("packages.cancel_clientpackage",),
@@ -674,7 +758,14 @@ class ClientPackageViewSet(
 
     def get_queryset(self):
         # Built per request: the status annotation compares with today's date.
+        if self.action == "list":
+            return client_packages_for_page(super().get_queryset())
         return client_packages_for_output(super().get_queryset())
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = client_packages_add_output(list(self.paginate_queryset(queryset)))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def create(self, request):
         data = self.validated(ClientPackageIn)

@@ -27,9 +27,11 @@ from catalog.models import Service
 from clients.models import Client
 from kernel.money import ZERO, to_money
 from kernel.prepared import Prepared
+from kernel.rowcount import kept_count
 from packages.chain import broken_links
 from packages.models import (
     ClientPackage,
+    ClientPackageCount,
     ClientPackageService,
     ClientPackageStatus,
     CreditLedgerEntry,
@@ -302,3 +304,9 @@ def credits_value(price: Decimal, credits: int, used: int) -> Decimal:
     if credits <= 0:
         return ZERO
     return to_money(price * used / credits)
+
+
+def client_package_count() -> int:
+    """How many client packages were ever sold (any status), exact, without counting
+    them: the count the database keeps (`ClientPackageCount`)."""
+    return kept_count(ClientPackageCount)

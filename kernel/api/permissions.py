@@ -32,3 +32,12 @@ class RolePermission(DjangoModelPermissions):
         if action_perms is not None:
             return user.has_perms(action_perms)
         return super().has_permission(request, view)
+
+    def _queryset(self, view):
+        # Only the model is needed: the class's queryset names it, without building the
+        # view's get_queryset() (client packages annotate a dozen subqueries there, all
+        # compiled again for the list itself).
+        queryset = getattr(type(view), "queryset", None)
+        if queryset is not None:
+            return queryset
+        return super()._queryset(view)
