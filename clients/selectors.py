@@ -13,6 +13,7 @@ from django.db.models.lookups import Contains, Lookup
 from clients.models import Client, ClientCount
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
 from kernel.prepared import Prepared
+from kernel.rowcount import kept_count
 
 _CLIENT = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
 
@@ -22,7 +23,6 @@ def client_or_404(pk: int) -> Client:
     built once per process."""
     return _CLIENT.get_or_404(pk=pk)
 
-from kernel.rowcount import kept_count
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and
@@ -145,6 +145,8 @@ def client_search_first_page(
     count = prepared(None).count(**values)
     rows = prepared(count <= SEARCH_COUNT_CAP).objects(**values)
     return rows, count, SEARCH_COUNT_CAP
+
+
 def client_count() -> int:
     """How many clients there are (archived ones too), exact, without counting them: the
     count the database keeps (`ClientCount`)."""
