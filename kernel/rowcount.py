@@ -58,12 +58,12 @@ INSERT INTO {counter} (slot, n) SELECT 0, count(*) FROM {table};
 
 
 def drop_row_count_sql(table: str, counter: str) -> str:
-    return f"""  # noqa: S608 - table names from the migrations, no input
+    return f"""
 DROP TRIGGER {counter}_insert ON {table};
 DROP TRIGGER {counter}_delete ON {table};
 DROP TRIGGER {counter}_truncate ON {table};
 DROP FUNCTION {counter}_keep();
-"""
+"""  # noqa: S608 - table names from the migrations, no input
 
 
 def kept_count(counter: type[Model]) -> int:
