@@ -12,9 +12,11 @@ Rows are turned into model instances (or tuples) by Django itself, as a queryset
 Only the SQL is kept: every call reads the database. A sample that does not reach the
 parameters unchanged (a `__contains` pattern, a list spread over `IN (...)`), or reaches
 the SQL text, is refused when the queryset is built, so a value can never be left out.
-Keep out of prepared querysets anything whose SQL depends on request state other than
-the declared values (the active time zone of a `__date` lookup, a setting that changes
-the expression): build one `Prepared` per such variant instead.
+The build must use each value only as given: a value computed from one (`pk + 1`,
+`day + timedelta(1)`) would keep the sample's. Keep out of prepared querysets anything
+whose SQL depends on request state other than the declared values (the active time
+zone of a `__date` lookup, a setting that changes the expression): build one `Prepared`
+per such variant instead.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.http import Http404
@@ -151,6 +153,8 @@ class Prepared(Generic[M]):
         compiled = self._compile(using)
         statement = (compiled.sql, _fill(self._kinds, compiled.params, compiled.slots, values))
         compiler = copy.copy(compiled.compiler)
+        # This thread's connection (the compiled one may belong to another thread).
+        compiler.connection = connections[compiled.db]
         compiler.as_sql = lambda *args, **kwargs: statement
         return compiled, compiler
 

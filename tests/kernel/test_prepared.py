@@ -125,3 +125,27 @@ def test_client_search_first_page_agrees_with_client_search(archived, monkeypatc
             assert [c.pk for c in rows] == [c.pk for c in expected[:2]], typed
             assert count == min(expected.count(), narrow_cap + 1), typed
     assert client_search_first_page(["jo"]) is None  # no word of 3 letters: the other plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_thread_runs_it_on_its_own_connection():
+    import threading
+
+    from django.db import connections
+
+    one = ClientFactory(first_name="One")
+    by_pk = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
+    assert by_pk.get_or_404(pk=one.pk).first_name == "One"  # compiled in this thread
+    found = []
+
+    def read():
+        try:
+            found.append(by_pk.get_or_404(pk=one.pk).first_name)
+            found.append(by_pk.count(pk=one.pk))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert found == ["One", 1]
