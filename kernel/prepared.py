@@ -1,32 +1,41 @@
-"""Querysets whose SQL is built once per process, then run with each request's values.
+"""Querysets whose SQL is built once per shape, then run with each call's values.
 
 Compiling a queryset (resolving its filters and annotations into SQL) costs Django far
 more than PostgreSQL needs to answer it for a page's few rows: a pk lookup compiles in
 about 0.2 ms, a queryset of correlated-subquery annotations in several. A `Prepared`
-builds its queryset once per process (and database alias) with distinctive sample values,
-finds where each sample landed among the compiled parameters, and from then on runs that
-SQL with the caller's values put in those places: the statement is the one Django would
-send, with the caller's parameters (bound as parameters, never pasted into the SQL).
-Rows are turned into model instances (or tuples) by Django itself, as a queryset does.
+builds its queryset once per *shape* (and database alias) with distinctive sample
+values, finds where each sample landed among the compiled parameters, and from then on
+runs that SQL with the caller's values put in those places: the statement is the one
+Django would send, with the caller's parameters (bound as parameters, never pasted into
+the SQL). Rows are turned into model instances (or tuples) by Django itself, with the
+fields' converters, as a queryset does.
 
-Only the SQL is kept: every call reads the database. A sample that does not reach the
-parameters unchanged (a `__contains` pattern, a list spread over `IN (...)`), or reaches
-the SQL text, is refused when the queryset is built, so a value can never be left out.
-The build must use each value only as given: a value computed from one (`pk + 1`,
-`day + timedelta(1)`) would keep the sample's. Keep out of prepared querysets anything
-whose SQL depends on request state other than the declared values (the active time
-zone of a `__date` lookup, a setting that changes the expression): build one `Prepared`
-per such variant instead.
+Only the SQL is kept: every call reads the database.
+
+A shape is what may change the SQL's text rather than its parameters: which optional
+values are None, each bool's value, and each list's length (an IN list). Declare each
+value's kind: `int`, `str`, `dt.date`, `dt.datetime` (aware), `bool`, `list` (a list of
+ints), or `int | None` (and so on) for an optional value.
+
+The samples are checked, not trusted. The queryset is compiled twice with different
+samples; the two SQL texts must be equal, and every parameter that differs must be a
+sample. A builder that derives a parameter from a value (`start - MAX_LENGTH`, a
+`__contains` pattern) or pastes a value into the SQL text is refused when first run,
+so a value can never be left out or go stale: pass the derived value in instead. Keep
+out of prepared querysets anything whose SQL depends on request state other than the
+declared values (the active time zone of a `__date` lookup, a setting that changes the
+expression): build one `Prepared` per such variant instead.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import types
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
@@ -34,51 +43,25 @@ from django.http import Http404
 
 M = TypeVar("M", bound=Model)
 
-# A sample per kind, unlike any value a queryset holds of its own (index i: the i-th
-# declared value).
+# A sample per kind, unlike any value a queryset holds of its own (n: a counter, so the
+# two compiles of a shape and the values of one call all differ).
 _SAMPLES: dict[type, Callable[[int], Any]] = {
-    int: lambda i: -1_987_654_300 - i,
-    str: lambda i: f"\x1fcaspen-prepared-sample-{i}\x1f",
-    dt.date: lambda i: dt.date(1, 2, 3 + i),
-    dt.datetime: lambda i: dt.datetime(1, 2, 3 + i, 4, 5, 6, 789, tzinfo=dt.UTC),
+    int: lambda n: -1_987_654_300 - n,
+    str: lambda n: f"\x1fcaspen-prepared-sample-{n}\x1f",
+    dt.date: lambda n: dt.date(1, 2, 1) + dt.timedelta(days=n),
+    dt.datetime: lambda n: dt.datetime(1, 2, 3, 4, 5, 6, tzinfo=dt.UTC) + dt.timedelta(seconds=n),
 }
+_SHAPED = (bool, list)  # kinds whose value is (part of) the shape
 
 
-def _samples(kinds: dict[str, type]) -> dict[str, Any]:
-    return {name: _SAMPLES[kind](i) for i, (name, kind) in enumerate(kinds.items())}
-
-
-def _slots(samples: dict[str, Any], sql: str, params: tuple) -> tuple:
-    """Where each sample is among `params`: ((name, (index, ...)), ...); refused when a
-    sample is missing from them or was written into the SQL itself."""
-    slots = []
-    for name, sample in samples.items():
-        places = tuple(
-            i for i, param in enumerate(params) if type(param) is type(sample) and param == sample
-        )
-        if not places or str(sample) in sql:
-            raise ImproperlyConfigured(
-                f"Prepared value {name!r} does not reach the SQL's parameters as given."
-            )
-        slots.append((name, places))
-    return tuple(slots)
-
-
-def _fill(kinds: dict[str, type], params: tuple, slots: tuple, values: dict[str, Any]) -> tuple:
-    """`params` with each call's value in its sample's places (checked against its kind)."""
-    if values.keys() != kinds.keys():
-        raise TypeError(f"Prepared query takes {sorted(kinds)}, got {sorted(values)}")
-    filled = list(params)
-    for name, places in slots:
-        value = values[name]
-        kind = kinds[name]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise TypeError(f"Prepared value {name!r} must be {kind.__name__}")
-        if kind is dt.date and isinstance(value, dt.datetime):
-            raise TypeError(f"Prepared value {name!r} must be a date, not a datetime")
-        for i in places:
-            filled[i] = value
-    return tuple(filled)
+def _kinds_of(declared: Any) -> tuple[tuple[type, ...], bool]:
+    """The kinds a declaration allows, and whether None is allowed."""
+    members = declared.__args__ if isinstance(declared, types.UnionType) else (declared,)
+    optional = type(None) in members
+    kinds = tuple(m for m in members if m is not type(None))
+    if len(kinds) != 1 or kinds[0] not in (*_SAMPLES, *_SHAPED):
+        raise ImproperlyConfigured(f"Prepared: unsupported kind {declared!r}")
+    return kinds, optional
 
 
 class _Compiled:
@@ -88,7 +71,7 @@ class _Compiled:
         self.compiler = compiler
         self.sql = sql
         self.params = params
-        self.slots = slots
+        self.slots = slots  # (parameter index, value name, list index or None)
         self.model = model
         self.db = db
 
@@ -119,59 +102,148 @@ class Prepared(Generic[M]):
     """`Prepared(build, client=int, on=dt.date)`: `build(client=..., on=...)` returns the
     queryset (no prefetch_related). `objects(**values)` lists its model instances,
     `rows(**values)` its rows as tuples (for a `values_list()` queryset), `get_or_404`
-    the only instance."""
+    the only instance. An empty list value gives no rows and runs no query, as Django."""
 
-    def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: type):
-        for name, kind in kinds.items():
-            if kind not in _SAMPLES:
-                raise ImproperlyConfigured(f"Prepared value {name!r}: no sample for {kind}")
+    def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: Any):
         self._build = build
-        self._kinds = kinds
-        self._compiled: dict[str, _Compiled] = {}
+        self._kinds = {name: _kinds_of(kind) for name, kind in kinds.items()}
+        self._compiled: dict[tuple, _Compiled | None] = {}
 
-    def _compile(self, using: str | None) -> _Compiled:
-        key = using or DEFAULT_DB_ALIAS
-        compiled = self._compiled.get(key)
-        if compiled is not None:
-            return compiled
-        samples = _samples(self._kinds)
-        queryset = self._build(**samples)
-        if getattr(queryset, "_prefetch_related_lookups", ()) or getattr(
-            queryset, "_known_related_objects", {}
-        ):
-            raise ImproperlyConfigured("A prepared queryset cannot prefetch related objects.")
-        db = using or queryset.db
-        compiler = queryset.query.get_compiler(using=db)
-        sql, params = compiler.as_sql()
-        params = tuple(params)
-        slots = _slots(samples, sql, params)
-        compiled = _Compiled(compiler, sql, params, slots, queryset.model, db)
-        self._compiled[key] = compiled
-        return compiled
+    # -------------------------------------------------------------- checking values
+
+    def _shape(self, values: dict[str, Any]) -> tuple:
+        if values.keys() != self._kinds.keys():
+            raise TypeError(f"Prepared query takes {sorted(self._kinds)}, got {sorted(values)}")
+        shape: list[Any] = []
+        for name, ((kind,), optional) in self._kinds.items():
+            value = values[name]
+            if value is None:
+                if not optional:
+                    raise TypeError(f"Prepared value {name!r} may not be None")
+                shape.append(None)
+            elif kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError(f"Prepared value {name!r} must be bool")
+                shape.append(value)
+            elif kind is list:
+                if not isinstance(value, list | tuple) or not all(
+                    type(item) is int for item in value
+                ):
+                    raise TypeError(f"Prepared value {name!r} must be a list of ints")
+                shape.append(len(value))
+            else:
+                if (
+                    not isinstance(value, kind)
+                    or (kind is int and isinstance(value, bool))
+                    or (kind is dt.date and isinstance(value, dt.datetime))
+                    or (kind is dt.datetime and getattr(value, "tzinfo", None) is None)
+                ):
+                    raise TypeError(f"Prepared value {name!r} must be {kind.__name__}")
+                shape.append(kind)
+        return tuple(shape)
+
+    # -------------------------------------------------------------- compiling
+
+    def _samples(self, values: dict[str, Any], start: int) -> tuple[dict[str, Any], dict]:
+        """The values with samples in place of every parameter value, and where each
+        sample came from ((type, sample) -> (name, list index or None))."""
+        n = start
+        given: dict[str, Any] = {}
+        where: dict[tuple, tuple[str, int | None]] = {}
+        for name, ((kind,), _) in self._kinds.items():
+            value = values[name]
+            if value is None or kind is bool:
+                given[name] = value
+            elif kind is list:
+                items = []
+                for index in range(len(value)):
+                    n += 1
+                    items.append(_SAMPLES[int](n))
+                    where[(int, items[-1])] = (name, index)
+                given[name] = items
+            else:
+                n += 1
+                given[name] = _SAMPLES[kind](n)
+                where[(kind, given[name])] = (name, None)
+        return given, where
+
+    def _compile(self, values: dict[str, Any], shape: tuple, using: str | None) -> _Compiled | None:
+        first, where = self._samples(values, 0)
+        second, _ = self._samples(values, 1000)
+        try:
+            queryset = self._build(**first)
+            if getattr(queryset, "_prefetch_related_lookups", ()) or getattr(
+                queryset, "_known_related_objects", {}
+            ):
+                raise ImproperlyConfigured("A prepared queryset cannot prefetch related objects.")
+            db = using or queryset.db
+            compiler = queryset.query.get_compiler(using=db)
+            sql, params = compiler.as_sql()
+            other_sql, other_params = self._build(**second).query.get_compiler(using=db).as_sql()
+        except EmptyResultSet:  # an empty IN list: Django runs no query for it either
+            return None
+        if sql != other_sql or len(params) != len(other_params):
+            raise ImproperlyConfigured(
+                "Prepared: a value changes the SQL's text, not only its parameters."
+            )
+        slots = []
+        for index, (param, other) in enumerate(zip(params, other_params, strict=True)):
+            try:
+                source = where.get((type(param), param))
+            except TypeError:  # unhashable (a list given whole): never a sample
+                source = None
+            if source is not None:
+                slots.append((index, *source))
+            elif param != other:
+                raise ImproperlyConfigured(
+                    f"Prepared: parameter {param!r} is derived from a value, not the value."
+                )
+        reached = {(name, item) for _, name, item in slots}
+        if reached != set(where.values()):
+            raise ImproperlyConfigured("Prepared: a value does not reach the SQL's parameters.")
+        return _Compiled(compiler, sql, tuple(params), tuple(slots), queryset.model, db)
 
     def _compiler(self, values: dict[str, Any], using: str | None):
-        compiled = self._compile(using)
-        statement = (compiled.sql, _fill(self._kinds, compiled.params, compiled.slots, values))
+        shape = self._shape(values)
+        key = (using or DEFAULT_DB_ALIAS, shape)
+        try:
+            compiled = self._compiled[key]
+        except KeyError:
+            compiled = self._compiled[key] = self._compile(values, shape, using)
+        if compiled is None:
+            return None, None
+        params = list(compiled.params)
+        for index, name, item in compiled.slots:
+            params[index] = values[name] if item is None else values[name][item]
+        statement = (compiled.sql, tuple(params))
         compiler = copy.copy(compiled.compiler)
         # This thread's connection (the compiled one may belong to another thread).
         compiler.connection = connections[compiled.db]
         compiler.as_sql = lambda *args, **kwargs: statement
         return compiled, compiler
 
+    # -------------------------------------------------------------- reading
+
     def objects(self, *, using: str | None = None, **values: Any) -> list[M]:
         compiled, compiler = self._compiler(values, using)
+        if compiled is None:
+            return []
         source: Any = _Source(compiled, compiler)
         return list(ModelIterable(source))
 
     def rows(self, *, using: str | None = None, **values: Any) -> list[tuple]:
         _, compiler = self._compiler(values, using)
+        if compiler is None:
+            return []
         return list(compiler.results_iter(tuple_expected=True))
 
     def count(self, *, using: str | None = None, **values: Any) -> int:
         """The number of rows: `SELECT COUNT(*) FROM (<the query>) subquery`, the shape of
         Django's count of a sliced queryset (build `queryset.values("pk")[:n]` to count
         no further than n)."""
-        compiled, compiler = self._compiler(values, using)
+        _, compiler = self._compiler(values, using)
+        if compiler is None:
+            return 0
         sql, params = compiler.as_sql()
         with compiler.connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM ({sql}) subquery", params)  # noqa: S608 - our compiled SQL
@@ -183,30 +255,50 @@ class Prepared(Generic[M]):
         one is a programming error (as QuerySet.get)."""
         found = self.objects(using=using, **values)
         if not found:
-            raise Http404(f"No {self._compile(using).model._meta.object_name} matches the query.")
+            model = self._build_model()
+            raise Http404(f"No {model._meta.object_name} matches the query.")
         if len(found) > 1:
-            raise self._compile(using).model.MultipleObjectsReturned
+            raise self._build_model().MultipleObjectsReturned
         return found[0]
+
+    def _build_model(self) -> Any:
+        compiled = next((c for c in self._compiled.values() if c is not None), None)
+        assert compiled is not None
+        return compiled.model
 
 
 class PreparedSQL:
     """Plain SQL assembled from compiled querysets (e.g. `invoice_balances_sql`), built
-    once per process as `Prepared` builds a queryset's: `build(**samples)` returns
-    (sql, params) and `statement(**values)` the same SQL with the call's values."""
+    once per process as `Prepared` builds a queryset's, with the same checks:
+    `build(**samples)` returns (sql, params) and `statement(**values)` the same SQL with
+    the call's values. Values are scalars (`int`, `str`, `dt.date`, `dt.datetime`)."""
 
     def __init__(self, build: Callable[..., tuple[str, tuple]], **kinds: type):
-        for name, kind in kinds.items():
-            if kind not in _SAMPLES:
-                raise ImproperlyConfigured(f"Prepared value {name!r}: no sample for {kind}")
-        self._build = build
-        self._kinds = kinds
-        self._built: tuple[str, tuple, tuple] | None = None
+        # A Prepared whose "queryset" is the SQL given: only its checks and slots are used.
+        self._prepared: Prepared = Prepared(lambda **v: cast(Any, _RawSQL(*build(**v))), **kinds)
+        for name, ((kind,), optional) in self._prepared._kinds.items():
+            if kind not in _SAMPLES or optional:
+                raise ImproperlyConfigured(f"PreparedSQL value {name!r}: a scalar kind")
 
     def statement(self, **values: Any) -> tuple[str, tuple]:
-        if self._built is None:
-            samples = _samples(self._kinds)
-            sql, params = self._build(**samples)
-            params = tuple(params)
-            self._built = (sql, params, _slots(samples, sql, params))
-        sql, params, slots = self._built
-        return sql, _fill(self._kinds, params, slots, values)
+        _, compiler = self._prepared._compiler(values, None)
+        return compiler.as_sql()
+
+
+class _RawSQL:
+    """Stands in for a queryset in `Prepared._compile`: SQL already written."""
+
+    db = DEFAULT_DB_ALIAS
+    model = None
+    _prefetch_related_lookups = ()
+    _known_related_objects: dict = {}
+
+    def __init__(self, sql: str, params):
+        self.query = self
+        self._statement = (sql, tuple(params))
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        return self
+
+    def as_sql(self, *args, **kwargs):
+        return self._statement

@@ -63,9 +63,62 @@ def test_a_value_that_does_not_reach_the_parameters_is_refused():
     with pytest.raises(ImproperlyConfigured):
         contains.objects(word="x")
     later = Prepared(lambda day: Client.objects.filter(created_at__date=day), day=dt.date)
-    with pytest.raises(ImproperlyConfigured):  # built from the sample, not the sample
+    with pytest.raises(ImproperlyConfigured, match="derived"):  # from the sample
         Prepared(lambda pk: Client.objects.filter(pk=pk + 1), pk=int).objects(pk=1)
     assert later.objects(day=timezone.localdate()) == []
+    derived = Prepared(
+        lambda since: Client.objects.filter(created_at__gte=since - dt.timedelta(days=1)),
+        since=dt.datetime,
+    )
+    with pytest.raises(ImproperlyConfigured, match="derived"):
+        derived.rows(since=timezone.now())
+
+
+def _clients(*, ids, archived, since):
+    queryset = Client.objects.filter(pk__in=ids, created_at__gte=since)
+    if archived is not None:
+        queryset = queryset.filter(archived=archived)
+    return queryset.order_by("pk").values_list("pk", "last_name")
+
+
+def test_each_shape_runs_with_its_own_values_and_matches_the_queryset():
+    """Optional values, bools and list lengths are shapes: each compiled once, each
+    call's values its own."""
+    query = Prepared(_clients, ids=list, archived=bool | None, since=dt.datetime)
+    a, b, c = ClientFactory(last_name="A"), ClientFactory(last_name="B"), ClientFactory()
+    c.archived = True
+    c.save(update_fields=["archived"])
+    since = timezone.now() - dt.timedelta(days=1)
+    for ids, archived in [
+        ([a.pk, b.pk], None),
+        ([b.pk, c.pk], None),  # same shape, other values
+        ([a.pk, b.pk, c.pk], False),
+        ([a.pk, b.pk, c.pk], True),
+        ([c.pk], None),
+    ]:
+        expected = list(_clients(ids=ids, archived=archived, since=since))
+        assert query.rows(ids=ids, archived=archived, since=since) == expected
+    later = timezone.now() + dt.timedelta(days=1)
+    assert query.rows(ids=[a.pk, b.pk], archived=None, since=later) == []
+
+
+def test_an_empty_list_runs_no_query():
+    query = Prepared(_clients, ids=list, archived=bool | None, since=dt.datetime)
+    with CaptureQueriesContext(connection) as queries:
+        assert query.rows(ids=[], archived=None, since=timezone.now()) == []
+    assert len(queries) == 0
+
+
+def test_values_of_the_wrong_kind_are_refused():
+    query = Prepared(_clients, ids=list, archived=bool | None, since=dt.datetime)
+    with pytest.raises(TypeError):
+        query.rows(ids=["1"], archived=None, since=timezone.now())
+    with pytest.raises(TypeError):
+        query.rows(ids=[1], archived=None, since=dt.datetime(2026, 1, 1))  # naive
+    with pytest.raises(TypeError):
+        query.rows(ids=None, archived=None, since=timezone.now())
+    with pytest.raises(ImproperlyConfigured):
+        Prepared(_clients, ids=dict)
 
 
 def test_client_visits_agree_with_the_calendar():
