@@ -520,7 +520,9 @@ def _client_choices(query: str, selected: Client | None) -> list[Client]:
 
 
 def _wire(form: AppointmentForm) -> AppointmentForm:
-    """Changing the service, date or Repeat refreshes the package part (HTMX)."""
+    """Changing the service, date or Repeat refreshes the package part (HTMX). The
+    Service list put off by a booking's POST is made now: the form is being shown."""
+    form.offer_services_now()
     attrs = {
         "hx-get": reverse("calendar_app:matches"),
         "hx-trigger": "change",
@@ -613,7 +615,8 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         context = _form_context(request, form, request.POST, step=step, area=area)
         return render_popup(request, FORM, context, partial="form")
 
-    form = AppointmentForm(request.POST)
+    # The Service list is made only if the form is shown again (`_wire`).
+    form = AppointmentForm(request.POST, listed=False)
     outside = _outside_hours_question(request, form)
     if outside:
         # Issue 11: outside the practitioner's working hours, ask first ("Book anyway").
@@ -824,7 +827,9 @@ def _panel_context(
         "matches": matches,
         "series_text": _series_text(appointment),
         "invoice": invoice,
-        "emails": appointment_emails(appointment),
+        # A booking of this transaction has sent no email yet (its confirmation is a
+        # job run after COMMIT): one query fewer under the package's lock.
+        "emails": [] if booked else appointment_emails(appointment),
         "can_edit": actions.edit,
         "can_arrive": actions.arrive,
         "can_miss": actions.miss,
