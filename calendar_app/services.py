@@ -317,12 +317,20 @@ def appointment_book(
         class_session=session,
         created_by=_user(by),
     )
+    if client_package is not None:
+        # Saved linked (one UPDATE fewer than linking after the INSERT); the credit is
+        # taken below, in this transaction, or the booking is refused as a whole.
+        _refuse(appointment, LINK)
+        appointment.client_package = client_package
     _save_guarding_overlap(
         appointment.save, practitioner, [(starts_at, ends_at)], sessions=[session]
     )
-    if client_package is not None:
-        link_locked(appointment=appointment, client_package=client_package, by=by)
     hooks.emit("appointment.booked", appointment, by=by)
+    if client_package is not None:
+        # Last: the package's row lock is held from here to COMMIT, so the booking's
+        # other writes (the appointment, its event and jobs) come before it (issue 10).
+        # The package as consume() locked and updated it: callers show it as it is now.
+        appointment.client_package = _consume_for(appointment, client_package.pk, by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
     )
