@@ -10,10 +10,11 @@ envelope `{"headers": {...}, "body": "..."}` in `response_body`.
 
 How it holds, inside the request's one transaction:
 
-1. `claim` inserts the key row. A concurrent request with the same key blocks on the
-   unique index until the first one ends: if the first committed, the insert fails and
-   the stored answer is found (and replayed); if it rolled back, the insert goes through
-   and this request does the work itself.
+1. `claim` inserts the key row (INSERT ... ON CONFLICT DO NOTHING). A concurrent
+   request with the same key blocks on the unique index until the first one ends: if
+   the first committed, nothing is inserted and the stored answer is found (and
+   replayed); if it rolled back, the insert goes through and this request does the work
+   itself.
 2. The work runs (in a savepoint, so a refusal leaves nothing behind but its answer).
 3. `store` writes the answer into the key row; COMMIT saves key, work and answer at once.
 
