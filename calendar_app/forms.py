@@ -159,14 +159,39 @@ class ServiceOfferMixin:
 
     service_note = ""
     service_dropped = False
+    # Set by `offer_services(listed=False)`: the list is made when the form is shown.
+    _offer_later: tuple | None = None
 
-    def offer_services(self, *, keep: Service | None = None, always_chosen: bool = False):
+    def offer_services(
+        self, *, keep: Service | None = None, always_chosen: bool = False, listed: bool = True
+    ):
+        """`listed=False` (a booking's POST, which shows the form again only when it is
+        refused): the practitioner and location are read for the fields as usual, but
+        the Service list waits for `offer_services_now()` (the view calls it before
+        showing the form); the service sent is looked up as any other choice."""
         source = self.data if self.is_bound else self.initial
         practitioner_id, location_id = _pk(source.get("practitioner")), _pk(source.get("location"))
         practitioner = (
             Practitioner.objects.filter(pk=practitioner_id).first() if practitioner_id else None
         )
         location = Location.objects.filter(pk=location_id).first() if location_id else None
+        for name, known in (("practitioner", practitioner), ("location", location)):
+            if isinstance(self.fields.get(name), PreloadedChoiceField):
+                self.fields[name].preloaded = known
+        if not listed:
+            self._offer_later = (practitioner, location, keep, always_chosen)
+            return
+        self._list_services(practitioner, location, keep=keep, always_chosen=always_chosen)
+
+    def offer_services_now(self) -> None:
+        """Make the Service list put off by `offer_services(listed=False)`, if it was."""
+        if self._offer_later is not None:
+            practitioner, location, keep, always_chosen = self._offer_later
+            self._offer_later = None
+            self._list_services(practitioner, location, keep=keep, always_chosen=always_chosen)
+
+    def _list_services(self, practitioner, location, *, keep, always_chosen) -> None:
+        source = self.data if self.is_bound else self.initial
         services = list(services_provided(practitioner, location))
         offered = {service.pk for service in services}
         if keep is not None and keep.pk not in offered:
@@ -174,9 +199,6 @@ class ServiceOfferMixin:
             offered.add(keep.pk)
         selected = _pk(source.get("service"))
         # The form's own fields take these rather than reading them again.
-        for name, known in (("practitioner", practitioner), ("location", location)):
-            if isinstance(self.fields.get(name), PreloadedChoiceField):
-                self.fields[name].preloaded = known
         self.fields["service"].preloaded = next((x for x in services if x.pk == selected), None)
         show_empty: str | None = None if always_chosen else "Choose a service"
         if selected is not None and selected not in offered:
@@ -435,9 +457,9 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         help_text="How many appointments in total (up to 104).",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, listed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.offer_services()
+        self.offer_services(listed=listed)
 
     def clean(self):
         cleaned = super().clean()

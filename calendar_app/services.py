@@ -19,7 +19,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.models import User as UserModel
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -246,8 +246,14 @@ def _class_session(
         staying = ClassSession.objects.filter(pk=attendee.class_session_id, **key).first()
         if staying is not None:
             return staying  # same session (notes, client...): the place is kept
-    capacity = Service.objects.values_list("capacity", flat=True).get(pk=service.pk)
-    if capacity <= 1 and not ClassSession.objects.filter(**key).exists():
+    # The capacity as it is now, and whether the session exists, in one query.
+    capacity, session_exists = (
+        Service.objects.filter(pk=service.pk)
+        .annotate(_session=Exists(ClassSession.objects.filter(**key)))
+        .values_list("capacity", "_session")
+        .get()
+    )
+    if capacity <= 1 and not session_exists:
         return None  # an ordinary appointment (a class made ordinary keeps its sessions)
     ClassSession.objects.bulk_create([ClassSession(**key)], ignore_conflicts=True)
     session = ClassSession.objects.select_for_update().get(**key)
@@ -311,12 +317,20 @@ def appointment_book(
         class_session=session,
         created_by=_user(by),
     )
+    if client_package is not None:
+        # Saved linked (one UPDATE fewer than linking after the INSERT); the credit is
+        # taken below, in this transaction, or the booking is refused as a whole.
+        _refuse(appointment, LINK)
+        appointment.client_package = client_package
     _save_guarding_overlap(
         appointment.save, practitioner, [(starts_at, ends_at)], sessions=[session]
     )
-    if client_package is not None:
-        link_locked(appointment=appointment, client_package=client_package, by=by)
     hooks.emit("appointment.booked", appointment, by=by)
+    if client_package is not None:
+        # Last: the package's row lock is held from here to COMMIT, so the booking's
+        # other writes (the appointment, its event and jobs) come before it (issue 10).
+        # The package as consume() locked and updated it: callers show it as it is now.
+        appointment.client_package = _consume_for(appointment, client_package.pk, by)
     hooks.send_on_commit(
         hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
     )

@@ -66,7 +66,7 @@ from documents.selectors import appointment_emails
 from invoicing.rules import why_not_invoice_appointment
 from invoicing.selectors import (
     PACKAGE_PAYMENT_STATUSES,
-    client_packages_with_payment,
+    client_packages_add_payment,
     current_invoice_for_appointment,
 )
 from invoicing.services import (
@@ -483,18 +483,17 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             )
         else:
             error = f"The package link was removed: {name} doesn't cover this booking."
-    rows = list(
-        client_packages_with_payment(matches.prefetch_related(None)).values_list(
-            "name", "payment_status"
-        )
-    )
+    # The matches' names, then (for those who may see invoices) their payment state in
+    # one plain query: the annotations of `client_packages_with_payment` cost far more to
+    # compile than to run (issue 10); `client_packages_add_payment` gives the same.
+    rows = list(matches.prefetch_related(None).only("pk", "name"))
     unpaid = []
-    if user.has_perm("invoicing.view_invoice"):
+    if rows and user.has_perm("invoicing.view_invoice"):
         # Issue 13: booking against a package nobody has paid for yet is worth a word.
         unpaid = [
-            f"{name} ({PACKAGE_PAYMENT_STATUSES[status]})"
-            for name, status in rows
-            if status != "paid"
+            f"{row.name} ({PACKAGE_PAYMENT_STATUSES[row.payment_status]})"
+            for row in client_packages_add_payment(rows)
+            if row.payment_status != "paid"
         ]
     count = len(rows)
     return PackageArea(
@@ -521,7 +520,9 @@ def _client_choices(query: str, selected: Client | None) -> list[Client]:
 
 
 def _wire(form: AppointmentForm) -> AppointmentForm:
-    """Changing the service, date or Repeat refreshes the package part (HTMX)."""
+    """Changing the service, date or Repeat refreshes the package part (HTMX). The
+    Service list put off by a booking's POST is made now: the form is being shown."""
+    form.offer_services_now()
     attrs = {
         "hx-get": reverse("calendar_app:matches"),
         "hx-trigger": "change",
@@ -614,7 +615,8 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         context = _form_context(request, form, request.POST, step=step, area=area)
         return render_popup(request, FORM, context, partial="form")
 
-    form = AppointmentForm(request.POST)
+    # The Service list is made only if the form is shown again (`_wire`).
+    form = AppointmentForm(request.POST, listed=False)
     outside = _outside_hours_question(request, form)
     if outside:
         # Issue 11: outside the practitioner's working hours, ask first ("Book anyway").
@@ -825,7 +827,9 @@ def _panel_context(
         "matches": matches,
         "series_text": _series_text(appointment),
         "invoice": invoice,
-        "emails": appointment_emails(appointment),
+        # A booking of this transaction has sent no email yet (its confirmation is a
+        # job run after COMMIT): one query fewer under the package's lock.
+        "emails": [] if booked else appointment_emails(appointment),
         "can_edit": actions.edit,
         "can_arrive": actions.arrive,
         "can_miss": actions.miss,

@@ -10,10 +10,11 @@ envelope `{"headers": {...}, "body": "..."}` in `response_body`.
 
 How it holds, inside the request's one transaction:
 
-1. `claim` inserts the key row. A concurrent request with the same key blocks on the
-   unique index until the first one ends: if the first committed, the insert fails and
-   the stored answer is found (and replayed); if it rolled back, the insert goes through
-   and this request does the work itself.
+1. `claim` inserts the key row (INSERT ... ON CONFLICT DO NOTHING). A concurrent
+   request with the same key blocks on the unique index until the first one ends: if
+   the first committed, nothing is inserted and the stored answer is found (and
+   replayed); if it rolled back, the insert goes through and this request does the work
+   itself.
 2. The work runs (in a savepoint, so a refusal leaves nothing behind but its answer).
 3. `store` writes the answer into the key row; COMMIT saves key, work and answer at once.
 
@@ -31,7 +32,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -65,11 +66,10 @@ def claim(*, user, key: str, fingerprint: str, now: dt.datetime | None = None) -
     keys = keys_model()
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
     for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                return keys.objects.create(user=user, key=key, fingerprint=fingerprint), None
-        except IntegrityError:
-            pass  # a committed row holds the key (a concurrent one was waited for)
+        row = _insert_unless_taken(keys(user=user, key=key, fingerprint=fingerprint))
+        if row is not None:
+            return row, None
+        # A committed row holds the key (a concurrent one was waited for).
         stored = keys.objects.filter(user=user, key=key).first()
         if stored is None:
             continue  # removed in the meantime (expired): claim it again
@@ -80,6 +80,34 @@ def claim(*, user, key: str, fingerprint: str, now: dt.datetime | None = None) -
             continue
         return None, stored
     raise IntegrityError(f"Idempotency key {key!r} could not be claimed.")
+
+
+def _insert_unless_taken(row: Any) -> Any:
+    """INSERT `row` unless its (user, key) is taken: `ON CONFLICT DO NOTHING`, one
+    statement where a savepoint around a plain INSERT took three (issue 10). As with the
+    plain INSERT, a concurrent transaction inserting the same key is waited for: if it
+    commits, nothing is inserted (None); if it rolls back, this row is. Returns `row`,
+    saved, or None."""
+    model = type(row)
+    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
+        f"ON CONFLICT DO NOTHING RETURNING {pk}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    row.pk = found[0]
+    row._state.adding = False
+    row._state.db = connection.alias
+    return row
 
 
 def store(row: Any, response: HttpResponse, *, with_headers: bool = False) -> None:

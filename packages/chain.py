@@ -71,6 +71,18 @@ def seal_new_entries(model, entries: Iterable) -> None:
     rows = [(entry, _values(entry)) for entry in entries]
     package_ids = sorted({values[0] for _, values in rows})
     heads: dict[int, str] = {}
+    if len(package_ids) == 1:
+        # One package (every service's case): its newest row through the (package, id)
+        # index, where DISTINCT ON sorts all of the package's rows.
+        head = (
+            model.objects.filter(client_package_id=package_ids[0])
+            .order_by("-id")
+            .values_list("chain_hash", flat=True)
+            .first()
+        )
+        if head is not None:
+            heads[package_ids[0]] = head
+        package_ids = []
     for start in range(0, len(package_ids), HEADS_PER_QUERY):
         heads.update(
             model.objects.filter(client_package_id__in=package_ids[start : start + HEADS_PER_QUERY])

@@ -155,9 +155,14 @@ def client_package_snapshot(
     return client_package, services, grants
 
 
-def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
+def _lock_package(client_package: ClientPackage | int, *, services: bool = False) -> ClientPackage:
+    """The package's row, locked (FOR UPDATE); with `services`, its covered services
+    read with it (after the lock), so the check and the caller's page use those."""
     pk = client_package if isinstance(client_package, int) else client_package.pk
-    return ClientPackage.objects.select_for_update().get(pk=pk)
+    packages = ClientPackage.objects.select_for_update()
+    if services:
+        packages = packages.prefetch_related("services")
+    return packages.get(pk=pk)
 
 
 def check_package_covers(
@@ -226,7 +231,7 @@ def consume(
     service, `reason` and `by`. It does not touch the appointment row: setting its
     `client_package` is the caller's job (`calendar_app.services`).
     """
-    client_package = _lock_package(client_package_id)
+    client_package = _lock_package(client_package_id, services=True)
     covered = check_package_covers(
         client_package=client_package, client_id=client_id, service=service, on_date=on_date
     )

@@ -252,6 +252,11 @@ def test_the_booking_page_shows_the_refusal_beside_the_service(client, practice,
     assert 'id="appt_service_error"' in html
     assert 'aria-describedby="appt_service_error"' in html
     assert "does not provide Remedial massage at Main Street" in html
+    # The Service list the POST put off (issue 10) is made for the form shown again: only
+    # what the practitioner provides there, saying the service sent was dropped.
+    assert "Physio follow-up (30 min)" in _service_select(html)
+    assert "Remedial massage" not in _service_select(html)
+    assert "data-service-dropped" in html
 
 
 def test_the_settings_page_saves_the_services_per_location(client, practice, admin_user):
