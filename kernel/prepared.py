@@ -23,8 +23,9 @@ sample. A builder that derives a parameter from a value (`start - MAX_LENGTH`, a
 `__contains` pattern) or pastes a value into the SQL text is refused when first run,
 so a value can never be left out or go stale: pass the derived value in instead. Keep
 out of prepared querysets anything whose SQL depends on request state other than the
-declared values (the active time zone of a `__date` lookup, a setting that changes the
-expression): build one `Prepared` per such variant instead.
+declared values (today's date or the time, the active time zone of a `__date` lookup, a
+setting that changes the expression): pass the date or time in as a value, and build one
+`Prepared` per other variant.
 """
 
 from __future__ import annotations
