@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
-from calendar_app.models import Appointment, AppointmentStatus, Practitioner, WorkingHours
+from calendar_app.models import AppointmentStatus, Practitioner
+from calendar_app.selectors import CalendarAppointment, HoursRow
 from kernel.templatetags.caspen_tags import badge
 
 SLOT_MINUTES = 15
@@ -43,13 +44,13 @@ def _grid_value(moment: dt.datetime) -> str:
 
 @dataclass
 class Block:
-    appointment: Appointment
+    appointment: CalendarAppointment
     row: int
     span: int
     starts: dt.datetime
     ends: dt.datetime
     # A class session shows as one block: its live attendees (the first is `appointment`).
-    attendees: list[Appointment] = field(default_factory=list)
+    attendees: list[CalendarAppointment] = field(default_factory=list)
     # `starts` and `ends` on the practice's clock (set by build_grid; else computed).
     local_starts: dt.datetime | None = None
     local_ends: dt.datetime | None = None
@@ -67,7 +68,7 @@ class Block:
     @property
     def places(self) -> str:
         """ "5 of 8": the class session's live attendees of its capacity."""
-        return f"{len(self.attendees)} of {self.appointment.service.capacity}"
+        return f"{len(self.attendees)} of {self.appointment.service_capacity}"
 
     @property
     def canceled(self) -> bool:
@@ -152,11 +153,11 @@ def build_grid(
     *,
     days: list[dt.date],
     practitioners: list[Practitioner],
-    appointments: list[Appointment],
+    appointments: list[CalendarAppointment],
     by_day: bool,
     today: dt.date,
     location_id: int | None = None,
-    working_hours: dict[int, list[WorkingHours]] | None = None,
+    working_hours: dict[int, list[HoursRow]] | None = None,
     now: dt.datetime | None = None,
 ) -> Grid:
     """Columns are practitioners (day view: one day) or days (week view: one practitioner)."""
@@ -179,7 +180,7 @@ def build_grid(
     index = {(c.practitioner.pk, c.day): c for c in columns}
 
     first, last = DAY_START, DAY_END
-    placed: list[tuple[Column, Appointment, int, int, dt.datetime, dt.datetime]] = []
+    placed: list[tuple[Column, CalendarAppointment, int, int, dt.datetime, dt.datetime]] = []
     sessions = _class_sessions(appointments)
     tz = timezone.get_current_timezone()
     for appointment in appointments:
@@ -246,14 +247,14 @@ def build_grid(
 
 @dataclass
 class _Sessions:
-    attendees: dict[int, list[Appointment]]  # first attendee's pk -> all live attendees
+    attendees: dict[int, list[CalendarAppointment]]  # first attendee's pk -> all live attendees
     followers: set[int]  # the other attendees' pks (no block of their own)
 
 
-def _class_sessions(appointments: list[Appointment]) -> _Sessions:
+def _class_sessions(appointments: list[CalendarAppointment]) -> _Sessions:
     """Group the live attendees of each class session under its first one. Canceled
     attendees keep their own (canceled) blocks when shown."""
-    by_session: dict[int, list[Appointment]] = {}
+    by_session: dict[int, list[CalendarAppointment]] = {}
     for appointment in appointments:
         if appointment.class_session_id and appointment.status != AppointmentStatus.CANCELED:
             by_session.setdefault(appointment.class_session_id, []).append(appointment)
@@ -267,7 +268,7 @@ def _cells(
     column: Column,
     slots: list[Slot],
     first: int,
-    hours: list[WorkingHours],
+    hours: list[HoursRow],
     location_id: int | None,
 ) -> list[Cell]:
     """The column's slots, closed outside the day's working hours (none set up: all
@@ -353,9 +354,9 @@ def blocks_html(
             continue
         url = escape(detail_url(appt.pk))
         status = str(appt.status)
-        label = escape(appt.get_status_display())
-        client, service = escape(appt.client.full_name), escape(appt.service.name)
-        location = escape(appt.location.name)
+        label = escape(appt.status_label)
+        client, service = escape(appt.client_name), escape(appt.service_name)
+        location = escape(appt.location_name)
         starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
         drag = (
@@ -393,7 +394,7 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
     appt = block.appointment
     session = int(appt.class_session_id)  # type: ignore[arg-type]
     url = escape(session_url(session))
-    service, location = escape(appt.service.name), escape(appt.location.name)
+    service, location = escape(appt.service_name), escape(appt.location_name)
     places = escape(block.places)
     starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
     return (
@@ -410,7 +411,7 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
 
 
 def appointment_rows_html(
-    appointments: list[Appointment], *, detail_url: Callable[[int], str], with_day: bool
+    appointments: list[CalendarAppointment], *, detail_url: Callable[[int], str], with_day: bool
 ) -> SafeString:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`."""
@@ -428,10 +429,10 @@ def appointment_rows_html(
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
             f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
-            f'<td data-label="Client">{escape(appt.client.full_name)}</td>'
-            f'<td data-label="Service">{escape(appt.service.name)}</td>'
-            f'<td data-label="Practitioner">{escape(appt.practitioner.name)}</td>'
-            f'<td data-label="Location">{escape(appt.location.name)}</td>'
-            f'<td data-label="Status">{badge(appt.get_status_display())}</td></tr>'
+            f'<td data-label="Client">{escape(appt.client_name)}</td>'
+            f'<td data-label="Service">{escape(appt.service_name)}</td>'
+            f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
+            f'<td data-label="Location">{escape(appt.location_name)}</td>'
+            f'<td data-label="Status">{badge(appt.status_label)}</td></tr>'
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above

@@ -183,7 +183,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         pages = ColumnPages.of(request.GET.get("page"), len(columns))
         shown = [p.model() for p in columns[pages.first : pages.last]]
 
-    appointments: list[Appointment] = []
+    appointments: list[selectors.CalendarAppointment] = []
     if shown:
         appointments = selectors.calendar_appointments(
             start=start,
@@ -202,7 +202,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
             by_day=view == "week",
             today=today,
             location_id=location.pk if location else None,
-            working_hours=selectors.working_hours_of(p.pk for p in shown),
+            working_hours=selectors.calendar_working_hours([p.pk for p in shown]),
             now=timezone.now(),
         )
         if shown
