@@ -11,8 +11,10 @@ import datetime as dt
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from typing import NamedTuple
+from urllib.parse import quote_plus, urlencode
 
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
@@ -95,17 +97,20 @@ class Slot:
     hour: bool
 
 
-@dataclass
-class Cell:
+class Cell(NamedTuple):
     """One 15-minute slot of one column: closed outside the practitioner's working hours
     (when they have some); `query` is Create appointment's, with the location of the
-    working hours that hold the slot."""
+    working hours that hold the slot (`prefix`, shared by the column's slots there)."""
 
     row: int
     time: str
     hour: bool
     closed: bool
-    query: str
+    prefix: str
+
+    @property
+    def query(self) -> str:
+        return self.prefix + self.time
 
 
 @dataclass
@@ -114,12 +119,8 @@ class Column:
     day: dt.date
     title: str
     is_today: bool
-    create_query: str = ""
     blocks: list[Block] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
-    # The markup of the slots and the blocks, set by `slots_html` and `blocks_html`.
-    slots_html: SafeString = field(default_factory=SafeString)
-    blocks_html: SafeString = field(default_factory=SafeString)
 
 
 @dataclass
@@ -228,10 +229,6 @@ def build_grid(
     ]
     working_hours = working_hours or {}
     for column in columns:
-        base = {"practitioner": column.practitioner.pk}
-        if location_id:
-            base["location"] = location_id
-        column.create_query = f"{urlencode(base)}&start={column.day.isoformat()}T"
         column.cells = _cells(
             column, slots, first, working_hours.get(column.practitioner.pk, []), location_id
         )
@@ -279,29 +276,112 @@ def _cells(
         for h in hours
         if h.weekday == weekday and (location_id is None or h.location_id == location_id)
     ]
+    # The location of each slot's working hours (the first that holds it), None outside.
+    where: list[int | None] = [None] * len(slots)
+    for start, end, location in reversed(stretches):
+        for index in range(len(slots)):
+            if start <= first + index * SLOT_MINUTES < end:
+                where[index] = location
     # One query prefix per location (a day view has hundreds of cells per column, and
     # urlencode() per cell was a measurable share of the page).
     prefixes: dict[int | None, str] = {}
-    cells = []
-    for slot in slots:
-        minute = first + (slot.row - 1) * SLOT_MINUTES
-        where = next((loc for start, end, loc in stretches if start <= minute < end), None)
-        prefix = prefixes.get(where)
-        if prefix is None:
-            params: dict[str, int] = {"practitioner": column.practitioner.pk}
-            if where or location_id:
-                params["location"] = where or location_id  # type: ignore[assignment]
-            prefix = prefixes[where] = f"{urlencode(params)}&start={column.day.isoformat()}T"
-        cells.append(
-            Cell(
-                row=slot.row,
-                time=slot.time,
-                hour=slot.hour,
-                closed=bool(hours) and where is None,
-                query=prefix + slot.time,
+    for location in set(where):
+        params: dict[str, int] = {"practitioner": column.practitioner.pk}
+        if location or location_id:
+            params["location"] = location or location_id  # type: ignore[assignment]
+        prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
+    closed = bool(hours)
+    return [
+        Cell(slot.row, slot.time, slot.hour, closed and place is None, prefixes[place])
+        for slot, place in zip(slots, where, strict=True)
+    ]
+
+
+def grid_html(
+    grid: Grid,
+    *,
+    week: bool,
+    query: QueryDict,
+    create_url: str | None,
+    detail_url: Callable[[int], str],
+    move_url: Callable[[int], str] | None,
+    session_url: Callable[[int], str],
+) -> SafeString:
+    """The grid's columns as markup (`week`: a column per day, else per practitioner):
+    each with its header link, its slots (`slots_html`), the current-time line and its
+    appointments (`blocks_html`). The header links are the page's query string (`query`)
+    with the view and that column's day or practitioner, as `{% query %}` writes them."""
+    if week:
+        link = _query_link(query, "date", view="day")
+    else:
+        link = _query_link(query, "practitioner", view="week")
+    now = (
+        f'<div class="cal__now cal-r{grid.now_row} cal__now--o{grid.now_offset}" '
+        'data-cal-now aria-hidden="true"></div>'
+        if grid.now_row
+        else ""
+    )
+    parts: list[str] = []
+    for column in grid.columns:
+        pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
+        if week:
+            current, tag = (TODAY_LINK, TODAY_TAG) if column.is_today else ("", "")
+            head = (
+                f'<header class="cal__head"><a href="{link(day)}"{current}>{title}{tag}</a>'
+                "</header>"
             )
+        else:
+            head = (
+                f'<header class="cal__head cal__head--who cal-p{pk}"><a href="{link(str(pk))}" '
+                f'title="Week of {escape(column.practitioner.name)}">{title}</a></header>'
+            )
+        parts.append(
+            f'<section class="cal__col{" cal__col--today" if week and column.is_today else ""}" '
+            f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
+            f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
+            f"{now if column.is_today else ''}"
+            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
+            "</div></section>"
         )
-    return cells
+    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+
+
+TODAY_LINK = ' aria-current="date"'
+TODAY_TAG = ' <span class="cal-today-tag">Today</span>'
+
+
+def _query_link(query: QueryDict, key: str, **fixed: str) -> Callable[[str], str]:
+    """`{% query **fixed key=value %}` (kernel's tag: the page's query string changed),
+    escaped for an attribute, for many values of `key` at the cost of one urlencode."""
+    params = query.copy()
+    for name, value in fixed.items():
+        params[name] = value
+    marker = "918273645"
+    params[key] = marker
+    before, after = (escape(part) for part in f"?{params.urlencode()}".split(marker))
+    return lambda value: f"{before}{quote_plus(value)}{after}"
+
+
+def hours_html(grid: Grid) -> SafeString:
+    """The time axis: a label on each hour's row."""
+    return mark_safe(  # noqa: S308 - ints and "HH:00" built by build_grid
+        "".join(f'<div class="cal__hour cal-r{row}">{label}</div>' for row, label in grid.hours)
+    )
+
+
+def legend_html(grid: Grid) -> SafeString:
+    """The legend's practitioners: each column's, once per run of the same one."""
+    parts: list[str] = []
+    last = None
+    for column in grid.columns:
+        practitioner = column.practitioner
+        if practitioner.pk != last:
+            parts.append(
+                f'<span class="cal-legend__item cal-legend__who cal-p{practitioner.pk}">'
+                f"{escape(practitioner.name)}</span>"
+            )
+            last = practitioner.pk
+    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
 
 
 def slots_html(column: Column, *, create_url: str | None) -> SafeString:
@@ -310,7 +390,7 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
 
     Built here, not in the template: a day view has a column per practitioner and ~50
     slots in each (over 16,000 at the large demo's 334 practitioners). The template loop
-    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~2 us. Every value
+    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us. Every value
     is escaped here except the row numbers (ints) and the times ("HH:MM", built above)."""
     parts: list[str] = []
     if create_url is None:
@@ -322,8 +402,12 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
             )
         return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
     title = escape(column.title)
+    urls: dict[str, str] = {}  # each prefix's link, escaped once
     for cell in column.cells:
-        url = escape(f"{create_url}?{cell.query}")
+        url = urls.get(cell.prefix)
+        if url is None:
+            url = urls[cell.prefix] = escape(f"{create_url}?{cell.prefix}")
+        url += cell.time
         parts.append(
             f'<a class="cal__slot cal-r{cell.row}'
             f"{' cal__slot--hour' if cell.hour else ''}"

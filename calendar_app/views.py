@@ -41,10 +41,11 @@ from calendar_app.forms import (
 )
 from calendar_app.grid import (
     appointment_rows_html,
-    blocks_html,
     build_grid,
     day_bounds,
-    slots_html,
+    grid_html,
+    hours_html,
+    legend_html,
 )
 from calendar_app.models import Appointment, AppointmentStatus, CancellationReason, ClassSession
 from calendar_app.selectors import cancellation_outcome, missed_outcome
@@ -211,16 +212,22 @@ def calendar(request: HttpRequest) -> HttpResponse:
     # The repeated markup is built in Python (calendar_app.grid explains why).
     can_move = request.user.has_perm("calendar_app.change_appointment")
     detail_url = pk_url("calendar_app:detail")
+    markup = {}
     if grid is not None:
         can_add = request.user.has_perm("calendar_app.add_appointment")
-        create_url = reverse("calendar_app:create") if can_add else None
-        move_url = pk_url("calendar_app:move") if can_move else None
-        session_url = pk_url("calendar_app:class_session")
-        for column in grid.columns:
-            column.slots_html = slots_html(column, create_url=create_url)
-            column.blocks_html = blocks_html(
-                column, detail_url=detail_url, move_url=move_url, session_url=session_url
-            )
+        markup = {
+            "grid_html": grid_html(
+                grid,
+                week=view == "week",
+                query=request.GET,
+                create_url=reverse("calendar_app:create") if can_add else None,
+                detail_url=detail_url,
+                move_url=pk_url("calendar_app:move") if can_move else None,
+                session_url=pk_url("calendar_app:class_session"),
+            ),
+            "hours_html": hours_html(grid),
+            "legend_html": legend_html(grid),
+        }
     if view == "week":
         title = f"{date_format(days[0], 'j M')} – {date_format(days[-1], 'j M Y')}"
     else:
@@ -266,6 +273,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "pages": pages,
         "colours_version": _colours_version(shown),
         "can_move": can_move,
+        **markup,
     }
     return render_page(request, CALENDAR, context, partial="calendar")
 
