@@ -184,6 +184,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         pages = ColumnPages.of(request.GET.get("page"), len(columns))
         shown = [p.model() for p in columns[pages.first : pages.last]]
 
+    locations = selectors.calendar_locations()
     appointments: list[selectors.CalendarAppointment] = []
     if shown:
         appointments = selectors.calendar_appointments(
@@ -193,6 +194,8 @@ def calendar(request: HttpRequest) -> HttpResponse:
             practitioners=None if chosen is not None or not pages.paged else shown,
             location=location,
             canceled=filters["canceled"],
+            practitioner_names={p.pk: p.name for p in practitioners},
+            location_names={pk: name for pk, name, _ in locations},
         )
 
     grid = (
@@ -243,13 +246,13 @@ def calendar(request: HttpRequest) -> HttpResponse:
     )
     # The practitioner list from the practitioners already read (not a query and a model
     # per option again); the field still checks a submitted value against the database.
-    # So is the location list: one plain query, not a server-side cursor's round trips.
+    # So is the location list, from the locations read for the appointments' names.
     filter_form.fields["practitioner"].widget.choices = (
         [] if view == "week" else [("", "All practitioners")]
     ) + [(p.pk, p.name) for p in active]
     filter_form.fields["location"].widget.choices = [
         ("", "All locations"),
-        *selectors.location_choices(),
+        *((pk, name) for pk, name, archived in locations if not archived),
     ]
     context = {
         "grid": grid,
