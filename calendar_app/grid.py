@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -520,3 +522,24 @@ def appointment_rows_html(
             f'<td data-label="Status">{badge(appt.status_label)}</td></tr>'
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+
+
+# Large markup is put into the rendered page by `splice`, where the template shows its
+# `placeholder`: a comment with a token made per process (text escaped for the page never
+# holds "<!--", and no one can guess the token).
+_TOKEN = secrets.token_hex(8)
+_PLACEHOLDER = re.compile(rb"<!--" + _TOKEN.encode() + rb" (\w+)-->")
+
+
+def placeholder(name: str) -> SafeString:
+    return mark_safe(f"<!--{_TOKEN} {name}-->")  # noqa: S308 - a constant and a name
+
+
+def splice(content: bytes, markup: dict[str, str]) -> bytes:
+    """`content` (a rendered page) with each placeholder replaced by its markup: one copy
+    of the page, where each template level it passed through copied it again."""
+    parts = _PLACEHOLDER.split(content)
+    # split() alternates: the text between placeholders, then a placeholder's name.
+    for index in range(1, len(parts), 2):
+        parts[index] = markup[parts[index].decode()].encode()
+    return b"".join(parts)
