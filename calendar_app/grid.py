@@ -308,8 +308,8 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-) -> SafeString:
-    """The grid's columns as markup (`week`: a column per day, else per practitioner):
+) -> list[str]:
+    """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
     each with its header link, its slots (`slots_html`), the current-time line and its
     appointments (`blocks_html`). The header links are the page's query string (`query`)
     with the view and that column's day or practitioner, as `{% query %}` writes them."""
@@ -345,7 +345,7 @@ def grid_html(
             f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
             "</div></section>"
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+    return parts  # every text value escaped
 
 
 TODAY_LINK = ' aria-current="date"'
@@ -498,9 +498,10 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
 
 def appointment_rows_html(
     appointments: list[CalendarAppointment], *, detail_url: Callable[[int], str], with_day: bool
-) -> SafeString:
+) -> list[str]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
-    again, as a table for screen readers and small screens), built like `blocks_html`."""
+    again, as a table for screen readers and small screens), built like `blocks_html`:
+    a piece of markup each, for `splice`."""
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
@@ -521,7 +522,7 @@ def appointment_rows_html(
             f'<td data-label="Location">{escape(appt.location_name)}</td>'
             f'<td data-label="Status">{badge(appt.status_label)}</td></tr>'
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+    return parts  # every text value escaped above
 
 
 # Large markup is put into the rendered page by `splice`, where the template shows its
@@ -535,11 +536,15 @@ def placeholder(name: str) -> SafeString:
     return mark_safe(f"<!--{_TOKEN} {name}-->")  # noqa: S308 - a constant and a name
 
 
-def splice(content: bytes, markup: dict[str, str]) -> bytes:
-    """`content` (a rendered page) with each placeholder replaced by its markup: one copy
-    of the page, where each template level it passed through copied it again."""
-    parts = _PLACEHOLDER.split(content)
+def splice(content: bytes, markup: dict[str, list[str]]) -> bytes:
+    """`content` (a rendered page) with each placeholder replaced by its pieces of markup
+    (escaped already): the page is copied once, where each template level the markup
+    passed through copied it again (~0.3 ms a copy of a busy day's 300 KB)."""
+    pieces: list[bytes] = []
     # split() alternates: the text between placeholders, then a placeholder's name.
-    for index in range(1, len(parts), 2):
-        parts[index] = markup[parts[index].decode()].encode()
-    return b"".join(parts)
+    for index, part in enumerate(_PLACEHOLDER.split(content)):
+        if index % 2:
+            pieces.extend(piece.encode() for piece in markup[part.decode()])
+        else:
+            pieces.append(part)
+    return b"".join(pieces)
