@@ -191,7 +191,10 @@ def build_grid(
             continue  # shown in its class session's block
         local_starts = appointment.starts_at.astimezone(tz)
         local_ends = appointment.ends_at.astimezone(tz)
-        for day in days:
+        # Only the days it touches (its start's to its end's): any other gives end <= start.
+        first_day = local_starts.date()
+        touched = (local_ends.date() - first_day).days + 1
+        for day in [first_day + dt.timedelta(days=n) for n in range(touched)]:
             column = index.get((appointment.practitioner_id, day))
             if column is None:
                 continue
@@ -505,6 +508,7 @@ def appointment_rows_html(
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
+    badges: dict[str, str] = {}  # the status badge per status (four of them)
     for appt in appointments:
         url = escape(detail_url(appt.pk))
         starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
@@ -513,6 +517,7 @@ def appointment_rows_html(
             day = days.get(starts.date()) or days.setdefault(
                 starts.date(), f"{date_format(starts, 'D j M')}, "
             )
+        status = badges.get(appt.status) or badges.setdefault(appt.status, badge(appt.status_label))
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
             f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
@@ -520,7 +525,7 @@ def appointment_rows_html(
             f'<td data-label="Service">{escape(appt.service_name)}</td>'
             f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
             f'<td data-label="Location">{escape(appt.location_name)}</td>'
-            f'<td data-label="Status">{badge(appt.status_label)}</td></tr>'
+            f'<td data-label="Status">{status}</td></tr>'
         )
     return parts  # every text value escaped above
 
