@@ -22,7 +22,7 @@ from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
 from calendar_app.models import AppointmentStatus, Practitioner
-from calendar_app.selectors import CalendarAppointment, HoursRow
+from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
 from kernel.templatetags.caspen_tags import badge
 
 SLOT_MINUTES = 15
@@ -117,7 +117,7 @@ class Cell(NamedTuple):
 
 @dataclass
 class Column:
-    practitioner: Practitioner
+    practitioner: Practitioner | PractitionerRow
     day: dt.date
     title: str
     is_today: bool
@@ -155,7 +155,7 @@ def _minutes_on(day: dt.date, local: dt.datetime) -> int:
 def build_grid(
     *,
     days: list[dt.date],
-    practitioners: list[Practitioner],
+    practitioners: list[Practitioner] | list[Practitioner | PractitionerRow],
     appointments: list[CalendarAppointment],
     by_day: bool,
     today: dt.date,

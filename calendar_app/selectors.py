@@ -9,6 +9,7 @@ raise what it returns, and the appointment panel shows only the actions it allow
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -117,7 +118,7 @@ def calendar_appointments(
     practitioner: Practitioner | None = None,
     location: Location | None = None,
     canceled: bool = False,
-    practitioners: list[Practitioner] | None = None,
+    practitioners: Sequence[Practitioner | PractitionerRow] | None = None,
     practitioner_names: dict[int, str],
     location_names: dict[int, str],
 ) -> list[CalendarAppointment]:

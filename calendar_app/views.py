@@ -49,7 +49,13 @@ from calendar_app.grid import (
     placeholder,
     splice,
 )
-from calendar_app.models import Appointment, AppointmentStatus, CancellationReason, ClassSession
+from calendar_app.models import (
+    Appointment,
+    AppointmentStatus,
+    CancellationReason,
+    ClassSession,
+    Practitioner,
+)
 from calendar_app.selectors import cancellation_outcome, missed_outcome
 from calendar_app.services import (
     COLOUR,
@@ -178,13 +184,15 @@ def calendar(request: HttpRequest) -> HttpResponse:
     # The day view of every practitioner shows them a page of columns at a time: a
     # practice of hundreds would otherwise be one page of hundreds of columns, each
     # with its slots and appointments (the large demo's 334: 5 MB, 0.3 s).
+    # The columns' practitioners: the rows read (pk, name, colour: all the grid uses).
     pages = ColumnPages(0, 0, 0)
+    shown: list[Practitioner | selectors.PractitionerRow]
     if chosen is not None:
         shown = [chosen]
     else:
         columns = selectors.calendar_columns(practitioners)
         pages = ColumnPages.of(request.GET.get("page"), len(columns))
-        shown = [p.model() for p in columns[pages.first : pages.last]]
+        shown = list(columns[pages.first : pages.last])
 
     locations = selectors.calendar_locations()
     appointments: list[selectors.CalendarAppointment] = []
