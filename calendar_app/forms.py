@@ -8,10 +8,12 @@ live in the services, whose refusals the views show in these forms.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 from django import forms
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from calendar_app.models import CancellationReason, Location, Practitioner
 from calendar_app.selectors import (
@@ -227,6 +229,35 @@ class DateInput(forms.DateInput):
         )
 
 
+class _QuickInput:
+    """An <input> rendered as Django's widgets/input.html and attrs.html write it, without
+    the template engine (~0.1 ms a field): for the calendar's filter, on every view."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]  # type: ignore[attr-defined]
+        parts = [f'<input type="{_escape(widget["type"])}" name="{_escape(widget["name"])}"']
+        if widget["value"] is not None:
+            parts.append(f' value="{_escape(widget["value"])}"')
+        for key, given in widget["attrs"].items():
+            if given is not False:
+                parts.append(
+                    f" {_escape(key)}" if given is True else f' {_escape(key)}="{_escape(given)}"'
+                )
+        return mark_safe("".join(parts) + ">")  # noqa: S308 - every value escaped above
+
+
+def _escape(value) -> str:
+    return html.escape(str(value))
+
+
+class _QuickDateInput(_QuickInput, DateInput):
+    pass
+
+
+class _QuickCheckboxInput(_QuickInput, forms.CheckboxInput):
+    pass
+
+
 class TimeInput(forms.TimeInput):
     input_type = "time"
 
@@ -260,7 +291,7 @@ class CalendarFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     view = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
-    date = forms.DateField(required=False, widget=DateInput())
+    date = forms.DateField(required=False, widget=_QuickDateInput())
     practitioner = forms.ModelChoiceField(
         queryset=Practitioner.objects.filter(archived=False),
         required=False,
@@ -273,7 +304,7 @@ class CalendarFilterForm(forms.Form):
         empty_label="All locations",
         widget=QuickSelect,
     )
-    canceled = forms.BooleanField(required=False, label="Show canceled")
+    canceled = forms.BooleanField(required=False, label="Show canceled", widget=_QuickCheckboxInput)
 
     def clean_date(self):
         return _check_date(self.cleaned_data.get("date"))

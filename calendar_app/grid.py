@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from typing import NamedTuple
+from urllib.parse import quote_plus, urlencode
 
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
-from calendar_app.models import Appointment, AppointmentStatus, Practitioner, WorkingHours
+from calendar_app.models import AppointmentStatus, Practitioner
+from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
 from kernel.templatetags.caspen_tags import badge
 
 SLOT_MINUTES = 15
@@ -43,13 +48,13 @@ def _grid_value(moment: dt.datetime) -> str:
 
 @dataclass
 class Block:
-    appointment: Appointment
+    appointment: CalendarAppointment
     row: int
     span: int
     starts: dt.datetime
     ends: dt.datetime
     # A class session shows as one block: its live attendees (the first is `appointment`).
-    attendees: list[Appointment] = field(default_factory=list)
+    attendees: list[CalendarAppointment] = field(default_factory=list)
     # `starts` and `ends` on the practice's clock (set by build_grid; else computed).
     local_starts: dt.datetime | None = None
     local_ends: dt.datetime | None = None
@@ -67,7 +72,7 @@ class Block:
     @property
     def places(self) -> str:
         """ "5 of 8": the class session's live attendees of its capacity."""
-        return f"{len(self.attendees)} of {self.appointment.service.capacity}"
+        return f"{len(self.attendees)} of {self.appointment.service_capacity}"
 
     @property
     def canceled(self) -> bool:
@@ -94,31 +99,30 @@ class Slot:
     hour: bool
 
 
-@dataclass
-class Cell:
+class Cell(NamedTuple):
     """One 15-minute slot of one column: closed outside the practitioner's working hours
     (when they have some); `query` is Create appointment's, with the location of the
-    working hours that hold the slot."""
+    working hours that hold the slot (`prefix`, shared by the column's slots there)."""
 
     row: int
     time: str
     hour: bool
     closed: bool
-    query: str
+    prefix: str
+
+    @property
+    def query(self) -> str:
+        return self.prefix + self.time
 
 
 @dataclass
 class Column:
-    practitioner: Practitioner
+    practitioner: Practitioner | PractitionerRow
     day: dt.date
     title: str
     is_today: bool
-    create_query: str = ""
     blocks: list[Block] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
-    # The markup of the slots and the blocks, set by `slots_html` and `blocks_html`.
-    slots_html: SafeString = field(default_factory=SafeString)
-    blocks_html: SafeString = field(default_factory=SafeString)
 
 
 @dataclass
@@ -151,12 +155,12 @@ def _minutes_on(day: dt.date, local: dt.datetime) -> int:
 def build_grid(
     *,
     days: list[dt.date],
-    practitioners: list[Practitioner],
-    appointments: list[Appointment],
+    practitioners: list[Practitioner] | list[Practitioner | PractitionerRow],
+    appointments: list[CalendarAppointment],
     by_day: bool,
     today: dt.date,
     location_id: int | None = None,
-    working_hours: dict[int, list[WorkingHours]] | None = None,
+    working_hours: dict[int, list[HoursRow]] | None = None,
     now: dt.datetime | None = None,
 ) -> Grid:
     """Columns are practitioners (day view: one day) or days (week view: one practitioner)."""
@@ -179,7 +183,7 @@ def build_grid(
     index = {(c.practitioner.pk, c.day): c for c in columns}
 
     first, last = DAY_START, DAY_END
-    placed: list[tuple[Column, Appointment, int, int, dt.datetime, dt.datetime]] = []
+    placed: list[tuple[Column, CalendarAppointment, int, int, dt.datetime, dt.datetime]] = []
     sessions = _class_sessions(appointments)
     tz = timezone.get_current_timezone()
     for appointment in appointments:
@@ -187,7 +191,10 @@ def build_grid(
             continue  # shown in its class session's block
         local_starts = appointment.starts_at.astimezone(tz)
         local_ends = appointment.ends_at.astimezone(tz)
-        for day in days:
+        # Only the days it touches (its start's to its end's): any other gives end <= start.
+        first_day = local_starts.date()
+        touched = (local_ends.date() - first_day).days + 1
+        for day in [first_day + dt.timedelta(days=n) for n in range(touched)]:
             column = index.get((appointment.practitioner_id, day))
             if column is None:
                 continue
@@ -227,10 +234,6 @@ def build_grid(
     ]
     working_hours = working_hours or {}
     for column in columns:
-        base = {"practitioner": column.practitioner.pk}
-        if location_id:
-            base["location"] = location_id
-        column.create_query = f"{urlencode(base)}&start={column.day.isoformat()}T"
         column.cells = _cells(
             column, slots, first, working_hours.get(column.practitioner.pk, []), location_id
         )
@@ -246,14 +249,14 @@ def build_grid(
 
 @dataclass
 class _Sessions:
-    attendees: dict[int, list[Appointment]]  # first attendee's pk -> all live attendees
+    attendees: dict[int, list[CalendarAppointment]]  # first attendee's pk -> all live attendees
     followers: set[int]  # the other attendees' pks (no block of their own)
 
 
-def _class_sessions(appointments: list[Appointment]) -> _Sessions:
+def _class_sessions(appointments: list[CalendarAppointment]) -> _Sessions:
     """Group the live attendees of each class session under its first one. Canceled
     attendees keep their own (canceled) blocks when shown."""
-    by_session: dict[int, list[Appointment]] = {}
+    by_session: dict[int, list[CalendarAppointment]] = {}
     for appointment in appointments:
         if appointment.class_session_id and appointment.status != AppointmentStatus.CANCELED:
             by_session.setdefault(appointment.class_session_id, []).append(appointment)
@@ -267,7 +270,7 @@ def _cells(
     column: Column,
     slots: list[Slot],
     first: int,
-    hours: list[WorkingHours],
+    hours: list[HoursRow],
     location_id: int | None,
 ) -> list[Cell]:
     """The column's slots, closed outside the day's working hours (none set up: all
@@ -278,29 +281,112 @@ def _cells(
         for h in hours
         if h.weekday == weekday and (location_id is None or h.location_id == location_id)
     ]
+    # The location of each slot's working hours (the first that holds it), None outside.
+    where: list[int | None] = [None] * len(slots)
+    for start, end, location in reversed(stretches):
+        for index in range(len(slots)):
+            if start <= first + index * SLOT_MINUTES < end:
+                where[index] = location
     # One query prefix per location (a day view has hundreds of cells per column, and
     # urlencode() per cell was a measurable share of the page).
     prefixes: dict[int | None, str] = {}
-    cells = []
-    for slot in slots:
-        minute = first + (slot.row - 1) * SLOT_MINUTES
-        where = next((loc for start, end, loc in stretches if start <= minute < end), None)
-        prefix = prefixes.get(where)
-        if prefix is None:
-            params: dict[str, int] = {"practitioner": column.practitioner.pk}
-            if where or location_id:
-                params["location"] = where or location_id  # type: ignore[assignment]
-            prefix = prefixes[where] = f"{urlencode(params)}&start={column.day.isoformat()}T"
-        cells.append(
-            Cell(
-                row=slot.row,
-                time=slot.time,
-                hour=slot.hour,
-                closed=bool(hours) and where is None,
-                query=prefix + slot.time,
+    for location in set(where):
+        params: dict[str, int] = {"practitioner": column.practitioner.pk}
+        if location or location_id:
+            params["location"] = location or location_id  # type: ignore[assignment]
+        prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
+    closed = bool(hours)
+    return [
+        Cell(slot.row, slot.time, slot.hour, closed and place is None, prefixes[place])
+        for slot, place in zip(slots, where, strict=True)
+    ]
+
+
+def grid_html(
+    grid: Grid,
+    *,
+    week: bool,
+    query: QueryDict,
+    create_url: str | None,
+    detail_url: Callable[[int], str],
+    move_url: Callable[[int], str] | None,
+    session_url: Callable[[int], str],
+) -> list[str]:
+    """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
+    each with its header link, its slots (`slots_html`), the current-time line and its
+    appointments (`blocks_html`). The header links are the page's query string (`query`)
+    with the view and that column's day or practitioner, as `{% query %}` writes them."""
+    if week:
+        link = _query_link(query, "date", view="day")
+    else:
+        link = _query_link(query, "practitioner", view="week")
+    now = (
+        f'<div class="cal__now cal-r{grid.now_row} cal__now--o{grid.now_offset}" '
+        'data-cal-now aria-hidden="true"></div>'
+        if grid.now_row
+        else ""
+    )
+    parts: list[str] = []
+    for column in grid.columns:
+        pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
+        if week:
+            current, tag = (TODAY_LINK, TODAY_TAG) if column.is_today else ("", "")
+            head = (
+                f'<header class="cal__head"><a href="{link(day)}"{current}>{title}{tag}</a>'
+                "</header>"
             )
+        else:
+            head = (
+                f'<header class="cal__head cal__head--who cal-p{pk}"><a href="{link(str(pk))}" '
+                f'title="Week of {escape(column.practitioner.name)}">{title}</a></header>'
+            )
+        parts.append(
+            f'<section class="cal__col{" cal__col--today" if week and column.is_today else ""}" '
+            f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
+            f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
+            f"{now if column.is_today else ''}"
+            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
+            "</div></section>"
         )
-    return cells
+    return parts  # every text value escaped
+
+
+TODAY_LINK = ' aria-current="date"'
+TODAY_TAG = ' <span class="cal-today-tag">Today</span>'
+
+
+def _query_link(query: QueryDict, key: str, **fixed: str) -> Callable[[str], str]:
+    """`{% query **fixed key=value %}` (kernel's tag: the page's query string changed),
+    escaped for an attribute, for many values of `key` at the cost of one urlencode."""
+    params = query.copy()
+    for name, value in fixed.items():
+        params[name] = value
+    marker = "918273645"
+    params[key] = marker
+    before, after = (escape(part) for part in f"?{params.urlencode()}".split(marker))
+    return lambda value: f"{before}{quote_plus(value)}{after}"
+
+
+def hours_html(grid: Grid) -> SafeString:
+    """The time axis: a label on each hour's row."""
+    return mark_safe(  # noqa: S308 - ints and "HH:00" built by build_grid
+        "".join(f'<div class="cal__hour cal-r{row}">{label}</div>' for row, label in grid.hours)
+    )
+
+
+def legend_html(grid: Grid) -> SafeString:
+    """The legend's practitioners: each column's, once per run of the same one."""
+    parts: list[str] = []
+    last = None
+    for column in grid.columns:
+        practitioner = column.practitioner
+        if practitioner.pk != last:
+            parts.append(
+                f'<span class="cal-legend__item cal-legend__who cal-p{practitioner.pk}">'
+                f"{escape(practitioner.name)}</span>"
+            )
+            last = practitioner.pk
+    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
 
 
 def slots_html(column: Column, *, create_url: str | None) -> SafeString:
@@ -309,7 +395,7 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
 
     Built here, not in the template: a day view has a column per practitioner and ~50
     slots in each (over 16,000 at the large demo's 334 practitioners). The template loop
-    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~2 us. Every value
+    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us. Every value
     is escaped here except the row numbers (ints) and the times ("HH:MM", built above)."""
     parts: list[str] = []
     if create_url is None:
@@ -321,8 +407,12 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
             )
         return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
     title = escape(column.title)
+    urls: dict[str, str] = {}  # each prefix's link, escaped once
     for cell in column.cells:
-        url = escape(f"{create_url}?{cell.query}")
+        url = urls.get(cell.prefix)
+        if url is None:
+            url = urls[cell.prefix] = escape(f"{create_url}?{cell.prefix}")
+        url += cell.time
         parts.append(
             f'<a class="cal__slot cal-r{cell.row}'
             f"{' cal__slot--hour' if cell.hour else ''}"
@@ -353,9 +443,9 @@ def blocks_html(
             continue
         url = escape(detail_url(appt.pk))
         status = str(appt.status)
-        label = escape(appt.get_status_display())
-        client, service = escape(appt.client.full_name), escape(appt.service.name)
-        location = escape(appt.location.name)
+        label = escape(appt.status_label)
+        client, service = escape(appt.client_name), escape(appt.service_name)
+        location = escape(appt.location_name)
         starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
         drag = (
@@ -393,7 +483,7 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
     appt = block.appointment
     session = int(appt.class_session_id)  # type: ignore[arg-type]
     url = escape(session_url(session))
-    service, location = escape(appt.service.name), escape(appt.location.name)
+    service, location = escape(appt.service_name), escape(appt.location_name)
     places = escape(block.places)
     starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
     return (
@@ -410,13 +500,15 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
 
 
 def appointment_rows_html(
-    appointments: list[Appointment], *, detail_url: Callable[[int], str], with_day: bool
-) -> SafeString:
+    appointments: list[CalendarAppointment], *, detail_url: Callable[[int], str], with_day: bool
+) -> list[str]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
-    again, as a table for screen readers and small screens), built like `blocks_html`."""
+    again, as a table for screen readers and small screens), built like `blocks_html`:
+    a piece of markup each, for `splice`."""
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
+    badges: dict[str, str] = {}  # the status badge per status (four of them)
     for appt in appointments:
         url = escape(detail_url(appt.pk))
         starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
@@ -425,13 +517,39 @@ def appointment_rows_html(
             day = days.get(starts.date()) or days.setdefault(
                 starts.date(), f"{date_format(starts, 'D j M')}, "
             )
+        status = badges.get(appt.status) or badges.setdefault(appt.status, badge(appt.status_label))
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
             f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
-            f'<td data-label="Client">{escape(appt.client.full_name)}</td>'
-            f'<td data-label="Service">{escape(appt.service.name)}</td>'
-            f'<td data-label="Practitioner">{escape(appt.practitioner.name)}</td>'
-            f'<td data-label="Location">{escape(appt.location.name)}</td>'
-            f'<td data-label="Status">{badge(appt.get_status_display())}</td></tr>'
+            f'<td data-label="Client">{escape(appt.client_name)}</td>'
+            f'<td data-label="Service">{escape(appt.service_name)}</td>'
+            f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
+            f'<td data-label="Location">{escape(appt.location_name)}</td>'
+            f'<td data-label="Status">{status}</td></tr>'
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+    return parts  # every text value escaped above
+
+
+# Large markup is put into the rendered page by `splice`, where the template shows its
+# `placeholder`: a comment with a token made per process (text escaped for the page never
+# holds "<!--", and no one can guess the token).
+_TOKEN = secrets.token_hex(8)
+_PLACEHOLDER = re.compile(rb"<!--" + _TOKEN.encode() + rb" (\w+)-->")
+
+
+def placeholder(name: str) -> SafeString:
+    return mark_safe(f"<!--{_TOKEN} {name}-->")  # noqa: S308 - a constant and a name
+
+
+def splice(content: bytes, markup: dict[str, list[str]]) -> bytes:
+    """`content` (a rendered page) with each placeholder replaced by its pieces of markup
+    (escaped already): the page is copied once, where each template level the markup
+    passed through copied it again (~0.3 ms a copy of a busy day's 300 KB)."""
+    pieces: list[bytes] = []
+    # split() alternates: the text between placeholders, then a placeholder's name.
+    for index, part in enumerate(_PLACEHOLDER.split(content)):
+        if index % 2:
+            pieces.extend(piece.encode() for piece in markup[part.decode()])
+        else:
+            pieces.append(part)
+    return b"".join(pieces)

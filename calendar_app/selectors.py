@@ -9,6 +9,7 @@ raise what it returns, and the appointment panel shows only the actions it allow
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -28,7 +29,8 @@ from calendar_app.models import (
     WorkingHours,
 )
 from catalog.models import Service
-from clients.models import Client
+from clients.models import Client, full_name
+from kernel.compiled import CompiledQuery
 from kernel.errors import DomainError
 from kernel.money import format_money, to_money
 from practice.models import FeeKind, LateAction, PracticeSettings
@@ -40,9 +42,16 @@ def active_practitioners() -> list[Practitioner]:
     return list(Practitioner.objects.filter(archived=False))
 
 
-def location_choices() -> list[tuple[int, str]]:
-    """(pk, name) of the active locations, by name: a filter's options."""
-    return list(Location.objects.filter(archived=False).order_by("name").values_list("pk", "name"))
+def calendar_locations() -> list[tuple[int, str, bool]]:
+    """(pk, name, archived) of every location, by name: the calendar's filter offers the
+    active ones, and its appointments show the names of any (one small query, so the
+    appointments' query need not join the locations)."""
+    return _CALENDAR_LOCATIONS.rows()
+
+
+_CALENDAR_LOCATIONS = CompiledQuery(
+    lambda: Location.objects.order_by("name", "pk").values_list("pk", "name", "archived")
+)
 
 
 def practitioner_colours() -> list[tuple[int, str]]:
@@ -57,6 +66,51 @@ def own_practitioner(user) -> Practitioner | None:
     return Practitioner.objects.filter(user=user, archived=False).first()
 
 
+class CalendarAppointment(NamedTuple):
+    """An appointment as the calendar shows it: a tuple of the columns the grid and its
+    list use, not a model with four related models (a busy week is hundreds of them)."""
+
+    pk: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: str
+    practitioner_id: int
+    class_session_id: int | None
+    client_package_id: int | None
+    client_first_name: str
+    client_last_name: str
+    service_name: str
+    service_capacity: int
+    location_id: int
+    location_name: str
+    practitioner_name: str
+
+    @property
+    def client_name(self) -> str:
+        return full_name(self.client_first_name, self.client_last_name)
+
+    @property
+    def status_label(self) -> str:
+        return AppointmentStatus(self.status).label
+
+
+# CalendarAppointment's fields, in order, as the ORM names them.
+_APPOINTMENT_COLUMNS = [
+    "pk",
+    "starts_at",
+    "ends_at",
+    "status",
+    "practitioner_id",
+    "class_session_id",
+    "client_package_id",
+    "client__first_name",
+    "client__last_name",
+    "service__name",
+    "service__capacity",
+    "location_id",
+]
+
+
 def calendar_appointments(
     *,
     start: dt.datetime,
@@ -64,31 +118,78 @@ def calendar_appointments(
     practitioner: Practitioner | None = None,
     location: Location | None = None,
     canceled: bool = False,
-    practitioners: list[Practitioner] | None = None,
-) -> list[Appointment]:
+    practitioners: Sequence[Practitioner | PractitionerRow] | None = None,
+    practitioner_names: dict[int, str],
+    location_names: dict[int, str],
+) -> list[CalendarAppointment]:
     """Appointments overlapping [start, end), in time order, with what the grid shows
     (only those of `practitioners` when given: the day view's page of columns).
 
+    The names of their practitioners and locations come from the lists the calendar has
+    read already (`calendar_practitioners`, `calendar_locations`): two joins fewer to
+    plan. One missing there (added since those were read) is read here.
+
     None lasts more than MAX_LENGTH (a constraint), so none that overlaps starts before
     `start - MAX_LENGTH`: that lower bound lets the start indexes read only the range."""
-    queryset = _in_range(start, end, location=location, canceled=canceled).select_related(
-        "client", "service", "practitioner", "location"
-    )
     if practitioner is not None:
-        queryset = queryset.filter(practitioner=practitioner)
+        ids: list[int] | None = [practitioner.pk]
+    elif practitioners is not None:
+        ids = [p.pk for p in practitioners]
+    else:
+        ids = None
+    rows = _CALENDAR_APPOINTMENTS.rows(
+        earliest=start - MAX_LENGTH,
+        start=start,
+        end=end,
+        location=location.pk if location is not None else None,
+        canceled=canceled,
+        practitioners=ids,
+    )
+    missing = {row[4] for row in rows if row[4] not in practitioner_names}
+    if missing:
+        practitioner_names = {
+            **practitioner_names,
+            **dict(Practitioner.objects.filter(pk__in=missing).values_list("pk", "name")),
+        }
+    missing = {row[-1] for row in rows if row[-1] not in location_names}
+    if missing:
+        location_names = {
+            **location_names,
+            **dict(Location.objects.filter(pk__in=missing).values_list("pk", "name")),
+        }
+    return [
+        CalendarAppointment._make((*row, location_names[row[-1]], practitioner_names[row[4]]))
+        for row in rows
+    ]
+
+
+def _calendar_appointments(*, practitioners: list[int] | None, **range_filters) -> QuerySet:
+    queryset = _in_range(**range_filters)
     if practitioners is not None:
-        queryset = queryset.filter(practitioner_id__in=[p.pk for p in practitioners])
-    return list(queryset.order_by("starts_at", "id"))
+        queryset = queryset.filter(practitioner_id__in=practitioners)
+    return queryset.order_by("starts_at", "id").values_list(*_APPOINTMENT_COLUMNS)
+
+
+# The ORM writes the SQL once per shape (kernel.compiled): compiling these joins took
+# longer than running them.
+_CALENDAR_APPOINTMENTS = CompiledQuery(_calendar_appointments)
 
 
 def _in_range(
-    start: dt.datetime, end: dt.datetime, *, location: Location | None, canceled: bool
+    *,
+    earliest: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    location: int | None,
+    canceled: bool,
 ) -> QuerySet[Appointment]:
+    """Appointments overlapping [start, end) (`earliest`: start - MAX_LENGTH, a value of
+    its own for CompiledQuery), at `location` if given, canceled ones only if `canceled`."""
     queryset = Appointment.objects.filter(
-        starts_at__gte=start - MAX_LENGTH, starts_at__lt=end, ends_at__gt=start
+        starts_at__gte=earliest, starts_at__lt=end, ends_at__gt=start
     )
     if location is not None:
-        queryset = queryset.filter(location=location)
+        queryset = queryset.filter(location_id=location)
     if not canceled:
         queryset = queryset.exclude(status=AppointmentStatus.CANCELED)
     return queryset
@@ -119,15 +220,26 @@ def calendar_practitioners(
     """Every active practitioner, plus anyone archived since who still has an appointment
     overlapping [start, end) that the calendar shows (same filters), by name: one query,
     whatever the number of appointments (the day view pages its columns from this)."""
-    shown = _in_range(start, end, location=location, canceled=canceled).filter(
-        practitioner=OuterRef("pk")
+    rows = _CALENDAR_PRACTITIONERS.rows(
+        earliest=start - MAX_LENGTH,
+        start=start,
+        end=end,
+        location=location.pk if location is not None else None,
+        canceled=canceled,
     )
-    rows = (
+    return [PractitionerRow(*row) for row in rows]
+
+
+def _calendar_practitioners(**range_filters) -> QuerySet:
+    shown = _in_range(**range_filters).filter(practitioner=OuterRef("pk"))
+    return (
         Practitioner.objects.filter(Q(archived=False) | Exists(shown))
         .order_by("name", "pk")
         .values_list(*_ROW_FIELDS)
     )
-    return [PractitionerRow(*row) for row in rows]
+
+
+_CALENDAR_PRACTITIONERS = CompiledQuery(_calendar_practitioners)
 
 
 def class_session_attendees(session_id: int) -> list[Appointment]:
@@ -500,6 +612,34 @@ def working_hours_of(practitioner_ids) -> dict[int, list[WorkingHours]]:
     for row in rows:
         found.setdefault(row.practitioner_id, []).append(row)
     return found
+
+
+class HoursRow(NamedTuple):
+    """Working hours as the calendar grid reads them (the fields of WorkingHours it uses)."""
+
+    practitioner_id: int
+    weekday: int
+    starts: dt.time
+    ends: dt.time
+    location_id: int
+
+
+def calendar_working_hours(practitioner_ids: list[int]) -> dict[int, list[HoursRow]]:
+    """`working_hours_of` for the calendar grid: tuples, without the locations."""
+    found: dict[int, list[HoursRow]] = {}
+    for row in _CALENDAR_WORKING_HOURS.rows(practitioners=practitioner_ids):
+        hours = HoursRow(*row)
+        found.setdefault(hours.practitioner_id, []).append(hours)
+    return found
+
+
+_CALENDAR_WORKING_HOURS = CompiledQuery(
+    lambda practitioners: (
+        WorkingHours.objects.filter(practitioner_id__in=practitioners)
+        .order_by("practitioner_id", "weekday", "starts")
+        .values_list(*HoursRow._fields)
+    )
+)
 
 
 def _minutes(value: dt.time) -> int:

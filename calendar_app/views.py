@@ -41,12 +41,21 @@ from calendar_app.forms import (
 )
 from calendar_app.grid import (
     appointment_rows_html,
-    blocks_html,
     build_grid,
     day_bounds,
-    slots_html,
+    grid_html,
+    hours_html,
+    legend_html,
+    placeholder,
+    splice,
 )
-from calendar_app.models import Appointment, AppointmentStatus, CancellationReason, ClassSession
+from calendar_app.models import (
+    Appointment,
+    AppointmentStatus,
+    CancellationReason,
+    ClassSession,
+    Practitioner,
+)
 from calendar_app.selectors import cancellation_outcome, missed_outcome
 from calendar_app.services import (
     COLOUR,
@@ -175,15 +184,18 @@ def calendar(request: HttpRequest) -> HttpResponse:
     # The day view of every practitioner shows them a page of columns at a time: a
     # practice of hundreds would otherwise be one page of hundreds of columns, each
     # with its slots and appointments (the large demo's 334: 5 MB, 0.3 s).
+    # The columns' practitioners: the rows read (pk, name, colour: all the grid uses).
     pages = ColumnPages(0, 0, 0)
+    shown: list[Practitioner | selectors.PractitionerRow]
     if chosen is not None:
         shown = [chosen]
     else:
         columns = selectors.calendar_columns(practitioners)
         pages = ColumnPages.of(request.GET.get("page"), len(columns))
-        shown = [p.model() for p in columns[pages.first : pages.last]]
+        shown = list(columns[pages.first : pages.last])
 
-    appointments: list[Appointment] = []
+    locations = selectors.calendar_locations()
+    appointments: list[selectors.CalendarAppointment] = []
     if shown:
         appointments = selectors.calendar_appointments(
             start=start,
@@ -192,6 +204,8 @@ def calendar(request: HttpRequest) -> HttpResponse:
             practitioners=None if chosen is not None or not pages.paged else shown,
             location=location,
             canceled=filters["canceled"],
+            practitioner_names={p.pk: p.name for p in practitioners},
+            location_names={pk: name for pk, name, _ in locations},
         )
 
     grid = (
@@ -202,7 +216,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
             by_day=view == "week",
             today=today,
             location_id=location.pk if location else None,
-            working_hours=selectors.working_hours_of(p.pk for p in shown),
+            working_hours=selectors.calendar_working_hours([p.pk for p in shown]),
             now=timezone.now(),
         )
         if shown
@@ -211,16 +225,29 @@ def calendar(request: HttpRequest) -> HttpResponse:
     # The repeated markup is built in Python (calendar_app.grid explains why).
     can_move = request.user.has_perm("calendar_app.change_appointment")
     detail_url = pk_url("calendar_app:detail")
+    # The two large pieces (hundreds of KB) go into the rendered page at the end
+    # (calendar_app.grid.splice), not through the template.
+    large = {
+        "appointment_rows": appointment_rows_html(
+            appointments, detail_url=detail_url, with_day=view == "week"
+        )
+    }
+    markup = {}
     if grid is not None:
         can_add = request.user.has_perm("calendar_app.add_appointment")
-        create_url = reverse("calendar_app:create") if can_add else None
-        move_url = pk_url("calendar_app:move") if can_move else None
-        session_url = pk_url("calendar_app:class_session")
-        for column in grid.columns:
-            column.slots_html = slots_html(column, create_url=create_url)
-            column.blocks_html = blocks_html(
-                column, detail_url=detail_url, move_url=move_url, session_url=session_url
-            )
+        large["grid_html"] = grid_html(
+            grid,
+            week=view == "week",
+            query=request.GET,
+            create_url=reverse("calendar_app:create") if can_add else None,
+            detail_url=detail_url,
+            move_url=pk_url("calendar_app:move") if can_move else None,
+            session_url=pk_url("calendar_app:class_session"),
+        )
+        markup = {
+            "hours_html": hours_html(grid),
+            "legend_html": legend_html(grid),
+        }
     if view == "week":
         title = f"{date_format(days[0], 'j M')} – {date_format(days[-1], 'j M Y')}"
     else:
@@ -236,13 +263,13 @@ def calendar(request: HttpRequest) -> HttpResponse:
     )
     # The practitioner list from the practitioners already read (not a query and a model
     # per option again); the field still checks a submitted value against the database.
-    # So is the location list: one plain query, not a server-side cursor's round trips.
+    # So is the location list, from the locations read for the appointments' names.
     filter_form.fields["practitioner"].widget.choices = (
         [] if view == "week" else [("", "All practitioners")]
     ) + [(p.pk, p.name) for p in active]
     filter_form.fields["location"].widget.choices = [
         ("", "All locations"),
-        *selectors.location_choices(),
+        *((pk, name) for pk, name, archived in locations if not archived),
     ]
     context = {
         "grid": grid,
@@ -255,9 +282,6 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "previous": (day - step).isoformat(),
         "next": (day + step).isoformat(),
         "appointments": appointments,
-        "appointment_rows": appointment_rows_html(
-            appointments, detail_url=detail_url, with_day=view == "week"
-        ),
         "filter_form": filter_form,
         "location": location,
         "chosen": chosen,
@@ -266,8 +290,12 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "pages": pages,
         "colours_version": _colours_version(shown),
         "can_move": can_move,
+        **markup,
+        **{name: placeholder(name) for name in large},
     }
-    return render_page(request, CALENDAR, context, partial="calendar")
+    response = render_page(request, CALENDAR, context, partial="calendar")
+    response.content = splice(response.content, large)
+    return response
 
 
 @dataclass(frozen=True)

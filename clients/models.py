@@ -12,6 +12,11 @@ from kernel.audit import audited
 from kernel.changes import updated_at_trigger
 
 
+def full_name(first_name: str, last_name: str) -> str:
+    """A client's name as shown everywhere (`Client.full_name`, and lists read as tuples)."""
+    return f"{first_name} {last_name}".strip()
+
+
 @audited()
 class Client(models.Model):
     """A person the practice treats. Archived clients cannot be booked or sold packages."""
@@ -55,7 +60,7 @@ class Client(models.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return full_name(self.first_name, self.last_name)
 
 
 class AccessVia(models.TextChoices):

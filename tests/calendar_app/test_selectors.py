@@ -118,3 +118,19 @@ def test_prefill_precedence_asked_then_own_then_the_only_one(practice, reception
     assert defaults(reception, practitioner_id=other.pk, location_id=99999) == {
         "practitioner": own.pk
     }
+
+
+def test_calendar_appointments_read_a_name_missing_from_the_lists_given(practice, reception):
+    """The calendar passes the names it read before (practitioners, locations); one added
+    in between is read, never a missing name or an error."""
+    appointment = practice.book(by=reception)
+    start = appointment.starts_at - dt.timedelta(hours=1)
+    end = appointment.ends_at + dt.timedelta(hours=1)
+    rows = selectors.calendar_appointments(
+        start=start, end=end, practitioner_names={}, location_names={}
+    )
+    assert [(row.pk, row.practitioner_name, row.location_name) for row in rows] == [
+        (appointment.pk, practice.practitioner.name, practice.location.name)
+    ]
+    assert rows[0].client_name == appointment.client.full_name
+    assert rows[0].service_name == appointment.service.name
