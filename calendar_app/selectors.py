@@ -30,9 +30,9 @@ from calendar_app.models import (
 )
 from catalog.models import Service
 from clients.models import Client, full_name
-from kernel.compiled import CompiledQuery
 from kernel.errors import DomainError
 from kernel.money import format_money, to_money
+from kernel.prepared import Prepared
 from practice.models import FeeKind, LateAction, PracticeSettings
 
 # ------------------------------------------------------------------ the calendar grid
@@ -49,7 +49,7 @@ def calendar_locations() -> list[tuple[int, str, bool]]:
     return _CALENDAR_LOCATIONS.rows()
 
 
-_CALENDAR_LOCATIONS = CompiledQuery(
+_CALENDAR_LOCATIONS = Prepared(
     lambda: Location.objects.order_by("name", "pk").values_list("pk", "name", "archived")
 )
 
@@ -170,9 +170,16 @@ def _calendar_appointments(*, practitioners: list[int] | None, **range_filters) 
     return queryset.order_by("starts_at", "id").values_list(*_APPOINTMENT_COLUMNS)
 
 
-# The ORM writes the SQL once per shape (kernel.compiled): compiling these joins took
+# The ORM writes the SQL once per shape (kernel.prepared): compiling these joins took
 # longer than running them.
-_CALENDAR_APPOINTMENTS = CompiledQuery(_calendar_appointments)
+_RANGE = {
+    "earliest": dt.datetime,
+    "start": dt.datetime,
+    "end": dt.datetime,
+    "location": int | None,
+    "canceled": bool,
+}
+_CALENDAR_APPOINTMENTS = Prepared(_calendar_appointments, practitioners=list | None, **_RANGE)
 
 
 def _in_range(
@@ -184,7 +191,7 @@ def _in_range(
     canceled: bool,
 ) -> QuerySet[Appointment]:
     """Appointments overlapping [start, end) (`earliest`: start - MAX_LENGTH, a value of
-    its own for CompiledQuery), at `location` if given, canceled ones only if `canceled`."""
+    its own for Prepared), at `location` if given, canceled ones only if `canceled`."""
     queryset = Appointment.objects.filter(
         starts_at__gte=earliest, starts_at__lt=end, ends_at__gt=start
     )
@@ -239,7 +246,7 @@ def _calendar_practitioners(**range_filters) -> QuerySet:
     )
 
 
-_CALENDAR_PRACTITIONERS = CompiledQuery(_calendar_practitioners)
+_CALENDAR_PRACTITIONERS = Prepared(_calendar_practitioners, **_RANGE)
 
 
 def class_session_attendees(session_id: int) -> list[Appointment]:
@@ -633,12 +640,13 @@ def calendar_working_hours(practitioner_ids: list[int]) -> dict[int, list[HoursR
     return found
 
 
-_CALENDAR_WORKING_HOURS = CompiledQuery(
+_CALENDAR_WORKING_HOURS = Prepared(
     lambda practitioners: (
         WorkingHours.objects.filter(practitioner_id__in=practitioners)
         .order_by("practitioner_id", "weekday", "starts")
         .values_list(*HoursRow._fields)
-    )
+    ),
+    practitioners=list,
 )
 
 
