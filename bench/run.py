@@ -83,8 +83,10 @@ REQUESTS: list[Request] = [
     Request(PAGE_FLOOR, "/client/{client}/", target=TARGET_FLOOR),
     Request(API_FLOOR, "/api/clients/", floor=API_FLOOR, target=TARGET_FLOOR),
     Request("smallest signed-in page (/ redirects)", "/", target=TARGET_SMALLEST, expect=302),
-    Request("calendar day", "/calendar/?date={today}"),
-    Request("calendar week", "/calendar/?view=week&date={today}"),
+    # {open_day}: today, or the next day with appointments when the practice is closed
+    # today (a Sunday's calendar is empty: no measure of an ordinary day).
+    Request("calendar day", "/calendar/?date={open_day}"),
+    Request("calendar week", "/calendar/?view=week&date={open_day}"),
     Request("billing list", "/billing/"),
     Request("client list", "/clients/"),
     Request("client Overview", "/clients/{client}/"),
@@ -677,6 +679,22 @@ def django_setup() -> None:
     django.setup()
 
 
+def _open_day(today: dt.date) -> dt.date:
+    """Today, or the first of the next 7 days with an appointment (else today)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(starts_at) FROM calendar_app_appointment"
+            " WHERE starts_at >= %s AND starts_at < %s",
+            [start, start + dt.timedelta(days=7)],
+        )
+        (first,) = cursor.fetchone()
+    return timezone.localtime(first).date() if first else today
+
+
 def prepare_practice(*, need_app: bool, booking_slots: int = 0, burst: int = 0) -> Practice:
     """Pick the client, package, invoice and search words the requests use, and (when the
     app is measured) make the bench Admin with a fresh password and API key."""
@@ -706,6 +724,7 @@ def prepare_practice(*, need_app: bool, booking_slots: int = 0, burst: int = 0) 
     from practice.api_keys import api_key_create
 
     ids["today"] = timezone.localdate().isoformat()
+    ids["open_day"] = _open_day(timezone.localdate()).isoformat()
     # A busy client (among those with the most packages, one with a package that an
     # appointment today may use: a rich Overview, and a banner in Create appointment),
     # and that package.
