@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.forms.renderers import TemplatesSetting
 from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -83,11 +85,29 @@ def htmx_request(request: HttpRequest) -> HtmxDetails | None:
     return details if details else None
 
 
+# pk_url's URL halves by (name, URLconf, script prefix): what `reverse()` gives for a name
+# depends on nothing else, and Django itself keeps each URLconf's resolver per process.
+_PK_URLS: dict[tuple[str, str, str | None, str], tuple[str, str]] = {}
+
+
+def _forget_pk_urls(*, setting: str, **kwargs) -> None:
+    if setting == "ROOT_URLCONF":  # as Django clears its URL caches
+        _PK_URLS.clear()
+
+
+setting_changed.connect(_forget_pk_urls)
+
+
 def pk_url(name: str) -> Callable[[int], str]:
-    """`reverse(name, args=[pk])` for many pks at the cost of one `reverse()` (a page
-    linking hundreds of rows; each `reverse()` or `{% url %}` costs ~30 us)."""
-    marker = 918273645
-    before, after = reverse(name, args=[marker]).split(str(marker))
+    """`reverse(name, args=[pk])` for any pk at the cost of one `reverse()` per process
+    (a page linking hundreds of rows; each `reverse()` or `{% url %}` costs ~30 us)."""
+    key = (name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+    halves = _PK_URLS.get(key)
+    if halves is None:
+        marker = 918273645
+        before, after = reverse(name, args=[marker]).split(str(marker))
+        halves = _PK_URLS[key] = (before, after)
+    before, after = halves
     return lambda pk: f"{before}{int(pk)}{after}"
 
 

@@ -7,6 +7,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from kernel.money import format_money
+from kernel.web import pk_url
 
 register = template.Library()
 
@@ -62,3 +63,10 @@ def query(context, **changes) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag
+def pk_link(name: str, pk: int) -> str:
+    """`{% url name pk %}` for a URL taking one integer pk, its halves reversed once per
+    process (kernel.web.pk_url); escaped like `{% url %}` when written out."""
+    return pk_url(name)(pk)
