@@ -19,7 +19,7 @@ from django.forms.renderers import TemplatesSetting
 from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -90,9 +90,13 @@ def htmx_request(request: HttpRequest) -> HtmxDetails | None:
 _PK_URLS: dict[tuple[str, str, str | None, str], tuple[str, str]] = {}
 
 
+_NAMED_URLS: dict[tuple[str, str, str | None, str], str] = {}
+
+
 def _forget_pk_urls(*, setting: str, **kwargs) -> None:
     if setting == "ROOT_URLCONF":  # as Django clears its URL caches
         _PK_URLS.clear()
+        _NAMED_URLS.clear()
 
 
 setting_changed.connect(_forget_pk_urls)
@@ -109,6 +113,20 @@ def pk_url(name: str) -> Callable[[int], str]:
         halves = _PK_URLS[key] = (before, after)
     before, after = halves
     return lambda pk: f"{before}{int(pk)}{after}"
+
+
+def named_url(name: str) -> str:
+    """`reverse(name)` of a URL without arguments, once per process (as `pk_url`), or ""
+    when the name can't be reversed, as `{% url name as x %}` gives."""
+    key = (name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+    url = _NAMED_URLS.get(key)
+    if url is None:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            url = ""
+        _NAMED_URLS[key] = url
+    return url
 
 
 def render_page(
