@@ -271,12 +271,13 @@ def paginate_known_first(
     """`paginate` (with `?<param>=`), the first page read in one query: `first()` reads
     `queryset[:per_page]` with each row annotated `full_count`, the number of rows of the
     whole queryset (`Window(Count("pk"))`, counted before the LIMIT), e.g. a Prepared
-    query. Other pages as `paginate`."""
+    query. Other pages as `paginate`. `queryset` may be a function making it: then it is
+    made only for another page (the first page's paginator holds its rows)."""
     number = request.GET.get(param)
     if number not in (None, "", "1"):
-        return Paginator(queryset, per_page).get_page(number)
+        return Paginator(queryset() if callable(queryset) else queryset, per_page).get_page(number)
     rows = first()
-    paginator = Paginator(queryset, per_page)
+    paginator = Paginator(rows if callable(queryset) else queryset, per_page)
     paginator.count = rows[0].full_count if rows else 0  # a cached_property: its value
     return Page(rows, 1, paginator)
 
