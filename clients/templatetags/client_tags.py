@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 
 from invoicing.templatetags.invoicing_tags import package_payment_chip
 from kernel.templatetags.caspen_tags import badge, money
+from kernel.time import day_month_year
 
 register = template.Library()
 
@@ -65,7 +66,7 @@ def client_package_rows(packages, show_payment: bool) -> str:
     rows = []
     for package in packages:
         name = escape(package.name)
-        expires = escape(date(package.expires_on, "j M Y")) if package.expires_on else "Never"
+        expires = escape(day_month_year(package.expires_on)) if package.expires_on else "Never"
         payment = (
             '<td data-label="Payment" data-testid="payment-status">'
             f"{package_payment_chip(package.payment_status)}</td>"
@@ -75,7 +76,7 @@ def client_package_rows(packages, show_payment: bool) -> str:
         rows.append(
             "\n              <tr>\n"
             f'                <td>{name}<div class="muted small">Started '
-            f"{escape(date(package.start_date, 'j M Y'))}</div></td>\n"
+            f"{escape(day_month_year(package.start_date))}</div></td>\n"
             f'                <td data-label="Status">{badge(package.get_status_display())}</td>\n'
             f'                <td class="num" data-label="Credits">{escape(package.credits)}</td>\n'
             '                <td class="num" data-label="Consumed">'

@@ -5,16 +5,17 @@ show them in a template)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from django import template
-from django.template.defaultfilters import date, time
 from django.urls import NoReverseMatch
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.timezone import template_localtime
 
 from kernel.templatetags.caspen_tags import badge, money
+from kernel.time import day_month_year, hour_minute, weekday_day_month_year
 from kernel.web import pk_url
 
 register = template.Library()
@@ -28,10 +29,11 @@ def _link(name: str) -> Callable[[int], str]:
         return lambda pk: ""
 
 
-def _when(value, day: str) -> tuple[str, str]:
-    """A datetime's `|date:day` and `|time:"H:i"`, escaped."""
+def _when(value, day: Callable[[dt.date], str]) -> tuple[str, str]:
+    """A datetime's date written by `day` and its `|time:"H:i"`, in the current time zone
+    as the template filters show it, escaped."""
     local = template_localtime(value)
-    return escape(date(local, day)), escape(time(local, "H:i"))
+    return escape(day(local)), escape(hour_minute(local))
 
 
 def _by(user) -> str:
@@ -47,7 +49,7 @@ def package_appointment_rows(appointments) -> str:
     url = _link("calendar_app:detail")
     rows = []
     for appointment in appointments:
-        day, hour = _when(appointment.starts_at, "D j M Y")
+        day, hour = _when(appointment.starts_at, weekday_day_month_year)
         kept = ' <span class="muted small">credit kept</span>' if appointment.kept_credit else ""
         link = url(appointment.pk)
         view = (
@@ -87,7 +89,7 @@ def package_invoice_rows(invoice_rows) -> str:
             "\n            \n            <tr>\n"
             f"              <td>{number}</td>\n"
             '              <td class="nowrap" data-label="Issued">'
-            f"{escape(date(invoice.issue_date, 'j M Y') or '—')}</td>\n"
+            f"{escape(day_month_year(invoice.issue_date)) if invoice.issue_date else '—'}</td>\n"
             f'              <td data-label="Status">{badge(status)}</td>\n'
             f'              <td class="num" data-label="Total">{escape(money(invoice.total))}</td>\n'
             '              <td class="num" data-label="Balance">'
@@ -105,7 +107,7 @@ def package_history_rows(history, is_fixed: bool) -> str:
     url = _link("calendar_app:detail")
     rows = []
     for entry in history:
-        day, hour = _when(entry.created_at, "j M Y")
+        day, hour = _when(entry.created_at, day_month_year)
         quantity = entry.quantity
         minus = " ledger-quantity--minus" if quantity < 0 else ""
         plus = "+" if quantity > 0 else ""
@@ -118,7 +120,7 @@ def package_history_rows(history, is_fixed: bool) -> str:
         appointment = entry.appointment
         if appointment:
             link = url(entry.appointment_id)
-            on_day, at = _when(appointment.starts_at, "j M Y")
+            on_day, at = _when(appointment.starts_at, day_month_year)
             if link:
                 shown = (
                     f'<a href="{escape(link)}" hx-get="{escape(link)}" hx-target="#modal-body">'
