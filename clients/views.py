@@ -243,14 +243,19 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = _viewed(request, client_or_404(pk))
     context = _tabs_context(request, client, "overview")
     if request.user.has_perm("packages.view_clientpackage"):
-        mine = ClientPackage.objects.filter(client=client)
         include_tax = PracticeSettings.load().prices_include_tax
         # The page's rows read plainly, then given their value left (in Python, the rule
         # of `client_packages_with_remaining_value`) and payment state (one query): the
-        # annotations cost more to compile than the rows to read.
-        packages = mine.select_related("tax_rate").order_by("-start_date", "-id")
+        # annotations cost more to compile than the rows to read. The queryset is made
+        # only for a page after the first.
         page = paginate_known_first(
-            request, packages, first=lambda: _PACKAGES.objects(client=client.pk)
+            request,
+            lambda: (
+                ClientPackage.objects.filter(client=client)
+                .select_related("tax_rate")
+                .order_by("-start_date", "-id")
+            ),
+            first=lambda: _PACKAGES.objects(client=client.pk),
         )
         rows = client_packages_add_remaining_value(
             list(page.object_list), prices_include_tax=include_tax

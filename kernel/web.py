@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.forms.renderers import TemplatesSetting
 from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -83,12 +85,48 @@ def htmx_request(request: HttpRequest) -> HtmxDetails | None:
     return details if details else None
 
 
+# pk_url's URL halves by (name, URLconf, script prefix): what `reverse()` gives for a name
+# depends on nothing else, and Django itself keeps each URLconf's resolver per process.
+_PK_URLS: dict[tuple[str, str, str | None, str], tuple[str, str]] = {}
+
+
+_NAMED_URLS: dict[tuple[str, str, str | None, str], str] = {}
+
+
+def _forget_pk_urls(*, setting: str, **kwargs) -> None:
+    if setting == "ROOT_URLCONF":  # as Django clears its URL caches
+        _PK_URLS.clear()
+        _NAMED_URLS.clear()
+
+
+setting_changed.connect(_forget_pk_urls)
+
+
 def pk_url(name: str) -> Callable[[int], str]:
-    """`reverse(name, args=[pk])` for many pks at the cost of one `reverse()` (a page
-    linking hundreds of rows; each `reverse()` or `{% url %}` costs ~30 us)."""
-    marker = 918273645
-    before, after = reverse(name, args=[marker]).split(str(marker))
+    """`reverse(name, args=[pk])` for any pk at the cost of one `reverse()` per process
+    (a page linking hundreds of rows; each `reverse()` or `{% url %}` costs ~30 us)."""
+    key = (name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+    halves = _PK_URLS.get(key)
+    if halves is None:
+        marker = 918273645
+        before, after = reverse(name, args=[marker]).split(str(marker))
+        halves = _PK_URLS[key] = (before, after)
+    before, after = halves
     return lambda pk: f"{before}{int(pk)}{after}"
+
+
+def named_url(name: str) -> str:
+    """`reverse(name)` of a URL without arguments, once per process (as `pk_url`), or ""
+    when the name can't be reversed, as `{% url name as x %}` gives."""
+    key = (name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+    url = _NAMED_URLS.get(key)
+    if url is None:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            url = ""
+        _NAMED_URLS[key] = url
+    return url
 
 
 def render_page(
@@ -233,12 +271,13 @@ def paginate_known_first(
     """`paginate` (with `?<param>=`), the first page read in one query: `first()` reads
     `queryset[:per_page]` with each row annotated `full_count`, the number of rows of the
     whole queryset (`Window(Count("pk"))`, counted before the LIMIT), e.g. a Prepared
-    query. Other pages as `paginate`."""
+    query. Other pages as `paginate`. `queryset` may be a function making it: then it is
+    made only for another page (the first page's paginator holds its rows)."""
     number = request.GET.get(param)
     if number not in (None, "", "1"):
-        return Paginator(queryset, per_page).get_page(number)
+        return Paginator(queryset() if callable(queryset) else queryset, per_page).get_page(number)
     rows = first()
-    paginator = Paginator(queryset, per_page)
+    paginator = Paginator(rows if callable(queryset) else queryset, per_page)
     paginator.count = rows[0].full_count if rows else 0  # a cached_property: its value
     return Page(rows, 1, paginator)
 

@@ -318,7 +318,7 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     appointments = paginate_known_first(
         request,
-        _appointments(pk),
+        lambda: _appointments(pk),
         PER_PAGE,
         param="appointments_page",
         first=lambda: _APPOINTMENTS.objects(package=pk),
@@ -336,7 +336,7 @@ def package_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
     history = paginate_known_first(
-        request, _ledger(pk), PER_PAGE, first=lambda: _LEDGER.objects(package=pk)
+        request, lambda: _ledger(pk), PER_PAGE, first=lambda: _LEDGER.objects(package=pk)
     )
     for entry in history:
         entry.what = LEDGER_WORDS.get(entry.kind, entry.get_kind_display())

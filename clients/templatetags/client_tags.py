@@ -7,7 +7,9 @@ from django.template.defaultfilters import date
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from kernel.templatetags.caspen_tags import badge
+from invoicing.templatetags.invoicing_tags import package_payment_chip
+from kernel.templatetags.caspen_tags import badge, money
+from kernel.time import day_month_year
 
 register = template.Library()
 
@@ -52,5 +54,41 @@ def client_list_rows(clients, can_change: bool) -> str:
             "              </details>\n"
             "            </td>\n"
             "          </tr>\n        "
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
+
+
+@register.simple_tag
+def client_package_rows(packages, show_payment: bool) -> str:
+    """The Overview's Packages table rows (each package with `remaining_value`,
+    `detail_url` and, when `show_payment`, `payment_status`), written as
+    `client_list_rows` writes its rows."""
+    rows = []
+    for package in packages:
+        name = escape(package.name)
+        expires = escape(day_month_year(package.expires_on)) if package.expires_on else "Never"
+        payment = (
+            '<td data-label="Payment" data-testid="payment-status">'
+            f"{package_payment_chip(package.payment_status)}</td>"
+            if show_payment
+            else ""
+        )
+        rows.append(
+            "\n              <tr>\n"
+            f'                <td>{name}<div class="muted small">Started '
+            f"{escape(day_month_year(package.start_date))}</div></td>\n"
+            f'                <td data-label="Status">{badge(package.get_status_display())}</td>\n'
+            f'                <td class="num" data-label="Credits">{escape(package.credits)}</td>\n'
+            '                <td class="num" data-label="Consumed">'
+            f"{escape(package.consumed)}</td>\n"
+            '                <td class="num" data-label="Remaining">'
+            f"{escape(package.remaining)}</td>\n"
+            f'                <td class="nowrap" data-label="Expires">{expires}</td>\n'
+            f"                {payment}\n"
+            '                <td class="num" data-label="Value left" data-testid="remaining-value">'
+            f"{escape(money(package.remaining_value))}</td>\n"
+            '                <td class="cell-actions num"><a class="button button--small" '
+            f'href="{escape(package.detail_url)}" aria-label="View {name}">View</a></td>\n'
+            "              </tr>\n            "
         )
     return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped

@@ -7,6 +7,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from kernel.money import format_money
+from kernel.web import named_url, pk_url
 
 register = template.Library()
 
@@ -62,3 +63,17 @@ def query(context, **changes) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag
+def pk_link(name: str, pk: int) -> str:
+    """`{% url name pk %}` for a URL taking one integer pk, its halves reversed once per
+    process (kernel.web.pk_url); escaped like `{% url %}` when written out."""
+    return pk_url(name)(pk)
+
+
+@register.simple_tag
+def nav_url(name: str) -> str:
+    """`{% url name as x %}` for a URL without arguments, reversed once per process
+    (kernel.web.named_url): "" when the name can't be reversed."""
+    return named_url(name)
