@@ -33,6 +33,7 @@ from invoicing.models import (
     CreditNote,
     CreditNoteLine,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     Payment,
     PaymentMethod,
@@ -52,6 +53,7 @@ from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
 from kernel.pagination import KnownCountPaginator
+from kernel.prepared import Prepared
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
@@ -69,6 +71,8 @@ def exceeds_balance_refusal(title: str, *, owing: bool = False) -> OpenApiExampl
 # Sums (an invoice's totals, a payment's refunds) are read as they are: one invoice is
 # capped by the services, but rows written before that cap still answer, not a 500.
 SUM = {"max_digits": None, "decimal_places": 2}
+# Represents a sum as the fields declared with SUM do (its settings never change).
+_SUM_FIELD = serializers.DecimalField(**SUM)
 
 # ------------------------------------------------------------------ payment methods
 
@@ -197,7 +201,7 @@ class PaymentOut(ColumnsOutSerializer):
 
     @extend_schema_field(serializers.DecimalField(**SUM))
     def get_refunded(self, payment: Payment) -> str:
-        return serializers.DecimalField(**SUM).to_representation(refunded_amount(payment))
+        return _SUM_FIELD.to_representation(refunded_amount(payment))
 
 
 class InvoiceLineOut(ColumnsOut, serializers.Serializer):
@@ -433,6 +437,49 @@ def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[I
             ),
         )
     )
+
+
+# A page's children, read by invoice (or payment, or credit note) ids, each in its
+# relation's own order (the models' Meta.ordering, as the prefetches above read them).
+_PAGE_LINES = Prepared(lambda ids: InvoiceLine.objects.filter(invoice_id__in=ids), ids=list)
+_PAGE_PAYMENTS = Prepared(lambda ids: Payment.objects.filter(invoice_id__in=ids), ids=list)
+_PAGE_REFUNDS = Prepared(lambda ids: Refund.objects.filter(payment_id__in=ids), ids=list)
+_PAGE_CREDIT_NOTES = Prepared(lambda ids: CreditNote.objects.filter(invoice_id__in=ids), ids=list)
+_PAGE_CREDIT_NOTE_LINES = Prepared(
+    lambda ids: CreditNoteLine.objects.filter(credit_note_id__in=ids), ids=list
+)
+
+
+def _rows_by(parents: list, rows: list, column: str, attr: str) -> None:
+    """Give each parent its rows (`attr`, a list) whose `column` is its id, in order."""
+    grouped: dict[int, list] = {parent.pk: [] for parent in parents}
+    for row in rows:
+        grouped[getattr(row, column)].append(row)
+    for parent in parents:
+        setattr(parent, attr, grouped[parent.pk])
+
+
+def invoices_with_children(invoices: list[Invoice]) -> list[Invoice]:
+    """A page of invoices (from `invoices_for_output(...).prefetch_related(None)`) given
+    the lists `invoices_for_output`'s prefetches give: the same rows, read by the same 5
+    queries (none for an empty level), without the prefetch machinery's queryset built
+    per level and its relation caches set on every row (a third of the list's time)."""
+    ids = [invoice.pk for invoice in invoices]
+    _rows_by(invoices, _PAGE_LINES.objects(ids=ids), "invoice_id", "lines_rows")
+    payments = _PAGE_PAYMENTS.objects(ids=ids)
+    _rows_by(
+        payments, _PAGE_REFUNDS.objects(ids=[p.pk for p in payments]), "payment_id", "refunds_rows"
+    )
+    _rows_by(invoices, payments, "invoice_id", "payments_rows")
+    notes = _PAGE_CREDIT_NOTES.objects(ids=ids)
+    _rows_by(
+        notes,
+        _PAGE_CREDIT_NOTE_LINES.objects(ids=[n.pk for n in notes]),
+        "credit_note_id",
+        "lines_rows",
+    )
+    _rows_by(invoices, notes, "invoice_id", "credit_notes_rows")
+    return invoices
 
 
 def invoice_for_output(pk: int) -> Invoice:
@@ -745,6 +792,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         "payments_create": ("invoicing.add_payment",),
         "credit_notes_create": ("invoicing.add_creditnote",),
     }
+
+    def paginate_queryset(self, queryset):
+        # The page's children read by `invoices_with_children` (same rows, same order)
+        # rather than by the queryset's prefetches.
+        page = super().paginate_queryset(queryset.prefetch_related(None))
+        return None if page is None else invoices_with_children(list(page))
 
     def create(self, request):
         data = self.validated(InvoiceIn)

@@ -34,6 +34,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from kernel.errors import DomainError, NotAllowed
+from kernel.prepared import Prepared
 from practice import versions
 from practice.models import ApiKey
 
@@ -180,28 +181,38 @@ class KeyRefused(Exception):
         self.message = message
 
 
+# The presented key with its user and the version counters of what processes keep
+# (practice.versions), read fresh by every API request (so a revoked key or a deactivated
+# user fails on the next one): its SQL built once per process.
+_KEY_WITH_USER = Prepared(
+    lambda prefix: (
+        ApiKey.objects.select_related("user")
+        .annotate(
+            _auth_version=RawSQL(versions.AUTH_SQL, ()),  # noqa: S611 (constant SQL)
+            _settings_version=RawSQL(versions.SETTINGS_SQL, ()),  # noqa: S611
+        )
+        .filter(prefix=prefix)
+        .order_by("pk")[:1]
+    ),
+    prefix=str,
+)
+
+
 def api_key_authenticate(key: str) -> tuple[User, ApiKey]:
     """The user a presented key acts for, or `KeyRefused`.
 
-    One query (the key with its user); `last_used_at` is written at most once a minute
-    per key, so the hot path stays a read. Why a key is refused (revoked, expired,
-    deactivated user) is told only to whoever holds the full, correct key.
+    One query (the key with its user, its SQL built once per process: `_KEY_WITH_USER`);
+    `last_used_at` is written at most once a minute per key, so the hot path stays a
+    read. Why a key is refused (revoked, expired, deactivated user) is told only to
+    whoever holds the full, correct key.
     """
     parsed = _parse(key)
     invalid = KeyRefused("authentication_failed", "Invalid API key.")
     if parsed is None:
         raise invalid
     prefix, secret = parsed
-    api_key = (
-        ApiKey.objects.select_related("user")
-        # The version counters of what processes keep (practice.versions), in this query.
-        .annotate(
-            _auth_version=RawSQL(versions.AUTH_SQL, ()),  # noqa: S611 (constant SQL)
-            _settings_version=RawSQL(versions.SETTINGS_SQL, ()),  # noqa: S611
-        )
-        .filter(prefix=prefix)
-        .first()
-    )
+    found = _KEY_WITH_USER.objects(prefix=prefix)
+    api_key = found[0] if found else None
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash(secret)):
         raise invalid
     if api_key.revoked_at is not None:

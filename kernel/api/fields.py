@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.fields import SkipField
-from rest_framework.relations import PKOnlyObject
+from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
 
 from kernel.text import TEXT_MAX_LENGTH
 from kernel.time import EARLIEST_DATE, LATEST_DATE, ambiguous_occurrences, missing_local_time
@@ -138,12 +139,33 @@ class ColumnsOut:
                 if convert is None and isinstance(field, _OWN_METHOD):
                     convert = field.to_representation
                 attrs = field.source_attrs
-                if convert is None or len(attrs) != 1:
+                column = self._foreign_key_column(field)
+                if column is not None:
+                    # DRF represents it by the row's own `<name>_id` value, as is.
+                    plan.append((field.field_name, column, _same))
+                elif convert is None or len(attrs) != 1:
                     plan.append((field.field_name, None, None))
                 else:
                     plan.append((field.field_name, attrs[0], convert))
             type(self)._columns_plan = plan
         return plan
+
+    def _foreign_key_column(self, field) -> str | None:
+        """The column (`client_id`) a primary-key relation of the model reads, when DRF
+        would represent the field by that column's value unchanged (no pk_field, a plain
+        forward foreign key of the serializer's model), else None."""
+        if type(field) is not PrimaryKeyRelatedField or field.pk_field is not None:
+            return None
+        model = getattr(getattr(self, "Meta", None), "model", None)
+        if model is None or len(field.source_attrs) != 1:
+            return None
+        try:
+            model_field = model._meta.get_field(field.source_attrs[0])
+        except FieldDoesNotExist:
+            return None
+        if not model_field.concrete or not (model_field.many_to_one or model_field.one_to_one):
+            return None
+        return model_field.attname
 
     def to_representation(self, instance):
         if isinstance(instance, Mapping):

@@ -82,3 +82,27 @@ def test_reception_reads_but_does_not_issue(as_reception, admin_user):
     assert response.status_code == 403
     assert CreditNote.objects.count() == 1
     assert Decimal(as_reception.get(f"{V1}/invoices/{invoice.pk}/").json()["balance"]) == 95
+
+
+def test_the_invoice_list_shows_each_invoice_as_its_detail(as_admin, practice, admin_user):
+    """The list reads a page's lines, payments, refunds, credit notes and their lines by
+    the page's ids (invoicing.api.invoices_with_children); each row is the invoice's
+    detail (read through the prefetches), byte for byte, children in the same order."""
+    sold, paid = sold_and_paid(practice, by=admin_user, paid="50.00")
+    as_admin.post(
+        f"{V1}/client-packages/{sold.pk}/cancel/",
+        {"reason": "Moving away", "refund_unused": True},
+        format="json",
+    )
+    two = open_invoice("100.00", "40.00")
+    credit_note_issue(invoice=two, amount="25.00", reason="Goodwill", by=admin_user)
+    credit_note_issue(invoice=two, amount="5.00", reason="Again", by=admin_user)
+    open_invoice("12.00")
+    listed = as_admin.get(f"{V1}/invoices/").json()["results"]
+    assert len(listed) == 3
+    assert any(row["payments"] and row["payments"][0]["refunds"] for row in listed)
+    assert [len(row["credit_notes"]) for row in listed if row["id"] == two.pk] == [2]
+    for row in listed:
+        assert row == as_admin.get(f"{V1}/invoices/{row['id']}/").json()
+    small = as_admin.get(f"{V1}/invoices/", {"page_size": 1, "page": 2}).json()["results"]
+    assert small == [listed[1]]
