@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
+from clients.models import full_name
 from kernel.templatetags.caspen_tags import badge
 
 SLOT_MINUTES = 15
@@ -311,6 +312,7 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
+    escaped: Escaped | None = None,
 ) -> list[str]:
     """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
     each with its header link, its slots (`slots_html`), the current-time line and its
@@ -326,6 +328,7 @@ def grid_html(
         if grid.now_row
         else ""
     )
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     for column in grid.columns:
         pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
@@ -345,7 +348,7 @@ def grid_html(
             f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
             f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
             f"{now if column.is_today else ''}"
-            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
+            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url, escaped=esc)}"
             "</div></section>"
         )
     return parts  # every text value escaped
@@ -430,27 +433,41 @@ def blocks_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
+    escaped: Escaped | None = None,
 ) -> SafeString:
     """The column's appointments as markup (links to their panel; with `move_url`, the
     drag and resize handles of those not canceled), a class session as one block
     ("5 of 8 booked") opening its panel (`session_url`). Built here for the same reason
-    as `slots_html`: a day view of the large demo holds ~2,500 of them."""
+    as `slots_html`: a day view of the large demo holds ~2,500 of them.
+
+    `escaped` (an `Escaped`) may be shared by the columns of one page: the same names
+    (services, locations, statuses) are escaped once."""
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
+    detail_before, detail_after = _pk_url_parts(detail_url)
+    move_before, move_after = _pk_url_parts(move_url) if move_url is not None else ("", "")
     for block in column.blocks:
         appt = block.appointment
         if block.is_class:
             parts.append(_class_block_html(block, session_url))
             continue
-        url = escape(detail_url(appt.pk))
+        pk = int(appt.pk)
+        url = f"{detail_before}{pk}{detail_after}"
         status = str(appt.status)
-        label = escape(appt.status_label)
-        client, service = escape(appt.client_name), escape(appt.service_name)
-        location = escape(appt.location_name)
-        starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
+        label = esc[_STATUS_LABELS[status]]
+        client, service = (
+            esc(full_name(appt.client_first_name, appt.client_last_name)),
+            esc[appt.service_name],
+        )
+        location = esc[appt.location_name]
+        local_starts, local_ends = block.local_starts, block.local_ends
+        starts = f"{local_starts.hour:02d}:{local_starts.minute:02d}"  # type: ignore[union-attr]
+        ends = f"{local_ends.hour:02d}:{local_ends.minute:02d}"  # type: ignore[union-attr]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
         drag = (
-            f' draggable="false" data-move="{escape(move_url(appt.pk))}"'  # type: ignore[misc]
-            f' data-start="{block.start_value}" data-end="{block.end_value}"'
+            f' draggable="false" data-move="{move_before}{pk}{move_after}"'
+            f' data-start="{_day_value(local_starts)}T{starts}"'  # type: ignore[arg-type]
+            f' data-end="{_day_value(local_ends)}T{ends}"'  # type: ignore[arg-type]
             if movable
             else ""
         )
@@ -459,10 +476,11 @@ def blocks_html(
             if status == AppointmentStatus.BOOKED
             else f'<span class="cal__appt-status">{label}</span> '
         )
+        row, span = block.row, block.span
         parts.append(
-            f'<a class="cal__appt cal__appt--{escape(status)} cal-p{appt.practitioner_id} '
-            f'cal-r{block.row} cal-s{block.span}{" cal__appt--short" if block.short else ""}" '
-            f'href="{url}" hx-get="{url}" data-row="{block.row}" data-span="{block.span}"{drag} '
+            f'<a class="cal__appt cal__appt--{esc[status]} cal-p{appt.practitioner_id} '
+            f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
+            f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
             f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
             f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
             f'<span class="cal__appt-client">{client}</span></span> '
@@ -472,6 +490,37 @@ def blocks_html(
             f"{' ' + RESIZE if movable else ''}</a>"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+
+
+class Escaped(dict):
+    """`escape` of each value once: `escaped[value]` (a page's blocks and rows repeat a
+    dozen service, location and practitioner names hundreds of times); calling it,
+    `escaped(value)`, escapes without keeping (values seldom repeated: client names)."""
+
+    def __missing__(self, value: object) -> str:
+        text = self[value] = escape(value)
+        return text
+
+    def __call__(self, value: object) -> str:
+        return escape(value)
+
+
+# Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
+_STATUS_LABELS: dict[str, str] = {str(s.value): str(s.label) for s in AppointmentStatus}
+
+
+def _pk_url_parts(url: Callable[[int], str]) -> tuple[str, str]:
+    """A `pk_url`'s text before and after the pk, each escaped for an attribute: the
+    escaped URL of pk n is before + str(n) + after (`escape` maps characters one by one
+    and leaves digits alone)."""
+    marker = 918273645
+    before, after = url(marker).split(str(marker))
+    return escape(before), escape(after)
+
+
+def _day_value(moment: dt.datetime) -> str:
+    """ "2026-12-07" of a local datetime (the date part of `_grid_value`)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
 RESIZE = '<span class="cal__resize" data-cal-resize aria-hidden="true"></span>'
@@ -500,31 +549,41 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
 
 
 def appointment_rows_html(
-    appointments: list[CalendarAppointment], *, detail_url: Callable[[int], str], with_day: bool
+    appointments: list[CalendarAppointment],
+    *,
+    detail_url: Callable[[int], str],
+    with_day: bool,
+    escaped: Escaped | None = None,
 ) -> list[str]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`:
     a piece of markup each, for `splice`."""
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
     badges: dict[str, str] = {}  # the status badge per status (four of them)
+    before, after = _pk_url_parts(detail_url)
     for appt in appointments:
-        url = escape(detail_url(appt.pk))
+        url = f"{before}{int(appt.pk)}{after}"
         starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
         day = ""
         if with_day:
             day = days.get(starts.date()) or days.setdefault(
                 starts.date(), f"{date_format(starts, 'D j M')}, "
             )
-        status = badges.get(appt.status) or badges.setdefault(appt.status, badge(appt.status_label))
+        status = badges.get(appt.status) or badges.setdefault(
+            appt.status, badge(_STATUS_LABELS[appt.status])
+        )
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
-            f'<td data-label="Client">{escape(appt.client_name)}</td>'
-            f'<td data-label="Service">{escape(appt.service_name)}</td>'
-            f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
-            f'<td data-label="Location">{escape(appt.location_name)}</td>'
+            f"{day}{starts.hour:02d}:{starts.minute:02d}–{ends.hour:02d}:{ends.minute:02d}"
+            "</a></td>"
+            f'<td data-label="Client">'
+            f"{esc(full_name(appt.client_first_name, appt.client_last_name))}</td>"
+            f'<td data-label="Service">{esc[appt.service_name]}</td>'
+            f'<td data-label="Practitioner">{esc[appt.practitioner_name]}</td>'
+            f'<td data-label="Location">{esc[appt.location_name]}</td>'
             f'<td data-label="Status">{status}</td></tr>'
         )
     return parts  # every text value escaped above
