@@ -25,6 +25,7 @@ from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
 from clients.models import full_name
 from kernel.templatetags.caspen_tags import badge
+from kernel.web import escape_all
 
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
@@ -192,8 +193,20 @@ def build_grid(
             continue  # shown in its class session's block
         local_starts = appointment.starts_at.astimezone(tz)
         local_ends = appointment.ends_at.astimezone(tz)
-        # Only the days it touches (its start's to its end's): any other gives end <= start.
         first_day = local_starts.date()
+        if first_day == local_ends.date():  # the usual case: within one day
+            column = index.get((appointment.practitioner_id, first_day))
+            if column is None:
+                continue
+            start = local_starts.hour * 60 + local_starts.minute
+            end = local_ends.hour * 60 + local_ends.minute
+            if end <= start:
+                continue
+            placed.append((column, appointment, start, end, local_starts, local_ends))
+            first = min(first, start // 60 * 60)
+            last = max(last, -(-end // 60) * 60)
+            continue
+        # Only the days it touches (its start's to its end's): any other gives end <= start.
         touched = (local_ends.date() - first_day).days + 1
         for day in [first_day + dt.timedelta(days=n) for n in range(touched)]:
             column = index.get((appointment.practitioner_id, day))
@@ -283,11 +296,14 @@ def _cells(
         if h.weekday == weekday and (location_id is None or h.location_id == location_id)
     ]
     # The location of each slot's working hours (the first that holds it), None outside.
-    where: list[int | None] = [None] * len(slots)
+    # Slot i starts at first + 15 i: those of [start, end) are i in [ceil((start - first)
+    # / 15), ceil((end - first) / 15)), clamped to the grid.
+    count = len(slots)
+    where: list[int | None] = [None] * count
     for start, end, location in reversed(stretches):
-        for index in range(len(slots)):
-            if start <= first + index * SLOT_MINUTES < end:
-                where[index] = location
+        low = min(max(-(-(start - first) // SLOT_MINUTES), 0), count)
+        high = min(max(-(-(end - first) // SLOT_MINUTES), low), count)
+        where[low:high] = [location] * (high - low)
     # One query prefix per location (a day view has hundreds of cells per column, and
     # urlencode() per cell was a measurable share of the page).
     prefixes: dict[int | None, str] = {}
@@ -410,21 +426,23 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
             )
         return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
     title = escape(column.title)
+    closed_title = f"{title} (outside working hours)"
     urls: dict[str, str] = {}  # each prefix's link, escaped once
-    for cell in column.cells:
-        url = urls.get(cell.prefix)
+    for row, time, hour, closed, prefix in column.cells:
+        url = urls.get(prefix)
         if url is None:
-            url = urls[cell.prefix] = escape(f"{create_url}?{cell.prefix}")
-        url += cell.time
+            url = urls[prefix] = escape(f"{create_url}?{prefix}")
         parts.append(
-            f'<a class="cal__slot cal-r{cell.row}'
-            f"{' cal__slot--hour' if cell.hour else ''}"
-            f'{" cal__slot--closed" if cell.closed else ""}" href="{url}" hx-get="{url}" '
-            f'tabindex="-1" data-row="{cell.row}" aria-label="Create appointment at '
-            f'{cell.time}, {title}{" (outside working hours)" if cell.closed else ""}">'
-            f"<span>{cell.time}</span></a>"
+            f'<a class="cal__slot cal-r{row}{_HOUR if hour else ""}{_CLOSED if closed else ""}"'
+            f' href="{url}{time}" hx-get="{url}{time}" tabindex="-1" data-row="{row}"'
+            f' aria-label="Create appointment at {time}, {closed_title if closed else title}">'
+            f"<span>{time}</span></a>"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+
+
+_HOUR = " cal__slot--hour"
+_CLOSED = " cal__slot--closed"
 
 
 def blocks_html(
@@ -455,11 +473,8 @@ def blocks_html(
         url = f"{detail_before}{pk}{detail_after}"
         status = str(appt.status)
         label = esc[_STATUS_LABELS[status]]
-        client, service = (
-            esc(full_name(appt.client_first_name, appt.client_last_name)),
-            esc[appt.service_name],
-        )
-        location = esc[appt.location_name]
+        client = esc[full_name(appt.client_first_name, appt.client_last_name)]
+        service, location = esc[appt.service_name], esc[appt.location_name]
         local_starts, local_ends = block.local_starts, block.local_ends
         starts = f"{local_starts.hour:02d}:{local_starts.minute:02d}"  # type: ignore[union-attr]
         ends = f"{local_ends.hour:02d}:{local_ends.minute:02d}"  # type: ignore[union-attr]
@@ -495,7 +510,8 @@ def blocks_html(
 class Escaped(dict):
     """`escape` of each value once: `escaped[value]` (a page's blocks and rows repeat a
     dozen service, location and practitioner names hundreds of times); calling it,
-    `escaped(value)`, escapes without keeping (values seldom repeated: client names)."""
+    `escaped(value)`, escapes without keeping; `prime` escapes many at once (the
+    clients' names, each shown in a block and a row of the list)."""
 
     def __missing__(self, value: object) -> str:
         text = self[value] = escape(value)
@@ -503,6 +519,11 @@ class Escaped(dict):
 
     def __call__(self, value: object) -> str:
         return escape(value)
+
+    def prime(self, values: list[str]) -> None:
+        """Escape many values at once (`escape_all`), kept for `escaped[value]`."""
+        fresh = [value for value in dict.fromkeys(values) if value not in self]
+        self.update(zip(fresh, escape_all(fresh), strict=True))
 
 
 # Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
@@ -580,7 +601,7 @@ def appointment_rows_html(
             f"{day}{starts.hour:02d}:{starts.minute:02d}–{ends.hour:02d}:{ends.minute:02d}"
             "</a></td>"
             f'<td data-label="Client">'
-            f"{esc(full_name(appt.client_first_name, appt.client_last_name))}</td>"
+            f"{esc[full_name(appt.client_first_name, appt.client_last_name)]}</td>"
             f'<td data-label="Service">{esc[appt.service_name]}</td>'
             f'<td data-label="Practitioner">{esc[appt.practitioner_name]}</td>'
             f'<td data-label="Location">{esc[appt.location_name]}</td>'

@@ -228,7 +228,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     detail_url = pk_url("calendar_app:detail")
     # The two large pieces (hundreds of KB) go into the rendered page at the end
     # (calendar_app.grid.splice), not through the template.
-    escaped = Escaped()  # the names repeated in the grid and the list, escaped once
+    # The names repeated in the grid and the list, escaped once (the clients' at once).
+    escaped = Escaped()
+    escaped.prime([appointment.client_name for appointment in appointments])
     large = {
         "appointment_rows": appointment_rows_html(
             appointments, detail_url=detail_url, with_day=view == "week", escaped=escaped
