@@ -38,6 +38,11 @@ def escape(value: object) -> str:
     return html.escape(str(value))
 
 
+# "HH:MM" of each minute of the day (formatting two numbers per time, four times an
+# appointment, was a measurable share of a busy day's blocks).
+_HM = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(24 * 60)]
+
+
 def _hm(moment: dt.datetime) -> str:
     """ "10:30" of a local datetime (an f-string: strftime costs several times more)."""
     return f"{moment.hour:02d}:{moment.minute:02d}"
@@ -464,6 +469,7 @@ def blocks_html(
     parts: list[str] = []
     detail_before, detail_after = _pk_url_parts(detail_url)
     move_before, move_after = _pk_url_parts(move_url) if move_url is not None else ("", "")
+    days: dict[dt.date, str] = {}  # "2026-12-07" of each day, for the drag's values
     for block in column.blocks:
         appt = block.appointment
         if block.is_class:
@@ -475,17 +481,20 @@ def blocks_html(
         label = esc[_STATUS_LABELS[status]]
         client = esc[full_name(appt.client_first_name, appt.client_last_name)]
         service, location = esc[appt.service_name], esc[appt.location_name]
-        local_starts, local_ends = block.local_starts, block.local_ends
-        starts = f"{local_starts.hour:02d}:{local_starts.minute:02d}"  # type: ignore[union-attr]
-        ends = f"{local_ends.hour:02d}:{local_ends.minute:02d}"  # type: ignore[union-attr]
+        # Both set by Block.__post_init__.
+        local_starts: dt.datetime = block.local_starts  # type: ignore[assignment]
+        local_ends: dt.datetime = block.local_ends  # type: ignore[assignment]
+        starts = _HM[local_starts.hour * 60 + local_starts.minute]
+        ends = _HM[local_ends.hour * 60 + local_ends.minute]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
-        drag = (
-            f' draggable="false" data-move="{move_before}{pk}{move_after}"'
-            f' data-start="{_day_value(local_starts)}T{starts}"'  # type: ignore[arg-type]
-            f' data-end="{_day_value(local_ends)}T{ends}"'  # type: ignore[arg-type]
-            if movable
-            else ""
-        )
+        drag = ""
+        if movable:
+            start_day = days.get(local_starts.date()) or _day_value(local_starts, days)
+            end_day = days.get(local_ends.date()) or _day_value(local_ends, days)
+            drag = (
+                f' draggable="false" data-move="{move_before}{pk}{move_after}"'
+                f' data-start="{start_day}T{starts}" data-end="{end_day}T{ends}"'
+            )
         state = (
             '<span class="visually-hidden">Booked, </span>'
             if status == AppointmentStatus.BOOKED
@@ -539,9 +548,10 @@ def _pk_url_parts(url: Callable[[int], str]) -> tuple[str, str]:
     return escape(before), escape(after)
 
 
-def _day_value(moment: dt.datetime) -> str:
-    """ "2026-12-07" of a local datetime (the date part of `_grid_value`)."""
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+def _day_value(moment: dt.datetime, days: dict[dt.date, str]) -> str:
+    """ "2026-12-07" of a local datetime (the date part of `_grid_value`), kept in `days`."""
+    text = days[moment.date()] = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return text
 
 
 RESIZE = '<span class="cal__resize" data-cal-resize aria-hidden="true"></span>'
@@ -598,7 +608,7 @@ def appointment_rows_html(
         )
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{starts.hour:02d}:{starts.minute:02d}–{ends.hour:02d}:{ends.minute:02d}"
+            f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
             "</a></td>"
             f'<td data-label="Client">'
             f"{esc[full_name(appt.client_first_name, appt.client_last_name)]}</td>"
