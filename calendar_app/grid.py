@@ -8,6 +8,7 @@ spans 07:00-20:00, widened to whole hours to show anything booked earlier or lat
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 import secrets
@@ -20,6 +21,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
@@ -143,6 +145,17 @@ class Grid:
     now_offset: int = 0  # minutes into that row, rounded down to 0, 5 or 10
 
 
+def short_day(day: dt.date) -> str:
+    """ "Mon 7 Dec" (date_format "D j M" in the active language): a week view writes a
+    dozen, at ~25 us each, so each is formatted once per process and language."""
+    return _short_day(day, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _short_day(day: dt.date, language: str | None) -> str:
+    return date_format(day, "D j M")
+
+
 def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Aware start of `first` and start of the day after `last`, on the practice's clock."""
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
@@ -177,7 +190,7 @@ def build_grid(
             Column(
                 practitioner=practitioner,
                 day=day,
-                title=date_format(day, "D j M"),
+                title=short_day(day),
                 is_today=day == today,
             )
             for day in days
@@ -601,7 +614,7 @@ def appointment_rows_html(
         day = ""
         if with_day:
             day = days.get(starts.date()) or days.setdefault(
-                starts.date(), f"{date_format(starts, 'D j M')}, "
+                starts.date(), f"{short_day(starts.date())}, "
             )
         status = badges.get(appt.status) or badges.setdefault(
             appt.status, badge(_STATUS_LABELS[appt.status])
