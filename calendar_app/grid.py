@@ -331,8 +331,9 @@ def _cells(
             params["location"] = location or location_id  # type: ignore[assignment]
         prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
     closed = bool(hours)
+    make = Cell._make  # (a tuple's own constructor: hundreds of cells a column)
     return [
-        Cell(slot.row, slot.time, slot.hour, closed and place is None, prefixes[place])
+        make((slot.row, slot.time, slot.hour, closed and place is None, prefixes[place]))
         for slot, place in zip(slots, where, strict=True)
     ]
 
