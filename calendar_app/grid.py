@@ -8,6 +8,7 @@ spans 07:00-20:00, widened to whole hours to show anything booked earlier or lat
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 import secrets
@@ -20,10 +21,13 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
+from clients.models import full_name
 from kernel.templatetags.caspen_tags import badge
+from kernel.web import escape_all
 
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
@@ -34,6 +38,11 @@ def escape(value: object) -> str:
     """Django's `escape` without its lazy-string wrapper (the same text: both are
     `html.escape`), called thousands of times a page."""
     return html.escape(str(value))
+
+
+# "HH:MM" of each minute of the day (formatting two numbers per time, four times an
+# appointment, was a measurable share of a busy day's blocks).
+_HM = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(24 * 60)]
 
 
 def _hm(moment: dt.datetime) -> str:
@@ -136,6 +145,17 @@ class Grid:
     now_offset: int = 0  # minutes into that row, rounded down to 0, 5 or 10
 
 
+def short_day(day: dt.date) -> str:
+    """ "Mon 7 Dec" (date_format "D j M" in the active language): a week view writes a
+    dozen, at ~25 us each, so each is formatted once per process and language."""
+    return _short_day(day, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _short_day(day: dt.date, language: str | None) -> str:
+    return date_format(day, "D j M")
+
+
 def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Aware start of `first` and start of the day after `last`, on the practice's clock."""
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
@@ -170,7 +190,7 @@ def build_grid(
             Column(
                 practitioner=practitioner,
                 day=day,
-                title=date_format(day, "D j M"),
+                title=short_day(day),
                 is_today=day == today,
             )
             for day in days
@@ -191,8 +211,20 @@ def build_grid(
             continue  # shown in its class session's block
         local_starts = appointment.starts_at.astimezone(tz)
         local_ends = appointment.ends_at.astimezone(tz)
-        # Only the days it touches (its start's to its end's): any other gives end <= start.
         first_day = local_starts.date()
+        if first_day == local_ends.date():  # the usual case: within one day
+            column = index.get((appointment.practitioner_id, first_day))
+            if column is None:
+                continue
+            start = local_starts.hour * 60 + local_starts.minute
+            end = local_ends.hour * 60 + local_ends.minute
+            if end <= start:
+                continue
+            placed.append((column, appointment, start, end, local_starts, local_ends))
+            first = min(first, start // 60 * 60)
+            last = max(last, -(-end // 60) * 60)
+            continue
+        # Only the days it touches (its start's to its end's): any other gives end <= start.
         touched = (local_ends.date() - first_day).days + 1
         for day in [first_day + dt.timedelta(days=n) for n in range(touched)]:
             column = index.get((appointment.practitioner_id, day))
@@ -282,11 +314,14 @@ def _cells(
         if h.weekday == weekday and (location_id is None or h.location_id == location_id)
     ]
     # The location of each slot's working hours (the first that holds it), None outside.
-    where: list[int | None] = [None] * len(slots)
+    # Slot i starts at first + 15 i: those of [start, end) are i in [ceil((start - first)
+    # / 15), ceil((end - first) / 15)), clamped to the grid.
+    count = len(slots)
+    where: list[int | None] = [None] * count
     for start, end, location in reversed(stretches):
-        for index in range(len(slots)):
-            if start <= first + index * SLOT_MINUTES < end:
-                where[index] = location
+        low = min(max(-(-(start - first) // SLOT_MINUTES), 0), count)
+        high = min(max(-(-(end - first) // SLOT_MINUTES), low), count)
+        where[low:high] = [location] * (high - low)
     # One query prefix per location (a day view has hundreds of cells per column, and
     # urlencode() per cell was a measurable share of the page).
     prefixes: dict[int | None, str] = {}
@@ -296,8 +331,9 @@ def _cells(
             params["location"] = location or location_id  # type: ignore[assignment]
         prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
     closed = bool(hours)
+    make = Cell._make  # (a tuple's own constructor: hundreds of cells a column)
     return [
-        Cell(slot.row, slot.time, slot.hour, closed and place is None, prefixes[place])
+        make((slot.row, slot.time, slot.hour, closed and place is None, prefixes[place]))
         for slot, place in zip(slots, where, strict=True)
     ]
 
@@ -311,6 +347,7 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
+    escaped: Escaped | None = None,
 ) -> list[str]:
     """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
     each with its header link, its slots (`slots_html`), the current-time line and its
@@ -326,6 +363,7 @@ def grid_html(
         if grid.now_row
         else ""
     )
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     for column in grid.columns:
         pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
@@ -345,7 +383,7 @@ def grid_html(
             f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
             f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
             f"{now if column.is_today else ''}"
-            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
+            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url, escaped=esc)}"
             "</div></section>"
         )
     return parts  # every text value escaped
@@ -407,21 +445,23 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
             )
         return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
     title = escape(column.title)
+    closed_title = f"{title} (outside working hours)"
     urls: dict[str, str] = {}  # each prefix's link, escaped once
-    for cell in column.cells:
-        url = urls.get(cell.prefix)
+    for row, time, hour, closed, prefix in column.cells:
+        url = urls.get(prefix)
         if url is None:
-            url = urls[cell.prefix] = escape(f"{create_url}?{cell.prefix}")
-        url += cell.time
+            url = urls[prefix] = escape(f"{create_url}?{prefix}")
         parts.append(
-            f'<a class="cal__slot cal-r{cell.row}'
-            f"{' cal__slot--hour' if cell.hour else ''}"
-            f'{" cal__slot--closed" if cell.closed else ""}" href="{url}" hx-get="{url}" '
-            f'tabindex="-1" data-row="{cell.row}" aria-label="Create appointment at '
-            f'{cell.time}, {title}{" (outside working hours)" if cell.closed else ""}">'
-            f"<span>{cell.time}</span></a>"
+            f'<a class="cal__slot cal-r{row}{_HOUR if hour else ""}{_CLOSED if closed else ""}"'
+            f' href="{url}{time}" hx-get="{url}{time}" tabindex="-1" data-row="{row}"'
+            f' aria-label="Create appointment at {time}, {closed_title if closed else title}">'
+            f"<span>{time}</span></a>"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+
+
+_HOUR = " cal__slot--hour"
+_CLOSED = " cal__slot--closed"
 
 
 def blocks_html(
@@ -430,39 +470,55 @@ def blocks_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
+    escaped: Escaped | None = None,
 ) -> SafeString:
     """The column's appointments as markup (links to their panel; with `move_url`, the
     drag and resize handles of those not canceled), a class session as one block
     ("5 of 8 booked") opening its panel (`session_url`). Built here for the same reason
-    as `slots_html`: a day view of the large demo holds ~2,500 of them."""
+    as `slots_html`: a day view of the large demo holds ~2,500 of them.
+
+    `escaped` (an `Escaped`) may be shared by the columns of one page: the same names
+    (services, locations, statuses) are escaped once."""
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
+    detail_before, detail_after = _pk_url_parts(detail_url)
+    move_before, move_after = _pk_url_parts(move_url) if move_url is not None else ("", "")
+    days: dict[dt.date, str] = {}  # "2026-12-07" of each day, for the drag's values
     for block in column.blocks:
         appt = block.appointment
         if block.is_class:
             parts.append(_class_block_html(block, session_url))
             continue
-        url = escape(detail_url(appt.pk))
+        pk = int(appt.pk)
+        url = f"{detail_before}{pk}{detail_after}"
         status = str(appt.status)
-        label = escape(appt.status_label)
-        client, service = escape(appt.client_name), escape(appt.service_name)
-        location = escape(appt.location_name)
-        starts, ends = _hm(block.local_starts), _hm(block.local_ends)  # type: ignore[arg-type]
+        label = esc[_STATUS_LABELS[status]]
+        client = esc[full_name(appt.client_first_name, appt.client_last_name)]
+        service, location = esc[appt.service_name], esc[appt.location_name]
+        # Both set by Block.__post_init__.
+        local_starts: dt.datetime = block.local_starts  # type: ignore[assignment]
+        local_ends: dt.datetime = block.local_ends  # type: ignore[assignment]
+        starts = _HM[local_starts.hour * 60 + local_starts.minute]
+        ends = _HM[local_ends.hour * 60 + local_ends.minute]
         movable = move_url is not None and status != AppointmentStatus.CANCELED
-        drag = (
-            f' draggable="false" data-move="{escape(move_url(appt.pk))}"'  # type: ignore[misc]
-            f' data-start="{block.start_value}" data-end="{block.end_value}"'
-            if movable
-            else ""
-        )
+        drag = ""
+        if movable:
+            start_day = days.get(local_starts.date()) or _day_value(local_starts, days)
+            end_day = days.get(local_ends.date()) or _day_value(local_ends, days)
+            drag = (
+                f' draggable="false" data-move="{move_before}{pk}{move_after}"'
+                f' data-start="{start_day}T{starts}" data-end="{end_day}T{ends}"'
+            )
         state = (
             '<span class="visually-hidden">Booked, </span>'
             if status == AppointmentStatus.BOOKED
             else f'<span class="cal__appt-status">{label}</span> '
         )
+        row, span = block.row, block.span
         parts.append(
-            f'<a class="cal__appt cal__appt--{escape(status)} cal-p{appt.practitioner_id} '
-            f'cal-r{block.row} cal-s{block.span}{" cal__appt--short" if block.short else ""}" '
-            f'href="{url}" hx-get="{url}" data-row="{block.row}" data-span="{block.span}"{drag} '
+            f'<a class="cal__appt cal__appt--{esc[status]} cal-p{appt.practitioner_id} '
+            f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
+            f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
             f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
             f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
             f'<span class="cal__appt-client">{client}</span></span> '
@@ -472,6 +528,44 @@ def blocks_html(
             f"{' ' + RESIZE if movable else ''}</a>"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+
+
+class Escaped(dict):
+    """`escape` of each value once: `escaped[value]` (a page's blocks and rows repeat a
+    dozen service, location and practitioner names hundreds of times); calling it,
+    `escaped(value)`, escapes without keeping; `prime` escapes many at once (the
+    clients' names, each shown in a block and a row of the list)."""
+
+    def __missing__(self, value: object) -> str:
+        text = self[value] = escape(value)
+        return text
+
+    def __call__(self, value: object) -> str:
+        return escape(value)
+
+    def prime(self, values: list[str]) -> None:
+        """Escape many values at once (`escape_all`), kept for `escaped[value]`."""
+        fresh = [value for value in dict.fromkeys(values) if value not in self]
+        self.update(zip(fresh, escape_all(fresh), strict=True))
+
+
+# Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
+_STATUS_LABELS: dict[str, str] = {str(s.value): str(s.label) for s in AppointmentStatus}
+
+
+def _pk_url_parts(url: Callable[[int], str]) -> tuple[str, str]:
+    """A `pk_url`'s text before and after the pk, each escaped for an attribute: the
+    escaped URL of pk n is before + str(n) + after (`escape` maps characters one by one
+    and leaves digits alone)."""
+    marker = 918273645
+    before, after = url(marker).split(str(marker))
+    return escape(before), escape(after)
+
+
+def _day_value(moment: dt.datetime, days: dict[dt.date, str]) -> str:
+    """ "2026-12-07" of a local datetime (the date part of `_grid_value`), kept in `days`."""
+    text = days[moment.date()] = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return text
 
 
 RESIZE = '<span class="cal__resize" data-cal-resize aria-hidden="true"></span>'
@@ -500,31 +594,41 @@ def _class_block_html(block: Block, session_url: Callable[[int], str]) -> str:
 
 
 def appointment_rows_html(
-    appointments: list[CalendarAppointment], *, detail_url: Callable[[int], str], with_day: bool
+    appointments: list[CalendarAppointment],
+    *,
+    detail_url: Callable[[int], str],
+    with_day: bool,
+    escaped: Escaped | None = None,
 ) -> list[str]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`:
     a piece of markup each, for `splice`."""
+    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
     badges: dict[str, str] = {}  # the status badge per status (four of them)
+    before, after = _pk_url_parts(detail_url)
     for appt in appointments:
-        url = escape(detail_url(appt.pk))
+        url = f"{before}{int(appt.pk)}{after}"
         starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
         day = ""
         if with_day:
             day = days.get(starts.date()) or days.setdefault(
-                starts.date(), f"{date_format(starts, 'D j M')}, "
+                starts.date(), f"{short_day(starts.date())}, "
             )
-        status = badges.get(appt.status) or badges.setdefault(appt.status, badge(appt.status_label))
+        status = badges.get(appt.status) or badges.setdefault(
+            appt.status, badge(_STATUS_LABELS[appt.status])
+        )
         parts.append(
             f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{_hm(starts)}–{_hm(ends)}</a></td>"
-            f'<td data-label="Client">{escape(appt.client_name)}</td>'
-            f'<td data-label="Service">{escape(appt.service_name)}</td>'
-            f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
-            f'<td data-label="Location">{escape(appt.location_name)}</td>'
+            f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
+            "</a></td>"
+            f'<td data-label="Client">'
+            f"{esc[full_name(appt.client_first_name, appt.client_last_name)]}</td>"
+            f'<td data-label="Service">{esc[appt.service_name]}</td>'
+            f'<td data-label="Practitioner">{esc[appt.practitioner_name]}</td>'
+            f'<td data-label="Location">{esc[appt.location_name]}</td>'
             f'<td data-label="Status">{status}</td></tr>'
         )
     return parts  # every text value escaped above
