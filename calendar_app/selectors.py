@@ -138,12 +138,7 @@ def calendar_appointments(
     else:
         ids = None
     rows = _CALENDAR_APPOINTMENTS.rows(
-        earliest=start - MAX_LENGTH,
-        start=start,
-        end=end,
-        location=location.pk if location is not None else None,
-        canceled=canceled,
-        practitioners=ids,
+        practitioners=ids, **_range_values(start, end, location, canceled)
     )
     missing = {row[4] for row in rows if row[4] not in practitioner_names}
     if missing:
@@ -180,6 +175,19 @@ _RANGE = {
     "canceled": bool,
 }
 _CALENDAR_APPOINTMENTS = Prepared(_calendar_appointments, practitioners=list | None, **_RANGE)
+
+
+def _range_values(
+    start: dt.datetime, end: dt.datetime, location: Location | None, canceled: bool
+) -> dict:
+    """The values of `_RANGE` for the calendar's [start, end) at `location`."""
+    return {
+        "earliest": start - MAX_LENGTH,
+        "start": start,
+        "end": end,
+        "location": location.pk if location is not None else None,
+        "canceled": canceled,
+    }
 
 
 def _in_range(
@@ -227,13 +235,7 @@ def calendar_practitioners(
     """Every active practitioner, plus anyone archived since who still has an appointment
     overlapping [start, end) that the calendar shows (same filters), by name: one query,
     whatever the number of appointments (the day view pages its columns from this)."""
-    rows = _CALENDAR_PRACTITIONERS.rows(
-        earliest=start - MAX_LENGTH,
-        start=start,
-        end=end,
-        location=location.pk if location is not None else None,
-        canceled=canceled,
-    )
+    rows = _CALENDAR_PRACTITIONERS.rows(**_range_values(start, end, location, canceled))
     return list(map(PractitionerRow._make, rows))  # (a tuple's own constructor: hundreds)
 
 

@@ -10,6 +10,7 @@ from django.db.models.functions import Upper
 
 from kernel.audit import audited
 from kernel.changes import updated_at_trigger
+from kernel.rowcount import RowCounter
 
 
 def full_name(first_name: str, last_name: str) -> str:
@@ -103,19 +104,9 @@ class ClientAccess(models.Model):
         return f"{self.user} viewed {self.client_id} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class ClientCount(models.Model):
+class ClientCount(RowCounter):
     """How many clients there are, kept by database triggers (kernel.rowcount): the sum
     of `n` over the slots. The API's unfiltered client list reads it instead of counting
     every client."""
 
-    slot = models.SmallIntegerField(primary_key=True)
-    n = models.BigIntegerField()
-
-    # The app role may only read it (kernel.database): only the triggers write it.
-    app_read_only = True
-
-    class Meta:
-        default_permissions = ()
-
-    def __str__(self) -> str:
-        return f"{self.n} clients (slot {self.slot})"
+    counted = "clients"

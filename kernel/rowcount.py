@@ -17,6 +17,7 @@ the counters (kernel.database).
 
 from __future__ import annotations
 
+from django.db import models
 from django.db.models import Model, Sum
 
 SLOTS = 8
@@ -64,6 +65,25 @@ DROP TRIGGER {counter}_delete ON {table};
 DROP TRIGGER {counter}_truncate ON {table};
 DROP FUNCTION {counter}_keep();
 """  # noqa: S608 - table names from the migrations, no input
+
+
+class RowCounter(models.Model):
+    """A counter table: the sum of `n` over its slots is the counted table's row count.
+    Only the triggers write it; the app role may only read it (kernel.database)."""
+
+    counted = "rows"  # what it counts, for __str__
+
+    slot = models.SmallIntegerField(primary_key=True)
+    n = models.BigIntegerField()
+
+    app_read_only = True
+
+    class Meta:
+        abstract = True
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.n} {self.counted} (slot {self.slot})"
 
 
 def kept_count(counter: type[Model]) -> int:

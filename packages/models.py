@@ -13,6 +13,7 @@ from django.utils import timezone
 from catalog.models import MONEY, PackageKind
 from kernel.audit import audited
 from kernel.changes import updated_at_trigger
+from kernel.rowcount import RowCounter
 from packages.chain import seal_new_entries
 
 
@@ -290,19 +291,9 @@ class ExpiryChange(models.Model):
         return f"{self.client_package}: {self.old_expires_on} → {self.new_expires_on}"
 
 
-class ClientPackageCount(models.Model):
+class ClientPackageCount(RowCounter):
     """How many client packages there are, kept by database triggers (kernel.rowcount):
     the sum of `n` over the slots. The API's unfiltered list reads it instead of
     counting every package ever sold."""
 
-    slot = models.SmallIntegerField(primary_key=True)
-    n = models.BigIntegerField()
-
-    # The app role may only read it (kernel.database): only the triggers write it.
-    app_read_only = True
-
-    class Meta:
-        default_permissions = ()
-
-    def __str__(self) -> str:
-        return f"{self.n} client packages (slot {self.slot})"
+    counted = "client packages"
