@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from calendar_app.models import Location, Practitioner
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
+from kernel.web import QuickSelect
 
 
 class DateInput(forms.DateInput):
@@ -40,12 +41,14 @@ class ReportFilterForm(forms.Form):
         queryset=Location.objects.order_by("name", "pk"),
         required=False,
         empty_label="All locations",
+        widget=QuickSelect,
     )
     practitioner = forms.ModelChoiceField(
         label="Practitioner",
         queryset=Practitioner.objects.order_by("name", "pk"),
         required=False,
         empty_label="All practitioners",
+        widget=QuickSelect,
     )
 
     def defaults(self) -> dict[str, str]:

@@ -6,7 +6,8 @@ Each step stores what its event moved, judged on the event's local day in the zo
 were built. The report checks that name in its statement and, if the setting has changed
 since, works the movements out again from the stored states (exact, slower). After each
 `migrate`, `sync_step_zone` (connected in `reports.apps`) names the current zone and
-rebuilds every package's steps, once, when it changed.
+rebuilds every package's steps, once, when it changed, and the summaries whose days are
+the steps' (`reports.LiabilityDay`, `reports_rebuild_summaries()`).
 """
 
 from __future__ import annotations
@@ -35,4 +36,7 @@ def sync_step_zone(**kwargs) -> bool:
             editor.execute(
                 "SELECT reports_refresh_package_steps(ARRAY(SELECT id FROM packages_clientpackage))"
             )
+            cursor.execute("SELECT 1 FROM pg_proc WHERE proname = 'reports_rebuild_summaries'")
+            if cursor.fetchone() is not None:
+                editor.execute("SELECT reports_rebuild_summaries()")
     return True

@@ -7,14 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from django.db.models import Case, CharField, Count, Sum, Value, When
 from django.utils import timezone
 
-from kernel.money import ZERO, to_money
+from kernel.money import ZERO
 from practice.models import PracticeSettings
-from reports.selectors.expiring import expiring_packages
+from reports.selectors.expiring import expiry_days, sum_totals
 from reports.selectors.liability import Liability, package_liability
 from reports.selectors.receivables import AgedReceivables, aged_receivables
 from reports.selectors.revenue import MonthRevenue, revenue_by_month
@@ -55,46 +53,34 @@ class Dashboard:
         )
 
 
-def expiring_by_week(on: dt.date) -> list[ExpiringSlice]:
+def expiring_by_week(on: dt.date, *, prices_include_tax: bool | None = None) -> list[ExpiringSlice]:
     """Packages of `expiring_packages(on, 30)` in four slices by days left: count, usable
-    credits and their value. One GROUP BY query (and the practice's settings)."""
-    grouped = (
-        expiring_packages(on, 30)
-        .order_by()
-        .annotate(
-            slice=Case(
-                *(
-                    When(expires_on__lte=on + dt.timedelta(days=last), then=Value(key))
-                    for key, _, _, last in EXPIRY_SLICES
-                ),
-                output_field=CharField(),
-            ),
+    credits and their value, from the expiry-date summary (`expiry_days`). One query
+    (and the practice's settings when `prices_include_tax` is not given)."""
+    if prices_include_tax is None:
+        prices_include_tax = PracticeSettings.load().prices_include_tax
+    days = expiry_days(on, on + dt.timedelta(days=30), prices_include_tax=prices_include_tax)
+    slices = []
+    for _, label, first, last in EXPIRY_SLICES:
+        got = sum_totals(
+            totals
+            for day, totals in days.items()
+            if on + dt.timedelta(days=first) <= day <= on + dt.timedelta(days=last)
         )
-        .values("slice")
-        .annotate(n=Count("id"), c=Sum("remaining_credits"), v=Sum("remaining_value"))
-    )
-    found: dict[str, dict[str, Any]] = {g["slice"]: dict(g) for g in grouped}
-    empty: dict[str, Any] = {}
-    return [
-        ExpiringSlice(
-            label,
-            found.get(key, empty).get("n") or 0,
-            found.get(key, empty).get("c") or 0,
-            to_money(found.get(key, empty).get("v") or 0),
-        )
-        for key, label, _, _ in EXPIRY_SLICES
-    ]
+        slices.append(ExpiringSlice(label, got.count, got.credits, got.value))
+    return slices
 
 
 def dashboard(on: dt.date | None = None) -> Dashboard:
     """The four panels for `on` (default: the practice's today). A fixed number of
     queries, whatever the data size."""
     on = on or timezone.localdate()
+    practice = PracticeSettings.load()
     return Dashboard(
         on=on,
-        currency=PracticeSettings.load().currency,
+        currency=practice.currency,
         liability=package_liability(on.replace(day=1), on),
-        expiring=expiring_by_week(on),
+        expiring=expiring_by_week(on, prices_include_tax=practice.prices_include_tax),
         receivables=aged_receivables(on),
         revenue=revenue_by_month(12, on),
     )

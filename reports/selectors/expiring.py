@@ -24,9 +24,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat, Round
 
+from django.db import connection
+
 from invoicing.models import InvoiceLine, InvoiceStatus
+from kernel.money import to_money
 from packages.models import ClientPackage
 from practice.models import PracticeSettings
+from reports.models import ExpiryDay
 
 # --------------------------------------------------------------- expiring soon (report 2)
 
@@ -152,3 +156,78 @@ def package_totals(rows: QuerySet[ClientPackage]) -> PackageTotals:
         credits=got["credits"] or 0,
         value=got["value"] if got["value"] is not None else Decimal("0.00"),
     )
+
+
+# The usable packages (not canceled, credits left) by expiry date in a range, from the
+# summary the database keeps per expiry date (`reports.ExpiryDay`): a few rows per day,
+# whatever the number of packages.
+_EXPIRY_DAYS = f"""
+SELECT day, SUM(n), SUM(credits), SUM(CASE WHEN %(incl)s THEN v_in ELSE v_ex END)
+FROM {ExpiryDay._meta.db_table}
+WHERE day >= %(first)s AND day <= %(last)s
+GROUP BY day
+"""  # noqa: S608 - the model's table
+
+
+def expiry_days(
+    first: dt.date, last: dt.date, *, prices_include_tax: bool
+) -> dict[dt.date, PackageTotals]:
+    """Per expiry date from `first` to `last` (inclusive; days without any left out):
+    how many usable client packages (not canceled, credits left) expire that day, their
+    credits left and what they hold (the rule of `_held_value`). One query."""
+    params = {"incl": prices_include_tax, "first": first, "last": last}
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRY_DAYS, params)
+        rows = cursor.fetchall()
+    return {
+        day: PackageTotals(int(n), int(credits), to_money(Decimal(cents) / 100))
+        for day, n, credits, cents in rows
+        if n
+    }
+
+
+def sum_totals(parts) -> PackageTotals:
+    """The totals of several lists' totals."""
+    parts = list(parts)
+    return PackageTotals(
+        sum(p.count for p in parts),
+        sum(p.credits for p in parts),
+        sum((p.value for p in parts), Decimal("0.00")),
+    )
+
+
+def expiry_totals(
+    first: dt.date, last: dt.date, *, prices_include_tax: bool | None = None
+) -> PackageTotals:
+    """How many usable client packages (not canceled, credits left) expire from `first`
+    to `last` (inclusive), their credits left and what they hold: the totals of
+    `package_totals` over the same rows, read from the expiry-date summary. One query
+    (two without `prices_include_tax`: the practice's settings)."""
+    if prices_include_tax is None:
+        prices_include_tax = PracticeSettings.load().prices_include_tax
+    days = expiry_days(first, last, prices_include_tax=prices_include_tax)
+    return sum_totals(days.values())
+
+
+def expiring_totals(
+    on: dt.date, within_days: int, *, location=None, practitioner=None
+) -> PackageTotals:
+    """`package_totals(expiring_packages(...))` for the same arguments: from the summary
+    when no filter is given (`expiry_totals`), else from the rows."""
+    if location is None and practitioner is None:
+        return expiry_totals(on, on + dt.timedelta(days=within_days))
+    rows = expiring_packages(on, within_days, location=location, practitioner=practitioner)
+    return package_totals(rows)
+
+
+def recently_expired_totals(
+    on: dt.date, days: int = 30, *, location=None, practitioner=None
+) -> PackageTotals:
+    """`package_totals(recently_expired_packages(...))` for the same arguments: from the
+    summary when no filter is given (`expiry_totals`), else from the rows."""
+    if location is None and practitioner is None:
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        return expiry_totals(on - dt.timedelta(days=days), on - dt.timedelta(days=1))
+    rows = recently_expired_packages(on, days, location=location, practitioner=practitioner)
+    return package_totals(rows)

@@ -25,8 +25,9 @@ from reports.forms import ExpiringFilterForm
 from reports.selectors.expiring import (
     PackageTotals,
     expiring_packages,
-    package_totals,
+    expiring_totals,
     recently_expired_packages,
+    recently_expired_totals,
 )
 from reports.views.common import REPORTS_PERM, text_cell
 
@@ -85,12 +86,24 @@ def expiring_page(request: HttpRequest) -> HttpResponse:
     today, expiring, expired = _lists(form)
     currency = practice_currency()
     can_extend = request.user.has_perms(EXTEND_PERMS)
+    filters = form.filters()
+    place = {"location": filters["location"], "practitioner": filters["practitioner"]}
     sections = []
-    for key, title, rows, param in (
-        ("expiring", SECTION_EXPIRING, expiring, "page"),
-        ("expired", f"{SECTION_EXPIRED} with credits left", expired, "expired_page"),
+    for key, title, rows, totals in (
+        (
+            "expiring",
+            SECTION_EXPIRING,
+            expiring,
+            expiring_totals(today, filters["within_days"], **place),
+        ),
+        (
+            "expired",
+            f"{SECTION_EXPIRED} with credits left",
+            expired,
+            recently_expired_totals(today, EXPIRED_DAYS, **place),
+        ),
     ):
-        totals = package_totals(rows)
+        param = "page" if key == "expiring" else "expired_page"
         page = _page(request, rows, totals, param)
         _decorate(request, page, currency, can_extend)
         sections.append(Section(key, title, rows, totals, page))
