@@ -31,24 +31,49 @@ def last_month(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return end.replace(day=1), end
 
 
+class _Named:
+    """A location or practitioner list's options, read as (id, name) pairs when the list
+    is drawn: the labels `str()` of each instance gives, without making hundreds of
+    model instances."""
+
+    def __init__(self, field: forms.ModelChoiceField):
+        self.field = field
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.field.queryset.values_list("pk", "name")
+
+
+class NamedChoiceField(forms.ModelChoiceField):
+    """A choice of a location or practitioner (named by `name`, their `str()`), drawn by
+    QuickSelect from (id, name) pairs."""
+
+    widget = QuickSelect
+
+    def _set_queryset(self, queryset) -> None:
+        super()._set_queryset(queryset)
+        self.widget.choices = _Named(self)
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
+
 class ReportFilterForm(forms.Form):
     """What every report's filters share: one location and one practitioner (optional),
     and defaults (`defaults()`) for the fields a request leaves missing or empty, so a
     bare page shows something sensible."""
 
-    location = forms.ModelChoiceField(
+    location = NamedChoiceField(
         label="Location",
         queryset=Location.objects.order_by("name", "pk"),
         required=False,
         empty_label="All locations",
-        widget=QuickSelect,
     )
-    practitioner = forms.ModelChoiceField(
+    practitioner = NamedChoiceField(
         label="Practitioner",
         queryset=Practitioner.objects.order_by("name", "pk"),
         required=False,
         empty_label="All practitioners",
-        widget=QuickSelect,
     )
 
     def defaults(self) -> dict[str, str]:
