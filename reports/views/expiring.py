@@ -9,23 +9,30 @@ the user comes back here; this module writes nothing.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from kernel.money import format_money, practice_currency
-from kernel.web import render_page, staff_view
-from packages.models import ClientPackage
+from kernel.web import escape_all, pk_url, render_page, staff_view
+from practice.models import PracticeSettings
 from reports.forms import ExpiringFilterForm
 from reports.selectors.expiring import (
+    PackageRow,
     PackageTotals,
     expiring_packages,
     expiring_totals,
+    expiry_page,
     recently_expired_packages,
     recently_expired_totals,
 )
@@ -41,20 +48,25 @@ SECTION_EXPIRED = "Expired in the last 30 days"
 
 @dataclass(frozen=True)
 class Section:
-    """One of the page's two lists: its rows (a lazy queryset), totals and page."""
+    """One of the page's two lists: its totals and the page shown (its rows as HTML)."""
 
     key: str
     title: str
-    rows: QuerySet[ClientPackage]
     totals: PackageTotals
     page: Page
+    rows_html: str
 
 
-def _page(request: HttpRequest, rows: QuerySet[ClientPackage], totals, param: str) -> Page:
-    paginator = Paginator(rows, PER_PAGE)
-    # The totals' count is the paginator's: no second COUNT query.
-    paginator.count = totals.count  # type: ignore[misc]
-    return paginator.get_page(request.GET.get(param))
+class _Rows:
+    """A Paginator's object list read one page at a time (`expiry_page`): the count is
+    the totals' (the summary's), so there is no COUNT query."""
+
+    def __init__(self, fetch: Callable[[int, int], list[PackageRow]]):
+        self.fetch = fetch
+
+    def __getitem__(self, part: slice) -> list[PackageRow]:
+        limit = part.stop - part.start
+        return self.fetch(part.start, limit) if limit > 0 else []
 
 
 def _lists(form: ExpiringFilterForm):
@@ -67,14 +79,47 @@ def _lists(form: ExpiringFilterForm):
     return today, expiring, expired
 
 
-def _decorate(request: HttpRequest, page: Page, currency: str, can_extend: bool) -> None:
-    """Each row of a page gets its money, its client's URL and, for those who may extend,
-    the Extend expiry URL coming back to this page (25 rows at most)."""
+_DAYS: dict[tuple[dt.date, str], str] = {}
+
+
+def _day(day: dt.date) -> str:
+    """`day|date:"j M Y"`, once per date and language."""
+    key = (day, get_language())
+    text = _DAYS.get(key)
+    if text is None:
+        text = _DAYS[key] = date_format(day, "j M Y")
+    return text
+
+
+def _rows_html(request: HttpRequest, rows: list[PackageRow], currency: str, can_extend: bool):
+    """The table's rows as the template drew them, built in Python (25 rows, seven cells
+    each, cost a template ~10 ms): each text escaped; for those who may extend, the
+    Extend expiry URL coming back to this page."""
+    client_url, extend_url = pk_url("clients:detail"), pk_url("packages:extend")
     back = urlencode({"next": request.get_full_path()})
-    for row in page.object_list:
-        row.money = format_money(row.remaining_value, currency)
-        row.client_url = reverse("clients:detail", args=[row.client_id])
-        row.extend_url = f"{reverse('packages:extend', args=[row.pk])}?{back}" if can_extend else ""
+    out = []
+    for row in rows:
+        name, phone, package = escape_all([row.client_name, row.client_phone, row.name])
+        action = ""
+        if can_extend:
+            url = escape(f"{extend_url(row.pk)}?{back}")
+            action = (
+                f'\n          <td class="cell-actions num"><a class="button button--small"'
+                f' href="{url}" hx-get="{url}" hx-target="#modal-body"'
+                f' aria-label="Extend expiry: {package}, {name}">Extend expiry</a></td>'
+            )
+        out.append(
+            f'        <tr data-package="{row.pk}">\n'
+            f'          <td><a href="{client_url(row.client_id)}">{name}</a></td>\n'
+            f'          <td class="nowrap" data-label="Phone">{phone or "—"}</td>\n'
+            f'          <td data-label="Package">{package}</td>\n'
+            f'          <td class="num" data-label="Credits left">{row.remaining_credits}</td>\n'
+            f'          <td class="num" data-label="Value">'
+            f"{escape(format_money(row.remaining_value, currency))}</td>\n"
+            f'          <td class="nowrap" data-label="Expiry date">{_day(row.expires_on)}</td>'
+            f"{action}\n        </tr>"
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - every text escaped above
 
 
 @staff_view(REPORTS_PERM)
@@ -83,30 +128,48 @@ def expiring_page(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form, "sections": [], "query": request.GET.urlencode()}
     if not form.is_valid():
         return render_page(request, "reports/expiring.html", context, status=400)
-    today, expiring, expired = _lists(form)
+    filters = form.filters()
+    today = timezone.localdate()
+    place = {"location": filters["location"], "practitioner": filters["practitioner"]}
+    include_tax = PracticeSettings.load().prices_include_tax
     currency = practice_currency()
     can_extend = request.user.has_perms(EXTEND_PERMS)
-    filters = form.filters()
-    place = {"location": filters["location"], "practitioner": filters["practitioner"]}
+    within = filters["within_days"]
     sections = []
-    for key, title, rows, totals in (
+    for key, title, first, last, totals, param in (
         (
             "expiring",
             SECTION_EXPIRING,
-            expiring,
-            expiring_totals(today, filters["within_days"], **place),
+            today,
+            today + dt.timedelta(days=within),
+            expiring_totals(today, within, prices_include_tax=include_tax, **place),
+            "page",
         ),
         (
             "expired",
             f"{SECTION_EXPIRED} with credits left",
-            expired,
-            recently_expired_totals(today, EXPIRED_DAYS, **place),
+            today - dt.timedelta(days=EXPIRED_DAYS),
+            today - dt.timedelta(days=1),
+            recently_expired_totals(today, EXPIRED_DAYS, prices_include_tax=include_tax, **place),
+            "expired_page",
         ),
     ):
-        param = "page" if key == "expiring" else "expired_page"
-        page = _page(request, rows, totals, param)
-        _decorate(request, page, currency, can_extend)
-        sections.append(Section(key, title, rows, totals, page))
+
+        def fetch(offset: int, limit: int, first=first, last=last) -> list[PackageRow]:
+            return expiry_page(
+                first,
+                last,
+                offset=offset,
+                limit=limit,
+                prices_include_tax=include_tax,
+                **place,
+            )
+
+        paginator = Paginator(_Rows(fetch), PER_PAGE)
+        paginator.count = totals.count  # type: ignore[misc]
+        page = paginator.get_page(request.GET.get(param))
+        rows_html = _rows_html(request, list(page.object_list), currency, can_extend)
+        sections.append(Section(key, title, totals, page, rows_html))
     context.update(
         {
             "sections": sections,
