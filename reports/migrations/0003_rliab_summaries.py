@@ -162,6 +162,85 @@ BEGIN
 END $fn$;
 """
 
+# New ledger rows: a package's one new row recorded after its last step (a booking, a
+# credit given back, an adjustment) appends its step from that last step's state, and
+# sets the last step's `nt`; exactly the rows a rebuild would write, since an event
+# after all the others changes no earlier step but the last one's `nt` (the rebuild is
+# one window over the events in order; the amounts and the expiry as sold come from
+# other tables, whose changes rebuild the package). Any other package (its first event,
+# several rows in one statement, a row sorting before its last step) is rebuilt.
+APPEND = """
+CREATE FUNCTION reports_steps_new_ledger_rows() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE rebuild bigint[];
+BEGIN
+    WITH per AS (
+        SELECT l.*, COUNT(*) OVER (PARTITION BY l.client_package_id) AS cnt FROM new_rows l
+    ),
+    app AS (
+        SELECT per.client_package_id AS cp, per.created_at AS t, per.id AS src,
+               per.kind::text AS kind, s.id AS last_id,
+               s.c AS c0, s.k AS k0, s.x AS x0, s.exp AS exp0, s.p_ex, s.p_in,
+               s.c + CASE WHEN per.kind IN ('grant', 'adjust') THEN per.quantity ELSE 0 END AS c,
+               s.k + CASE WHEN per.kind IN ('consume', 'release') THEN -per.quantity ELSE 0 END
+                   AS k,
+               (per.created_at AT TIME ZONE reports_step_zone())::date AS d
+        FROM per
+        JOIN LATERAL (
+            SELECT st.* FROM reports_packagestep st
+            WHERE st.client_package_id = per.client_package_id AND st.nt IS NULL
+            ORDER BY st.t DESC, st.ord DESC, st.src DESC
+            LIMIT 1
+        ) s ON TRUE
+        WHERE per.cnt = 1 AND (per.created_at, 0, per.id) > (s.t, s.ord, s.src)
+    ),
+    live AS (
+        SELECT app.*,
+               (c > 0 AND NOT x0 AND (exp0 IS NULL OR d <= exp0)) AS la,
+               (c0 > 0 AND NOT x0 AND (exp0 IS NULL OR d <= exp0)) AS lb
+        FROM app
+    ),
+    closed AS (
+        UPDATE reports_packagestep o SET nt = live.t FROM live WHERE o.id = live.last_id
+    ),
+    added AS (
+        INSERT INTO reports_packagestep
+            (client_package_id, t, ord, src, kind, c, k, x, exp, c0, k0, x0, exp0, p_ex, p_in,
+             nt, dn, dv_ex, dv_in)
+        SELECT cp, t, 0, src, kind, c, k, x0, exp0, c0, k0, x0, exp0, p_ex, p_in, NULL,
+               CASE WHEN la THEN c - k ELSE 0 END - CASE WHEN lb THEN c0 - k0 ELSE 0 END,
+               CASE WHEN la THEN p_ex - (2 * p_ex * k + c) / (2 * c) ELSE 0 END
+                 - CASE WHEN lb THEN p_ex - (2 * p_ex * k0 + c0) / (2 * c0) ELSE 0 END,
+               CASE WHEN la THEN p_in - (2 * p_in * k + c) / (2 * c) ELSE 0 END
+                 - CASE WHEN lb THEN p_in - (2 * p_in * k0 + c0) / (2 * c0) ELSE 0 END
+        FROM live
+        RETURNING client_package_id
+    )
+    SELECT ARRAY(
+        SELECT DISTINCT client_package_id FROM new_rows
+        EXCEPT SELECT client_package_id FROM added
+    ) INTO rebuild;
+    IF CARDINALITY(rebuild) > 0 THEN
+        PERFORM reports_refresh_package_steps(rebuild);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+DROP TRIGGER reports_steps_ledger ON packages_creditledgerentry;
+CREATE TRIGGER reports_steps_ledger AFTER INSERT ON packages_creditledgerentry
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION reports_steps_new_ledger_rows();
+"""
+
+UNDO_APPEND = """
+DROP TRIGGER reports_steps_ledger ON packages_creditledgerentry;
+CREATE TRIGGER reports_steps_ledger AFTER INSERT ON packages_creditledgerentry
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION reports_steps_new_events();
+DROP FUNCTION reports_steps_new_ledger_rows();
+"""
+
 TRIGGERS = """
 CREATE TRIGGER reports_liability_days_insert AFTER INSERT ON reports_packagestep
     REFERENCING NEW TABLE AS new_rows
@@ -273,4 +352,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(FUNCTIONS + TRIGGERS, DROP),
+        migrations.RunSQL(APPEND, UNDO_APPEND),
     ]
