@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -23,8 +25,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Concat, Round
-
-from django.db import connection
 
 from invoicing.models import InvoiceLine, InvoiceStatus
 from kernel.money import to_money
@@ -175,7 +175,7 @@ def expiry_days(
     """Per expiry date from `first` to `last` (inclusive; days without any left out):
     how many usable client packages (not canceled, credits left) expire that day, their
     credits left and what they hold (the rule of `_held_value`). One query."""
-    params = {"incl": prices_include_tax, "first": first, "last": last}
+    params: dict[str, Any] = {"incl": prices_include_tax, "first": first, "last": last}
     with connection.cursor() as cursor:
         cursor.execute(_EXPIRY_DAYS, params)
         rows = cursor.fetchall()
@@ -298,7 +298,7 @@ def expiry_page(
     # Imported here: the liability module imports this one.
     from reports.selectors.liability import package_invoice_filter
 
-    params: dict = {
+    params: dict[str, Any] = {
         "incl": prices_include_tax,
         "first": first,
         "last": last,

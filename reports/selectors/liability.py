@@ -258,36 +258,36 @@ def package_liability(
 # (`reports.LiabilityDay`, kept by triggers on the steps): what packages hold at the end
 # of a day is the sum of every row up to it, expiries included (kind "expire", on the
 # day after the expiry date). Its rows follow the days of history, not the events.
-_DAYS = """
+_DAYS = f"""
 SELECT reports_step_zone() = %(tz)s,
        SUM(n) FILTER (WHERE day < %(start)s), SUM(v) FILTER (WHERE day < %(start)s),
        SUM(n), SUM(v),
-       SUM(n) FILTER (WHERE day >= %(start)s AND kind = '{grant}'),
-       SUM(v) FILTER (WHERE day >= %(start)s AND kind = '{grant}'),
-       -SUM(n) FILTER (WHERE day >= %(start)s AND kind IN ('{consume}', '{release}')),
-       -SUM(v) FILTER (WHERE day >= %(start)s AND kind IN ('{consume}', '{release}')),
+       SUM(n) FILTER (WHERE day >= %(start)s AND kind = %(grant)s),
+       SUM(v) FILTER (WHERE day >= %(start)s AND kind = %(grant)s),
+       -SUM(n) FILTER (WHERE day >= %(start)s AND kind IN (%(consume)s, %(release)s)),
+       -SUM(v) FILTER (WHERE day >= %(start)s AND kind IN (%(consume)s, %(release)s)),
        -SUM(n) FILTER (WHERE day >= %(start)s AND kind = 'cancel'),
        -SUM(v) FILTER (WHERE day >= %(start)s AND kind = 'cancel'),
-       SUM(n) FILTER (WHERE day >= %(start)s AND kind = '{adjust}'),
-       SUM(v) FILTER (WHERE day >= %(start)s AND kind = '{adjust}')
+       SUM(n) FILTER (WHERE day >= %(start)s AND kind = %(adjust)s),
+       SUM(v) FILTER (WHERE day >= %(start)s AND kind = %(adjust)s)
 FROM (
     SELECT day, kind, n, CASE WHEN %(incl)s THEN v_in ELSE v_ex END AS v
-    FROM {table} WHERE day <= %(end)s
+    FROM {LiabilityDay._meta.db_table} WHERE day <= %(end)s
 ) d
-""".format(
-    table=LiabilityDay._meta.db_table,
-    grant=LedgerKind.GRANT,
-    adjust=LedgerKind.ADJUST,
-    consume=LedgerKind.CONSUME,
-    release=LedgerKind.RELEASE,
-)
+"""  # noqa: S608 - the model's table
+_KINDS = {
+    "grant": str(LedgerKind.GRANT),
+    "consume": str(LedgerKind.CONSUME),
+    "release": str(LedgerKind.RELEASE),
+    "adjust": str(LedgerKind.ADJUST),
+}
 
 
 def _from_days(practice, start: dt.date, end: dt.date) -> tuple | None:
     """The figures' sums (as `_TOTALS` gives them) from the day summary: one query. None
     when the steps were judged in another zone than settings.TIME_ZONE (the summary's
     days are theirs): the caller then takes the exact path."""
-    params = {"tz": settings.TIME_ZONE, "start": start, "end": end}
+    params: dict[str, Any] = {"tz": settings.TIME_ZONE, "start": start, "end": end, **_KINDS}
     params["incl"] = practice.prices_include_tax
     with connection.cursor() as cursor:
         cursor.execute(_DAYS, params)
