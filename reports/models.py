@@ -74,7 +74,26 @@ class PackageStep(models.Model):
         return f"{self.kind} of client package {self.client_package_id} at {self.t}"
 
 
-class LiabilityDay(models.Model):
+class DaySummary(models.Model):
+    """A summary the database keeps per day for the package reports: partial sums in
+    slots (`slot`: the writing transaction's own, `reports_summary_slot()`), whose total
+    over the slots is the day's figure; `n` credits or packages, `v_ex` and `v_in` cents
+    for each tax setting. Only triggers write it; the app role may only read it."""
+
+    day = models.DateField()
+    slot = models.SmallIntegerField()
+    n = models.BigIntegerField()
+    v_ex = models.BigIntegerField()  # cents, prices excluding tax
+    v_in = models.BigIntegerField()  # cents, prices including tax
+
+    app_read_only = True
+
+    class Meta:
+        abstract = True
+        default_permissions = ()
+
+
+class LiabilityDay(DaySummary):
     """The package liability's movements summed by day, kept by the database: for each
     local day (`reports_step_zone()`) and kind of event, what the day's package steps
     moved (`PackageStep.dn`, `dv_ex`, `dv_in`), and under kind "expire" what packages
@@ -84,20 +103,11 @@ class LiabilityDay(models.Model):
     sum of every row up to that day, and a period's movements are its days' rows.
 
     Triggers on the steps (`reports/migrations/0003_rliab_summaries.py`) add what each
-    statement inserts and subtract what it deletes, in the same transaction, into the
-    slot (`slot`) the writing transaction holds alone; the app role may only read it."""
+    statement inserts and subtract what it deletes, in the same transaction."""
 
-    day = models.DateField()
     kind = models.CharField(max_length=10)
-    slot = models.SmallIntegerField()
-    n = models.BigIntegerField()
-    v_ex = models.BigIntegerField()  # cents, prices excluding tax
-    v_in = models.BigIntegerField()  # cents, prices including tax
 
-    app_read_only = True
-
-    class Meta:
-        default_permissions = ()
+    class Meta(DaySummary.Meta):
         constraints = [
             models.UniqueConstraint(fields=["day", "kind", "slot"], name="liability_day_key")
         ]
@@ -106,24 +116,15 @@ class LiabilityDay(models.Model):
         return f"{self.kind} on {self.day} (slot {self.slot})"
 
 
-class ExpiryDay(models.Model):
+class ExpiryDay(DaySummary):
     """Client packages still usable (not canceled, credits left) by expiry date, kept by
-    the database: how many (`n`), their credits left and what they hold (cents, for each
-    tax setting; the rule of `reports.selectors.expiring._held_value`). Triggers on the
-    client packages and the tax rates keep it in the writing transaction, in the slot it
-    holds alone; the app role may only read it."""
+    the database: how many (`n`), their credits left and what they hold (the rule of
+    `reports.selectors.expiring._held_value`). Triggers on the client packages and the
+    tax rates keep it in the writing transaction."""
 
-    day = models.DateField()
-    slot = models.SmallIntegerField()
-    n = models.BigIntegerField()
     credits = models.BigIntegerField()
-    v_ex = models.BigIntegerField()
-    v_in = models.BigIntegerField()
 
-    app_read_only = True
-
-    class Meta:
-        default_permissions = ()
+    class Meta(DaySummary.Meta):
         constraints = [models.UniqueConstraint(fields=["day", "slot"], name="expiry_day_key")]
 
     def __str__(self) -> str:

@@ -84,6 +84,29 @@ def _expiry(rows: str, sign: int, rates: str = "catalog_taxrate", join="LEFT JOI
     return ADD_EXPIRY.format(slot="s", sign=sign, parts=parts)
 
 
+def _keep(function: str, summary: str, add) -> str:
+    """A trigger function adding a statement's new rows and subtracting its old ones."""
+    return f"""
+CREATE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE s smallint;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM {summary};
+        RETURN NULL;
+    END IF;
+    s := reports_summary_slot();
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        {add("new_rows", 1)}
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        {add("old_rows", -1)}
+    END IF;
+    RETURN NULL;
+END $fn$;
+"""
+
+
 FUNCTIONS = f"""
 -- The slot this transaction writes summaries into: the first one whose advisory lock no
 -- other open transaction holds (held until this one ends).
@@ -99,42 +122,8 @@ BEGIN
     END LOOP;
 END $fn$;
 
-CREATE FUNCTION reports_liability_days_keep() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-DECLARE s smallint;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM reports_liabilityday;
-        RETURN NULL;
-    END IF;
-    s := reports_summary_slot();
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {_days("new_rows", 1)}
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        {_days("old_rows", -1)}
-    END IF;
-    RETURN NULL;
-END $fn$;
-
-CREATE FUNCTION reports_expiry_days_keep() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-DECLARE s smallint;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM reports_expiryday;
-        RETURN NULL;
-    END IF;
-    s := reports_summary_slot();
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {_expiry("new_rows", 1)}
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        {_expiry("old_rows", -1)}
-    END IF;
-    RETURN NULL;
-END $fn$;
-
+{_keep("reports_liability_days_keep", "reports_liabilityday", _days)}
+{_keep("reports_expiry_days_keep", "reports_expiryday", _expiry)}
 -- A tax rate's rate changed: its packages hold another value when prices include tax.
 CREATE FUNCTION reports_expiry_days_rate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
@@ -241,30 +230,23 @@ CREATE TRIGGER reports_steps_ledger AFTER INSERT ON packages_creditledgerentry
 DROP FUNCTION reports_steps_new_ledger_rows();
 """
 
-TRIGGERS = """
-CREATE TRIGGER reports_liability_days_insert AFTER INSERT ON reports_packagestep
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_liability_days_keep();
-CREATE TRIGGER reports_liability_days_update AFTER UPDATE ON reports_packagestep
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_liability_days_keep();
-CREATE TRIGGER reports_liability_days_delete AFTER DELETE ON reports_packagestep
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_liability_days_keep();
-CREATE TRIGGER reports_liability_days_truncate AFTER TRUNCATE ON reports_packagestep
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_liability_days_keep();
+def _keep_triggers(prefix: str, table: str) -> str:
+    """The statement triggers calling `{prefix}_keep()` on `table`'s changes."""
+    function = f"EXECUTE FUNCTION {prefix}_keep()"
+    return f"""
+CREATE TRIGGER {prefix}_insert AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT {function};
+CREATE TRIGGER {prefix}_update AFTER UPDATE ON {table}
+    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT {function};
+CREATE TRIGGER {prefix}_delete AFTER DELETE ON {table}
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT {function};
+CREATE TRIGGER {prefix}_truncate AFTER TRUNCATE ON {table} FOR EACH STATEMENT {function};
+"""
 
-CREATE TRIGGER reports_expiry_days_insert AFTER INSERT ON packages_clientpackage
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_expiry_days_keep();
-CREATE TRIGGER reports_expiry_days_update AFTER UPDATE ON packages_clientpackage
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_expiry_days_keep();
-CREATE TRIGGER reports_expiry_days_delete AFTER DELETE ON packages_clientpackage
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_expiry_days_keep();
-CREATE TRIGGER reports_expiry_days_truncate AFTER TRUNCATE ON packages_clientpackage
-    FOR EACH STATEMENT EXECUTE FUNCTION reports_expiry_days_keep();
+
+TRIGGERS = f"""
+{_keep_triggers("reports_liability_days", "reports_packagestep")}
+{_keep_triggers("reports_expiry_days", "packages_clientpackage")}
 CREATE TRIGGER reports_expiry_days_rate AFTER UPDATE ON catalog_taxrate
     REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION reports_expiry_days_rate();

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -24,6 +24,8 @@ from packages.services import (
 from reports.selectors import package_liability
 from reports.selectors.liability import package_liability_exact, package_liability_movements
 from tests.factories import PackageFactory, TaxRateFactory
+from tests.reports.test_package_steps import rebuilt as rebuilt_steps
+from tests.reports.test_package_steps import steps as kept_steps
 
 pytestmark = pytest.mark.django_db
 
@@ -118,26 +120,6 @@ def recompute(timelines, moves, start: dt.date, end: dt.date) -> dict[str, tuple
             sign = 1 if field in ("sold", "adjusted") else -1
             add(field, (a[0] - b[0], a[1] - b[1]), sign)
     return {f: (n, v) for f, (n, v) in out.items()}
-
-
-STEP_COLUMNS = (
-    "client_package_id, t, ord, src, kind, c, k, x, exp, c0, k0, x0, exp0, p_ex, p_in, nt,"
-    " dn, dv_ex, dv_in"
-)
-
-
-def kept_steps() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {STEP_COLUMNS} FROM reports_packagestep ORDER BY {STEP_COLUMNS}")  # noqa: S608
-        return cursor.fetchall()
-
-
-def rebuilt_steps() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reports_refresh_package_steps(ARRAY(SELECT id FROM packages_clientpackage))"
-        )
-    return kept_steps()
 
 
 def report(start, end):

@@ -27,7 +27,10 @@ from tests.factories import PackageFactory, TaxRateFactory
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = "client_package_id, t, ord, src, kind, c, k, x, exp, c0, k0, x0, exp0, p_ex, p_in, nt"
+COLUMNS = (
+    "client_package_id, t, ord, src, kind, c, k, x, exp, c0, k0, x0, exp0, p_ex, p_in, nt,"
+    " dn, dv_ex, dv_in"
+)
 
 
 def on(day: int):
@@ -192,9 +195,14 @@ def test_the_app_role_may_only_read_the_steps(practice):
         " 9, 0, false, 0, 0, false, 100, 100, 9, 100, 100)",
         "TRUNCATE reports_packagestep",
     ):
-        with (
-            pytest.raises(DatabaseError, match="permission denied"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(sql)
+        assert_refused_to_app(sql)
+
+
+def assert_refused_to_app(sql: str) -> None:
+    """The app's connection may not run `sql` (its role lacks the privilege)."""
+    with (
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
