@@ -85,7 +85,8 @@ class QuickSelect(forms.Select):
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
         chosen = set(self.format_value(value))
-        choices = list(self.choices)
+        # Through iter(): list() would ask a ModelChoiceIterator its len(), a COUNT query.
+        choices = list(iter(self.choices))
         texts = ["" if option_value is None else str(option_value) for option_value, _ in choices]
         options = [
             f'<option value="{value_text}"{" selected" if text in chosen else ""}>{label_text}</option>'

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from calendar_app.models import Location, Practitioner
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
+from kernel.web import QuickSelect
 
 
 class DateInput(forms.DateInput):
@@ -30,22 +32,38 @@ def last_month(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return end.replace(day=1), end
 
 
+class _NameChoices(ModelChoiceIterator):
+    """The options of a location or practitioner list: (pk, name) read as values, not
+    hundreds of model instances (the label is the instance's `__str__`, its name)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list("pk", "name")
+
+
+class NameChoiceField(forms.ModelChoiceField):
+    iterator = _NameChoices
+
+
 class ReportFilterForm(forms.Form):
     """What every report's filters share: one location and one practitioner (optional),
     and defaults (`defaults()`) for the fields a request leaves missing or empty, so a
     bare page shows something sensible."""
 
-    location = forms.ModelChoiceField(
+    location = NameChoiceField(
         label="Location",
         queryset=Location.objects.order_by("name", "pk"),
         required=False,
         empty_label="All locations",
+        widget=QuickSelect,  # its options built in Python: hundreds in one step
     )
-    practitioner = forms.ModelChoiceField(
+    practitioner = NameChoiceField(
         label="Practitioner",
         queryset=Practitioner.objects.order_by("name", "pk"),
         required=False,
         empty_label="All practitioners",
+        widget=QuickSelect,
     )
 
     def defaults(self) -> dict[str, str]:
