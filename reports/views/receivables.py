@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import path
 
 from kernel.money import format_money
-from kernel.web import paginate, render_page, staff_view
+from kernel.web import paginate, pk_url, render_page, staff_view
 from reports.forms import AgedReceivablesFilterForm
 from reports.selectors.receivables import AGE_BUCKETS, AgedReceivables, aged_receivables
 from reports.views.common import REPORTS_PERM, text_cell
@@ -47,13 +47,14 @@ def days_overdue(invoice) -> int:
 
 def invoice_rows(invoices, currency: str) -> list[dict]:
     """The invoices of one page, with their links."""
+    client_url, invoice_url = pk_url("clients:detail"), pk_url("invoicing:detail")
     return [
         {
             "pk": invoice.pk,
             "client": invoice.client_name,
-            "client_url": reverse("clients:detail", args=[invoice.client_id]),
+            "client_url": client_url(invoice.client_id),
             "number": invoice.number,
-            "invoice_url": reverse("invoicing:detail", args=[invoice.pk]),
+            "invoice_url": invoice_url(invoice.pk),
             "due_date": invoice.due_date,
             "days_overdue": days_overdue(invoice),
             "bucket": invoice.bucket,
@@ -80,7 +81,7 @@ def aged_receivables_page(request: HttpRequest) -> HttpResponse:
     form, report = _report(request)
     if report is None:
         return _bad_filters(request, form)
-    page = paginate(request, report.rows, PER_PAGE)
+    page = paginate(request, report.listed, PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
