@@ -14,7 +14,7 @@ already there are computed here, once.
 from django.conf import settings
 from django.db import migrations, models
 
-from reports.summaries import SALES_ZONE_FUNCTION
+from reports.summaries import SALES_ZONE_FUNCTION, fill_sql
 
 
 SQL = """
@@ -341,21 +341,21 @@ CREATE TRIGGER reports_money AFTER INSERT OR UPDATE OR DELETE ON invoicing_credi
 -- amount net of tax for either setting) and move it between the sale days.
 CREATE FUNCTION reports_refresh_sale(p_cp bigint)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-DECLARE o reports_packagesale; n record;
+DECLARE o reports_packagesale; v record;
 BEGIN
     DELETE FROM reports_packagesale WHERE client_package_id = p_cp RETURNING * INTO o;
     IF FOUND THEN
-        UPDATE reports_saleday SET n = n - 1, credits = credits - o.credits,
-               rev_ex = rev_ex - o.rev_ex, rev_in = rev_in - o.rev_in
-         WHERE day = o.day AND package_id = o.package_id
-           AND seller_id IS NOT DISTINCT FROM o.seller_id;
+        UPDATE reports_saleday d SET n = d.n - 1, credits = d.credits - o.credits,
+               rev_ex = d.rev_ex - o.rev_ex, rev_in = d.rev_in - o.rev_in
+         WHERE d.day = o.day AND d.package_id = o.package_id
+           AND d.seller_id IS NOT DISTINCT FROM o.seller_id;
     END IF;
     SELECT (g.t AT TIME ZONE reports_sales_zone())::date AS day, c.package_id,
            c.created_by_id AS seller_id, g.credits, c.price AS rev_ex,
            CASE WHEN tr.rate IS NOT NULL
                 THEN c.price - ROUND(c.price * tr.rate / (100 + tr.rate), 2)
                 ELSE c.price END AS rev_in
-      INTO n
+      INTO v
       FROM packages_clientpackage c
       LEFT JOIN catalog_taxrate tr ON tr.id = c.tax_rate_id
       CROSS JOIN LATERAL (
@@ -366,9 +366,9 @@ BEGIN
     IF FOUND THEN
         INSERT INTO reports_packagesale
             (client_package_id, day, package_id, seller_id, credits, rev_ex, rev_in)
-        VALUES (p_cp, n.day, n.package_id, n.seller_id, n.credits, n.rev_ex, n.rev_in);
+        VALUES (p_cp, v.day, v.package_id, v.seller_id, v.credits, v.rev_ex, v.rev_in);
         INSERT INTO reports_saleday AS d (day, package_id, seller_id, n, credits, rev_ex, rev_in)
-        VALUES (n.day, n.package_id, n.seller_id, 1, n.credits, n.rev_ex, n.rev_in)
+        VALUES (v.day, v.package_id, v.seller_id, 1, v.credits, v.rev_ex, v.rev_in)
         ON CONFLICT ON CONSTRAINT reports_sale_day_key DO UPDATE SET
             n = d.n + 1, credits = d.credits + EXCLUDED.credits,
             rev_ex = d.rev_ex + EXCLUDED.rev_ex, rev_in = d.rev_in + EXCLUDED.rev_in;
@@ -431,72 +431,6 @@ CREATE TRIGGER reports_sales_tax_rate AFTER UPDATE ON catalog_taxrate
     FOR EACH ROW WHEN (OLD.rate IS DISTINCT FROM NEW.rate)
     EXECUTE FUNCTION reports_sales_rate_changed();
 
--- ------------------------------------------------------------------ what is there now
-INSERT INTO reports_invoicebalance (invoice_id, balance)
-SELECT t.invoice_id, SUM(t.amount) FROM (
-    SELECT invoice_id, total_amount AS amount FROM invoicing_invoiceline
-    UNION ALL
-    SELECT invoice_id, -amount FROM invoicing_payment WHERE status = 'active'
-    UNION ALL
-    SELECT p.invoice_id, r.amount FROM invoicing_refund r
-    JOIN invoicing_payment p ON p.id = r.payment_id WHERE p.status = 'active'
-    UNION ALL
-    SELECT invoice_id, -total_amount FROM invoicing_creditnote
-) t JOIN invoicing_invoice i ON i.id = t.invoice_id
-GROUP BY t.invoice_id;
-
-INSERT INTO reports_receivableday (due_date, location_id, practitioner_id, n, balance)
-SELECT i.due_date, COALESCE(i.location_id, 0), COALESCE(i.practitioner_id, 0),
-       COUNT(*), SUM(b.balance)
-FROM invoicing_invoice i JOIN reports_invoicebalance b ON b.invoice_id = i.id
-WHERE i.status = 'open' AND b.balance > 0
-GROUP BY GROUPING SETS ((1, i.location_id, i.practitioner_id), (1, i.location_id), (1));
-
-INSERT INTO reports_revenueday
-    (span, day, location_id, practitioner_id, n, net, tax, paid, refunded)
-SELECT span, CASE WHEN span = 'd' THEN day ELSE DATE_TRUNC('month', day)::date END,
-       COALESCE(loc, 0), COALESCE(prac, 0),
-       COUNT(*), SUM(net), SUM(tax), SUM(paid), SUM(refunded)
-FROM (VALUES ('d'), ('m')) sp(span), (
-    SELECT i.issue_date AS day, i.location_id AS loc, i.practitioner_id AS prac,
-           l.net_amount AS net, l.tax_amount AS tax, 0 AS paid, 0 AS refunded
-    FROM invoicing_invoiceline l JOIN invoicing_invoice i ON i.id = l.invoice_id
-    WHERE i.status IN ('open', 'paid')
-    UNION ALL
-    SELECT c.date, i.location_id, i.practitioner_id, -cl.net_amount, -cl.tax_amount, 0, 0
-    FROM invoicing_creditnoteline cl
-    JOIN invoicing_creditnote c ON c.id = cl.credit_note_id
-    JOIN invoicing_invoice i ON i.id = c.invoice_id
-    WHERE i.status IN ('open', 'paid')
-    UNION ALL
-    SELECT p.date, i.location_id, i.practitioner_id, 0, 0, p.amount, 0
-    FROM invoicing_payment p JOIN invoicing_invoice i ON i.id = p.invoice_id
-    WHERE p.status = 'active'
-    UNION ALL
-    SELECT r.date, i.location_id, i.practitioner_id, 0, 0, 0, r.amount
-    FROM invoicing_refund r JOIN invoicing_payment p ON p.id = r.payment_id
-    JOIN invoicing_invoice i ON i.id = p.invoice_id
-    WHERE p.status = 'active'
-) t
-WHERE day IS NOT NULL
-GROUP BY GROUPING SETS ((1, 2, loc, prac), (1, 2, loc), (1, 2));
-
-INSERT INTO reports_packagesale
-    (client_package_id, day, package_id, seller_id, credits, rev_ex, rev_in)
-SELECT c.id, (g.t AT TIME ZONE reports_sales_zone())::date, c.package_id, c.created_by_id,
-       g.credits, c.price,
-       CASE WHEN tr.rate IS NOT NULL
-            THEN c.price - ROUND(c.price * tr.rate / (100 + tr.rate), 2)
-            ELSE c.price END
-FROM (SELECT client_package_id, MIN(created_at) AS t, SUM(quantity) AS credits
-      FROM packages_creditledgerentry WHERE kind = 'grant'
-      GROUP BY client_package_id) g
-JOIN packages_clientpackage c ON c.id = g.client_package_id
-LEFT JOIN catalog_taxrate tr ON tr.id = c.tax_rate_id;
-
-INSERT INTO reports_saleday (day, package_id, seller_id, n, credits, rev_ex, rev_in)
-SELECT day, package_id, seller_id, COUNT(*), SUM(credits), SUM(rev_ex), SUM(rev_in)
-FROM reports_packagesale GROUP BY 1, 2, 3;
 """
 
 DROP = """
@@ -631,4 +565,6 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(create_zone, migrations.RunPython.noop),
         migrations.RunSQL(SQL, DROP),
+        # The rows of the data already there (emptied first on the way back).
+        migrations.RunSQL(fill_sql(), migrations.RunSQL.noop),
     ]
