@@ -38,9 +38,7 @@ def sync_sales_zone(**kwargs) -> bool:
         if sales_zone_is_current():
             return False
         with connection.schema_editor() as editor:
-            editor.execute(
-                SALES_ZONE_FUNCTION.format(zone=editor.quote_value(settings.TIME_ZONE))
-            )
+            editor.execute(SALES_ZONE_FUNCTION.format(zone=editor.quote_value(settings.TIME_ZONE)))
             editor.execute(
                 "SELECT reports_refresh_sale(id) FROM packages_clientpackage ORDER BY id"
             )

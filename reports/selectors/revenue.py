@@ -270,8 +270,8 @@ def _level(group_by: str, location: Any, practitioner: Any, params: dict[str, An
             return "d.practitioner_id = %(practitioner)s"
         params["location"] = _pk(location)
         return "d.location_id = %(location)s AND d.practitioner_id = %(practitioner)s"
-    by_practitioner = "d.practitioner_id <> 0" if group_by == "practitioner" else (
-        "d.practitioner_id = 0"
+    by_practitioner = (
+        "d.practitioner_id <> 0" if group_by == "practitioner" else ("d.practitioner_id = 0")
     )
     if location is not None:
         params["location"] = _pk(location)

@@ -17,7 +17,6 @@ from packages.models import ClientPackage, CreditLedgerEntry, LedgerKind
 from practice.models import PracticeSettings
 from reports.models import SaleDay
 from reports.selectors.liability import _midnight, package_invoice_filter
-from reports.summaries import sales_zone_is_current
 
 SALES_GROUPS = ("package", "month", "seller")
 UNKNOWN_SELLER = "Unknown"
@@ -108,10 +107,14 @@ WITH s AS (
     WHERE d.day >= %(start)s AND d.day <= %(end)s
     GROUP BY 1
     HAVING SUM(d.n) > 0
+), r AS (
+    SELECT s.key, {labels}, s.count, s.credits, s.revenue
+    FROM s
+    {join}
 )
-SELECT s.key, {labels}, s.count, s.credits, s.revenue
-FROM s
-{join}
+-- First column: whether the days were judged in the zone asked for; a row even when
+-- nothing was sold (its other columns NULL).
+SELECT reports_sales_zone() = %(tz)s, r.* FROM (VALUES (0)) v LEFT JOIN r ON TRUE
 """
 _SUMMARY_KEYS = {
     "package": "d.package_id",
@@ -147,8 +150,8 @@ def package_sales(
     zone), grouped by catalog package, by month or by who sold them (`group_by`:
     "package", "month" or "seller"): for each group the number of packages sold, their
     credits as sold (the grant; later adjustments are not sales) and their revenue, net
-    of tax. Three queries (the practice's settings, the sales' zone, one GROUP BY),
-    whatever the data size.
+    of tax. Two queries (the practice's settings, one GROUP BY), whatever the data size
+    (three when the kept sales were judged in another zone).
 
     Unfiltered, the sums come from the sale days the database keeps (`SaleDay`: per
     local day, catalog package and seller; exact, kept by triggers), when they were
@@ -195,17 +198,25 @@ def package_sales(
         "end_t": _midnight(end + dt.timedelta(days=1)),
     }
     key, labels, join = _GROUPS[group_by]
-    if not exact and location is None and practitioner is None and sales_zone_is_current():
-        # The sale days kept by the database (reports.models.SaleDay): the same sums.
-        sql = _SUMMARY_SQL.format(
-            key=_SUMMARY_KEYS[group_by], labels=labels, join=join.format(**tables), **tables
-        )
-    else:
-        where = package_invoice_filter("c", location, practitioner, params)
-        sql = _SQL.format(key=key, labels=labels, join=join.format(**tables), where=where, **tables)
+    found = None
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+        if not exact and location is None and practitioner is None:
+            # The sale days kept by the database (reports.models.SaleDay): the same sums,
+            # when they were judged in the practice's zone.
+            sql = _SUMMARY_SQL.format(
+                key=_SUMMARY_KEYS[group_by], labels=labels, join=join.format(**tables), **tables
+            )
+            cursor.execute(sql, params)
+            kept = cursor.fetchall()
+            if kept[0][0]:
+                found = [row[1:] for row in kept if row[5] is not None]
+        if found is None:
+            where = package_invoice_filter("c", location, practitioner, params)
+            sql = _SQL.format(
+                key=key, labels=labels, join=join.format(**tables), where=where, **tables
+            )
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
 
     rows = [
         SalesRow(
