@@ -405,3 +405,47 @@ def test_the_receivables_rows_are_the_html_of_the_template_loop():
     old = engines["django"].from_string(OLD_INVOICE_ROWS).render({"invoices": invoices})
     assert invoice_rows_html(invoices) == old
     assert "Ann &amp; &lt;Bo&gt;" in old
+
+
+def _use_sales_zone(name: str) -> None:
+    """As the tables' owner (committed at once: undo it with another call)."""
+    import psycopg
+    from django.conf import settings as django_settings
+
+    from reports.summaries import SALES_ZONE_FUNCTION
+    from tests.database import connection_params
+
+    owner_role = django_settings.DATABASE_OWNER
+    params = {**connection_params(), "user": owner_role["USER"]}
+    params["password"] = owner_role["PASSWORD"] or None
+    owner = psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True)
+    with owner:
+        owner.execute(SALES_ZONE_FUNCTION.format(zone="'" + name.replace("'", "''") + "'"))
+        owner.execute("SELECT reports_refresh_sale(id) FROM packages_clientpackage ORDER BY id")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_rebuilds_the_sales_when_the_zone_changed(practice, admin_user):
+    from django.conf import settings as django_settings
+
+    from kernel.database import as_owner
+    from reports.models import PackageSale
+    from reports.summaries import sync_sales_zone
+
+    with at("2026-04-01 09:30"):  # 1 April in Sydney, 31 March in UTC
+        sold = practice.sell(practice.fixed, by=admin_user, client=ClientFactory())
+    april = (dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+    expected = package_sales(*april, group_by="month", exact=True)
+    assert expected.total.count == 1
+    _use_sales_zone("UTC")
+    try:
+        assert PackageSale.objects.get(client_package_id=sold.pk).day == dt.date(2026, 3, 31)
+        assert package_sales(*april, group_by="month") == expected  # from the ledger
+        with as_owner():
+            assert sync_sales_zone() is True  # what `migrate` runs after its migrations
+            assert sync_sales_zone() is False  # nothing to do the second time
+    finally:
+        _use_sales_zone(django_settings.TIME_ZONE)
+    assert PackageSale.objects.get(client_package_id=sold.pk).day == dt.date(2026, 4, 1)
+    assert package_sales(*april, group_by="month") == expected
+    assert_tables_rebuild()
