@@ -257,37 +257,27 @@ BEGIN
 END $fn$;
 
 -- Credit notes: the header's total off the balance; the lines' net and tax off revenue
--- on the credit note's date, when the invoice is finalized.
-CREATE FUNCTION reports_money_on_credit_note() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+-- on the credit note's date, when the invoice is finalized (reports_money_credit_line).
+-- Both are append-only (the database refuses to change or delete them), so a credit
+-- note's date and invoice never change under its lines.
+CREATE FUNCTION reports_money_credit_total(p_invoice bigint, p_amount numeric)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE inv invoicing_invoice;
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.invoice_id = NEW.invoice_id
-            AND OLD.total_amount = NEW.total_amount AND OLD.date = NEW.date THEN
-        RETURN NULL;
+    SELECT * INTO inv FROM invoicing_invoice WHERE id = p_invoice;
+    IF FOUND THEN
+        PERFORM reports_balance_add(inv, p_amount);
     END IF;
+END $fn$;
+
+CREATE FUNCTION reports_money_on_credit_note() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        SELECT * INTO inv FROM invoicing_invoice WHERE id = OLD.invoice_id;
-        IF FOUND THEN
-            PERFORM reports_balance_add(inv, OLD.total_amount);
-            IF TG_OP = 'UPDATE' AND OLD.date <> NEW.date AND inv.status IN ('open', 'paid') THEN
-                -- its lines move from the old date to the new one
-                PERFORM reports_rev_add(OLD.date, inv.location_id, inv.practitioner_id,
-                    -COUNT(*), COALESCE(SUM(net_amount), 0), COALESCE(SUM(tax_amount), 0), 0, 0)
-                FROM invoicing_creditnoteline WHERE credit_note_id = OLD.id;
-            END IF;
-        END IF;
+        PERFORM reports_money_credit_total(OLD.invoice_id, OLD.total_amount);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT * INTO inv FROM invoicing_invoice WHERE id = NEW.invoice_id;
-        IF FOUND THEN
-            PERFORM reports_balance_add(inv, -NEW.total_amount);
-            IF TG_OP = 'UPDATE' AND OLD.date <> NEW.date AND inv.status IN ('open', 'paid') THEN
-                PERFORM reports_rev_add(NEW.date, inv.location_id, inv.practitioner_id,
-                    COUNT(*), -COALESCE(SUM(net_amount), 0), -COALESCE(SUM(tax_amount), 0), 0, 0)
-                FROM invoicing_creditnoteline WHERE credit_note_id = NEW.id;
-            END IF;
-        END IF;
+        PERFORM reports_money_credit_total(NEW.invoice_id, -NEW.total_amount);
     END IF;
     RETURN NULL;
 END $fn$;
@@ -453,6 +443,7 @@ DROP FUNCTION IF EXISTS reports_refresh_sale(bigint);
 DROP FUNCTION IF EXISTS reports_money_on_credit_line();
 DROP FUNCTION IF EXISTS reports_money_credit_line(bigint, int, numeric, numeric);
 DROP FUNCTION IF EXISTS reports_money_on_credit_note();
+DROP FUNCTION IF EXISTS reports_money_credit_total(bigint, numeric);
 DROP FUNCTION IF EXISTS reports_money_on_refund();
 DROP FUNCTION IF EXISTS reports_money_refund(bigint, date, int, numeric);
 DROP FUNCTION IF EXISTS reports_money_on_payment();
