@@ -85,7 +85,7 @@ class QuickSelect(forms.Select):
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
         chosen = set(self.format_value(value))
-        # iter(): list() of a ModelChoiceIterator would ask its len(), a COUNT query.
+        # Through iter(): list() would ask a ModelChoiceIterator its len(), a COUNT query.
         choices = list(iter(self.choices))
         texts = ["" if option_value is None else str(option_value) for option_value, _ in choices]
         options = [

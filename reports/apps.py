@@ -7,5 +7,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from reports.steps import sync_step_zone
+        from reports.summaries import sync_sales_zone
 
         post_migrate.connect(sync_step_zone, sender=self, dispatch_uid="reports_step_zone")
+        post_migrate.connect(sync_sales_zone, sender=self, dispatch_uid="reports_sales_zone")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.db import connection
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from calendar_app.models import Location, Practitioner
@@ -31,31 +33,41 @@ def last_month(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return end.replace(day=1), end
 
 
-class _Named:
-    """A location or practitioner list's options, read as (id, name) pairs when the list
-    is drawn: the labels `str()` of each instance gives, without making hundreds of
-    model instances."""
+# The options of the Location and Practitioner lists together, in one query: each
+# list as its field's queryset orders it (by name, then id).
+_NAMES_SQL = f"""
+SELECT 'location', id, name FROM {Location._meta.db_table}
+UNION ALL
+SELECT 'practitioner', id, name FROM {Practitioner._meta.db_table}
+ORDER BY 1, 3, 2
+"""  # noqa: S608 - table names from the models
 
-    def __init__(self, field: forms.ModelChoiceField):
-        self.field = field
+
+class _NameChoices(ModelChoiceIterator):
+    """The options of a location or practitioner list: (pk, name) read as values, not
+    hundreds of model instances (the label is the instance's `__str__`, its name). In a
+    `ReportFilterForm` both lists come from one query, made when the first is shown."""
 
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        yield from self.field.queryset.values_list("pk", "name")
+        lists = self.field.lists
+        if lists is None:
+            yield from self.queryset.values_list("pk", "name")
+            return
+        if not lists:
+            with connection.cursor() as cursor:
+                cursor.execute(_NAMES_SQL)
+                for kind, pk, name in cursor.fetchall():
+                    lists.setdefault(kind, []).append((pk, name))
+            lists["read"] = True
+        yield from lists.get(self.field.list_name, ())
 
 
-class NamedChoiceField(forms.ModelChoiceField):
-    """A choice of a location or practitioner (named by `name`, their `str()`), drawn by
-    QuickSelect from (id, name) pairs."""
-
-    widget = QuickSelect
-
-    def _set_queryset(self, queryset) -> None:
-        super()._set_queryset(queryset)
-        self.widget.choices = _Named(self)
-
-    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+class NameChoiceField(forms.ModelChoiceField):
+    iterator = _NameChoices
+    lists: dict | None = None  # shared by the form's lists: all read in one query
+    list_name = ""
 
 
 class ReportFilterForm(forms.Form):
@@ -63,17 +75,19 @@ class ReportFilterForm(forms.Form):
     and defaults (`defaults()`) for the fields a request leaves missing or empty, so a
     bare page shows something sensible."""
 
-    location = NamedChoiceField(
+    location = NameChoiceField(
         label="Location",
         queryset=Location.objects.order_by("name", "pk"),
         required=False,
         empty_label="All locations",
+        widget=QuickSelect,  # its options built in Python: hundreds in one step
     )
-    practitioner = NamedChoiceField(
+    practitioner = NameChoiceField(
         label="Practitioner",
         queryset=Practitioner.objects.order_by("name", "pk"),
         required=False,
         empty_label="All practitioners",
+        widget=QuickSelect,
     )
 
     def defaults(self) -> dict[str, str]:
@@ -86,6 +100,12 @@ class ReportFilterForm(forms.Form):
             if value not in (None, ""):
                 values[key] = value
         super().__init__(values, **kwargs)
+        # Both lists from one query, when shown (`_NameChoices`); this form's own.
+        lists: dict = {}
+        for name in ("location", "practitioner"):
+            field = self.fields[name]
+            if isinstance(field, NameChoiceField):
+                field.lists, field.list_name = lists, name
 
     def filters(self) -> dict:
         data = self.cleaned_data

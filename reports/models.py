@@ -129,3 +129,146 @@ class ExpiryDay(DaySummary):
 
     def __str__(self) -> str:
         return f"expiring on {self.day} (slot {self.slot})"
+
+
+# ----------------------------------------------------- money summaries (kept by triggers)
+# Read models of the money reports, written only by the database functions of
+# `reports/migrations/0004_rmoney_money_summaries.py` (SECURITY DEFINER, in the
+# transaction of the write that changes them, each trigger O(1) per row written, except
+# an invoice's own change of status, dates, location or practitioner, which moves that
+# invoice's rows). Plain ids, not foreign keys: deleting a draft invoice must not make
+# Django's collector write these tables (the app role may only read them).
+_SUM = {"max_digits": 20, "decimal_places": 2, "default": 0}
+
+
+class InvoiceBalance(models.Model):
+    """An invoice's balance before its status is looked at: its lines' totals, less its
+    active payments, plus those payments' refunds, less its credit notes (the sums of
+    `invoicing.selectors.invoices_with_totals`). One row per invoice that has had a
+    line, payment, refund or credit note."""
+
+    invoice_id = models.BigIntegerField(primary_key=True)
+    balance = models.DecimalField(**_SUM)
+
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Balance of invoice {self.invoice_id}"
+
+
+class ReceivableDay(models.Model):
+    """Open invoices with a balance above 0, by due date, location and practitioner: how
+    many and their balances (Aged receivables sums these rows by age). Practitioner 0:
+    the location's invoices of that due date; location and practitioner 0: all of them."""
+
+    due_date = models.DateField(null=True)
+    location_id = models.BigIntegerField()
+    practitioner_id = models.BigIntegerField()
+    n = models.BigIntegerField(default=0)
+    balance = models.DecimalField(**_SUM)
+
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location_id", "practitioner_id", "due_date"],
+                name="reports_receivable_day_key",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [
+            models.Index(fields=["practitioner_id", "due_date"], name="reports_receivable_prac")
+        ]
+
+    def __str__(self) -> str:
+        return f"Receivables due {self.due_date}"
+
+
+class RevenueDay(models.Model):
+    """Revenue by day (`span` "d") or month (`span` "m", `day` its first day), location
+    and practitioner (the invoice's): the net and tax of finalized invoices' lines by
+    issue date less their credit notes' lines by credit note date, active payments and
+    their refunds by their own dates. Practitioner 0: the location's figures; location
+    and practitioner 0: the practice's."""
+
+    span = models.CharField(max_length=1)
+    day = models.DateField()
+    location_id = models.BigIntegerField()
+    practitioner_id = models.BigIntegerField()
+    n = models.BigIntegerField(default=0)  # how many rows (lines, payments...) it sums
+    net = models.DecimalField(**_SUM)
+    tax = models.DecimalField(**_SUM)
+    paid = models.DecimalField(**_SUM)
+    refunded = models.DecimalField(**_SUM)
+
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location_id", "practitioner_id", "span", "day"],
+                name="reports_revenue_day_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["practitioner_id", "span", "day"], name="reports_revenue_prac")
+        ]
+
+    def __str__(self) -> str:
+        return f"Revenue of {self.day}"
+
+
+class PackageSale(models.Model):
+    """A client package's sale as Package sales counts it: the local day (in the zone
+    `reports_sales_zone()` names) of its first grant, the catalog package, the seller,
+    the credits granted and its amount net of tax for either tax setting (`rev_ex`:
+    prices exclude tax, `rev_in`: they include it)."""
+
+    client_package_id = models.BigIntegerField(primary_key=True)
+    day = models.DateField()
+    package_id = models.BigIntegerField()
+    seller_id = models.BigIntegerField(null=True)
+    credits = models.BigIntegerField()
+    rev_ex = models.DecimalField(**_SUM)
+    rev_in = models.DecimalField(**_SUM)
+
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Sale of client package {self.client_package_id}"
+
+
+class SaleDay(models.Model):
+    """`PackageSale` summed by day, catalog package and seller."""
+
+    day = models.DateField()
+    package_id = models.BigIntegerField()
+    seller_id = models.BigIntegerField(null=True)
+    n = models.BigIntegerField(default=0)
+    credits = models.BigIntegerField(default=0)
+    rev_ex = models.DecimalField(**_SUM)
+    rev_in = models.DecimalField(**_SUM)
+
+    app_read_only = True
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "package_id", "seller_id"],
+                name="reports_sale_day_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Package sales of {self.day}"
