@@ -303,3 +303,59 @@ class _RawSQL:
 
     def as_sql(self, *args, **kwargs):
         return self._statement
+
+
+_BY_PK_SQL: dict[tuple, str] = {}
+
+
+def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str) -> str:
+    key = (models, extras, db)
+    if key not in _BY_PK_SQL:
+        quote = connections[db].ops.quote_name
+        columns, joins = [], []
+        for n, model in enumerate(models):
+            columns += [f"t{n}.{quote(f.column)}" for f in model._meta.concrete_fields]
+            joins.append(
+                f"LEFT JOIN {quote(model._meta.db_table)} t{n} "
+                f"ON t{n}.{quote(model._meta.pk.column)} = %s"
+            )
+        columns += [f"({sql})" for sql in extras]
+        _BY_PK_SQL[key] = f"SELECT {', '.join(columns)} FROM (VALUES (1)) one (x) {' '.join(joins)}"  # noqa: S608 - names from the models
+    return _BY_PK_SQL[key]
+
+
+def rows_by_pk(
+    pairs: list[tuple[type[Model], int | None]],
+    extras: list[tuple[str, list]] = (),  # type: ignore[assignment]
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[list[Any], list[Any]]:
+    """Rows of several models by primary key in one query: for each (model, pk), the
+    instance (all its fields, as `Model.objects.filter(pk=pk).first()` gives it), or
+    None when there is none (or pk is None); and the values of `extras`, each a scalar
+    SQL subquery (text fixed per call site, with its parameters)."""
+    models = tuple(model for model, _ in pairs)
+    texts = tuple(sql for sql, _ in extras)
+    sql = _by_pk_sql(models, texts, using)
+    params: list[Any] = [pk for _, pk in pairs]
+    params = [p for _, extra_params in extras for p in extra_params] + params
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    found: list[Any] = []
+    at = 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = list(row[at : at + len(fields)])
+        at += len(fields)
+        pk_index = fields.index(model._meta.pk)
+        if values[pk_index] is None:
+            found.append(None)
+            continue
+        for index, field in enumerate(fields):
+            converters = connection.ops.get_db_converters(field.cached_col)
+            for convert in converters + field.get_db_converters(connection):
+                values[index] = convert(values[index], field.cached_col, connection)
+        found.append(model.from_db(using, [f.attname for f in fields], values))
+    return found, list(row[at:])
