@@ -55,7 +55,7 @@ from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.money import to_money
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, insert_row
 from kernel.records import clean_name, save_named, set_archived, unique_name
 from kernel.time import ambiguous_occurrences, check_date_in_range
 from packages import services as credits
@@ -396,7 +396,7 @@ def appointment_book(
             # is taken below, in this transaction, or the booking is refused as a whole.
             _refuse(appointment, LINK)
             appointment.client_package = client_package
-        appointment.save(force_insert=True)
+        insert_row(appointment)  # as save(), from SQL written once
         hooks.emit("appointment.booked", appointment, by=by)
         if client_package is not None:
             # Last: the package's row lock is held from here to COMMIT, so the booking's

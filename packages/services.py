@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -29,7 +29,7 @@ from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, insert_row
 from kernel.time import check_date_in_range
 from packages.chain import seal_new_entries
 from packages.models import (
@@ -274,7 +274,6 @@ def consume(
         client_package=client_package, client_id=client_id, service=service, on_date=on_date
     )
     client_package.consumed += 1
-    client_package.save(update_fields=["consumed"])
     if covered.allowance is not None:
         covered.used += 1
         covered.save(update_fields=["used"])
@@ -288,8 +287,21 @@ def consume(
         created_by=_user(by),
     )
     seal_new_entries(CreditLedgerEntry, [entry], {} if head is None else {client_package.pk: head})
-    entry.save(force_insert=True)
+    # The counter and the ledger row in one statement (the package is locked above).
+    insert_row(
+        entry, with_=_consumed_sql(), with_params=[client_package.consumed, client_package.pk]
+    )
     return client_package
+
+
+def _consumed_sql() -> str:
+    """`UPDATE` of a client package's `consumed` (value, pk), as `save(update_fields=
+    ["consumed"])` sends it."""
+    meta, quote = ClientPackage._meta, connection.ops.quote_name
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('consumed').column)} = %s "  # noqa: S608 - names from the model
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
 
 
 def release(
