@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import TransactionManagementError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -163,6 +163,10 @@ _LOCKED = Prepared(lambda pk: ClientPackage.objects.select_for_update().filter(p
 
 def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
     """The package's row, locked (FOR UPDATE)."""
+    if connection.get_autocommit():  # as select_for_update() refuses when compiled
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
     pk = client_package if isinstance(client_package, int) else client_package.pk
     found = _LOCKED.objects(pk=pk)
     if not found:
