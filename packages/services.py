@@ -20,8 +20,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import TransactionManagementError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.formats import date_format
 
