@@ -343,7 +343,10 @@ def booking_choices(
         ],
         [(_HAS_HOURS, [practitioner])],
     )
-    return BookingChoices(*found, has_hours=bool(has_hours))
+    practitioner_row, location_row, client_row, service_row, package_row = found
+    return BookingChoices(
+        practitioner_row, location_row, client_row, service_row, package_row, bool(has_hours)
+    )
 
 
 def provided_service_ids(practitioner: Practitioner) -> dict[int, set[int]]:

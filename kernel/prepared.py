@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
@@ -308,16 +308,22 @@ class _RawSQL:
 _BY_PK_SQL: dict[tuple, str] = {}
 
 
+def column(field: Any) -> str:
+    """A concrete field's column name (the stubs allow None: only for fields without one)."""
+    assert field.column is not None
+    return field.column
+
+
 def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str) -> str:
     key = (models, extras, db)
     if key not in _BY_PK_SQL:
         quote = connections[db].ops.quote_name
         columns, joins = [], []
         for n, model in enumerate(models):
-            columns += [f"t{n}.{quote(f.column)}" for f in model._meta.concrete_fields]
+            columns += [f"t{n}.{quote(column(f))}" for f in model._meta.concrete_fields]
             joins.append(
                 f"LEFT JOIN {quote(model._meta.db_table)} t{n} "
-                f"ON t{n}.{quote(model._meta.pk.column)} = %s"
+                f"ON t{n}.{quote(column(model._meta.pk))} = %s"
             )
         columns += [f"({sql})" for sql in extras]
         _BY_PK_SQL[key] = f"SELECT {', '.join(columns)} FROM (VALUES (1)) one (x) {' '.join(joins)}"  # noqa: S608 - names from the models
@@ -326,7 +332,7 @@ def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str
 
 def rows_by_pk(
     pairs: list[tuple[type[Model], int | None]],
-    extras: list[tuple[str, list]] = (),  # type: ignore[assignment]
+    extras: Sequence[tuple[str, list]] = (),
     *,
     using: str = DEFAULT_DB_ALIAS,
 ) -> tuple[list[Any], list[Any]]:
@@ -384,14 +390,14 @@ def insert_row(row: Model, *, with_: str = "", with_params: list | tuple = ()) -
         ]
         returning = list(meta.db_returning_fields)
         _INSERT_SQL[key] = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names from the model
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(column(f)) for f in fields)}) "  # noqa: S608 - names from the model
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"RETURNING {', '.join(quote(f.column) for f in returning)}",
+            f"RETURNING {', '.join(quote(column(f)) for f in returning)}",
             fields,
             returning,
         )
     sql, fields, returning = _INSERT_SQL[key]
-    row._prepare_related_fields_for_save(operation_name="save")
+    cast(Any, row)._prepare_related_fields_for_save(operation_name="save")
     values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
     if with_:
         sql, values = f"WITH _before AS ({with_}) {sql}", [*with_params, *values]

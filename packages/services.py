@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -30,7 +31,7 @@ from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
-from kernel.prepared import Prepared, insert_row
+from kernel.prepared import Prepared, column, insert_row
 from kernel.time import check_date_in_range
 from packages.chain import seal_new_entries
 from packages.models import (
@@ -201,10 +202,10 @@ def _lock_with_services(client_package_id: int) -> tuple[ClientPackage, str | No
     client_package = _lock_package(client_package_id)
     rows = _SERVICES_AND_HEAD.objects(package=client_package_id)
     # As prefetch_related("services") leaves it.
-    services = client_package.services.all()
+    services: Any = client_package.services.all()
     services._result_cache = rows
     services._prefetch_done = True
-    client_package._prefetched_objects_cache = {"services": services}
+    cast(Any, client_package)._prefetched_objects_cache = {"services": services}
     return client_package, ((rows[0].chain_head or "") if rows else None)
 
 
@@ -304,8 +305,8 @@ def _consumed_sql() -> str:
     ["consumed"])` sends it."""
     meta, quote = ClientPackage._meta, connection.ops.quote_name
     return (
-        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('consumed').column)} = %s "  # noqa: S608 - names from the model
-        f"WHERE {quote(meta.pk.column)} = %s"
+        f"UPDATE {quote(meta.db_table)} SET {quote(column(meta.get_field('consumed')))} = %s "  # noqa: S608 - names from the model
+        f"WHERE {quote(column(meta.pk))} = %s"
     )
 
 
