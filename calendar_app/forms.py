@@ -19,6 +19,7 @@ from calendar_app.models import CancellationReason, Location, Practitioner
 from calendar_app.selectors import (
     GIVE_BACK_USED_CREDIT,
     UNLINK,
+    booking_choices,
     services_provided,
     used_credit_refusal,
     uses_used_credit,
@@ -125,10 +126,10 @@ def _pk(value) -> int | None:
 
 
 class PreloadedChoiceField(forms.ModelChoiceField):
-    """A choice of an active (not archived) practitioner, location or service that takes
-    the instance the form already read for its Service list (`preloaded`) when that is
-    the value sent, instead of reading it again (a booking's POST: three queries fewer).
-    Anything else is looked up in the queryset as usual."""
+    """A choice of an active (not archived) practitioner, location, service or client (or
+    any client package) that takes the instance the form already read (`preloaded`) when
+    that is the value sent, instead of reading it again (a booking's POST reads them all
+    in one query). Anything else is looked up in the queryset as usual."""
 
     preloaded = None
 
@@ -138,7 +139,7 @@ class PreloadedChoiceField(forms.ModelChoiceField):
             known is not None
             and value not in self.empty_values
             and str(value) == str(known.pk)
-            and not known.archived
+            and not getattr(known, "archived", False)
         ):
             return known
         return super().to_python(value)
@@ -165,18 +166,27 @@ class ServiceOfferMixin:
     _offer_later: tuple | None = None
 
     def offer_services(
-        self, *, keep: Service | None = None, always_chosen: bool = False, listed: bool = True
+        self,
+        *,
+        keep: Service | None = None,
+        always_chosen: bool = False,
+        listed: bool = True,
+        known: tuple[Practitioner | None, Location | None] | None = None,
     ):
         """`listed=False` (a booking's POST, which shows the form again only when it is
         refused): the practitioner and location are read for the fields as usual, but
         the Service list waits for `offer_services_now()` (the view calls it before
-        showing the form); the service sent is looked up as any other choice."""
+        showing the form); the service sent is looked up as any other choice. `known`:
+        the practitioner and location sent, already read (None for an id of none)."""
         source = self.data if self.is_bound else self.initial
         practitioner_id, location_id = _pk(source.get("practitioner")), _pk(source.get("location"))
-        practitioner = (
-            Practitioner.objects.filter(pk=practitioner_id).first() if practitioner_id else None
-        )
-        location = Location.objects.filter(pk=location_id).first() if location_id else None
+        if known is not None:
+            practitioner, location = known
+        else:
+            practitioner = (
+                Practitioner.objects.filter(pk=practitioner_id).first() if practitioner_id else None
+            )
+            location = Location.objects.filter(pk=location_id).first() if location_id else None
         for name, known in (("practitioner", practitioner), ("location", location)):
             if isinstance(self.fields.get(name), PreloadedChoiceField):
                 self.fields[name].preloaded = known
@@ -426,7 +436,7 @@ class AppointmentTimesMixin:
 class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     """Create appointment: one booking (optionally using a package) or a repeating one."""
 
-    client = forms.ModelChoiceField(
+    client = PreloadedChoiceField(
         queryset=Client.objects.filter(archived=False),
         error_messages={
             "required": "Choose a client: type a name or phone number, then pick the client.",
@@ -465,7 +475,7 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     notes = forms.CharField(
         required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
     )
-    client_package = forms.ModelChoiceField(
+    client_package = PreloadedChoiceField(
         queryset=ClientPackage.objects.all(), required=False, widget=forms.HiddenInput
     )
     repeat = forms.BooleanField(required=False, label="Repeat")
@@ -488,9 +498,23 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         help_text="How many appointments in total (up to 104).",
     )
 
+    # Whether the practitioner sent has working hours (a bound form: read with its
+    # choices); None when not read.
+    practitioner_has_hours: bool | None = None
+
     def __init__(self, *args, listed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.offer_services(listed=listed)
+        if not self.is_bound:
+            self.offer_services(listed=listed)
+            return
+        # A POST: every choice sent (and whether the practitioner has working hours) in
+        # one query; the fields take these instead of reading them one by one.
+        names = ("practitioner", "location", "client", "service", "client_package")
+        found = booking_choices(**{name: _pk(self.data.get(name)) for name in names})
+        for name in names:
+            self.fields[name].preloaded = getattr(found, name)
+        self.practitioner_has_hours = found.has_hours
+        self.offer_services(listed=listed, known=(found.practitioner, found.location))
 
     def clean(self):
         cleaned = super().clean()

@@ -32,7 +32,8 @@ from catalog.models import Service
 from clients.models import Client, full_name
 from kernel.errors import DomainError
 from kernel.money import format_money, to_money
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, rows_by_pk
+from packages.models import ClientPackage
 from practice.models import FeeKind, LateAction, PracticeSettings
 
 # ------------------------------------------------------------------ the calendar grid
@@ -304,6 +305,48 @@ def provides(practitioner: Practitioner, location: Location, service: Service) -
     """Whether `practitioner` provides `service` at `location` (one query)."""
     rows = PractitionerService.objects.filter(practitioner=practitioner, location=location)
     return not rows.exists() or rows.filter(service=service).exists()
+
+
+class BookingChoices(NamedTuple):
+    """What a booking's form names, as `booking_choices` read it (None: no such row)."""
+
+    practitioner: Practitioner | None
+    location: Location | None
+    client: Client | None
+    service: Service | None
+    client_package: ClientPackage | None
+    # Whether the practitioner has working hours (none: never "outside" them).
+    has_hours: bool
+
+
+_HAS_HOURS = "SELECT EXISTS (SELECT 1 FROM calendar_app_workinghours WHERE practitioner_id = %s)"
+
+
+def booking_choices(
+    *,
+    practitioner: int | None,
+    location: int | None,
+    client: int | None,
+    service: int | None,
+    client_package: int | None,
+) -> BookingChoices:
+    """The practitioner, location, client, service and client package of these ids (each
+    as `Model.objects.filter(pk=...).first()`, archived or not), and whether the
+    practitioner has working hours: one query where they took six (a booking's POST)."""
+    found, (has_hours,) = rows_by_pk(
+        [
+            (Practitioner, practitioner),
+            (Location, location),
+            (Client, client),
+            (Service, service),
+            (ClientPackage, client_package),
+        ],
+        [(_HAS_HOURS, [practitioner])],
+    )
+    practitioner_row, location_row, client_row, service_row, package_row = found
+    return BookingChoices(
+        practitioner_row, location_row, client_row, service_row, package_row, bool(has_hours)
+    )
 
 
 def provided_service_ids(practitioner: Practitioner) -> dict[int, set[int]]:

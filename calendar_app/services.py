@@ -19,7 +19,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.models import User as UserModel
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Exists, Q
+from django.db.models import Exists, Q, Value
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -55,6 +55,7 @@ from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
 from kernel.money import to_money
+from kernel.prepared import Prepared, insert_row
 from kernel.records import clean_name, save_named, set_archived, unique_name
 from kernel.time import ambiguous_occurrences, check_date_in_range
 from packages import services as credits
@@ -94,12 +95,16 @@ def _check_provided(*, practitioner: Practitioner, location: Location, service: 
     """Refuse a service the practitioner does not provide at that location (Settings ›
     Practitioners › Services; nothing ticked there means every service)."""
     if not provides(practitioner, location, service):
-        raise DomainError(
-            "service_not_provided",
-            f"{practitioner} does not provide {service.name} at {location}. "
-            "Choose another service or practitioner.",
-            field="service",
-        )
+        raise _not_provided(practitioner, location, service)
+
+
+def _not_provided(practitioner: Practitioner, location: Location, service: Service) -> DomainError:
+    return DomainError(
+        "service_not_provided",
+        f"{practitioner} does not provide {service.name} at {location}. "
+        "Choose another service or practitioner.",
+        field="service",
+    )
 
 
 def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
@@ -196,11 +201,21 @@ def _save_guarding_overlap(
     the other's row; PostgreSQL then aborts one of them). Rolling back to the savepoint
     drops our row and its locks, so trying again waits for the other booking and ends
     in the true answer: saved, or refused as an overlap."""
+    _guarding_overlap(save, practitioner, slots, sessions)
+
+
+def _guarding_overlap(
+    run,
+    practitioner: Practitioner,
+    slots: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+    sessions: Iterable[ClassSession | None] = (),
+):
+    """`_save_guarding_overlap` for any atomic `run()` (its own savepoint): its result,
+    after at most three retries of a deadlock; an overlap or a full class refused."""
     for attempt in range(4):
         try:
             with transaction.atomic():
-                save()
-            return
+                return run()
         except IntegrityError as exc:
             if _constraint(exc) == OVERLAP_CONSTRAINT:
                 clash = (
@@ -215,6 +230,40 @@ def _save_guarding_overlap(
         except OperationalError as exc:
             if not _is_deadlock(exc) or attempt == 3:
                 raise
+    raise AssertionError("unreachable")  # the last attempt returned or raised
+
+
+def _capacity_query(practitioner, location, service, starts_at, ends_at, provided: bool):
+    key = Q(
+        practitioner_id=practitioner,
+        location_id=location,
+        service_id=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    ticked = PractitionerService.objects.filter(practitioner_id=practitioner, location_id=location)
+    return (
+        Service.objects.filter(pk=service)
+        .annotate(
+            _session=Exists(ClassSession.objects.filter(key)),
+            # As `provides`: nothing ticked for the pair, or this service ticked.
+            _provided=(~Exists(ticked) | Exists(ticked.filter(service_id=service)))
+            if provided
+            else Value(True),
+        )
+        .values_list("capacity", "_session", "_provided")
+    )
+
+
+_CAPACITY = Prepared(
+    _capacity_query,
+    practitioner=int,
+    location=int,
+    service=int,
+    starts_at=dt.datetime,
+    ends_at=dt.datetime,
+    provided=bool,
+)
 
 
 def _class_session(
@@ -226,9 +275,12 @@ def _class_session(
     ends_at: dt.datetime,
     client: Client,
     attendee: Appointment | None = None,
+    check_provided: bool = False,
 ) -> ClassSession | None:
     """The class session an appointment with these details joins, locked; None when
-    `service` is not a class (capacity 1).
+    `service` is not a class (capacity 1). `check_provided`: first refuse, as
+    `_check_provided`, a service the practitioner does not provide there (read with the
+    capacity, in one query).
 
     Lock, re-check, act: the session row (created on first use; a concurrent first use
     waits on its unique key) is locked, so attendees join one at a time and the count of
@@ -246,13 +298,18 @@ def _class_session(
         staying = ClassSession.objects.filter(pk=attendee.class_session_id, **key).first()
         if staying is not None:
             return staying  # same session (notes, client...): the place is kept
-    # The capacity as it is now, and whether the session exists, in one query.
-    capacity, session_exists = (
-        Service.objects.filter(pk=service.pk)
-        .annotate(_session=Exists(ClassSession.objects.filter(**key)))
-        .values_list("capacity", "_session")
-        .get()
-    )
+    # The capacity as it is now, whether the session exists (and whether the service is
+    # provided there), in one query.
+    capacity, session_exists, provided = _CAPACITY.rows(
+        practitioner=practitioner.pk,
+        location=location.pk,
+        service=service.pk,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        provided=check_provided,
+    )[0]
+    if check_provided and not provided:
+        raise _not_provided(practitioner, location, service)
     if capacity <= 1 and not session_exists:
         return None  # an ordinary appointment (a class made ordinary keeps its sessions)
     ClassSession.objects.bulk_create([ClassSession(**key)], ignore_conflicts=True)
@@ -270,7 +327,6 @@ def _class_session(
     return session
 
 
-@transaction.atomic
 def appointment_book(
     *,
     client: Client,
@@ -288,53 +344,74 @@ def appointment_book(
     For a class (a service with capacity > 1) the appointment is one attendee of the
     session with the same practitioner, location, service and times: refused with
     `class_full` when it has no place left (DOMAIN.md, Classes)."""
-    require_perm(by, "calendar_app.add_appointment")
-    if client_package is not None:
-        require_perm(by, "packages.link_clientpackage")
-    _check_bookable(client=client, practitioner=practitioner, location=location, service=service)
-    _check_provided(practitioner=practitioner, location=location, service=service)
-    ends_at = ends_at or _default_end(starts_at, service)
-    _check_times(starts_at, ends_at)
-    session = _class_session(
-        practitioner=practitioner,
-        location=location,
-        service=service,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        client=client,
-    )
-    # No overlap pre-check: the exclusion constraint refuses a clash on insert (attendees
-    # of one session share its key, so never clash with each other), and the refusal then
-    # names the clash's time (one query fewer on every booking; issue 10).
-    appointment = Appointment(
-        client=client,
-        practitioner=practitioner,
-        location=location,
-        service=service,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        notes=notes,
-        class_session=session,
-        created_by=_user(by),
-    )
-    if client_package is not None:
-        # Saved linked (one UPDATE fewer than linking after the INSERT); the credit is
-        # taken below, in this transaction, or the booking is refused as a whole.
-        _refuse(appointment, LINK)
-        appointment.client_package = client_package
-    _save_guarding_overlap(
-        appointment.save, practitioner, [(starts_at, ends_at)], sessions=[session]
-    )
-    hooks.emit("appointment.booked", appointment, by=by)
-    if client_package is not None:
-        # Last: the package's row lock is held from here to COMMIT, so the booking's
-        # other writes (the appointment, its event and jobs) come before it (issue 10).
-        # The package as consume() locked and updated it: callers show it as it is now.
-        appointment.client_package = _consume_for(appointment, client_package.pk, by)
-    hooks.send_on_commit(
-        hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
-    )
-    return appointment
+    # The times booked and the session joined, filled in by `book` (for the refusal of
+    # an overlap, which names the clash's time).
+    slots: list[tuple[dt.datetime, dt.datetime]] = []
+    sessions: list[ClassSession | None] = []
+
+    def book() -> Appointment:
+        nonlocal ends_at
+        slots.clear()
+        sessions.clear()
+        require_perm(by, "calendar_app.add_appointment")
+        if client_package is not None:
+            require_perm(by, "packages.link_clientpackage")
+        _check_bookable(
+            client=client, practitioner=practitioner, location=location, service=service
+        )
+        try:
+            ends_at = ends_at or _default_end(starts_at, service)
+            _check_times(starts_at, ends_at)
+        except DomainError:
+            # Refused in the order it always was: a service not provided first.
+            _check_provided(practitioner=practitioner, location=location, service=service)
+            raise
+        slots.append((starts_at, ends_at))
+        session = _class_session(
+            practitioner=practitioner,
+            location=location,
+            service=service,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            client=client,
+            check_provided=True,
+        )
+        sessions.append(session)
+        # No overlap pre-check: the exclusion constraint refuses a clash on insert
+        # (attendees of one session share its key, so never clash with each other), and
+        # the refusal then names the clash's time (one query fewer; issue 10).
+        appointment = Appointment(
+            client=client,
+            practitioner=practitioner,
+            location=location,
+            service=service,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            notes=notes,
+            class_session=session,
+            created_by=_user(by),
+        )
+        if client_package is not None:
+            # Saved linked (one UPDATE fewer than linking after the INSERT); the credit
+            # is taken below, in this transaction, or the booking is refused as a whole.
+            _refuse(appointment, LINK)
+            appointment.client_package = client_package
+        insert_row(appointment)  # as save(), from SQL written once
+        hooks.emit("appointment.booked", appointment, by=by)
+        if client_package is not None:
+            # Last: the package's row lock is held from here to COMMIT, so the booking's
+            # other writes (the appointment, its event and jobs) come before it (issue
+            # 10). The package as consume() locked and updated it: callers show it as it
+            # is now.
+            appointment.client_package = _consume_for(appointment, client_package.pk, by)
+        hooks.send_on_commit(
+            hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
+        )
+        return appointment
+
+    # One savepoint for the whole booking (none of its own around the INSERT): an overlap
+    # rolls it all back, then the clash is read.
+    return _guarding_overlap(book, practitioner, slots, sessions)
 
 
 def series_occurrences(

@@ -709,6 +709,8 @@ def _outside_hours_question(request: HttpRequest, form: AppointmentForm) -> str 
         location=data["location"],
         starts_at=starts_at,
         ends_at=ends_at,
+        # None: read them (the form knows only that the practitioner has some).
+        hours=[] if form.practitioner_has_hours is False else None,
     )
 
 

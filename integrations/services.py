@@ -39,6 +39,7 @@ from integrations.models import (
 from integrations.payloads import object_data
 from kernel import jobs
 from kernel.errors import DomainError, require_perm
+from kernel.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,23 @@ def lock_key(endpoint_id: int, object_type: str, object_id: int) -> str:
     return f"webhook:{endpoint_id}:{object_type}:{object_id}"
 
 
+# Per event type, the query of the active endpoints subscribed to it (compiled once: it
+# runs inside every booking's transaction).
+_SUBSCRIBED: dict[str, Prepared] = {}
+
+
+def _subscribed(event_type: str) -> Prepared:
+    if event_type not in _SUBSCRIBED:
+        _SUBSCRIBED[event_type] = Prepared(
+            lambda: WebhookEndpoint.objects.filter(active=True, events__contains=[event_type])
+        )
+    return _SUBSCRIBED[event_type]
+
+
 def webhook_event_record(*, event_type: str, instance: Any) -> WebhookEvent | None:
     """Record `event_type` about `instance` for every active endpoint subscribed to it
     (None when there is none), in the caller's transaction."""
-    endpoints = list(WebhookEndpoint.objects.filter(active=True, events__contains=[event_type]))
+    endpoints = _subscribed(event_type).objects()
     if not endpoints:
         return None
     object_type = event_type.split(".", 1)[0]

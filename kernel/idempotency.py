@@ -123,12 +123,19 @@ def store(row: Any, response: HttpResponse, *, with_headers: bool = False) -> No
             if name.lower() in REPLAYED_HEADERS or name.lower().startswith(REPLAYED_HEADER_PREFIX)
         }
         body = json.dumps({"headers": headers, "body": body})
-    keys_model().objects.filter(pk=row.pk).update(
-        state=DONE,
-        response_status=response.status_code,
-        response_body=body,
-        response_content_type=response.get("Content-Type", "")[:100],
+    # One plain UPDATE (as `_insert_unless_taken`): it runs in every form POST's
+    # transaction, where compiling the queryset's cost more than the statement.
+    model = keys_model()
+    quote = connection.ops.quote_name
+    columns = ("state", "response_status", "response_body", "response_content_type")
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in columns)
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+        f"WHERE {quote(model._meta.pk.column)} = %s"
     )
+    values = [DONE, response.status_code, body, response.get("Content-Type", "")[:100], row.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def release(row: Any) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
@@ -303,3 +303,110 @@ class _RawSQL:
 
     def as_sql(self, *args, **kwargs):
         return self._statement
+
+
+_BY_PK_SQL: dict[tuple, str] = {}
+
+
+def column(field: Any) -> str:
+    """A concrete field's column name (the stubs allow None: only for fields without one)."""
+    assert field.column is not None
+    return field.column
+
+
+def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str) -> str:
+    key = (models, extras, db)
+    if key not in _BY_PK_SQL:
+        quote = connections[db].ops.quote_name
+        columns, joins = [], []
+        for n, model in enumerate(models):
+            columns += [f"t{n}.{quote(column(f))}" for f in model._meta.concrete_fields]
+            joins.append(
+                f"LEFT JOIN {quote(model._meta.db_table)} t{n} "
+                f"ON t{n}.{quote(column(model._meta.pk))} = %s"
+            )
+        columns += [f"({sql})" for sql in extras]
+        _BY_PK_SQL[key] = f"SELECT {', '.join(columns)} FROM (VALUES (1)) one (x) {' '.join(joins)}"  # noqa: S608 - names from the models
+    return _BY_PK_SQL[key]
+
+
+def rows_by_pk(
+    pairs: list[tuple[type[Model], int | None]],
+    extras: Sequence[tuple[str, list]] = (),
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[list[Any], list[Any]]:
+    """Rows of several models by primary key in one query: for each (model, pk), the
+    instance (all its fields, as `Model.objects.filter(pk=pk).first()` gives it), or
+    None when there is none (or pk is None); and the values of `extras`, each a scalar
+    SQL subquery (text fixed per call site, with its parameters)."""
+    models = tuple(model for model, _ in pairs)
+    texts = tuple(sql for sql, _ in extras)
+    sql = _by_pk_sql(models, texts, using)
+    params: list[Any] = [pk for _, pk in pairs]
+    params = [p for _, extra_params in extras for p in extra_params] + params
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    found: list[Any] = []
+    at = 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = list(row[at : at + len(fields)])
+        at += len(fields)
+        pk_index = fields.index(model._meta.pk)
+        if values[pk_index] is None:
+            found.append(None)
+            continue
+        for index, field in enumerate(fields):
+            converters = connection.ops.get_db_converters(field.cached_col)
+            for convert in converters + field.get_db_converters(connection):
+                values[index] = convert(values[index], field.cached_col, connection)
+        found.append(model.from_db(using, [f.attname for f in fields], values))
+    return found, list(row[at:])
+
+
+_INSERT_SQL: dict[tuple, tuple[str, list, list]] = {}
+
+
+def insert_row(row: Model, *, with_: str = "", with_params: list | tuple = ()) -> None:
+    """Save the new instance `row` as `row.save()` would insert it (every local concrete
+    field but an automatic primary key, each value prepared by its field, `auto_now`
+    set; the database's returning fields read back), from SQL written once per model: a
+    hot path's INSERT without compiling it. `with_`: a data-modifying statement run in the
+    same statement (`WITH with_ INSERT ...`: one round trip for two writes), with its
+    `with_params`. No signals are sent (as `bulk_create`)."""
+    model = type(row)
+    connection = connections[row._state.db or DEFAULT_DB_ALIAS]
+    key = (model, connection.alias)
+    if key not in _INSERT_SQL:
+        quote = connection.ops.quote_name
+        meta = model._meta
+        fields = [
+            f
+            for f in meta.local_concrete_fields
+            if not (f.primary_key and f.db_returning) and not getattr(f, "generated", False)
+        ]
+        returning = list(meta.db_returning_fields)
+        _INSERT_SQL[key] = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(column(f)) for f in fields)}) "  # noqa: S608 - names from the model
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"RETURNING {', '.join(quote(column(f)) for f in returning)}",
+            fields,
+            returning,
+        )
+    sql, fields, returning = _INSERT_SQL[key]
+    cast(Any, row)._prepare_related_fields_for_save(operation_name="save")
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    if with_:
+        sql, values = f"WITH _before AS ({with_}) {sql}", [*with_params, *values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        found = cursor.fetchone()
+    for field, value in zip(returning, found, strict=True):
+        for convert in field.get_db_converters(connection):
+            value = convert(value, field.cached_col, connection)
+        setattr(row, field.attname, value)
+    row._state.adding = False
+    row._state.db = connection.alias

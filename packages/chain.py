@@ -61,16 +61,18 @@ def _values(entry) -> list[Any]:
     return [getattr(entry, name) for name in SEALED_FIELDS]
 
 
-def seal_new_entries(model, entries: Iterable) -> None:
+def seal_new_entries(model, entries: Iterable, heads: dict[int, str] | None = None) -> None:
     """Set `chain_hash` on unsaved ledger rows, in the order they will be inserted.
 
     One query for the current head of the packages concerned (per 5,000 packages: the
-    demo's bulk loading seals many at once).
+    demo's bulk loading seals many at once), none for those in `heads` (package id ->
+    its newest row's hash, "" when it has none), read by the caller under the package's
+    row lock.
     """
     entries = list(entries)
     rows = [(entry, _values(entry)) for entry in entries]
-    package_ids = sorted({values[0] for _, values in rows})
-    heads: dict[int, str] = {}
+    heads = dict(heads or {})
+    package_ids = sorted({values[0] for _, values in rows} - heads.keys())
     if len(package_ids) == 1:
         # One package (every service's case): its newest row through the (package, id)
         # index, where DISTINCT ON sorts all of the package's rows.

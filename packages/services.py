@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -28,7 +31,9 @@ from catalog.models import Package, PackageKind, PackageService, Service
 from clients.models import Client
 from kernel import hooks
 from kernel.errors import DomainError, require_perm
+from kernel.prepared import Prepared, column, insert_row
 from kernel.time import check_date_in_range
+from packages.chain import seal_new_entries
 from packages.models import (
     ClientPackage,
     ClientPackageService,
@@ -155,14 +160,53 @@ def client_package_snapshot(
     return client_package, services, grants
 
 
-def _lock_package(client_package: ClientPackage | int, *, services: bool = False) -> ClientPackage:
-    """The package's row, locked (FOR UPDATE); with `services`, its covered services
-    read with it (after the lock), so the check and the caller's page use those."""
+_LOCKED = Prepared(lambda pk: ClientPackage.objects.select_for_update().filter(pk=pk)[:2], pk=int)
+
+
+def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
+    """The package's row, locked (FOR UPDATE)."""
+    if connection.get_autocommit():  # as select_for_update() refuses when compiled
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
     pk = client_package if isinstance(client_package, int) else client_package.pk
-    packages = ClientPackage.objects.select_for_update()
-    if services:
-        packages = packages.prefetch_related("services")
-    return packages.get(pk=pk)
+    found = _LOCKED.objects(pk=pk)
+    if not found:
+        raise ClientPackage.DoesNotExist("ClientPackage matching query does not exist.")
+    return found[0]
+
+
+# A package's covered services, each with the hash of the package's newest ledger row
+# (`chain_head`): what taking a credit reads once the package is locked, in one query.
+_SERVICES_AND_HEAD = Prepared(
+    lambda package: (
+        ClientPackageService.objects.filter(client_package_id=package)
+        .annotate(
+            chain_head=Subquery(
+                CreditLedgerEntry.objects.filter(client_package_id=package)
+                .order_by("-id")
+                .values("chain_hash")[:1]
+            )
+        )
+        .order_by("id")
+    ),
+    package=int,
+)
+
+
+def _lock_with_services(client_package_id: int) -> tuple[ClientPackage, str | None]:
+    """The package's row locked, with its covered services read after the lock (in one
+    query with its ledger's chain head: the hash a new ledger row follows, "" for none;
+    None when the package covers nothing, so no head was read). The check and the
+    caller's page use those services (`client_package.services.all()`)."""
+    client_package = _lock_package(client_package_id)
+    rows = _SERVICES_AND_HEAD.objects(package=client_package_id)
+    # As prefetch_related("services") leaves it.
+    services: Any = client_package.services.all()
+    services._result_cache = rows
+    services._prefetch_done = True
+    cast(Any, client_package)._prefetched_objects_cache = {"services": services}
+    return client_package, ((rows[0].chain_head or "") if rows else None)
 
 
 def check_package_covers(
@@ -231,16 +275,15 @@ def consume(
     service, `reason` and `by`. It does not touch the appointment row: setting its
     `client_package` is the caller's job (`calendar_app.services`).
     """
-    client_package = _lock_package(client_package_id, services=True)
+    client_package, head = _lock_with_services(client_package_id)
     covered = check_package_covers(
         client_package=client_package, client_id=client_id, service=service, on_date=on_date
     )
     client_package.consumed += 1
-    client_package.save(update_fields=["consumed"])
     if covered.allowance is not None:
         covered.used += 1
         covered.save(update_fields=["used"])
-    CreditLedgerEntry.objects.create(
+    entry = CreditLedgerEntry(
         client_package=client_package,
         kind=LedgerKind.CONSUME,
         quantity=-1,
@@ -249,7 +292,22 @@ def consume(
         reason=reason,
         created_by=_user(by),
     )
+    seal_new_entries(CreditLedgerEntry, [entry], {} if head is None else {client_package.pk: head})
+    # The counter and the ledger row in one statement (the package is locked above).
+    insert_row(
+        entry, with_=_consumed_sql(), with_params=[client_package.consumed, client_package.pk]
+    )
     return client_package
+
+
+def _consumed_sql() -> str:
+    """`UPDATE` of a client package's `consumed` (value, pk), as `save(update_fields=
+    ["consumed"])` sends it."""
+    meta, quote = ClientPackage._meta, connection.ops.quote_name
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {quote(column(meta.get_field('consumed')))} = %s "  # noqa: S608 - names from the model
+        f"WHERE {quote(column(meta.pk))} = %s"
+    )
 
 
 def release(

@@ -15,7 +15,7 @@ from calendar_app.selectors import client_next_and_last_appointment
 from clients.models import Client
 from clients.selectors import client_or_404
 from clients.views import client_visits
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, insert_row, rows_by_pk
 from packages.models import ClientPackage
 from packages.selectors import client_expired_with_credits_left, expired_with_credits_left
 from tests.factories import AppointmentFactory, ClientFactory, ClientPackageFactory
@@ -202,3 +202,41 @@ def test_another_thread_runs_it_on_its_own_connection():
     thread.start()
     thread.join()
     assert found == ["One", 1]
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_rows_by_pk_reads_each_row_as_the_orm_does_in_one_query():
+    client = ClientFactory(notes="Knee")
+    package = ClientPackageFactory(client=client, credits=5)
+    missing = client.pk + 10**6
+    with CaptureQueriesContext(connection) as queries:
+        found, extras = rows_by_pk(
+            [(Client, client.pk), (ClientPackage, package.pk), (Client, None), (Client, missing)],
+            [("SELECT %s::int + 1", [41])],
+        )
+    assert len(queries) == 1
+    assert _fields(found[0]) == _fields(Client.objects.get(pk=client.pk))
+    assert _fields(found[1]) == _fields(ClientPackage.objects.get(pk=package.pk))
+    assert found[2] is None and found[3] is None
+    assert extras == [42]
+    assert not found[0]._state.adding and found[0]._state.db == "default"
+
+
+def test_insert_row_saves_as_save_does_and_runs_its_with_statement():
+    other = ClientFactory()
+    client = Client(first_name="Ada", last_name="Lovelace", phone="0400 000 000")
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(
+            client,
+            with_="UPDATE clients_client SET notes = %s WHERE id = %s",
+            with_params=["Moved", other.pk],
+        )
+    assert len(queries) == 1
+    assert client.pk is not None and not client._state.adding
+    assert client.created_at is not None and client.updated_at is not None
+    assert _fields(Client.objects.get(pk=client.pk)) == _fields(client)
+    other.refresh_from_db()
+    assert other.notes == "Moved"
