@@ -8,12 +8,15 @@ costs a constant number of queries).
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -439,47 +442,272 @@ def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[I
     )
 
 
-# A page's children, read by invoice (or payment, or credit note) ids, each in its
-# relation's own order (the models' Meta.ordering, as the prefetches above read them).
-_PAGE_LINES = Prepared(lambda ids: InvoiceLine.objects.filter(invoice_id__in=ids), ids=list)
-_PAGE_PAYMENTS = Prepared(lambda ids: Payment.objects.filter(invoice_id__in=ids), ids=list)
-_PAGE_REFUNDS = Prepared(lambda ids: Refund.objects.filter(payment_id__in=ids), ids=list)
-_PAGE_CREDIT_NOTES = Prepared(lambda ids: CreditNote.objects.filter(invoice_id__in=ids), ids=list)
+# ------------------------------------------------------------------ the list's rows
+#
+# A page of the invoice list is written from plain rows (tuples), not models: the
+# page's invoices (their own columns), then their lines, payments, refunds, credit notes
+# and credit note lines, each level read by the page's ids (each in its relation's own
+# order, the models' Meta.ordering, as the detail's prefetches read them), one query a
+# level and none for an empty one. The totals are summed from those same rows by the
+# rule of `invoices_with_totals` (so the page never compiles its correlated
+# subqueries). Each row is the dict `InvoiceOut` gives, value for value (a test compares
+# them on every kind of invoice): `InvoiceOut` stays the one description of an invoice
+# (the detail, the writes' answers and the schema use it).
+
+_INVOICE_COLUMNS = (
+    "id",
+    "number",
+    "status",
+    "client_id",
+    "practitioner_id",
+    "location_id",
+    "issue_date",
+    "due_date",
+    "prices_include_tax",
+    "notes",
+    "updated_at",
+)
+_LINE_COLUMNS = (
+    "invoice_id",
+    "id",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "tax_rate_id",
+    "tax_percent",
+    "net_amount",
+    "tax_amount",
+    "total_amount",
+    "client_package_id",
+    "appointment_id",
+)
+_PAYMENT_COLUMNS = (
+    "invoice_id",
+    "id",
+    "amount",
+    "method_id",
+    "date",
+    "reference",
+    "status",
+    "updated_at",
+)
+_REFUND_COLUMNS = ("payment_id", "id", "amount", "date", "reason")
+_CREDIT_NOTE_COLUMNS = (
+    "invoice_id",
+    "id",
+    "number",
+    "client_package_id",
+    "date",
+    "reason",
+    "net_amount",
+    "tax_amount",
+    "total_amount",
+)
+_CREDIT_NOTE_LINE_COLUMNS = (
+    "credit_note_id",
+    "id",
+    "description",
+    "invoice_line_id",
+    "net_amount",
+    "tax_amount",
+    "total_amount",
+)
+_PAGE_LINES = Prepared(
+    lambda ids: InvoiceLine.objects.filter(invoice_id__in=ids).values_list(*_LINE_COLUMNS),
+    ids=list,
+)
+_PAGE_PAYMENTS = Prepared(
+    lambda ids: Payment.objects.filter(invoice_id__in=ids).values_list(*_PAYMENT_COLUMNS),
+    ids=list,
+)
+_PAGE_REFUNDS = Prepared(
+    lambda ids: Refund.objects.filter(payment_id__in=ids).values_list(*_REFUND_COLUMNS),
+    ids=list,
+)
+_PAGE_CREDIT_NOTES = Prepared(
+    lambda ids: CreditNote.objects.filter(invoice_id__in=ids).values_list(*_CREDIT_NOTE_COLUMNS),
+    ids=list,
+)
 _PAGE_CREDIT_NOTE_LINES = Prepared(
-    lambda ids: CreditNoteLine.objects.filter(credit_note_id__in=ids), ids=list
+    lambda ids: CreditNoteLine.objects.filter(credit_note_id__in=ids).values_list(
+        *_CREDIT_NOTE_LINE_COLUMNS
+    ),
+    ids=list,
 )
 
+# The output fields whose representation the rows use (each as its serializer declares
+# it; their settings never change).
+_QUANTITY = InvoiceLineOut._declared_fields["quantity"]
+_MONEY_OUT = InvoiceLineOut._declared_fields["unit_price"]
+_PERCENT = InvoiceLineOut._declared_fields["tax_percent"]
+_INSTANT = serializers.DateTimeField()
 
-def _rows_by(parents: list, rows: list, column: str, attr: str) -> None:
-    """Give each parent its rows (`attr`, a list) whose `column` is its id, in order."""
-    grouped: dict[int, list] = {parent.pk: [] for parent in parents}
+
+def _decimal(field: serializers.DecimalField, value: Decimal) -> str:
+    """`field.to_representation(value)`: a value already at two places (every amount,
+    percent and quantity column, and sums of them) is written by `str`, as DRF writes it
+    ('{:f}' of the value quantized to two places: the same digits); any other through
+    the field."""
+    text = str(value)
+    if text[-3:-2] == ".":
+        return text
+    return field.to_representation(value)
+
+
+def _grouped(rows: list[tuple]) -> dict[int, list[tuple]]:
+    """Rows by their first column (the parent's id), each parent's in the rows' order."""
+    grouped: dict[int, list[tuple]] = {}
     for row in rows:
-        grouped[getattr(row, column)].append(row)
-    for parent in parents:
-        setattr(parent, attr, grouped[parent.pk])
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
 
 
-def invoices_with_children(invoices: list[Invoice]) -> list[Invoice]:
-    """A page of invoices (from `invoices_for_output(...).prefetch_related(None)`) given
-    the lists `invoices_for_output`'s prefetches give: the same rows, read by the same 5
-    queries (none for an empty level), without the prefetch machinery's queryset built
-    per level and its relation caches set on every row (a third of the list's time)."""
-    ids = [invoice.pk for invoice in invoices]
-    _rows_by(invoices, _PAGE_LINES.objects(ids=ids), "invoice_id", "lines_rows")
-    payments = _PAGE_PAYMENTS.objects(ids=ids)
-    _rows_by(
-        payments, _PAGE_REFUNDS.objects(ids=[p.pk for p in payments]), "payment_id", "refunds_rows"
-    )
-    _rows_by(invoices, payments, "invoice_id", "payments_rows")
-    notes = _PAGE_CREDIT_NOTES.objects(ids=ids)
-    _rows_by(
-        notes,
-        _PAGE_CREDIT_NOTE_LINES.objects(ids=[n.pk for n in notes]),
-        "credit_note_id",
-        "lines_rows",
-    )
-    _rows_by(invoices, notes, "invoice_id", "credit_notes_rows")
-    return invoices
+def _line_out(row: tuple) -> dict[str, Any]:
+    _, pk, description, quantity, unit, discount, tax_rate, percent, net, tax, total, cp, appt = row
+    return {
+        "id": pk,
+        "description": description,
+        "quantity": _decimal(_QUANTITY, quantity),
+        "unit_price": _decimal(_MONEY_OUT, unit),
+        "discount": _decimal(_PERCENT, discount),
+        "tax_rate": tax_rate,
+        "tax_percent": _decimal(_PERCENT, percent),
+        "net_amount": _decimal(_MONEY_OUT, net),
+        "tax_amount": _decimal(_MONEY_OUT, tax),
+        "total_amount": _decimal(_MONEY_OUT, total),
+        "client_package": cp,
+        "appointment": appt,
+    }
+
+
+def _refund_out(row: tuple) -> dict[str, Any]:
+    payment, pk, amount, date, reason = row
+    return {
+        "id": pk,
+        "payment": payment,
+        "amount": _decimal(_MONEY_OUT, amount),
+        "date": date.isoformat(),
+        "reason": reason,
+    }
+
+
+def _credit_note_line_out(row: tuple) -> dict[str, Any]:
+    _, pk, description, invoice_line, net, tax, total = row
+    return {
+        "id": pk,
+        "description": description,
+        "invoice_line": invoice_line,
+        "net_amount": _decimal(_MONEY_OUT, net),
+        "tax_amount": _decimal(_MONEY_OUT, tax),
+        "total_amount": _decimal(_MONEY_OUT, total),
+    }
+
+
+def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) -> list[dict]:
+    """The list's JSON rows (as `InvoiceOut` represents each invoice) of a page of
+    invoices, given as rows of `_INVOICE_COLUMNS`: at most 5 queries (none for an empty
+    page or level)."""
+    if not invoices:
+        return []
+    today = today or timezone.localdate()
+    ids = [row[0] for row in invoices]
+    lines = _grouped(_PAGE_LINES.rows(ids=ids))
+    payment_rows = _PAGE_PAYMENTS.rows(ids=ids)
+    refunds = _grouped(_PAGE_REFUNDS.rows(ids=[row[1] for row in payment_rows]))
+    payments = _grouped(payment_rows)
+    note_rows = _PAGE_CREDIT_NOTES.rows(ids=ids)
+    note_lines = _grouped(_PAGE_CREDIT_NOTE_LINES.rows(ids=[row[1] for row in note_rows]))
+    notes = _grouped(note_rows)
+    active = PaymentStatus.ACTIVE.value
+    out = []
+    for invoice in invoices:
+        pk, number, status, client, practitioner, location, issued, due = invoice[:8]
+        prices_include_tax, notes_text, updated_at = invoice[8:]
+        invoice_lines = lines.get(pk, ())
+        subtotal = sum((row[8] for row in invoice_lines), ZERO)
+        tax = sum((row[9] for row in invoice_lines), ZERO)
+        total = sum((row[10] for row in invoice_lines), ZERO)
+        paid = refunded = ZERO
+        payments_out = []
+        for payment in payments.get(pk, ()):
+            _, payment_pk, amount, method, date, reference, payment_status, changed = payment
+            payment_refunds = refunds.get(payment_pk, ())
+            payment_refunded = sum((row[2] for row in payment_refunds), ZERO)
+            if payment_status == active:
+                paid += amount
+                refunded += payment_refunded
+            payments_out.append(
+                {
+                    "id": payment_pk,
+                    "invoice": pk,
+                    "amount": _decimal(_MONEY_OUT, amount),
+                    "method": method,
+                    "date": date.isoformat(),
+                    "reference": reference,
+                    "status": payment_status,
+                    "refunded": _decimal(_SUM_FIELD, payment_refunded),
+                    "refunds": [_refund_out(row) for row in payment_refunds],
+                    "updated_at": _INSTANT.to_representation(changed),
+                }
+            )
+        credited = ZERO
+        notes_out = []
+        for note in notes.get(pk, ()):
+            _, note_pk, note_number, package, date, reason, net, note_tax, note_total = note
+            credited += note_total
+            notes_out.append(
+                {
+                    "id": note_pk,
+                    "number": note_number,
+                    "invoice": pk,
+                    "client_package": package,
+                    "date": date.isoformat(),
+                    "reason": reason,
+                    "net_amount": _decimal(_MONEY_OUT, net),
+                    "tax_amount": _decimal(_MONEY_OUT, note_tax),
+                    "total_amount": _decimal(_MONEY_OUT, note_total),
+                    "lines": [_credit_note_line_out(row) for row in note_lines.get(note_pk, ())],
+                }
+            )
+        amount_paid = paid - refunded
+        balance = ZERO if status == InvoiceStatus.VOID else total - amount_paid - credited
+        totals = SimpleNamespace(
+            status=status,
+            due_date=due,
+            subtotal=subtotal,
+            tax=tax,
+            total=total,
+            amount_paid=amount_paid,
+            credited=credited,
+            balance=balance,
+        )
+        out.append(
+            {
+                "id": pk,
+                "number": number,
+                "status": status,
+                "display_status": invoice_display_status(cast(Invoice, totals), today),
+                "client": client,
+                "practitioner": practitioner,
+                "location": location,
+                "issue_date": None if issued is None else issued.isoformat(),
+                "due_date": None if due is None else due.isoformat(),
+                "prices_include_tax": prices_include_tax,
+                "notes": notes_text,
+                "subtotal": _decimal(_SUM_FIELD, subtotal),
+                "tax": _decimal(_SUM_FIELD, tax),
+                "total": _decimal(_SUM_FIELD, total),
+                "amount_paid": _decimal(_SUM_FIELD, amount_paid),
+                "balance": _decimal(_SUM_FIELD, balance),
+                "lines": [_line_out(row) for row in invoice_lines],
+                "payments": payments_out,
+                "credited": _decimal(_SUM_FIELD, credited),
+                "credit_notes": notes_out,
+                "updated_at": _INSTANT.to_representation(updated_at),
+            }
+        )
+    return out
 
 
 def invoice_for_output(pk: int) -> Invoice:
@@ -793,11 +1021,17 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         "credit_notes_create": ("invoicing.add_creditnote",),
     }
 
-    def paginate_queryset(self, queryset):
-        # The page's children read by `invoices_with_children` (same rows, same order)
-        # rather than by the queryset's prefetches.
-        page = super().paginate_queryset(queryset.prefetch_related(None))
-        return None if page is None else invoices_with_children(list(page))
+    def get_queryset(self):
+        if self.action == "list":
+            # The page's own columns only: its totals and children come with its rows
+            # (invoice_list_rows).
+            return Invoice.objects.order_by("-created_at", "-id")
+        return super().get_queryset()
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset.values_list(*_INVOICE_COLUMNS))
+        return self.get_paginated_response(invoice_list_rows(list(page)))
 
     def create(self, request):
         data = self.validated(InvoiceIn)
