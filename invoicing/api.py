@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from types import SimpleNamespace
 from functools import partial
+from types import SimpleNamespace
 from typing import Any, cast
 
 import django_filters
