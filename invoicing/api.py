@@ -49,7 +49,13 @@ from invoicing.selectors import (
     invoices_with_totals,
     refunded_amount,
 )
-from kernel.api.fields import ColumnsOut, ColumnsOutSerializer, InputDate, InputModelSerializer
+from kernel.api.fields import (
+    ColumnsOut,
+    ColumnsOutSerializer,
+    InputDate,
+    InputModelSerializer,
+    decimal_text,
+)
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.schema import refusal
@@ -544,17 +550,6 @@ _PERCENT = InvoiceLineOut._declared_fields["tax_percent"]
 _INSTANT = serializers.DateTimeField()
 
 
-def _decimal(field: serializers.DecimalField, value: Decimal) -> str:
-    """`field.to_representation(value)`: a value already at two places (every amount,
-    percent and quantity column, and sums of them) is written by `str`, as DRF writes it
-    ('{:f}' of the value quantized to two places: the same digits); any other through
-    the field."""
-    text = str(value)
-    if text[-3:-2] == ".":
-        return text
-    return field.to_representation(value)
-
-
 def _grouped(rows: list[tuple]) -> dict[int, list[tuple]]:
     """Rows by their first column (the parent's id), each parent's in the rows' order."""
     grouped: dict[int, list[tuple]] = {}
@@ -568,14 +563,14 @@ def _line_out(row: tuple) -> dict[str, Any]:
     return {
         "id": pk,
         "description": description,
-        "quantity": _decimal(_QUANTITY, quantity),
-        "unit_price": _decimal(_MONEY_OUT, unit),
-        "discount": _decimal(_PERCENT, discount),
+        "quantity": decimal_text(_QUANTITY, quantity),
+        "unit_price": decimal_text(_MONEY_OUT, unit),
+        "discount": decimal_text(_PERCENT, discount),
         "tax_rate": tax_rate,
-        "tax_percent": _decimal(_PERCENT, percent),
-        "net_amount": _decimal(_MONEY_OUT, net),
-        "tax_amount": _decimal(_MONEY_OUT, tax),
-        "total_amount": _decimal(_MONEY_OUT, total),
+        "tax_percent": decimal_text(_PERCENT, percent),
+        "net_amount": decimal_text(_MONEY_OUT, net),
+        "tax_amount": decimal_text(_MONEY_OUT, tax),
+        "total_amount": decimal_text(_MONEY_OUT, total),
         "client_package": cp,
         "appointment": appt,
     }
@@ -586,7 +581,7 @@ def _refund_out(row: tuple) -> dict[str, Any]:
     return {
         "id": pk,
         "payment": payment,
-        "amount": _decimal(_MONEY_OUT, amount),
+        "amount": decimal_text(_MONEY_OUT, amount),
         "date": date.isoformat(),
         "reason": reason,
     }
@@ -598,9 +593,9 @@ def _credit_note_line_out(row: tuple) -> dict[str, Any]:
         "id": pk,
         "description": description,
         "invoice_line": invoice_line,
-        "net_amount": _decimal(_MONEY_OUT, net),
-        "tax_amount": _decimal(_MONEY_OUT, tax),
-        "total_amount": _decimal(_MONEY_OUT, total),
+        "net_amount": decimal_text(_MONEY_OUT, net),
+        "tax_amount": decimal_text(_MONEY_OUT, tax),
+        "total_amount": decimal_text(_MONEY_OUT, total),
     }
 
 
@@ -641,12 +636,12 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                 {
                     "id": payment_pk,
                     "invoice": pk,
-                    "amount": _decimal(_MONEY_OUT, amount),
+                    "amount": decimal_text(_MONEY_OUT, amount),
                     "method": method,
                     "date": date.isoformat(),
                     "reference": reference,
                     "status": payment_status,
-                    "refunded": _decimal(_SUM_FIELD, payment_refunded),
+                    "refunded": decimal_text(_SUM_FIELD, payment_refunded),
                     "refunds": [_refund_out(row) for row in payment_refunds],
                     "updated_at": _INSTANT.to_representation(changed),
                 }
@@ -664,9 +659,9 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                     "client_package": package,
                     "date": date.isoformat(),
                     "reason": reason,
-                    "net_amount": _decimal(_MONEY_OUT, net),
-                    "tax_amount": _decimal(_MONEY_OUT, note_tax),
-                    "total_amount": _decimal(_MONEY_OUT, note_total),
+                    "net_amount": decimal_text(_MONEY_OUT, net),
+                    "tax_amount": decimal_text(_MONEY_OUT, note_tax),
+                    "total_amount": decimal_text(_MONEY_OUT, note_total),
                     "lines": [_credit_note_line_out(row) for row in note_lines.get(note_pk, ())],
                 }
             )
@@ -695,14 +690,14 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                 "due_date": None if due is None else due.isoformat(),
                 "prices_include_tax": prices_include_tax,
                 "notes": notes_text,
-                "subtotal": _decimal(_SUM_FIELD, subtotal),
-                "tax": _decimal(_SUM_FIELD, tax),
-                "total": _decimal(_SUM_FIELD, total),
-                "amount_paid": _decimal(_SUM_FIELD, amount_paid),
-                "balance": _decimal(_SUM_FIELD, balance),
+                "subtotal": decimal_text(_SUM_FIELD, subtotal),
+                "tax": decimal_text(_SUM_FIELD, tax),
+                "total": decimal_text(_SUM_FIELD, total),
+                "amount_paid": decimal_text(_SUM_FIELD, amount_paid),
+                "balance": decimal_text(_SUM_FIELD, balance),
                 "lines": [_line_out(row) for row in invoice_lines],
                 "payments": payments_out,
-                "credited": _decimal(_SUM_FIELD, credited),
+                "credited": decimal_text(_SUM_FIELD, credited),
                 "credit_notes": notes_out,
                 "updated_at": _INSTANT.to_representation(updated_at),
             }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist
@@ -11,6 +12,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
+from rest_framework.settings import api_settings
 
 from kernel.text import TEXT_MAX_LENGTH
 from kernel.time import EARLIEST_DATE, LATEST_DATE, ambiguous_occurrences, missing_local_time
@@ -113,6 +115,23 @@ _OWN_METHOD = (
     serializers.DateTimeField,
     serializers.ChoiceField,
 )
+
+
+def decimal_text(field: serializers.DecimalField, value: Decimal) -> str:
+    """`field.to_representation(value)` for a value that is not None: one already at two
+    places (an amount, percent or quantity column of two places, or a sum of them) is
+    written by `str`, which gives DRF's digits ('{:f}' of the value quantized to two
+    places) without its context and quantize; any other value through the field."""
+    text = str(value)
+    if (
+        text[-3:-2] == "."
+        and field.decimal_places == 2
+        and not field.localize
+        and not field.normalize_output
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    ):
+        return text
+    return field.to_representation(value)
 
 
 class ColumnsOut:
