@@ -9,6 +9,7 @@ costs a constant number of queries).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
@@ -55,6 +56,7 @@ from kernel.api.fields import (
     InputDate,
     InputModelSerializer,
     decimal_text,
+    instant_text,
 )
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
@@ -547,7 +549,12 @@ _PAGE_CREDIT_NOTE_LINES = Prepared(
 _QUANTITY = InvoiceLineOut._declared_fields["quantity"]
 _MONEY_OUT = InvoiceLineOut._declared_fields["unit_price"]
 _PERCENT = InvoiceLineOut._declared_fields["tax_percent"]
-_INSTANT = serializers.DateTimeField()
+
+
+@functools.cache
+def _invoice_fields() -> dict[str, Any]:
+    """InvoiceOut's fields (built once per process: their settings never change)."""
+    return dict(InvoiceOut().fields)
 
 
 def _grouped(rows: list[tuple]) -> dict[int, list[tuple]]:
@@ -615,6 +622,9 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
     note_lines = _grouped(_PAGE_CREDIT_NOTE_LINES.rows(ids=[row[1] for row in note_rows]))
     notes = _grouped(note_rows)
     active = PaymentStatus.ACTIVE.value
+    fields = _invoice_fields()
+    instant = instant_text(fields["updated_at"])
+    payment_instant = instant_text(fields["payments"].child.fields["updated_at"])
     out = []
     for invoice in invoices:
         pk, number, status, client, practitioner, location, issued, due = invoice[:8]
@@ -643,7 +653,7 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                     "status": payment_status,
                     "refunded": decimal_text(_SUM_FIELD, payment_refunded),
                     "refunds": [_refund_out(row) for row in payment_refunds],
-                    "updated_at": _INSTANT.to_representation(changed),
+                    "updated_at": payment_instant(changed),
                 }
             )
         credited = ZERO
@@ -699,7 +709,7 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                 "payments": payments_out,
                 "credited": decimal_text(_SUM_FIELD, credited),
                 "credit_notes": notes_out,
-                "updated_at": _INSTANT.to_representation(updated_at),
+                "updated_at": instant(updated_at),
             }
         )
     return out

@@ -54,7 +54,13 @@ from invoicing.services import (
     client_package_sell,
     invoice_for_client_package,
 )
-from kernel.api.fields import ColumnsOut, ColumnsOutSerializer, InputDate, decimal_text
+from kernel.api.fields import (
+    ColumnsOut,
+    ColumnsOutSerializer,
+    InputDate,
+    decimal_text,
+    instant_text,
+)
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
 from kernel.api.pagination import Pagination
 from kernel.api.viewsets import ApiViewSet
@@ -359,7 +365,7 @@ def client_package_list_rows(packages: list[ClientPackage]) -> list[dict]:
     services = client_packages_add_output(packages)
     fields = _package_fields()
     price, remaining_value = fields["price"], fields["remaining_value"]
-    canceled, updated = fields["canceled_at"], fields["updated_at"]
+    canceled, updated = instant_text(fields["canceled_at"]), instant_text(fields["updated_at"])
     out = []
     for package in packages:
         expires_on, canceled_at = package.expires_on, package.canceled_at
@@ -377,16 +383,14 @@ def client_package_list_rows(packages: list[ClientPackage]) -> list[dict]:
                 "price": decimal_text(price, package.price),
                 "start_date": package.start_date.isoformat(),
                 "expires_on": None if expires_on is None else expires_on.isoformat(),
-                "canceled_at": None
-                if canceled_at is None
-                else canceled.to_representation(canceled_at),
+                "canceled_at": None if canceled_at is None else canceled(canceled_at),
                 "cancel_reason": package.cancel_reason,
                 "services": services[package.pk],
                 "appointments": package.appointment_ids,
                 "invoices": package.invoice_ids,
                 "payment_status": package.payment_status,
                 "remaining_value": decimal_text(remaining_value, package.remaining_value),
-                "updated_at": updated.to_representation(package.updated_at),
+                "updated_at": updated(package.updated_at),
             }
         )
     return out
