@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import django_filters
 from django.contrib.postgres.expressions import ArraySubquery
@@ -27,6 +27,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -285,16 +286,83 @@ def client_packages_for_output(
     ).prefetch_related(Prefetch("services", queryset=SERVICES_WITH_USE.all()))
 
 
+# The columns a page of the list reads, under ClientPackage's names (the tax rate's rate
+# for the remaining value).
+_PAGE_COLUMNS = (
+    "id",
+    "client_id",
+    "package_id",
+    "name",
+    "kind",
+    "price",
+    "tax_rate__rate",
+    "credits",
+    "consumed",
+    "start_date",
+    "expires_on",
+    "canceled_at",
+    "cancel_reason",
+    "updated_at",
+)
+
+
+class _Rate(NamedTuple):
+    rate: Decimal
+
+
+class PageRow:
+    """A client package of a list's page, read as values (no model built, no column the
+    list does not write loaded), with what the selectors read of a package: `pk`,
+    `client_id`, `remaining`, `tax_rate.rate`, and the model's own status rule. The
+    selectors give it their annotations as they give a model's."""
+
+    status_on = ClientPackage.status_on
+    # Given by client_packages_add_output (and the selectors it calls).
+    appointment_ids: list[int]
+    invoice_ids: list[int]
+    payment_status: str
+    remaining_value: Decimal
+
+    def __init__(self, values: tuple) -> None:
+        (
+            self.pk,
+            self.client_id,
+            self.package_id,
+            self.name,
+            self.kind,
+            self.price,
+            rate,
+            self.credits,
+            self.consumed,
+            self.start_date,
+            self.expires_on,
+            self.canceled_at,
+            self.cancel_reason,
+            self.updated_at,
+            *status,
+        ) = values
+        self.tax_rate = None if rate is None else _Rate(rate)
+        # With `?status=`, the query's status (the filter's); else the model's rule.
+        self.status_value = status[0] if status else None
+
+    @property
+    def remaining(self) -> int:
+        return self.credits - self.consumed
+
+
 def client_packages_for_page(
     queryset: QuerySet[ClientPackage], *, with_status: bool
 ) -> QuerySet[ClientPackage]:
-    """What a list reads for its page: the packages with their tax rate, and their status
-    in the query when `?status=` filters on it (the rows' status is otherwise the model's
-    own rule, `ClientPackage.status`, the one `get_status` falls back to);
-    `client_package_list_rows` gives the page's rows the rest. The correlated subqueries
-    of `client_packages_for_output` cost more to build and compile than to run."""
-    queryset = queryset.prefetch_related(None).select_related("tax_rate")
-    return client_packages_with_status(queryset) if with_status else queryset
+    """What a list reads for its page (`PageRow`s' values): the packages' columns, and
+    their status in the query when `?status=` filters on it (the rows' status is
+    otherwise the model's own rule, `ClientPackage.status_on`, the one `get_status` falls
+    back to); `client_package_list_rows` gives the page's rows the rest. The correlated
+    subqueries of `client_packages_for_output` cost more to build and compile than to
+    run."""
+    queryset = queryset.prefetch_related(None)
+    if with_status:
+        return client_packages_with_status(queryset).values_list(*_PAGE_COLUMNS, "status_value")
+    return queryset.values_list(*_PAGE_COLUMNS)
 
 
 # A page's services, with each one's use (`SERVICES_WITH_USE`'s rule), as rows.
@@ -306,7 +374,7 @@ _PAGE_SERVICES = Prepared(
 )
 
 
-def client_packages_add_output(packages: list[ClientPackage]) -> dict[int, list[dict]]:
+def client_packages_add_output(packages: list[PageRow]) -> dict[int, list[dict]]:
     """Give a page of `client_packages_for_page` rows what `client_packages_for_output`
     annotates, by the same rules: payment status (`client_packages_add_payment`, one
     query), remaining value (`client_packages_add_remaining_value`, in Python), linked
@@ -335,8 +403,10 @@ def client_packages_add_output(packages: list[ClientPackage]) -> dict[int, list[
         include_tax = PracticeSettings.load().prices_include_tax
     for package in packages:
         package.appointment_ids, package.invoice_ids, _ = rows[package.pk]
-    client_packages_add_remaining_value(packages, prices_include_tax=include_tax)
-    client_packages_add_payment(packages)
+    # The selectors read (and annotate) a page row as they would a package.
+    as_packages = cast(list[ClientPackage], packages)
+    client_packages_add_remaining_value(as_packages, prices_include_tax=include_tax)
+    client_packages_add_payment(as_packages)
     services: dict[int, list[dict]] = {pk: [] for pk in ids}
     for package, service, name, allowance, used, ledger_used in _PAGE_SERVICES.rows(ids=ids):
         # ClientPackageServiceOut's fields, get_used's rule.
@@ -358,7 +428,7 @@ def _package_fields() -> dict[str, Any]:
     return dict(ClientPackageOut().fields)
 
 
-def client_package_list_rows(packages: list[ClientPackage]) -> list[dict]:
+def client_package_list_rows(packages: list[PageRow]) -> list[dict]:
     """The list's JSON rows of a page of `client_packages_for_page` rows, each the dict
     `ClientPackageOut` gives (a test compares them), written directly: no serializer
     built per request, no field looked up per value. Four queries (none when empty)."""
@@ -366,6 +436,7 @@ def client_package_list_rows(packages: list[ClientPackage]) -> list[dict]:
     fields = _package_fields()
     price, remaining_value = fields["price"], fields["remaining_value"]
     canceled, updated = instant_text(fields["canceled_at"]), instant_text(fields["updated_at"])
+    today = timezone.localdate()
     out = []
     for package in packages:
         expires_on, canceled_at = package.expires_on, package.canceled_at
@@ -376,7 +447,7 @@ def client_package_list_rows(packages: list[ClientPackage]) -> list[dict]:
                 "package": package.package_id,
                 "name": package.name,
                 "kind": package.kind,
-                "status": getattr(package, "status_value", None) or package.status,
+                "status": package.status_value or package.status_on(today),
                 "credits": package.credits,
                 "consumed": package.consumed,
                 "remaining": package.credits - package.consumed,
@@ -752,7 +823,11 @@ class ClientPackagePagination(Pagination):
         if getattr(view, "action", None) == "list" and set(request.query_params) <= self.UNFILTERED:
             count = client_package_count()
             self.django_paginator_class = partial(KnownCountPaginator, count=count)
-        return super().paginate_queryset(queryset, request, view)
+        page = super().paginate_queryset(queryset, request, view)
+        if page is not None and getattr(view, "action", None) == "list":
+            # The list reads values (client_packages_for_page): its page is PageRows.
+            return [PageRow(values) for values in page]
+        return page
 
 
 class ClientPackageFilter(django_filters.FilterSet):
@@ -843,7 +918,7 @@ class ClientPackageViewSet(
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
-        page = list(self.paginate_queryset(queryset))
+        page = self.paginate_queryset(queryset)
         return self.get_paginated_response(client_package_list_rows(page))
 
     def create(self, request):
