@@ -46,7 +46,7 @@ from invoicing.models import (
 )
 from invoicing.selectors import (
     invoice_display_status,
-    invoices_list_count,
+    invoices_list_figures,
     invoices_with_totals,
     refunded_amount,
 )
@@ -976,7 +976,10 @@ class InvoicePagination(Pagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if set(request.query_params) <= self.UNFILTERED:
-            self.django_paginator_class = partial(KnownCountPaginator, count=invoices_list_count())
+            # The billing list's count as it opens (`invoices_list_count()`'s value,
+            # its SQL built once per process).
+            count, _ = invoices_list_figures()
+            self.django_paginator_class = partial(KnownCountPaginator, count=count)
         return super().paginate_queryset(queryset, request, view)
 
 

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, cast
 
 import django_filters
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
 from django.db.models import (
     Case,
     IntegerField,
@@ -26,6 +27,7 @@ from django.db.models import (
     Sum,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -306,6 +308,41 @@ _PAGE_COLUMNS = (
 )
 
 
+_PAGE_ARRAYS = ("appointment_ids", "invoice_ids", "prices_include_tax")
+
+
+@functools.cache
+def _page_arrays() -> dict[str, RawSQL]:
+    """A page row's linked appointment ids (by time) and invoice ids (void ones too),
+    read as arrays in the page's own query (through the client_package indexes: no row
+    built per appointment, however many a package has), and the practice's tax
+    setting (the remaining value's rule needs it). Built once per process (annotate
+    copies them)."""
+    package, appointment, line, practice = (
+        m._meta.db_table for m in (ClientPackage, Appointment, InvoiceLine, PracticeSettings)
+    )
+    ids = ArrayField(models.BigIntegerField())
+    return {
+        "appointment_ids": RawSQL(  # noqa: S611 - no value in it
+            f"ARRAY(SELECT a.id FROM {appointment} a WHERE a.client_package_id = {package}.id"  # noqa: S608 - table names
+            " ORDER BY a.starts_at, a.id)",
+            (),
+            output_field=ids,
+        ),
+        "invoice_ids": RawSQL(  # noqa: S611 - no value in it
+            f"ARRAY(SELECT DISTINCT l.invoice_id FROM {line} l"  # noqa: S608 - table names
+            f" WHERE l.client_package_id = {package}.id ORDER BY l.invoice_id)",
+            (),
+            output_field=ids,
+        ),
+        "prices_include_tax": RawSQL(  # noqa: S611 - no value in it
+            f"(SELECT s.prices_include_tax FROM {practice} s WHERE s.id = 1)",  # noqa: S608
+            (),
+            output_field=models.BooleanField(null=True),
+        ),
+    }
+
+
 class _Rate(NamedTuple):
     rate: Decimal
 
@@ -318,8 +355,6 @@ class PageRow:
 
     status_on = ClientPackage.status_on
     # Given by client_packages_add_output (and the selectors it calls).
-    appointment_ids: list[int]
-    invoice_ids: list[int]
     payment_status: str
     remaining_value: Decimal
 
@@ -339,6 +374,9 @@ class PageRow:
             self.canceled_at,
             self.cancel_reason,
             self.updated_at,
+            self.appointment_ids,
+            self.invoice_ids,
+            self.prices_include_tax,
             *status,
         ) = values
         self.tax_rate = None if rate is None else _Rate(rate)
@@ -359,10 +397,11 @@ def client_packages_for_page(
     back to); `client_package_list_rows` gives the page's rows the rest. The correlated
     subqueries of `client_packages_for_output` cost more to build and compile than to
     run."""
-    queryset = queryset.prefetch_related(None)
+    queryset = queryset.prefetch_related(None).annotate(**_page_arrays())
+    columns = (*_PAGE_COLUMNS, *_PAGE_ARRAYS)
     if with_status:
-        return client_packages_with_status(queryset).values_list(*_PAGE_COLUMNS, "status_value")
-    return queryset.values_list(*_PAGE_COLUMNS)
+        return client_packages_with_status(queryset).values_list(*columns, "status_value")
+    return queryset.values_list(*columns)
 
 
 # A page's services, with each one's use (`SERVICES_WITH_USE`'s rule), as rows.
@@ -375,34 +414,18 @@ _PAGE_SERVICES = Prepared(
 
 
 def client_packages_add_output(packages: list[PageRow]) -> dict[int, list[dict]]:
-    """Give a page of `client_packages_for_page` rows what `client_packages_for_output`
-    annotates, by the same rules: payment status (`client_packages_add_payment`, one
-    query), remaining value (`client_packages_add_remaining_value`, in Python), linked
-    appointment and invoice ids (one query, with the practice's tax setting). Returns
-    the packages' services with their use (one query), as `ClientPackageServiceOut`
-    represents them, by package id."""
+    """Give a page of `client_packages_for_page` rows the rest of what
+    `client_packages_for_output` annotates, by the same rules: payment status
+    (`client_packages_add_payment`, one query) and remaining value
+    (`client_packages_add_remaining_value`, in Python). Returns the packages' services
+    with their use (one query), as `ClientPackageServiceOut` represents them, by
+    package id."""
     if not packages:
         return {}
-    appointment, line, practice = (
-        m._meta.db_table for m in (Appointment, InvoiceLine, PracticeSettings)
-    )
-    sql = f"""
-        SELECT p.id,
-            ARRAY(SELECT a.id FROM {appointment} a WHERE a.client_package_id = p.id
-                  ORDER BY a.starts_at, a.id),
-            ARRAY(SELECT DISTINCT l.invoice_id FROM {line} l WHERE l.client_package_id = p.id
-                  ORDER BY l.invoice_id),
-            (SELECT s.prices_include_tax FROM {practice} s WHERE s.id = 1)
-        FROM unnest(%s::bigint[]) AS p(id)"""  # noqa: S608 - table names from the models
     ids = [package.pk for package in packages]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ids])
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
-    include_tax = next(iter(rows.values()))[2]
+    include_tax = packages[0].prices_include_tax
     if include_tax is None:  # no settings row yet: load() creates it
         include_tax = PracticeSettings.load().prices_include_tax
-    for package in packages:
-        package.appointment_ids, package.invoice_ids, _ = rows[package.pk]
     # The selectors read (and annotate) a page row as they would a package.
     as_packages = cast(list[ClientPackage], packages)
     client_packages_add_remaining_value(as_packages, prices_include_tax=include_tax)
@@ -431,7 +454,7 @@ def _package_fields() -> dict[str, Any]:
 def client_package_list_rows(packages: list[PageRow]) -> list[dict]:
     """The list's JSON rows of a page of `client_packages_for_page` rows, each the dict
     `ClientPackageOut` gives (a test compares them), written directly: no serializer
-    built per request, no field looked up per value. Four queries (none when empty)."""
+    built per request, no field looked up per value. Two queries (none when empty)."""
     services = client_packages_add_output(packages)
     fields = _package_fields()
     price, remaining_value = fields["price"], fields["remaining_value"]
