@@ -453,10 +453,10 @@ def invoices_for_output(queryset: QuerySet[Invoice] | None = None) -> QuerySet[I
 # ------------------------------------------------------------------ the list's rows
 #
 # A page of the invoice list is written from plain rows (tuples), not models: the
-# page's invoices (their own columns), then their lines, payments, refunds, credit notes
-# and credit note lines, each level read by the page's ids (each in its relation's own
-# order, the models' Meta.ordering, as the detail's prefetches read them), one query a
-# level and none for an empty one. The totals are summed from those same rows by the
+# page's invoices (their own columns), then their lines, payments (each joined to its
+# refunds), credit notes and credit note lines, each level read by the page's ids (each
+# in its relation's own order, the models' Meta.ordering, as the detail's prefetches
+# read them), one query a level and none for an empty one. The totals are summed from those same rows by the
 # rule of `invoices_with_totals` (so the page never compiles its correlated
 # subqueries). Each row is the dict `InvoiceOut` gives, value for value (a test compares
 # them on every kind of invoice): `InvoiceOut` stays the one description of an invoice
@@ -500,7 +500,9 @@ _PAYMENT_COLUMNS = (
     "status",
     "updated_at",
 )
-_REFUND_COLUMNS = ("payment_id", "id", "amount", "date", "reason")
+# Each payment's refunds joined to it (a row per refund, or one with nulls), in their
+# own order: one query for both.
+_REFUND_COLUMNS = ("refunds__id", "refunds__amount", "refunds__date", "refunds__reason")
 _CREDIT_NOTE_COLUMNS = (
     "invoice_id",
     "id",
@@ -526,11 +528,14 @@ _PAGE_LINES = Prepared(
     ids=list,
 )
 _PAGE_PAYMENTS = Prepared(
-    lambda ids: Payment.objects.filter(invoice_id__in=ids).values_list(*_PAYMENT_COLUMNS),
-    ids=list,
-)
-_PAGE_REFUNDS = Prepared(
-    lambda ids: Refund.objects.filter(payment_id__in=ids).values_list(*_REFUND_COLUMNS),
+    lambda ids: (
+        Payment.objects.filter(invoice_id__in=ids)
+        .order_by(
+            *Payment._meta.ordering,
+            *(f"refunds__{name}" for name in Refund._meta.ordering),
+        )
+        .values_list(*_PAYMENT_COLUMNS, *_REFUND_COLUMNS)
+    ),
     ids=list,
 )
 _PAGE_CREDIT_NOTES = Prepared(
@@ -608,16 +613,23 @@ def _credit_note_line_out(row: tuple) -> dict[str, Any]:
 
 def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) -> list[dict]:
     """The list's JSON rows (as `InvoiceOut` represents each invoice) of a page of
-    invoices, given as rows of `_INVOICE_COLUMNS`: at most 5 queries (none for an empty
-    page or level)."""
+    invoices, given as rows of `_INVOICE_COLUMNS`: at most 4 queries (lines, payments
+    with their refunds, credit notes, their lines; none for an empty page or level)."""
     if not invoices:
         return []
     today = today or timezone.localdate()
     ids = [row[0] for row in invoices]
     lines = _grouped(_PAGE_LINES.rows(ids=ids))
-    payment_rows = _PAGE_PAYMENTS.rows(ids=ids)
-    refunds = _grouped(_PAGE_REFUNDS.rows(ids=[row[1] for row in payment_rows]))
-    payments = _grouped(payment_rows)
+    payments: dict[int, list[tuple]] = {}
+    refunds: dict[int, list[tuple]] = {}
+    for row in _PAGE_PAYMENTS.rows(ids=ids):
+        payment, refund = row[: len(_PAYMENT_COLUMNS)], row[len(_PAYMENT_COLUMNS) :]
+        mine = refunds.get(payment[1])
+        if mine is None:
+            payments.setdefault(payment[0], []).append(payment)
+            mine = refunds[payment[1]] = []
+        if refund[0] is not None:
+            mine.append((payment[1], *refund))
     note_rows = _PAGE_CREDIT_NOTES.rows(ids=ids)
     note_lines = _grouped(_PAGE_CREDIT_NOTE_LINES.rows(ids=[row[1] for row in note_rows]))
     notes = _grouped(note_rows)
