@@ -16,7 +16,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -475,6 +476,8 @@ _INVOICE_COLUMNS = (
     "prices_include_tax",
     "notes",
     "updated_at",
+    # Last: whether it has credit notes (most pages have none: no query for them).
+    "has_credit_notes",
 )
 _LINE_COLUMNS = (
     "invoice_id",
@@ -612,10 +615,27 @@ def _credit_note_line_out(row: tuple) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _has_credit_notes() -> RawSQL:
+    """Whether the invoice row has credit notes (through their invoice index)."""
+    invoice, note = Invoice._meta.db_table, CreditNote._meta.db_table
+    return RawSQL(  # noqa: S611 - no value in it
+        f"EXISTS (SELECT 1 FROM {note} c WHERE c.invoice_id = {invoice}.id)",  # noqa: S608
+        (),
+        output_field=BooleanField(),
+    )
+
+
+def invoices_for_page(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """A list's page as rows of `_INVOICE_COLUMNS` (`invoice_list_rows` writes them)."""
+    return queryset.annotate(has_credit_notes=_has_credit_notes()).values_list(*_INVOICE_COLUMNS)
+
+
 def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) -> list[dict]:
     """The list's JSON rows (as `InvoiceOut` represents each invoice) of a page of
-    invoices, given as rows of `_INVOICE_COLUMNS`: at most 4 queries (lines, payments
-    with their refunds, credit notes, their lines; none for an empty page or level)."""
+    invoices, given as rows of `_INVOICE_COLUMNS` (`invoices_for_page`): at most 4 queries
+    (lines, payments with their refunds, credit notes, their lines; none for an empty
+    page or level)."""
     if not invoices:
         return []
     today = today or timezone.localdate()
@@ -631,7 +651,8 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
             mine = refunds[payment[1]] = []
         if refund[0] is not None:
             mine.append((payment[1], *refund))
-    note_rows = _PAGE_CREDIT_NOTES.rows(ids=ids)
+    with_notes = [row[0] for row in invoices if row[-1]]
+    note_rows = _PAGE_CREDIT_NOTES.rows(ids=with_notes) if with_notes else []
     note_lines = _grouped(_PAGE_CREDIT_NOTE_LINES.rows(ids=[row[1] for row in note_rows]))
     notes = _grouped(note_rows)
     active = PaymentStatus.ACTIVE.value
@@ -641,7 +662,7 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
     out = []
     for invoice in invoices:
         pk, number, status, client, practitioner, location, issued, due = invoice[:8]
-        prices_include_tax, notes_text, updated_at = invoice[8:]
+        prices_include_tax, notes_text, updated_at, _ = invoice[8:]
         invoice_lines = lines.get(pk, ())
         subtotal = sum((row[8] for row in invoice_lines), ZERO)
         tax = sum((row[9] for row in invoice_lines), ZERO)
@@ -1049,7 +1070,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset.values_list(*_INVOICE_COLUMNS))
+        page = self.paginate_queryset(invoices_for_page(queryset))
         return self.get_paginated_response(invoice_list_rows(list(page)))
 
     def create(self, request):
