@@ -60,7 +60,7 @@ from kernel.api.fields import (
     instant_text,
 )
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
-from kernel.api.pagination import Pagination
+from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
 from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
@@ -631,6 +631,13 @@ def invoices_for_page(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
     return queryset.annotate(has_credit_notes=_has_credit_notes()).values_list(*_INVOICE_COLUMNS)
 
 
+# The list unfiltered, in its default order: each page's SQL built once.
+INVOICE_LIST_ORDER = ("-created_at", "-id")
+UNFILTERED_PAGES = PreparedPages(
+    lambda: invoices_for_page(Invoice.objects.order_by(*INVOICE_LIST_ORDER))
+)
+
+
 def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) -> list[dict]:
     """The list's JSON rows (as `InvoiceOut` represents each invoice) of a page of
     invoices, given as rows of `_INVOICE_COLUMNS` (`invoices_for_page`): at most 4 queries
@@ -1047,7 +1054,7 @@ class InvoicePagination(Pagination):
     ),
 )
 class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
-    queryset = invoices_for_output(Invoice.objects.order_by("-created_at", "-id"))
+    queryset = invoices_for_output(Invoice.objects.order_by(*INVOICE_LIST_ORDER))
     serializer_class = InvoiceOut
     filterset_class = InvoiceFilter
     pagination_class = InvoicePagination
@@ -1065,12 +1072,15 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         if self.action == "list":
             # The page's own columns only: its totals and children come with its rows
             # (invoice_list_rows).
-            return Invoice.objects.order_by("-created_at", "-id")
+            return Invoice.objects.order_by(*INVOICE_LIST_ORDER)
         return super().get_queryset()
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(invoices_for_page(queryset))
+        if request.query_params.keys() <= PAGE_PARAMETERS:
+            rows: PreparedPages | QuerySet = UNFILTERED_PAGES
+        else:
+            rows = invoices_for_page(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(invoice_list_rows(list(page)))
 
     def create(self, request):

@@ -65,7 +65,7 @@ from kernel.api.fields import (
     instant_text,
 )
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
-from kernel.api.pagination import Pagination
+from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
 from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import KnownCountPaginator
 from kernel.prepared import Prepared
@@ -402,6 +402,15 @@ def client_packages_for_page(
     if with_status:
         return client_packages_with_status(queryset).values_list(*columns, "status_value")
     return queryset.values_list(*columns)
+
+
+# The list unfiltered, in its default order: each page's SQL built once.
+PACKAGE_LIST_ORDER = ("-start_date", "-id")
+UNFILTERED_PAGES = PreparedPages(
+    lambda: client_packages_for_page(
+        ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER), with_status=False
+    )
+)
 
 
 # A page's services, with each one's use (`SERVICES_WITH_USE`'s rule), as rows.
@@ -920,7 +929,7 @@ class LedgerFilter(django_filters.FilterSet):
 class ClientPackageViewSet(
     ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
 ):
-    queryset = ClientPackage.objects.order_by("-start_date", "-id")
+    queryset = ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER)
     serializer_class = ClientPackageOut
     filterset_class = ClientPackageFilter
     pagination_class = ClientPackagePagination
@@ -940,8 +949,11 @@ class ClientPackageViewSet(
         return client_packages_for_output(super().get_queryset())
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
+        if request.query_params.keys() <= PAGE_PARAMETERS:
+            rows: PreparedPages | QuerySet = UNFILTERED_PAGES
+        else:
+            rows = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(client_package_list_rows(page))
 
     def create(self, request):
