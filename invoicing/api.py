@@ -634,7 +634,7 @@ def invoices_for_page(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
 # The list unfiltered, in its default order: each page's SQL built once.
 INVOICE_LIST_ORDER = ("-created_at", "-id")
 UNFILTERED_PAGES = PreparedPages(
-    lambda: invoices_for_page(Invoice.objects.order_by(*INVOICE_LIST_ORDER))
+    lambda: invoices_for_page(Invoice.objects.order_by(*INVOICE_LIST_ORDER)), rows=True
 )
 
 

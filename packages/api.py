@@ -409,7 +409,8 @@ PACKAGE_LIST_ORDER = ("-start_date", "-id")
 UNFILTERED_PAGES = PreparedPages(
     lambda: client_packages_for_page(
         ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER), with_status=False
-    )
+    ),
+    rows=True,
 )
 
 

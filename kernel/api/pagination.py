@@ -17,21 +17,24 @@ PAGE_PARAMETERS = frozenset({"page", "page_size"})
 
 
 class PreparedPages:
-    """A list's unfiltered rows (a `values_list` queryset in its default order) as a
-    paginator reads them: each slice (a page's OFFSET and LIMIT, which Django writes into
-    the SQL's text) read through a `Prepared` built once per slice (the 64 most recently
-    asked for are kept), so a page compiles nothing. Give it a paginator that knows the
-    count (KnownCountPaginator): it cannot count."""
+    """A list's unfiltered rows (a queryset in its default order: its model instances, or
+    its tuples for a `values_list` one, `rows=True`) as a paginator reads them: each
+    slice (a page's OFFSET and LIMIT, which Django writes into the SQL's text) read
+    through a `Prepared` built once per slice (the 64 most recently asked for are kept),
+    so a page compiles nothing. Give it a paginator that knows the count
+    (KnownCountPaginator): it cannot count."""
 
-    def __init__(self, build: Callable[[], QuerySet]) -> None:
+    def __init__(self, build: Callable[[], QuerySet], *, rows: bool = False) -> None:
         @functools.lru_cache(maxsize=64)
         def page(low: int, high: int) -> Prepared:
             return Prepared(lambda: build()[low:high])
 
         self._page = page
+        self._rows = rows
 
-    def __getitem__(self, item: slice) -> list[tuple]:
-        return self._page(item.start or 0, item.stop).rows()
+    def __getitem__(self, item: slice) -> list:
+        prepared = self._page(item.start or 0, item.stop)
+        return prepared.rows() if self._rows else prepared.objects()
 
 
 class Pagination(PageNumberPagination):
