@@ -558,6 +558,7 @@ _PAGE_CREDIT_NOTE_LINES = Prepared(
 _QUANTITY = InvoiceLineOut._declared_fields["quantity"]
 _MONEY_OUT = InvoiceLineOut._declared_fields["unit_price"]
 _PERCENT = InvoiceLineOut._declared_fields["tax_percent"]
+_DISCOUNT = InvoiceLineOut._declared_fields["discount"]
 
 
 @functools.cache
@@ -581,7 +582,7 @@ def _line_out(row: tuple) -> dict[str, Any]:
         "description": description,
         "quantity": decimal_text(_QUANTITY, quantity),
         "unit_price": decimal_text(_MONEY_OUT, unit),
-        "discount": decimal_text(_PERCENT, discount),
+        "discount": decimal_text(_DISCOUNT, discount),
         "tax_rate": tax_rate,
         "tax_percent": decimal_text(_PERCENT, percent),
         "net_amount": decimal_text(_MONEY_OUT, net),
