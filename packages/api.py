@@ -8,12 +8,15 @@ Every write is a `packages.services` (or `invoicing.services`) call with
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from functools import partial
+from typing import Any, NamedTuple, cast
 
 import django_filters
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
 from django.db.models import (
     Case,
     IntegerField,
@@ -23,9 +26,10 @@ from django.db.models import (
     Subquery,
     Sum,
     When,
-    prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -53,11 +57,18 @@ from invoicing.services import (
     client_package_sell,
     invoice_for_client_package,
 )
-from kernel.api.fields import ColumnsOut, ColumnsOutSerializer, InputDate
+from kernel.api.fields import (
+    ColumnsOut,
+    ColumnsOutSerializer,
+    InputDate,
+    decimal_text,
+    instant_text,
+)
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
-from kernel.api.pagination import Pagination
+from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
 from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import KnownCountPaginator
+from kernel.prepared import Prepared
 from packages import services
 from packages.models import (
     ClientPackage,
@@ -277,45 +288,216 @@ def client_packages_for_output(
     ).prefetch_related(Prefetch("services", queryset=SERVICES_WITH_USE.all()))
 
 
-def client_packages_for_page(queryset: QuerySet[ClientPackage]) -> QuerySet[ClientPackage]:
-    """What a list reads for its page: the packages with their status (which `?status=`
-    filters on) and tax rate; `client_packages_add_output` gives the page's rows the
-    rest. The correlated subqueries of `client_packages_for_output` cost more to build
-    and compile than to run."""
-    return client_packages_with_status(queryset.prefetch_related(None)).select_related("tax_rate")
+# The columns a page of the list reads, under ClientPackage's names (the tax rate's rate
+# for the remaining value).
+_PAGE_COLUMNS = (
+    "id",
+    "client_id",
+    "package_id",
+    "name",
+    "kind",
+    "price",
+    "tax_rate__rate",
+    "credits",
+    "consumed",
+    "start_date",
+    "expires_on",
+    "canceled_at",
+    "cancel_reason",
+    "updated_at",
+)
 
 
-def client_packages_add_output(packages: list[ClientPackage]) -> list[ClientPackage]:
-    """Give a page of `client_packages_for_page` rows what `client_packages_for_output`
-    annotates, by the same rules: payment status (`client_packages_add_payment`, one
-    query), remaining value (`client_packages_add_remaining_value`, in Python), linked
-    appointment and invoice ids (one query, with the practice's tax setting) and the
-    services with their use (one query). Returns `packages`."""
-    if not packages:
-        return packages
-    appointment, line, practice = (
-        m._meta.db_table for m in (Appointment, InvoiceLine, PracticeSettings)
+_PAGE_ARRAYS = ("appointment_ids", "invoice_ids", "prices_include_tax")
+
+
+@functools.cache
+def _page_arrays() -> dict[str, RawSQL]:
+    """A page row's linked appointment ids (by time) and invoice ids (void ones too),
+    read as arrays in the page's own query (through the client_package indexes: no row
+    built per appointment, however many a package has), and the practice's tax
+    setting (the remaining value's rule needs it). Built once per process (annotate
+    copies them)."""
+    package, appointment, line, practice = (
+        m._meta.db_table for m in (ClientPackage, Appointment, InvoiceLine, PracticeSettings)
     )
-    sql = f"""
-        SELECT p.id,
-            ARRAY(SELECT a.id FROM {appointment} a WHERE a.client_package_id = p.id
-                  ORDER BY a.starts_at, a.id),
-            ARRAY(SELECT DISTINCT l.invoice_id FROM {line} l WHERE l.client_package_id = p.id
-                  ORDER BY l.invoice_id),
-            (SELECT s.prices_include_tax FROM {practice} s WHERE s.id = 1)
-        FROM unnest(%s::bigint[]) AS p(id)"""  # noqa: S608 - table names from the models
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[package.pk for package in packages]])
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
-    include_tax = next(iter(rows.values()))[2]
+    ids = ArrayField(models.BigIntegerField())
+    return {
+        "appointment_ids": RawSQL(  # noqa: S611 - no value in it
+            f"ARRAY(SELECT a.id FROM {appointment} a WHERE a.client_package_id = {package}.id"  # noqa: S608 - table names
+            " ORDER BY a.starts_at, a.id)",
+            (),
+            output_field=ids,
+        ),
+        "invoice_ids": RawSQL(  # noqa: S611 - no value in it
+            f"ARRAY(SELECT DISTINCT l.invoice_id FROM {line} l"  # noqa: S608 - table names
+            f" WHERE l.client_package_id = {package}.id ORDER BY l.invoice_id)",
+            (),
+            output_field=ids,
+        ),
+        "prices_include_tax": RawSQL(  # noqa: S611 - no value in it
+            f"(SELECT s.prices_include_tax FROM {practice} s WHERE s.id = 1)",  # noqa: S608
+            (),
+            output_field=models.BooleanField(null=True),
+        ),
+    }
+
+
+class _Rate(NamedTuple):
+    rate: Decimal
+
+
+class PageRow:
+    """A client package of a list's page, read as values (no model built, no column the
+    list does not write loaded), with what the selectors read of a package: `pk`,
+    `client_id`, `remaining`, `tax_rate.rate`, and the model's own status rule. The
+    selectors give it their annotations as they give a model's."""
+
+    status_on = ClientPackage.status_on
+    # Given by client_packages_add_output (and the selectors it calls).
+    payment_status: str
+    remaining_value: Decimal
+
+    def __init__(self, values: tuple) -> None:
+        (
+            self.pk,
+            self.client_id,
+            self.package_id,
+            self.name,
+            self.kind,
+            self.price,
+            rate,
+            self.credits,
+            self.consumed,
+            self.start_date,
+            self.expires_on,
+            self.canceled_at,
+            self.cancel_reason,
+            self.updated_at,
+            self.appointment_ids,
+            self.invoice_ids,
+            self.prices_include_tax,
+            *status,
+        ) = values
+        self.tax_rate = None if rate is None else _Rate(rate)
+        # With `?status=`, the query's status (the filter's); else the model's rule.
+        self.status_value = status[0] if status else None
+
+    @property
+    def remaining(self) -> int:
+        return self.credits - self.consumed
+
+
+def client_packages_for_page(
+    queryset: QuerySet[ClientPackage], *, with_status: bool
+) -> QuerySet[ClientPackage]:
+    """What a list reads for its page (`PageRow`s' values): the packages' columns, and
+    their status in the query when `?status=` filters on it (the rows' status is
+    otherwise the model's own rule, `ClientPackage.status_on`, the one `get_status` falls
+    back to); `client_package_list_rows` gives the page's rows the rest. The correlated
+    subqueries of `client_packages_for_output` cost more to build and compile than to
+    run."""
+    queryset = queryset.prefetch_related(None).annotate(**_page_arrays())
+    columns = (*_PAGE_COLUMNS, *_PAGE_ARRAYS)
+    if with_status:
+        return client_packages_with_status(queryset).values_list(*columns, "status_value")
+    return queryset.values_list(*columns)
+
+
+# The list unfiltered, in its default order: each page's SQL built once.
+PACKAGE_LIST_ORDER = ("-start_date", "-id")
+UNFILTERED_PAGES = PreparedPages(
+    lambda: client_packages_for_page(
+        ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER), with_status=False
+    ),
+    rows=True,
+)
+
+
+# A page's services, with each one's use (`SERVICES_WITH_USE`'s rule), as rows.
+_PAGE_SERVICES = Prepared(
+    lambda ids: SERVICES_WITH_USE.filter(client_package_id__in=ids).values_list(
+        "client_package_id", "service_id", "name", "allowance", "used", "ledger_used"
+    ),
+    ids=list,
+)
+
+
+def client_packages_add_output(packages: list[PageRow]) -> dict[int, list[dict]]:
+    """Give a page of `client_packages_for_page` rows the rest of what
+    `client_packages_for_output` annotates, by the same rules: payment status
+    (`client_packages_add_payment`, one query) and remaining value
+    (`client_packages_add_remaining_value`, in Python). Returns the packages' services
+    with their use (one query), as `ClientPackageServiceOut` represents them, by
+    package id."""
+    if not packages:
+        return {}
+    ids = [package.pk for package in packages]
+    include_tax = packages[0].prices_include_tax
     if include_tax is None:  # no settings row yet: load() creates it
         include_tax = PracticeSettings.load().prices_include_tax
+    # The selectors read (and annotate) a page row as they would a package.
+    as_packages = cast(list[ClientPackage], packages)
+    client_packages_add_remaining_value(as_packages, prices_include_tax=include_tax)
+    client_packages_add_payment(as_packages)
+    services: dict[int, list[dict]] = {pk: [] for pk in ids}
+    for package, service, name, allowance, used, ledger_used in _PAGE_SERVICES.rows(ids=ids):
+        # ClientPackageServiceOut's fields, get_used's rule.
+        services[package].append(
+            {
+                "service": service,
+                "name": name,
+                "allowance": allowance,
+                "used": used if allowance is not None or ledger_used is None else ledger_used,
+                "remaining": None if allowance is None else allowance - used,
+            }
+        )
+    return services
+
+
+@functools.cache
+def _package_fields() -> dict[str, Any]:
+    """ClientPackageOut's fields (built once per process: their settings never change)."""
+    return dict(ClientPackageOut().fields)
+
+
+def client_package_list_rows(packages: list[PageRow]) -> list[dict]:
+    """The list's JSON rows of a page of `client_packages_for_page` rows, each the dict
+    `ClientPackageOut` gives (a test compares them), written directly: no serializer
+    built per request, no field looked up per value. Two queries (none when empty)."""
+    services = client_packages_add_output(packages)
+    fields = _package_fields()
+    price, remaining_value = fields["price"], fields["remaining_value"]
+    canceled, updated = instant_text(fields["canceled_at"]), instant_text(fields["updated_at"])
+    today = timezone.localdate()
+    out = []
     for package in packages:
-        package.appointment_ids, package.invoice_ids, _ = rows[package.pk]
-    client_packages_add_remaining_value(packages, prices_include_tax=include_tax)
-    client_packages_add_payment(packages)
-    prefetch_related_objects(packages, Prefetch("services", queryset=SERVICES_WITH_USE.all()))
-    return packages
+        expires_on, canceled_at = package.expires_on, package.canceled_at
+        out.append(
+            {
+                "id": package.pk,
+                "client": package.client_id,
+                "package": package.package_id,
+                "name": package.name,
+                "kind": package.kind,
+                "status": package.status_value or package.status_on(today),
+                "credits": package.credits,
+                "consumed": package.consumed,
+                "remaining": package.credits - package.consumed,
+                "price": decimal_text(price, package.price),
+                "start_date": package.start_date.isoformat(),
+                "expires_on": None if expires_on is None else expires_on.isoformat(),
+                "canceled_at": None if canceled_at is None else canceled(canceled_at),
+                "cancel_reason": package.cancel_reason,
+                "services": services[package.pk],
+                "appointments": package.appointment_ids,
+                "invoices": package.invoice_ids,
+                "payment_status": package.payment_status,
+                "remaining_value": decimal_text(remaining_value, package.remaining_value),
+                "updated_at": updated(package.updated_at),
+            }
+        )
+    return out
 
 
 def client_package_for_output(pk: int) -> ClientPackage:
@@ -674,7 +856,11 @@ class ClientPackagePagination(Pagination):
         if getattr(view, "action", None) == "list" and set(request.query_params) <= self.UNFILTERED:
             count = client_package_count()
             self.django_paginator_class = partial(KnownCountPaginator, count=count)
-        return super().paginate_queryset(queryset, request, view)
+        page = super().paginate_queryset(queryset, request, view)
+        if page is not None and getattr(view, "action", None) == "list":
+            # The list reads values (client_packages_for_page): its page is PageRows.
+            return [PageRow(values) for values in page]
+        return page
 
 
 class ClientPackageFilter(django_filters.FilterSet):
@@ -744,7 +930,7 @@ class LedgerFilter(django_filters.FilterSet):
 class ClientPackageViewSet(
     ClientReadsLogged, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
 ):
-    queryset = ClientPackage.objects.order_by("-start_date", "-id")
+    queryset = ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER)
     serializer_class = ClientPackageOut
     filterset_class = ClientPackageFilter
     pagination_class = ClientPackagePagination
@@ -759,13 +945,17 @@ class ClientPackageViewSet(
     def get_queryset(self):
         # Built per request: the status annotation compares with today's date.
         if self.action == "list":
-            return client_packages_for_page(super().get_queryset())
+            with_status = "status" in self.request.query_params
+            return client_packages_for_page(super().get_queryset(), with_status=with_status)
         return client_packages_for_output(super().get_queryset())
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = client_packages_add_output(list(self.paginate_queryset(queryset)))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        if request.query_params.keys() <= PAGE_PARAMETERS:
+            rows: PreparedPages | QuerySet = UNFILTERED_PAGES
+        else:
+            rows = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(client_package_list_rows(page))
 
     def create(self, request):
         data = self.validated(ClientPackageIn)

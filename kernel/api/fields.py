@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
+from rest_framework.settings import api_settings
 
 from kernel.text import TEXT_MAX_LENGTH
 from kernel.time import EARLIEST_DATE, LATEST_DATE, ambiguous_occurrences, missing_local_time
@@ -113,6 +116,45 @@ _OWN_METHOD = (
     serializers.DateTimeField,
     serializers.ChoiceField,
 )
+
+
+def decimal_text(field: serializers.DecimalField, value: Decimal) -> str:
+    """`field.to_representation(value)` for a value that is not None: one already at two
+    places (an amount, percent or quantity column of two places, or a sum of them) is
+    written by `str`, which gives DRF's digits ('{:f}' of the value quantized to two
+    places) without its context and quantize; any other value through the field."""
+    text = str(value)
+    if (
+        text[-3:-2] == "."
+        and field.decimal_places == 2
+        and not field.localize
+        and not field.normalize_output
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    ):
+        return text
+    return field.to_representation(value)
+
+
+def instant_text(field: serializers.DateTimeField) -> Callable[[dt.datetime], str]:
+    """`field.to_representation` for the datetimes (not None) of one request's rows,
+    with the request's time zone looked up once rather than for each value: an aware
+    datetime is moved to that zone and written in ISO 8601 ('Z' for UTC), as DRF writes
+    it; a field with its own time zone or format, or a naive value, goes through the
+    field."""
+    zone = None
+    iso = str(getattr(field, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+    if iso and not hasattr(field, "timezone"):
+        zone = field.default_timezone()
+    if zone is None:
+        return field.to_representation
+
+    def text(value: dt.datetime) -> str:
+        if value.utcoffset() is None:
+            return field.to_representation(value)
+        written = value.astimezone(zone).isoformat()
+        return written[:-6] + "Z" if written.endswith("+00:00") else written
+
+    return text
 
 
 class ColumnsOut:

@@ -73,6 +73,23 @@ class UpdatedSinceFilter(InstantFilter):
         super().__init__(field_name=field_name, **kwargs)
 
 
+class FilterBackend(DjangoFilterBackend):
+    """The API's filter backend: a request naming none of the view's filters (a plain
+    `?page=2`) is not filtered at all. Its FilterSet would build and validate a form of
+    empty values and give back the queryset as it was (every filter leaves an empty
+    value alone), about a millisecond of every list's page."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = getattr(view, "filterset_class", None)
+        if (
+            filterset_class is not None
+            and getattr(view, "filterset_fields", None) is None
+            and not request.query_params.keys() & filterset_class.base_filters.keys()
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 class RowsFilterBackend(DjangoFilterBackend):
     """For a detail action listing rows of another model (an invoice's payments, a client
     package's ledger): the action's FilterSet filters those rows, and leaves alone the

@@ -2,8 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+
+from kernel.prepared import Prepared
+
+# Only the query parameters of pagination: a list asked for with these is unfiltered, in
+# its default order.
+PAGE_PARAMETERS = frozenset({"page", "page_size"})
+
+
+class PreparedPages:
+    """A list's unfiltered rows (a queryset in its default order: its model instances, or
+    its tuples for a `values_list` one, `rows=True`) as a paginator reads them: each
+    slice (a page's OFFSET and LIMIT, which Django writes into the SQL's text) read
+    through a `Prepared` built once per slice (the 64 most recently asked for are kept),
+    so a page compiles nothing. Give it a paginator that knows the count
+    (KnownCountPaginator): it cannot count."""
+
+    def __init__(self, build: Callable[[], QuerySet], *, rows: bool = False) -> None:
+        @functools.lru_cache(maxsize=64)
+        def page(low: int, high: int) -> Prepared:
+            return Prepared(lambda: build()[low:high])
+
+        self._page = page
+        self._rows = rows
+
+    def __getitem__(self, item: slice) -> list:
+        prepared = self._page(item.start or 0, item.stop)
+        return prepared.rows() if self._rows else prepared.objects()
 
 
 class Pagination(PageNumberPagination):

@@ -7,7 +7,6 @@ from typing import Any
 import django_filters
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
@@ -18,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from kernel.api.filters import OrderingFilter, UpdatedSinceFilter
+from kernel.api.filters import FilterBackend, OrderingFilter, UpdatedSinceFilter
 from kernel.api.idempotency import (
     _Replay,
     idempotency_claim,
@@ -48,7 +47,7 @@ class ApiViewSet(GenericViewSet):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
     pagination_class = Pagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     throttle_classes = [UserThrottle]
     # {action name: permissions it needs}; actions not listed use the model permission
     # of their HTTP method.

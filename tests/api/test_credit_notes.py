@@ -86,7 +86,7 @@ def test_reception_reads_but_does_not_issue(as_reception, admin_user):
 
 def test_the_invoice_list_shows_each_invoice_as_its_detail(as_admin, practice, admin_user):
     """The list reads a page's lines, payments, refunds, credit notes and their lines by
-    the page's ids (invoicing.api.invoices_with_children); each row is the invoice's
+    the page's ids (invoicing.api.invoice_list_rows); each row is the invoice's
     detail (read through the prefetches), byte for byte, children in the same order."""
     sold, paid = sold_and_paid(practice, by=admin_user, paid="50.00")
     as_admin.post(
