@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+import itertools
 import re
 import secrets
 from collections.abc import Callable
@@ -124,6 +125,16 @@ class Cell(NamedTuple):
         return self.prefix + self.time
 
 
+class Run(NamedTuple):
+    """Slots [low, high) of a column (indexes into the grid's slots) that share whether
+    they are closed and their Create appointment query's `prefix`."""
+
+    low: int
+    high: int
+    closed: bool
+    prefix: str
+
+
 @dataclass
 class Column:
     practitioner: Practitioner | PractitionerRow
@@ -131,7 +142,20 @@ class Column:
     title: str
     is_today: bool
     blocks: list[Block] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
+    # The column's slots as runs (a column has a few: its working hours' stretches) of
+    # the grid's slots (shared by its columns).
+    runs: list[Run] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Each slot of the column as a `Cell`."""
+        slots = self.slots
+        return [
+            Cell(slot.row, slot.time, slot.hour, run.closed, run.prefix)
+            for run in self.runs
+            for slot in slots[run.low : run.high]
+        ]
 
 
 @dataclass
@@ -266,8 +290,9 @@ def build_grid(
     ]
     working_hours = working_hours or {}
     for column in columns:
-        column.cells = _cells(
-            column, slots, first, working_hours.get(column.practitioner.pk, []), location_id
+        column.slots = slots
+        column.runs = _runs(
+            column, len(slots), first, working_hours.get(column.practitioner.pk, []), location_id
         )
     grid = Grid(columns=columns, first_minute=first, rows=rows, hours=hours, slots=slots)
     if now is not None:
@@ -298,15 +323,16 @@ def _class_sessions(appointments: list[CalendarAppointment]) -> _Sessions:
     )
 
 
-def _cells(
+def _runs(
     column: Column,
-    slots: list[Slot],
+    count: int,
     first: int,
     hours: list[HoursRow],
     location_id: int | None,
-) -> list[Cell]:
-    """The column's slots, closed outside the day's working hours (none set up: all
-    open), each with the location its working hours give (else the filter's)."""
+) -> list[Run]:
+    """The column's `count` slots as runs, closed outside the day's working hours (none
+    set up: all open), each with the location its working hours give (else the
+    filter's) in its Create appointment query."""
     weekday = column.day.weekday()
     stretches = [
         (h.starts.hour * 60 + h.starts.minute, h.ends.hour * 60 + h.ends.minute, h.location_id)
@@ -316,14 +342,12 @@ def _cells(
     # The location of each slot's working hours (the first that holds it), None outside.
     # Slot i starts at first + 15 i: those of [start, end) are i in [ceil((start - first)
     # / 15), ceil((end - first) / 15)), clamped to the grid.
-    count = len(slots)
     where: list[int | None] = [None] * count
     for start, end, location in reversed(stretches):
         low = min(max(-(-(start - first) // SLOT_MINUTES), 0), count)
         high = min(max(-(-(end - first) // SLOT_MINUTES), low), count)
         where[low:high] = [location] * (high - low)
-    # One query prefix per location (a day view has hundreds of cells per column, and
-    # urlencode() per cell was a measurable share of the page).
+    # One query prefix per location.
     prefixes: dict[int | None, str] = {}
     for location in set(where):
         params: dict[str, int] = {"practitioner": column.practitioner.pk}
@@ -331,11 +355,15 @@ def _cells(
             params["location"] = location or location_id  # type: ignore[assignment]
         prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
     closed = bool(hours)
-    make = Cell._make  # (a tuple's own constructor: hundreds of cells a column)
-    return [
-        make((slot.row, slot.time, slot.hour, closed and place is None, prefixes[place]))
-        for slot, place in zip(slots, where, strict=True)
-    ]
+    if not stretches and count:  # no working hours this day (or none at all): one run
+        return [Run(0, count, closed, prefixes[None])]
+    runs: list[Run] = []
+    low = 0
+    for place, group in itertools.groupby(where):
+        high = low + sum(1 for _ in group)
+        runs.append(Run(low, high, closed and place is None, prefixes[place]))
+        low = high
+    return runs
 
 
 def grid_html(
@@ -433,31 +461,48 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
 
     Built here, not in the template: a day view has a column per practitioner and ~50
     slots in each (over 16,000 at the large demo's 334 practitioners). The template loop
-    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us. Every value
-    is escaped here except the row numbers (ints) and the times ("HH:MM", built above)."""
-    parts: list[str] = []
-    if create_url is None:
-        for cell in column.cells:
-            parts.append(
-                f'<div class="cal__slot cal__slot--readonly cal-r{cell.row}'
-                f"{' cal__slot--hour' if cell.hour else ''}"
-                f'{" cal__slot--closed" if cell.closed else ""}"></div>'
-            )
-        return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
+    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us, and a run of
+    slots already written by this process (the same column of the same day, shown again)
+    costs one look-up (`_run_html`)."""
+    if not column.slots:
+        return mark_safe("")
+    time = column.slots[0].time  # "HH:MM" of the grid's first row
+    first = int(time[:2]) * 60 + int(time[3:])
     title = escape(column.title)
-    closed_title = f"{title} (outside working hours)"
-    urls: dict[str, str] = {}  # each prefix's link, escaped once
-    for row, time, hour, closed, prefix in column.cells:
-        url = urls.get(prefix)
-        if url is None:
-            url = urls[prefix] = escape(f"{create_url}?{prefix}")
+    parts = []
+    for run in column.runs:
+        url = None if create_url is None else escape(f"{create_url}?{run.prefix}")
+        parts.append(_run_html(first, run.low, run.high, run.closed, url, title))
+    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+
+
+@functools.lru_cache(maxsize=512)
+def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, title: str) -> str:
+    """The markup of slots [low, high) of a grid starting at minute `first`: links to
+    `url` + time, titled `title` (both escaped), or plain boxes when `url` is None. A
+    pure function of its arguments (no data read), so keeping its results per process
+    can never show a stale value; a busy day's columns are shown again and again (each
+    booking refreshes the calendar)."""
+    minutes = range(first + low * SLOT_MINUTES, first + high * SLOT_MINUTES, SLOT_MINUTES)
+    closed_class = _CLOSED if closed else ""
+    if url is None:
+        return "".join(
+            f'<div class="cal__slot cal__slot--readonly cal-r{row}'
+            f'{_HOUR if minute % 60 == 0 else ""}{closed_class}"></div>'
+            for row, minute in enumerate(minutes, start=low + 1)
+        )
+    if closed:
+        title = f"{title} (outside working hours)"
+    parts = []
+    for row, minute in enumerate(minutes, start=low + 1):
+        time = _HM[minute]
         parts.append(
-            f'<a class="cal__slot cal-r{row}{_HOUR if hour else ""}{_CLOSED if closed else ""}"'
+            f'<a class="cal__slot cal-r{row}{_HOUR if minute % 60 == 0 else ""}{closed_class}"'
             f' href="{url}{time}" hx-get="{url}{time}" tabindex="-1" data-row="{row}"'
-            f' aria-label="Create appointment at {time}, {closed_title if closed else title}">'
+            f' aria-label="Create appointment at {time}, {title}">'
             f"<span>{time}</span></a>"
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+    return "".join(parts)
 
 
 _HOUR = " cal__slot--hour"
