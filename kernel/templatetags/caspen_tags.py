@@ -125,12 +125,7 @@ def topbar(context) -> str:
     role = role() if callable(role) else role
     if role:
         who += f' <span class="muted">· {escape(role)}</span>'
-    token = context.get("csrf_token")
-    csrf = (
-        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">'
-        if token and token != "NOTPROVIDED"
-        else ""
-    )
+    csrf = csrf_input(context)
     nav = "\n".join(links)
     return mark_safe(  # noqa: S308 - every value escaped above
         '<header class="topbar">\n'
@@ -149,3 +144,11 @@ def topbar(context) -> str:
         '<button class="button button--ghost button--small" type="submit">Sign out</button>'
         "</form>\n</div>\n</div>\n</header>"
     )
+
+
+def csrf_input(context) -> str:
+    """What `{% csrf_token %}` writes: the form's hidden token field (escaped), or ""."""
+    token = context.get("csrf_token")
+    if not token or token == "NOTPROVIDED":
+        return ""
+    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">'
