@@ -28,7 +28,6 @@ from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
 from clients.models import full_name
 from kernel.templatetags.caspen_tags import badge
-from kernel.web import escape_all
 
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
@@ -375,7 +374,6 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-    escaped: Escaped | None = None,
 ) -> list[str]:
     """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
     each with its header link, its slots (`slots_html`), the current-time line and its
@@ -391,7 +389,6 @@ def grid_html(
         if grid.now_row
         else ""
     )
-    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     for column in grid.columns:
         pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
@@ -411,7 +408,7 @@ def grid_html(
             f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
             f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
             f"{now if column.is_today else ''}"
-            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url, escaped=esc)}"
+            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
             "</div></section>"
         )
     return parts  # every text value escaped
@@ -515,83 +512,78 @@ def blocks_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-    escaped: Escaped | None = None,
 ) -> SafeString:
     """The column's appointments as markup (links to their panel; with `move_url`, the
     drag and resize handles of those not canceled), a class session as one block
     ("5 of 8 booked") opening its panel (`session_url`). Built here for the same reason
-    as `slots_html`: a day view of the large demo holds ~2,500 of them.
-
-    `escaped` (an `Escaped`) may be shared by the columns of one page: the same names
-    (services, locations, statuses) are escaped once."""
-    esc = Escaped() if escaped is None else escaped
+    as `slots_html`: a day view of the large demo holds ~2,500 of them. Each block's
+    markup is kept per process (`_block_html`)."""
+    detail = _pk_url_parts(detail_url)
+    move = _pk_url_parts(move_url) if move_url is not None else None
+    tz = timezone.get_current_timezone()
     parts: list[str] = []
-    detail_before, detail_after = _pk_url_parts(detail_url)
-    move_before, move_after = _pk_url_parts(move_url) if move_url is not None else ("", "")
-    days: dict[dt.date, str] = {}  # "2026-12-07" of each day, for the drag's values
     for block in column.blocks:
-        appt = block.appointment
         if block.is_class:
             parts.append(_class_block_html(block, session_url))
             continue
-        pk = int(appt.pk)
-        url = f"{detail_before}{pk}{detail_after}"
-        status = str(appt.status)
-        label = esc[_STATUS_LABELS[status]]
-        client = esc[full_name(appt.client_first_name, appt.client_last_name)]
-        service, location = esc[appt.service_name], esc[appt.location_name]
-        # Both set by Block.__post_init__.
-        local_starts: dt.datetime = block.local_starts  # type: ignore[assignment]
-        local_ends: dt.datetime = block.local_ends  # type: ignore[assignment]
-        starts = _HM[local_starts.hour * 60 + local_starts.minute]
-        ends = _HM[local_ends.hour * 60 + local_ends.minute]
-        movable = move_url is not None and status != AppointmentStatus.CANCELED
-        drag = ""
-        if movable:
-            start_day = days.get(local_starts.date()) or _day_value(local_starts, days)
-            end_day = days.get(local_ends.date()) or _day_value(local_ends, days)
-            drag = (
-                f' draggable="false" data-move="{move_before}{pk}{move_after}"'
-                f' data-start="{start_day}T{starts}" data-end="{end_day}T{ends}"'
-            )
-        state = (
-            '<span class="visually-hidden">Booked, </span>'
-            if status == AppointmentStatus.BOOKED
-            else f'<span class="cal__appt-status">{label}</span> '
+        parts.append(_block_html(block.appointment, block.row, block.span, tz, detail, move))
+    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+
+
+# How many appointments' markup (a block, a row of the list) each process keeps: a few
+# busy weeks' worth, a few MB.
+_KEPT_APPOINTMENTS = 4096
+
+
+@functools.lru_cache(maxsize=_KEPT_APPOINTMENTS)
+def _block_html(
+    appt: CalendarAppointment,
+    row: int,
+    span: int,
+    tz: dt.tzinfo,
+    detail: tuple[str, str],
+    move: tuple[str, str] | None,
+) -> str:
+    """One appointment's block (`blocks_html`): its panel link (`detail`, the escaped
+    halves of its URL around the pk), on rows [row, row + span), its times on the clock
+    of `tz`, with the drag and resize handles (`move`, as `detail`) unless canceled. A pure function of its arguments, which hold every value shown (the
+    appointment's row as read, names and status included): a process keeps the markup
+    of those shown again (every refresh of a busy calendar) without ever showing a
+    stale one."""
+    pk = int(appt.pk)
+    url = f"{detail[0]}{pk}{detail[1]}"
+    local_starts, local_ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
+    status = str(appt.status)
+    label = escape(_STATUS_LABELS[status])
+    client = escape(full_name(appt.client_first_name, appt.client_last_name))
+    service, location = escape(appt.service_name), escape(appt.location_name)
+    starts = _HM[local_starts.hour * 60 + local_starts.minute]
+    ends = _HM[local_ends.hour * 60 + local_ends.minute]
+    movable = move is not None and status != AppointmentStatus.CANCELED
+    drag = ""
+    if move is not None and movable:
+        drag = (
+            f' draggable="false" data-move="{move[0]}{pk}{move[1]}"'
+            f' data-start="{_date_value(local_starts)}T{starts}"'
+            f' data-end="{_date_value(local_ends)}T{ends}"'
         )
-        row, span = block.row, block.span
-        parts.append(
-            f'<a class="cal__appt cal__appt--{esc[status]} cal-p{appt.practitioner_id} '
-            f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
-            f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
-            f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
-            f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
-            f'<span class="cal__appt-client">{client}</span></span> '
-            f'<span class="cal__appt-service">{state}{service}'
-            f"{' · package' if appt.client_package_id else ''}</span> "
-            f'<span class="cal__appt-loc">{location}</span>'
-            f"{' ' + RESIZE if movable else ''}</a>"
-        )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
-
-
-class Escaped(dict):
-    """`escape` of each value once: `escaped[value]` (a page's blocks and rows repeat a
-    dozen service, location and practitioner names hundreds of times); calling it,
-    `escaped(value)`, escapes without keeping; `prime` escapes many at once (the
-    clients' names, each shown in a block and a row of the list)."""
-
-    def __missing__(self, value: object) -> str:
-        text = self[value] = escape(value)
-        return text
-
-    def __call__(self, value: object) -> str:
-        return escape(value)
-
-    def prime(self, values: list[str]) -> None:
-        """Escape many values at once (`escape_all`), kept for `escaped[value]`."""
-        fresh = [value for value in dict.fromkeys(values) if value not in self]
-        self.update(zip(fresh, escape_all(fresh), strict=True))
+    state = (
+        '<span class="visually-hidden">Booked, </span>'
+        if status == AppointmentStatus.BOOKED
+        else f'<span class="cal__appt-status">{label}</span> '
+    )
+    return (
+        f'<a class="cal__appt cal__appt--{escape(status)} cal-p{appt.practitioner_id} '
+        f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
+        f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
+        f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
+        f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
+        f'<span class="cal__appt-client">{client}</span></span> '
+        f'<span class="cal__appt-service">{state}{service}'
+        f"{' · package' if appt.client_package_id else ''}</span> "
+        f'<span class="cal__appt-loc">{location}</span>'
+        f"{' ' + RESIZE if movable else ''}</a>"
+    )
 
 
 # Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
@@ -607,10 +599,9 @@ def _pk_url_parts(url: Callable[[int], str]) -> tuple[str, str]:
     return escape(before), escape(after)
 
 
-def _day_value(moment: dt.datetime, days: dict[dt.date, str]) -> str:
-    """ "2026-12-07" of a local datetime (the date part of `_grid_value`), kept in `days`."""
-    text = days[moment.date()] = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    return text
+def _date_value(moment: dt.datetime) -> str:
+    """ "2026-12-07" of a local datetime (the date part of `_grid_value`)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
 RESIZE = '<span class="cal__resize" data-cal-resize aria-hidden="true"></span>'
@@ -643,40 +634,41 @@ def appointment_rows_html(
     *,
     detail_url: Callable[[int], str],
     with_day: bool,
-    escaped: Escaped | None = None,
 ) -> list[str]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`:
     a piece of markup each, for `splice`."""
-    esc = Escaped() if escaped is None else escaped
     parts: list[str] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
-    badges: dict[str, str] = {}  # the status badge per status (four of them)
-    before, after = _pk_url_parts(detail_url)
+    detail = _pk_url_parts(detail_url)
     for appt in appointments:
-        url = f"{before}{int(appt.pk)}{after}"
-        starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
         day = ""
         if with_day:
-            day = days.get(starts.date()) or days.setdefault(
-                starts.date(), f"{short_day(starts.date())}, "
-            )
-        status = badges.get(appt.status) or badges.setdefault(
-            appt.status, badge(_STATUS_LABELS[appt.status])
-        )
-        parts.append(
-            f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
-            "</a></td>"
-            f'<td data-label="Client">'
-            f"{esc[full_name(appt.client_first_name, appt.client_last_name)]}</td>"
-            f'<td data-label="Service">{esc[appt.service_name]}</td>'
-            f'<td data-label="Practitioner">{esc[appt.practitioner_name]}</td>'
-            f'<td data-label="Location">{esc[appt.location_name]}</td>'
-            f'<td data-label="Status">{status}</td></tr>'
-        )
-    return parts  # every text value escaped above
+            date = appt.starts_at.astimezone(tz).date()
+            day = days.get(date) or days.setdefault(date, f"{short_day(date)}, ")
+        parts.append(_row_html(appt, tz, day, detail))
+    return parts  # every text value escaped
+
+
+@functools.lru_cache(maxsize=_KEPT_APPOINTMENTS)
+def _row_html(appt: CalendarAppointment, tz: dt.tzinfo, day: str, detail: tuple[str, str]) -> str:
+    """One appointment's row of the list (`appointment_rows_html`): its times on the
+    clock of `tz` after `day` ("Mon 7 Dec, " or ""), its panel link (`detail`, as
+    `_block_html`). A pure function of its arguments, kept as `_block_html` is."""
+    url = f"{detail[0]}{int(appt.pk)}{detail[1]}"
+    starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
+    return (
+        f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
+        f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
+        "</a></td>"
+        f'<td data-label="Client">'
+        f"{escape(full_name(appt.client_first_name, appt.client_last_name))}</td>"
+        f'<td data-label="Service">{escape(appt.service_name)}</td>'
+        f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
+        f'<td data-label="Location">{escape(appt.location_name)}</td>'
+        f'<td data-label="Status">{badge(_STATUS_LABELS[appt.status])}</td></tr>'
+    )
 
 
 # Large markup is put into the rendered page by `splice`, where the template shows its

@@ -40,7 +40,6 @@ from calendar_app.forms import (
     service_label,
 )
 from calendar_app.grid import (
-    Escaped,
     appointment_rows_html,
     build_grid,
     day_bounds,
@@ -228,12 +227,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     detail_url = pk_url("calendar_app:detail")
     # The two large pieces (hundreds of KB) go into the rendered page at the end
     # (calendar_app.grid.splice), not through the template.
-    # The names repeated in the grid and the list, escaped once (the clients' at once).
-    escaped = Escaped()
-    escaped.prime([appointment.client_name for appointment in appointments])
     large = {
         "appointment_rows": appointment_rows_html(
-            appointments, detail_url=detail_url, with_day=view == "week", escaped=escaped
+            appointments, detail_url=detail_url, with_day=view == "week"
         )
     }
     markup = {}
@@ -247,7 +243,6 @@ def calendar(request: HttpRequest) -> HttpResponse:
             detail_url=detail_url,
             move_url=pk_url("calendar_app:move") if can_move else None,
             session_url=pk_url("calendar_app:class_session"),
-            escaped=escaped,
         )
         markup = {
             "hours_html": hours_html(grid),
