@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.core.signals import setting_changed
+from django.templatetags.static import static
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 
@@ -152,3 +154,25 @@ def csrf_input(context) -> str:
     if not token or token == "NOTPROVIDED":
         return ""
     return f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">'
+
+
+# static_url's URLs by path: the static files and their names (hashed by collectstatic)
+# do not change while a process runs.
+_STATIC_URLS: dict[str, str] = {}
+
+
+def _forget_static_urls(*, setting: str, **kwargs) -> None:
+    if setting in ("STATIC_URL", "STORAGES"):  # tests that change them
+        _STATIC_URLS.clear()
+
+
+setting_changed.connect(_forget_static_urls)
+
+
+@register.simple_tag
+def static_url(path: str) -> str:
+    """`{% static path %}`, worked out once per process (every page links four)."""
+    url = _STATIC_URLS.get(path)
+    if url is None:
+        url = _STATIC_URLS[path] = static(path)
+    return url
