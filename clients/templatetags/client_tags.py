@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django import template
 from django.template.defaultfilters import date
-from django.utils import timezone
+from django.utils.timezone import localtime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from invoicing.templatetags.invoicing_tags import package_payment_chip
 from kernel.templatetags.caspen_tags import badge, csrf_input, money
-from kernel.time import day_month_year
+from kernel.time import day_month_year, weekday_day_month_time, weekday_day_month_year
 from kernel.web import named_url, pk_url
 
 register = template.Library()
@@ -135,7 +135,7 @@ def client_header(context) -> str:
             upcoming, last = visits.next, visits.last
             if upcoming:
                 shown = (
-                    f"<strong>{escape(_local(upcoming.starts_at, 'D j M, g:i A'))}</strong> "
+                    f"<strong>{escape(weekday_day_month_time(localtime(upcoming.starts_at)))}</strong> "
                     f'<span class="muted">{escape(upcoming.service.name)} · '
                     f"{escape(upcoming.practitioner.name)}</span>"
                 )
@@ -147,7 +147,7 @@ def client_header(context) -> str:
             )
             if last:
                 shown = (
-                    f"<strong>{escape(_local(last.starts_at, 'D j M Y'))}</strong> "
+                    f"<strong>{escape(weekday_day_month_year(localtime(last.starts_at)))}</strong> "
                     f'<span class="muted">{escape(last.service.name)}</span>'
                 )
             else:
@@ -216,7 +216,3 @@ def client_header(context) -> str:
         f'{banner}\n<nav class="tabs" aria-label="Client">\n' + "\n".join(tabs) + "\n</nav>"
     )
 
-
-def _local(moment, format_string: str) -> str:
-    """`{{ moment|date:format_string }}` of an aware datetime: on the practice's clock."""
-    return date(timezone.localtime(moment), format_string)

@@ -9,6 +9,7 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 
 from kernel.money import format_money
+from kernel.time import day_month_year as _day_month_year
 from kernel.web import named_url, pk_url
 
 register = template.Library()
@@ -41,6 +42,15 @@ def money(value, currency: str = "") -> str:
         return format_money(value, currency or None)
     except ValueError:
         return str(value)
+
+
+@register.filter(expects_localtime=True)
+def day_month_year(value) -> str:
+    """`value|date:"j M Y"` ("7 Mar 2026") of a date, or of a datetime on the practice's
+    clock, written directly (kernel.time.day_month_year); "" for no date, as `date`."""
+    if value in (None, ""):
+        return ""
+    return _day_month_year(value)
 
 
 @register.simple_tag
