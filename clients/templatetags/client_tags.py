@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import template
 from django.template.defaultfilters import date
-from django.utils.timezone import localtime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from invoicing.templatetags.invoicing_tags import package_payment_chip
 from kernel.templatetags.caspen_tags import badge, csrf_input, money
@@ -161,7 +161,9 @@ def client_header(context) -> str:
     actions = []
     book_url = named_url("calendar_app:create")
     if book_url and user.has_perm("calendar_app.add_appointment") and not client.archived:
-        actions.append(f'<a class="button" href="{escape(book_url)}?client={pk}">Create appointment</a>')
+        actions.append(
+            f'<a class="button" href="{escape(book_url)}?client={pk}">Create appointment</a>'
+        )
     if can_change:
         actions.append(f'<a class="button" href="{escape(pk_url("clients:edit")(pk))}">Edit</a>')
         if not client.archived:
@@ -189,21 +191,21 @@ def client_header(context) -> str:
         )
     tabs = [
         f'<a href="{escape(pk_url("clients:detail")(pk))}"'
-        f'{_CURRENT if tab == "overview" else ""}>Overview</a>'
+        f"{_CURRENT if tab == 'overview' else ''}>Overview</a>"
     ]
     if user.has_perm("calendar_app.view_appointment"):
         tabs.append(
             f'<a href="{escape(pk_url("clients:appointments")(pk))}"'
-            f'{_CURRENT if tab == "appointments" else ""}>Appointments</a>'
+            f"{_CURRENT if tab == 'appointments' else ''}>Appointments</a>"
         )
     if user.has_perm("invoicing.view_invoice"):
         tabs.append(
             f'<a href="{escape(pk_url("clients:invoices")(pk))}"'
-            f'{_CURRENT if tab == "invoices" else ""}>Invoices</a>'
+            f"{_CURRENT if tab == 'invoices' else ''}>Invoices</a>"
         )
     tabs.append(
         f'<a href="{escape(pk_url("clients:activity")(pk))}"'
-        f'{_CURRENT if tab == "activity" else ""}>Activity</a>'
+        f"{_CURRENT if tab == 'activity' else ''}>Activity</a>"
     )
     return mark_safe(  # noqa: S308 - every value above is escaped
         '<nav class="breadcrumbs" aria-label="Breadcrumbs">'
@@ -215,4 +217,3 @@ def client_header(context) -> str:
         '<div class="actions">\n' + "\n".join(actions) + "\n</div>\n</div>"
         f'{banner}\n<nav class="tabs" aria-label="Client">\n' + "\n".join(tabs) + "\n</nav>"
     )
-

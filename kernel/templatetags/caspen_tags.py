@@ -132,7 +132,7 @@ def topbar(context) -> str:
             f'Settings</a>\n<a href="{escape(named_url("settings:activity"))}" '
             f"{current(activity)}>Activity</a>"
         )
-    who = escape(user.get_full_name() or user.username)
+    who: str = escape(user.get_full_name() or user.username)
     role = context.get("staff_role")
     role = role() if callable(role) else role
     if role:
@@ -151,7 +151,7 @@ def topbar(context) -> str:
         '<div class="topbar__user">\n'
         f'<span class="topbar__who" title="Signed in">{who}</span>\n'
         f'<a class="button button--ghost button--small" href="{escape(named_url("api_keys:list"))}"'
-        f' {current(section == "api_keys")}>API keys</a>\n'
+        f" {current(section == 'api_keys')}>API keys</a>\n"
         f'<form method="post" action="{escape(named_url("logout"))}">{csrf}'
         '<button class="button button--ghost button--small" type="submit">Sign out</button>'
         "</form>\n</div>\n</div>\n</header>"

@@ -19,7 +19,9 @@ from django.db.backends.postgresql import base
 try:  # psycopg's C implementation (psycopg[binary]), when installed
     import psycopg
     from psycopg.adapt import AdaptersMap, Loader
-    from psycopg_binary._psycopg import TimestamptzLoader as _CTimestamptzLoader
+    from psycopg_binary._psycopg import (  # type: ignore[attr-defined] # (not in its stub)
+        TimestamptzLoader as _CTimestamptzLoader,
+    )
 except ImportError:  # pragma: no cover - the pure-Python psycopg: Django's loader stays
     _CTimestamptzLoader = None
 
