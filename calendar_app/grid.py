@@ -13,7 +13,7 @@ import html
 import itertools
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote_plus, urlencode
@@ -374,10 +374,10 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-) -> list[str]:
-    """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
-    each with its header link, its slots (`slots_html`), the current-time line and its
-    appointments (`blocks_html`). The header links are the page's query string (`query`)
+) -> list[str | bytes]:
+    """The grid's columns as markup, in pieces for `splice` (`week`: a column per day,
+    else per practitioner): each with its header link, its slots (`slots_html`), the
+    current-time line and its appointments (`blocks_html`), those two encoded already. The header links are the page's query string (`query`)
     with the view and that column's day or practitioner, as `{% query %}` writes them."""
     if week:
         link = _query_link(query, "date", view="day")
@@ -389,7 +389,7 @@ def grid_html(
         if grid.now_row
         else ""
     )
-    parts: list[str] = []
+    parts: list[str | bytes] = []
     for column in grid.columns:
         pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
         if week:
@@ -403,13 +403,14 @@ def grid_html(
                 f'<header class="cal__head cal__head--who cal-p{pk}"><a href="{link(str(pk))}" '
                 f'title="Week of {escape(column.practitioner.name)}">{title}</a></header>'
             )
-        parts.append(
+        parts += (
             f'<section class="cal__col{" cal__col--today" if week and column.is_today else ""}" '
             f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
-            f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
-            f"{now if column.is_today else ''}"
-            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url)}"
-            "</div></section>"
+            f'{head}<div class="cal__rows">',
+            slots_html(column, create_url=create_url),
+            now if column.is_today else "",
+            blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url),
+            "</div></section>",
         )
     return parts  # every text value escaped
 
@@ -452,7 +453,7 @@ def legend_html(grid: Grid) -> SafeString:
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
 
 
-def slots_html(column: Column, *, create_url: str | None) -> SafeString:
+def slots_html(column: Column, *, create_url: str | None) -> bytes:
     """The column's empty slots as markup: links to Create appointment at each time
     (`create_url`), or plain boxes for someone who may not book (`None`).
 
@@ -460,9 +461,9 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
     slots in each (over 16,000 at the large demo's 334 practitioners). The template loop
     cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us, and a run of
     slots already written by this process (the same column of the same day, shown again)
-    costs one look-up (`_run_html`)."""
+    costs one look-up (`_run_html`). Encoded (UTF-8) for `splice`."""
     if not column.slots:
-        return mark_safe("")
+        return b""
     time = column.slots[0].time  # "HH:MM" of the grid's first row
     first = int(time[:2]) * 60 + int(time[3:])
     title = escape(column.title)
@@ -470,11 +471,11 @@ def slots_html(column: Column, *, create_url: str | None) -> SafeString:
     for run in column.runs:
         url = None if create_url is None else escape(f"{create_url}?{run.prefix}")
         parts.append(_run_html(first, run.low, run.high, run.closed, url, title))
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+    return b"".join(parts)  # every text value escaped
 
 
 @functools.lru_cache(maxsize=512)
-def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, title: str) -> str:
+def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, title: str) -> bytes:
     """The markup of slots [low, high) of a grid starting at minute `first`: links to
     `url` + time, titled `title` (both escaped), or plain boxes when `url` is None. A
     pure function of its arguments (no data read), so keeping its results per process
@@ -487,7 +488,7 @@ def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, ti
             f'<div class="cal__slot cal__slot--readonly cal-r{row}'
             f'{_HOUR if minute % 60 == 0 else ""}{closed_class}"></div>'
             for row, minute in enumerate(minutes, start=low + 1)
-        )
+        ).encode()
     if closed:
         title = f"{title} (outside working hours)"
     parts = []
@@ -499,7 +500,7 @@ def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, ti
             f' aria-label="Create appointment at {time}, {title}">'
             f"<span>{time}</span></a>"
         )
-    return "".join(parts)
+    return "".join(parts).encode()
 
 
 _HOUR = " cal__slot--hour"
@@ -512,8 +513,8 @@ def blocks_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-) -> SafeString:
-    """The column's appointments as markup (links to their panel; with `move_url`, the
+) -> bytes:
+    """The column's appointments as markup (encoded, for `splice`) (links to their panel; with `move_url`, the
     drag and resize handles of those not canceled), a class session as one block
     ("5 of 8 booked") opening its panel (`session_url`). Built here for the same reason
     as `slots_html`: a day view of the large demo holds ~2,500 of them. Each block's
@@ -521,13 +522,13 @@ def blocks_html(
     detail = _pk_url_parts(detail_url)
     move = _pk_url_parts(move_url) if move_url is not None else None
     tz = timezone.get_current_timezone()
-    parts: list[str] = []
+    parts: list[bytes] = []
     for block in column.blocks:
         if block.is_class:
-            parts.append(_class_block_html(block, session_url))
+            parts.append(_class_block_html(block, session_url).encode())
             continue
         parts.append(_block_html(block.appointment, block.row, block.span, tz, detail, move))
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
+    return b"".join(parts)  # every text value escaped
 
 
 # How many appointments' markup (a block, a row of the list) each process keeps: a few
@@ -543,7 +544,7 @@ def _block_html(
     tz: dt.tzinfo,
     detail: tuple[str, str],
     move: tuple[str, str] | None,
-) -> str:
+) -> bytes:
     """One appointment's block (`blocks_html`): its panel link (`detail`, the escaped
     halves of its URL around the pk), on rows [row, row + span), its times on the clock
     of `tz`, with the drag and resize handles (`move`, as `detail`) unless canceled. A pure function of its arguments, which hold every value shown (the
@@ -583,7 +584,7 @@ def _block_html(
         f"{' · package' if appt.client_package_id else ''}</span> "
         f'<span class="cal__appt-loc">{location}</span>'
         f"{' ' + RESIZE if movable else ''}</a>"
-    )
+    ).encode()
 
 
 # Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
@@ -634,11 +635,11 @@ def appointment_rows_html(
     *,
     detail_url: Callable[[int], str],
     with_day: bool,
-) -> list[str]:
+) -> list[bytes]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`:
-    a piece of markup each, for `splice`."""
-    parts: list[str] = []
+    a piece of markup each (encoded), for `splice`."""
+    parts: list[bytes] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
     detail = _pk_url_parts(detail_url)
@@ -652,7 +653,7 @@ def appointment_rows_html(
 
 
 @functools.lru_cache(maxsize=_KEPT_APPOINTMENTS)
-def _row_html(appt: CalendarAppointment, tz: dt.tzinfo, day: str, detail: tuple[str, str]) -> str:
+def _row_html(appt: CalendarAppointment, tz: dt.tzinfo, day: str, detail: tuple[str, str]) -> bytes:
     """One appointment's row of the list (`appointment_rows_html`): its times on the
     clock of `tz` after `day` ("Mon 7 Dec, " or ""), its panel link (`detail`, as
     `_block_html`). A pure function of its arguments, kept as `_block_html` is."""
@@ -668,7 +669,7 @@ def _row_html(appt: CalendarAppointment, tz: dt.tzinfo, day: str, detail: tuple[
         f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
         f'<td data-label="Location">{escape(appt.location_name)}</td>'
         f'<td data-label="Status">{badge(_STATUS_LABELS[appt.status])}</td></tr>'
-    )
+    ).encode()
 
 
 # Large markup is put into the rendered page by `splice`, where the template shows its
@@ -682,15 +683,18 @@ def placeholder(name: str) -> SafeString:
     return mark_safe(f"<!--{_TOKEN} {name}-->")  # noqa: S308 - a constant and a name
 
 
-def splice(content: bytes, markup: dict[str, list[str]]) -> bytes:
+def splice(content: bytes, markup: Mapping[str, Sequence[str | bytes]]) -> bytes:
     """`content` (a rendered page) with each placeholder replaced by its pieces of markup
-    (escaped already): the page is copied once, where each template level the markup
+    (escaped already; text, or encoded in UTF-8 as the page is): the page is copied once, where each template level the markup
     passed through copied it again (~0.3 ms a copy of a busy day's 300 KB)."""
     pieces: list[bytes] = []
     # split() alternates: the text between placeholders, then a placeholder's name.
     for index, part in enumerate(_PLACEHOLDER.split(content)):
         if index % 2:
-            pieces.extend(piece.encode() for piece in markup[part.decode()])
+            pieces.extend(
+                piece if isinstance(piece, bytes) else piece.encode()
+                for piece in markup[part.decode()]
+            )
         else:
             pieces.append(part)
     return b"".join(pieces)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -227,7 +228,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
     detail_url = pk_url("calendar_app:detail")
     # The two large pieces (hundreds of KB) go into the rendered page at the end
     # (calendar_app.grid.splice), not through the template.
-    large = {
+    large: dict[str, Sequence[str | bytes]] = {
         "appointment_rows": appointment_rows_html(
             appointments, detail_url=detail_url, with_day=view == "week"
         )
