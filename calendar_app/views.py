@@ -87,6 +87,7 @@ from invoicing.services import (
 from kernel.errors import DomainError
 from kernel.web import (
     close_popup,
+    named_url,
     pk_url,
     posted,
     render_page,
@@ -240,7 +241,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
             grid,
             week=view == "week",
             query=request.GET,
-            create_url=reverse("calendar_app:create") if can_add else None,
+            create_url=named_url("calendar_app:create") if can_add else None,
             detail_url=detail_url,
             move_url=pk_url("calendar_app:move") if can_move else None,
             session_url=pk_url("calendar_app:class_session"),
