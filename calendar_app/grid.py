@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+import itertools
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote_plus, urlencode
@@ -27,7 +28,6 @@ from calendar_app.models import AppointmentStatus, Practitioner
 from calendar_app.selectors import CalendarAppointment, HoursRow, PractitionerRow
 from clients.models import full_name
 from kernel.templatetags.caspen_tags import badge
-from kernel.web import escape_all
 
 SLOT_MINUTES = 15
 DAY_START = 7 * 60
@@ -124,6 +124,16 @@ class Cell(NamedTuple):
         return self.prefix + self.time
 
 
+class Run(NamedTuple):
+    """Slots [low, high) of a column (indexes into the grid's slots) that share whether
+    they are closed and their Create appointment query's `prefix`."""
+
+    low: int
+    high: int
+    closed: bool
+    prefix: str
+
+
 @dataclass
 class Column:
     practitioner: Practitioner | PractitionerRow
@@ -131,7 +141,20 @@ class Column:
     title: str
     is_today: bool
     blocks: list[Block] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
+    # The column's slots as runs (a column has a few: its working hours' stretches) of
+    # the grid's slots (shared by its columns).
+    runs: list[Run] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Each slot of the column as a `Cell`."""
+        slots = self.slots
+        return [
+            Cell(slot.row, slot.time, slot.hour, run.closed, run.prefix)
+            for run in self.runs
+            for slot in slots[run.low : run.high]
+        ]
 
 
 @dataclass
@@ -266,8 +289,9 @@ def build_grid(
     ]
     working_hours = working_hours or {}
     for column in columns:
-        column.cells = _cells(
-            column, slots, first, working_hours.get(column.practitioner.pk, []), location_id
+        column.slots = slots
+        column.runs = _runs(
+            column, len(slots), first, working_hours.get(column.practitioner.pk, []), location_id
         )
     grid = Grid(columns=columns, first_minute=first, rows=rows, hours=hours, slots=slots)
     if now is not None:
@@ -298,15 +322,16 @@ def _class_sessions(appointments: list[CalendarAppointment]) -> _Sessions:
     )
 
 
-def _cells(
+def _runs(
     column: Column,
-    slots: list[Slot],
+    count: int,
     first: int,
     hours: list[HoursRow],
     location_id: int | None,
-) -> list[Cell]:
-    """The column's slots, closed outside the day's working hours (none set up: all
-    open), each with the location its working hours give (else the filter's)."""
+) -> list[Run]:
+    """The column's `count` slots as runs, closed outside the day's working hours (none
+    set up: all open), each with the location its working hours give (else the
+    filter's) in its Create appointment query."""
     weekday = column.day.weekday()
     stretches = [
         (h.starts.hour * 60 + h.starts.minute, h.ends.hour * 60 + h.ends.minute, h.location_id)
@@ -316,14 +341,12 @@ def _cells(
     # The location of each slot's working hours (the first that holds it), None outside.
     # Slot i starts at first + 15 i: those of [start, end) are i in [ceil((start - first)
     # / 15), ceil((end - first) / 15)), clamped to the grid.
-    count = len(slots)
     where: list[int | None] = [None] * count
     for start, end, location in reversed(stretches):
         low = min(max(-(-(start - first) // SLOT_MINUTES), 0), count)
         high = min(max(-(-(end - first) // SLOT_MINUTES), low), count)
         where[low:high] = [location] * (high - low)
-    # One query prefix per location (a day view has hundreds of cells per column, and
-    # urlencode() per cell was a measurable share of the page).
+    # One query prefix per location.
     prefixes: dict[int | None, str] = {}
     for location in set(where):
         params: dict[str, int] = {"practitioner": column.practitioner.pk}
@@ -331,11 +354,15 @@ def _cells(
             params["location"] = location or location_id  # type: ignore[assignment]
         prefixes[location] = f"{urlencode(params)}&start={column.day.isoformat()}T"
     closed = bool(hours)
-    make = Cell._make  # (a tuple's own constructor: hundreds of cells a column)
-    return [
-        make((slot.row, slot.time, slot.hour, closed and place is None, prefixes[place]))
-        for slot, place in zip(slots, where, strict=True)
-    ]
+    if not stretches and count:  # no working hours this day (or none at all): one run
+        return [Run(0, count, closed, prefixes[None])]
+    runs: list[Run] = []
+    low = 0
+    for place, group in itertools.groupby(where):
+        high = low + sum(1 for _ in group)
+        runs.append(Run(low, high, closed and place is None, prefixes[place]))
+        low = high
+    return runs
 
 
 def grid_html(
@@ -347,11 +374,10 @@ def grid_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-    escaped: Escaped | None = None,
-) -> list[str]:
-    """The grid's columns as markup, a piece each, for `splice` (`week`: a column per day, else per practitioner):
-    each with its header link, its slots (`slots_html`), the current-time line and its
-    appointments (`blocks_html`). The header links are the page's query string (`query`)
+) -> list[str | bytes]:
+    """The grid's columns as markup, in pieces for `splice` (`week`: a column per day,
+    else per practitioner): each with its header link, its slots (`slots_html`), the
+    current-time line and its appointments (`blocks_html`), those two encoded already. The header links are the page's query string (`query`)
     with the view and that column's day or practitioner, as `{% query %}` writes them."""
     if week:
         link = _query_link(query, "date", view="day")
@@ -363,8 +389,7 @@ def grid_html(
         if grid.now_row
         else ""
     )
-    esc = Escaped() if escaped is None else escaped
-    parts: list[str] = []
+    parts: list[str | bytes] = []
     for column in grid.columns:
         pk, day, title = column.practitioner.pk, column.day.isoformat(), escape(column.title)
         if week:
@@ -378,13 +403,14 @@ def grid_html(
                 f'<header class="cal__head cal__head--who cal-p{pk}"><a href="{link(str(pk))}" '
                 f'title="Week of {escape(column.practitioner.name)}">{title}</a></header>'
             )
-        parts.append(
+        parts += (
             f'<section class="cal__col{" cal__col--today" if week and column.is_today else ""}" '
             f'aria-label="{title}" data-cal-col data-day="{day}" data-practitioner="{pk}">'
-            f'{head}<div class="cal__rows">{slots_html(column, create_url=create_url)}'
-            f"{now if column.is_today else ''}"
-            f"{blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url, escaped=esc)}"
-            "</div></section>"
+            f'{head}<div class="cal__rows">',
+            slots_html(column, create_url=create_url),
+            now if column.is_today else "",
+            blocks_html(column, detail_url=detail_url, move_url=move_url, session_url=session_url),
+            "</div></section>",
         )
     return parts  # every text value escaped
 
@@ -427,37 +453,54 @@ def legend_html(grid: Grid) -> SafeString:
     return mark_safe("".join(parts))  # noqa: S308 - every text value escaped
 
 
-def slots_html(column: Column, *, create_url: str | None) -> SafeString:
+def slots_html(column: Column, *, create_url: str | None) -> bytes:
     """The column's empty slots as markup: links to Create appointment at each time
     (`create_url`), or plain boxes for someone who may not book (`None`).
 
     Built here, not in the template: a day view has a column per practitioner and ~50
     slots in each (over 16,000 at the large demo's 334 practitioners). The template loop
-    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us. Every value
-    is escaped here except the row numbers (ints) and the times ("HH:MM", built above)."""
-    parts: list[str] = []
-    if create_url is None:
-        for cell in column.cells:
-            parts.append(
-                f'<div class="cal__slot cal__slot--readonly cal-r{cell.row}'
-                f"{' cal__slot--hour' if cell.hour else ''}"
-                f'{" cal__slot--closed" if cell.closed else ""}"></div>'
-            )
-        return mark_safe("".join(parts))  # noqa: S308 - built from ints and flags only
+    cost 7-11 ms for a few columns, `format_html` ~35 us a cell; this ~1 us, and a run of
+    slots already written by this process (the same column of the same day, shown again)
+    costs one look-up (`_run_html`). Encoded (UTF-8) for `splice`."""
+    if not column.slots:
+        return b""
+    time = column.slots[0].time  # "HH:MM" of the grid's first row
+    first = int(time[:2]) * 60 + int(time[3:])
     title = escape(column.title)
-    closed_title = f"{title} (outside working hours)"
-    urls: dict[str, str] = {}  # each prefix's link, escaped once
-    for row, time, hour, closed, prefix in column.cells:
-        url = urls.get(prefix)
-        if url is None:
-            url = urls[prefix] = escape(f"{create_url}?{prefix}")
+    parts = []
+    for run in column.runs:
+        url = None if create_url is None else escape(f"{create_url}?{run.prefix}")
+        parts.append(_run_html(first, run.low, run.high, run.closed, url, title))
+    return b"".join(parts)  # every text value escaped
+
+
+@functools.lru_cache(maxsize=512)
+def _run_html(first: int, low: int, high: int, closed: bool, url: str | None, title: str) -> bytes:
+    """The markup of slots [low, high) of a grid starting at minute `first`: links to
+    `url` + time, titled `title` (both escaped), or plain boxes when `url` is None. A
+    pure function of its arguments (no data read), so keeping its results per process
+    can never show a stale value; a busy day's columns are shown again and again (each
+    booking refreshes the calendar)."""
+    minutes = range(first + low * SLOT_MINUTES, first + high * SLOT_MINUTES, SLOT_MINUTES)
+    closed_class = _CLOSED if closed else ""
+    if url is None:
+        return "".join(
+            f'<div class="cal__slot cal__slot--readonly cal-r{row}'
+            f'{_HOUR if minute % 60 == 0 else ""}{closed_class}"></div>'
+            for row, minute in enumerate(minutes, start=low + 1)
+        ).encode()
+    if closed:
+        title = f"{title} (outside working hours)"
+    parts = []
+    for row, minute in enumerate(minutes, start=low + 1):
+        time = _HM[minute]
         parts.append(
-            f'<a class="cal__slot cal-r{row}{_HOUR if hour else ""}{_CLOSED if closed else ""}"'
+            f'<a class="cal__slot cal-r{row}{_HOUR if minute % 60 == 0 else ""}{closed_class}"'
             f' href="{url}{time}" hx-get="{url}{time}" tabindex="-1" data-row="{row}"'
-            f' aria-label="Create appointment at {time}, {closed_title if closed else title}">'
+            f' aria-label="Create appointment at {time}, {title}">'
             f"<span>{time}</span></a>"
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
+    return "".join(parts).encode()
 
 
 _HOUR = " cal__slot--hour"
@@ -470,83 +513,78 @@ def blocks_html(
     detail_url: Callable[[int], str],
     move_url: Callable[[int], str] | None,
     session_url: Callable[[int], str],
-    escaped: Escaped | None = None,
-) -> SafeString:
-    """The column's appointments as markup (links to their panel; with `move_url`, the
+) -> bytes:
+    """The column's appointments as markup (encoded, for `splice`) (links to their panel; with `move_url`, the
     drag and resize handles of those not canceled), a class session as one block
     ("5 of 8 booked") opening its panel (`session_url`). Built here for the same reason
-    as `slots_html`: a day view of the large demo holds ~2,500 of them.
-
-    `escaped` (an `Escaped`) may be shared by the columns of one page: the same names
-    (services, locations, statuses) are escaped once."""
-    esc = Escaped() if escaped is None else escaped
-    parts: list[str] = []
-    detail_before, detail_after = _pk_url_parts(detail_url)
-    move_before, move_after = _pk_url_parts(move_url) if move_url is not None else ("", "")
-    days: dict[dt.date, str] = {}  # "2026-12-07" of each day, for the drag's values
+    as `slots_html`: a day view of the large demo holds ~2,500 of them. Each block's
+    markup is kept per process (`_block_html`)."""
+    detail = _pk_url_parts(detail_url)
+    move = _pk_url_parts(move_url) if move_url is not None else None
+    tz = timezone.get_current_timezone()
+    parts: list[bytes] = []
     for block in column.blocks:
-        appt = block.appointment
         if block.is_class:
-            parts.append(_class_block_html(block, session_url))
+            parts.append(_class_block_html(block, session_url).encode())
             continue
-        pk = int(appt.pk)
-        url = f"{detail_before}{pk}{detail_after}"
-        status = str(appt.status)
-        label = esc[_STATUS_LABELS[status]]
-        client = esc[full_name(appt.client_first_name, appt.client_last_name)]
-        service, location = esc[appt.service_name], esc[appt.location_name]
-        # Both set by Block.__post_init__.
-        local_starts: dt.datetime = block.local_starts  # type: ignore[assignment]
-        local_ends: dt.datetime = block.local_ends  # type: ignore[assignment]
-        starts = _HM[local_starts.hour * 60 + local_starts.minute]
-        ends = _HM[local_ends.hour * 60 + local_ends.minute]
-        movable = move_url is not None and status != AppointmentStatus.CANCELED
-        drag = ""
-        if movable:
-            start_day = days.get(local_starts.date()) or _day_value(local_starts, days)
-            end_day = days.get(local_ends.date()) or _day_value(local_ends, days)
-            drag = (
-                f' draggable="false" data-move="{move_before}{pk}{move_after}"'
-                f' data-start="{start_day}T{starts}" data-end="{end_day}T{ends}"'
-            )
-        state = (
-            '<span class="visually-hidden">Booked, </span>'
-            if status == AppointmentStatus.BOOKED
-            else f'<span class="cal__appt-status">{label}</span> '
+        parts.append(_block_html(block.appointment, block.row, block.span, tz, detail, move))
+    return b"".join(parts)  # every text value escaped
+
+
+# How many appointments' markup (a block, a row of the list) each process keeps: a few
+# busy weeks' worth, a few MB.
+_KEPT_APPOINTMENTS = 4096
+
+
+@functools.lru_cache(maxsize=_KEPT_APPOINTMENTS)
+def _block_html(
+    appt: CalendarAppointment,
+    row: int,
+    span: int,
+    tz: dt.tzinfo,
+    detail: tuple[str, str],
+    move: tuple[str, str] | None,
+) -> bytes:
+    """One appointment's block (`blocks_html`): its panel link (`detail`, the escaped
+    halves of its URL around the pk), on rows [row, row + span), its times on the clock
+    of `tz`, with the drag and resize handles (`move`, as `detail`) unless canceled. A pure function of its arguments, which hold every value shown (the
+    appointment's row as read, names and status included): a process keeps the markup
+    of those shown again (every refresh of a busy calendar) without ever showing a
+    stale one."""
+    pk = int(appt.pk)
+    url = f"{detail[0]}{pk}{detail[1]}"
+    local_starts, local_ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
+    status = str(appt.status)
+    label = escape(_STATUS_LABELS[status])
+    client = escape(full_name(appt.client_first_name, appt.client_last_name))
+    service, location = escape(appt.service_name), escape(appt.location_name)
+    starts = _HM[local_starts.hour * 60 + local_starts.minute]
+    ends = _HM[local_ends.hour * 60 + local_ends.minute]
+    movable = move is not None and status != AppointmentStatus.CANCELED
+    drag = ""
+    if move is not None and movable:
+        drag = (
+            f' draggable="false" data-move="{move[0]}{pk}{move[1]}"'
+            f' data-start="{_date_value(local_starts)}T{starts}"'
+            f' data-end="{_date_value(local_ends)}T{ends}"'
         )
-        row, span = block.row, block.span
-        parts.append(
-            f'<a class="cal__appt cal__appt--{esc[status]} cal-p{appt.practitioner_id} '
-            f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
-            f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
-            f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
-            f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
-            f'<span class="cal__appt-client">{client}</span></span> '
-            f'<span class="cal__appt-service">{state}{service}'
-            f"{' · package' if appt.client_package_id else ''}</span> "
-            f'<span class="cal__appt-loc">{location}</span>'
-            f"{' ' + RESIZE if movable else ''}</a>"
-        )
-    return mark_safe("".join(parts))  # noqa: S308 - every text value escaped above
-
-
-class Escaped(dict):
-    """`escape` of each value once: `escaped[value]` (a page's blocks and rows repeat a
-    dozen service, location and practitioner names hundreds of times); calling it,
-    `escaped(value)`, escapes without keeping; `prime` escapes many at once (the
-    clients' names, each shown in a block and a row of the list)."""
-
-    def __missing__(self, value: object) -> str:
-        text = self[value] = escape(value)
-        return text
-
-    def __call__(self, value: object) -> str:
-        return escape(value)
-
-    def prime(self, values: list[str]) -> None:
-        """Escape many values at once (`escape_all`), kept for `escaped[value]`."""
-        fresh = [value for value in dict.fromkeys(values) if value not in self]
-        self.update(zip(fresh, escape_all(fresh), strict=True))
+    state = (
+        '<span class="visually-hidden">Booked, </span>'
+        if status == AppointmentStatus.BOOKED
+        else f'<span class="cal__appt-status">{label}</span> '
+    )
+    return (
+        f'<a class="cal__appt cal__appt--{escape(status)} cal-p{appt.practitioner_id} '
+        f'cal-r{row} cal-s{span}{" cal__appt--short" if span < 2 else ""}" '
+        f'href="{url}" hx-get="{url}" data-row="{row}" data-span="{span}"{drag} '
+        f'title="{starts}–{ends} {client}, {service}, {location} ({label})">'
+        f'<span class="cal__appt-line"><span class="cal__appt-time">{starts}</span> '
+        f'<span class="cal__appt-client">{client}</span></span> '
+        f'<span class="cal__appt-service">{state}{service}'
+        f"{' · package' if appt.client_package_id else ''}</span> "
+        f'<span class="cal__appt-loc">{location}</span>'
+        f"{' ' + RESIZE if movable else ''}</a>"
+    ).encode()
 
 
 # Each status's label (AppointmentStatus(status).label costs an enum lookup a row).
@@ -562,10 +600,9 @@ def _pk_url_parts(url: Callable[[int], str]) -> tuple[str, str]:
     return escape(before), escape(after)
 
 
-def _day_value(moment: dt.datetime, days: dict[dt.date, str]) -> str:
-    """ "2026-12-07" of a local datetime (the date part of `_grid_value`), kept in `days`."""
-    text = days[moment.date()] = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    return text
+def _date_value(moment: dt.datetime) -> str:
+    """ "2026-12-07" of a local datetime (the date part of `_grid_value`)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
 RESIZE = '<span class="cal__resize" data-cal-resize aria-hidden="true"></span>'
@@ -598,40 +635,41 @@ def appointment_rows_html(
     *,
     detail_url: Callable[[int], str],
     with_day: bool,
-    escaped: Escaped | None = None,
-) -> list[str]:
+) -> list[bytes]:
     """The rows of the calendar's "List of appointments" table (the grid's appointments
     again, as a table for screen readers and small screens), built like `blocks_html`:
-    a piece of markup each, for `splice`."""
-    esc = Escaped() if escaped is None else escaped
-    parts: list[str] = []
+    a piece of markup each (encoded), for `splice`."""
+    parts: list[bytes] = []
     tz = timezone.get_current_timezone()
     days: dict[dt.date, str] = {}  # "Mon 7 Dec, " per day (date_format is slow)
-    badges: dict[str, str] = {}  # the status badge per status (four of them)
-    before, after = _pk_url_parts(detail_url)
+    detail = _pk_url_parts(detail_url)
     for appt in appointments:
-        url = f"{before}{int(appt.pk)}{after}"
-        starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
         day = ""
         if with_day:
-            day = days.get(starts.date()) or days.setdefault(
-                starts.date(), f"{short_day(starts.date())}, "
-            )
-        status = badges.get(appt.status) or badges.setdefault(
-            appt.status, badge(_STATUS_LABELS[appt.status])
-        )
-        parts.append(
-            f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
-            f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
-            "</a></td>"
-            f'<td data-label="Client">'
-            f"{esc[full_name(appt.client_first_name, appt.client_last_name)]}</td>"
-            f'<td data-label="Service">{esc[appt.service_name]}</td>'
-            f'<td data-label="Practitioner">{esc[appt.practitioner_name]}</td>'
-            f'<td data-label="Location">{esc[appt.location_name]}</td>'
-            f'<td data-label="Status">{status}</td></tr>'
-        )
-    return parts  # every text value escaped above
+            date = appt.starts_at.astimezone(tz).date()
+            day = days.get(date) or days.setdefault(date, f"{short_day(date)}, ")
+        parts.append(_row_html(appt, tz, day, detail))
+    return parts  # every text value escaped
+
+
+@functools.lru_cache(maxsize=_KEPT_APPOINTMENTS)
+def _row_html(appt: CalendarAppointment, tz: dt.tzinfo, day: str, detail: tuple[str, str]) -> bytes:
+    """One appointment's row of the list (`appointment_rows_html`): its times on the
+    clock of `tz` after `day` ("Mon 7 Dec, " or ""), its panel link (`detail`, as
+    `_block_html`). A pure function of its arguments, kept as `_block_html` is."""
+    url = f"{detail[0]}{int(appt.pk)}{detail[1]}"
+    starts, ends = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
+    return (
+        f'<tr><td class="nowrap"><a href="{url}" hx-get="{url}" hx-target="#modal-body">'
+        f"{day}{_HM[starts.hour * 60 + starts.minute]}–{_HM[ends.hour * 60 + ends.minute]}"
+        "</a></td>"
+        f'<td data-label="Client">'
+        f"{escape(full_name(appt.client_first_name, appt.client_last_name))}</td>"
+        f'<td data-label="Service">{escape(appt.service_name)}</td>'
+        f'<td data-label="Practitioner">{escape(appt.practitioner_name)}</td>'
+        f'<td data-label="Location">{escape(appt.location_name)}</td>'
+        f'<td data-label="Status">{badge(_STATUS_LABELS[appt.status])}</td></tr>'
+    ).encode()
 
 
 # Large markup is put into the rendered page by `splice`, where the template shows its
@@ -645,15 +683,18 @@ def placeholder(name: str) -> SafeString:
     return mark_safe(f"<!--{_TOKEN} {name}-->")  # noqa: S308 - a constant and a name
 
 
-def splice(content: bytes, markup: dict[str, list[str]]) -> bytes:
+def splice(content: bytes, markup: Mapping[str, Sequence[str | bytes]]) -> bytes:
     """`content` (a rendered page) with each placeholder replaced by its pieces of markup
-    (escaped already): the page is copied once, where each template level the markup
+    (escaped already; text, or encoded in UTF-8 as the page is): the page is copied once, where each template level the markup
     passed through copied it again (~0.3 ms a copy of a busy day's 300 KB)."""
     pieces: list[bytes] = []
     # split() alternates: the text between placeholders, then a placeholder's name.
     for index, part in enumerate(_PLACEHOLDER.split(content)):
         if index % 2:
-            pieces.extend(piece.encode() for piece in markup[part.decode()])
+            pieces.extend(
+                piece if isinstance(piece, bytes) else piece.encode()
+                for piece in markup[part.decode()]
+            )
         else:
             pieces.append(part)
     return b"".join(pieces)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,7 +41,6 @@ from calendar_app.forms import (
     service_label,
 )
 from calendar_app.grid import (
-    Escaped,
     appointment_rows_html,
     build_grid,
     day_bounds,
@@ -87,6 +87,7 @@ from invoicing.services import (
 from kernel.errors import DomainError
 from kernel.web import (
     close_popup,
+    named_url,
     pk_url,
     posted,
     render_page,
@@ -228,12 +229,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     detail_url = pk_url("calendar_app:detail")
     # The two large pieces (hundreds of KB) go into the rendered page at the end
     # (calendar_app.grid.splice), not through the template.
-    # The names repeated in the grid and the list, escaped once (the clients' at once).
-    escaped = Escaped()
-    escaped.prime([appointment.client_name for appointment in appointments])
-    large = {
+    large: dict[str, Sequence[str | bytes]] = {
         "appointment_rows": appointment_rows_html(
-            appointments, detail_url=detail_url, with_day=view == "week", escaped=escaped
+            appointments, detail_url=detail_url, with_day=view == "week"
         )
     }
     markup = {}
@@ -243,11 +241,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
             grid,
             week=view == "week",
             query=request.GET,
-            create_url=reverse("calendar_app:create") if can_add else None,
+            create_url=named_url("calendar_app:create") if can_add else None,
             detail_url=detail_url,
             move_url=pk_url("calendar_app:move") if can_move else None,
             session_url=pk_url("calendar_app:class_session"),
-            escaped=escaped,
         )
         markup = {
             "hours_html": hours_html(grid),

@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from kernel.errors import DomainError
 
@@ -112,6 +113,16 @@ def day_month_year(value: dt.date) -> str:
 def weekday_day_month_year(value: dt.date) -> str:
     """`value|date:"D j M Y"` ("Sat 7 Mar 2026"), as `day_month_year`."""
     return f"{WEEKDAYS_ABBR[value.weekday()]} {day_month_year(value)}"
+
+
+def weekday_day_month_time(value: dt.datetime) -> str:
+    """`value|date:"D j M, g:i A"` ("Sat 7 Mar, 9:05 AM") of a datetime already in the
+    time zone it is shown in, as `day_month_year`."""
+    noon = gettext("PM") if value.hour > 11 else gettext("AM")
+    return (
+        f"{WEEKDAYS_ABBR[value.weekday()]} {value.day} {MONTHS_3[value.month].title()}, "
+        f"{value.hour % 12 or 12}:{value.minute:02d} {noon}"
+    )
 
 
 def hour_minute(value: dt.datetime) -> str:

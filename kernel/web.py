@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 from collections.abc import Callable, Mapping
@@ -84,22 +85,40 @@ class QuickSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
-        chosen = set(self.format_value(value))
-        # Through iter(): list() would ask a ModelChoiceIterator its len(), a COUNT query.
-        choices = list(iter(self.choices))
-        texts = ["" if option_value is None else str(option_value) for option_value, _ in choices]
-        options = [
-            f'<option value="{value_text}"{" selected" if text in chosen else ""}>{label_text}</option>'
-            for text, value_text, label_text in zip(
-                texts,
-                escape_all(texts),
-                escape_all([str(label) for _, label in choices]),
-                strict=True,
-            )
-        ]
-        return mark_safe(  # noqa: S308 - every value escaped above
+        # The options as texts (a lazy label in the active language), the key of their
+        # markup kept per process (`_options`): a list of hundreds is the same on every
+        # page but for the option selected.
+        choices = tuple(
+            ("" if option_value is None else str(option_value), str(label))
+            for option_value, label in self.choices
+        )
+        options, where = _options(choices)
+        chosen = [where[text] for text in set(self.format_value(value)) if text in where]
+        if chosen:
+            options = list(options)
+            for indexes in chosen:
+                for index in indexes:
+                    options[index] = options[index].replace(">", " selected>", 1)
+        return mark_safe(  # noqa: S308 - every value escaped (_options)
             f"<select{flatatt(final)}>\n" + "\n".join(options) + "\n</select>"
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _options(choices: tuple[tuple[str, str], ...]) -> tuple[list[str], dict[str, list[int]]]:
+    """QuickSelect's `<option>`s of (value, label) texts, none selected, and the indexes
+    of each value's options (to mark those selected): a pure function of its texts."""
+    texts = [text for text, _ in choices]
+    options = [
+        f'<option value="{value_text}">{label_text}</option>'
+        for value_text, label_text in zip(
+            escape_all(texts), escape_all([label for _, label in choices]), strict=True
+        )
+    ]
+    where: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        where.setdefault(text, []).append(index)
+    return options, where
 
 
 def htmx_request(request: HttpRequest) -> HtmxDetails | None:
