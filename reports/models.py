@@ -136,7 +136,10 @@ class ExpiryDay(DaySummary):
 # `reports/migrations/0004_rmoney_money_summaries.py` (SECURITY DEFINER, in the
 # transaction of the write that changes them, each trigger O(1) per row written, except
 # an invoice's own change of status, dates, location or practitioner, which moves that
-# invoice's rows). Plain ids, not foreign keys: deleting a draft invoice must not make
+# invoice's rows). The day summaries (ReceivableDay, RevenueDay, SaleDay) hold partial
+# sums in slots, as `DaySummary` does (`slot`: the writing transaction's own,
+# `reports_summary_slot()`): readers sum over the slots, and concurrent writers never
+# wait on each other's rows nor deadlock on them. Plain ids, not foreign keys: deleting a draft invoice must not make
 # Django's collector write these tables (the app role may only read them).
 _SUM = {"max_digits": 20, "decimal_places": 2, "default": 0}
 
@@ -162,11 +165,13 @@ class InvoiceBalance(models.Model):
 class ReceivableDay(models.Model):
     """Open invoices with a balance above 0, by due date, location and practitioner: how
     many and their balances (Aged receivables sums these rows by age). Practitioner 0:
-    the location's invoices of that due date; location and practitioner 0: all of them."""
+    the location's invoices of that due date; location and practitioner 0: all of them.
+    Partial sums by `slot` (see above): a group's figures are its rows' sums."""
 
     due_date = models.DateField(null=True)
     location_id = models.BigIntegerField()
     practitioner_id = models.BigIntegerField()
+    slot = models.SmallIntegerField()
     n = models.BigIntegerField(default=0)
     balance = models.DecimalField(**_SUM)
 
@@ -176,7 +181,7 @@ class ReceivableDay(models.Model):
         default_permissions = ()
         constraints = [
             models.UniqueConstraint(
-                fields=["location_id", "practitioner_id", "due_date"],
+                fields=["location_id", "practitioner_id", "due_date", "slot"],
                 name="reports_receivable_day_key",
                 nulls_distinct=False,
             )
@@ -194,12 +199,13 @@ class RevenueDay(models.Model):
     and practitioner (the invoice's): the net and tax of finalized invoices' lines by
     issue date less their credit notes' lines by credit note date, active payments and
     their refunds by their own dates. Practitioner 0: the location's figures; location
-    and practitioner 0: the practice's."""
+    and practitioner 0: the practice's. Partial sums by `slot` (see above)."""
 
     span = models.CharField(max_length=1)
     day = models.DateField()
     location_id = models.BigIntegerField()
     practitioner_id = models.BigIntegerField()
+    slot = models.SmallIntegerField()
     n = models.BigIntegerField(default=0)  # how many rows (lines, payments...) it sums
     net = models.DecimalField(**_SUM)
     tax = models.DecimalField(**_SUM)
@@ -212,7 +218,7 @@ class RevenueDay(models.Model):
         default_permissions = ()
         constraints = [
             models.UniqueConstraint(
-                fields=["location_id", "practitioner_id", "span", "day"],
+                fields=["location_id", "practitioner_id", "span", "day", "slot"],
                 name="reports_revenue_day_key",
             )
         ]
@@ -248,11 +254,13 @@ class PackageSale(models.Model):
 
 
 class SaleDay(models.Model):
-    """`PackageSale` summed by day, catalog package and seller."""
+    """`PackageSale` summed by day, catalog package and seller, in partial sums by `slot`
+    (see above)."""
 
     day = models.DateField()
     package_id = models.BigIntegerField()
     seller_id = models.BigIntegerField(null=True)
+    slot = models.SmallIntegerField()
     n = models.BigIntegerField(default=0)
     credits = models.BigIntegerField(default=0)
     rev_ex = models.DecimalField(**_SUM)
@@ -264,7 +272,7 @@ class SaleDay(models.Model):
         default_permissions = ()
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "package_id", "seller_id"],
+                fields=["day", "package_id", "seller_id", "slot"],
                 name="reports_sale_day_key",
                 nulls_distinct=False,
             )

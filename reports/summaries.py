@@ -131,8 +131,34 @@ FROM reports_packagesale GROUP BY 1, 2, 3""",
 )
 
 
+# The day summaries hold partial sums in slots (each writing transaction adds into its
+# own, `reports_summary_slot()`): their groups (the columns that name one) and their
+# counts (bigint; the other figures are numeric). A group's figures are its rows' sums.
+SLOTTED: dict[str, str] = {
+    "reports_receivableday": "due_date, location_id, practitioner_id",
+    "reports_revenueday": "span, day, location_id, practitioner_id",
+    "reports_saleday": "day, package_id, seller_id",
+}
+_COUNTS = ("n", "credits")
+
+
 def fill_sql() -> str:
-    """The statements that fill the (empty) summary tables from the data there."""
+    """The statements that fill the (empty) summary tables from the data there (the day
+    summaries into slot 0)."""
     return "".join(
-        f"INSERT INTO {table} ({columns}){select};\n" for table, columns, select in REBUILD
+        f"INSERT INTO {table} ({columns}, slot) SELECT t.*, 0 FROM ({select}) t;\n"
+        if table in SLOTTED
+        else f"INSERT INTO {table} ({columns}){select};\n"
+        for table, columns, select in REBUILD
     )
+
+
+def kept_sql(table: str, columns: str) -> str:
+    """A SELECT of `columns` of summary `table` as its readers see it: one row per group,
+    summed over the slots."""
+    if table not in SLOTTED:
+        return f"SELECT {columns} FROM {table}"  # noqa: S608
+    key = SLOTTED[table]
+    figures = [c.strip() for c in columns.split(",") if c.strip() not in key.split(", ")]
+    sums = ", ".join(f"SUM({c})::bigint" if c in _COUNTS else f"SUM({c})" for c in figures)
+    return f"SELECT {key}, {sums} FROM {table} GROUP BY {key}"  # noqa: S608

@@ -35,7 +35,7 @@ from practice.models import PracticeSettings
 from reports.selectors.receivables import aged_receivables
 from reports.selectors.revenue import revenue, revenue_by_month
 from reports.selectors.sales import package_sales
-from reports.summaries import REBUILD, sales_zone_is_current
+from reports.summaries import REBUILD, kept_sql, sales_zone_is_current
 from tests.factories import (
     ClientFactory,
     LocationFactory,
@@ -69,7 +69,8 @@ def assert_tables_rebuild() -> None:
     """Every kept row equals the table rebuilt from scratch (rows of zeros aside)."""
     for table, columns, select in REBUILD:
         where = _FIGURES[table]
-        kept = _rows(f"SELECT {columns} FROM {table} WHERE {where}")  # noqa: S608
+        summed = kept_sql(table, columns)
+        kept = _rows(f"SELECT * FROM ({summed}) AS t({columns}) WHERE {where}")  # noqa: S608
         fresh = _rows(f"SELECT * FROM ({select}) AS t({columns}) WHERE {where}")  # noqa: S608
         assert kept == fresh, table
 
@@ -448,4 +449,53 @@ def test_migrate_rebuilds_the_sales_when_the_zone_changed(practice, admin_user):
         _use_sales_zone(django_settings.TIME_ZONE)
     assert PackageSale.objects.get(client_package_id=sold.pk).day == dt.date(2026, 4, 1)
     assert package_sales(*april, group_by="month") == expected
+    assert_tables_rebuild()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payments_of_a_day_never_wait_on_each_other(places):
+    """Two payments of the same day, location and practitioner touch the same revenue
+    (day, month) and receivable (due date) groups: each transaction adds into a slot of its own, so the second one
+    commits while the first is still open (no wait, no deadlock), and the sums over the
+    slots are exact once both have."""
+    import threading
+
+    # Issued on other days: invoicing's own day totals (invoicing_invoicedaytotal, by
+    # issue date) are one row per day, not slotted. Paid the same day, due the same day.
+    due = TODAY + dt.timedelta(days=30)
+    first = _open(places, "100.00", issue=TODAY - dt.timedelta(days=3), due=due)
+    second = _open(places, "60.00", issue=TODAY - dt.timedelta(days=2), due=due)
+    method = cash()
+    paid, release, errors = threading.Event(), threading.Event(), []
+
+    def pay_and_stay_open() -> None:
+        try:
+            with transaction.atomic():
+                payment_record(invoice=first, amount=D("30.00"), method=method, date=TODAY, by=None)
+                paid.set()
+                assert release.wait(20)
+        except BaseException as error:  # noqa: BLE001 (reported by the test)
+            errors.append(error)
+            paid.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=pay_and_stay_open)
+    thread.start()
+    try:
+        assert paid.wait(20)
+        assert not errors
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            payment_record(invoice=second, amount=D("60.00"), method=method, date=TODAY, by=None)
+            assert Invoice.objects.get(pk=second.pk).status == "paid"
+    finally:
+        release.set()
+        thread.join(20)
+    assert not errors
+    assert Payment.objects.filter(date=TODAY).count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(DISTINCT slot) FROM reports_revenueday WHERE day = %s", [TODAY])
+        assert cursor.fetchone()[0] == 2  # each transaction's own slot
     assert_tables_rebuild()
