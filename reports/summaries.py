@@ -145,12 +145,13 @@ _COUNTS = ("n", "credits")
 def fill_sql() -> str:
     """The statements that fill the (empty) summary tables from the data there (the day
     summaries into slot 0)."""
-    return "".join(
-        f"INSERT INTO {table} ({columns}, slot) SELECT t.*, 0 FROM ({select}) t;\n"
-        if table in SLOTTED
-        else f"INSERT INTO {table} ({columns}){select};\n"
-        for table, columns, select in REBUILD
-    )
+    return "".join(_fill(table, columns, select) for table, columns, select in REBUILD)
+
+
+def _fill(table: str, columns: str, select: str) -> str:
+    if table in SLOTTED:
+        columns, select = f"{columns}, slot", f"\nSELECT t.*, 0 FROM ({select}) t"
+    return f"INSERT INTO {table} ({columns}){select};\n"
 
 
 def kept_sql(table: str, columns: str) -> str:

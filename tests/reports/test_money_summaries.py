@@ -496,6 +496,8 @@ def test_concurrent_payments_of_a_day_never_wait_on_each_other(places):
     assert not errors
     assert Payment.objects.filter(date=TODAY).count() == 2
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(DISTINCT slot) FROM reports_revenueday WHERE day = %s", [TODAY])
+        cursor.execute(
+            "SELECT COUNT(DISTINCT slot) FROM reports_revenueday WHERE day = %s", [TODAY]
+        )
         assert cursor.fetchone()[0] == 2  # each transaction's own slot
     assert_tables_rebuild()
