@@ -6,9 +6,14 @@ a refund's, a credit note's) to the rows its invoice's state says it belongs in;
 invoice whose status, dates, location or practitioner change moves its own rows out
 under the old values and in under the new ones. A client package's sale is rebuilt from
 its grants when a grant is recorded or its amount, tax rate, catalog package or seller
-changes, or its tax rate's rate changes. Functions run as the tables' owner (SECURITY
-DEFINER): the app role may only read the tables (kernel.database). The rows of the data
-already there are computed here, once.
+changes, or its tax rate's rate changes. The day summaries (ReceivableDay, RevenueDay,
+SaleDay) hold partial sums in slots, as in 0003: each trigger call takes its
+transaction's own slot (`reports_summary_slot()`) once and adds into that slot's rows
+only, subtractions included, so concurrent writers never wait on each other's summary
+rows nor deadlock on them; readers sum over the slots, and the rows already there are
+filled into slot 0. Functions run as the tables' owner (SECURITY DEFINER): the app role
+may only read the tables (kernel.database). The rows of the data already there are
+computed here, once.
 """
 
 from django.conf import settings
