@@ -47,6 +47,7 @@ from invoicing.models import (
     Refund,
 )
 from invoicing.selectors import (
+    invoice_balance,
     invoice_display_status,
     invoices_with_totals,
     refunded_amount,
@@ -718,7 +719,7 @@ def invoice_list_rows(invoices: list[tuple], *, today: dt.date | None = None) ->
                 }
             )
         amount_paid = paid - refunded
-        balance = ZERO if status == InvoiceStatus.VOID else total - amount_paid - credited
+        balance = invoice_balance(status, total, amount_paid, credited)
         totals = SimpleNamespace(
             status=status,
             due_date=due,

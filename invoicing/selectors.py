@@ -382,7 +382,7 @@ def invoices_add_totals(invoices: list[Invoice], today: dt.date | None = None) -
         refunded = _or_zero(sums.get(("r", invoice.pk), (None,))[0])
         amount_paid = paid - refunded
         credited = _or_zero(sums.get(("c", invoice.pk), (None,))[0])
-        balance = ZERO if invoice.status == InvoiceStatus.VOID else total - amount_paid - credited
+        balance = invoice_balance(invoice.status, total, amount_paid, credited)
         _set(
             invoice,
             subtotal=subtotal,
@@ -400,6 +400,14 @@ def _set(row, **values) -> None:
     """Give a row the values its annotations would have given it."""
     for name, value in values.items():
         setattr(row, name, value)
+
+
+def invoice_balance(
+    status: str, total: Decimal, amount_paid: Decimal, credited: Decimal
+) -> Decimal:
+    """What is owed on an invoice, in Python, as `invoices_with_totals` annotates it:
+    total less paid less credited, and 0 for a void invoice (it leaves every total)."""
+    return ZERO if status == InvoiceStatus.VOID else total - amount_paid - credited
 
 
 def _or_zero(value: Decimal | None) -> Decimal:
