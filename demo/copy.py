@@ -1,13 +1,33 @@
 """Fast inserts for the large demo: ids reserved from each table's own sequence, rows
 written with PostgreSQL's COPY (psycopg), so the database's constraints, foreign keys
-and audit triggers all still run, at a fraction of the cost of an INSERT per batch."""
+and audit triggers all still run, at a fraction of the cost of an INSERT per batch.
+Around a copy, `summaries_rebuilt` turns the summaries' row triggers off and computes the
+summaries after, set-based."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.db import connection, models
 from django.utils import timezone
+
+from invoicing import day_totals
+from reports.summaries import MONEY_ROW_TABLES, refill_sql
+
+# Row triggers that keep practice-wide summaries, on the tables the year's invoices are
+# copied into: the money reports' (reports 0004) and the billing day totals' (invoicing
+# 0008). Each is a per-row upsert into a few shared rows.
+SUMMARY_ROW_TRIGGERS = ("reports_money", "invoicing_day_total")
+# Every table those summaries are computed from: none may change while they are rebuilt.
+SUMMARY_SOURCES = (
+    "invoicing_invoice",
+    "invoicing_invoiceline",
+    "invoicing_payment",
+    "invoicing_refund",
+    "invoicing_creditnote",
+    "invoicing_creditnoteline",
+)
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -78,3 +98,52 @@ def copy_objects(model: type[models.Model], objs: Sequence[models.Model]) -> int
     auto_now_add ones) are already set."""
     names = concrete_attnames(model)
     return copy_rows(model, names, ([getattr(obj, n) for n in names] for obj in objs))
+
+
+@contextlib.contextmanager
+def summaries_rebuilt(targets: Sequence[type[models.Model]]) -> Iterator[bool]:
+    """Write the block's rows into `targets` with the summary row triggers off, then
+    compute those summaries from scratch; yields whether it could (else the triggers
+    stay on).
+
+    Each such trigger adds its row into the same few rows (a month's revenue over every
+    location, a due date's receivables, a day's billing totals); inside the seed's one
+    transaction no old version of a row can be pruned, so every upsert walks a longer
+    update chain than the last: the year's invoices, lines and payments took over 15
+    minutes. Off, they are copied at COPY's speed, and the summaries are refilled,
+    set-based, by the queries the migrations filled them with and the tests compare them
+    to (`reports.summaries.REBUILD`, `invoicing.day_totals`): the figures the triggers
+    would have added up to, the day summaries in slot 0.
+
+    Only the tables' owner may turn a trigger off (ALTER TABLE), and the change belongs to
+    this transaction (a failure rolls it back with the rest): the tables stay locked
+    against writes until it ends, and every other session only ever sees the triggers
+    on, so the app role can never skip them. On a connection whose role does not own the
+    tables (the seed inside a caller's transaction, as the app), the triggers stay on and
+    keep the summaries row by row: exact, and slow only at size.
+    """
+    quote = connection.ops.quote_name
+    toggles = [
+        f"ALTER TABLE {quote(model._meta.db_table)} {{}} TRIGGER {quote(trigger)}"
+        for model in targets
+        for trigger in SUMMARY_ROW_TRIGGERS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_and(pg_has_role(current_user, relowner, 'USAGE')) FROM pg_class "
+            "WHERE oid = ANY(%s::regclass[])",
+            [[*SUMMARY_SOURCES, *MONEY_ROW_TABLES, day_totals.TABLE]],
+        )
+        owner = bool(cursor.fetchone()[0])
+        if owner:
+            cursor.execute(
+                f"LOCK TABLE {', '.join(map(quote, SUMMARY_SOURCES))} IN SHARE ROW EXCLUSIVE MODE"
+            )
+            for sql in toggles:
+                cursor.execute(sql.format("DISABLE"))
+    yield owner
+    if owner:
+        with connection.cursor() as cursor:
+            for sql in toggles:
+                cursor.execute(sql.format("ENABLE"))
+            cursor.execute(refill_sql(MONEY_ROW_TABLES) + day_totals.refill_sql())

@@ -19,11 +19,14 @@ What it creates, step by step, in one transaction (a failure leaves nothing behi
    With `year=True` (`seed_demo --size large`) they get a year of history instead
    (`demo.year`): packages sold, used, canceled, extended, adjusted and expired over 13
    months, their appointments, invoices and payments, more practitioners and locations
-   to work that calendar, written with COPY in stages, then planner statistics.
+   to work that calendar, written with COPY in stages, then planner statistics. The
+   year's invoices go in with the summaries' row triggers off, the summaries rebuilt
+   after (`demo.copy.summaries_rebuilt`): the transaction runs as the tables' owner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -38,6 +41,7 @@ from demo.history import History
 from demo.invoices import issue_invoices
 from demo.reference import Reference, build_reference
 from demo.year import YearOfHistory
+from kernel.database import as_owner
 
 
 class DemoPractice:
@@ -77,7 +81,13 @@ class DemoPractice:
     def build(self, report: Callable[[str, str, float], None]) -> None:
         """Run every step in one transaction; after each, `report(title, summary,
         seconds)`."""
-        with transaction.atomic():
+        # A year of history is written on the tables' owner's connection: its invoices
+        # are copied with the summary triggers off, which only the owner may do, in this
+        # transaction (demo.copy.summaries_rebuilt). A connection cannot change roles
+        # inside a transaction, so inside a caller's (a test's) it stays the app's, and
+        # the triggers stay on.
+        owner = self.year and not connection.in_atomic_block
+        with as_owner() if owner else contextlib.nullcontext(), transaction.atomic():
             # Foreign keys are DEFERRABLE INITIALLY DEFERRED, so in one long transaction
             # every inserted row queues a check until COMMIT; with the audit triggers
             # (whose functions open a subtransaction per row) that queue makes each

@@ -37,10 +37,17 @@ from calendar_app.services import location_create, practitioner_create
 from catalog.models import PackageKind, Service
 from clients.models import Client
 from demo.context import Demo, progress
-from demo.copy import copy_objects, copy_rows, reserve_ids
+from demo.copy import copy_objects, copy_rows, reserve_ids, summaries_rebuilt
 from demo.data import CANCEL_PACKAGE_REASONS, PACKAGES, PackageSpec
 from demo.reference import Reference
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
+from invoicing.models import (
+    Invoice,
+    InvoiceDayTotal,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+)
 from invoicing.services import compute_line_amounts
 from kernel.money import to_money
 from packages.chain import seal_new_entries
@@ -53,6 +60,7 @@ from packages.models import (
 )
 from packages.services import client_package_snapshot
 from practice.models import PracticeSettings
+from reports.models import InvoiceBalance, ReceivableDay, RevenueDay
 
 HISTORY_DAYS = 395  # sales from 13 months ago, so a 12-month report has an opening balance
 FUTURE_DAYS = 21  # sessions are booked up to three weeks ahead
@@ -474,6 +482,19 @@ class YearOfHistory:
                         paid_at,
                     )
                 )
+        # Every one of them would add into the same summary rows (demo.copy.summaries_rebuilt).
+        with summaries_rebuilt([Invoice, InvoiceLine, Payment]) as rebuilt:
+            self._copy_invoices(invoices, lines, payments)
+        settings.invoice_next_number = number
+        settings.save(update_fields=["invoice_next_number"])
+        how = "summaries rebuilt" if rebuilt else "summaries kept row by row"
+        return (
+            f"{len(invoices)} invoices ({outcomes['paid']} paid, {outcomes['part']} part paid, "
+            f"{outcomes['unpaid']} unpaid), {len(payments)} payments, {how}"
+        )
+
+    @staticmethod
+    def _copy_invoices(invoices: list, lines: list, payments: list) -> None:
         copy_rows(
             Invoice,
             [
@@ -526,12 +547,6 @@ class YearOfHistory:
             ],
             payments,
         )
-        settings.invoice_next_number = number
-        settings.save(update_fields=["invoice_next_number"])
-        return (
-            f"{len(invoices)} invoices ({outcomes['paid']} paid, {outcomes['part']} part paid, "
-            f"{outcomes['unpaid']} unpaid), {len(payments)} payments"
-        )
 
     def analyze(self) -> str:
         """Fresh planner statistics (this database runs without autovacuum)."""
@@ -547,6 +562,11 @@ class YearOfHistory:
                 Invoice,
                 InvoiceLine,
                 Payment,
+                # the summaries refilled after the invoices
+                InvoiceDayTotal,
+                InvoiceBalance,
+                ReceivableDay,
+                RevenueDay,
             )
         ]
         with connection.cursor() as cursor:

@@ -148,6 +148,26 @@ def fill_sql() -> str:
     return "".join(_fill(table, columns, select) for table, columns, select in REBUILD)
 
 
+# The summaries the money row triggers (`reports_money`, on invoices, their lines,
+# payments, refunds, credit notes and their lines) keep; the package sales are kept by
+# the ledger's and the client packages' triggers.
+MONEY_ROW_TABLES = ("reports_invoicebalance", "reports_receivableday", "reports_revenueday")
+
+
+def refill_sql(tables: tuple[str, ...] = MONEY_ROW_TABLES) -> str:
+    """The statements that empty summary `tables` (every slot) and fill them from the data
+    there, as the migration does (the day summaries into slot 0), in REBUILD's order (the
+    receivables read the balances)."""
+    unknown = set(tables) - {table for table, _columns, _select in REBUILD}
+    if unknown:
+        raise ValueError(f"no rebuild for {sorted(unknown)}")
+    return "".join(
+        f"DELETE FROM {table};\n{_fill(table, columns, select)}"  # noqa: S608 - REBUILD's names
+        for table, columns, select in REBUILD
+        if table in tables
+    )
+
+
 def _fill(table: str, columns: str, select: str) -> str:
     if table in SLOTTED:
         columns, select = f"{columns}, slot", f"\nSELECT t.*, 0 FROM ({select}) t"

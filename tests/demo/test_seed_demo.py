@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from calendar_app.models import Appointment, AppointmentStatus
@@ -19,6 +20,7 @@ from clients.models import Client
 from demo import data
 from invoicing.models import Invoice, Payment, PaymentStatus, Refund
 from invoicing.selectors import invoice_display_status, invoices_with_totals
+from invoicing.services import payment_record
 from packages.models import (
     ClientPackage,
     ClientPackageStatus,
@@ -31,6 +33,9 @@ from packages.services import client_package_assign, client_package_snapshot
 from practice.models import PracticeSettings
 from reports.selectors.liability import package_liability
 from tests.factories import ClientFactory, PackageFactory, ServiceFactory
+from tests.invoicing.helpers import cash
+from tests.invoicing.test_day_totals import assert_day_totals_rebuild
+from tests.reports.test_money_summaries import assert_tables_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +229,13 @@ def test_large_size_builds_a_year_of_history_the_ledger_and_the_report_agree_wit
     monkeypatch.setattr(data, "RICH_CLIENTS", 20)
 
     output = seed(size="large", clients=400)
+    # Inside the test's transaction the seed stays the app's: the triggers kept the
+    # summaries row by row (the owner's path: the next test).
+    assert re.search(
+        r"^Year: invoices and payments: .*, summaries kept row by row \(", output, re.M
+    )
+    assert_tables_rebuild()
+    assert_day_totals_rebuild()
 
     for stage in (
         "Year: practitioners and locations",
@@ -264,6 +276,60 @@ def test_large_size_builds_a_year_of_history_the_ledger_and_the_report_agree_wit
     this_month = package_liability(month_end + dt.timedelta(days=1), today)
     assert last_month.closing == this_month.opening
     assert this_month.closing == year.closing
+
+
+SUMMARY_ROW_TRIGGERS = {
+    (table, trigger)
+    for table in ("invoicing_invoice", "invoicing_invoiceline", "invoicing_payment")
+    for trigger in ("reports_money", "invoicing_day_total")
+}
+
+
+def summary_triggers() -> dict[tuple[str, str], str]:
+    """`pg_trigger.tgenabled` of each summary row trigger on the year's invoice tables
+    ('O': fires; 'D': disabled)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger "
+            "WHERE tgname IN ('reports_money', 'invoicing_day_total')"
+        )
+        found = {(table, name): enabled for table, name, enabled in cursor.fetchall()}
+    return {key: enabled for key, enabled in found.items() if key in SUMMARY_ROW_TRIGGERS}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_year_of_history_leaves_every_summary_as_a_rebuild_and_the_triggers_on(
+    monkeypatch, settings
+):
+    """Seeded in its own transaction, the year is written as the tables' owner, its
+    invoices, lines and payments copied with the summaries' row triggers off and the
+    summaries refilled after (demo.copy.summaries_rebuilt): every money summary and the
+    billing day totals then equal a rebuild from scratch, and once committed the
+    triggers fire again for the app's next payment."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed
+    monkeypatch.setattr(data, "RICH_CLIENTS", 20)
+    assert set(summary_triggers().values()) == {"O"}
+
+    output = seed(size="large", clients=400)
+
+    assert re.search(r"^Year: invoices and payments: .*, summaries rebuilt \(", output, re.M)
+    assert summary_triggers() == dict.fromkeys(SUMMARY_ROW_TRIGGERS, "O")
+    assert_tables_rebuild()
+    assert_day_totals_rebuild()
+    # The refilled day summaries are in slot 0, as the migration fills them.
+    with connection.cursor() as cursor:
+        for table in ("reports_receivableday", "reports_revenueday"):
+            cursor.execute(f"SELECT DISTINCT slot FROM {table}")  # noqa: S608
+            assert cursor.fetchall() == [(0,)], table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user = %s", [settings.DATABASE_APP_ROLE])
+        assert cursor.fetchone()[0]  # the app's connection again
+
+    # A payment now: were the triggers still off, the summaries would miss it.
+    owing = invoices_with_totals(Invoice.objects.filter(status="open")).filter(balance__gt=0)
+    payment_record(invoice=owing.first(), amount=Decimal("1.00"), method=cash(), by=None)
+    assert_tables_rebuild()
+    assert_day_totals_rebuild()
 
 
 def test_the_demo_pilates_class_shows_6_of_8_with_four_on_their_passes():

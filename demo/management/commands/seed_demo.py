@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
 from clients.models import Client
 from demo.data import DEMO_PASSWORD, MIN_CLIENTS, STAFF
@@ -88,7 +87,6 @@ class Command(BaseCommand):
             clients=clients, seed=seed, demo_passwords=demo_passwords, year=size == "large"
         ).build(self._report)
         if size == "large":
-            compact_day_totals()
             counts = ", ".join(f"{n:,} {name}" for name, n in summary_counts().items())
             self.stdout.write(f"Rows: {counts}")
         self.stdout.write(
@@ -109,15 +107,3 @@ class Command(BaseCommand):
                 f"Staff users: {names}. Their passwords are unusable: set one with "
                 "`manage.py changepassword USERNAME`, or seed with --demo-passwords."
             )
-
-
-def compact_day_totals() -> None:
-    """Rewrite the billing day totals compactly. The year's invoices update their few
-    hundred rows ~400,000 times inside the seed's one transaction, where no old version
-    can be pruned: 398 rows then fill 48 MB and the billing summary reads all of it
-    (27 ms instead of 0.1). In normal use each change is its own transaction, and the
-    updates are HOT and pruned as pages are read."""
-    if connection.in_atomic_block:
-        return  # VACUUM cannot run in a transaction (tests wrap everything in one)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM (FULL, ANALYZE) invoicing_invoicedaytotal")
