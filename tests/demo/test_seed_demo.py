@@ -94,6 +94,9 @@ def test_seed_demo_creates_a_practice_in_every_status():
     assert statuses == set(ClientPackageStatus.values)
     shown = {invoice_display_status(invoice) for invoice in invoices_with_totals()}
     assert shown == {"Draft", "Open", "Part paid", "Overdue", "Paid", "Void"}
+    # Refunds, a voided payment and a void invoice among them: the summaries kept exact.
+    assert_tables_rebuild()
+    assert_day_totals_rebuild()
     assert set(Appointment.objects.values_list("status", flat=True)) == set(
         AppointmentStatus.values
     )
