@@ -93,3 +93,22 @@ def format_money(value: Decimal | int | str, currency: str | None = None) -> str
     digits = f"{abs(amount):,.2f}"
     symbol = SYMBOLS.get(code)
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+
+
+def format_money_short(value: Decimal | int | str, currency: str | None = None) -> str:
+    """An amount in few characters, for a chart's caption where the exact figure is in
+    its tooltip and description: "$7,817", "$994K", "-$145K", "$7.78M" (rounded half
+    up; under 10,000 in whole units)."""
+    amount = to_money(value)
+    code = (currency or practice_currency()).upper()
+    sign = "-" if amount < 0 else ""
+    size = abs(amount)
+    if size >= 1_000_000:
+        digits = f"{(size / 1_000_000).quantize(Decimal('0.01'), ROUND_HALF_UP)}M"
+    elif size >= 10_000:
+        thousands = (size / 1000).quantize(Decimal(1), ROUND_HALF_UP)
+        digits = "1.00M" if thousands >= 1000 else f"{thousands}K"
+    else:
+        digits = f"{size.quantize(Decimal(1), ROUND_HALF_UP):,}"
+    symbol = SYMBOLS.get(code)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"

@@ -32,7 +32,9 @@ class Bar:
     value: Decimal  # the bar's length (negative: downwards from its base)
     base: Decimal = Decimal(0)  # where it starts (0, except in a waterfall)
     tone: str = "accent"  # a class suffix: chart__bar--accent, --muted, --warn, --danger
-    caption: str = ""  # text above the bar; the formatted value when empty
+    # Text above the bar (the formatted value when empty), e.g. a shortened amount: the
+    # bar's tooltip and the chart's description always give the value in full.
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def _text(x: float, y: float, text: str, kind: str) -> SafeString:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, fmt: Callable[[Decimal], str]) -> SafeString:
-    """One bar per item, labelled under it, its value (or caption) above it."""
+    """One bar per item, labelled under it, its value (or caption) above it; each value in
+    full in the bar's tooltip and in the chart's description."""
     if not bars:
         bars = [Bar("", Decimal(0))]
     ends = [b.base for b in bars] + [b.base + b.value for b in bars]
@@ -117,10 +120,10 @@ def bar_chart(bars: Sequence[Bar], *, title: str, fmt: Callable[[Decimal], str])
         x = SIDE + slot * i + (slot - width) / 2
         y0, y1 = y(bar.base), y(bar.base + bar.value)
         caption = bar.caption or fmt(bar.value)
-        parts.append(_bar(x, width, y0, y1, bar.tone, f"{bar.label}: {caption}"))
+        parts.append(_bar(x, width, y0, y1, bar.tone, f"{bar.label}: {fmt(bar.value)}"))
         parts.append(_text(x + width / 2, min(y0, y1) - 6, caption, "value"))
         parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, bar.label, "label"))
-    description = "; ".join(f"{b.label}: {b.caption or fmt(b.value)}" for b in bars)
+    description = "; ".join(f"{b.label}: {fmt(b.value)}" for b in bars)
     empty = all(not b.value and not b.base for b in bars)
     return _frame(title, description, SafeString("".join(parts)), y(Decimal(0)), empty)
 

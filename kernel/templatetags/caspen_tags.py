@@ -44,6 +44,15 @@ def money(value, currency: str = "") -> str:
         return str(value)
 
 
+@register.filter
+def count(value) -> str:
+    """12345 -> "12,345": a number of things (credits, invoices, packages) as text."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+
+
 @register.filter(expects_localtime=True)
 def day_month_year(value) -> str:
     """`value|date:"j M Y"` ("7 Mar 2026") of a date, or of a datetime on the practice's

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
 
-from kernel.money import format_money
+from kernel.money import format_money, format_money_short
 from kernel.web import render_page, staff_view
 from reports.charts import Bar, Series, bar_chart, grouped_bar_chart
 from reports.selectors.dashboard import Dashboard, dashboard
@@ -21,8 +21,9 @@ def _charts(board: Dashboard) -> dict:
         return format_money(value, board.currency)
 
     def short(value: Decimal) -> str:
-        # Whole units above the bars (the tooltips and descriptions carry the cents).
-        return format_money(value.quantize(Decimal(1)), board.currency).removesuffix(".00")
+        # Few characters above the bars, so that seven fit side by side on a phone
+        # ("$994K"); the tooltips and descriptions carry the exact figures.
+        return format_money_short(value, board.currency)
 
     report = board.liability
     running = report.opening.value

@@ -175,3 +175,21 @@ def test_grouped_chart_and_empty_data():
     assert "<svg" in empty and "nan" not in empty.lower()
     assert "Nothing in this period yet" in empty
     assert "Nothing in this period yet" not in svg
+
+
+def test_chart_captions_stay_short_at_large_figures(client, accountant, practice):
+    """Seven captions side by side fit a phone's width only when short: the waterfall
+    shows "$1.23M" above a bar, its tooltip the exact amount."""
+    big = PackageFactory(credits=10, price=Decimal("1234567.80"), services=[practice.follow_up])
+    with on(2):
+        practice.sell(big)
+    client.force_login(accountant)
+    with on(10):
+        html = client.get("/reports/").content.decode()
+    chart = html.split('<svg class="chart"', 2)[1]  # the liability waterfall
+    exact = re.search(r"Today: \$([\d,]+\.\d\d)", chart)  # the description: exact
+    assert exact is not None
+    today = Decimal(exact.group(1).replace(",", ""))
+    assert today > 1_000_000  # net of tax
+    assert f">${today / 1_000_000:.2f}M</text>" in chart  # the caption above the bar
+    assert f">${today:,.0f}</text>" not in chart
