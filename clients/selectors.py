@@ -24,6 +24,16 @@ def client_or_404(pk: int) -> Client:
     return _CLIENT.get_or_404(pk=pk)
 
 
+_CURRENT_CLIENT = Prepared(lambda pk: Client.objects.filter(archived=False, pk=pk)[:2], pk=int)
+
+
+def current_client(pk: int) -> Client | None:
+    """The client with this pk if not archived (else None), its SQL built once per
+    process: Create appointment's package part reads it on every change."""
+    found = _CURRENT_CLIENT.objects(pk=pk)
+    return found[0] if len(found) == 1 else None
+
+
 # Annotation name -> field. The names match the expressions of the trigram indexes
 # (UPPER(first_name) etc.), so `<name>__contains` is UPPER(field) LIKE '%WORD%' and
 # PostgreSQL can answer it from the GIN index instead of scanning every client.

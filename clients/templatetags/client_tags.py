@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import template
-from django.template.defaultfilters import date
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
@@ -25,7 +24,7 @@ def client_list_rows(clients, can_change: bool) -> str:
         name = escape(client.full_name)
         detail = escape(client.detail_url)
         archived = f" {badge('Archived')}" if client.archived else ""
-        born = escape(date(client.date_of_birth, "j M Y") or "—")
+        born = escape(day_month_year(client.date_of_birth)) if client.date_of_birth else "—"
         if can_change:
             archive = escape(client.archive_url)
             changes = (

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 import clients.api
 import clients.views
+from calendar_app.views import CLIENT_RESULTS
 from clients.models import Client
 from clients.selectors import client_search
 from kernel.pagination import CappedPaginator, capped_count, paginate_capped
@@ -124,6 +125,21 @@ def test_the_same_clients_in_the_same_order_everywhere(client, reception, lees):
     assert in_list == in_api == names(client_search(["lee"]))
     positions = [picker.find(name) for name in in_list]
     assert -1 not in positions[:8] and positions[:8] == sorted(positions[:8])
+
+
+@pytest.mark.parametrize("query", ["le", "lee", "LEE", "lee e", "ee", "example.com"])
+def test_create_appointment_offers_the_first_clients_of_the_search(client, reception, lees, query):
+    """Create appointment's picker lists the first CLIENT_RESULTS clients of the one
+    search, in its order, by whichever plan (short words, or SQL built once)."""
+    for first in ["Dan", "Fay", "Guy", "Hal"]:
+        ClientFactory(first_name=first, last_name="Leeds", email=f"{first.lower()}@example.com")
+    client.force_login(reception)
+    picker = client.get(
+        reverse("calendar_app:client_search"), {"client_query": query}, headers=HTMX
+    ).content.decode()
+    shown = re.findall(r'name="client" value="(\d+)"', picker)
+    expected = [str(c.pk) for c in client_search(query.split())[:CLIENT_RESULTS]]
+    assert len(expected) == CLIENT_RESULTS and shown == expected
 
 
 def test_api_search_count_is_capped_and_next_stays_right(reception, lees, monkeypatch):
