@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -14,6 +16,11 @@ from kernel.web import named_url, pk_url
 
 register = template.Library()
 
+# The row tags below escape plain strings: Python's html.escape is Django's `escape`
+# without its lazy-string wrapper (the same characters, the same entities), called a few
+# hundred times a search.
+_escape = html.escape
+
 
 @register.simple_tag
 def client_list_rows(clients, can_change: bool) -> str:
@@ -21,15 +28,15 @@ def client_list_rows(clients, can_change: bool) -> str:
     `{% for %}` of template tags: each value escaped as `{{ }}` would."""
     rows = []
     for client in clients:
-        name = escape(client.full_name)
-        detail = escape(client.detail_url)
+        name = _escape(client.full_name)
+        detail = _escape(client.detail_url)
         archived = f" {badge('Archived')}" if client.archived else ""
-        born = escape(day_month_year(client.date_of_birth)) if client.date_of_birth else "—"
+        born = _escape(day_month_year(client.date_of_birth)) if client.date_of_birth else "—"
         if can_change:
-            archive = escape(client.archive_url)
+            archive = _escape(client.archive_url)
             changes = (
                 "\n"
-                f'                    <a href="{escape(client.edit_url)}">Edit</a>\n'
+                f'                    <a href="{_escape(client.edit_url)}">Edit</a>\n'
                 f'                    <a href="{archive}"\n'
                 f'                       hx-get="{archive}" hx-target="#modal-body">'
                 f"{'Restore' if client.archived else 'Archive'}</a>\n"
@@ -40,8 +47,8 @@ def client_list_rows(clients, can_change: bool) -> str:
         rows.append(
             "\n          <tr>\n"
             f'            <td><a class="client-rows__name" href="{detail}">{name}</a>{archived}</td>\n'
-            f'            <td data-label="Email">{escape(client.email or "—")}</td>\n'
-            f'            <td class="nowrap" data-label="Phone">{escape(client.phone or "—")}</td>\n'
+            f'            <td data-label="Email">{_escape(client.email or "—")}</td>\n'
+            f'            <td class="nowrap" data-label="Phone">{_escape(client.phone or "—")}</td>\n'
             '            <td class="nowrap client-rows__dob" data-label="Date of birth">'
             f"{born}</td>\n"
             '            <td class="cell-actions num">\n'
@@ -65,11 +72,11 @@ def client_choice_items(clients, selected, matches_url: str) -> str:
     here rather than by a `{% for %}` of template nodes, as `client_list_rows`: the
     client to pick (a radio that loads the package part), with phone and email."""
     chosen = selected.pk if selected else None
-    url = escape(matches_url)
+    url = _escape(matches_url)
     items = []
     for client in clients:
         checked = " checked" if chosen is not None and client.pk == chosen else ""
-        email = f" · {escape(client.email)}" if client.email else ""
+        email = f" · {_escape(client.email)}" if client.email else ""
         items.append(
             "\n            <li>\n"
             '              <label class="choice choice--compact">\n'
@@ -78,9 +85,9 @@ def client_choice_items(clients, selected, matches_url: str) -> str:
             '                       hx-target="#package-area" hx-swap="innerHTML" '
             'hx-sync="#package-area:replace">\n'
             "                <span>\n"
-            f'                  <span class="choice__title">{escape(client.full_name)}</span>\n'
+            f'                  <span class="choice__title">{_escape(client.full_name)}</span>\n'
             '                  <span class="choice__meta">'
-            f"{escape(client.phone or 'No phone')}{email}</span>\n"
+            f"{_escape(client.phone or 'No phone')}{email}</span>\n"
             "                </span>\n"
             "              </label>\n"
             "            </li>\n          "
