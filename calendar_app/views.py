@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -543,6 +544,15 @@ def _query(data) -> str:
     return (data.get("client_query") or "").replace("\x00", "").strip()[:100]
 
 
+def _chosen_client(data) -> Client | None:
+    """`PackageAreaForm(data).values()["client"]`, without making the whole form (the
+    client search, read as you type, needs no other value): the field's own cleaning."""
+    try:
+        return PackageAreaForm.base_fields["client"].clean(data.get("client"))
+    except ValidationError:
+        return None
+
+
 def _client_choices(query: str, selected: Client | None) -> list[Client]:
     """Up to 8 bookable clients for `query` (the Clients page's search: every word in the
     name, phone or email); the selected client first, so a new search never drops it."""
@@ -758,12 +768,12 @@ def _initial_from_query(request: HttpRequest) -> dict:
 @staff_view("calendar_app.add_appointment")
 def client_search(request: HttpRequest) -> HttpResponse:
     """Search as you type: the clients to pick from (name, phone), archived excluded."""
-    values = PackageAreaForm(request.GET).values()
+    selected = _chosen_client(request.GET)
     query = _query(request.GET)
     context = {
-        "clients": _client_choices(query, values["client"]),
+        "clients": _client_choices(query, selected),
         "client_query": query,
-        "selected_client": values["client"],
+        "selected_client": selected,
     }
     return render(request, f"{FORM}#client_results", context)
 

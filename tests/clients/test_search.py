@@ -142,6 +142,24 @@ def test_create_appointment_offers_the_first_clients_of_the_search(client, recep
     assert len(expected) == CLIENT_RESULTS and shown == expected
 
 
+def test_create_appointment_search_keeps_a_chosen_client_only_while_current(
+    client, reception, lees
+):
+    client.force_login(reception)
+    zoe, jo = Client.objects.get(first_name="Zoe"), Client.objects.get(first_name="Jo")
+    url = reverse("calendar_app:client_search")
+
+    def picked(chosen) -> list[tuple[str, str]]:
+        params = {"client_query": "citizen", "client": chosen}
+        page = client.get(url, params, headers=HTMX).content.decode()
+        return re.findall(r'name="client" value="(\d+)"( checked)?', page)
+
+    assert picked(zoe.pk) == [(str(zoe.pk), " checked"), (str(jo.pk), "")]
+    old = Client.objects.get(first_name="Old")  # archived
+    for chosen in (old.pk, "abc", "0", "99999999999", ""):
+        assert picked(chosen) == [(str(jo.pk), "")], chosen
+
+
 def test_api_search_count_is_capped_and_next_stays_right(reception, lees, monkeypatch):
     monkeypatch.setattr(clients.api, "CappedPaginator", partial(CappedPaginator, cap=3))
     monkeypatch.setattr("clients.selectors.SEARCH_COUNT_CAP", 3)
