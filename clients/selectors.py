@@ -126,14 +126,17 @@ def _search_first_page(words: int, archived: bool | None, per_page: int, cap: in
         wide_sql, wide_params = wide.query.get_compiler(using=wide.db).as_sql()
         count = "(SELECT COUNT(*) FROM matches)"
         # The narrow order: last_name || '' in `client_search` sorts as last_name does.
-        sql = f"""
+        # A SELECT first (the CTE inside): kernel.middleware's audit context takes any
+        # other first word for a write.
+        sql = f"""SELECT search.* FROM (
             WITH matches AS MATERIALIZED ({matches_sql})
             SELECT page.*, {count} AS search_count FROM (
                 (SELECT * FROM matches WHERE {count} <= {int(cap)}
                  ORDER BY last_name, first_name, id LIMIT {int(per_page)})
                 UNION ALL
                 (SELECT * FROM ({wide_sql}) wide WHERE {count} > {int(cap)})
-            ) page ORDER BY page.last_name, page.first_name, page.id"""  # noqa: S608 - SQL from Django, ints
+            ) page
+        ) search ORDER BY search.last_name, search.first_name, search.id"""  # noqa: S608 - SQL from Django, ints
         return sql, (*matches_params, *wide_params)
 
     return PreparedSQL(build, **{f"w{i}": str for i in range(words)})

@@ -160,6 +160,22 @@ def test_create_appointment_search_keeps_a_chosen_client_only_while_current(
         assert picked(chosen) == [(str(jo.pk), "")], chosen
 
 
+def test_a_search_as_you_type_only_reads(client, reception, lees):
+    """Every statement of the two search partials starts with SELECT: any other first word
+    opens an audit context (kernel.middleware), a write's cost on every keystroke."""
+    client.force_login(reception)
+    urls = [
+        (reverse("clients:list"), {"q": "lee amy"}),
+        (reverse("calendar_app:client_search"), {"client_query": "lee"}),
+    ]
+    for url, params in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, params, headers=HTMX).status_code == 200
+        sql = [q["sql"] for q in queries.captured_queries]
+        assert sql and {s.lstrip()[:6].upper() for s in sql} == {"SELECT"}, url
+        assert not [s for s in sql if "pghistory" in s], url  # no context was opened
+
+
 def test_api_search_count_is_capped_and_next_stays_right(reception, lees, monkeypatch):
     monkeypatch.setattr(clients.api, "CappedPaginator", partial(CappedPaginator, cap=3))
     monkeypatch.setattr("clients.selectors.SEARCH_COUNT_CAP", 3)
