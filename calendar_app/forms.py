@@ -26,6 +26,7 @@ from calendar_app.selectors import (
 )
 from catalog.models import Service
 from clients.models import Client
+from clients.selectors import current_client
 from kernel.money import format_money
 from kernel.text import TEXT_MAX_LENGTH
 from kernel.time import (
@@ -143,6 +144,29 @@ class PreloadedChoiceField(forms.ModelChoiceField):
         ):
             return known
         return super().to_python(value)
+
+
+class CurrentClientField(forms.ModelChoiceField):
+    """A current (not archived) client, looked up by pk through SQL built once per
+    process (`clients.selectors.current_client`) rather than compiled for each request:
+    the package part of Create appointment reads it on every change (issue 10). Any value
+    that is not a plain pk goes Django's way, and is refused as Django refuses it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Client.objects.filter(archived=False), **kwargs)
+
+    def to_python(self, value):
+        pk = None if isinstance(value, Client) else _pk(value)
+        if pk is None:
+            return super().to_python(value)
+        client = current_client(pk)
+        if client is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            )
+        return client
 
 
 class ServiceChoiceField(PreloadedChoiceField):
@@ -335,7 +359,7 @@ class PackageAreaForm(forms.Form):
     """The Create appointment values the package part depends on, read leniently: a value
     that does not parse (yet) counts as not chosen."""
 
-    client = forms.ModelChoiceField(queryset=Client.objects.filter(archived=False), required=False)
+    client = CurrentClientField(required=False)
     date = forms.DateField(required=False)
     service = forms.ModelChoiceField(
         queryset=Service.objects.filter(archived=False), required=False

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -97,7 +98,7 @@ from kernel.web import (
     submit,
 )
 from packages.models import ClientPackage
-from packages.selectors import client_package_matches
+from packages.selectors import client_package_match_names, client_package_matches
 from practice.models import PracticeSettings
 
 CALENDAR = "calendar_app/calendar.html"
@@ -464,7 +465,6 @@ def _package_area(data, user, step: str = "") -> PackageArea:
     client, day, service = values["client"], values["date"], values["service"]
     if client is None or day is None:
         return PackageArea()
-    matches = client_package_matches(client=client, on_date=day, service=service)
     error = ""
     if step == "use_package":
         package, chosen_service = parse_link_choice(values["link_choice"], client.pk)
@@ -493,14 +493,18 @@ def _package_area(data, user, step: str = "") -> PackageArea:
         error = "Select a package, then the service it covers."
         step = "link"
     if step == "link":
-        found = list(matches)
+        found = list(client_package_matches(client=client, on_date=day, service=service))
         if found:
             choices = package_choices(
                 found, values["link_choice"] or "", service_id=service.pk if service else None
             )
             return PackageArea(state=AreaState.LINK, count=len(found), choices=choices, error=error)
     elif step != "clear_package" and values["client_package"]:
-        package = matches.filter(pk=values["client_package"]).first()
+        package = (
+            client_package_matches(client=client, on_date=day, service=service)
+            .filter(pk=values["client_package"])
+            .first()
+        )
         if package is not None:
             return PackageArea(state=AreaState.CHOSEN, chosen=package, chosen_service=service)
         # The client, service or date changed so that the package no longer pays: say so
@@ -513,10 +517,11 @@ def _package_area(data, user, step: str = "") -> PackageArea:
             )
         else:
             error = f"The package link was removed: {name} doesn't cover this booking."
-    # The matches' names, then (for those who may see invoices) their payment state in
-    # one plain query: the annotations of `client_packages_with_payment` cost far more to
-    # compile than to run (issue 10); `client_packages_add_payment` gives the same.
-    rows = list(matches.prefetch_related(None).only("pk", "name"))
+    # The matches' names (SQL built once per process), then (for those who may see
+    # invoices) their payment state in one plain query: the annotations of
+    # `client_packages_with_payment` cost far more to compile than to run (issue 10);
+    # `client_packages_add_payment` gives the same.
+    rows = client_package_match_names(client=client, on_date=day, service=service)
     unpaid = []
     if rows and user.has_perm("invoicing.view_invoice"):
         # Issue 13: booking against a package nobody has paid for yet is worth a word.
@@ -539,11 +544,28 @@ def _query(data) -> str:
     return (data.get("client_query") or "").replace("\x00", "").strip()[:100]
 
 
+def _chosen_client(data) -> Client | None:
+    """`PackageAreaForm(data).values()["client"]`, without making the whole form (the
+    client search, read as you type, needs no other value): the field's own cleaning."""
+    try:
+        return PackageAreaForm.base_fields["client"].clean(data.get("client"))
+    except ValidationError:
+        return None
+
+
 def _client_choices(query: str, selected: Client | None) -> list[Client]:
     """Up to 8 bookable clients for `query` (the Clients page's search: every word in the
     name, phone or email); the selected client first, so a new search never drops it."""
     words = query.split()[:6]
-    found = list(client_selectors.client_search(words)[:CLIENT_RESULTS]) if words else []
+    found: list[Client] = []
+    if words:
+        # Through the list's SQL built once per process when a word narrows the search;
+        # compiling `client_search` was most of this partial's time (issue 10).
+        first = client_selectors.client_search_first_page(words, per_page=CLIENT_RESULTS)
+        if first is not None:
+            found = first[0]
+        else:
+            found = list(client_selectors.client_search(words)[:CLIENT_RESULTS])
     if selected is not None:
         found = [selected, *(c for c in found if c.pk != selected.pk)]
     return found
@@ -746,12 +768,12 @@ def _initial_from_query(request: HttpRequest) -> dict:
 @staff_view("calendar_app.add_appointment")
 def client_search(request: HttpRequest) -> HttpResponse:
     """Search as you type: the clients to pick from (name, phone), archived excluded."""
-    values = PackageAreaForm(request.GET).values()
+    selected = _chosen_client(request.GET)
     query = _query(request.GET)
     context = {
-        "clients": _client_choices(query, values["client"]),
+        "clients": _client_choices(query, selected),
         "client_query": query,
-        "selected_client": values["client"],
+        "selected_client": selected,
     }
     return render(request, f"{FORM}#client_results", context)
 

@@ -297,8 +297,9 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
 # The idle timeout's expiry is pushed forward by kernel.security (at most once every
 # SESSION_REFRESH_SECONDS), not by a write on every request.
 SESSION_SAVE_EVERY_REQUEST = False
-# Database sessions whose read is built once per process (kernel/sessions.py).
-SESSION_ENGINE = "kernel.sessions"
+# Database sessions whose read is built once per process (kernel/sessions.py), reading
+# the signed-in user in the same query (practice/sessions.py).
+SESSION_ENGINE = "practice.sessions"
 SESSION_REFRESH_SECONDS = 60
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")) * 3600
 SESSION_COOKIE_HTTPONLY = True

@@ -12,7 +12,7 @@ from django.db.models.lookups import Contains, Lookup
 
 from clients.models import Client, ClientCount
 from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, PreparedSQL
 from kernel.rowcount import kept_count
 
 _CLIENT = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
@@ -22,6 +22,16 @@ def client_or_404(pk: int) -> Client:
     """The client with this pk (Http404 when there is none): `get_object_or_404`, its SQL
     built once per process."""
     return _CLIENT.get_or_404(pk=pk)
+
+
+_CURRENT_CLIENT = Prepared(lambda pk: Client.objects.filter(archived=False, pk=pk)[:2], pk=int)
+
+
+def current_client(pk: int) -> Client | None:
+    """The client with this pk if not archived (else None), its SQL built once per
+    process: Create appointment's package part reads it on every change."""
+    found = _CURRENT_CLIENT.objects(pk=pk)
+    return found[0] if len(found) == 1 else None
 
 
 # Annotation name -> field. The names match the expressions of the trigram indexes
@@ -93,10 +103,13 @@ def _pattern(word: str) -> str:
     return f"%{connection.ops.prep_for_like_query(word)}%"
 
 
-def _search_first_page(words: int, archived: bool | None, narrow: bool | None, per_page: int):
-    """`client_search` for that many words, as a Prepared query of its first page
-    (`narrow`: the order for at most SEARCH_COUNT_CAP matches, else the name index's), or
-    of its capped count (`narrow` None)."""
+def _search_first_page(words: int, archived: bool | None, per_page: int, cap: int) -> PreparedSQL:
+    """`client_search`'s first page for that many words, with its count capped at
+    `cap` + 1, in one statement built once: the matches' ids (at most `cap` + 1, through
+    the trigram indexes) are read once, counted, and, when they are all of them, their
+    rows sorted (the narrow plan); else the page is read along the name index (the wide
+    plan). Only the plan that applies is run: the other is behind a condition on the
+    count that PostgreSQL checks first. Each row carries the count (`search_count`)."""
 
     def build(**patterns):
         queryset = Client.objects.all()
@@ -107,18 +120,29 @@ def _search_first_page(words: int, archived: bool | None, narrow: bool | None, p
             for field in _SEARCHED.values():
                 condition |= _Like(Upper(field), patterns[f"w{i}"])
             queryset = queryset.filter(condition)
-        if narrow is None:
-            return queryset.order_by().values("pk")[: SEARCH_COUNT_CAP + 1]
-        if narrow:
-            queryset = queryset.order_by(Concat("last_name", Value("")), "first_name", "id")
-        else:
-            queryset = queryset.order_by("last_name", "first_name", "id")
-        return queryset[:per_page]
+        matches = queryset.order_by()[: cap + 1]
+        wide = queryset.order_by("last_name", "first_name", "id")[:per_page]
+        matches_sql, matches_params = matches.query.get_compiler(using=matches.db).as_sql()
+        wide_sql, wide_params = wide.query.get_compiler(using=wide.db).as_sql()
+        count = "(SELECT COUNT(*) FROM matches)"
+        # The narrow order: last_name || '' in `client_search` sorts as last_name does.
+        # A SELECT first (the CTE inside): kernel.middleware's audit context takes any
+        # other first word for a write.
+        sql = f"""SELECT search.* FROM (
+            WITH matches AS MATERIALIZED ({matches_sql})
+            SELECT page.*, {count} AS search_count FROM (
+                (SELECT * FROM matches WHERE {count} <= {int(cap)}
+                 ORDER BY last_name, first_name, id LIMIT {int(per_page)})
+                UNION ALL
+                (SELECT * FROM ({wide_sql}) wide WHERE {count} > {int(cap)})
+            ) page
+        ) search ORDER BY search.last_name, search.first_name, search.id"""  # noqa: S608 - SQL from Django, ints
+        return sql, (*matches_params, *wide_params)
 
-    return Prepared(build, **{f"w{i}": str for i in range(words)})
+    return PreparedSQL(build, **{f"w{i}": str for i in range(words)})
 
 
-_FIRST_PAGES: dict[tuple, Prepared] = {}
+_FIRST_PAGES: dict[tuple, PreparedSQL] = {}
 
 
 def client_search_first_page(
@@ -126,25 +150,29 @@ def client_search_first_page(
 ) -> tuple[list[Client], int, int] | None:
     """The first page of `client_search(words, archived=archived)`, its count capped at
     SEARCH_COUNT_CAP + 1 and that cap (what `client_search` remembers for
-    CappedPaginator): the same rows in the same order, through SQL built once per
-    process. None for a search without a word of 3+ letters (`client_search`'s other
-    plan) or of more than 6 words."""
+    CappedPaginator): the same rows in the same order, in one query whose SQL is built
+    once per process. None for a search without a word of 3+ letters (`client_search`'s
+    other plan) or of more than 6 words."""
     words = [word.upper() for word in words if word]
     if not words or len(words) > 6 or max(len(word) for word in words) < _TRIGRAM:
         return None
-    if per_page > SEARCH_COUNT_CAP:
+    cap = SEARCH_COUNT_CAP
+    if per_page > cap:
         return None
-    values = {f"w{i}": _pattern(word) for i, word in enumerate(words)}
-
-    def prepared(narrow: bool | None) -> Prepared:
-        key = (len(words), archived, narrow, per_page)
-        if key not in _FIRST_PAGES:
-            _FIRST_PAGES[key] = _search_first_page(len(words), archived, narrow, per_page)
-        return _FIRST_PAGES[key]
-
-    count = prepared(None).count(**values)
-    rows = prepared(count <= SEARCH_COUNT_CAP).objects(**values)
-    return rows, count, SEARCH_COUNT_CAP
+    key = (len(words), archived, per_page, cap)
+    if key not in _FIRST_PAGES:
+        _FIRST_PAGES[key] = _search_first_page(len(words), archived, per_page, cap)
+    sql, params = _FIRST_PAGES[key].statement(
+        **{f"w{i}": _pattern(word) for i, word in enumerate(words)}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    # Each row: the client's columns in the model's order (the compiled queryset's), then
+    # the count. No row only when nothing matches (any match gives the page a row).
+    names = [field.attname for field in Client._meta.concrete_fields]
+    rows = [Client.from_db(connection.alias, names, row[:-1]) for row in found]
+    return rows, found[0][-1] if found else 0, cap
 
 
 def client_count() -> int:

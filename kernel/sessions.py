@@ -1,7 +1,7 @@
 """Django's database sessions, with the read that every signed-in request makes built
 once per process (kernel.prepared): the same statement, the session key and the time as
-its parameters. Writes, expiry and everything else are Django's
-(`SESSION_ENGINE = "kernel.sessions"`)."""
+its parameters. Writes, expiry and everything else are Django's. The engine is its
+subclass practice.sessions, which also reads the signed-in user in the same query."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from kernel.prepared import Prepared
 
-_SESSION = Prepared(
-    lambda key, now: Session.objects.filter(session_key=key, expire_date__gt=now)[:2],
-    key=str,
-    now=dt.datetime,
-)
+
+def session_read(key: str, now: dt.datetime):
+    """The read of the session `key` unless expired (at most 2 rows, as Django's `get`)."""
+    return Session.objects.filter(session_key=key, expire_date__gt=now)[:2]
+
+
+_SESSION = Prepared(session_read, key=str, now=dt.datetime)
 
 
 class SessionStore(DatabaseSessionStore):

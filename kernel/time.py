@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.utils import timezone
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from kernel.errors import DomainError
 
@@ -103,11 +104,18 @@ def occurrence_labels(pair: tuple[dt.datetime, dt.datetime]) -> tuple[str, str]:
     )
 
 
+@functools.cache
+def _month_3(language: str | None, month: int) -> str:
+    """`MONTHS_3[month].title()` translated into `language`, the active language (which
+    the callers pass: the key under which each translation is kept)."""
+    return str(MONTHS_3[month]).title()
+
+
 def day_month_year(value: dt.date) -> str:
     """`value|date:"j M Y"` ("7 Mar 2026") of a date, or of a datetime already in the
     time zone it is shown in, written directly (the filter's format parsing costs ~5x
     more on pages of rows); the month's name translated as the filter translates it."""
-    return f"{value.day} {MONTHS_3[value.month].title()} {value.year:04d}"
+    return f"{value.day} {_month_3(get_language(), value.month)} {value.year:04d}"
 
 
 def weekday_day_month_year(value: dt.date) -> str:
@@ -120,7 +128,7 @@ def weekday_day_month_time(value: dt.datetime) -> str:
     time zone it is shown in, as `day_month_year`."""
     noon = gettext("PM") if value.hour > 11 else gettext("AM")
     return (
-        f"{WEEKDAYS_ABBR[value.weekday()]} {value.day} {MONTHS_3[value.month].title()}, "
+        f"{WEEKDAYS_ABBR[value.weekday()]} {value.day} {_month_3(get_language(), value.month)}, "
         f"{value.hour % 12 or 12}:{value.minute:02d} {noon}"
     )
 

@@ -132,16 +132,54 @@ def client_package_matches(
     covers the service, and `on_date` is on or before its expiry date.
     """
     today = today or timezone.localdate()
-    queryset = ClientPackage.objects.filter(client=client).filter(
+    service_id = service.pk if service is not None else None
+    return _matching(client.pk, on_date, today, service_id).prefetch_related("services")
+
+
+def _matching(
+    client: int, on_date: dt.date, today: dt.date, service: int | None
+) -> QuerySet[ClientPackage]:
+    queryset = ClientPackage.objects.filter(client_id=client).filter(
         status_condition(ClientPackageStatus.ACTIVE, today)
     )
     queryset = queryset.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on_date))
     if service is not None:
         covering = ClientPackageService.objects.filter(
-            client_package=OuterRef("pk"), service=service
+            client_package=OuterRef("pk"), service_id=service
         ).filter(Q(allowance__isnull=True) | Q(used__lt=F("allowance")))
         queryset = queryset.filter(Exists(covering))
-    return queryset.prefetch_related("services").order_by("expires_on", "start_date", "id")
+    return queryset.order_by("expires_on", "start_date", "id")
+
+
+def _match_names(client: int, on_date: dt.date, today: dt.date, service: int | None):
+    return _matching(client, on_date, today, service).only("pk", "name")
+
+
+_MATCH_NAMES = Prepared(
+    _match_names,
+    client=int,
+    on_date=dt.date,
+    today=dt.date,
+    service=int | None,
+)
+
+
+def client_package_match_names(
+    *,
+    client: Client,
+    on_date: dt.date,
+    service: Service | None = None,
+    today: dt.date | None = None,
+) -> list[ClientPackage]:
+    """`client_package_matches`, only each package's pk and name (no services): the
+    Create appointment banner's read on every change of client, service or date, its SQL
+    built once per process."""
+    return _MATCH_NAMES.objects(
+        client=client.pk,
+        on_date=on_date,
+        today=today or timezone.localdate(),
+        service=service.pk if service is not None else None,
+    )
 
 
 @dataclass(frozen=True)

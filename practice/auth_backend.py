@@ -35,16 +35,31 @@ def _with_versions():
     )
 
 
+def user_read(pk: int):
+    """The read of the user `pk` with the version counters (at most 2 rows)."""
+    return _with_versions().filter(pk=pk)[:2]
+
+
 # The signed-in user's read, made by every request: its SQL built once per process.
-_USER = Prepared(lambda pk: _with_versions().filter(pk=pk)[:2], pk=int)
+_USER = Prepared(user_read, pk=int)
+
+# The request memo's key (practice.versions.request_memo) of the user that
+# practice.sessions read along with the session: the user row, with the version counters.
+SESSION_USER = "session_user"
 
 
 class CachedModelBackend(ModelBackend):
     def get_user(self, user_id):
         """The signed-in user, with the version counters read in the same query (the
         request then needs no query of its own for them)."""
+        memo = versions.request_memo()
+        read = memo.pop(SESSION_USER, None) if memo is not None else None
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             found = list(_with_versions().filter(pk=user_id)[:2])
+        elif read is not None and read.pk == user_id:
+            # Read by this request with its session, in the same statement
+            # (practice.sessions): the row as fresh as a read of its own.
+            found = [read]
         else:
             found = _USER.objects(pk=user_id)
         if len(found) != 1:

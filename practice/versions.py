@@ -30,6 +30,7 @@ class Versions(NamedTuple):
 
 NONE = Versions(None, None)
 _request_versions: ContextVar[list[Versions] | None] = ContextVar("versions", default=None)
+_request_memo: ContextVar[dict | None] = ContextVar("request_memo", default=None)
 
 
 def _read() -> Versions:
@@ -62,12 +63,21 @@ def current() -> Versions:
     return holder[0]
 
 
+def request_memo() -> dict | None:
+    """A dict that lives as long as the request's `versions_scope` (None outside one):
+    what one step of a request reads for a later step of the same request, never for
+    another request (practice.sessions: the signed-in user, read with the session)."""
+    return _request_memo.get()
+
+
 @contextmanager
 def versions_scope() -> Iterator[None]:
     token = _request_versions.set([])
+    memo_token = _request_memo.set({})
     try:
         yield
     finally:
+        _request_memo.reset(memo_token)
         _request_versions.reset(token)
 
 

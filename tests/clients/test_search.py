@@ -13,6 +13,7 @@ from django.urls import reverse
 
 import clients.api
 import clients.views
+from calendar_app.views import CLIENT_RESULTS
 from clients.models import Client
 from clients.selectors import client_search
 from kernel.pagination import CappedPaginator, capped_count, paginate_capped
@@ -124,6 +125,55 @@ def test_the_same_clients_in_the_same_order_everywhere(client, reception, lees):
     assert in_list == in_api == names(client_search(["lee"]))
     positions = [picker.find(name) for name in in_list]
     assert -1 not in positions[:8] and positions[:8] == sorted(positions[:8])
+
+
+@pytest.mark.parametrize("query", ["le", "lee", "LEE", "lee e", "ee", "example.com"])
+def test_create_appointment_offers_the_first_clients_of_the_search(client, reception, lees, query):
+    """Create appointment's picker lists the first CLIENT_RESULTS clients of the one
+    search, in its order, by whichever plan (short words, or SQL built once)."""
+    for first in ["Dan", "Fay", "Guy", "Hal"]:
+        ClientFactory(first_name=first, last_name="Leeds", email=f"{first.lower()}@example.com")
+    client.force_login(reception)
+    picker = client.get(
+        reverse("calendar_app:client_search"), {"client_query": query}, headers=HTMX
+    ).content.decode()
+    shown = re.findall(r'name="client" value="(\d+)"', picker)
+    expected = [str(c.pk) for c in client_search(query.split())[:CLIENT_RESULTS]]
+    assert len(expected) == CLIENT_RESULTS and shown == expected
+
+
+def test_create_appointment_search_keeps_a_chosen_client_only_while_current(
+    client, reception, lees
+):
+    client.force_login(reception)
+    zoe, jo = Client.objects.get(first_name="Zoe"), Client.objects.get(first_name="Jo")
+    url = reverse("calendar_app:client_search")
+
+    def picked(chosen) -> list[tuple[str, str]]:
+        params = {"client_query": "citizen", "client": chosen}
+        page = client.get(url, params, headers=HTMX).content.decode()
+        return re.findall(r'name="client" value="(\d+)"( checked)?', page)
+
+    assert picked(zoe.pk) == [(str(zoe.pk), " checked"), (str(jo.pk), "")]
+    old = Client.objects.get(first_name="Old")  # archived
+    for chosen in (old.pk, "abc", "0", "99999999999", ""):
+        assert picked(chosen) == [(str(jo.pk), "")], chosen
+
+
+def test_a_search_as_you_type_only_reads(client, reception, lees):
+    """Every statement of the two search partials starts with SELECT: any other first word
+    opens an audit context (kernel.middleware), a write's cost on every keystroke."""
+    client.force_login(reception)
+    urls = [
+        (reverse("clients:list"), {"q": "lee amy"}),
+        (reverse("calendar_app:client_search"), {"client_query": "lee"}),
+    ]
+    for url, params in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, params, headers=HTMX).status_code == 200
+        sql = [q["sql"] for q in queries.captured_queries]
+        assert sql and {s.lstrip()[:6].upper() for s in sql} == {"SELECT"}, url
+        assert not [s for s in sql if "pghistory" in s], url  # no context was opened
 
 
 def test_api_search_count_is_capped_and_next_stays_right(reception, lees, monkeypatch):

@@ -176,6 +176,11 @@ def test_client_search_first_page_agrees_with_client_search(archived, monkeypatc
             rows, count, _ = client_search_first_page(words, archived=archived, per_page=2)
             expected = client_search(words, archived=archived)
             assert [c.pk for c in rows] == [c.pk for c in expected[:2]], typed
+            # Every field as the ORM reads it (the rows are made from the raw columns).
+            fields = [f.attname for f in Client._meta.concrete_fields]
+            assert [[getattr(c, f) for f in fields] for c in rows] == [
+                [getattr(c, f) for f in fields] for c in expected[:2]
+            ], typed
             assert count == min(expected.count(), narrow_cap + 1), typed
     assert client_search_first_page(["jo"]) is None  # no word of 3 letters: the other plan
 

@@ -1,8 +1,9 @@
 """Client package status and package matching are written twice: in Python
 (`ClientPackage.status_on`, `packages.services.check_package_covers`, which the link
 services refuse with) and in SQL (`packages.selectors.status_condition`,
-`client_packages_with_status`, `client_package_matches`, which lists and the Create
-appointment banner filter on). Over every combination of their inputs, the two agree.
+`client_packages_with_status`, `client_package_matches` and its prepared twin
+`client_package_match_names`, which lists and the Create appointment banner filter on).
+Over every combination of their inputs, they agree.
 """
 
 import datetime as dt
@@ -13,7 +14,12 @@ from django.utils import timezone
 
 from kernel.errors import DomainError
 from packages.models import ClientPackage, ClientPackageStatus
-from packages.selectors import client_package_matches, client_packages_with_status, status_condition
+from packages.selectors import (
+    client_package_match_names,
+    client_package_matches,
+    client_packages_with_status,
+    status_condition,
+)
 from packages.services import check_package_covers
 
 pytestmark = pytest.mark.django_db
@@ -90,11 +96,18 @@ def test_matching_in_python_and_in_sql_agree(every_package, practice):
     services = [None, practice.initial, practice.follow_up, practice.massage]
     matched = 0
     for service, on_date in itertools.product(services, ON_DATES):
-        in_sql = set(
+        in_order = list(
             client_package_matches(
                 client=practice.client, on_date=on_date, service=service, today=TODAY
             ).values_list("pk", flat=True)
         )
+        in_sql = set(in_order)
+        # The banner's read (its SQL built once): the same packages in the same order.
+        names = client_package_match_names(
+            client=practice.client, on_date=on_date, service=service, today=TODAY
+        )
+        assert [cp.pk for cp in names] == in_order
+        assert all(cp.name for cp in names)
         for cp in every_package:
             in_python = _python_match(
                 cp, client_id=practice.client.pk, service=service, on_date=on_date

@@ -178,3 +178,19 @@ def test_a_typed_end_moves_with_the_service_a_package_sets(staff, practice, rece
     end = re.search(r'<input[^>]*id="appt_end_time"[^>]*>', html).group(0)
     assert 'hx-swap-oob="true"' in end
     assert 'value="10:45"' in end
+
+
+def test_the_banner_reads_only_a_current_client(staff, practice, reception):
+    """The package part's client (read through SQL built once) is the client sent, and
+    only while current: archived, unknown or malformed, no banner."""
+    practice.sell(by=reception)
+    url = reverse("calendar_app:matches")
+    assert "1 package matches" in _text(staff.get(url, _area(practice), **HTMX))
+    padded = _area(practice, client=f" {practice.client.pk} ")
+    assert "1 package matches" in _text(staff.get(url, padded, **HTMX))
+    for client in ("0", "999999999", "abc", "1.5", "99999999999999999999"):
+        response = staff.get(url, _area(practice, client=client), **HTMX)
+        assert response.status_code == 200 and "package matches" not in _text(response)
+    practice.client.archived = True
+    practice.client.save(update_fields=["archived"])
+    assert "package matches" not in _text(staff.get(url, _area(practice), **HTMX))

@@ -118,3 +118,51 @@ def test_a_settings_change_that_keeps_the_currency_bumps_nothing(roles_exist):
     PracticeSettings.objects.filter(pk=1).update(currency="NZD")
     after = versions._read()
     assert after.settings != before.settings and after.auth == before.auth
+
+
+def test_the_session_and_its_user_are_read_in_one_query(client, rita):
+    client.force_login(rita)  # this process notes which user the session names
+    for _ in range(2):
+        response, sql = _get(client, "/clients/")
+        assert response.status_code == 200 and response.wsgi_request.user == rita
+        reads = [
+            s
+            for s in sql
+            if s.startswith("SELECT") and ("django_session" in s or '"auth_user"' in s)
+        ]
+        assert len(reads) == 1 and "django_session" in reads[0] and '"auth_user"' in reads[0]
+
+
+def test_the_user_read_with_the_session_is_as_fresh_as_its_own_read(client, rita):
+    client.force_login(rita)
+    assert client.get("/clients/").status_code == 200
+    assert client.get("/clients/").status_code == 200  # read with the session
+    rita.set_password("a-new-long-password-1")  # signs out every session of hers
+    rita.save(update_fields=["password"])
+    response = client.get("/clients/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+    client.force_login(rita)
+    assert client.get("/clients/").status_code == 200
+    rita.is_active = False
+    rita.save(update_fields=["is_active"])
+    response = client.get("/clients/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_a_session_read_with_another_users_row_still_signs_in_its_own_user(client, rita):
+    """The per-process hint of which user a session names only chooses which row comes
+    with it: a wrong hint costs the usual second read, never another user's rights."""
+    from practice import sessions
+
+    admin = UserFactory(username="otto-kept", role=roles.ADMIN)
+    client.force_login(rita)
+    client.get("/clients/")
+    sessions._hints[hash(client.session.session_key)] = admin.pk
+    response, sql = _get(client, "/reports/")
+    assert response.status_code == 403 and response.wsgi_request.user == rita
+    assert [s for s in sql if s.startswith('SELECT "auth_user"')]  # her own read
+    # Gone sessions (signed out elsewhere) sign in nobody, hint or not.
+    sessions._hints[hash(client.session.session_key)] = rita.pk
+    client.session.delete()
+    response = client.get("/clients/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
