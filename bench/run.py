@@ -143,7 +143,7 @@ SEARCH_SOURCES = {
     "Create appointment": ("/calendar/new/clients/?client_query={q}", {"htmx": True}),
     "API": ("/api/v1/clients/?search={q}", {"api": True}),
 }
-SEARCH_KINDS = ["one letter", "a name", "an email", "a phone", "two words"]
+SEARCH_KINDS = ["one letter", "a name", "a common surname", "an email", "a phone", "two words"]
 
 
 # ----------------------------------------------------------------------------- results
@@ -755,9 +755,19 @@ def prepare_practice(*, need_app: bool, booking_slots: int = 0, burst: int = 0) 
     middle = with_contacts.order_by("id")[count // 2 : count // 2 + 1]
     sample = next(iter(middle), None) or Client.objects.order_by("id").first()
     assert sample is not None
+    # The practice's most frequent surname: a search with hundreds or thousands of
+    # matches, wherever it sits in the alphabet.
+    common = (
+        Client.objects.filter(archived=False)
+        .values_list("last_name", flat=True)
+        .annotate(n=Count("id"))
+        .order_by("-n", "last_name")
+        .first()
+    )
     searches = {
         "one letter": sample.last_name[:1].lower(),
         "a name": sample.last_name,
+        "a common surname": common or sample.last_name,
         "an email": sample.email or sample.last_name,
         "a phone": sample.phone or sample.last_name,
         "two words": f"{sample.first_name} {sample.last_name}",

@@ -47,6 +47,12 @@ _SEARCHED = {
 # Up to this many matches a search is "narrow": found through the trigram indexes, then
 # sorted. The list's count stops there too ("more than 1,000").
 SEARCH_COUNT_CAP = COUNT_CAP
+# Up to this many matches, a search sorts them itself (through the trigram indexes, then
+# a sort): a common surname has ~1,700 matches among 100,000 clients, and when they sit
+# late in the alphabet the name index's walk to them took 80-230 ms ("Smith",
+# "Williams"); sorting them takes 7-10 ms. Above it, matches are dense enough in name
+# order for the walk (`son`: 13 ms). The count shown still stops at SEARCH_COUNT_CAP.
+SEARCH_SORT_CAP = 3 * COUNT_CAP
 
 # pg_trgm needs 3 characters to narrow a LIKE '%...%' through its index.
 _TRIGRAM = 3
@@ -61,8 +67,8 @@ def client_search(words: Iterable[str], *, archived: bool | None = False) -> Que
     or LIMIT 1 when one client matches), PostgreSQL walks the name index and tests every
     client until it has enough, which for a rare name or an email is all 100,000 of them
     (30 to 100 ms). So when a word of 3+ letters narrows the search to at most
-    SEARCH_COUNT_CAP clients (one capped count, a fraction of a millisecond through the
-    trigram indexes), the order is given by an expression the name index cannot serve:
+    SEARCH_SORT_CAP clients (one capped count, a few milliseconds through the trigram
+    indexes), the order is given by an expression the name index cannot serve:
     PostgreSQL then finds the matches through the trigram indexes first and sorts those
     few (about 1 ms). Short words, or many matches, keep the name index: matches are
     dense there, and the walk stops after a page."""
@@ -78,15 +84,16 @@ def client_search(words: Iterable[str], *, archived: bool | None = False) -> Que
                 condition |= Q(**{f"{name}__contains": word})
             queryset = queryset.filter(condition)
         if max(len(word) for word in words) >= _TRIGRAM:
-            count = capped_count(queryset, SEARCH_COUNT_CAP)
-            if count <= SEARCH_COUNT_CAP:
+            count = capped_count(queryset, max(SEARCH_SORT_CAP, SEARCH_COUNT_CAP))
+            if count <= SEARCH_SORT_CAP:
                 # last_name || '' sorts exactly as last_name, but no index provides it.
                 queryset = queryset.order_by(Concat("last_name", Value("")), "first_name", "id")
             else:
                 queryset = queryset.order_by("last_name", "first_name", "id")
             # The list's and the API's CappedPaginator use this count instead of
             # counting again (any further filter makes a new queryset without it).
-            return remember_capped_count(queryset, count, SEARCH_COUNT_CAP)
+            shown = min(count, SEARCH_COUNT_CAP + 1)
+            return remember_capped_count(queryset, shown, SEARCH_COUNT_CAP)
     return queryset.order_by("last_name", "first_name", "id")
 
 
@@ -156,12 +163,12 @@ def client_search_first_page(
     words = [word.upper() for word in words if word]
     if not words or len(words) > 6 or max(len(word) for word in words) < _TRIGRAM:
         return None
-    cap = SEARCH_COUNT_CAP
+    cap, sort_cap = SEARCH_COUNT_CAP, max(SEARCH_SORT_CAP, SEARCH_COUNT_CAP)
     if per_page > cap:
         return None
-    key = (len(words), archived, per_page, cap)
+    key = (len(words), archived, per_page, sort_cap)
     if key not in _FIRST_PAGES:
-        _FIRST_PAGES[key] = _search_first_page(len(words), archived, per_page, cap)
+        _FIRST_PAGES[key] = _search_first_page(len(words), archived, per_page, sort_cap)
     sql, params = _FIRST_PAGES[key].statement(
         **{f"w{i}": _pattern(word) for i, word in enumerate(words)}
     )
@@ -172,7 +179,7 @@ def client_search_first_page(
     # the count. No row only when nothing matches (any match gives the page a row).
     names = [field.attname for field in Client._meta.concrete_fields]
     rows = [Client.from_db(connection.alias, names, row[:-1]) for row in found]
-    return rows, found[0][-1] if found else 0, cap
+    return rows, min(found[0][-1], cap + 1) if found else 0, cap
 
 
 def client_count() -> int:

@@ -63,11 +63,32 @@ def test_short_words_and_wide_searches_keep_the_name_index_order(lees, monkeypat
     # (every factory email contains "le": ex-a-m-p-LE)
     assert names(short)[:3] == ["Jo Citizen", "Amy Lee", "Bea Lee"]
     narrow = names(client_search(["lee"]))
-    # More matches than the cap: the name index (matches are dense, a page stops early).
+    # More matches than the sort's cap: the name index (matches are dense, a page stops
+    # early).
+    monkeypatch.setattr("clients.selectors.SEARCH_SORT_CAP", 3)
     monkeypatch.setattr("clients.selectors.SEARCH_COUNT_CAP", 3)
     wide = client_search(["lee"])
     assert str(wide.query).split("ORDER BY")[1].strip().startswith('"clients_client"."last_name"')
     assert names(wide) == narrow
+
+
+def test_more_matches_than_the_count_shows_are_still_sorted_by_the_search(lees, monkeypatch):
+    """A common surname (more matches than the count shows, fewer than the sort's cap)
+    is sorted from the trigram indexes' matches, not found by walking the name index to
+    where it sits in the alphabet; the count still stops at its cap."""
+    from clients.selectors import client_search_first_page
+
+    monkeypatch.setattr("clients.selectors.SEARCH_COUNT_CAP", 3)
+    monkeypatch.setattr("clients.selectors.SEARCH_SORT_CAP", 100)
+    searched = client_search(["lee"])
+    order = str(searched.query).split("ORDER BY")[1].strip()
+    assert not order.startswith('"clients_client"."last_name"')  # the sort's expression
+    assert searched.known_capped_count == (4, 3)  # "more than 3"
+    first = client_search_first_page(["lee"], per_page=2)
+    assert first is not None
+    rows, count, cap = first
+    assert (count, cap) == (4, 3)
+    assert [f"{c.first_name} {c.last_name}" for c in rows] == names(searched)[:2]
 
 
 def test_every_word_in_any_field_any_case(lees):

@@ -170,6 +170,7 @@ def test_client_search_first_page_agrees_with_client_search(archived, monkeypatc
     searches = ["cit", "jo cit", "JO3 citizen", "per%cent", "a_b", "zzz", "cit jo1"]
     for narrow_cap in (1000, 2):  # 2: the wide plan (the name index's order)
         monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", narrow_cap)
+        monkeypatch.setattr(selectors, "SEARCH_SORT_CAP", narrow_cap)
         selectors._FIRST_PAGES.clear()
         for typed in searches:
             words = typed.split()
