@@ -23,7 +23,7 @@ from rest_framework import mixins, serializers, status
 
 from clients import services
 from clients.models import Client
-from clients.selectors import client_count, client_search
+from clients.selectors import client_count, client_search, client_search_first_page
 from kernel.api.fields import ColumnsOutSerializer, InputModelSerializer
 from kernel.api.filters import InstantFilter, OrderingFilter, UpdatedSinceFilter
 from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
@@ -132,10 +132,13 @@ class ClientEditIn(InputModelSerializer):
         extra_kwargs = {name: {"required": False} for name in fields}
 
 
+SEARCH_MAX = 200  # characters of `?search=`
+
+
 class ClientFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
-        max_length=200,
+        max_length=SEARCH_MAX,
         label=(
             "Words found in the name, email or phone. With a search, `count` stops at "
             f"{COUNT_CAP + 1:,} (meaning more than {COUNT_CAP:,} matches; further pages "
@@ -206,6 +209,30 @@ class ClientReadsLogged:
         return page
 
 
+class _SearchFirstPage(list):
+    """The first page of a search's clients, read with its capped count in one statement
+    (`client_search_first_page`), as CappedPaginator reads a search's queryset."""
+
+    known_capped_count: tuple[int, int]
+
+
+def _search_first_page(request, per_page: int) -> _SearchFirstPage | None:
+    """`?search=` alone on its first page: the page and its count in one statement, the
+    matches read once (the queryset's way reads them twice, to count then to sort). None
+    for any other request (another page, a filter, an order, a search the statement does
+    not serve), which goes the filterset's way, its checks included."""
+    value = request.query_params.get("search", "")
+    if request.query_params.get("page", "1") not in ("", "1") or len(value) > SEARCH_MAX:
+        return None
+    found = client_search_first_page(value.split()[:10], archived=None, per_page=per_page)
+    if found is None:
+        return None
+    rows, count, cap = found
+    page = _SearchFirstPage(rows)
+    page.known_capped_count = (count, cap)
+    return page
+
+
 # The list unfiltered, in its default order: each page's SQL built once.
 CLIENT_LIST_ORDER = ("last_name", "first_name", "id")
 UNFILTERED_PAGES = PreparedPages(lambda: Client.objects.order_by(*CLIENT_LIST_ORDER))
@@ -243,9 +270,12 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
     pagination_class = ClientPagination
 
     def list(self, request, *args, **kwargs):
+        clients: PreparedPages | QuerySet | _SearchFirstPage | None = None
         if request.query_params.keys() <= PAGE_PARAMETERS:
-            clients: PreparedPages | QuerySet = UNFILTERED_PAGES
-        else:
+            clients = UNFILTERED_PAGES
+        elif request.query_params.keys() <= PAGE_PARAMETERS | {"search"}:
+            clients = _search_first_page(request, self.paginator.get_page_size(request))
+        if clients is None:
             clients = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(clients)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

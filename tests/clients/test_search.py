@@ -230,3 +230,48 @@ def test_search_query_counts_do_not_grow_with_clients(client, reception, query):
     few = counts()
     ClientFactory.create_batch(40, first_name="Amy", last_name="Lee")
     assert counts() == few
+
+
+@pytest.mark.parametrize("search", ["lee", "lee amy", "LEE", "zoe@example.com", "nobody", "le"])
+def test_api_search_first_page_is_the_search_as_any_page_reads_it(
+    search, reception, lees, monkeypatch
+):
+    """`?search=` alone on page 1 is read in one statement (page and count); with an
+    explicit order (the same one) it goes the filterset's way: the same answer."""
+    api = api_client(reception)
+    for cap in (1000, 3):  # 3: "more than 3", and the wide plan (the name index's walk)
+        monkeypatch.setattr("clients.selectors.SEARCH_COUNT_CAP", cap)
+        monkeypatch.setattr("clients.selectors.SEARCH_SORT_CAP", cap)
+        monkeypatch.setattr(clients.api, "CappedPaginator", partial(CappedPaginator, cap=cap))
+        clients.selectors._FIRST_PAGES.clear()
+        for size in (2, 50):
+            statements: list[str] = []
+
+            def note(execute, sql, params, many, context, statements=statements):
+                statements.append(sql)
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(note):
+                fast = api.get("/api/v1/clients/", {"search": search, "page_size": size})
+            slow = api.get(
+                "/api/v1/clients/",
+                {"search": search, "page_size": size, "ordering": "last_name,first_name,id"},
+            )
+            assert fast.status_code == slow.status_code == 200
+            fast_body, slow_body = fast.json(), slow.json()
+            assert fast_body["count"] == slow_body["count"], (search, cap, size)
+            assert fast_body["results"] == slow_body["results"], (search, cap, size)
+            assert (fast_body["next"] is None) == (slow_body["next"] is None)
+            if cap == 1000 and max(len(word) for word in search.split()) >= 3:
+                reads = [
+                    s
+                    for s in statements
+                    if s.lstrip().startswith("SELECT") and 'clients_client"' in s
+                ]
+                assert len(reads) == 1, reads  # the page and its count in one statement
+
+
+def test_api_search_refusals_still_apply(reception, lees):
+    api = api_client(reception)
+    assert api.get("/api/v1/clients/", {"search": "x" * 201}).status_code == 400
+    assert api.get("/api/v1/clients/", {"search": "lee", "page_size": 500}).status_code == 400
