@@ -224,6 +224,8 @@ def _search_first_page(request, per_page: int) -> _SearchFirstPage | None:
     value = request.query_params.get("search", "")
     if request.query_params.get("page", "1") not in ("", "1") or len(value) > SEARCH_MAX:
         return None
+    if "\x00" in value:  # refused by the filterset's field, beside `search`
+        return None
     found = client_search_first_page(value.split()[:10], archived=None, per_page=per_page)
     if found is None:
         return None
