@@ -90,7 +90,11 @@ def format_money(value: Decimal | int | str, currency: str | None = None) -> str
     amount = to_money(value)
     code = (currency or practice_currency()).upper()
     sign = "-" if amount < 0 else ""
-    digits = f"{abs(amount):,.2f}"
+    return _in_currency(sign, f"{abs(amount):,.2f}", code)
+
+
+def _in_currency(sign: str, digits: str, code: str) -> str:
+    """The sign and digits with the currency's symbol ("-$12.50"), else its code ("-CHF 12.50")."""
     symbol = SYMBOLS.get(code)
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
 
@@ -110,5 +114,4 @@ def format_money_short(value: Decimal | int | str, currency: str | None = None) 
         digits = "1.00M" if thousands >= 1000 else f"{thousands}K"
     else:
         digits = f"{size.quantize(Decimal(1), ROUND_HALF_UP):,}"
-    symbol = SYMBOLS.get(code)
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+    return _in_currency(sign, digits, code)
