@@ -9,6 +9,7 @@ query.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -795,14 +796,19 @@ def client_packages_with_payment(qs: QuerySet[ClientPackage]) -> QuerySet[Client
     )
 
 
-def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPackage]:
+def client_packages_add_payment(
+    packages: list[ClientPackage], *, never_invoiced: Collection[int] = ()
+) -> list[ClientPackage]:
     """Give each of `packages` (a page of rows) the annotations of
     `client_packages_with_payment` (`payment_invoice_id`, `payment_invoice_status`,
     `payment_paid`, `payment_balance`, `payment_status`), with the same rule and sums, in
     one query for the page (the annotations' nested subqueries cost more to compile than
-    to run). Returns `packages`."""
+    to run). `never_invoiced`: ids of packages the caller read with no invoice line at
+    all (in the same read as the rest of the row): "not_invoiced" without looking; no
+    query when that is all of them. Returns `packages`."""
     if not packages:
         return packages
+    looked_up = [p.pk for p in packages if p.pk not in never_invoiced]
     line, invoice, payment, refund, credit_note = (
         m._meta.db_table for m in (InvoiceLine, Invoice, Payment, Refund, CreditNote)
     )
@@ -821,9 +827,11 @@ def client_packages_add_payment(packages: list[ClientPackage]) -> list[ClientPac
             ORDER BY l.client_package_id, l.invoice_id, l.id
         ) cur"""  # noqa: S608 - table names from the models
     active = PaymentStatus.ACTIVE.value
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [active, active, [p.pk for p in packages], InvoiceStatus.VOID.value])
-        current = {row[0]: row[1:] for row in cursor.fetchall()}
+    current: dict[int, tuple] = {}
+    if looked_up:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [active, active, looked_up, InvoiceStatus.VOID.value])
+            current = {row[0]: row[1:] for row in cursor.fetchall()}
     for package in packages:
         invoice_id, status, total, paid, refunded, credited = current.get(
             package.pk, (None, None, None, None, None, None)

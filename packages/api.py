@@ -439,7 +439,11 @@ def client_packages_add_output(packages: list[PageRow]) -> dict[int, list[dict]]
     # The selectors read (and annotate) a page row as they would a package.
     as_packages = cast(list[ClientPackage], packages)
     client_packages_add_remaining_value(as_packages, prices_include_tax=include_tax)
-    client_packages_add_payment(as_packages)
+    # A package the page read with no invoice at all needs no look-up (invoice_ids is
+    # read with the row).
+    client_packages_add_payment(
+        as_packages, never_invoiced={p.pk for p in packages if not p.invoice_ids}
+    )
     services: dict[int, list[dict]] = {pk: [] for pk in ids}
     for package, service, name, allowance, used, ledger_used in _PAGE_SERVICES.rows(ids=ids):
         # ClientPackageServiceOut's fields, get_used's rule.

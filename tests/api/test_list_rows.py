@@ -11,6 +11,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -239,3 +241,30 @@ def test_the_varied_rows_have_every_kind(as_admin, varied):
     assert any(row["credit_notes"] for row in invoices)
     assert any(p["refunds"] for row in invoices for p in row["payments"])
     assert any(p["status"] == "void" for row in invoices for p in row["payments"])
+
+
+def _payment_reads(queries) -> int:
+    return sum("invoicing_payment" in q["sql"] for q in queries)
+
+
+def test_a_page_of_packages_never_invoiced_reads_no_payments(as_admin, practice):
+    """The page reads each package's invoices with its row: a package with none is
+    "not_invoiced" without a look-up, and a page of only such packages makes none."""
+    never = [practice.sell(practice.flexible) for _ in range(2)]
+    with CaptureQueriesContext(connection) as queries:
+        rows = as_admin.get(f"{V1}/client-packages/").json()["results"]
+    assert {row["id"] for row in rows} == {p.pk for p in never}
+    assert {row["payment_status"] for row in rows} == {"not_invoiced"}
+    assert _payment_reads(queries.captured_queries) == 0
+    # Once one of them is invoiced, the page looks its payment up (and only then).
+    invoice_for_client_package(
+        client_package=never[0],
+        practitioner=practice.practitioner,
+        location=practice.location,
+        by=None,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        rows = as_admin.get(f"{V1}/client-packages/").json()["results"]
+    assert _payment_reads(queries.captured_queries) == 1
+    assert _json(rows) == _json(_packages_out([row["id"] for row in rows]))
+    assert {row["id"]: row["payment_status"] for row in rows}[never[0].pk] == "unpaid"
