@@ -17,8 +17,9 @@ the counters (kernel.database).
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Model, Sum
+from django.db.models.expressions import RawSQL
 
 SLOTS = 8
 
@@ -89,3 +90,14 @@ class RowCounter(models.Model):
 def kept_count(counter: type[Model]) -> int:
     """The row count a counter model keeps (one small query)."""
     return counter._default_manager.aggregate(n=Sum("n"))["n"] or 0
+
+
+def kept_count_expression(counter: type[Model]) -> RawSQL:
+    """`kept_count` as a column of another query (e.g. a list's first page and its count
+    in one statement)."""
+    table = connection.ops.quote_name(counter._meta.db_table)
+    return RawSQL(  # noqa: S611 - no value in it
+        f"SELECT COALESCE(SUM(n), 0) FROM {table}",  # noqa: S608 - the model's table
+        (),
+        output_field=models.BigIntegerField(),
+    )

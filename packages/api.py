@@ -69,9 +69,11 @@ from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
 from kernel.api.viewsets import ApiViewSet
 from kernel.pagination import KnownCountPaginator
 from kernel.prepared import Prepared
+from kernel.rowcount import kept_count_expression
 from packages import services
 from packages.models import (
     ClientPackage,
+    ClientPackageCount,
     ClientPackageService,
     ClientPackageStatus,
     CreditLedgerEntry,
@@ -411,6 +413,7 @@ UNFILTERED_PAGES = PreparedPages(
         ClientPackage.objects.order_by(*PACKAGE_LIST_ORDER), with_status=False
     ),
     rows=True,
+    count=lambda: kept_count_expression(ClientPackageCount),
 )
 
 
@@ -858,7 +861,17 @@ class ClientPackagePagination(Pagination):
     def paginate_queryset(self, queryset, request, view=None):
         # The list only: the detail actions' pages (the ledger, matches) count their rows.
         if getattr(view, "action", None) == "list" and set(request.query_params) <= self.UNFILTERED:
-            count = client_package_count()
+            first = None
+            if isinstance(queryset, PreparedPages) and request.query_params.get(
+                self.page_query_param, "1"
+            ) in ("", "1"):
+                # The first page and the count in one statement; the paginator slices
+                # the page's rows as it would the list's.
+                first = queryset.first_page(self.get_page_size(request))
+            if first is not None:
+                queryset, count = first
+            else:
+                count = client_package_count()
             self.django_paginator_class = partial(KnownCountPaginator, count=count)
         page = super().paginate_queryset(queryset, request, view)
         if page is not None and getattr(view, "action", None) == "list":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Expression, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
@@ -24,17 +24,41 @@ class PreparedPages:
     so a page compiles nothing. Give it a paginator that knows the count
     (KnownCountPaginator): it cannot count."""
 
-    def __init__(self, build: Callable[[], QuerySet], *, rows: bool = False) -> None:
+    def __init__(
+        self,
+        build: Callable[[], QuerySet],
+        *,
+        rows: bool = False,
+        count: Callable[[], Expression] | None = None,
+    ) -> None:
         @functools.lru_cache(maxsize=64)
         def page(low: int, high: int) -> Prepared:
             return Prepared(lambda: build()[low:high])
 
+        @functools.lru_cache(maxsize=16)
+        def first(size: int) -> Prepared:
+            assert count is not None
+            return Prepared(lambda: build().annotate(_list_count=count())[:size])
+
         self._page = page
+        self._first = first
         self._rows = rows
+        self._count = count
 
     def __getitem__(self, item: slice) -> list:
         prepared = self._page(item.start or 0, item.stop)
         return prepared.rows() if self._rows else prepared.objects()
+
+    def first_page(self, size: int) -> tuple[list, int] | None:
+        """The first `size` rows (tuples) and the list's count, read in one statement
+        (one snapshot: they agree), where `count` (the expression of the count the
+        database keeps) was given for rows; None otherwise."""
+        if self._count is None or not self._rows:
+            return None
+        found = self._first(size).rows()
+        if not found:
+            return [], 0  # the first page of the whole list is empty: so is the list
+        return [row[:-1] for row in found], found[0][-1]
 
 
 class Pagination(PageNumberPagination):

@@ -268,3 +268,29 @@ def test_a_page_of_packages_never_invoiced_reads_no_payments(as_admin, practice)
     assert _payment_reads(queries.captured_queries) == 1
     assert _json(rows) == _json(_packages_out([row["id"] for row in rows]))
     assert {row["id"]: row["payment_status"] for row in rows}[never[0].pk] == "unpaid"
+
+
+def _count_reads(queries) -> list[str]:
+    return [q["sql"] for q in queries if "packages_clientpackagecount" in q["sql"]]
+
+
+def test_the_unfiltered_first_page_reads_its_rows_and_the_count_in_one_statement(
+    as_admin, practice
+):
+    sold = [practice.sell(practice.flexible) for _ in range(5)]
+    newest_first = [p.pk for p in reversed(sold)]
+    with CaptureQueriesContext(connection) as queries:
+        body = as_admin.get(f"{V1}/client-packages/?page_size=2").json()
+    assert body["count"] == 5 and body["next"] and body["previous"] is None
+    assert [row["id"] for row in body["results"]] == newest_first[:2]
+    (read,) = _count_reads(queries.captured_queries)
+    assert "packages_clientpackage" in read.replace("packages_clientpackagecount", "")
+    # Another page counts apart, with the same answer; so does an empty list.
+    body = as_admin.get(f"{V1}/client-packages/?page_size=2&page=3").json()
+    assert body["count"] == 5 and [row["id"] for row in body["results"]] == newest_first[4:]
+    assert body["next"] is None
+
+
+def test_an_empty_list_counts_nothing(as_admin, db):
+    body = as_admin.get(f"{V1}/client-packages/").json()
+    assert body == {"count": 0, "next": None, "previous": None, "results": []}
