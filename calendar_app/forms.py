@@ -19,6 +19,7 @@ from calendar_app.models import CancellationReason, Location, Practitioner
 from calendar_app.selectors import (
     GIVE_BACK_USED_CREDIT,
     UNLINK,
+    PlaceFacts,
     booking_choices,
     services_provided,
     used_credit_refusal,
@@ -525,6 +526,8 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     # Whether the practitioner sent has working hours (a bound form: read with its
     # choices); None when not read.
     practitioner_has_hours: bool | None = None
+    # What the booking service would otherwise read about the place (a bound form).
+    place_facts: PlaceFacts | None = None
 
     def __init__(self, *args, listed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -538,6 +541,7 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         for name in names:
             self.fields[name].preloaded = getattr(found, name)
         self.practitioner_has_hours = found.has_hours
+        self.place_facts = found.place
         self.offer_services(listed=listed, known=(found.practitioner, found.location))
 
     def clean(self):

@@ -307,6 +307,19 @@ def provides(practitioner: Practitioner, location: Location, service: Service) -
     return not rows.exists() or rows.filter(service=service).exists()
 
 
+class PlaceFacts(NamedTuple):
+    """Read with a booking's choices, for the service that books it (`appointment_book`'s
+    `known`): whether the practitioner provides the service at the location (`provides`),
+    and whether any class session exists for the three (one an appointment might join).
+    They hold for these ids only."""
+
+    practitioner_id: int
+    location_id: int
+    service_id: int
+    provided: bool
+    any_session: bool
+
+
 class BookingChoices(NamedTuple):
     """What a booking's form names, as `booking_choices` read it (None: no such row)."""
 
@@ -317,9 +330,22 @@ class BookingChoices(NamedTuple):
     client_package: ClientPackage | None
     # Whether the practitioner has working hours (none: never "outside" them).
     has_hours: bool
+    # None unless the practitioner, location and service were all found.
+    place: PlaceFacts | None = None
 
 
 _HAS_HOURS = "SELECT EXISTS (SELECT 1 FROM calendar_app_workinghours WHERE practitioner_id = %s)"
+# `provides`'s rule, and whether any session exists (practitioner, location, service).
+_PROVIDED = (
+    "SELECT NOT EXISTS (SELECT 1 FROM calendar_app_practitionerservice"
+    " WHERE practitioner_id = %s AND location_id = %s)"
+    " OR EXISTS (SELECT 1 FROM calendar_app_practitionerservice"
+    " WHERE practitioner_id = %s AND location_id = %s AND service_id = %s)"
+)
+_ANY_SESSION = (
+    "SELECT EXISTS (SELECT 1 FROM calendar_app_classsession"
+    " WHERE practitioner_id = %s AND location_id = %s AND service_id = %s)"
+)
 
 
 def booking_choices(
@@ -331,9 +357,11 @@ def booking_choices(
     client_package: int | None,
 ) -> BookingChoices:
     """The practitioner, location, client, service and client package of these ids (each
-    as `Model.objects.filter(pk=...).first()`, archived or not), and whether the
-    practitioner has working hours: one query where they took six (a booking's POST)."""
-    found, (has_hours,) = rows_by_pk(
+    as `Model.objects.filter(pk=...).first()`, archived or not), whether the
+    practitioner has working hours, and the `PlaceFacts` of the practitioner, location
+    and service: one query where they took seven (a booking's POST)."""
+    place = [practitioner, location, practitioner, location, service]
+    found, (has_hours, provided, any_session) = rows_by_pk(
         [
             (Practitioner, practitioner),
             (Location, location),
@@ -341,11 +369,30 @@ def booking_choices(
             (Service, service),
             (ClientPackage, client_package),
         ],
-        [(_HAS_HOURS, [practitioner])],
+        [
+            (_HAS_HOURS, [practitioner]),
+            (_PROVIDED, place),
+            (_ANY_SESSION, [practitioner, location, service]),
+        ],
     )
     practitioner_row, location_row, client_row, service_row, package_row = found
+    facts = None
+    if practitioner_row and location_row and service_row:
+        facts = PlaceFacts(
+            practitioner_row.pk,
+            location_row.pk,
+            service_row.pk,
+            bool(provided),
+            bool(any_session),
+        )
     return BookingChoices(
-        practitioner_row, location_row, client_row, service_row, package_row, bool(has_hours)
+        practitioner_row,
+        location_row,
+        client_row,
+        service_row,
+        package_row,
+        bool(has_hours),
+        facts,
     )
 
 

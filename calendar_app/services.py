@@ -45,6 +45,7 @@ from calendar_app.selectors import (
     MISS,
     REPEAT_NO_PACKAGE,
     UNLINK,
+    PlaceFacts,
     appointment_refusal,
     provides,
     used_credit_reason,
@@ -276,6 +277,7 @@ def _class_session(
     client: Client,
     attendee: Appointment | None = None,
     check_provided: bool = False,
+    known: PlaceFacts | None = None,
 ) -> ClassSession | None:
     """The class session an appointment with these details joins, locked; None when
     `service` is not a class (capacity 1). `check_provided`: first refuse, as
@@ -298,6 +300,18 @@ def _class_session(
         staying = ClassSession.objects.filter(pk=attendee.class_session_id, **key).first()
         if staying is not None:
             return staying  # same session (notes, client...): the place is kept
+    if (
+        known is not None
+        and (known.practitioner_id, known.location_id, known.service_id)
+        == (practitioner.pk, location.pk, service.pk)
+        and service.capacity <= 1
+        and not known.any_session
+    ):
+        # Not a class, and no session of these three to join (the caller read it with
+        # the booking's choices, in this transaction): no query (issue 10).
+        if check_provided and not known.provided:
+            raise _not_provided(practitioner, location, service)
+        return None
     # The capacity as it is now, whether the session exists (and whether the service is
     # provided there), in one query.
     capacity, session_exists, provided = _CAPACITY.rows(
@@ -338,8 +352,13 @@ def appointment_book(
     notes: str = "",
     client_package: ClientPackage | None = None,
     by: User | None,
+    known: PlaceFacts | None = None,
 ) -> Appointment:
     """Book one appointment; with `client_package`, link it (consuming a credit) at once.
+
+    `known`: what the caller read with its choices about the practitioner, location and
+    service (`booking_choices`), in this transaction: for a service that is not a class,
+    no query is sent to learn it again.
 
     For a class (a service with capacity > 1) the appointment is one attendee of the
     session with the same practitioner, location, service and times: refused with
@@ -375,6 +394,7 @@ def appointment_book(
             ends_at=ends_at,
             client=client,
             check_provided=True,
+            known=known,
         )
         sessions.append(session)
         # No overlap pre-check: the exclusion constraint refuses a clash on insert

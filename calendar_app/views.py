@@ -696,7 +696,9 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             )
             first = series.appointments.order_by("starts_at").first()
             return first, f"{data['count']} repeating appointments created.", False
-        booked = appointment_book(**common, client_package=data["client_package"])
+        booked = appointment_book(
+            **common, client_package=data["client_package"], known=form.place_facts
+        )
         # As saved, with the client, service, practitioner, location and the package as
         # the credit left it: the panel needs no second read (issue 10).
         return booked, "Appointment created.", True

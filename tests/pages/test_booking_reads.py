@@ -16,8 +16,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendar_app.models import Appointment, Practitioner
+from calendar_app.selectors import PlaceFacts
+from calendar_app.services import appointment_book, practitioner_services_set
+from catalog.models import Service
+from kernel.errors import DomainError
 from packages.models import ClientPackage
-from tests.factories import ClientFactory, LocationFactory, PractitionerFactory
+from tests.factories import (
+    ClientFactory,
+    LocationFactory,
+    PractitionerFactory,
+    ServiceFactory,
+    next_local,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,11 +66,13 @@ def test_booking_with_a_package_reads_once_and_does_not_grow(staff, practice, re
     staff.get(reverse("calendar_app:calendar"))  # warm up (session, content types)
     status, few, panel = _book(staff, _booking(practice, package, days=1, key="a"))
     assert status == 200
-    # The session, the user, the key, the choices, the booking (its savepoint, capacity,
-    # appointment, confirmation job, webhook endpoints, the package locked, its services
-    # and chain head, counter and ledger row in one statement), the answer stored, and
-    # this test's own savepoint pair (issue 10: 27 before).
-    assert few <= 17
+    # The session, the user, the key, the choices (with whether the service is provided
+    # there and whether it has class sessions), the booking (its savepoint, appointment,
+    # confirmation job, webhook endpoints, the package locked, its services and chain
+    # head, counter and ledger row in one statement), the answer stored, and this test's
+    # own savepoint pair (issue 10: 27 before).
+    assert few <= 16
+
     assert "Linked to package" in panel and "Physio Starter Pack" in panel
     # Just booked, on no invoice: Delete is offered, as a fresh panel does.
     appointment = Appointment.objects.get()
@@ -105,3 +117,89 @@ def test_choices_read_together_keep_their_refusals(staff, practice):
     assert status == 400
     assert not Appointment.objects.exists()
     assert ClientPackage.objects.get(pk=package.pk).consumed == 0
+
+
+def _post(staff, practice, service, *, key: str, days: int = 1, hour: str = "10:00"):
+    data = {
+        **_booking(practice, practice.sell(), days=days, key=key),
+        "service": service.pk,
+        "start_time": hour,
+    }
+    data.pop("client_package")
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.post(reverse("calendar_app:create"), data, **HTMX)
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_service_not_provided_there_is_refused_from_what_the_form_read(staff, practice):
+    practitioner_services_set(
+        practitioner=practice.practitioner,
+        location=practice.location,
+        services=[practice.initial],
+        by=None,
+    )
+    response, _ = _post(staff, practice, practice.follow_up, key="np")
+    assert response.status_code == 409
+    assert (
+        "Sam Physio does not provide Physio follow-up at Main Street." in response.content.decode()
+    )
+    assert not Appointment.objects.exists()
+    response, _ = _post(staff, practice, practice.initial, key="ok")
+    assert response.status_code == 200 and Appointment.objects.get().service == practice.initial
+
+
+def test_an_ordinary_service_reads_no_class_session_and_a_class_still_joins_one(staff, practice):
+    response, statements = _post(staff, practice, practice.follow_up, key="o1")
+    assert response.status_code == 200
+    booked = Appointment.objects.get()
+    assert booked.class_session_id is None
+    # Read once, with the form's choices; the booking itself does not ask again.
+    (read,) = [sql for sql in statements if "calendar_app_classsession" in sql]
+    assert "calendar_app_workinghours" in read  # the form's one read of its choices
+    pilates = ServiceFactory(name="Pilates class", duration_minutes=60, capacity=2)
+    for key, client in (("c1", practice.client), ("c2", ClientFactory())):
+        data = {**_booking(practice, practice.sell(), days=2, key=key)}
+        data.pop("client_package")
+        data.update(service=pilates.pk, client=client.pk, start_time="15:00")
+        assert staff.post(reverse("calendar_app:create"), data, **HTMX).status_code == 200
+    joined = Appointment.objects.filter(service=pilates)
+    assert joined.count() == 2 and len({a.class_session_id for a in joined}) == 1
+
+
+def test_a_class_made_ordinary_still_fills_its_sessions(staff, practice):
+    """A service whose capacity went back to 1 keeps its sessions: a booking at one of
+    them still joins it (and finds it full), though the service is no longer a class."""
+    pilates = ServiceFactory(name="Pilates class", duration_minutes=60, capacity=2)
+    first = practice.book(by=None, days=2, hour=15, service=pilates)
+    assert first.class_session_id is not None
+    Service.objects.filter(pk=pilates.pk).update(capacity=1)
+    data = {**_booking(practice, practice.sell(), days=2, key="full")}
+    data.pop("client_package")
+    data.update(service=pilates.pk, client=ClientFactory().pk, start_time="15:00")
+    response = staff.post(reverse("calendar_app:create"), data, **HTMX)
+    assert response.status_code == 409
+    assert "This class is full (1 of 1)." in response.content.decode()
+
+
+def test_facts_about_another_place_are_not_trusted(practice, reception):
+    """`known` read for other ids is ignored: the service reads the place itself."""
+    practitioner_services_set(
+        practitioner=practice.practitioner,
+        location=practice.location,
+        services=[practice.initial],
+        by=None,
+    )
+    elsewhere = PlaceFacts(
+        practice.practitioner.pk, practice.location.pk, practice.initial.pk, True, False
+    )
+    with pytest.raises(DomainError) as refusal:
+        appointment_book(
+            client=practice.client,
+            practitioner=practice.practitioner,
+            location=practice.location,
+            service=practice.follow_up,
+            starts_at=next_local(hour=11, days=1),
+            by=reception,
+            known=elsewhere,
+        )
+    assert refusal.value.code == "service_not_provided"

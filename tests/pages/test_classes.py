@@ -128,10 +128,12 @@ def test_a_full_class_is_refused_in_the_form_and_offers_no_add(staff, practice, 
     assert Appointment.objects.count() == 3
 
 
-def test_all_arrived_and_arrived_per_person(staff, practice, pilates):
+def test_all_arrived_and_arrived_per_person(staff, practice, pilates, reception):
     attendees = [_attend(practice, pilates, days=0) for _ in range(3)]
     url = reverse("calendar_app:class_arrived", args=[attendees[0].class_session_id])
     with time_machine.travel(attendees[0].starts_at, tick=False):
+        # Signed in at the class's time: a sign-in hours before it would have timed out.
+        staff.force_login(reception)
         panel = staff.get(
             reverse("calendar_app:class_session", args=[attendees[0].class_session_id])
         )
@@ -158,9 +160,10 @@ def test_all_arrived_before_the_day_says_why(staff, practice, pilates):
 
 def test_read_only_roles_see_no_actions(client, practice, pilates, accountant):
     first = _attend(practice, pilates, days=0)
-    client.force_login(accountant)
     url = reverse("calendar_app:class_session", args=[first.class_session_id])
     with time_machine.travel(first.starts_at, tick=False):
+        # Signed in at the class's time: a sign-in hours before it would have timed out.
+        client.force_login(accountant)
         text = _text(client.get(url))
         assert "Add attendee" not in text and "All arrived" not in text and "Arrived:" not in text
         arrived = reverse("calendar_app:class_arrived", args=[first.class_session_id])
