@@ -9,12 +9,12 @@ raise what it returns, and the appointment panel shows only the actions it allow
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from calendar_app.models import (
@@ -34,6 +34,7 @@ from kernel.errors import DomainError
 from kernel.money import format_money, to_money
 from kernel.prepared import Prepared, rows_by_pk
 from packages.models import ClientPackage
+from practice import versions
 from practice.models import FeeKind, LateAction, PracticeSettings
 
 # ------------------------------------------------------------------ the calendar grid
@@ -45,14 +46,36 @@ def active_practitioners() -> list[Practitioner]:
 
 def calendar_locations() -> list[tuple[int, str, bool]]:
     """(pk, name, archived) of every location, by name: the calendar's filter offers the
-    active ones, and its appointments show the names of any (one small query, so the
-    appointments' query need not join the locations)."""
-    return _CALENDAR_LOCATIONS.rows()
+    active ones, and its appointments show the names of any (so the appointments' query
+    need not join the locations). Kept per process under the settings version (`_kept`)."""
+    return list(_kept("locations", _CALENDAR_LOCATIONS.rows))
 
 
 _CALENDAR_LOCATIONS = Prepared(
     lambda: Location.objects.order_by("name", "pk").values_list("pk", "name", "archived")
 )
+
+T = TypeVar("T")
+
+# What the calendar keeps per process: name -> (settings version, value).
+_kept_state: dict[str, tuple[int, Any]] = {}
+
+
+def _kept(name: str, read: Callable[[], T]) -> T:
+    """`read()`, kept per process while the settings version (practice.versions) stays the
+    same. A trigger bumps that version in the same transaction as any change of
+    practitioners, locations or working hours (migration calendar_app.0013), and the version comes with the
+    signed-in user's row: every request reads the calendar's current values, without a
+    query of its own. Only committed data is kept (`versions.may_keep`). The value is
+    shared: callers must not change it."""
+    version = versions.current().settings
+    kept = _kept_state.get(name)
+    if version is not None and kept is not None and kept[0] == version:
+        return cast(T, kept[1])
+    value = read()
+    if version is not None and versions.may_keep():
+        _kept_state[name] = (version, value)
+    return value
 
 
 def practitioner_colours() -> list[tuple[int, str]]:
@@ -234,22 +257,38 @@ def calendar_practitioners(
     *, start: dt.datetime, end: dt.datetime, location: Location | None, canceled: bool
 ) -> list[PractitionerRow]:
     """Every active practitioner, plus anyone archived since who still has an appointment
-    overlapping [start, end) that the calendar shows (same filters), by name: one query,
-    whatever the number of appointments (the day view pages its columns from this)."""
-    rows = _CALENDAR_PRACTITIONERS.rows(**_range_values(start, end, location, canceled))
-    return list(map(PractitionerRow._make, rows))  # (a tuple's own constructor: hundreds)
+    overlapping [start, end) that the calendar shows (same filters), by name (the day view
+    pages its columns from this). Every practitioner is kept per process (`_kept`); only
+    when some are archived is there a query, for which of them to show."""
+    every = _kept("practitioners", _every_practitioner)
+    archived = [p.pk for p in every if p.archived]
+    if not archived:
+        return list(every)
+    shown = {
+        pk
+        for (pk,) in _ARCHIVED_SHOWN.rows(
+            archived=archived, **_range_values(start, end, location, canceled)
+        )
+    }
+    return [p for p in every if not p.archived or p.pk in shown]
 
 
-def _calendar_practitioners(**range_filters) -> QuerySet:
+def _every_practitioner() -> tuple[PractitionerRow, ...]:
+    rows = _EVERY_PRACTITIONER.rows()
+    return tuple(map(PractitionerRow._make, rows))  # (a tuple's own constructor: hundreds)
+
+
+_EVERY_PRACTITIONER = Prepared(
+    lambda: Practitioner.objects.order_by("name", "pk").values_list(*_ROW_FIELDS)
+)
+
+
+def _archived_shown(*, archived: list[int], **range_filters) -> QuerySet:
     shown = _in_range(**range_filters).filter(practitioner=OuterRef("pk"))
-    return (
-        Practitioner.objects.filter(Q(archived=False) | Exists(shown))
-        .order_by("name", "pk")
-        .values_list(*_ROW_FIELDS)
-    )
+    return Practitioner.objects.filter(pk__in=archived).filter(Exists(shown)).values_list("pk")
 
 
-_CALENDAR_PRACTITIONERS = Prepared(_calendar_practitioners, **_RANGE)
+_ARCHIVED_SHOWN = Prepared(_archived_shown, archived=list, **_RANGE)
 
 
 def class_session_attendees(session_id: int) -> list[Appointment]:
@@ -724,21 +763,25 @@ class HoursRow(NamedTuple):
 
 
 def calendar_working_hours(practitioner_ids: list[int]) -> dict[int, list[HoursRow]]:
-    """`working_hours_of` for the calendar grid: tuples, without the locations."""
+    """`working_hours_of` for the calendar grid: tuples, without the locations. Every
+    practitioner's are kept per process (`_kept`: a few thousand rows at most), so a
+    calendar reads none."""
+    every = _kept("working_hours", _every_working_hours)
+    return {pk: list(every[pk]) for pk in practitioner_ids if pk in every}
+
+
+def _every_working_hours() -> dict[int, tuple[HoursRow, ...]]:
     found: dict[int, list[HoursRow]] = {}
-    for row in _CALENDAR_WORKING_HOURS.rows(practitioners=practitioner_ids):
+    for row in _CALENDAR_WORKING_HOURS.rows():
         hours = HoursRow(*row)
         found.setdefault(hours.practitioner_id, []).append(hours)
-    return found
+    return {pk: tuple(rows) for pk, rows in found.items()}
 
 
 _CALENDAR_WORKING_HOURS = Prepared(
-    lambda practitioners: (
-        WorkingHours.objects.filter(practitioner_id__in=practitioners)
-        .order_by("practitioner_id", "weekday", "starts")
-        .values_list(*HoursRow._fields)
-    ),
-    practitioners=list,
+    lambda: WorkingHours.objects.order_by("practitioner_id", "weekday", "starts").values_list(
+        *HoursRow._fields
+    )
 )
 
 

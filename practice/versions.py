@@ -1,9 +1,10 @@
 """What a server process may keep in memory between requests, and how it stays exact.
 
-The permissions of each user (with the name of their role) and the practice's currency
-are kept per process, stamped with a version counter from PostgreSQL
-(`caspen_config_version`, migration caspen.0009). Triggers bump the counter in the same
-transaction as any change of roles, permissions, a user's groups or the currency, so a
+The permissions of each user (with the name of their role), the practice's currency and
+the calendar's practitioners, locations and working hours are kept per process, stamped
+with a version counter from PostgreSQL (`caspen_config_version`, migrations caspen.0009
+and calendar_app.0013). Triggers bump the counter in the same transaction as any change
+of roles, permissions, a user's groups, the currency or those calendar tables, so a
 change is visible to every process (and every app host) on its next request: each request
 reads the counters once, in one small query, and only when it needs one of them.
 
