@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import NamedTuple, TypeVar
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -57,25 +57,12 @@ _CALENDAR_LOCATIONS = Prepared(
 
 T = TypeVar("T")
 
-# What the calendar keeps per process: name -> (settings version, value).
-_kept_state: dict[str, tuple[int, Any]] = {}
-
 
 def _kept(name: str, read: Callable[[], T]) -> T:
-    """`read()`, kept per process while the settings version (practice.versions) stays the
-    same. A trigger bumps that version in the same transaction as any change of
-    practitioners, locations or working hours (migration calendar_app.0013), and the version comes with the
-    signed-in user's row: every request reads the calendar's current values, without a
-    query of its own. Only committed data is kept (`versions.may_keep`). The value is
-    shared: callers must not change it."""
-    version = versions.current().settings
-    kept = _kept_state.get(name)
-    if version is not None and kept is not None and kept[0] == version:
-        return cast(T, kept[1])
-    value = read()
-    if version is not None and versions.may_keep():
-        _kept_state[name] = (version, value)
-    return value
+    """`read()` kept per process under the settings version (`practice.versions.kept`),
+    which migration calendar_app.0013 bumps with any change of practitioners, locations
+    or working hours."""
+    return versions.kept(f"calendar:{name}", read)
 
 
 def practitioner_colours() -> list[tuple[int, str]]:

@@ -15,10 +15,10 @@ rolled-back bump is never reused either.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.db import connection
 
@@ -29,6 +29,7 @@ class Versions(NamedTuple):
 
 
 NONE = Versions(None, None)
+T = TypeVar("T")
 _request_versions: ContextVar[list[Versions] | None] = ContextVar("versions", default=None)
 _request_memo: ContextVar[dict | None] = ContextVar("request_memo", default=None)
 
@@ -87,6 +88,28 @@ def may_keep() -> bool:
     if not connection.in_atomic_block:
         return True
     return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+# What is kept per process under the settings version: name -> (version, value).
+_kept_state: dict[str, tuple[int, Any]] = {}
+
+
+def kept(name: str, read: Callable[[], T]) -> T:
+    """`read()`, kept per process under `name` while the settings version stays the same.
+    Triggers bump that version in the same transaction as any change of the currency,
+    practitioners, locations or working hours (migrations caspen.0009, calendar_app.0013),
+    and the version comes with the signed-in user's row: every request sees their
+    current values without a query of its own. Only for values read from those tables.
+    Only committed data is kept (`may_keep`). The value is shared: callers must not
+    change it."""
+    version = current().settings
+    found = _kept_state.get(name)
+    if version is not None and found is not None and found[0] == version:
+        return cast(T, found[1])
+    value = read()
+    if version is not None and may_keep():
+        _kept_state[name] = (version, value)
+    return value
 
 
 class VersionsMiddleware:

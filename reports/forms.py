@@ -12,6 +12,7 @@ from django.utils import timezone
 from calendar_app.models import Location, Practitioner
 from kernel.time import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 from kernel.web import QuickSelect
+from practice import versions
 
 
 class DateInput(forms.DateInput):
@@ -43,6 +44,17 @@ ORDER BY 1, 3, 2
 """  # noqa: S608 - table names from the models
 
 
+def _read_names() -> dict[str, tuple[tuple[int, str], ...]]:
+    """Both lists' options, in one query: kept per process under the settings version,
+    which triggers bump with any change of locations or practitioners (practice.versions)."""
+    lists: dict[str, list[tuple[int, str]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_NAMES_SQL)
+        for kind, pk, name in cursor.fetchall():
+            lists.setdefault(kind, []).append((pk, name))
+    return {kind: tuple(options) for kind, options in lists.items()}
+
+
 class _NameChoices(ModelChoiceIterator):
     """The options of a location or practitioner list: (pk, name) read as values, not
     hundreds of model instances (the label is the instance's `__str__`, its name). In a
@@ -56,11 +68,7 @@ class _NameChoices(ModelChoiceIterator):
             yield from self.queryset.values_list("pk", "name")
             return
         if not lists:
-            with connection.cursor() as cursor:
-                cursor.execute(_NAMES_SQL)
-                for kind, pk, name in cursor.fetchall():
-                    lists.setdefault(kind, []).append((pk, name))
-            lists["read"] = True
+            lists.update(versions.kept("report:filter names", _read_names))
         yield from lists.get(self.field.list_name, ())
 
 
