@@ -215,6 +215,7 @@ def test_list_query_count_does_not_grow_with_invoices(signed_in, admin_user):
     with CaptureQueriesContext(connection) as few:
         browser.get(url("list"))
     _many_invoices(27)
+    browser.get(url("list"))  # warm again: new rows may have changed what is kept
     with CaptureQueriesContext(connection) as many:
         response = browser.get(url("list"))
     assert len(response.context["invoices"]) == 25
