@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import (
@@ -39,7 +39,8 @@ from integrations.models import (
 from integrations.payloads import object_data
 from kernel import jobs
 from kernel.errors import DomainError, require_perm
-from kernel.prepared import Prepared
+from practice import versions
+from practice.versions import SETTINGS_SQL
 
 logger = logging.getLogger(__name__)
 
@@ -64,23 +65,30 @@ def lock_key(endpoint_id: int, object_type: str, object_id: int) -> str:
     return f"webhook:{endpoint_id}:{object_type}:{object_id}"
 
 
-# Per event type, the query of the active endpoints subscribed to it (compiled once: it
-# runs inside every booking's transaction).
-_SUBSCRIBED: dict[str, Prepared] = {}
+# The ids of the active endpoints subscribed to an event type, with the settings version
+# they were read at (one statement). Endpoint changes bump that version (migration
+# integrations 0002), so each process keeps the ids per version
+# (`practice.versions.kept_as_read`): a booking's transaction does not read them again.
+_SUBSCRIBED_SQL = f"""
+    SELECT ({SETTINGS_SQL}),
+           ARRAY(SELECT id FROM integrations_webhookendpoint
+                 WHERE active AND events @> ARRAY[%s]::varchar[] ORDER BY id)"""  # noqa: S608 - no value pasted
 
 
-def _subscribed(event_type: str) -> Prepared:
-    if event_type not in _SUBSCRIBED:
-        _SUBSCRIBED[event_type] = Prepared(
-            lambda: WebhookEndpoint.objects.filter(active=True, events__contains=[event_type])
-        )
-    return _SUBSCRIBED[event_type]
+def _subscribed_ids(event_type: str) -> list[int]:
+    def read() -> tuple[int | None, list[int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(_SUBSCRIBED_SQL, [event_type])
+            version, ids = cursor.fetchone()
+        return version, list(ids)
+
+    return versions.kept_as_read(f"webhooks:{event_type}", read)
 
 
 def webhook_event_record(*, event_type: str, instance: Any) -> WebhookEvent | None:
     """Record `event_type` about `instance` for every active endpoint subscribed to it
     (None when there is none), in the caller's transaction."""
-    endpoints = _subscribed(event_type).objects()
+    endpoints = _subscribed_ids(event_type)
     if not endpoints:
         return None
     object_type = event_type.split(".", 1)[0]
@@ -93,22 +101,25 @@ def webhook_event_record(*, event_type: str, instance: Any) -> WebhookEvent | No
         "data": object_data(object_type, instance.pk),
     }
     event.save()
-    for endpoint in endpoints:
-        _deliver_later(event, endpoint)
+    for endpoint_id in endpoints:
+        _deliver_later(event, endpoint_id)
     return event
 
 
 def _deliver_later(
-    event: WebhookEvent, endpoint: WebhookEndpoint, resent_from: WebhookDelivery | None = None
+    event: WebhookEvent, endpoint_id: int, resent_from: WebhookDelivery | None = None
 ) -> WebhookDelivery:
     from integrations.tasks import deliver_webhook
 
     delivery = WebhookDelivery.objects.create(
-        event=event, endpoint=endpoint, resent_from=resent_from, next_attempt_at=timezone.now()
+        event=event,
+        endpoint_id=endpoint_id,
+        resent_from=resent_from,
+        next_attempt_at=timezone.now(),
     )
     delivery.job_id = jobs.defer(
         deliver_webhook,
-        lock=lock_key(endpoint.pk, event.object_type, event.object_id),
+        lock=lock_key(endpoint_id, event.object_type, event.object_id),
         delivery_id=delivery.pk,
     )
     delivery.save(update_fields=["job_id"])
@@ -374,4 +385,4 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, by: Any) -> WebhookDel
         raise DomainError(
             "endpoint_disabled", "The endpoint is disabled: enable it before resending."
         )
-    return _deliver_later(delivery.event, endpoint, resent_from=delivery)
+    return _deliver_later(delivery.event, endpoint.pk, resent_from=delivery)

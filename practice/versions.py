@@ -1,16 +1,18 @@
 """What a server process may keep in memory between requests, and how it stays exact.
 
-The permissions of each user (with the name of their role), the practice's currency and
-the calendar's practitioners, locations and working hours are kept per process, stamped
-with a version counter from PostgreSQL (`caspen_config_version`, migrations caspen.0009
-and calendar_app.0013). Triggers bump the counter in the same transaction as any change
-of roles, permissions, a user's groups, the currency or those calendar tables, so a
-change is visible to every process (and every app host) on its next request: each request
-reads the counters once, in one small query, and only when it needs one of them.
+The permissions of each user (with the name of their role), the practice's currency,
+the calendar's practitioners, locations and working hours, and the webhook endpoints
+subscribed to each event type are kept per process, stamped with a version counter from
+PostgreSQL (`caspen_config_version`, migrations caspen.0009, calendar_app.0013 and
+integrations.0002). Triggers bump the counter in the same transaction as any change of
+roles, permissions, a user's groups, the currency or those tables, so a change is visible
+to every process (and every app host) on its next request: each request reads the
+counters once, in one small query, and only when it needs one of them.
 
-A value is kept only when it was read outside any transaction of our own, so it never
-holds uncommitted (possibly rolled back) data; the counters come from a sequence, so a
-rolled-back bump is never reused either.
+A value is kept only when it was read outside any transaction of our own (`kept`), or
+with the version in the same statement (`kept_as_read`), so it never holds uncommitted
+(possibly rolled back) data under a version anyone else reads; the counters come from a
+sequence, so a rolled-back bump is never reused either.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ _kept_state: dict[str, tuple[int, Any]] = {}
 def kept(name: str, read: Callable[[], T]) -> T:
     """`read()`, kept per process under `name` while the settings version stays the same.
     Triggers bump that version in the same transaction as any change of the currency,
-    practitioners, locations or working hours (migrations caspen.0009, calendar_app.0013),
+    practitioners, locations, working hours or webhook endpoints (migrations caspen.0009,
+    calendar_app.0013, integrations.0002),
     and the version comes with the signed-in user's row: every request sees their
     current values without a query of its own. Only for values read from those tables.
     Only committed data is kept (`may_keep`). The value is shared: callers must not
@@ -109,6 +112,28 @@ def kept(name: str, read: Callable[[], T]) -> T:
     value = read()
     if version is not None and may_keep():
         _kept_state[name] = (version, value)
+    return value
+
+
+def kept_as_read(name: str, read: Callable[[], tuple[int | None, T]]) -> T:
+    """As `kept`, for a value read inside a transaction (events emitted by a booking):
+    `read()` returns the settings version read *in the same statement* as the value
+    (`SETTINGS_SQL` as a subquery), and the value is kept under that version.
+
+    One statement sees one snapshot, so the pair agrees whatever the transaction: with
+    no change of ours, it is committed data and its committed version; after a change of
+    ours to a table whose triggers bump the version, the version read is our own bump, a
+    sequence value no other transaction ever gets (if we roll back, nobody asks for it;
+    if we commit, it is the version of that data unless we change the tables again, which
+    bumps it once more). A later request uses the value while the version it read at its
+    start is the same."""
+    version = current().settings
+    found = _kept_state.get(name)
+    if version is not None and found is not None and found[0] == version:
+        return cast(T, found[1])
+    read_version, value = read()
+    if read_version is not None:
+        _kept_state[name] = (read_version, value)
     return value
 
 
