@@ -123,11 +123,13 @@ def test_choices_read_together_keep_their_refusals(staff, practice):
     assert ClientPackage.objects.get(pk=package.pk).consumed == 0
 
 
-def _post(staff, practice, service, *, key: str, days: int = 1, hour: str = "10:00"):
+def _post(staff, practice, service, *, key: str, days: int = 1, hour: str = "10:00", client=None):
+    """Create appointment without a package; its response and statements."""
     data = {
         **_booking(practice, practice.sell(), days=days, key=key),
         "service": service.pk,
         "start_time": hour,
+        "client": (client or practice.client).pk,
     }
     data.pop("client_package")
     with CaptureQueriesContext(connection) as queries:
@@ -162,10 +164,8 @@ def test_an_ordinary_service_reads_no_class_session_and_a_class_still_joins_one(
     assert "calendar_app_workinghours" in read  # the form's one read of its choices
     pilates = ServiceFactory(name="Pilates class", duration_minutes=60, capacity=2)
     for key, client in (("c1", practice.client), ("c2", ClientFactory())):
-        data = {**_booking(practice, practice.sell(), days=2, key=key)}
-        data.pop("client_package")
-        data.update(service=pilates.pk, client=client.pk, start_time="15:00")
-        assert staff.post(reverse("calendar_app:create"), data, **HTMX).status_code == 200
+        response, _ = _post(staff, practice, pilates, key=key, days=2, hour="15:00", client=client)
+        assert response.status_code == 200
     joined = Appointment.objects.filter(service=pilates)
     assert joined.count() == 2 and len({a.class_session_id for a in joined}) == 1
 
@@ -177,10 +177,9 @@ def test_a_class_made_ordinary_still_fills_its_sessions(staff, practice):
     first = practice.book(by=None, days=2, hour=15, service=pilates)
     assert first.class_session_id is not None
     Service.objects.filter(pk=pilates.pk).update(capacity=1)
-    data = {**_booking(practice, practice.sell(), days=2, key="full")}
-    data.pop("client_package")
-    data.update(service=pilates.pk, client=ClientFactory().pk, start_time="15:00")
-    response = staff.post(reverse("calendar_app:create"), data, **HTMX)
+    response, _ = _post(
+        staff, practice, pilates, key="full", days=2, hour="15:00", client=ClientFactory()
+    )
     assert response.status_code == 409
     assert "This class is full (1 of 1)." in response.content.decode()
 
