@@ -137,13 +137,18 @@ def _post(staff, practice, service, *, key: str, days: int = 1, hour: str = "10:
     return response, [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_service_not_provided_there_is_refused_from_what_the_form_read(staff, practice):
+def _only_initial(practice) -> None:
+    """The practitioner provides only the initial consultation at the location."""
     practitioner_services_set(
         practitioner=practice.practitioner,
         location=practice.location,
         services=[practice.initial],
         by=None,
     )
+
+
+def test_a_service_not_provided_there_is_refused_from_what_the_form_read(staff, practice):
+    _only_initial(practice)
     response, _ = _post(staff, practice, practice.follow_up, key="np")
     assert response.status_code == 409
     assert (
@@ -186,12 +191,7 @@ def test_a_class_made_ordinary_still_fills_its_sessions(staff, practice):
 
 def test_facts_about_another_place_are_not_trusted(practice, reception):
     """`known` read for other ids is ignored: the service reads the place itself."""
-    practitioner_services_set(
-        practitioner=practice.practitioner,
-        location=practice.location,
-        services=[practice.initial],
-        by=None,
-    )
+    _only_initial(practice)
     elsewhere = PlaceFacts(
         practice.practitioner.pk, practice.location.pk, practice.initial.pk, True, False
     )
