@@ -14,8 +14,11 @@ class KernelConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from kernel import database  # registers its system check
+        from kernel.db import audit_context
         from kernel.security import stamp_session_on_sign_in
 
         # After every migrate, as the owner: the app role's privileges (kernel/database.py).
         post_migrate.connect(database.grant_after_migrate)
         user_logged_in.connect(stamp_session_on_sign_in, dispatch_uid="kernel-stamp-session")
+        # The audit context is set once per transaction, not before every write.
+        audit_context.install()

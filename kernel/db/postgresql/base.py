@@ -7,6 +7,10 @@ backend records that case on the connection (`commit_in_doubt`), and counts the 
 that did succeed (`commits_done`), so that `kernel.middleware.DatabaseUnavailableMiddleware`
 says "Nothing was saved" only when no COMMIT was sent during the request, and otherwise
 that the outcome is unknown and how to check.
+
+It also follows which audit context the open transaction holds (`audit_context_held`),
+so that the context is set once per transaction rather than before every write
+(kernel/db/audit_context.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,64 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.commit_in_doubt = False
         self.commits_done = 0
+        self._forget_audit_context()
+
+    # ------------------------------------------------------------------ audit context
+    # `_audit_key`: the audit context the open transaction holds (pghistory's
+    # set_config(..., true)), set while `_audit_depth` savepoints were open;
+    # `_savepoints`: the savepoints open, oldest first. A ROLLBACK TO a savepoint opened
+    # before the context was set undoes it; a RELEASE keeps it, in the enclosing level.
+
+    def _forget_audit_context(self) -> None:
+        self._audit_key: tuple | None = None
+        self._audit_depth = 0
+        self._savepoints: list[str] = []
+
+    def audit_context_held(self, key: tuple) -> bool:
+        return self._audit_key == key
+
+    def audit_context_set(self, key: tuple) -> None:
+        self._audit_key = key
+        self._audit_depth = len(self._savepoints)
+
+    def _savepoint(self, sid):
+        super()._savepoint(sid)
+        self._savepoints.append(sid)
+
+    def _savepoint_rollback(self, sid):
+        super()._savepoint_rollback(sid)
+        if sid not in self._savepoints:  # not opened through this wrapper: trust nothing
+            self._audit_key = None
+            return
+        level = self._savepoints.index(sid)
+        del self._savepoints[level + 1 :]  # the savepoint itself stays
+        if self._audit_depth > level:
+            self._audit_key = None
+
+    def _savepoint_commit(self, sid):
+        super()._savepoint_commit(sid)
+        if sid not in self._savepoints:
+            self._audit_key = None
+            return
+        level = self._savepoints.index(sid)
+        del self._savepoints[level:]
+        self._audit_depth = min(self._audit_depth, level)
+
+    def _rollback(self):
+        self._forget_audit_context()
+        return super()._rollback()
+
+    def _close(self):
+        self._forget_audit_context()
+        return super()._close()
+
+    def _set_autocommit(self, autocommit):
+        self._forget_audit_context()
+        return super()._set_autocommit(autocommit)
+
+    def get_new_connection(self, conn_params):
+        self._forget_audit_context()
+        return super().get_new_connection(conn_params)
 
     def get_connection_params(self):
         params = super().get_connection_params()
@@ -39,6 +101,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return params
 
     def _commit(self):
+        self._forget_audit_context()
         try:
             result = super()._commit()
         except (OperationalError, InterfaceError):
