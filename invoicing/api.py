@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
-from functools import partial
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -61,13 +60,16 @@ from kernel.api.fields import (
     instant_text,
 )
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
-from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
+from kernel.api.pagination import (
+    PAGE_PARAMETERS,
+    KeptCountPagination,
+    PreparedPages,
+)
 from kernel.api.schema import refusal
 from kernel.api.viewsets import ApiViewSet, ReferenceViewSet, reference_filter, reference_schema
 from kernel.money import ZERO
-from kernel.pagination import KnownCountPaginator
 from kernel.prepared import Prepared
-from kernel.rowcount import kept_count
+from kernel.rowcount import kept_count, kept_count_expression
 from kernel.text import TEXT_MAX_LENGTH
 from packages.models import ClientPackage
 
@@ -636,7 +638,9 @@ def invoices_for_page(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
 # The list unfiltered, in its default order: each page's SQL built once.
 INVOICE_LIST_ORDER = ("-created_at", "-id")
 UNFILTERED_PAGES = PreparedPages(
-    lambda: invoices_for_page(Invoice.objects.order_by(*INVOICE_LIST_ORDER)), rows=True
+    lambda: invoices_for_page(Invoice.objects.order_by(*INVOICE_LIST_ORDER)),
+    rows=True,
+    count=lambda: kept_count_expression(InvoiceCount),
 )
 
 
@@ -1010,18 +1014,13 @@ class PaymentFilter(django_filters.FilterSet):
         return queryset.filter(Q(updated_at__gte=value) | Exists(refunds))
 
 
-class InvoicePagination(Pagination):
+class InvoicePagination(KeptCountPagination):
     """Unfiltered, the count is the one the database keeps (`InvoiceCount`, exact: every
     invoice, as the list shows them), not a count of the practice's whole history (50 ms
     at 190,000 invoices)."""
 
-    UNFILTERED = {"page", "page_size", "ordering"}
-
-    def paginate_queryset(self, queryset, request, view=None):
-        if set(request.query_params) <= self.UNFILTERED:
-            count = kept_count(InvoiceCount)
-            self.django_paginator_class = partial(KnownCountPaginator, count=count)
-        return super().paginate_queryset(queryset, request, view)
+    def kept_count(self) -> int:
+        return kept_count(InvoiceCount)
 
 
 # --------------------------------------------------------------------------- views

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from functools import partial
 from typing import Any, NamedTuple, cast
 
 import django_filters
@@ -65,9 +64,12 @@ from kernel.api.fields import (
     instant_text,
 )
 from kernel.api.filters import OrderingFilter, RowsFilterBackend, UpdatedSinceFilter
-from kernel.api.pagination import PAGE_PARAMETERS, Pagination, PreparedPages
+from kernel.api.pagination import (
+    PAGE_PARAMETERS,
+    KeptCountPagination,
+    PreparedPages,
+)
 from kernel.api.viewsets import ApiViewSet
-from kernel.pagination import KnownCountPaginator
 from kernel.prepared import Prepared
 from kernel.rowcount import kept_count_expression
 from packages import services
@@ -852,27 +854,18 @@ class MatchQuery(serializers.Serializer):
     )
 
 
-class ClientPackagePagination(Pagination):
+class ClientPackagePagination(KeptCountPagination):
     """Unfiltered, the count is the one the database keeps (`client_package_count`, exact),
     not a count of every package ever sold (10 ms at 150,000)."""
 
-    UNFILTERED = {"page", "page_size", "ordering"}
+    def kept_count(self) -> int:
+        return client_package_count()
+
+    def counts_kept(self, request, view) -> bool:
+        # The list only: the detail actions' pages (the ledger, matches) count their rows.
+        return getattr(view, "action", None) == "list" and super().counts_kept(request, view)
 
     def paginate_queryset(self, queryset, request, view=None):
-        # The list only: the detail actions' pages (the ledger, matches) count their rows.
-        if getattr(view, "action", None) == "list" and set(request.query_params) <= self.UNFILTERED:
-            first = None
-            if isinstance(queryset, PreparedPages) and request.query_params.get(
-                self.page_query_param, "1"
-            ) in ("", "1"):
-                # The first page and the count in one statement; the paginator slices
-                # the page's rows as it would the list's.
-                first = queryset.first_page(self.get_page_size(request))
-            if first is not None:
-                queryset, count = first
-            else:
-                count = client_package_count()
-            self.django_paginator_class = partial(KnownCountPaginator, count=count)
         page = super().paginate_queryset(queryset, request, view)
         if page is not None and getattr(view, "action", None) == "list":
             # The list reads values (client_packages_for_page): its page is PageRows.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from functools import partial
 
 from django.db.models import Expression, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from kernel.pagination import KnownCountPaginator
 from kernel.prepared import Prepared
 
 # Only the query parameters of pagination: a list asked for with these is unfiltered, in
@@ -103,3 +105,33 @@ class Pagination(PageNumberPagination):
                     f"Rows per page, 1 to {self.max_page_size} (50 by default)."
                 )
         return parameters
+
+
+class KeptCountPagination(Pagination):
+    """A list whose unfiltered count is the one the database keeps (`kept_count()`, exact)
+    rather than a count of every row. Unfiltered rows given as `PreparedPages` with a
+    `count` read their first page and that count in one statement."""
+
+    UNFILTERED = frozenset({"page", "page_size", "ordering"})
+
+    def kept_count(self) -> int:
+        raise NotImplementedError
+
+    def counts_kept(self, request, view) -> bool:
+        """Whether this request's count is the kept one: only the parameters above."""
+        return set(request.query_params) <= self.UNFILTERED
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if self.counts_kept(request, view):
+            first = None
+            if isinstance(queryset, PreparedPages) and request.query_params.get(
+                self.page_query_param, "1"
+            ) in ("", "1"):
+                # The paginator slices the page's rows as it would the list's.
+                first = queryset.first_page(self.get_page_size(request))
+            if first is not None:
+                queryset, count = first
+            else:
+                count = self.kept_count()
+            self.django_paginator_class = partial(KnownCountPaginator, count=count)
+        return super().paginate_queryset(queryset, request, view)

@@ -32,7 +32,7 @@ from packages.api import ClientPackageFilter, ClientPackageOut, client_packages_
 from packages.models import ClientPackage
 from packages.selectors import client_packages_with_status
 from packages.services import client_package_adjust, client_package_cancel
-from tests.factories import ClientFactory, PackageFactory, TaxRateFactory
+from tests.factories import ClientFactory, InvoiceFactory, PackageFactory, TaxRateFactory
 from tests.invoicing.helpers import cash, sold_and_paid
 
 V1 = "/api/v1"
@@ -270,27 +270,37 @@ def test_a_page_of_packages_never_invoiced_reads_no_payments(as_admin, practice)
     assert {row["id"]: row["payment_status"] for row in rows}[never[0].pk] == "unpaid"
 
 
-def _count_reads(queries) -> list[str]:
-    return [q["sql"] for q in queries if "packages_clientpackagecount" in q["sql"]]
+def _first_pages(practice, list_path: str) -> list[int]:
+    """Five rows of `list_path`'s list, newest first."""
+    if list_path == "client-packages":
+        return [practice.sell(practice.flexible).pk for _ in range(5)][::-1]
+    return [InvoiceFactory(client=ClientFactory()).pk for _ in range(5)][::-1]
 
 
+@pytest.mark.parametrize(
+    ("list_path", "counter"),
+    [
+        ("client-packages", "packages_clientpackagecount"),
+        ("invoices", "invoicing_invoicecount"),
+    ],
+)
 def test_the_unfiltered_first_page_reads_its_rows_and_the_count_in_one_statement(
-    as_admin, practice
+    as_admin, practice, list_path, counter
 ):
-    sold = [practice.sell(practice.flexible) for _ in range(5)]
-    newest_first = [p.pk for p in reversed(sold)]
+    newest_first = _first_pages(practice, list_path)
     with CaptureQueriesContext(connection) as queries:
-        body = as_admin.get(f"{V1}/client-packages/?page_size=2").json()
+        body = as_admin.get(f"{V1}/{list_path}/?page_size=2").json()
     assert body["count"] == 5 and body["next"] and body["previous"] is None
     assert [row["id"] for row in body["results"]] == newest_first[:2]
-    (read,) = _count_reads(queries.captured_queries)
-    assert "packages_clientpackage" in read.replace("packages_clientpackagecount", "")
-    # Another page counts apart, with the same answer; so does an empty list.
-    body = as_admin.get(f"{V1}/client-packages/?page_size=2&page=3").json()
+    (read,) = [q["sql"] for q in queries.captured_queries if counter in q["sql"]]
+    assert "LIMIT 2" in read  # the page's own statement
+    # Another page counts apart, with the same answer.
+    body = as_admin.get(f"{V1}/{list_path}/?page_size=2&page=3").json()
     assert body["count"] == 5 and [row["id"] for row in body["results"]] == newest_first[4:]
     assert body["next"] is None
 
 
-def test_an_empty_list_counts_nothing(as_admin, db):
-    body = as_admin.get(f"{V1}/client-packages/").json()
+@pytest.mark.parametrize("list_path", ["client-packages", "invoices"])
+def test_an_empty_list_counts_nothing(as_admin, db, list_path):
+    body = as_admin.get(f"{V1}/{list_path}/").json()
     assert body == {"count": 0, "next": None, "previous": None, "results": []}
