@@ -12,6 +12,7 @@ from pghistory.middleware import HistoryMiddleware
 from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from kernel.audit import client_ip
+from kernel.db.audit_context import TRANSACTION_CONTROL
 from kernel.money import currency_scope
 from kernel.web import FORM_KEY_FIELD
 
@@ -87,7 +88,7 @@ class AuditContextMiddleware(HistoryMiddleware):
 
 class _ContextAtFirstWrite:
     # Statements pghistory never tags (reads, transaction control), by their first words.
-    READS = pghistory_runtime.IGNORED_SQL_PREFIXES + ("savepoint", "release", "rollback")
+    READS = pghistory_runtime.IGNORED_SQL_PREFIXES + TRANSACTION_CONTROL
 
     def __init__(self, middleware: AuditContextMiddleware, request):
         self.middleware = middleware

@@ -94,6 +94,17 @@ def may_keep() -> bool:
 
 # What is kept per process under the settings version: name -> (version, value).
 _kept_state: dict[str, tuple[int, Any]] = {}
+_NOTHING = object()
+
+
+def _kept_for_request(name: str) -> tuple[int | None, Any]:
+    """The request's settings version, and the value kept under `name` for that version
+    (`_NOTHING` when none is)."""
+    version = current().settings
+    found = _kept_state.get(name)
+    if version is not None and found is not None and found[0] == version:
+        return version, found[1]
+    return version, _NOTHING
 
 
 def kept(name: str, read: Callable[[], T]) -> T:
@@ -105,10 +116,9 @@ def kept(name: str, read: Callable[[], T]) -> T:
     current values without a query of its own. Only for values read from those tables.
     Only committed data is kept (`may_keep`). The value is shared: callers must not
     change it."""
-    version = current().settings
-    found = _kept_state.get(name)
-    if version is not None and found is not None and found[0] == version:
-        return cast(T, found[1])
+    version, found = _kept_for_request(name)
+    if found is not _NOTHING:
+        return cast(T, found)
     value = read()
     if version is not None and may_keep():
         _kept_state[name] = (version, value)
@@ -127,10 +137,9 @@ def kept_as_read(name: str, read: Callable[[], tuple[int | None, T]]) -> T:
     if we commit, it is the version of that data unless we change the tables again, which
     bumps it once more). A later request uses the value while the version it read at its
     start is the same."""
-    version = current().settings
-    found = _kept_state.get(name)
-    if version is not None and found is not None and found[0] == version:
-        return cast(T, found[1])
+    _, found = _kept_for_request(name)
+    if found is not _NOTHING:
+        return cast(T, found)
     read_version, value = read()
     if read_version is not None:
         _kept_state[name] = (read_version, value)

@@ -27,7 +27,7 @@ from pghistory import runtime as pghistory_runtime
 _inject = pghistory_runtime._inject_history_context
 # Transaction control writes no row: never tagged (pghistory tags it; the context's
 # settings would be set outside the savepoint a write then rolls back to).
-_CONTROL = ("savepoint", "release", "rollback")
+TRANSACTION_CONTROL = ("savepoint", "release", "rollback")
 
 
 def _current_key() -> tuple[str, str] | None:
@@ -44,9 +44,9 @@ def inject_once(execute, sql, params, many, context: dict[str, Any]):
     held = getattr(connection, "audit_context_held", None)
     if held is None or connection.get_autocommit() or not isinstance(sql, str):
         return _inject(execute, sql, params, many, context)
-    if sql[:12].lower().startswith(_CONTROL) or not pghistory_runtime._can_inject_variable(
-        context["cursor"], sql
-    ):
+    if sql[:12].lower().startswith(
+        TRANSACTION_CONTROL
+    ) or not pghistory_runtime._can_inject_variable(context["cursor"], sql):
         return execute(sql, params, many, context)  # no row written: nothing to tag
     key = _current_key()
     if key is not None and held(key):
