@@ -168,12 +168,17 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Caspen needs PostgreSQL (constraints, locks and ranges rely on it)")
 DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost in doubt
 # Behind PgBouncer in transaction-pooling mode (README: Deployment), each transaction may
-# get another server connection: no prepared statements (psycopg prepares a statement
-# run five times on a connection) and no server-side cursors, which it would not keep.
-# Nothing else is kept between transactions: the audit context is set per transaction.
+# get another server connection: no prepared statements and no server-side cursors,
+# which it would not keep. Nothing else is kept between transactions: the audit context
+# is set per transaction. Otherwise the reads registered with `plan_once` (the
+# `kernel.prepared` queries) run as prepared statements, planned once per connection
+# (kernel/db/postgresql/base.py); Django's own cursors bind values client-side and never
+# prepare, and Django turns psycopg's preparing off unless OPTIONS turn it on.
 DATABASE_TRANSACTION_POOLING = _env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    None if DATABASE_TRANSACTION_POOLING else 5
+)
 if DATABASE_TRANSACTION_POOLING:
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 # The owner of the tables, for migrations (kernel/database.py): same server and database

@@ -42,6 +42,8 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.http import Http404
 
+from kernel.db.postgresql.base import plan_once
+
 M = TypeVar("M", bound=Model)
 
 # A sample per kind, unlike any value a queryset holds of its own (n: a counter, so the
@@ -202,7 +204,8 @@ class Prepared(Generic[M]):
         reached = {(name, item) for _, name, item in slots}
         if reached != set(where.values()):
             raise ImproperlyConfigured("Prepared: a value does not reach the SQL's parameters.")
-        return _Compiled(compiler, sql, tuple(params), tuple(slots), queryset.model, db)
+        # Run as a prepared statement: PostgreSQL plans it once per connection.
+        return _Compiled(compiler, plan_once(sql), tuple(params), tuple(slots), queryset.model, db)
 
     def _compiler(self, values: dict[str, Any], using: str | None):
         shape = self._shape(values)
@@ -326,7 +329,9 @@ def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str
                 f"ON t{n}.{quote(column(model._meta.pk))} = %s"
             )
         columns += [f"({sql})" for sql in extras]
-        _BY_PK_SQL[key] = f"SELECT {', '.join(columns)} FROM (VALUES (1)) one (x) {' '.join(joins)}"  # noqa: S608 - names from the models
+        _BY_PK_SQL[key] = plan_once(
+            f"SELECT {', '.join(columns)} FROM (VALUES (1)) one (x) {' '.join(joins)}"  # noqa: S608 - names from the models
+        )
     return _BY_PK_SQL[key]
 
 

@@ -43,9 +43,10 @@ class _Refused(Exception):
     pass
 
 
-def _alone(queries, word: str) -> list[str]:
-    """The captured statements that are `word` (SAVEPOINT, RELEASE) on their own."""
-    return [q["sql"] for q in queries if q["sql"].upper().startswith(word) and ";" not in q["sql"]]
+def _sent(queries) -> list[tuple[str, str]]:
+    """Each captured statement, with what went in front of it ("" for nothing): the log
+    shows a statement as its caller sent it, and the savepoints it carried apart."""
+    return [(q.get("with", ""), q["sql"]) for q in queries.captured_queries]
 
 
 def test_the_savepoint_goes_with_the_statement_after_it_and_the_release_with_the_next(probe):
@@ -53,10 +54,11 @@ def test_the_savepoint_goes_with_the_statement_after_it_and_the_release_with_the
         with transaction.atomic():
             probe.add(1)
         probe.numbers()
-    sent = [q["sql"] for q in queries.captured_queries]
+    sent = _sent(queries)
     assert len(sent) == 2, sent
-    assert sent[0].startswith('SAVEPOINT "') and "INSERT INTO savepoint_probe" in sent[0]
-    assert sent[1].startswith('RELEASE SAVEPOINT "') and "SELECT n FROM savepoint_probe" in sent[1]
+    (savepoint, insert), (release, select) = sent
+    assert savepoint.startswith('SAVEPOINT "') and insert.startswith("INSERT INTO savepoint_probe")
+    assert release == "RELEASE " + savepoint and select.startswith("SELECT n FROM savepoint_probe")
     assert probe.numbers() == [1]
 
 
@@ -78,7 +80,7 @@ def test_the_statement_carrying_the_savepoint_can_fail_and_is_rolled_back_to_it(
         transaction.atomic(),
     ):
         probe.add(1)  # the first statement in the block: it carries the SAVEPOINT
-    assert queries.captured_queries[0]["sql"].startswith('SAVEPOINT "')
+    assert queries.captured_queries[0]["with"].startswith('SAVEPOINT "')
     assert probe.numbers() == [1]  # the transaction is usable: it rolled back to it
 
 
@@ -91,8 +93,7 @@ def test_a_block_nothing_ran_in_sends_nothing(probe):
         with transaction.atomic(), transaction.atomic():
             pass
         probe.numbers()
-    sent = [q["sql"] for q in queries.captured_queries]
-    assert sent == ["SELECT n FROM savepoint_probe ORDER BY n"]
+    assert _sent(queries) == [("", "SELECT n FROM savepoint_probe ORDER BY n")]
 
 
 def test_a_rollback_to_a_savepoint_sent_undoes_its_writes(probe):
@@ -103,19 +104,27 @@ def test_a_rollback_to_a_savepoint_sent_undoes_its_writes(probe):
     ):
         probe.add(1)
         raise _Refused
-    rollbacks = [q["sql"] for q in queries.captured_queries if "ROLLBACK TO" in q["sql"]]
-    assert len(rollbacks) == 1
+    rollbacks = [q for q in _sent(queries) if q[1].startswith("ROLLBACK TO")]
+    assert len(rollbacks) == 1, _sent(queries)
     assert probe.numbers() == []
 
 
 def test_a_server_side_cursor_and_an_executemany_get_them_sent_first(probe):
     Client.objects.create(first_name="Ada", last_name="Iter")
-    with pytest.raises(_Refused), transaction.atomic():
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(_Refused),
+        transaction.atomic(),
+    ):
         # First in the block: a DECLARE can carry nothing in front of it.
         names = [c.first_name for c in Client.objects.filter(last_name="Iter").iterator(2)]
         probe.add(1)
         raise _Refused
     assert names == ["Ada"]
+    if not connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]:
+        # Sent on its own before the DECLARE, and logged as a statement of its own.
+        savepoint, declared = _sent(queries)[:2]
+        assert savepoint[1].startswith('SAVEPOINT "') and "clients_client" in declared[1]
     with pytest.raises(_Refused), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO savepoint_probe (n) VALUES (%s)", [[5], [6]])
@@ -124,7 +133,6 @@ def test_a_server_side_cursor_and_an_executemany_get_them_sent_first(probe):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany("INSERT INTO savepoint_probe (n) VALUES (%s)", [[7], [8]])
     assert probe.numbers() == [7, 8]
-    assert _alone(connection.queries_log, "SAVEPOINT") == []
 
 
 def test_commit_ends_a_waiting_release_without_sending_it():
@@ -140,11 +148,11 @@ def test_commit_ends_a_waiting_release_without_sending_it():
         other.savepoint_commit(sid)
         other.commit()
         other.set_autocommit(True)
-        sent = [q["sql"] for q in other.queries]
-        assert not [s for s in sent if "RELEASE" in s], sent
-        assert sent[0] == "BEGIN" and sent[-1] == "COMMIT", sent
-        assert len(sent) == 3 and sent[1].startswith('SAVEPOINT "'), sent
-        assert "INSERT INTO committed_probe" in sent[1]
+        sent = [(q.get("with", ""), q["sql"]) for q in other.queries]
+        assert not [s for s in sent if "RELEASE" in s[0] + s[1]], sent
+        assert len(sent) == 3 and sent[0][1] == "BEGIN" and sent[2][1] == "COMMIT", sent
+        assert sent[1][0].startswith('SAVEPOINT "'), sent
+        assert sent[1][1] == "INSERT INTO committed_probe (n) VALUES (1)"
         other.rollback()  # nothing open: the row was committed
         with other.cursor() as cursor:
             cursor.execute("SELECT n FROM committed_probe")
