@@ -170,8 +170,8 @@ DATABASES["default"]["ENGINE"] = "kernel.db.postgresql"  # tells a COMMIT lost i
 # Behind PgBouncer in transaction-pooling mode (README: Deployment), each transaction may
 # get another server connection: no prepared statements and no server-side cursors,
 # which it would not keep. Nothing else is kept between transactions: the audit context
-# is set per transaction. Otherwise the reads registered with `plan_once` (the
-# `kernel.prepared` queries) run as prepared statements, planned once per connection
+# is set per transaction. Otherwise the reads registered with `plan_once` (rows by their
+# key: kernel.prepared) run as prepared statements, planned once per connection
 # (kernel/db/postgresql/base.py); Django's own cursors bind values client-side and never
 # prepare, and Django turns psycopg's preparing off unless OPTIONS turn it on.
 DATABASE_TRANSACTION_POOLING = _env_bool("DATABASE_TRANSACTION_POOLING", False)

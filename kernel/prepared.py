@@ -107,8 +107,14 @@ class Prepared(Generic[M]):
     `rows(**values)` its rows as tuples (for a `values_list()` queryset), `get_or_404`
     the only instance. An empty list value gives no rows and runs no query, as Django."""
 
-    def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: Any):
+    def __init__(
+        self, build: Callable[..., QuerySet[M, Any]], *, planned: bool = False, **kinds: Any
+    ):
         self._build = build
+        # Planned once per connection, as a prepared statement (`plan_once`): for a read
+        # whose best plan is the same for every value (a row by its key), where planning
+        # costs PostgreSQL more than the read.
+        self._planned = planned
         self._kinds = {name: _kinds_of(kind) for name, kind in kinds.items()}
         self._compiled: dict[tuple, _Compiled | None] = {}
 
@@ -204,8 +210,9 @@ class Prepared(Generic[M]):
         reached = {(name, item) for _, name, item in slots}
         if reached != set(where.values()):
             raise ImproperlyConfigured("Prepared: a value does not reach the SQL's parameters.")
-        # Run as a prepared statement: PostgreSQL plans it once per connection.
-        return _Compiled(compiler, plan_once(sql), tuple(params), tuple(slots), queryset.model, db)
+        if self._planned:
+            plan_once(sql)
+        return _Compiled(compiler, sql, tuple(params), tuple(slots), queryset.model, db)
 
     def _compiler(self, values: dict[str, Any], using: str | None):
         shape = self._shape(values)
@@ -277,9 +284,13 @@ class PreparedSQL:
     `build(**samples)` returns (sql, params) and `statement(**values)` the same SQL with
     the call's values. Values are scalars (`int`, `str`, `dt.date`, `dt.datetime`)."""
 
-    def __init__(self, build: Callable[..., tuple[str, tuple]], **kinds: type):
+    def __init__(
+        self, build: Callable[..., tuple[str, tuple]], *, planned: bool = False, **kinds: type
+    ):
         # A Prepared whose "queryset" is the SQL given: only its checks and slots are used.
-        self._prepared: Prepared = Prepared(lambda **v: cast(Any, _RawSQL(*build(**v))), **kinds)
+        self._prepared: Prepared = Prepared(
+            lambda **v: cast(Any, _RawSQL(*build(**v))), planned=planned, **kinds
+        )
         for name, ((kind,), optional) in self._prepared._kinds.items():
             if kind not in _SAMPLES or optional:
                 raise ImproperlyConfigured(f"PreparedSQL value {name!r}: a scalar kind")

@@ -160,7 +160,9 @@ def client_package_snapshot(
     return client_package, services, grants
 
 
-_LOCKED = Prepared(lambda pk: ClientPackage.objects.select_for_update().filter(pk=pk)[:2], pk=int)
+_LOCKED = Prepared(
+    lambda pk: ClientPackage.objects.select_for_update().filter(pk=pk)[:2], planned=True, pk=int
+)
 
 
 def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
@@ -190,6 +192,7 @@ _SERVICES_AND_HEAD = Prepared(
         )
         .order_by("id")
     ),
+    planned=True,
     package=int,
 )
 

@@ -45,7 +45,8 @@ def _session_and_user(key: str, now: dt.datetime, pk: int) -> tuple[str, tuple]:
     return sql, (*session_params, *user_params)
 
 
-_SESSION_AND_USER = PreparedSQL(_session_and_user, key=str, now=dt.datetime, pk=int)
+# Planned once per connection: every signed-in request reads it (kernel.prepared).
+_SESSION_AND_USER = PreparedSQL(_session_and_user, planned=True, key=str, now=dt.datetime, pk=int)
 
 
 class SessionStore(KernelSessionStore):

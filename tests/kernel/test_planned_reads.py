@@ -1,8 +1,8 @@
-"""The `kernel.prepared` reads are planned once per connection: they run as prepared
-statements, their values bound by the server (kernel/db/postgresql/base.py, issue 10),
-with the rows Django's own query gives; everything else runs as Django sends it, and
-nothing is prepared where the connection keeps no prepared statements (PgBouncer's
-transaction pooling)."""
+"""The reads by key are planned once per connection (`rows_by_pk`, the `kernel.prepared`
+queries made with planned=True): they run as prepared statements, their values bound by
+the server (kernel/db/postgresql/base.py, issue 10), with the rows Django's own query
+gives; everything else runs as Django sends it, and nothing is prepared where the
+connection keeps no prepared statements (PgBouncer's transaction pooling)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,14 @@ from kernel.prepared import Prepared, rows_by_pk
 
 pytestmark = pytest.mark.django_db
 
-_BY_NAME = Prepared(
-    lambda last, since: Client.objects.filter(last_name=last, created_at__gte=since).order_by("pk"),
-    last=str,
-    since=dt.datetime,
+
+def _by_name(last, since):
+    return Client.objects.filter(last_name=last, created_at__gte=since).order_by("pk")
+
+
+_BY_NAME = Prepared(_by_name, planned=True, last=str, since=dt.datetime)
+_BY_NAME_UNPLANNED = Prepared(
+    lambda last, since: _by_name(last, since).filter(archived=False), last=str, since=dt.datetime
 )
 
 
@@ -48,6 +52,10 @@ def test_a_prepared_query_runs_as_a_prepared_statement_with_the_rows_of_the_quer
     assert _BY_NAME.objects(last="Nobody", since=since) == []
     statements = _prepared_statements()
     assert any('"clients_client"."last_name" = $2' in s for s in statements), statements
+    # A query not marked planned runs as Django sends it: nothing more is prepared.
+    assert _BY_NAME_UNPLANNED.objects(last="Planned", since=since) == [ada]
+    assert _BY_NAME_UNPLANNED.objects(last="Planned", since=since) == [ada]
+    assert _prepared_statements() == statements
 
 
 def test_rows_by_pk_runs_prepared_and_finds_what_get_finds():

@@ -23,25 +23,29 @@ statement ran inside it was never needed, and COMMIT or ROLLBACK ends every save
 `CursorWrapper` puts what waits in front of the next statement; a server-side cursor's
 DECLARE or an executemany gets it sent first, on its own.
 
-Last, the reads whose SQL is written once and run again and again with other values (a
-`kernel.prepared` query, registered with `plan_once`) are planned once per connection:
-they go with their values bound by the server (not pasted in by psycopg) as a prepared
-statement, so PostgreSQL plans them on their first run only. Planning is most of what
-PostgreSQL spends on such a read: 0.26 ms of the 0.35 ms of Create appointment's read of
-its choices (issue 10). Every other statement stays as Django sends it (pghistory puts
-two statements in one, which a prepared statement cannot hold), and none is prepared
-where the connection keeps no prepared statements (`prepare_threshold` None: through
-PgBouncer's transaction pooling, caspen/settings.py).
+Last, the reads whose SQL is written once and run again and again with other values,
+and whose best plan is the same whatever the values (a row by its key: `rows_by_pk`,
+the `kernel.prepared` queries made with planned=True, registered with `plan_once`), are
+planned once per connection: they go with their values bound by the server (not pasted
+in by psycopg) as a prepared statement, so PostgreSQL plans them on their first runs
+only. Planning is most of what PostgreSQL spends on such a read: 0.26 ms of the 0.35 ms
+of Create appointment's read of its choices (issue 10). Every other statement stays as
+Django sends it (pghistory puts two statements in one, which a prepared statement cannot
+hold; a search's best plan depends on its words), and none is prepared where the
+connection keeps no prepared statements (`prepare_threshold` None: through PgBouncer's
+transaction pooling, caspen/settings.py).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import psycopg as _psycopg
 from django.db import InterfaceError, OperationalError
 from django.db.backends import utils
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.operations import DatabaseOperations as _Operations
 
 try:  # psycopg's C implementation (psycopg[binary]), when installed
     import psycopg
@@ -53,7 +57,7 @@ except ImportError:  # pragma: no cover - the pure-Python psycopg: Django's load
     _CTimestamptzLoader = None
 
 
-class DatabaseOperations(base.DatabaseOperations):
+class DatabaseOperations(_Operations):
     def last_executed_query(self, cursor, sql, params):
         if not isinstance(cursor, _psycopg.ClientCursor):
             # A planned read, its values bound by the server: shown with them in place,
@@ -210,6 +214,8 @@ class _SendsWaitingControl:
     statement (DatabaseWrapper.waiting_control); a read registered with `plan_once` runs
     as a prepared statement."""
 
+    db: Any  # the DatabaseWrapper (utils.CursorWrapper's)
+    cursor: Any
     _client_cursor = None  # the psycopg cursor Django made, while a planned read's is used
 
     def _execute(self, sql, params, *ignored_wrapper_args):
