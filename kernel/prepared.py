@@ -107,16 +107,18 @@ class Prepared(Generic[M]):
     `rows(**values)` its rows as tuples (for a `values_list()` queryset), `get_or_404`
     the only instance. An empty list value gives no rows and runs no query, as Django."""
 
-    def __init__(
-        self, build: Callable[..., QuerySet[M, Any]], *, planned: bool = False, **kinds: Any
-    ):
+    def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: Any):
         self._build = build
-        # Planned once per connection, as a prepared statement (`plan_once`): for a read
-        # whose best plan is the same for every value (a row by its key), where planning
-        # costs PostgreSQL more than the read.
-        self._planned = planned
+        self._planned = False
         self._kinds = {name: _kinds_of(kind) for name, kind in kinds.items()}
         self._compiled: dict[tuple, _Compiled | None] = {}
+
+    def planned(self) -> Prepared[M]:
+        """Have PostgreSQL plan it once per connection, as a prepared statement
+        (`plan_once`): for a read whose best plan is the same for every value (a row by
+        its key), where planning costs PostgreSQL more than the read. Returns itself."""
+        self._planned = True
+        return self
 
     # -------------------------------------------------------------- checking values
 
@@ -284,16 +286,17 @@ class PreparedSQL:
     `build(**samples)` returns (sql, params) and `statement(**values)` the same SQL with
     the call's values. Values are scalars (`int`, `str`, `dt.date`, `dt.datetime`)."""
 
-    def __init__(
-        self, build: Callable[..., tuple[str, tuple]], *, planned: bool = False, **kinds: type
-    ):
+    def __init__(self, build: Callable[..., tuple[str, tuple]], **kinds: type):
         # A Prepared whose "queryset" is the SQL given: only its checks and slots are used.
-        self._prepared: Prepared = Prepared(
-            lambda **v: cast(Any, _RawSQL(*build(**v))), planned=planned, **kinds
-        )
+        self._prepared: Prepared = Prepared(lambda **v: cast(Any, _RawSQL(*build(**v))), **kinds)
         for name, ((kind,), optional) in self._prepared._kinds.items():
             if kind not in _SAMPLES or optional:
                 raise ImproperlyConfigured(f"PreparedSQL value {name!r}: a scalar kind")
+
+    def planned(self) -> PreparedSQL:
+        """As `Prepared.planned`. Returns itself."""
+        self._prepared.planned()
+        return self
 
     def statement(self, **values: Any) -> tuple[str, tuple]:
         _, compiler = self._prepared._compiler(values, None)

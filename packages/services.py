@@ -161,8 +161,8 @@ def client_package_snapshot(
 
 
 _LOCKED = Prepared(
-    lambda pk: ClientPackage.objects.select_for_update().filter(pk=pk)[:2], planned=True, pk=int
-)
+    lambda pk: ClientPackage.objects.select_for_update().filter(pk=pk)[:2], pk=int
+).planned()
 
 
 def _lock_package(client_package: ClientPackage | int) -> ClientPackage:
@@ -192,9 +192,8 @@ _SERVICES_AND_HEAD = Prepared(
         )
         .order_by("id")
     ),
-    planned=True,
     package=int,
-)
+).planned()
 
 
 def _lock_with_services(client_package_id: int) -> tuple[ClientPackage, str | None]:

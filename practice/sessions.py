@@ -46,7 +46,7 @@ def _session_and_user(key: str, now: dt.datetime, pk: int) -> tuple[str, tuple]:
 
 
 # Planned once per connection: every signed-in request reads it (kernel.prepared).
-_SESSION_AND_USER = PreparedSQL(_session_and_user, planned=True, key=str, now=dt.datetime, pk=int)
+_SESSION_AND_USER = PreparedSQL(_session_and_user, key=str, now=dt.datetime, pk=int).planned()
 
 
 class SessionStore(KernelSessionStore):

@@ -1,5 +1,5 @@
 """The reads by key are planned once per connection (`rows_by_pk`, the `kernel.prepared`
-queries made with planned=True): they run as prepared statements, their values bound by
+queries marked `planned()`): they run as prepared statements, their values bound by
 the server (kernel/db/postgresql/base.py, issue 10), with the rows Django's own query
 gives; everything else runs as Django sends it, and nothing is prepared where the
 connection keeps no prepared statements (PgBouncer's transaction pooling)."""
@@ -24,7 +24,7 @@ def _by_name(last, since):
     return Client.objects.filter(last_name=last, created_at__gte=since).order_by("pk")
 
 
-_BY_NAME = Prepared(_by_name, planned=True, last=str, since=dt.datetime)
+_BY_NAME = Prepared(_by_name, last=str, since=dt.datetime).planned()
 _BY_NAME_UNPLANNED = Prepared(
     lambda last, since: _by_name(last, since).filter(archived=False), last=str, since=dt.datetime
 )

@@ -25,7 +25,7 @@ DECLARE or an executemany gets it sent first, on its own.
 
 Last, the reads whose SQL is written once and run again and again with other values,
 and whose best plan is the same whatever the values (a row by its key: `rows_by_pk`,
-the `kernel.prepared` queries made with planned=True, registered with `plan_once`), are
+the `kernel.prepared` queries marked `planned()`, registered with `plan_once`), are
 planned once per connection: they go with their values bound by the server (not pasted
 in by psycopg) as a prepared statement, so PostgreSQL plans them on their first runs
 only. Planning is most of what PostgreSQL spends on such a read: 0.26 ms of the 0.35 ms
