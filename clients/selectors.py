@@ -15,7 +15,7 @@ from kernel.pagination import COUNT_CAP, capped_count, remember_capped_count
 from kernel.prepared import Prepared, PreparedSQL
 from kernel.rowcount import kept_count
 
-_CLIENT = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int)
+_CLIENT = Prepared(lambda pk: Client.objects.filter(pk=pk)[:2], pk=int).planned()
 
 
 def client_or_404(pk: int) -> Client:
@@ -24,7 +24,9 @@ def client_or_404(pk: int) -> Client:
     return _CLIENT.get_or_404(pk=pk)
 
 
-_CURRENT_CLIENT = Prepared(lambda pk: Client.objects.filter(archived=False, pk=pk)[:2], pk=int)
+_CURRENT_CLIENT = Prepared(
+    lambda pk: Client.objects.filter(archived=False, pk=pk)[:2], pk=int
+).planned()
 
 
 def current_client(pk: int) -> Client | None:

@@ -94,25 +94,25 @@ CLIENT_RESULTS = 8
 
 # The invoice page's reads, their SQL built once per process (the totals' subqueries
 # cost far more to compile than to run).
-_INVOICE = Prepared(lambda pk: invoices_with_totals().filter(pk=pk)[:2], pk=int)
+_INVOICE = Prepared(lambda pk: invoices_with_totals().filter(pk=pk)[:2], pk=int).planned()
 _LINES = Prepared(
     lambda invoice: InvoiceLine.objects.filter(invoice_id=invoice).select_related(
         "tax_rate", "client_package", "appointment"
     ),
     invoice=int,
-)
+).planned()
 _PAYMENTS = Prepared(
     lambda invoice: Payment.objects.filter(invoice_id=invoice).select_related("method"),
     invoice=int,
-)
+).planned()
 _REFUNDS = Prepared(
     lambda invoice: Refund.objects.filter(payment__invoice_id=invoice),
     invoice=int,
-)
+).planned()
 _CREDIT_NOTES = Prepared(
     lambda invoice: CreditNote.objects.filter(invoice_id=invoice).select_related("created_by"),
     invoice=int,
-)
+).planned()
 
 
 # The billing list's first page without filters (`invoice_list`).

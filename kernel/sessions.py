@@ -19,7 +19,7 @@ def session_read(key: str, now: dt.datetime):
     return Session.objects.filter(session_key=key, expire_date__gt=now)[:2]
 
 
-_SESSION = Prepared(session_read, key=str, now=dt.datetime)
+_SESSION = Prepared(session_read, key=str, now=dt.datetime).planned()
 
 
 class SessionStore(DatabaseSessionStore):

@@ -84,11 +84,11 @@ _CLIENT_PACKAGE = Prepared(
         pk=pk
     )[:2],
     pk=int,
-)
+).planned()
 _COVERED = Prepared(
     lambda package: ClientPackageService.objects.filter(client_package_id=package).order_by("id"),
     package=int,
-)
+).planned()
 _APPOINTMENTS = Prepared(
     lambda package: _appointments(package).annotate(full_count=Window(Count("pk")))[:PER_PAGE],
     package=int,
@@ -110,7 +110,7 @@ _EXPIRY_CHANGES = Prepared(
         .order_by("-created_at", "-id")
     ),
     package=int,
-)
+).planned()
 PER_PAGE = 25
 
 

@@ -195,7 +195,7 @@ _KEY_WITH_USER = Prepared(
         .order_by("pk")[:1]
     ),
     prefix=str,
-)
+).planned()
 
 
 def api_key_authenticate(key: str) -> tuple[User, ApiKey]:

@@ -41,7 +41,7 @@ def user_read(pk: int):
 
 
 # The signed-in user's read, made by every request: its SQL built once per process.
-_USER = Prepared(user_read, pk=int)
+_USER = Prepared(user_read, pk=int).planned()
 
 # The request memo's key (practice.versions.request_memo) of the user that
 # practice.sessions read along with the session: the user row, with the version counters.

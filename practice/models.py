@@ -150,7 +150,7 @@ class PracticeSettings(models.Model):
 
 # `load`'s read, its SQL built once per process (every page that shows an amount reads
 # the settings).
-_SETTINGS = Prepared(lambda: PracticeSettings.objects.filter(pk=1)[:1])
+_SETTINGS = Prepared(lambda: PracticeSettings.objects.filter(pk=1)[:1]).planned()
 
 
 @audited(exclude=["image"])
