@@ -4,6 +4,8 @@ new transaction, with changed metadata, in a new context, and outside any transa
 
 from __future__ import annotations
 
+import contextlib
+
 import pghistory
 import pytest
 from django.db import connection, transaction
@@ -26,16 +28,23 @@ def _context_of(client: Client, label: str = "insert") -> dict:
     return event.pgh_context or {}
 
 
-def _new(name: str) -> Client:
-    return Client.objects.create(first_name=name, last_name="Once")
-
-
-def test_one_transaction_is_tagged_once_and_every_write_keeps_the_context():
+@contextlib.contextmanager
+def _reception_transaction():
+    """A transaction in reception's audit context, its statements captured."""
     with (
         pghistory.context(who="reception"),
         CaptureQueriesContext(connection) as queries,
         transaction.atomic(),
     ):
+        yield queries
+
+
+def _new(name: str) -> Client:
+    return Client.objects.create(first_name=name, last_name="Once")
+
+
+def test_one_transaction_is_tagged_once_and_every_write_keeps_the_context():
+    with _reception_transaction() as queries:
         first = _new("Ada")
         with transaction.atomic():  # a savepoint, released
             second = _new("Bea")
@@ -48,11 +57,7 @@ def test_one_transaction_is_tagged_once_and_every_write_keeps_the_context():
 
 
 def test_a_rolled_back_savepoint_takes_the_context_with_it_so_the_next_write_sets_it_again():
-    with (
-        pghistory.context(who="reception"),
-        CaptureQueriesContext(connection) as queries,
-        transaction.atomic(),
-    ):
+    with _reception_transaction() as queries:
         try:
             with transaction.atomic():
                 _new("Gone")  # sets the context inside the savepoint
@@ -65,11 +70,7 @@ def test_a_rolled_back_savepoint_takes_the_context_with_it_so_the_next_write_set
 
 
 def test_a_context_set_inside_a_released_savepoint_holds_after_it():
-    with (
-        pghistory.context(who="reception"),
-        CaptureQueriesContext(connection) as queries,
-        transaction.atomic(),
-    ):
+    with _reception_transaction() as queries:
         with transaction.atomic():
             inner = _new("Inner")
         outer = _new("Outer")
@@ -78,11 +79,7 @@ def test_a_context_set_inside_a_released_savepoint_holds_after_it():
 
 
 def test_changed_metadata_is_set_again_before_the_next_write():
-    with (
-        pghistory.context(who="reception"),
-        CaptureQueriesContext(connection) as queries,
-        transaction.atomic(),
-    ):
+    with _reception_transaction() as queries:
         before = _new("Before")
         pghistory.context(api_key="abc")  # adds to the open context (as DRF's sign-in)
         after = _new("After")

@@ -137,14 +137,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         del self._savepoints[level:]
         self._audit_depth = min(self._audit_depth, level)
 
-    def send_waiting_control(self, cursor) -> None:
-        """Send the SAVEPOINTs and RELEASEs that wait, on their own (through `cursor`,
-        a psycopg cursor)."""
+    def send_waiting_control(self) -> None:
+        """Send the SAVEPOINTs and RELEASEs that wait, on their own (through a cursor of
+        Django's kind: client-side, several statements in one)."""
         if self.waiting_control:
             statements = "; ".join(self.waiting_control)
             self.waiting_control.clear()
             with self.wrap_database_errors:
-                cursor.execute(statements)
+                self.connection.cursor().execute(statements)
             if self.queries_logged:  # a round trip of its own: counted as one
                 self.queries_log.append({"sql": statements, "time": "0.000"})
 
@@ -218,9 +218,13 @@ class _SendsWaitingControl:
     cursor: Any
     _client_cursor = None  # the psycopg cursor Django made, while a planned read's is used
 
-    def _execute(self, sql, params, *ignored_wrapper_args):
-        if self._client_cursor is not None:  # back to Django's cursor after a planned read
+    def _back_to_django_cursor(self) -> None:
+        """After a planned read, the next statement goes through Django's cursor again."""
+        if self._client_cursor is not None:
             self.cursor, self._client_cursor = self._client_cursor, None
+
+    def _execute(self, sql, params, *ignored_wrapper_args):
+        self._back_to_django_cursor()
         waiting = self.db.waiting_control
         if not waiting:
             if params is not None and sql in _PLANNED and self._plans_kept():
@@ -229,7 +233,7 @@ class _SendsWaitingControl:
         self.db.validate_no_broken_transaction()  # before anything is sent, as Django
         if not isinstance(sql, str) or getattr(self.cursor, "name", None):
             # A server-side cursor's DECLARE takes one statement: send them first.
-            self.db.send_waiting_control(self.db.connection.cursor())
+            self.db.send_waiting_control()
             return super()._execute(sql, params, *ignored_wrapper_args)
         self.db.control_sent = "; ".join(waiting)
         sql = self.db.control_sent + "; " + sql
@@ -260,15 +264,15 @@ class _SendsWaitingControl:
         return server
 
     def _executemany(self, sql, param_list, *ignored_wrapper_args):
-        if self._client_cursor is not None:
-            self.cursor, self._client_cursor = self._client_cursor, None
+        self._back_to_django_cursor()
         self.db.validate_no_broken_transaction()
-        self.db.send_waiting_control(self.db.connection.cursor())
+        self.db.send_waiting_control()
         return super()._executemany(sql, param_list, *ignored_wrapper_args)
 
     def callproc(self, procname, params=None, kparams=None):
+        self._back_to_django_cursor()
         self.db.validate_no_broken_transaction()
-        self.db.send_waiting_control(self.db.connection.cursor())
+        self.db.send_waiting_control()
         return super().callproc(procname, params, kparams)
 
 
