@@ -170,7 +170,7 @@ pgbouncer: ## install Debian's pgbouncer for the race tests through a pooler, if
 # requests/s, latency and the ratio to the floor of every page, partial and API list,
 # and the client search percentiles, and writes bench/results/latest.md. An empty database
 # is seeded first (seed_demo's default size; BENCH_SIZE=large for the large practice).
-# ARGS pass options to bench/run.py: --quick, --duration N, --only NAME.
+# ARGS pass options to bench/run.py: --quick, --duration N, --rounds N, --only NAME.
 bench: venv ## measure every page against a minimal Django floor (ARGS="--quick")
 	@if ! command -v wrk >/dev/null 2>&1; then \
 		if [ "$(IS_ROOT)" = yes ] && [ "$(HAS_APT)" = yes ]; then \

@@ -7,7 +7,7 @@ each one between two measurements of its floor so that machine drift cancels, an
 client search percentiles with sequential requests. Prints one table and writes it to
 bench/results/latest.md.
 
-    python bench/run.py [--duration 10] [--only NAME] [--quick]
+    python bench/run.py [--duration 5] [--rounds 3] [--only NAME] [--quick]
 
 Needs DATABASE_URL (a migrated database; `make bench` seeds it when empty), gunicorn,
 wrk and, for the pinning, taskset and two cores.
@@ -161,11 +161,11 @@ class Measure:
 
 
 @dataclass
-class Row:
-    request: Request
-    measure: Measure | None = None
+class Round:
+    """One measurement of a request and the runs of its floor around it."""
+
+    measure: Measure
     floor_rps: list[float] = field(default_factory=list)  # the floor runs around it
-    error: str = ""
 
     @property
     def floor(self) -> float | None:
@@ -173,7 +173,54 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        return ratio(self.measure.rps if self.measure else None, self.floor)
+        return ratio(self.measure.rps, self.floor)
+
+
+class Row:
+    """A request's line: its rounds (each measured between two runs of its floor). Its
+    ratio is the median of the rounds' ratios, and the figures shown are the median
+    round's: a burst of load from elsewhere on the machine during one round moves the
+    line only when it lasts through most of them."""
+
+    def __init__(
+        self,
+        request: Request,
+        measure: Measure | None = None,
+        floor_rps: Sequence[float] = (),
+        error: str = "",
+    ) -> None:
+        self.request = request
+        self.error = error
+        self.rounds: list[Round] = []
+        if measure is not None:
+            self.rounds.append(Round(measure, list(floor_rps)))
+
+    def _median_round(self) -> Round | None:
+        rated = sorted((r for r in self.rounds if r.ratio is not None), key=lambda r: r.ratio or 0)
+        if rated:
+            return rated[(len(rated) - 1) // 2]
+        return self.rounds[0] if self.rounds else None
+
+    @property
+    def measure(self) -> Measure | None:
+        chosen = self._median_round()
+        return chosen.measure if chosen else None
+
+    @property
+    def floor(self) -> float | None:
+        chosen = self._median_round()
+        return chosen.floor if chosen else None
+
+    @property
+    def ratio(self) -> float | None:
+        ratios = [r.ratio for r in self.rounds if r.ratio is not None]
+        return statistics.median(ratios) if ratios else None
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """The lowest and highest round ratios (None for fewer than two rounds)."""
+        ratios = [r.ratio for r in self.rounds if r.ratio is not None]
+        return (min(ratios), max(ratios)) if len(ratios) > 1 else None
 
 
 def ratio(rps: float | None, floor: float | None) -> float | None:
@@ -225,6 +272,9 @@ def table(rows: Sequence[Row]) -> list[list[str]]:
             shown_ratio, target, mark = "1.00", "", ""
         else:
             shown_ratio = _num(row.ratio, 3)
+            if row.spread is not None:
+                low, high = row.spread
+                shown_ratio += f" ({low:.3f}–{high:.3f})"
             target = target_text(row.request.target)
             mark = row.error or verdict(row.ratio, row.request.target)
         if m is not None and m.errors:
@@ -923,9 +973,10 @@ def select(requests: Sequence[Request], only: str | None) -> list[Request]:
     return [r for r in requests if only.lower() in r.name.lower()]
 
 
-def schedule(requests: Sequence[Request]) -> list[tuple[str, Request]]:
+def schedule(requests: Sequence[Request], rounds: int = 1) -> list[tuple[str, Request]]:
     """The order of the wrk runs: each floor, then for each request its floor again after
-    it (F R1 F R2 F ...), so every request is measured between two runs of its floor."""
+    it (F R1 F R2 F ...), so every request is measured between two runs of its floor;
+    with `rounds`, each request that many times in a row (F R1 F R1 F R1 F R2 F ...)."""
     steps: list[tuple[str, Request]] = []
     floors = {r.name: r for r in REQUESTS if r.is_floor}
     for floor_name in (PAGE_FLOOR, API_FLOOR):
@@ -934,8 +985,9 @@ def schedule(requests: Sequence[Request]) -> list[tuple[str, Request]]:
             continue
         steps.append(("floor", floors[floor_name]))
         for request in measured:
-            steps.append(("measure", request))
-            steps.append(("floor", floors[floor_name]))
+            for _ in range(rounds):
+                steps.append(("measure", request))
+                steps.append(("floor", floors[floor_name]))
     return steps
 
 
@@ -979,7 +1031,13 @@ def measure_searches(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 10)")
+    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 5)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="measurements of each request, each between two runs of its floor; the "
+        "table shows the median round (default 3, 1 with --quick)",
+    )
     parser.add_argument("--only", help="measure only the requests whose name contains this")
     parser.add_argument(
         "--quick", action="store_true", help="2 s per wrk run and 20 searches of each kind"
@@ -989,7 +1047,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
-    duration = args.duration or (2 if args.quick else 10)
+    duration = args.duration or (2 if args.quick else 5)
+    rounds = max(1, args.rounds or (1 if args.quick else 3))
     searches = args.searches or (20 if args.quick else 200)
 
     if not os.environ.get("DATABASE_URL"):
@@ -1008,7 +1067,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     booking_slots = 0
     if any(r.booking for r in chosen) or do_burst:
         booking_slots = (
-            duration * 400 + 2 * BURST + 2 * WARM_BURST + 10
+            rounds * (duration * 400 + 1) + 2 * BURST + 2 * WARM_BURST + 10
         )  # more than one worker can book
     started = time.monotonic()
     load_before = os.getloadavg()[0]
@@ -1049,12 +1108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows: dict[str, Row] = {r.name: Row(r) for r in chosen if not r.is_floor}
         floor_runs: dict[str, list[Measure]] = {PAGE_FLOOR: [], API_FLOOR: []}
         last_floor: dict[str, float] = {}
-        steps = schedule(chosen)
+        steps = schedule(chosen, rounds)
         for n, (kind, request) in enumerate(steps, 1):
             server = floor if request.is_floor else app
             assert server is not None
             path = request.path.format(**practice.ids)
             label = f"[{n}/{len(steps)}] {request.name}"
+            if kind == "measure" and rows[request.name].error:
+                continue  # refused in an earlier round
+            before = [last_floor[request.floor]] if request.floor in last_floor else []
             if kind == "measure" and request.booking:
                 row = rows[request.name]
                 setup = practice.booking
@@ -1067,8 +1129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     row.error = f"answered {status}"
                     print(f"{label}: {row.error}, skipped", flush=True)
                     continue
-                if request.floor in last_floor:
-                    row.floor_rps.append(last_floor[request.floor])
                 bodies = booking_bodies(
                     setup, range(next_slot, next_slot + duration * 400), token, run_id
                 )
@@ -1079,16 +1139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not exact:
                     row.error = "ledger NOT exact"
                 print(f"{label}: {measure.rps:,.1f} req/s ({used} credits used)", flush=True)
-                row.measure = measure
+                row.rounds.append(Round(measure, before))
                 continue
             if kind == "measure":
                 row = rows[request.name]
-                row.error = check(server, request, path)
+                if not row.rounds:  # warmed up and checked once, before its first round
+                    row.error = check(server, request, path)
                 if row.error:
                     print(f"{label}: {row.error}, skipped", flush=True)
                     continue
-                if request.floor in last_floor:
-                    row.floor_rps.append(last_floor[request.floor])
             elif not floor_runs[request.name]:
                 error = check(server, request, path)
                 if error:
@@ -1097,16 +1156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure = run_wrk(server.base + path, headers, duration)
             print(f"{label}: {measure.rps:,.1f} req/s", flush=True)
             if kind == "measure":
-                rows[request.name].measure = measure
+                rows[request.name].rounds.append(Round(measure, before))
             else:
                 floor_runs[request.name].append(measure)
                 last_floor[request.name] = measure.rps
-                # This floor run also closes the request measured just before it.
+                # This floor run also closes the round measured just before it.
                 previous = steps[n - 2] if n >= 2 else None
                 if previous and previous[0] == "measure":
                     prev_row = rows[previous[1].name]
-                    if prev_row.measure is not None:
-                        prev_row.floor_rps.append(measure.rps)
+                    if prev_row.rounds and len(prev_row.rounds[-1].floor_rps) < 2:
+                        prev_row.rounds[-1].floor_rps.append(measure.rps)
 
         search_results: list[SearchResult] = []
         if app is not None and search_sources:
@@ -1196,7 +1255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "database": f"{practice.clients:,} clients",
         "method": (
             f"gunicorn 1 sync worker on core {APP_CORE}, wrk -t1 -c4 -d{duration}s on core "
-            f"{LOAD_CORE}; search: {searches} sequential requests each"
+            f"{LOAD_CORE}, {rounds} round{'s' if rounds != 1 else ''} of each request between "
+            f"runs of its floor (the median round shown, the range of the rounds' ratios "
+            f"in brackets); search: {searches} sequential requests each"
         ),
         "machine": machine(),
         "load average (1 min)": f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",

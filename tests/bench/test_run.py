@@ -50,8 +50,11 @@ def test_parse_wrk_microseconds_and_refuses_other_output():
 
 
 def test_ratio_is_the_share_of_the_mean_floor_around_the_request():
-    row = Row(Request("client list", "/clients/"), Measure(rps=96.0, p50_ms=40, p99_ms=80))
-    row.floor_rps = [900.0, 1020.0]  # before and after: drift cancels in the mean
+    row = Row(
+        Request("client list", "/clients/"),
+        Measure(rps=96.0, p50_ms=40, p99_ms=80),
+        floor_rps=[900.0, 1020.0],  # before and after: drift cancels in the mean
+    )
     assert row.floor == 960.0
     assert row.ratio == pytest.approx(0.1)
     assert run.ratio(None, 960.0) is None
@@ -160,6 +163,32 @@ def test_schedule_measures_each_request_between_two_runs_of_its_floor():
     ]
     only_floors = run.schedule(run.select(run.REQUESTS, "floor"))
     assert [request.name for _, request in only_floors] == [PAGE_FLOOR, API_FLOOR]
+
+
+def test_rounds_measure_each_request_several_times_each_between_floor_runs():
+    chosen = run.select(run.REQUESTS, "calendar day")
+    steps = [(kind, request.name) for kind, request in run.schedule(chosen, rounds=3)]
+    assert steps == [("floor", PAGE_FLOOR)] + [
+        ("measure", "calendar day"),
+        ("floor", PAGE_FLOOR),
+    ] * 3
+
+
+def test_a_rows_ratio_is_its_median_round_and_one_disturbed_round_does_not_move_it():
+    row = Row(Request("client list", "/clients/"))
+    for rps, floors in ((96.0, [950.0, 970.0]), (40.0, [970.0, 990.0]), (99.0, [990.0, 990.0])):
+        row.rounds.append(run.Round(Measure(rps=rps, p50_ms=rps / 2, p99_ms=rps), floors))
+    # Ratios 0.1, ~0.0404 (the machine busy elsewhere during that round) and 0.1.
+    assert row.ratio == pytest.approx(0.1)
+    assert row.measure is not None and row.measure.rps == 96.0  # the median round's figures
+    assert row.floor == 960.0
+    low, high = row.spread or (0.0, 0.0)
+    assert low == pytest.approx(40 / 980) and high == pytest.approx(0.1)
+    line = run.table([row])[1]
+    assert line[5] == f"0.100 ({40 / 980:.3f}–0.100)"
+    # One round: no bracket, as before.
+    single = Row(Request("client list", "/clients/"), Measure(96.0, 40, 80), floor_rps=[960.0])
+    assert single.spread is None and run.table([single])[1][5] == "0.100"
 
 
 @pytest.mark.bench
