@@ -168,10 +168,8 @@ def test_schedule_measures_each_request_between_two_runs_of_its_floor():
 def test_rounds_measure_each_request_several_times_each_between_floor_runs():
     chosen = run.select(run.REQUESTS, "calendar day")
     steps = [(kind, request.name) for kind, request in run.schedule(chosen, rounds=3)]
-    assert steps == [("floor", PAGE_FLOOR)] + [
-        ("measure", "calendar day"),
-        ("floor", PAGE_FLOOR),
-    ] * 3
+    one_round = [("measure", "calendar day"), ("floor", PAGE_FLOOR)]
+    assert steps == [("floor", PAGE_FLOOR), *one_round, *one_round, *one_round]
 
 
 def test_a_rows_ratio_is_its_median_round_and_one_disturbed_round_does_not_move_it():
