@@ -896,6 +896,7 @@ class BurstResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     note: str = ""  # the ledger's verdict for bookings
+    round_p99s: list[float] = field(default_factory=list)  # every round's, when several
 
     @property
     def ok(self) -> int:
@@ -939,6 +940,15 @@ def burst(
     return result
 
 
+def median_burst(rounds: Sequence[BurstResult]) -> BurstResult:
+    """The round with the median p99 (the lower of the two middle ones for an even count),
+    with every round's p99 kept for the table's range."""
+    ordered = sorted(rounds, key=lambda r: percentile(r.latencies_ms, 99) if r.latencies_ms else 0)
+    chosen = ordered[(len(ordered) - 1) // 2]
+    chosen.round_p99s = [percentile(r.latencies_ms, 99) for r in rounds if r.latencies_ms]
+    return chosen
+
+
 def burst_table(results: Sequence[BurstResult]) -> list[list[str]]:
     lines = [["burst", "requests", "answered", "p50 ms", "p99 ms", "target", "result"]]
     for r in results:
@@ -956,7 +966,12 @@ def burst_table(results: Sequence[BurstResult]) -> list[list[str]]:
                 str(len(r.statuses)),
                 str(r.ok),
                 _num(percentile(r.latencies_ms, 50) if r.latencies_ms else None, 2),
-                _num(p99, 2),
+                _num(p99, 2)
+                + (
+                    f" ({min(r.round_p99s):.0f}–{max(r.round_p99s):.0f})"
+                    if len(r.round_p99s) > 1
+                    else ""
+                ),
                 target,
                 mark,
             ]
@@ -1067,7 +1082,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     booking_slots = 0
     if any(r.booking for r in chosen) or do_burst:
         booking_slots = (
-            rounds * (duration * 400 + 1) + 2 * BURST + 2 * WARM_BURST + 10
+            rounds * (duration * 400 + 1 + 2 * BURST) + 2 * WARM_BURST + 10
         )  # more than one worker can book
     started = time.monotonic()
     load_before = os.getloadavg()[0]
@@ -1213,7 +1228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 if warm.ok != WARM_BURST:
                     print(f"Warning: {WARM_BURST - warm.ok} warm-up bookings failed", flush=True)
-            result = burst(floor4, [("GET", floor_path, None, {})] * BURST)
+            # Each burst `rounds` times, the median round (by p99) shown: 50 requests at
+            # once are over in a fraction of a second, and one moment of load from
+            # elsewhere on the machine would decide a single round.
+            floor_rounds = [
+                burst(floor4, [("GET", floor_path, None, {})] * BURST) for _ in range(rounds)
+            ]
+            result = median_burst(floor_rounds)
             result.name = f"floor: {BURST} simultaneous GETs"
             bursts.append(result)
             # First as front desks book: each booking on its own client package (the
@@ -1224,26 +1245,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (False, "all on one package (worst case: one row lock)"),
             ):
                 packages = setup.burst_packages if spread else setup.packages
-                _, used_before = ledger_exact(packages)
-                bodies = booking_bodies(
-                    setup,
-                    range(next_slot, next_slot + BURST),
-                    token,
-                    run_id,
-                    setup.burst_packages if spread else (),
-                )
-                next_slot += BURST
-                result = burst(
-                    app4,
-                    [("POST", "/calendar/new/", body, booking_headers(app)) for body in bodies],
-                )
-                exact, used_after = ledger_exact(packages)
-                booked = used_after - used_before
+                booking_rounds, exact_rounds, booked = [], [], 0
+                for _ in range(rounds):
+                    _, used_before = ledger_exact(packages)
+                    bodies = booking_bodies(
+                        setup,
+                        range(next_slot, next_slot + BURST),
+                        token,
+                        run_id,
+                        setup.burst_packages if spread else (),
+                    )
+                    next_slot += BURST
+                    one_round = burst(
+                        app4,
+                        [("POST", "/calendar/new/", body, booking_headers(app)) for body in bodies],
+                    )
+                    exact, used_after = ledger_exact(packages)
+                    booked += used_after - used_before
+                    exact_rounds.append(exact)
+                    booking_rounds.append(one_round)
+                result = median_burst(booking_rounds)
                 result.name = (
                     f"{BURST} simultaneous bookings (Create appointment with a package), {name}"
                 )
-                result.note = f"{booked} credits used for {result.ok} bookings, ledger " + (
-                    "exact" if exact and booked == result.ok else "NOT EXACT"
+                answered = sum(r.ok for r in booking_rounds)
+                in_rounds = f" in {rounds} rounds" if rounds > 1 else ""
+                result.note = (
+                    f"{booked} credits used for {answered} bookings{in_rounds}, ledger "
+                    + ("exact" if all(exact_rounds) and booked == answered else "NOT EXACT")
                 )
                 bursts.append(result)
 

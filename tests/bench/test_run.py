@@ -259,3 +259,18 @@ def test_burst_table_judges_the_bookings_p99_and_shows_the_ledger():
     assert lines[2][-1] == "ok; 50 credits used for 50 bookings, ledger exact"
     bookings.latencies_ms[-1] = 400.0
     assert run.burst_table([bookings])[1][-1].startswith("BELOW")
+
+
+def test_bursts_in_rounds_show_the_median_round_and_the_range_of_p99s():
+    def one(p99: float) -> run.BurstResult:
+        return run.BurstResult(name="", latencies_ms=[90.0] * 49 + [p99], statuses=[200] * 50)
+
+    rounds = [one(250.0), one(900.0), one(280.0)]  # the second round met a busy machine
+    chosen = run.median_burst(rounds)
+    assert chosen is rounds[2]
+    chosen.name, chosen.note = "50 bookings", "150 credits used for 150 bookings, ledger exact"
+    line = run.burst_table([chosen])[1]
+    assert line[4] == "280.00 (250–900)"
+    assert line[-1].startswith("ok; ")
+    # One round: the p99 alone, as before.
+    assert run.burst_table([run.median_burst([one(250.0)])])[1][4] == "250.00"
