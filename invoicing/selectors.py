@@ -880,7 +880,7 @@ def _client_balance_sql(client: int, today: dt.date) -> tuple[str, tuple]:
 
 
 # Built once per process (the client tabs' header reads it on every page).
-_CLIENT_BALANCE = PreparedSQL(_client_balance_sql, client=int, today=dt.date)
+_CLIENT_BALANCE = PreparedSQL(_client_balance_sql, client=int, today=dt.date).planned()
 
 
 def client_balance(client, today: dt.date | None = None) -> ClientBalance:

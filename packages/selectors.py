@@ -106,7 +106,7 @@ _CLIENT_EXPIRED = Prepared(
     ),
     client=int,
     today=dt.date,
-)
+).planned()
 
 
 def client_expired_with_credits_left(

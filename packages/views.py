@@ -78,7 +78,10 @@ LEDGER_WORDS = {
 }
 
 
-# The package page's reads, their SQL built once per process (values as parameters).
+# The package page's reads, their SQL built once per process (values as parameters) and
+# planned once per connection: each is a package's rows by its id, whose best plan is the
+# same for any package (its index on the package), and planning the lists cost PostgreSQL
+# ten times their reading (0.6-0.9 ms each against 0.06-0.17 ms on the large practice).
 _CLIENT_PACKAGE = Prepared(
     lambda pk: ClientPackage.objects.select_related("client", "canceled_by", "created_by").filter(
         pk=pk
@@ -92,17 +95,17 @@ _COVERED = Prepared(
 _APPOINTMENTS = Prepared(
     lambda package: _appointments(package).annotate(full_count=Window(Count("pk")))[:PER_PAGE],
     package=int,
-)
+).planned()
 _INVOICES = Prepared(
     lambda package: invoices_for_client_package(package, totals=False).order_by(
         "-created_at", "-id"
     ),
     package=int,
-)
+).planned()
 _LEDGER = Prepared(
     lambda package: _ledger(package).annotate(full_count=Window(Count("pk")))[:PER_PAGE],
     package=int,
-)
+).planned()
 _EXPIRY_CHANGES = Prepared(
     lambda package: (
         ExpiryChange.objects.filter(client_package_id=package)

@@ -545,7 +545,7 @@ def _client_liability(include_tax: bool) -> Prepared:
         ),
         client=int,
         on=dt.date,
-    )
+    ).planned()
 
 
 # The sum's SQL built once per process for each way prices are entered.

@@ -137,3 +137,33 @@ def test_nothing_is_prepared_where_the_connection_keeps_no_prepared_statements()
         assert _prepared_statements(other) == []
     finally:
         other.close()
+
+
+def test_the_package_page_and_the_overview_read_their_lists_and_sums_as_planned(
+    client, admin_user, practice
+):
+    """Their reads of a client's or a package's rows: planning them cost PostgreSQL several
+    times running them (about 2 ms a page on the large practice), so each is planned once
+    per connection. The rows are the ones the pages always showed (their own tests)."""
+    package = practice.sell(by=admin_user)
+    practice.book(by=admin_user, client_package=package)
+    client.force_login(admin_user)
+    before = set(_prepared_statements())
+    assert client.get(f"/packages/{package.pk}/").status_code == 200
+    assert client.get(f"/clients/{practice.client.pk}/").status_code == 200
+    new = [s for s in _prepared_statements() if s not in before]
+
+    def planned(*words: str) -> bool:
+        return any(all(word in s for word in words) for s in new)
+
+    # The package page: its appointments, its invoices and its credit history.
+    assert planned('FROM "calendar_app_appointment"', '"client_package_id" = $1')
+    assert planned('FROM "invoicing_invoice"')
+    assert planned('FROM "packages_creditledgerentry"')
+    # The Overview: the client's packages, what they hold, the expired ones with credits
+    # left, the balance owing and the next and last appointment.
+    assert planned('FROM "packages_clientpackage"', "OVER ()", '"client_id" = $1')
+    assert planned('SUM(("packages_clientpackage"."credits"')
+    assert planned('FROM "packages_clientpackage"', '"expires_on" < $')
+    assert planned("COALESCE(SUM(b.balance)")
+    assert planned('FROM "calendar_app_appointment"', '"starts_at" >= $')
