@@ -211,15 +211,18 @@ class Row:
         chosen = self._median_round()
         return chosen.floor if chosen else None
 
+    def _ratios(self) -> list[float]:
+        return [r.ratio for r in self.rounds if r.ratio is not None]
+
     @property
     def ratio(self) -> float | None:
-        ratios = [r.ratio for r in self.rounds if r.ratio is not None]
+        ratios = self._ratios()
         return statistics.median(ratios) if ratios else None
 
     @property
     def spread(self) -> tuple[float, float] | None:
         """The lowest and highest round ratios (None for fewer than two rounds)."""
-        ratios = [r.ratio for r in self.rounds if r.ratio is not None]
+        ratios = self._ratios()
         return (min(ratios), max(ratios)) if len(ratios) > 1 else None
 
 
@@ -902,6 +905,10 @@ class BurstResult:
     def ok(self) -> int:
         return sum(1 for status in self.statuses if 200 <= status < 400)
 
+    @property
+    def p99(self) -> float | None:
+        return percentile(self.latencies_ms, 99) if self.latencies_ms else None
+
 
 def burst(
     base: str, requests: Sequence[tuple[str, str, str | None, dict[str, str]]]
@@ -943,16 +950,16 @@ def burst(
 def median_burst(rounds: Sequence[BurstResult]) -> BurstResult:
     """The round with the median p99 (the lower of the two middle ones for an even count),
     with every round's p99 kept for the table's range."""
-    ordered = sorted(rounds, key=lambda r: percentile(r.latencies_ms, 99) if r.latencies_ms else 0)
+    ordered = sorted(rounds, key=lambda r: r.p99 or 0)
     chosen = ordered[(len(ordered) - 1) // 2]
-    chosen.round_p99s = [percentile(r.latencies_ms, 99) for r in rounds if r.latencies_ms]
+    chosen.round_p99s = [r.p99 for r in rounds if r.p99 is not None]
     return chosen
 
 
 def burst_table(results: Sequence[BurstResult]) -> list[list[str]]:
     lines = [["burst", "requests", "answered", "p50 ms", "p99 ms", "target", "result"]]
     for r in results:
-        p99 = percentile(r.latencies_ms, 99) if r.latencies_ms else None
+        p99 = r.p99
         target, mark = "", ""
         if r.note:  # the bookings
             minimum, aim = BURST_P99_TARGET_MS
