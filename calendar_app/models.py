@@ -83,7 +83,7 @@ class PractitionerService(models.Model):
     """
 
     practitioner = models.ForeignKey(
-        Practitioner, on_delete=models.CASCADE, related_name="provided_services"
+        Practitioner, on_delete=models.CASCADE, related_name="provided_services", db_index=False
     )
     location = models.ForeignKey(
         Location, on_delete=models.CASCADE, related_name="practitioner_services"
@@ -224,7 +224,9 @@ class ClassSession(models.Model):
     empty row: it blocks nothing.
     """
 
-    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="+")
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="+")
     starts_at = models.DateTimeField()
@@ -262,12 +264,14 @@ class Appointment(models.Model):
     """
 
     client = models.ForeignKey(
-        "clients.Client", on_delete=models.PROTECT, related_name="appointments"
+        "clients.Client", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     practitioner = models.ForeignKey(
-        Practitioner, on_delete=models.PROTECT, related_name="appointments"
+        Practitioner, on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     service = models.ForeignKey(
         "catalog.Service", on_delete=models.PROTECT, related_name="appointments"
     )
@@ -290,6 +294,7 @@ class Appointment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="appointments",
+        db_index=False,
     )
     class_session = models.ForeignKey(
         ClassSession,
@@ -298,6 +303,7 @@ class Appointment(models.Model):
         on_delete=models.PROTECT,
         related_name="attendees",
         help_text="Set for an attendee of a class (a service with capacity > 1).",
+        db_index=False,
     )
     cancellation_reason = models.ForeignKey(
         CancellationReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -213,7 +213,9 @@ class Package(models.Model):
 class PackageService(models.Model):
     """A service included in a catalog package; `allowance` is set for fixed packages."""
 
-    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="package_services")
+    package = models.ForeignKey(
+        Package, on_delete=models.CASCADE, related_name="package_services", db_index=False
+    )
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
     allowance = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]

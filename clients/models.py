@@ -76,7 +76,11 @@ class ClientAccess(models.Model):
     Append-only, enforced by the database."""
 
     client = models.ForeignKey(
-        Client, on_delete=models.DO_NOTHING, db_constraint=False, related_name="accesses"
+        Client,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="accesses",
+        db_index=False,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -36,7 +36,7 @@ class DocumentSending(models.Model):
 
     kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     client = models.ForeignKey(
-        "clients.Client", on_delete=models.PROTECT, related_name="document_sendings"
+        "clients.Client", on_delete=models.PROTECT, related_name="document_sendings", db_index=False
     )
     invoice = models.ForeignKey(
         "invoicing.Invoice",
@@ -44,6 +44,7 @@ class DocumentSending(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="sendings",
+        db_index=False,
     )
     payment = models.ForeignKey(
         "invoicing.Payment",
@@ -51,6 +52,7 @@ class DocumentSending(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="sendings",
+        db_index=False,
     )
     client_package = models.ForeignKey(
         "packages.ClientPackage",
@@ -58,6 +60,7 @@ class DocumentSending(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="sendings",
+        db_index=False,
     )
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
@@ -111,7 +114,7 @@ class InvoiceLink(models.Model):
     """
 
     invoice = models.ForeignKey(
-        "invoicing.Invoice", on_delete=models.PROTECT, related_name="public_links"
+        "invoicing.Invoice", on_delete=models.PROTECT, related_name="public_links", db_index=False
     )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -172,7 +175,7 @@ class AppointmentEmail(models.Model):
     """
 
     appointment = models.ForeignKey(
-        "calendar_app.Appointment", on_delete=models.CASCADE, related_name="emails"
+        "calendar_app.Appointment", on_delete=models.CASCADE, related_name="emails", db_index=False
     )
     kind = models.CharField(max_length=20, choices=AppointmentEmailKind.choices)
     starts_at = models.DateTimeField(help_text="The appointment's start the email announced.")

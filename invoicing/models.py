@@ -74,7 +74,9 @@ class Invoice(models.Model):
     status = models.CharField(
         max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
     )
-    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="invoices")
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     practitioner = models.ForeignKey(
         "calendar_app.Practitioner", on_delete=models.PROTECT, related_name="invoices"
     )
@@ -237,7 +239,9 @@ class PaymentStatus(models.TextChoices):
 class Payment(models.Model):
     """Money received against an invoice. Voided payments stay, excluded from totals."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     amount = models.DecimalField(**MONEY)
     method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="+")
     date = models.DateField(default=timezone.localdate)
@@ -359,7 +363,9 @@ class CreditNote(models.Model):
 
     sequence = models.PositiveIntegerField(unique=True)
     number = models.CharField(max_length=40, unique=True)
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes", db_index=False
+    )
     client_package = models.ForeignKey(
         "packages.ClientPackage",
         null=True,

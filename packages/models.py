@@ -34,7 +34,9 @@ class ClientPackage(models.Model):
     `check_ledger` proves they equal the ledger.
     """
 
-    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="packages")
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="packages", db_index=False
+    )
     package = models.ForeignKey("catalog.Package", on_delete=models.PROTECT, related_name="sales")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=PackageKind.choices)
@@ -130,7 +132,7 @@ class ClientPackageService(models.Model):
     """
 
     client_package = models.ForeignKey(
-        ClientPackage, on_delete=models.CASCADE, related_name="services"
+        ClientPackage, on_delete=models.CASCADE, related_name="services", db_index=False
     )
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200)
@@ -188,7 +190,7 @@ class CreditLedgerEntry(models.Model):
     """
 
     client_package = models.ForeignKey(
-        ClientPackage, on_delete=models.PROTECT, related_name="ledger"
+        ClientPackage, on_delete=models.PROTECT, related_name="ledger", db_index=False
     )
     kind = models.CharField(max_length=10, choices=LedgerKind.choices)
     quantity = models.IntegerField()

@@ -204,7 +204,9 @@ class IdempotencyKey(models.Model):
     removed by `python manage.py clear_idempotency_keys`.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     state = models.CharField(
@@ -238,7 +240,7 @@ class ApiKey(models.Model):
 
     name = models.CharField(max_length=100)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", db_index=False
     )
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
