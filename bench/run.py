@@ -1288,7 +1288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     about = {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
-        "database": f"{practice.clients:,} clients",
+        "database": f"{practice.clients:,} clients; {database_settings()}",
         "method": (
             f"gunicorn 1 sync worker on core {APP_CORE}, wrk -t1 -c4 -d{duration}s on core "
             f"{LOAD_CORE}, {rounds} round{'s' if rounds != 1 else ''} of each request between "
@@ -1351,6 +1351,26 @@ def git_commit() -> str:
         [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
     return done.stdout.strip() or "unknown"
+
+
+# The server settings that change what a write costs (the COMMIT's wait for the disk, the
+# cache of pages, the dead rows left between runs): the table says which it was measured
+# with (the project's local cluster of `make bench` commits without waiting for the disk).
+DATABASE_SETTINGS = ("synchronous_commit", "shared_buffers", "autovacuum")
+
+
+def database_settings() -> str:
+    """The PostgreSQL version and DATABASE_SETTINGS of the bench's database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
+        values = []
+        for name in DATABASE_SETTINGS:
+            cursor.execute(f"SHOW {name}")  # names from DATABASE_SETTINGS
+            values.append(f"{name} {cursor.fetchone()[0]}")
+    return f"PostgreSQL {version.split()[0]}, " + ", ".join(values)
 
 
 def machine() -> str:

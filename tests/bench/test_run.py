@@ -274,3 +274,16 @@ def test_bursts_in_rounds_show_the_median_round_and_the_range_of_p99s():
     assert line[-1].startswith("ok; ")
     # One round: the p99 alone, as before.
     assert run.burst_table([run.median_burst([one(250.0)])])[1][4] == "250.00"
+
+
+@pytest.mark.django_db
+def test_the_table_says_which_database_settings_it_was_measured_with():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        (synchronous,) = cursor.fetchone()
+    said = run.database_settings()
+    assert said.startswith("PostgreSQL ")
+    assert f"synchronous_commit {synchronous}" in said
+    assert "shared_buffers " in said and "autovacuum " in said
