@@ -30,6 +30,8 @@ class Receiver:
         self.requests: list[dict] = []
         # Answers to give, in turn (status code, or ("sleep", seconds)); then 200.
         self.answers: list = []
+        # Ids of objects whose next event is refused once (500), whatever arrives first.
+        self.fail_once_about: set = set()
         self.lock = threading.Lock()
         receiver = self
 
@@ -37,7 +39,12 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
-                    answer = receiver.answers.pop(0) if receiver.answers else 200
+                    about = json.loads(body or b"{}").get("data", {}).get("id")
+                    if about in receiver.fail_once_about:
+                        receiver.fail_once_about.discard(about)
+                        answer = 500
+                    else:
+                        answer = receiver.answers.pop(0) if receiver.answers else 200
                     receiver.requests.append(
                         {"headers": dict(self.headers), "body": body, "answer": answer}
                     )
