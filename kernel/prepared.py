@@ -389,13 +389,20 @@ def rows_by_pk(
 _INSERT_SQL: dict[tuple, tuple[str, list, list]] = {}
 
 
-def insert_row(row: Model, *, with_: str = "", with_params: list | tuple = ()) -> None:
+def insert_row(
+    row: Model, *, with_: str = "", with_params: list | tuple = (), behind: bool = False
+) -> None:
     """Save the new instance `row` as `row.save()` would insert it (every local concrete
     field but an automatic primary key, each value prepared by its field, `auto_now`
     set; the database's returning fields read back), from SQL written once per model: a
     hot path's INSERT without compiling it. `with_`: a data-modifying statement run in the
     same statement (`WITH with_ INSERT ...`: one round trip for two writes), with its
-    `with_params`. No signals are sent (as `bulk_create`)."""
+    `with_params`. No signals are sent (as `bulk_create`).
+
+    `behind`: sent without waiting for it where the connection can (the project's
+    backend, in a transaction: kernel/db/postgresql/base.py), its returning fields (the
+    new id) then left unset; its error, if any, is raised by the connection's next
+    statement or COMMIT. For a row nothing reads back in the transaction's Python."""
     model = type(row)
     connection = connections[row._state.db or DEFAULT_DB_ALIAS]
     key = (model, connection.alias)
@@ -421,6 +428,11 @@ def insert_row(row: Model, *, with_: str = "", with_params: list | tuple = ()) -
     if with_:
         sql, values = f"WITH _before AS ({with_}) {sql}", [*with_params, *values]
     with connection.cursor() as cursor:
+        if behind and hasattr(cursor, "execute_behind"):
+            cursor.execute_behind(sql, values)
+            row._state.adding = False
+            row._state.db = connection.alias
+            return
         cursor.execute(sql, values)
         found = cursor.fetchone()
     for field, value in zip(returning, found, strict=True):

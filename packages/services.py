@@ -295,9 +295,16 @@ def consume(
         created_by=_user(by),
     )
     seal_new_entries(CreditLedgerEntry, [entry], {} if head is None else {client_package.pk: head})
-    # The counter and the ledger row in one statement (the package is locked above).
+    # The counter and the ledger row in one statement (the package is locked above),
+    # sent without waiting for it: every check is done, nothing reads the row back, and
+    # PostgreSQL runs it (with the report triggers it fires) while the caller goes on,
+    # e.g. to render its page, inside the package's lock window (issue 10). It is waited
+    # for before the transaction's next statement or COMMIT, which raise its error.
     insert_row(
-        entry, with_=_consumed_sql(), with_params=[client_package.consumed, client_package.pk]
+        entry,
+        with_=_consumed_sql(),
+        with_params=[client_package.consumed, client_package.pk],
+        behind=True,
     )
     return client_package
 

@@ -34,6 +34,17 @@ Django sends it (pghistory puts two statements in one, which a prepared statemen
 hold; a search's best plan depends on its words), and none is prepared where the
 connection keeps no prepared statements (`prepare_threshold` None: through PgBouncer's
 transaction pooling, caspen/settings.py).
+
+And a write whose answer nobody needs (`execute_behind`: the ledger row a booking appends
+while it holds its package's row lock) can be sent without waiting for it: PostgreSQL
+runs it while Python goes on (a booking renders its panel meanwhile), and the connection
+waits for it, in psycopg's pipeline mode, before anything else it sends: the next
+statement, a savepoint's control, COMMIT or ROLLBACK (`wait_behind`). So the statements
+still run one after another, in the order sent, in the same transaction; only the wait
+moves. Its error, if any (a constraint, a lost connection), is raised there, before
+COMMIT: the transaction is then rolled back as for any failed statement, and a COMMIT is
+never sent after it. What must be answered before going on (a row's new id, a refusal
+the caller turns into a message) is not sent behind.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import functools
 from typing import Any
 
 import psycopg as _psycopg
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.backends import utils
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.operations import DatabaseOperations as _Operations
@@ -80,6 +91,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.commit_in_doubt = False
         self.commits_done = 0
+        self._behind = None  # psycopg's pipeline, open while a write was sent behind
         self._forget_audit_context()
 
     # ------------------------------------------------------------------ audit context
@@ -140,6 +152,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def send_waiting_control(self) -> None:
         """Send the SAVEPOINTs and RELEASEs that wait, on their own (through a cursor of
         Django's kind: client-side, several statements in one)."""
+        self.wait_behind()
         if self.waiting_control:
             statements = "; ".join(self.waiting_control)
             self.waiting_control.clear()
@@ -148,6 +161,47 @@ class DatabaseWrapper(base.DatabaseWrapper):
             if self.queries_logged:  # a round trip of its own: counted as one
                 self.queries_log.append({"sql": statements, "time": "0.000"})
 
+    # ------------------------------------------------------------------ sent behind
+
+    def can_send_behind(self) -> bool:
+        """Whether a write can be sent without waiting: in a transaction already begun
+        (a first statement would wait for its BEGIN anyway), on psycopg's connection."""
+        raw = self.connection
+        return (
+            raw is not None
+            and not self.get_autocommit()
+            and raw.pgconn.transaction_status == _psycopg.pq.TransactionStatus.INTRANS
+            and (raw._pipeline is None or self._behind is not None)
+        )
+
+    def send_behind(self, sql: str, params) -> None:
+        """Send the write `sql` (one statement, values as %s parameters, bound by the
+        server) after what waits of the savepoints, without waiting for either
+        (`can_send_behind` must hold)."""
+        raw = self.connection
+        if self._behind is None:
+            pipeline = raw.pipeline()
+            pipeline.__enter__()
+            self._behind = pipeline
+        cursor = _psycopg.Cursor(raw)
+        for control in self.waiting_control:  # each on its own: no round trip in a pipeline
+            cursor.execute(control, prepare=False)
+        self.waiting_control.clear()
+        cursor.execute(sql, params, prepare=False)
+
+    def wait_behind(self, *, quiet: bool = False) -> None:
+        """Wait for the writes sent behind, raising the first one's error (unless `quiet`:
+        a ROLLBACK follows, which undoes them whatever happened)."""
+        pipeline, self._behind = self._behind, None
+        if pipeline is None:
+            return
+        try:
+            with self.wrap_database_errors:
+                pipeline.__exit__(None, None, None)
+        except DatabaseError:
+            if not quiet:
+                raise
+
     def make_cursor(self, cursor):
         return CursorWrapper(cursor, self)
 
@@ -155,14 +209,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return CursorDebugWrapper(cursor, self)
 
     def _rollback(self):
+        self.wait_behind(quiet=True)
         self._forget_audit_context()
         return super()._rollback()
 
     def _close(self):
+        self._behind = None  # the connection goes, and its pipeline with it
         self._forget_audit_context()
         return super()._close()
 
     def _set_autocommit(self, autocommit):
+        self.wait_behind(quiet=True)  # the transaction has already ended
         self._forget_audit_context()
         return super()._set_autocommit(autocommit)
 
@@ -177,6 +234,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return params
 
     def _commit(self):
+        # A write sent behind that failed is raised here, before any COMMIT is sent: the
+        # caller rolls back (nothing saved, and known to be).
+        self.wait_behind()
         self._forget_audit_context()
         try:
             result = super()._commit()
@@ -223,8 +283,26 @@ class _SendsWaitingControl:
         if self._client_cursor is not None:
             self.cursor, self._client_cursor = self._client_cursor, None
 
+    def execute_behind(self, sql: str, params) -> None:
+        """Run the write `sql` as `execute` would, without waiting for it when the
+        connection can (DatabaseWrapper.send_behind): for a write whose result is not
+        needed; it has none (no rowcount, nothing to fetch). Sent as is, through the
+        execute wrappers; one that changes the statement (pghistory's, putting its
+        context in front) has it run and waited for as usual."""
+
+        def executor(sent, sent_params, many, context):
+            self._back_to_django_cursor()
+            if sent is not sql or not self.db.can_send_behind():
+                return self._execute(sent, sent_params)
+            self.db.validate_no_broken_transaction()
+            with self.db.wrap_database_errors:
+                self.db.send_behind(sent, sent_params)
+
+        self._execute_with_wrappers(sql, params, many=False, executor=executor)
+
     def _execute(self, sql, params, *ignored_wrapper_args):
         self._back_to_django_cursor()
+        self.db.wait_behind()
         waiting = self.db.waiting_control
         if not waiting:
             if params is not None and sql in _PLANNED and self._plans_kept():
@@ -265,12 +343,14 @@ class _SendsWaitingControl:
 
     def _executemany(self, sql, param_list, *ignored_wrapper_args):
         self._back_to_django_cursor()
+        self.db.wait_behind()
         self.db.validate_no_broken_transaction()
         self.db.send_waiting_control()
         return super()._executemany(sql, param_list, *ignored_wrapper_args)
 
     def callproc(self, procname, params=None, kparams=None):
         self._back_to_django_cursor()
+        self.db.wait_behind()
         self.db.validate_no_broken_transaction()
         self.db.send_waiting_control()
         return super().callproc(procname, params, kparams)
@@ -292,6 +372,10 @@ class CursorDebugWrapper(_SendsWaitingControl, utils.CursorDebugWrapper):
         finally:
             if self.db.control_sent and self.db.queries_log:
                 self.db.queries_log[-1]["with"] = self.db.control_sent
+
+    def execute_behind(self, sql, params):
+        with self.debug_sql(sql, params):
+            return super().execute_behind(sql, params)
 
 
 if _CTimestamptzLoader is not None:

@@ -1,0 +1,189 @@
+"""A write sent behind (`execute_behind`, kernel/db/postgresql/base.py, issue 10) is not
+waited for: PostgreSQL runs it while Python goes on. It still runs in order, in its
+transaction and savepoint; the next statement, COMMIT or ROLLBACK waits for it first and
+raises its error, so a failed one never reaches COMMIT and its savepoint or transaction
+undoes it as any failed statement's."""
+
+from __future__ import annotations
+
+import threading
+
+import pghistory
+import psycopg
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from pghistory.models import Events
+
+from clients.models import Client
+from packages.models import CreditLedgerEntry
+from packages.selectors import ledger_discrepancies
+
+pytestmark = pytest.mark.django_db
+
+LOCK = 774_411  # an advisory lock number no other code takes
+
+
+def _create_probe() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE behind_probe (n integer PRIMARY KEY)")
+
+
+@pytest.fixture
+def probe():
+    """A temporary table of numbers (its primary key refuses a number twice)."""
+    _create_probe()
+
+
+def _numbers() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n FROM behind_probe ORDER BY n")
+        return [n for (n,) in cursor.fetchall()]
+
+
+def _add(n: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO behind_probe (n) VALUES (%s)", [n])
+
+
+def _add_behind(n: int, sql: str = "INSERT INTO behind_probe (n) VALUES (%s)") -> None:
+    with connection.cursor() as cursor:
+        cursor.execute_behind(sql, [n])
+
+
+def _other_connection() -> psycopg.Connection:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(probe):
+    _add(1)  # the transaction has begun
+    with _other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [LOCK])
+        # The write waits in PostgreSQL for the other connection's lock: sent behind, it
+        # returns at once (waited for, it would wait for the lock_timeout and fail).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '20s'")
+            cursor.execute_behind(
+                "INSERT INTO behind_probe (n) SELECT %s FROM pg_advisory_xact_lock("
+                + str(LOCK)
+                + ")",
+                [2],
+            )
+        assert connection._behind is not None  # sent, not answered
+        running = other.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'INSERT INTO behind_probe%%'"
+        ).fetchone()
+        assert running == (1,)
+        threading.Timer(0.2, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [LOCK])).start()
+        assert _numbers() == [1, 2]  # the next statement waited for it, then saw it
+    assert connection._behind is None
+
+
+def test_writes_sent_behind_run_in_the_order_sent(probe):
+    _add(1)
+    for n in (2, 3, 4):
+        _add_behind(n)
+    with connection.cursor() as cursor:
+        cursor.execute_behind("DELETE FROM behind_probe WHERE n = %s", [3])
+    assert _numbers() == [1, 2, 4]
+
+
+def test_its_error_is_raised_by_the_next_statement_and_its_savepoint_undoes_it(probe):
+    _add(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _add(2)
+        _add_behind(1)  # refused: 1 is there, but nobody waits for it yet
+        _numbers()  # waits for it: its refusal is raised here
+    assert _numbers() == [1]  # 2 is undone with the savepoint, the transaction goes on
+    _add(3)
+    assert _numbers() == [1, 3]
+
+
+def test_a_savepoint_asked_for_before_it_is_taken_before_it(probe):
+    _add(1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _add_behind(2)  # carries the block's SAVEPOINT, in front of it
+        raise RuntimeError
+    assert _numbers() == [1]  # rolled back to that savepoint: 2 is gone, 1 stays
+
+
+def test_a_release_waiting_goes_before_it_and_the_savepoint_keeps_its_work(probe):
+    with transaction.atomic():
+        _add(1)
+    _add_behind(2)  # the RELEASE of the block above goes in front of it
+    assert _numbers() == [1, 2]
+
+
+def test_the_debug_log_shows_it_as_sent(probe):
+    _add(1)
+    with CaptureQueriesContext(connection) as queries:
+        _add_behind(2)
+        _numbers()
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sql[0].startswith("INSERT INTO behind_probe") and sql[1].startswith("SELECT n FROM")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_write_sent_behind_is_raised_before_commit_and_nothing_is_saved():
+    _create_probe()
+    _add(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _add(2)
+        _add_behind(1)  # refused at COMMIT's wait, before COMMIT is sent
+    assert _numbers() == [1]  # 2 was not committed: the transaction was rolled back
+    assert not connection.commit_in_doubt  # known: nothing was saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_runs_at_once_and_is_saved():
+    _create_probe()
+    _add_behind(5)
+    assert connection._behind is None  # run and waited for: its own transaction
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert _numbers() == [5]
+
+
+def test_the_audit_context_tags_writes_sent_behind(practice, reception):
+    """The first write of a transaction carries pghistory's context in front of it: it
+    is run and waited for as usual (one statement only can be sent behind); the later
+    ones go behind and are tagged with the context the transaction holds."""
+    client = practice.client
+    with pghistory.context(user=reception.pk, url="/behind/"), connection.cursor() as cursor:
+        cursor.execute_behind(
+            "UPDATE clients_client SET notes = %s WHERE id = %s", ["first", client.pk]
+        )
+        assert connection._behind is None  # the context went in front: waited for
+        cursor.execute_behind(
+            "UPDATE clients_client SET notes = %s WHERE id = %s", ["second", client.pk]
+        )
+        assert connection._behind is not None  # sent behind
+    client.refresh_from_db()
+    assert client.notes == "second"
+    updates = Events.objects.tracks(Client.objects.get(pk=client.pk)).filter(pgh_label="update")
+    assert [e.pgh_data["notes"] for e in updates.order_by("pgh_created_at", "pgh_id")][-2:] == [
+        "first",
+        "second",
+    ]
+    assert {e.pgh_context["url"] for e in updates.order_by("-pgh_id")[:2]} == {"/behind/"}
+
+
+def test_a_booking_takes_its_credit_with_the_ledger_row_sent_behind(practice, reception):
+    """The booking's ledger row goes behind (packages.services.consume): the package's
+    counter, its ledger row and the chain are exact once the booking is done."""
+    package = practice.sell(practice.flexible, by=reception)
+    with CaptureQueriesContext(connection) as queries:
+        appointment = practice.book(by=reception, client_package=package)
+    ledger = [
+        q["sql"] for q in queries.captured_queries if "packages_creditledgerentry" in q["sql"]
+    ]
+    assert ledger and ledger[-1].startswith("WITH _before AS (UPDATE")
+    package.refresh_from_db()
+    assert package.consumed == 1
+    entry = CreditLedgerEntry.objects.get(appointment=appointment, kind="consume")
+    assert entry.quantity == -1 and entry.client_package_id == package.pk
+    assert not ledger_discrepancies(client_package_ids=[package.pk])
