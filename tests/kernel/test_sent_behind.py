@@ -7,6 +7,7 @@ undoes it as any failed statement's."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pghistory
 import psycopg
@@ -59,6 +60,18 @@ def _other_connection() -> psycopg.Connection:
     return psycopg.connect(**params, autocommit=True)
 
 
+def _seen_waiting_for_the_lock(other: psycopg.Connection) -> bool:
+    for _ in range(200):
+        waiting = other.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'INSERT INTO behind_probe%%'"
+        ).fetchone()
+        if waiting == (1,):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(probe):
     _add(1)  # the transaction has begun
     with _other_connection() as other:
@@ -74,11 +87,9 @@ def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(pr
                 [2],
             )
         assert connection._behind is not None  # sent, not answered
-        running = other.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE 'INSERT INTO behind_probe%%'"
-        ).fetchone()
-        assert running == (1,)
+        # Here, while the write waits in PostgreSQL for the lock (seen from the other
+        # connection once the server has it: poll, a loaded machine may take a moment).
+        assert _seen_waiting_for_the_lock(other)
         threading.Timer(0.2, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [LOCK])).start()
         assert _numbers() == [1, 2]  # the next statement waited for it, then saw it
     assert connection._behind is None
