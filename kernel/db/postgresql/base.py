@@ -276,6 +276,7 @@ class _SendsWaitingControl:
 
     db: Any  # the DatabaseWrapper (utils.CursorWrapper's)
     cursor: Any
+    _execute_with_wrappers: Any  # utils.CursorWrapper's
     _client_cursor = None  # the psycopg cursor Django made, while a planned read's is used
 
     def _back_to_django_cursor(self) -> None:
