@@ -430,11 +430,11 @@ def insert_row(
     with connection.cursor() as cursor:
         if behind and hasattr(cursor, "execute_behind"):
             cursor.execute_behind(sql, values)
-            row._state.adding = False
-            row._state.db = connection.alias
-            return
-        cursor.execute(sql, values)
-        found = cursor.fetchone()
+            found: Any = ()  # nothing read back
+            returning = []
+        else:
+            cursor.execute(sql, values)
+            found = cursor.fetchone()
     for field, value in zip(returning, found, strict=True):
         for convert in field.get_db_converters(connection):
             value = convert(value, field.cached_col, connection)

@@ -19,6 +19,7 @@ from pghistory.models import Events
 from clients.models import Client
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
+from tests.database import connection_params
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +54,7 @@ def _add_behind(n: int, sql: str = "INSERT INTO behind_probe (n) VALUES (%s)") -
 
 
 def _other_connection() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
-    return psycopg.connect(**params, autocommit=True)
+    return psycopg.connect(**connection_params(), autocommit=True)
 
 
 def _seen_waiting_for_the_lock(other: psycopg.Connection) -> bool:
@@ -189,6 +186,8 @@ def test_a_booking_takes_its_credit_with_the_ledger_row_sent_behind(practice, re
     package = practice.sell(practice.flexible, by=reception)
     with CaptureQueriesContext(connection) as queries:
         appointment = practice.book(by=reception, client_package=package)
+        # Booked, and the ledger statement not waited for yet: nothing was sent after it.
+        assert connection._behind is not None
     ledger = [
         q["sql"] for q in queries.captured_queries if "packages_creditledgerentry" in q["sql"]
     ]
