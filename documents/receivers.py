@@ -34,7 +34,7 @@ def queue_appointment_confirmation(
         return
     from documents.tasks import appointment_confirmation
 
-    jobs.defer(
+    jobs.defer_behind(  # nothing reads the job back (issue 10)
         appointment_confirmation,
         lock=confirmation_lock(instance),
         appointment_ids=[instance.pk],

@@ -28,13 +28,15 @@ import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.db import connection
+from psycopg.types.json import Jsonb
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job
 from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
 
-__all__ = ["RetryLater", "app", "defer", "periodic", "retry_schedule", "task"]
+__all__ = ["RetryLater", "app", "defer", "defer_behind", "periodic", "retry_schedule", "task"]
 
 
 def task(**options: Any) -> Callable[[Callable[..., Any]], Task[..., Any, Any]]:
@@ -45,6 +47,15 @@ def task(**options: Any) -> Callable[[Callable[..., Any]], Task[..., Any, Any]]:
 def periodic(*, cron: str, **options: Any) -> Callable[[Task[..., Any, Any]], Any]:
     """Run a task on a cron schedule (the worker defers it; see procrastinate's docs)."""
     return app.periodic(cron=cron, **options)
+
+
+# One job into procrastinate's queue through its own SQL function (its schema names it
+# by version), as its procrastinate_defer_periodic_job_v2 calls it: a ROW of the job's
+# fields, each a parameter of its own type.
+_DEFER_ONE = (
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%s, %s, %s, %s, %s, %s, NULL::timestamptz)]"
+    "::procrastinate_job_to_defer_v1[])"
+)
 
 
 def defer(
@@ -62,6 +73,34 @@ def defer(
     """
     deferrer = job_task.configure(lock=lock, schedule_in=schedule_in)
     return deferrer.defer(**task_kwargs)
+
+
+def defer_behind(
+    job_task: Task[..., Any, Any], *, lock: str | None = None, **task_kwargs: Any
+) -> None:
+    """`defer`, for a caller that does not need the job's id: in a transaction the job's
+    INSERT is sent without waiting for it (kernel/db/postgresql/base.py, `execute_behind`),
+    so PostgreSQL writes it while the request goes on. Its error, if any, is raised by the
+    connection's next statement or COMMIT, and the change rolls back with it, as with
+    `defer`. A booking queues its confirmation so (issue 10)."""
+    with connection.cursor() as cursor:
+        if hasattr(cursor, "execute_behind"):
+            cursor.execute_behind(_DEFER_ONE, _job_fields(job_task, lock, task_kwargs))
+            return
+    defer(job_task, lock=lock, **task_kwargs)
+
+
+def _job_fields(job_task: Task[..., Any, Any], lock: str | None, task_kwargs: dict) -> list:
+    """The job's fields as `Task.configure` sets them (the task's lock, queueing lock,
+    queue and priority unless given), in procrastinate_job_to_defer_v1's order."""
+    return [
+        job_task.queue,
+        job_task.name,
+        job_task.priority,
+        lock if lock is not None else job_task.lock,
+        job_task.queueing_lock,
+        Jsonb(task_kwargs),
+    ]
 
 
 class RetryLater(Exception):  # noqa: N818 (not an error: a request)

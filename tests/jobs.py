@@ -82,8 +82,12 @@ def make_due() -> int:
 
 
 def job_rows(task_name: str | None = None) -> list[dict]:
-    """The queue's rows (id, task_name, status, lock, args, attempts), oldest first."""
-    sql = "SELECT id, task_name, status, lock, args, attempts FROM procrastinate_jobs"
+    """The queue's rows (id, task_name, status, lock, args, attempts, queue_name,
+    priority, queueing_lock), oldest first."""
+    sql = (
+        "SELECT id, task_name, status, lock, args, attempts, queue_name, priority, "
+        "queueing_lock FROM procrastinate_jobs"
+    )
     params: list[str] = []
     if task_name:
         sql += " WHERE task_name = %s"

@@ -3,6 +3,8 @@ causes it, and a real worker runs it, with retries and one-at-a-time locks."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -107,3 +109,81 @@ def test_the_jobs_of_a_dead_worker_are_run_again(jobs):
     assert Group.objects.filter(name="after-a-crash").exists()
     statuses = {row["status"] for row in jobs.job_rows("kernel.tasks.retry_stalled_jobs")}
     assert statuses == {"succeeded"}
+
+
+# ------------------------------------------------------------------ deferred behind
+
+
+def _queued(jobs, task_name):
+    return [
+        {
+            **{k: row[k] for k in ("queue_name", "priority", "lock", "queueing_lock")},
+            "args": json.loads(row["args"]),
+        }
+        for row in jobs.job_rows(task_name)
+    ]
+
+
+@kernel_jobs.task(name="tests.locked_record", lock="default-lock", priority=3, queue="slow")
+def locked_record(name: str) -> None:
+    RUNS.append(name)
+
+
+# A queue name longer than procrastinate_jobs.queue_name's 128 characters: its INSERT fails.
+@kernel_jobs.task(name="tests.misqueued", queue="q" * 200)
+def misqueued(name: str) -> None:
+    RUNS.append(name)
+
+
+def test_a_job_deferred_behind_is_the_row_defer_writes_and_runs(jobs):
+    """`defer_behind` writes the job `defer` would (the task's queue, priority and lock
+    unless given), without waiting for it, and a worker runs it after COMMIT."""
+    from django.db import connection
+
+    RUNS.clear()
+    with transaction.atomic():
+        Group.objects.create(name="change")
+        kernel_jobs.defer(locked_record, name="one")
+        kernel_jobs.defer(locked_record, lock="mine", name="two")
+        kernel_jobs.defer_behind(locked_record, name="one")
+        assert connection._behind is not None  # sent, not waited for
+        kernel_jobs.defer_behind(locked_record, lock="mine", name="two")
+    rows = _queued(jobs, "tests.locked_record")
+    assert rows[:2] == rows[2:]  # the same two rows, either way
+    assert rows[0] == {
+        "queue_name": "slow",
+        "priority": 3,
+        "lock": "default-lock",
+        "queueing_lock": None,
+        "args": {"name": "one"},
+    }
+    jobs.run_jobs()
+    assert sorted(RUNS) == ["one", "one", "two", "two"]
+
+
+def test_a_job_deferred_behind_rolls_back_with_its_change(jobs):
+    with pytest.raises(Refused), transaction.atomic():
+        Group.objects.create(name="change")
+        kernel_jobs.defer_behind(make_group, name="from-rolled-back")
+        raise Refused
+    assert jobs.job_rows() == []
+    assert not Group.objects.filter(name="change").exists()
+
+
+def test_a_job_deferred_behind_that_fails_fails_the_change(jobs):
+    """An error writing the job is raised by the next statement (here COMMIT's wait), and
+    nothing of the change is kept."""
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="too long"), transaction.atomic():
+        Group.objects.create(name="change")
+        kernel_jobs.defer_behind(misqueued, name="refused")  # sent: no error yet
+    assert jobs.job_rows() == []
+    assert not Group.objects.filter(name="change").exists()
+
+
+def test_outside_a_transaction_a_job_deferred_behind_is_written_at_once(jobs):
+    kernel_jobs.defer_behind(make_group, name="autocommit")
+    assert [json.loads(row["args"]) for row in jobs.job_rows("tests.make_group")] == [
+        {"name": "autocommit"}
+    ]
