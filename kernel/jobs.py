@@ -29,12 +29,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection
-from psycopg.types.json import Jsonb
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job
 from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
+from psycopg.types.json import Jsonb
 
 __all__ = ["RetryLater", "app", "defer", "defer_behind", "periodic", "retry_schedule", "task"]
 
