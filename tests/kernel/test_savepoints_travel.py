@@ -225,3 +225,28 @@ def test_nested_savepoints_keep_exactly_what_each_block_kept(probe, blocks):
         expected = sorted(n for block in blocks for n in _kept(block))
         assert probe.numbers() == expected
         transaction.set_rollback(True)  # the next example starts from an empty table
+
+
+def test_a_statement_carrying_a_savepoint_keeps_its_values_exactly():
+    """Its values are merged into it as psycopg's client-side binding merges them (quotes,
+    percent signs, backslashes and all), and the whole is sent without parameters."""
+    tricky = "50% off, O'Brien's \\ %s %% {}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text || '%%', %s::int + 1", [tricky, 41])
+        assert cursor.fetchone() == (tricky + "%", 42)
+        assert connection.control_sent.startswith('SAVEPOINT "')  # it did carry one
+
+
+def test_a_statement_carrying_a_savepoint_is_parsed_once_for_all_savepoints(probe):
+    """psycopg keeps the parse of a statement's text (its placeholders); the savepoint's
+    name in front of it changes each time, so the statement is merged before it is
+    joined: the same statement in a new savepoint is not parsed again (issue 10)."""
+    from psycopg import _queries
+
+    probe.add(1)  # the statement's text parsed once
+    before = _queries._query2pg_client.cache_info().misses
+    for n in range(2, 6):
+        with transaction.atomic():
+            probe.add(n)
+    assert _queries._query2pg_client.cache_info().misses == before
+    assert probe.numbers() == [1, 2, 3, 4, 5]

@@ -314,6 +314,13 @@ class _SendsWaitingControl:
             # A server-side cursor's DECLARE takes one statement: send them first.
             self.db.send_waiting_control()
             return super()._execute(sql, params, *ignored_wrapper_args)
+        if params is not None and hasattr(self.cursor, "mogrify"):
+            # The statement with its values merged, as psycopg's client-side binding
+            # sends it, and the whole sent without parameters. psycopg caches the parse of
+            # a statement's text for its placeholders; the savepoint's name makes each
+            # joined text new, and parsing it again cost a booking 0.2-0.3 ms (issue 10).
+            with self.db.wrap_database_errors:
+                sql, params = self.cursor.mogrify(sql, params), None
         self.db.control_sent = "; ".join(waiting)
         sql = self.db.control_sent + "; " + sql
         waiting.clear()
