@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import types
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -68,7 +69,7 @@ def _kinds_of(declared: Any) -> tuple[tuple[type, ...], bool]:
 
 
 class _Compiled:
-    __slots__ = ("compiler", "sql", "params", "slots", "model", "db")
+    __slots__ = ("compiler", "sql", "params", "slots", "model", "db", "converters")
 
     def __init__(self, compiler, sql: str, params: tuple, slots, model, db: str):
         self.compiler = compiler
@@ -77,6 +78,9 @@ class _Compiled:
         self.slots = slots  # (parameter index, value name, list index or None)
         self.model = model
         self.db = db
+        # The compiler's converters for its columns, by connection (each thread's own):
+        # the same for every run of the query, where Django works them out each time.
+        self.converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class _Source:
@@ -231,8 +235,17 @@ class Prepared(Generic[M]):
         statement = (compiled.sql, tuple(params))
         compiler = copy.copy(compiled.compiler)
         # This thread's connection (the compiled one may belong to another thread).
-        compiler.connection = connections[compiled.db]
+        connection = compiler.connection = connections[compiled.db]
         compiler.as_sql = lambda *args, **kwargs: statement
+        if hasattr(compiler, "get_converters"):  # a query's (not PreparedSQL's)
+            converters = compiled.converters.get(connection)
+            if converters is None:
+                # As results_iter asks for them (its columns are set once compiled).
+                columns = [s[0] for s in compiler.select[0 : compiler.col_count]]
+                converters = compiled.converters[connection] = compiler.get_converters(columns)
+            # Holding the converters only: a function holding the compiler would make a
+            # reference cycle, left for the garbage collector each time.
+            compiler.get_converters = lambda expressions: converters
         return compiled, compiler
 
     # -------------------------------------------------------------- reading
@@ -371,19 +384,43 @@ def rows_by_pk(
     found: list[Any] = []
     at = 0
     for model in models:
-        fields = model._meta.concrete_fields
+        fields, names, pk_index, converting = _row_shape(model, connection)
         values = list(row[at : at + len(fields)])
         at += len(fields)
-        pk_index = fields.index(model._meta.pk)
         if values[pk_index] is None:
             found.append(None)
             continue
-        for index, field in enumerate(fields):
-            converters = connection.ops.get_db_converters(field.cached_col)
-            for convert in converters + field.get_db_converters(connection):
-                values[index] = convert(values[index], field.cached_col, connection)
-        found.append(model.from_db(using, [f.attname for f in fields], values))
+        for index, col, converters in converting:
+            for convert in converters:
+                values[index] = convert(values[index], col, connection)
+        found.append(model.from_db(using, names, values))
     return found, list(row[at:])
+
+
+_ROW_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _row_shape(model: type[Model], connection) -> tuple:
+    """A model's concrete fields, their attribute names, the primary key's index, and the
+    converters of the fields that have any (index, column, converters): worked out once
+    per connection (each thread's own), as Django works them out for every query."""
+    shapes = _ROW_SHAPES.setdefault(connection, {})
+    if model not in shapes:
+        fields = model._meta.concrete_fields
+        converting = []
+        for index, field in enumerate(fields):
+            converters = connection.ops.get_db_converters(
+                field.cached_col
+            ) + field.get_db_converters(connection)
+            if converters:
+                converting.append((index, field.cached_col, converters))
+        shapes[model] = (
+            fields,
+            [f.attname for f in fields],
+            fields.index(model._meta.pk),
+            converting,
+        )
+    return shapes[model]
 
 
 _INSERT_SQL: dict[tuple, tuple[str, list, list]] = {}

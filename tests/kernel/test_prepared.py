@@ -246,3 +246,60 @@ def test_insert_row_saves_as_save_does_and_runs_its_with_statement():
     assert _fields(Client.objects.get(pk=client.pk)) == _fields(client)
     other.refresh_from_db()
     assert other.notes == "Moved"
+
+
+def test_a_prepared_querys_converters_are_worked_out_once_per_connection(monkeypatch):
+    """Django works out a query's converters (the database's and the fields') for every
+    run; a prepared query keeps them for its connection, and still reads what the
+    queryset reads (a Decimal, dates, an aware datetime)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    calls = []
+    work_out = SQLCompiler.get_converters
+
+    def counted(self, expressions):
+        calls.append(len(expressions))
+        return work_out(self, expressions)
+
+    packages = [ClientPackageFactory(credits=n) for n in (3, 4)]
+    monkeypatch.setattr(SQLCompiler, "get_converters", counted)
+    by_pk = Prepared(lambda pk: ClientPackage.objects.filter(pk=pk)[:2], pk=int)
+    for package in packages * 2:
+        (read,) = by_pk.objects(pk=package.pk)
+        assert _fields(read) == _fields(ClientPackage.objects.get(pk=package.pk))
+    assert len(calls) == 1 + 4  # once for the prepared query; each .get() its own
+
+
+def test_a_prepared_read_leaves_no_reference_cycle_behind():
+    """What it reads is freed as soon as it is dropped: no garbage for the collector (a
+    function kept on the compiler copy that refers back to it made a cycle a read)."""
+    import gc
+
+    package = ClientPackageFactory()
+    by_pk = Prepared(lambda pk: ClientPackage.objects.filter(pk=pk)[:2], pk=int)
+    by_pk.objects(pk=package.pk)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            by_pk.objects(pk=package.pk)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_rows_by_pk_works_out_each_models_converters_once(monkeypatch):
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    package = ClientPackageFactory()
+    rows_by_pk([(ClientPackage, package.pk)])  # worked out here (or by an earlier test)
+    calls = []
+    work_out = DatabaseOperations.get_db_converters
+    monkeypatch.setattr(
+        DatabaseOperations,
+        "get_db_converters",
+        lambda self, expression: calls.append(expression) or work_out(self, expression),
+    )
+    (found,), _ = rows_by_pk([(ClientPackage, package.pk)])
+    assert calls == []
+    assert _fields(found) == _fields(ClientPackage.objects.get(pk=package.pk))
