@@ -390,6 +390,15 @@ class PackageIn(InputModelSerializer):
         ]
 
     def validate_services(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any("service" not in row for row in rows):
+            # A change (PATCH) checks its rows as partial too: a row still needs its
+            # service, since the list sent replaces the package's.
+            raise serializers.ValidationError(
+                [
+                    {} if "service" in row else {"service": ["This field is required."]}
+                    for row in rows
+                ]
+            )
         ids = [row["service"].pk for row in rows]
         if len(set(ids)) != len(ids):
             raise serializers.ValidationError("Include each service once.")

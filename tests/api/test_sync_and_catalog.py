@@ -255,6 +255,20 @@ def test_get_and_change_a_catalog_package(as_admin, world):
     assert ClientPackage.objects.get(pk=world.flexi.pk).price != Decimal("470.00")
 
 
+def test_a_changed_service_list_needs_each_rows_service(as_admin, world):
+    """A PATCH's `services` replaces the list, so each row still needs its service
+    (found by the schema fuzzer: a row without one was a server error)."""
+    flexible = world.practice.flexible
+    before = as_admin.get(f"{V1}/packages/{flexible.pk}/").json()
+    response = as_admin.patch(
+        f"{V1}/packages/{flexible.pk}/",
+        {"services": [{"service": world.practice.massage.pk}, {"allowance": None}]},
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["services"] == [{}, {"service": ["This field is required."]}]
+    assert as_admin.get(f"{V1}/packages/{flexible.pk}/").json() == before
+
+
 def test_a_fixed_package_keeps_its_allowances_adding_up(as_admin, world):
     fixed = world.practice.fixed
     response = as_admin.patch(f"{V1}/packages/{fixed.pk}/", {"credits": fixed.credits + 1})
