@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from typing import Any, cast
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -57,10 +59,41 @@ def local_datetime(day: dt.date, time: dt.time, *, second: bool = False) -> dt.d
 FIRST, SECOND = "first", "second"
 
 
+class FixedChoices:
+    """A choice field whose choices are fixed in the code: kept as a tuple, which the copy
+    each form makes of its fields shares instead of deep-copying it (a booking's POST
+    copies the 15 fields of Create appointment; issue 10). Choices set later (a list)
+    are copied as Django copies them."""
+
+    _choices: Any
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._choices = cast(Any, self).widget.choices = tuple(self._choices)
+
+    def __deepcopy__(self, memo):
+        if isinstance(self._choices, tuple):
+            # The field and its widget copied as Field does; the tuple shared.
+            return forms.Field.__deepcopy__(cast(Any, self), memo)
+        return super().__deepcopy__(memo)  # type: ignore[misc]
+
+
+class FixedChoiceField(FixedChoices, forms.ChoiceField):
+    pass
+
+
+class FixedTypedChoiceField(FixedChoices, forms.TypedChoiceField):
+    pass
+
+
+class FixedTypedMultipleChoiceField(FixedChoices, forms.TypedMultipleChoiceField):
+    pass
+
+
 def occurrence_field(label: str) -> forms.ChoiceField:
     """Which of the two, for a time that happens twice (the clocks go back): shown only
     then (`AppointmentTimesMixin.asks`), labelled with the two times and zones."""
-    return forms.ChoiceField(
+    return FixedChoiceField(
         label=label,
         choices=[(FIRST, "First"), (SECOND, "Second")],
         widget=forms.RadioSelect,
@@ -127,13 +160,50 @@ def _pk(value) -> int | None:
     return int(text) if text.isdigit() and len(text) < 18 else None
 
 
+class _LazyModelChoiceIterator(ModelChoiceIterator):
+    """ModelChoiceIterator reading its field's queryset only when it lists the choices."""
+
+    def __init__(self, field):
+        self.field = field
+
+    @property
+    def queryset(self):  # type: ignore[override]
+        return self.field.queryset
+
+
 class PreloadedChoiceField(forms.ModelChoiceField):
     """A choice of an active (not archived) practitioner, location, service or client (or
     any client package) that takes the instance the form already read (`preloaded`) when
     that is the value sent, instead of reading it again (a booking's POST reads them all
-    in one query). Anything else is looked up in the queryset as usual."""
+    in one query). Anything else is looked up in the queryset as usual.
+
+    Each form's copy of the field shares the declared queryset until it first uses it,
+    then takes its own clone (`queryset`), where Django clones it twice for every form:
+    a booking's POST, which takes its preloaded choices, never does (issue 10)."""
 
     preloaded = None
+    iterator = _LazyModelChoiceIterator
+    _queryset_shared = False
+
+    def __deepcopy__(self, memo):
+        # As ModelChoiceField's copy (Field's, then a fresh iterator for the widget),
+        # without the clones.
+        result = forms.Field.__deepcopy__(self, memo)
+        result._queryset_shared = self._queryset is not None
+        result.widget.choices = result.choices
+        return result
+
+    def _get_queryset(self):
+        if self._queryset_shared:
+            self._queryset_shared = False
+            self._queryset = self._queryset.all()  # its own, as Django's copy has
+        return self._queryset
+
+    def _set_queryset(self, queryset):
+        self._queryset_shared = False
+        super()._set_queryset(queryset)
+
+    queryset = property(_get_queryset, _set_queryset)
 
     def to_python(self, value):
         known = self.preloaded
@@ -504,10 +574,10 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
         queryset=ClientPackage.objects.all(), required=False, widget=forms.HiddenInput
     )
     repeat = forms.BooleanField(required=False, label="Repeat")
-    every_weeks = forms.TypedChoiceField(
+    every_weeks = FixedTypedChoiceField(
         label="How often", choices=EVERY_WEEKS, coerce=int, initial=1, required=False
     )
-    weekdays = forms.TypedMultipleChoiceField(
+    weekdays = FixedTypedMultipleChoiceField(
         label="On",
         choices=WEEKDAYS,
         coerce=int,

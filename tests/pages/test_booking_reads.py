@@ -207,3 +207,35 @@ def test_facts_about_another_place_are_not_trusted(practice, reception):
             known=elsewhere,
         )
     assert refusal.value.code == "service_not_provided"
+
+
+def test_a_forms_copy_of_a_choice_field_shares_its_queryset_until_it_lists_it():
+    """Create appointment's copy of a model choice field shares the declared queryset
+    (no clone for a POST that takes its preloaded choices) and clones it when it lists
+    the choices: a practitioner added after the first form still shows in the next one,
+    and no form's list is kept in the declared queryset."""
+    from calendar_app.forms import AppointmentForm
+
+    declared = AppointmentForm.base_fields["practitioner"].queryset
+    first = AppointmentForm()
+    field = first.fields["practitioner"]
+    assert field._queryset is declared  # shared: nothing cloned yet
+    names = [label for _, label in field.choices]
+    assert field._queryset is not declared and declared._result_cache is None
+    PractitionerFactory(name="Added later")
+    later = [label for _, label in AppointmentForm().fields["practitioner"].choices]
+    assert "Added later" in later and "Added later" not in names
+
+
+def test_a_forms_copy_of_a_fixed_choice_field_shares_its_choices():
+    from calendar_app.forms import AppointmentForm
+
+    base = AppointmentForm.base_fields
+    form = AppointmentForm()
+    for name in ("weekdays", "every_weeks", "start_occurrence"):
+        assert isinstance(base[name].choices, tuple)
+        assert form.fields[name].choices is base[name].choices
+        assert form.fields[name].widget is not base[name].widget
+    form.fields["every_weeks"].choices = [(1, "Weekly")]  # set later: this form's own
+    assert base["every_weeks"].choices[0] == (1, "Every week")
+    assert [c for c in AppointmentForm().fields["every_weeks"].choices][0] == (1, "Every week")
