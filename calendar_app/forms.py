@@ -7,6 +7,7 @@ live in the services, whose refusals the views show in these forms.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import html
 import re
@@ -59,6 +60,20 @@ def local_datetime(day: dt.date, time: dt.time, *, second: bool = False) -> dt.d
 FIRST, SECOND = "first", "second"
 
 
+def _copy_field(field: Any, memo: dict) -> Any:
+    """`Field.__deepcopy__` (the field, its widget and attrs, its messages and
+    validators), the widget copied as it is: a choice widget's copy would normalise its
+    choices again, option by option (the callers share or replace them)."""
+    result = copy.copy(field)
+    memo[id(field)] = result
+    widget = result.widget = copy.copy(field.widget)
+    memo[id(field.widget)] = widget
+    widget.attrs = field.widget.attrs.copy()
+    result.error_messages = field.error_messages.copy()
+    result.validators = field.validators[:]
+    return result
+
+
 class FixedChoices:
     """A choice field whose choices are fixed in the code: kept as a tuple, which the copy
     each form makes of its fields shares instead of deep-copying it (a booking's POST
@@ -69,12 +84,13 @@ class FixedChoices:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._choices = cast(Any, self).widget.choices = tuple(self._choices)
+        widget = cast(Any, self).widget
+        self._choices = widget.choices = tuple(self._choices)
+        widget._choices = tuple(widget.choices)  # as normalised by the widget, fixed too
 
     def __deepcopy__(self, memo):
         if isinstance(self._choices, tuple):
-            # The field and its widget copied as Field does; the tuple shared.
-            return forms.Field.__deepcopy__(cast(Any, self), memo)
+            return _copy_field(self, memo)  # the tuple shared, by the widget too
         return super().__deepcopy__(memo)  # type: ignore[misc]
 
 
@@ -188,7 +204,7 @@ class PreloadedChoiceField(forms.ModelChoiceField):
     def __deepcopy__(self, memo):
         # As ModelChoiceField's copy (Field's, then a fresh iterator for the widget),
         # without the clones.
-        result = forms.Field.__deepcopy__(self, memo)
+        result = _copy_field(self, memo)
         result._queryset_shared = self._queryset is not None
         result.widget.choices = result.choices
         return result

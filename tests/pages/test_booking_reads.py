@@ -236,6 +236,9 @@ def test_a_forms_copy_of_a_fixed_choice_field_shares_its_choices():
         assert isinstance(base[name].choices, tuple)
         assert form.fields[name].choices is base[name].choices
         assert form.fields[name].widget is not base[name].widget
+        assert isinstance(base[name].widget.choices, tuple)
+        assert form.fields[name].widget.choices is base[name].widget.choices
+        assert form.fields[name].widget.attrs is not base[name].widget.attrs
     form.fields["every_weeks"].choices = [(1, "Weekly")]  # set later: this form's own
     assert base["every_weeks"].choices[0] == (1, "Every week")
     assert [c for c in AppointmentForm().fields["every_weeks"].choices][0] == (1, "Every week")
