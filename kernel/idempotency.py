@@ -32,7 +32,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -46,6 +46,10 @@ DONE = "done"
 # goes, and htmx's instructions (HX-Redirect, HX-Trigger, HX-Reswap...).
 REPLAYED_HEADERS = ("location",)
 REPLAYED_HEADER_PREFIX = "hx-"
+
+
+# The statements `claim` and `store` send, by (which, model, database alias).
+_SQL: dict[tuple, tuple[str, Any]] = {}
 
 
 def keys_model() -> Any:
@@ -89,24 +93,28 @@ def _insert_unless_taken(row: Any) -> Any:
     commits, nothing is inserted (None); if it rolls back, this row is. Returns `row`,
     saved, or None."""
     model = type(row)
-    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
-        f"ON CONFLICT DO NOTHING RETURNING {pk}"
-    )
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the proxy, for each field
+    key = ("claim", model, db.alias)
+    if key not in _SQL:  # written once per process: it runs in every form's POST
+        fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
+        quote = db.ops.quote_name
+        _SQL[key] = (
+            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(model._meta.pk.column)}",
+            fields,
+        )
+    sql, fields = _SQL[key]
+    values = [f.get_db_prep_save(f.pre_save(row, True), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, values)
         found = cursor.fetchone()
     if found is None:
         return None
     row.pk = found[0]
     row._state.adding = False
-    row._state.db = connection.alias
+    row._state.db = db.alias
     return row
 
 
@@ -126,13 +134,19 @@ def store(row: Any, response: HttpResponse, *, with_headers: bool = False) -> No
     # One plain UPDATE (as `_insert_unless_taken`): it runs in every form POST's
     # transaction, where compiling the queryset's cost more than the statement.
     model = keys_model()
-    quote = connection.ops.quote_name
-    columns = ("state", "response_status", "response_body", "response_content_type")
-    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in columns)
-    sql = (
-        f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
-        f"WHERE {quote(model._meta.pk.column)} = %s"
-    )
+    key = ("store", model, connection.alias)
+    if key not in _SQL:
+        quote = connection.ops.quote_name
+        columns = ("state", "response_status", "response_body", "response_content_type")
+        assignments = ", ".join(
+            f"{quote(model._meta.get_field(name).column)} = %s" for name in columns
+        )
+        _SQL[key] = (
+            f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+            f"WHERE {quote(model._meta.pk.column)} = %s",
+            None,
+        )
+    sql = _SQL[key][0]
     values = [DONE, response.status_code, body, response.get("Content-Type", "")[:100], row.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
