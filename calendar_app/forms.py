@@ -84,9 +84,8 @@ class FixedChoices:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        widget = cast(Any, self).widget
-        self._choices = widget.choices = tuple(self._choices)
-        widget._choices = tuple(widget.choices)  # as normalised by the widget, fixed too
+        # ChoiceField gave the field and its widget the same normalised list: one tuple.
+        self._choices = cast(Any, self).widget._choices = tuple(self._choices)
 
     def __deepcopy__(self, memo):
         if isinstance(self._choices, tuple):

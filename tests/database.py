@@ -23,6 +23,14 @@ def connection_params() -> dict[str, Any]:
     return {key: params[key] for key in wanted if params.get(key) not in (None, "")}
 
 
+def other_connection():
+    """A second connection to the test database (psycopg's, autocommit), beside the
+    test's own: to watch it from outside (pg_stat_activity) or hold a lock against it."""
+    import psycopg
+
+    return psycopg.connect(**connection_params(), autocommit=True)
+
+
 def database_url(host: str | None = None, port: str | None = None) -> str:
     """A DATABASE_URL for the test database that a child process can pass to settings;
     with `host` and `port`, reached there instead (PgBouncer in front of it)."""

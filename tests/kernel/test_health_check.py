@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
-from tests.database import connection_params
+from tests.database import other_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _other():
-    return psycopg.connect(**connection_params(), autocommit=True)
-
-
 def _last_statement(pid: int) -> str:
-    with _other() as other:
+    with other_connection() as other:
         return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[
             0
         ]
@@ -37,7 +32,7 @@ def test_an_idle_connection_is_usable_without_a_statement():
 def test_a_connection_the_server_ended_is_not_usable_and_is_replaced():
     connection.ensure_connection()
     pid = connection.connection.info.backend_pid
-    with _other() as other:
+    with other_connection() as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
         for _ in range(100):  # until the backend has gone (its FATAL message sent)
             if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():

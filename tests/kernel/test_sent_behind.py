@@ -19,7 +19,7 @@ from pghistory.models import Events
 from clients.models import Client
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
-from tests.database import connection_params
+from tests.database import other_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -53,10 +53,6 @@ def _add_behind(n: int, sql: str = "INSERT INTO behind_probe (n) VALUES (%s)") -
         cursor.execute_behind(sql, [n])
 
 
-def _other_connection() -> psycopg.Connection:
-    return psycopg.connect(**connection_params(), autocommit=True)
-
-
 def _seen_waiting_for_the_lock(other: psycopg.Connection) -> bool:
     for _ in range(200):
         waiting = other.execute(
@@ -71,7 +67,7 @@ def _seen_waiting_for_the_lock(other: psycopg.Connection) -> bool:
 
 def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(probe):
     _add(1)  # the transaction has begun
-    with _other_connection() as other:
+    with other_connection() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [LOCK])
         # The write waits in PostgreSQL for the other connection's lock: sent behind, it
         # returns at once (waited for, it would wait for the lock_timeout and fail).
