@@ -118,6 +118,11 @@ def day_month_year(value: dt.date) -> str:
     return f"{value.day} {_month_3(get_language(), value.month)} {value.year:04d}"
 
 
+def day_month(value: dt.date) -> str:
+    """`value|date:"j M"` ("7 Mar"), as `day_month_year`."""
+    return f"{value.day} {_month_3(get_language(), value.month)}"
+
+
 def weekday_day_month_year(value: dt.date) -> str:
     """`value|date:"D j M Y"` ("Sat 7 Mar 2026"), as `day_month_year`."""
     return f"{WEEKDAYS_ABBR[value.weekday()]} {day_month_year(value)}"
