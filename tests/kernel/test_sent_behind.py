@@ -1,8 +1,9 @@
 """A write sent behind (`execute_behind`, kernel/db/postgresql/base.py, issue 10) is not
 waited for: PostgreSQL runs it while Python goes on. It still runs in order, in its
-transaction and savepoint; the next statement, COMMIT or ROLLBACK waits for it first and
-raises its error, so a failed one never reaches COMMIT and its savepoint or transaction
-undoes it as any failed statement's."""
+transaction and savepoint; the next statement or ROLLBACK waits for it first and raises
+its error, and its savepoint or transaction undoes it as any failed statement's. COMMIT
+goes after it in the same pipeline: a failed write makes PostgreSQL skip the COMMIT, and
+its error is raised by the commit, nothing saved."""
 
 from __future__ import annotations
 
@@ -88,6 +89,27 @@ def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(pr
     assert connection._behind is None
 
 
+def test_a_write_sent_while_another_waits_is_sent_behind_too(probe):
+    _add(1)
+    with other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [LOCK])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '20s'")
+            cursor.execute_behind(
+                "INSERT INTO behind_probe (n) SELECT %s FROM pg_advisory_xact_lock("
+                + str(LOCK)
+                + ")",
+                [2],
+            )
+            assert _seen_waiting_for_the_lock(other)
+            # The first is still waiting for the lock: this one is not waited for either
+            # (waited for, it would wait for the first, which waits for this test).
+            cursor.execute_behind("INSERT INTO behind_probe (n) VALUES (%s)", [3])
+        assert _seen_waiting_for_the_lock(other)
+        other.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
+        assert _numbers() == [1, 2, 3]
+
+
 def test_writes_sent_behind_run_in_the_order_sent(probe):
     _add(1)
     for n in (2, 3, 4):
@@ -133,14 +155,30 @@ def test_the_debug_log_shows_it_as_sent(probe):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_write_sent_behind_is_raised_before_commit_and_nothing_is_saved():
+def test_commit_goes_with_the_writes_sent_behind_and_saves_them():
+    _create_probe()
+    with transaction.atomic():
+        _add(1)
+        _add_behind(2)
+        _add_behind(3)
+        assert connection._behind is not None  # not waited for before the COMMIT
+    assert connection._behind is None
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert _numbers() == [1, 2, 3]  # committed (a rollback would have undone them)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_write_sent_behind_fails_the_commit_and_nothing_is_saved():
     _create_probe()
     _add(1)
     with pytest.raises(IntegrityError), transaction.atomic():
         _add(2)
-        _add_behind(1)  # refused at COMMIT's wait, before COMMIT is sent
-    assert _numbers() == [1]  # 2 was not committed: the transaction was rolled back
+        _add_behind(1)  # refused; the COMMIT sent after it is skipped
+        _add_behind(3)
+    assert _numbers() == [1]  # neither 2 nor 3 was committed: rolled back
     assert not connection.commit_in_doubt  # known: nothing was saved
+    _add(4)  # the connection goes on
+    assert _numbers() == [1, 4]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -36,14 +36,16 @@ connection keeps no prepared statements (`prepare_threshold` None: through PgBou
 transaction pooling, caspen/settings.py).
 
 And a write whose answer nobody needs (`execute_behind`: the ledger row a booking appends
-while it holds its package's row lock) can be sent without waiting for it: PostgreSQL
-runs it while Python goes on (a booking renders its panel meanwhile), and the connection
-waits for it, in psycopg's pipeline mode, before anything else it sends: the next
-statement, a savepoint's control, COMMIT or ROLLBACK (`wait_behind`). So the statements
-still run one after another, in the order sent, in the same transaction; only the wait
-moves. Its error, if any (a constraint, a lost connection), is raised there, before
-COMMIT: the transaction is then rolled back as for any failed statement, and a COMMIT is
-never sent after it. What must be answered before going on (a row's new id, a refusal
+while it holds its package's row lock, a form's stored answer) can be sent without
+waiting for it: PostgreSQL runs it while Python goes on (a booking renders its panel
+meanwhile), and the connection waits for it, in psycopg's pipeline mode, before anything
+else it sends: the next statement, a savepoint's control or ROLLBACK (`wait_behind`).
+A COMMIT goes in the same pipeline, after them, and is waited for with them: one round
+trip for the writes and the COMMIT (`_commit_behind`). So the statements still run one
+after another, in the order sent, in the same transaction; only the wait moves. Its
+error, if any (a constraint, a lost connection), is raised there: the transaction is
+then rolled back as for any failed statement (PostgreSQL skips a COMMIT that follows an
+error in a pipeline). What must be answered before going on (a row's new id, a refusal
 the caller turns into a message) is not sent behind.
 """
 
@@ -191,13 +193,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def can_send_behind(self) -> bool:
         """Whether a write can be sent without waiting: in a transaction already begun
-        (a first statement would wait for its BEGIN anyway), on psycopg's connection."""
+        (a first statement would wait for its BEGIN anyway), on psycopg's connection; or
+        after another write sent behind (its pipeline open, the transaction busy)."""
         raw = self.connection
+        if raw is None or self.get_autocommit():
+            return False
+        if self._behind is not None:
+            return True
         return (
-            raw is not None
-            and not self.get_autocommit()
+            raw._pipeline is None
             and raw.pgconn.transaction_status == _psycopg.pq.TransactionStatus.INTRANS
-            and (raw._pipeline is None or self._behind is not None)
         )
 
     def send_behind(self, sql: str, params) -> None:
@@ -260,12 +265,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return params
 
     def _commit(self):
-        # A write sent behind that failed is raised here, before any COMMIT is sent: the
-        # caller rolls back (nothing saved, and known to be).
-        self.wait_behind()
         self._forget_audit_context()
         try:
-            result = super()._commit()
+            result = self._commit_behind() if self._behind is not None else super()._commit()
         except (OperationalError, InterfaceError):
             # A refusal at COMMIT (a deferred constraint, a serialization failure) is a
             # definite rollback and leaves the connection usable; a broken connection
@@ -276,6 +278,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
         self.commits_done += 1
         return result
+
+    def _commit_behind(self) -> None:
+        """COMMIT sent after the writes sent behind, in their pipeline, and waited for
+        with them: one round trip where waiting for them, then committing, took two
+        (issue 10). A write that failed is raised here, as it was before COMMIT, and
+        nothing is saved: in a pipeline PostgreSQL skips what follows an error until the
+        pipeline's end (and a COMMIT of a failed transaction would only roll it back).
+        The caller rolls back, as after any refused COMMIT."""
+        pipeline, self._behind = self._behind, None
+        with self.wrap_database_errors:
+            try:
+                _psycopg.Cursor(self.connection).execute("COMMIT", prepare=False)
+            except BaseException as exc:
+                pipeline.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            pipeline.__exit__(None, None, None)
 
     def forget_commits(self) -> None:
         """Start a new request: no COMMIT seen yet."""
