@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from pghistory.models import Events
 
 from clients.models import Client
+from kernel.db.postgresql.base import DatabaseWrapper, plan_once
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
 from tests.database import other_connection
@@ -108,6 +109,67 @@ def test_a_write_sent_while_another_waits_is_sent_behind_too(probe):
         assert _seen_waiting_for_the_lock(other)
         other.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
         assert _numbers() == [1, 2, 3]
+
+
+def test_a_planned_read_after_writes_sent_behind_is_answered_with_them(probe, monkeypatch):
+    """The read goes in the writes' pipeline: the one wait for them brings its rows."""
+    read = plan_once("SELECT count(*), max(n) FROM behind_probe WHERE n >= %s")
+    queued_at_wait: list[int] = []
+    wait = DatabaseWrapper.wait_behind
+
+    def counting_wait(self, **kwargs):
+        if self._behind is not None:
+            queued_at_wait.append(len(self.connection._pipeline.result_queue))
+        return wait(self, **kwargs)
+
+    monkeypatch.setattr(DatabaseWrapper, "wait_behind", counting_wait)
+    _add(1)
+    _add_behind(2)
+    _add_behind(3)
+    with connection.cursor() as cursor:
+        cursor.execute(read, [0])
+        assert cursor.fetchone() == (3, 3)  # it saw the writes sent behind
+    # One wait, with more than the two writes queued: the read (and its PREPARE).
+    assert len(queued_at_wait) == 1 and queued_at_wait[0] > 2
+    assert connection._behind is None
+    _add(4)  # the next statement goes through Django's cursor again
+    assert _numbers() == [1, 2, 3, 4]
+
+
+def test_a_failed_write_sent_behind_is_raised_by_a_planned_read_after_it(probe):
+    read = plan_once("SELECT count(*) FROM behind_probe WHERE n >= %s")
+    _add(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _add(2)
+        _add_behind(1)  # refused
+        with connection.cursor() as cursor:
+            cursor.execute(read, [0])  # skipped: the refusal is raised here
+    assert _numbers() == [1]  # the savepoint undid 2
+    with connection.cursor() as cursor:
+        cursor.execute(read, [0])
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.parametrize("then", ["a write sent behind", "a planned read"])
+def test_a_refusal_back_before_the_next_statement_is_sent_leaves_things_usable(probe, then):
+    """The refusal arrives while the next statement is being sent into the pipeline: it
+    is raised there, and the savepoint still undoes the block."""
+    read = plan_once("SELECT count(*) FROM behind_probe WHERE n >= %s")
+    _add(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _add(2)
+        _add_behind(1)  # refused
+        time.sleep(0.3)  # the refusal is back before anything else is sent
+        if then == "a planned read":
+            with connection.cursor() as cursor:
+                cursor.execute(read, [0])
+        else:
+            _add_behind(3)
+        _numbers()
+    assert connection._behind is None
+    assert _numbers() == [1]  # neither 2 nor 3
+    _add(4)
+    assert _numbers() == [1, 4]
 
 
 def test_writes_sent_behind_run_in_the_order_sent(probe):

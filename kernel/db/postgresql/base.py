@@ -216,9 +216,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._behind = pipeline
         cursor = _psycopg.Cursor(raw)
         for control in self.waiting_control:  # each on its own: no round trip in a pipeline
-            cursor.execute(control, prepare=False)
+            self.send_in_pipeline(cursor, control)
         self.waiting_control.clear()
-        cursor.execute(sql, params, prepare=False)
+        self.send_in_pipeline(cursor, sql, params)
+
+    def send_in_pipeline(self, cursor, sql: str, params=None, *, prepare: bool = False) -> None:
+        """`cursor.execute`, in the pipeline if one is open. An error that comes back
+        meanwhile (a write sent before it failed) ends the pipeline before it is raised,
+        leaving the connection as any failed statement does (a ROLLBACK TO the savepoint
+        then works)."""
+        try:
+            cursor.execute(sql, params, prepare=prepare)
+        except BaseException:
+            self.wait_behind(quiet=True)
+            raise
 
     def wait_behind(self, *, quiet: bool = False) -> None:
         """Wait for the writes sent behind, raising the first one's error (unless `quiet`:
@@ -347,6 +358,17 @@ class _SendsWaitingControl:
 
     def _execute(self, sql, params, *ignored_wrapper_args):
         self._back_to_django_cursor()
+        if (
+            self.db._behind is not None
+            and not self.db.waiting_control
+            and params is not None
+            and sql in _PLANNED
+            and self._plans_kept()
+        ):
+            # A planned read after writes sent behind goes in their pipeline, and one
+            # round trip waits for them and answers it (a booking's package lock, after
+            # its confirmation job). A write that failed is raised, the read skipped.
+            return self._execute_planned(sql, params)
         self.db.wait_behind()
         waiting = self.db.waiting_control
         if not waiting:
@@ -382,14 +404,15 @@ class _SendsWaitingControl:
             raw.prepare_threshold is not None
             and isinstance(self.cursor, _psycopg.ClientCursor)
             and not getattr(self.cursor, "name", None)  # not a server-side cursor
-            and not raw._pipeline
+            and (not raw._pipeline or self.db._behind is not None)  # none, or our own
         )
 
     def _execute_planned(self, sql, params):
         self.db.validate_no_broken_transaction()
         server = _psycopg.Cursor(self.db.connection)
         with self.db.wrap_database_errors:
-            server.execute(sql, params, prepare=True)
+            self.db.send_in_pipeline(server, sql, params, prepare=True)
+        self.db.wait_behind()  # in a pipeline: its end brings the read's rows
         self._client_cursor, self.cursor = self.cursor, server
         return server
 
