@@ -84,15 +84,21 @@ def test_the_cursor_of_a_planned_read_runs_what_follows_as_django_sends_it():
     assert "SELECT n FROM generate_series(1, $1) n ORDER BY n" in _prepared_statements()
 
 
-def test_a_planned_read_after_a_savepoint_goes_with_it_unprepared():
+def test_a_planned_read_after_a_savepoint_goes_with_it_still_prepared():
     sql = plan_once("SELECT count(*) FROM clients_client WHERE last_name = %s")
     Client.objects.create(first_name="Ada", last_name="Saved")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, ["Saved"])  # carries the SAVEPOINT: Django's cursor sends it
-        assert cursor.fetchone() == (1,)
-    assert "SELECT count(*) FROM clients_client WHERE last_name = $1" not in (
-        _prepared_statements()
-    )
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with connection.cursor() as cursor:
+            # The SAVEPOINT and the read in one pipeline: one round trip, and the read
+            # is still prepared.
+            cursor.execute(sql, ["Saved"])
+            assert cursor.fetchone() == (1,)
+        assert "SELECT count(*) FROM clients_client WHERE last_name = $1" in (
+            _prepared_statements()
+        )
+        Client.objects.create(first_name="Bo", last_name="Saved")
+        raise RuntimeError  # back to the savepoint the read went with
+    assert Client.objects.filter(last_name="Saved").count() == 1
 
 
 def test_a_planned_read_in_a_failed_transaction_is_refused_as_any_statement():

@@ -151,7 +151,8 @@ def test_commit_ends_a_waiting_release_without_sending_it():
         sent = [(q.get("with", ""), q["sql"]) for q in other.queries]
         assert not [s for s in sent if "RELEASE" in s[0] + s[1]], sent
         assert len(sent) == 3 and sent[0][1] == "BEGIN" and sent[2][1] == "COMMIT", sent
-        assert sent[1][0].startswith('SAVEPOINT "'), sent
+        # the transaction's BEGIN and the SAVEPOINT, both in front of the INSERT
+        assert sent[1][0].startswith('BEGIN; SAVEPOINT "'), sent
         assert sent[1][1] == "INSERT INTO committed_probe (n) VALUES (1)"
         other.rollback()  # nothing open: the row was committed
         with other.cursor() as cursor:

@@ -21,7 +21,10 @@ statement fails (a ROLLBACK TO it then finds it). A RELEASE waits likewise. What
 dropped where it changes nothing: a savepoint released or rolled back to before any
 statement ran inside it was never needed, and COMMIT or ROLLBACK ends every savepoint.
 `CursorWrapper` puts what waits in front of the next statement; a server-side cursor's
-DECLARE or an executemany gets it sent first, on its own.
+DECLARE or an executemany gets it sent first, on its own. A transaction's BEGIN waits
+the same way: psycopg's connection stays in autocommit (it would send BEGIN on its own,
+a round trip, before the first statement), and the backend asks for the transaction
+with that statement instead (`_set_autocommit`), with the connection's isolation level.
 
 Last, the reads whose SQL is written once and run again and again with other values,
 and whose best plan is the same whatever the values (a row by its key: `rows_by_pk`,
@@ -183,11 +186,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.wait_behind()
         if self.waiting_control:
             statements = "; ".join(self.waiting_control)
+            savepoints = [c for c in self.waiting_control if not c.startswith("BEGIN")]
             self.waiting_control.clear()
             with self.wrap_database_errors:
                 self.connection.cursor().execute(statements)
-            if self.queries_logged:  # a round trip of its own: counted as one
-                self.queries_log.append({"sql": statements, "time": "0.000"})
+            if savepoints and self.queries_logged:  # a round trip of its own: counted
+                # as one (Django logged the BEGIN when the transaction was asked for)
+                self.queries_log.append({"sql": "; ".join(savepoints), "time": "0.000"})
 
     # ------------------------------------------------------------------ sent behind
 
@@ -209,6 +214,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """Send the write `sql` (one statement, values as %s parameters, bound by the
         server) after what waits of the savepoints, without waiting for either
         (`can_send_behind` must hold)."""
+        cursor = self.send_control_behind()
+        self.send_in_pipeline(cursor, sql, params)
+
+    def send_control_behind(self):
+        """Open the pipeline (unless open) and send what waits of the transaction's
+        control (BEGIN, savepoints) in it, each on its own; returns a cursor of it."""
         raw = self.connection
         if self._behind is None:
             pipeline = raw.pipeline()
@@ -218,7 +229,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         for control in self.waiting_control:  # each on its own: no round trip in a pipeline
             self.send_in_pipeline(cursor, control)
         self.waiting_control.clear()
-        self.send_in_pipeline(cursor, sql, params)
+        return cursor
 
     def send_in_pipeline(self, cursor, sql: str, params=None, *, prepare: bool = False) -> None:
         """`cursor.execute`, in the pipeline if one is open. An error that comes back
@@ -263,7 +274,33 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _set_autocommit(self, autocommit):
         self.wait_behind(quiet=True)  # the transaction has already ended
         self._forget_audit_context()
-        return super()._set_autocommit(autocommit)
+        if not self.connection.autocommit:  # a connection this backend did not set up
+            return super()._set_autocommit(autocommit)
+        if not autocommit:
+            # psycopg's connection stays in autocommit; the transaction's BEGIN waits,
+            # as a savepoint's SAVEPOINT does, and goes with its first statement.
+            self.waiting_control.append(self._begin_sql())
+
+    def _begin_sql(self) -> str:
+        """The BEGIN psycopg would send, with the connection's transaction options."""
+        raw = self.connection
+        parts = ["BEGIN"]
+        if raw.isolation_level is not None:
+            level = _psycopg.IsolationLevel(raw.isolation_level).name.replace("_", " ")
+            parts.append(f"ISOLATION LEVEL {level}")
+        if raw.read_only is not None:
+            parts.append("READ ONLY" if raw.read_only else "READ WRITE")
+        if raw.deferrable is not None:
+            parts.append("DEFERRABLE" if raw.deferrable else "NOT DEFERRABLE")
+        return " ".join(parts)
+
+    def create_cursor(self, name=None):
+        cursor = super().create_cursor(name)
+        if name:
+            # Django holds a named cursor past COMMIT when the connection is in
+            # autocommit; psycopg's always is: hold it when Django's is.
+            cursor._withhold = self.get_autocommit()
+        return cursor
 
     def get_new_connection(self, conn_params):
         self._forget_audit_context()
@@ -359,15 +396,17 @@ class _SendsWaitingControl:
     def _execute(self, sql, params, *ignored_wrapper_args):
         self._back_to_django_cursor()
         if (
-            self.db._behind is not None
-            and not self.db.waiting_control
+            (self.db._behind is not None or self.db.waiting_control)
             and params is not None
             and sql in _PLANNED
             and self._plans_kept()
         ):
-            # A planned read after writes sent behind goes in their pipeline, and one
-            # round trip waits for them and answers it (a booking's package lock, after
-            # its confirmation job). A write that failed is raised, the read skipped.
+            # A planned read after writes sent behind, or with BEGIN or a savepoint
+            # waiting, goes in one pipeline with them, and one round trip waits for them
+            # and answers it (a booking's package lock, after its confirmation job); it
+            # stays planned once. A statement that failed is raised, the read skipped.
+            self.db.control_sent = "; ".join(self.db.waiting_control)
+            self.db.send_control_behind()
             return self._execute_planned(sql, params)
         self.db.wait_behind()
         waiting = self.db.waiting_control
