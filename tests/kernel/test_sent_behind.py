@@ -55,6 +55,16 @@ def _add_behind(n: int, sql: str = "INSERT INTO behind_probe (n) VALUES (%s)") -
         cursor.execute_behind(sql, [n])
 
 
+def _add_behind_after_the_lock(n: int) -> None:
+    """Send behind a write of `n` that waits in PostgreSQL for the advisory lock LOCK
+    (for up to 20 s)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '20s'")
+        cursor.execute_behind(
+            f"INSERT INTO behind_probe (n) SELECT %s FROM pg_advisory_xact_lock({LOCK})", [n]
+        )
+
+
 def _seen_waiting_for_the_lock(other: psycopg.Connection) -> bool:
     for _ in range(200):
         waiting = other.execute(
@@ -73,14 +83,7 @@ def test_a_write_sent_behind_is_not_waited_for_and_the_next_statement_sees_it(pr
         other.execute("SELECT pg_advisory_lock(%s)", [LOCK])
         # The write waits in PostgreSQL for the other connection's lock: sent behind, it
         # returns at once (waited for, it would wait for the lock_timeout and fail).
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '20s'")
-            cursor.execute_behind(
-                "INSERT INTO behind_probe (n) SELECT %s FROM pg_advisory_xact_lock("
-                + str(LOCK)
-                + ")",
-                [2],
-            )
+        _add_behind_after_the_lock(2)
         assert connection._behind is not None  # sent, not answered
         # Here, while the write waits in PostgreSQL for the lock (seen from the other
         # connection once the server has it: poll, a loaded machine may take a moment).
@@ -94,18 +97,11 @@ def test_a_write_sent_while_another_waits_is_sent_behind_too(probe):
     _add(1)
     with other_connection() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [LOCK])
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '20s'")
-            cursor.execute_behind(
-                "INSERT INTO behind_probe (n) SELECT %s FROM pg_advisory_xact_lock("
-                + str(LOCK)
-                + ")",
-                [2],
-            )
-            assert _seen_waiting_for_the_lock(other)
-            # The first is still waiting for the lock: this one is not waited for either
-            # (waited for, it would wait for the first, which waits for this test).
-            cursor.execute_behind("INSERT INTO behind_probe (n) VALUES (%s)", [3])
+        _add_behind_after_the_lock(2)
+        assert _seen_waiting_for_the_lock(other)
+        # The first is still waiting for the lock: this one is not waited for either
+        # (waited for, it would wait for the first, which waits for this test).
+        _add_behind(3)
         assert _seen_waiting_for_the_lock(other)
         other.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
         assert _numbers() == [1, 2, 3]
