@@ -173,3 +173,13 @@ def test_the_package_page_and_the_overview_read_their_lists_and_sums_as_planned(
     assert planned('FROM "packages_clientpackage"', '"expires_on" < $')
     assert planned("COALESCE(SUM(b.balance)")
     assert planned('FROM "calendar_app_appointment"', '"starts_at" >= $')
+
+
+def test_a_planned_read_in_a_block_marked_for_rollback_sends_nothing():
+    sql = plan_once("SELECT count(*) FROM clients_client WHERE first_name = %s")
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError), connection.cursor() as cursor:
+            cursor.execute(sql, ["Ada"])  # refused by Django before anything is sent
+        assert connection._behind is None
+        assert connection.waiting_control  # the block's SAVEPOINT was not sent either

@@ -405,6 +405,7 @@ class _SendsWaitingControl:
             # waiting, goes in one pipeline with them, and one round trip waits for them
             # and answers it (a booking's package lock, after its confirmation job); it
             # stays planned once. A statement that failed is raised, the read skipped.
+            self.db.validate_no_broken_transaction()  # before anything is sent
             self.db.control_sent = "; ".join(self.db.waiting_control)
             self.db.send_control_behind()
             return self._execute_planned(sql, params)
