@@ -11,7 +11,6 @@ escaped here, as the template's autoescaping did; the labels are the template's.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,10 +62,6 @@ def _link(url: str, text: str) -> str:
 def _hx(verb: str, url: str, in_modal: bool) -> str:
     """The attributes that open `url` in the popup, when the panel is one."""
     return f' hx-{verb}="{escape(url)}" hx-target="#modal-body"' if in_modal else ""
-
-
-def _local(moment: dt.datetime) -> dt.datetime:
-    return timezone.localtime(moment)
 
 
 def _package_part(context: Mapping[str, Any]) -> str:
@@ -126,7 +121,7 @@ def _details(context: Mapping[str, Any]) -> str:
         reason = appointment.cancellation_reason
         text = escape((reason.name if reason is not None else "") or "No reason given")
         if appointment.canceled_at:
-            at = _local(appointment.canceled_at)
+            at = timezone.localtime(appointment.canceled_at)
             text += f" · {day_month_year(at)}, {hour_minute(at)}"
         rows.append(f"<dt>Canceled</dt><dd>{text}</dd>")
     invoice = context.get("invoice")
@@ -138,7 +133,7 @@ def _details(context: Mapping[str, Any]) -> str:
     if emails:
         items = []
         for email in emails:
-            sent = _local(email.sent_at)
+            sent = timezone.localtime(email.sent_at)
             item = (
                 f"{escape(email.get_kind_display())} · {escape(email.get_status_display())}"
                 f" · {day_month(sent)}, {hour_minute(sent)}"
@@ -204,7 +199,10 @@ def panel_html(context: Mapping[str, Any]) -> SafeString:
     context's `request` and `csrf_token`), its popup header first."""
     appointment = context["appointment"]
     request = context.get("request")
-    starts, ends = _local(appointment.starts_at), _local(appointment.ends_at)
+    starts, ends = (
+        timezone.localtime(appointment.starts_at),
+        timezone.localtime(appointment.ends_at),
+    )
     client = _link(
         pk_url("clients:detail")(appointment.client_id), escape(appointment.client.full_name)
     )

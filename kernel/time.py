@@ -115,7 +115,7 @@ def day_month_year(value: dt.date) -> str:
     """`value|date:"j M Y"` ("7 Mar 2026") of a date, or of a datetime already in the
     time zone it is shown in, written directly (the filter's format parsing costs ~5x
     more on pages of rows); the month's name translated as the filter translates it."""
-    return f"{value.day} {_month_3(get_language(), value.month)} {value.year:04d}"
+    return f"{day_month(value)} {value.year:04d}"
 
 
 def day_month(value: dt.date) -> str:
