@@ -337,13 +337,15 @@ class PlaceFacts(NamedTuple):
     """Read with a booking's choices, for the service that books it (`appointment_book`'s
     `known`): whether the practitioner provides the service at the location (`provides`),
     and whether any class session exists for the three (one an appointment might join).
-    They hold for these ids only."""
+    They hold for these ids only. `new_id`: an appointment id drawn from its sequence, for
+    the booking's INSERT, which then need not wait for the database to give one."""
 
     practitioner_id: int
     location_id: int
     service_id: int
     provided: bool
     any_session: bool
+    new_id: int | None = None
 
 
 class BookingChoices(NamedTuple):
@@ -372,6 +374,9 @@ _ANY_SESSION = (
     "SELECT EXISTS (SELECT 1 FROM calendar_app_classsession"
     " WHERE practitioner_id = %s AND location_id = %s AND service_id = %s)"
 )
+# An id for the appointment the form books (a failed booking leaves a gap, as any
+# rolled-back INSERT does).
+_NEW_ID = "SELECT nextval(pg_get_serial_sequence('calendar_app_appointment', 'id'))"
 
 
 def booking_choices(
@@ -385,9 +390,10 @@ def booking_choices(
     """The practitioner, location, client, service and client package of these ids (each
     as `Model.objects.filter(pk=...).first()`, archived or not), whether the
     practitioner has working hours, and the `PlaceFacts` of the practitioner, location
-    and service: one query where they took seven (a booking's POST)."""
+    and service, with an id drawn for the appointment: one query where they took seven
+    (a booking's POST)."""
     place = [practitioner, location, practitioner, location, service]
-    found, (has_hours, provided, any_session) = rows_by_pk(
+    found, (has_hours, provided, any_session, new_id) = rows_by_pk(
         [
             (Practitioner, practitioner),
             (Location, location),
@@ -399,6 +405,7 @@ def booking_choices(
             (_HAS_HOURS, [practitioner]),
             (_PROVIDED, place),
             (_ANY_SESSION, [practitioner, location, service]),
+            (_NEW_ID, []),
         ],
     )
     practitioner_row, location_row, client_row, service_row, package_row = found
@@ -410,6 +417,7 @@ def booking_choices(
             service_row.pk,
             bool(provided),
             bool(any_session),
+            new_id,
         )
     return BookingChoices(
         practitioner_row,

@@ -416,7 +416,13 @@ def appointment_book(
             # is taken below, in this transaction, or the booking is refused as a whole.
             _refuse(appointment, LINK)
             appointment.client_package = client_package
-        insert_row(appointment)  # as save(), from SQL written once
+        # As save(), from SQL written once. With an id drawn with the form's choices,
+        # sent without waiting (issue 10): its confirmation job, the package's lock and
+        # services go in the same round trip, and an overlap is refused by the first
+        # of them that waits, or below, in this savepoint either way.
+        new_id = known.new_id if known is not None else None
+        appointment.pk = new_id
+        sent = insert_row(appointment, behind=new_id is not None)
         hooks.emit("appointment.booked", appointment, by=by)
         if client_package is not None:
             # Last: the package's row lock is held from here to COMMIT, so the booking's
@@ -424,6 +430,8 @@ def appointment_book(
             # 10). The package as consume() locked and updated it: callers show it as it
             # is now.
             appointment.client_package = _consume_for(appointment, client_package.pk, by)
+        if sent is not None:
+            sent()  # refused here if nothing waited for it yet
         hooks.send_on_commit(
             hooks.appointments_booked, Appointment, appointments=[appointment], series=None, by=by
         )

@@ -257,6 +257,20 @@ class Prepared(Generic[M]):
         source: Any = _Source(compiled, compiler)
         return list(ModelIterable(source))
 
+    def read_ahead(self, *, using: str | None = None, **values: Any) -> bool:
+        """Send this planned read with `values` now, without waiting for its rows: the
+        `objects` or `rows` call with the same values that comes next gets them, from the
+        round trip that answers it and the reads sent with it (the project's backend:
+        `DatabaseWrapper.read_ahead`, in a transaction). Several in turn, then their
+        calls in the same order: one round trip. False when nothing was sent."""
+        if not self._planned:
+            raise ImproperlyConfigured("Only a planned() read is read ahead.")
+        compiled, compiler = self._compiler(values, using)
+        if compiled is None:
+            return False
+        read_ahead = getattr(compiler.connection, "read_ahead", None)
+        return read_ahead is not None and read_ahead(*compiler.as_sql())
+
     def rows(self, *, using: str | None = None, **values: Any) -> list[tuple]:
         _, compiler = self._compiler(values, using)
         if compiler is None:
@@ -428,7 +442,7 @@ _INSERT_SQL: dict[tuple, tuple[str, list, list]] = {}
 
 def insert_row(
     row: Model, *, with_: str = "", with_params: list | tuple = (), behind: bool = False
-) -> None:
+) -> Callable[[], None] | None:
     """Save the new instance `row` as `row.save()` would insert it (every local concrete
     field but an automatic primary key, each value prepared by its field, `auto_now`
     set; the database's returning fields read back), from SQL written once per model: a
@@ -439,17 +453,23 @@ def insert_row(
     `behind`: sent without waiting for it where the connection can (the project's
     backend, in a transaction: kernel/db/postgresql/base.py), its returning fields (the
     new id) then left unset; its error, if any, is raised by the connection's next
-    statement or COMMIT. For a row nothing reads back in the transaction's Python."""
+    statement or COMMIT. For a row nothing reads back in the transaction's Python; or
+    whose automatic primary key is set already (drawn from its sequence: then it goes
+    in the INSERT, as `save()` sends a key that is set). Returns, for a row sent behind,
+    a function that waits for it unless something since has (raising its error): to
+    have it refused where the caller turns a refusal into a message; else None."""
     model = type(row)
     connection = connections[row._state.db or DEFAULT_DB_ALIAS]
-    key = (model, connection.alias)
+    with_pk = row.pk is not None
+    key = (model, connection.alias, with_pk)
     if key not in _INSERT_SQL:
         quote = connection.ops.quote_name
         meta = model._meta
         fields = [
             f
             for f in meta.local_concrete_fields
-            if not (f.primary_key and f.db_returning) and not getattr(f, "generated", False)
+            if not (f.primary_key and f.db_returning and not with_pk)
+            and not getattr(f, "generated", False)
         ]
         returning = list(meta.db_returning_fields)
         _INSERT_SQL[key] = (
@@ -464,11 +484,13 @@ def insert_row(
     values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
     if with_:
         sql, values = f"WITH _before AS ({with_}) {sql}", [*with_params, *values]
+    pending = None
     with connection.cursor() as cursor:
         if behind and hasattr(cursor, "execute_behind"):
             cursor.execute_behind(sql, values)
             found: Any = ()  # nothing read back
             returning = []
+            pending = cast(Any, connection).sent_behind()  # the project's backend
         else:
             cursor.execute(sql, values)
             found = cursor.fetchone()
@@ -478,3 +500,4 @@ def insert_row(
         setattr(row, field.attname, value)
     row._state.adding = False
     row._state.db = connection.alias
+    return pending

@@ -201,6 +201,11 @@ def _lock_with_services(client_package_id: int) -> tuple[ClientPackage, str | No
     query with its ledger's chain head: the hash a new ledger row follows, "" for none;
     None when the package covers nothing, so no head was read). The check and the
     caller's page use those services (`client_package.services.all()`)."""
+    # Both sent at once, the services read after the lock (so it sees what the lock
+    # waited for), and answered in one round trip (issue 10).
+    if not connection.get_autocommit():  # else _lock_package refuses
+        _LOCKED.read_ahead(pk=client_package_id)
+        _SERVICES_AND_HEAD.read_ahead(package=client_package_id)
     client_package = _lock_package(client_package_id)
     rows = _SERVICES_AND_HEAD.objects(package=client_package_id)
     # As prefetch_related("services") leaves it.

@@ -50,6 +50,13 @@ error, if any (a constraint, a lost connection), is raised there: the transactio
 then rolled back as for any failed statement (PostgreSQL skips a COMMIT that follows an
 error in a pipeline). What must be answered before going on (a row's new id, a refusal
 the caller turns into a message) is not sent behind.
+
+Planned reads that follow one another can travel together the same way (`read_ahead`):
+each is sent in the pipeline without waiting, and the cursor that then runs the same
+statement with the same values gets its rows from the one round trip that answers them
+all (a booking's package lock and, read after the lock, the package's services). They
+still run in the order sent, each with its own snapshot; only statements that come next
+are answered so: anything else run first drops what was read ahead, and it is read again.
 """
 
 from __future__ import annotations
@@ -101,6 +108,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.commit_in_doubt = False
         self.commits_done = 0
         self._behind = None  # psycopg's pipeline, open while a write was sent behind
+        # Planned reads sent ahead, in order: (sql, params, psycopg cursor with its rows).
+        self._ahead: list[tuple[str, list, Any]] = []
         self._forget_audit_context()
 
     # ------------------------------------------------------------------ health check
@@ -217,6 +226,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         cursor = self.send_control_behind()
         self.send_in_pipeline(cursor, sql, params)
 
+    def sent_behind(self):
+        """After a write sent behind (`execute_behind`): a function that waits for it
+        unless the connection has since (raising its error); None when it was run at
+        once (nothing to wait for)."""
+        pipeline = self._behind
+        if pipeline is None:
+            return None
+
+        def wait() -> None:
+            if self._behind is pipeline:
+                self.wait_behind()
+
+        return wait
+
     def send_control_behind(self):
         """Open the pipeline (unless open) and send what waits of the transaction's
         control (BEGIN, savepoints) in it, each on its own; returns a cursor of it."""
@@ -255,6 +278,45 @@ class DatabaseWrapper(base.DatabaseWrapper):
             if not quiet:
                 raise
 
+    def read_ahead(self, sql: str, params) -> bool:
+        """Send the planned read `sql` (registered with `plan_once`) with `params` now, in
+        the pipeline, after what was sent or waits, without waiting for its rows: the
+        cursor that runs it next, with the same values, gets them from the round trip
+        that answers it (`take_ahead`). Only in a transaction, where a read sent ahead
+        sees what it would have seen as the next statement. False when it cannot be
+        (nothing was sent: the statement runs as usual)."""
+        raw = self.connection
+        if (
+            raw is None
+            or self.get_autocommit()
+            or sql not in _PLANNED
+            or raw.prepare_threshold is None  # no prepared statements (PgBouncer)
+            or (raw._pipeline is not None and self._behind is None)  # not ours
+        ):
+            return False
+        self.validate_no_broken_transaction()  # before anything is sent
+        with self.wrap_database_errors:
+            self.send_control_behind()
+            cursor = _psycopg.Cursor(raw)
+            self.send_in_pipeline(cursor, sql, params, prepare=True)
+        self._ahead.append((sql, list(params), cursor))
+        return True
+
+    def take_ahead(self, sql: str, params):
+        """The psycopg cursor holding the rows of `sql` with `params` when they were the
+        first read sent ahead (waiting for them if they have not come yet); None
+        otherwise, and then every read sent ahead is dropped: something else runs
+        first."""
+        ahead, self._ahead = self._ahead, []
+        if not ahead:
+            return None
+        sent, sent_params, cursor = ahead[0]
+        if sent != sql or params is None or list(params) != sent_params or self.waiting_control:
+            return None  # their rows come with the next round trip, unread
+        self.wait_behind()  # their error, if any, raised here (the rest dropped)
+        self._ahead = ahead[1:]
+        return cursor
+
     def make_cursor(self, cursor):
         return CursorWrapper(cursor, self)
 
@@ -262,16 +324,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return CursorDebugWrapper(cursor, self)
 
     def _rollback(self):
+        self._ahead = []
         self.wait_behind(quiet=True)
         self._forget_audit_context()
         return super()._rollback()
 
     def _close(self):
         self._behind = None  # the connection goes, and its pipeline with it
+        self._ahead = []
         self._forget_audit_context()
         return super()._close()
 
     def _set_autocommit(self, autocommit):
+        self._ahead = []
         self.wait_behind(quiet=True)  # the transaction has already ended
         self._forget_audit_context()
         if not self.connection.autocommit:  # a connection this backend did not set up
@@ -314,6 +379,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self):
         self._forget_audit_context()
+        self._ahead = []
         try:
             result = self._commit_behind() if self._behind is not None else super()._commit()
         except (OperationalError, InterfaceError):
@@ -385,6 +451,7 @@ class _SendsWaitingControl:
 
         def executor(sent, sent_params, many, context):
             self._back_to_django_cursor()
+            self.db._ahead = []  # a write first: what was read ahead is read again
             if sent is not sql or not self.db.can_send_behind():
                 return self._execute(sent, sent_params)
             self.db.validate_no_broken_transaction()
@@ -395,6 +462,13 @@ class _SendsWaitingControl:
 
     def _execute(self, sql, params, *ignored_wrapper_args):
         self._back_to_django_cursor()
+        if self.db._ahead:
+            self.db.validate_no_broken_transaction()  # as Django's _execute, first
+            with self.db.wrap_database_errors:
+                ahead = self.db.take_ahead(sql, params)
+            if ahead is not None:  # its rows came with an earlier round trip
+                self._client_cursor, self.cursor = self.cursor, ahead
+                return ahead
         if (
             (self.db._behind is not None or self.db.waiting_control)
             and params is not None
@@ -458,6 +532,7 @@ class _SendsWaitingControl:
 
     def _executemany(self, sql, param_list, *ignored_wrapper_args):
         self._back_to_django_cursor()
+        self.db._ahead = []
         self.db.wait_behind()
         self.db.validate_no_broken_transaction()
         self.db.send_waiting_control()
@@ -465,6 +540,7 @@ class _SendsWaitingControl:
 
     def callproc(self, procname, params=None, kparams=None):
         self._back_to_django_cursor()
+        self.db._ahead = []
         self.db.wait_behind()
         self.db.validate_no_broken_transaction()
         self.db.send_waiting_control()
