@@ -24,6 +24,7 @@ from calendar_app.selectors import (
     UNLINK,
     PlaceFacts,
     booking_choices,
+    booking_choices_statement,
     services_provided,
     used_credit_refusal,
     uses_used_credit,
@@ -543,6 +544,20 @@ class AppointmentTimesMixin:
             cleaned["ends_at"] = ends_at
 
 
+# The choices Create appointment's POST reads in one query (`booking_choices`).
+CHOICES = ("practitioner", "location", "client", "service", "client_package")
+
+
+def _choice_ids(data) -> dict[str, int | None]:
+    return {name: _pk(data.get(name)) for name in CHOICES}
+
+
+def booking_choices_ahead(data) -> list[tuple[str, list]]:
+    """The read of the choices a booking's POST `data` names, as `AppointmentForm` sends
+    it: sent with the form's key (kernel.web.post_once)."""
+    return [booking_choices_statement(**_choice_ids(data))]
+
+
 class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
     """Create appointment: one booking (optionally using a package) or a repeating one."""
 
@@ -621,9 +636,8 @@ class AppointmentForm(ServiceOfferMixin, AppointmentTimesMixin, PopupForm):
             return
         # A POST: every choice sent (and whether the practitioner has working hours) in
         # one query; the fields take these instead of reading them one by one.
-        names = ("practitioner", "location", "client", "service", "client_package")
-        found = booking_choices(**{name: _pk(self.data.get(name)) for name in names})
-        for name in names:
+        found = booking_choices(**_choice_ids(self.data))
+        for name in CHOICES:
             self.fields[name].preloaded = getattr(found, name)
         self.practitioner_has_hours = found.has_hours
         self.place_facts = found.place

@@ -32,7 +32,7 @@ from catalog.models import Service
 from clients.models import Client, full_name
 from kernel.errors import DomainError
 from kernel.money import format_money, to_money
-from kernel.prepared import Prepared, rows_by_pk
+from kernel.prepared import Prepared, rows_by_pk, rows_by_pk_statement
 from packages.models import ClientPackage
 from practice import versions
 from practice.models import FeeKind, LateAction, PracticeSettings
@@ -379,21 +379,10 @@ _ANY_SESSION = (
 _NEW_ID = "SELECT nextval(pg_get_serial_sequence('calendar_app_appointment', 'id'))"
 
 
-def booking_choices(
-    *,
-    practitioner: int | None,
-    location: int | None,
-    client: int | None,
-    service: int | None,
-    client_package: int | None,
-) -> BookingChoices:
-    """The practitioner, location, client, service and client package of these ids (each
-    as `Model.objects.filter(pk=...).first()`, archived or not), whether the
-    practitioner has working hours, and the `PlaceFacts` of the practitioner, location
-    and service, with an id drawn for the appointment: one query where they took seven
-    (a booking's POST)."""
+def _choices(practitioner, location, client, service, client_package) -> tuple[list, list]:
+    """`booking_choices`'s rows by key, and its extras."""
     place = [practitioner, location, practitioner, location, service]
-    found, (has_hours, provided, any_session, new_id) = rows_by_pk(
+    return (
         [
             (Practitioner, practitioner),
             (Location, location),
@@ -407,6 +396,36 @@ def booking_choices(
             (_ANY_SESSION, [practitioner, location, service]),
             (_NEW_ID, []),
         ],
+    )
+
+
+def booking_choices_statement(
+    *,
+    practitioner: int | None,
+    location: int | None,
+    client: int | None,
+    service: int | None,
+    client_package: int | None,
+) -> tuple[str, list]:
+    """The statement `booking_choices` sends for these ids: to send it ahead."""
+    return rows_by_pk_statement(*_choices(practitioner, location, client, service, client_package))
+
+
+def booking_choices(
+    *,
+    practitioner: int | None,
+    location: int | None,
+    client: int | None,
+    service: int | None,
+    client_package: int | None,
+) -> BookingChoices:
+    """The practitioner, location, client, service and client package of these ids (each
+    as `Model.objects.filter(pk=...).first()`, archived or not), whether the
+    practitioner has working hours, and the `PlaceFacts` of the practitioner, location
+    and service, with an id drawn for the appointment: one query where they took seven
+    (a booking's POST)."""
+    found, (has_hours, provided, any_session, new_id) = rows_by_pk(
+        *_choices(practitioner, location, client, service, client_package)
     )
     practitioner_row, location_row, client_row, service_row, package_row = found
     facts = None

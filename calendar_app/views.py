@@ -37,6 +37,7 @@ from calendar_app.forms import (
     MissedForm,
     MoveForm,
     PackageAreaForm,
+    booking_choices_ahead,
     parse_link_choice,
     parse_local_datetime,
     service_label,
@@ -633,7 +634,14 @@ def _form_context(request, form, data, *, step: str = "", area: PackageArea | No
     }
 
 
-@staff_view("calendar_app.add_appointment")
+def _booking_ahead(request: HttpRequest) -> list[tuple[str, list]]:
+    """Create appointment's first read for a booking (none for the form's other steps)."""
+    if request.POST.get("step", ""):
+        return []
+    return booking_choices_ahead(request.POST)
+
+
+@staff_view("calendar_app.add_appointment", ahead=_booking_ahead)
 def appointment_create(request: HttpRequest) -> HttpResponse:
     """Create appointment: one booking (optionally using a package credit) or a series.
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import apps
@@ -57,20 +58,32 @@ def keys_model() -> Any:
     return apps.get_model(settings.IDEMPOTENCY_KEY_MODEL)
 
 
-def claim(*, user, key: str, fingerprint: str, now: dt.datetime | None = None) -> tuple[Any, Any]:
+def claim(
+    *,
+    user,
+    key: str,
+    fingerprint: str,
+    now: dt.datetime | None = None,
+    then: Sequence[tuple[str, list]] = (),
+) -> tuple[Any, Any]:
     """Claim `key` for `user` in the current transaction: (the new row, None), or (None,
     the stored row of an earlier request with this key, committed).
 
     Must run inside `transaction.atomic`: the row commits with the work, or not at all.
     Waits while a concurrent request holds the same key. A stored key older than
     IDEMPOTENCY_TTL counts as unused (API.md: answers are kept for 24 hours).
+
+    `then`: planned reads ((sql, params) each) that the work runs first, sent with the
+    claim and answered in its round trip (`execute_then_read_ahead`); dropped unless
+    the key is claimed and they run next (issue 10).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("An idempotency key is claimed inside the request's transaction.")
     keys = keys_model()
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
     for _attempt in range(3):
-        row = _insert_unless_taken(keys(user=user, key=key, fingerprint=fingerprint))
+        row = _insert_unless_taken(keys(user=user, key=key, fingerprint=fingerprint), then)
+        then = ()  # once
         if row is not None:
             return row, None
         # A committed row holds the key (a concurrent one was waited for).
@@ -86,7 +99,7 @@ def claim(*, user, key: str, fingerprint: str, now: dt.datetime | None = None) -
     raise IntegrityError(f"Idempotency key {key!r} could not be claimed.")
 
 
-def _insert_unless_taken(row: Any) -> Any:
+def _insert_unless_taken(row: Any, then: Sequence[tuple[str, list]] = ()) -> Any:
     """INSERT `row` unless its (user, key) is taken: `ON CONFLICT DO NOTHING`, one
     statement where a savepoint around a plain INSERT took three (issue 10). As with the
     plain INSERT, a concurrent transaction inserting the same key is waited for: if it
@@ -108,7 +121,10 @@ def _insert_unless_taken(row: Any) -> Any:
     sql, fields = _SQL[key]
     values = [f.get_db_prep_save(f.pre_save(row, True), db) for f in fields]
     with db.cursor() as cursor:
-        cursor.execute(sql, values)
+        if then and hasattr(cursor, "execute_then_read_ahead"):
+            cursor.execute_then_read_ahead(sql, values, then)
+        else:
+            cursor.execute(sql, values)
         found = cursor.fetchone()
     if found is None:
         return None

@@ -376,6 +376,20 @@ def _by_pk_sql(models: tuple[type[Model], ...], extras: tuple[str, ...], db: str
     return _BY_PK_SQL[key]
 
 
+def rows_by_pk_statement(
+    pairs: list[tuple[type[Model], int | None]],
+    extras: Sequence[tuple[str, list]] = (),
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[str, list]:
+    """The statement `rows_by_pk` sends for these pairs and extras (its SQL, planned
+    once, and its values): to send it ahead (`DatabaseWrapper.read_ahead`)."""
+    models = tuple(model for model, _ in pairs)
+    texts = tuple(sql for sql, _ in extras)
+    params: list[Any] = [p for _, extra_params in extras for p in extra_params]
+    return _by_pk_sql(models, texts, using), params + [pk for _, pk in pairs]
+
+
 def rows_by_pk(
     pairs: list[tuple[type[Model], int | None]],
     extras: Sequence[tuple[str, list]] = (),
@@ -387,10 +401,7 @@ def rows_by_pk(
     None when there is none (or pk is None); and the values of `extras`, each a scalar
     SQL subquery (text fixed per call site, with its parameters)."""
     models = tuple(model for model, _ in pairs)
-    texts = tuple(sql for sql, _ in extras)
-    sql = _by_pk_sql(models, texts, using)
-    params: list[Any] = [pk for _, pk in pairs]
-    params = [p for _, extra_params in extras for p in extra_params] + params
+    sql, params = rows_by_pk_statement(pairs, extras, using=using)
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

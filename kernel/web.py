@@ -356,7 +356,14 @@ def _form_fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-def post_once(request: HttpRequest, run: Callable[[], HttpResponse]) -> HttpResponse:
+# What a view reads first for a POST, worked out from the request alone: planned reads
+# ((sql, params) each) that `post_once` sends with the form's key (`staff_view(ahead=)`).
+Ahead = Callable[[HttpRequest], list[tuple[str, list]]]
+
+
+def post_once(
+    request: HttpRequest, run: Callable[[], HttpResponse], ahead: Ahead | None = None
+) -> HttpResponse:
     """A staff page's POST, in one transaction with its form key (if it sent one).
 
     The whole view is one transaction, so a server error or a lost connection before
@@ -366,6 +373,10 @@ def post_once(request: HttpRequest, run: Callable[[], HttpResponse]) -> HttpResp
     answer replays it, with a message saying it was not saved again. Only answers of a
     change are kept (status below 400): an invalid or refused form saved nothing, so the
     key stays free and sending it again runs again.
+
+    `ahead(request)`: the view's first reads, sent with the claim of the key and answered
+    in the same round trip (one round trip fewer a booking, issue 10); a replay, or a view
+    that reads something else first, reads again.
     """
     key = request.POST.get(FORM_KEY_FIELD, "")
     if not key or len(key) > FORM_KEY_MAX_LENGTH or not request.user.is_authenticated:
@@ -374,7 +385,10 @@ def post_once(request: HttpRequest, run: Callable[[], HttpResponse]) -> HttpResp
     fingerprint = _form_fingerprint(request)
     with transaction.atomic():
         row, stored = idempotency.claim(
-            user=request.user, key=FORM_KEY_PREFIX + key, fingerprint=fingerprint
+            user=request.user,
+            key=FORM_KEY_PREFIX + key,
+            fingerprint=fingerprint,
+            then=ahead(request) if ahead is not None else (),
         )
         if stored is not None:
             if stored.fingerprint == fingerprint:
@@ -392,10 +406,11 @@ def post_once(request: HttpRequest, run: Callable[[], HttpResponse]) -> HttpResp
         return response
 
 
-def staff_view(perm: str | tuple[str, ...]) -> Callable:
+def staff_view(perm: str | tuple[str, ...], *, ahead: Ahead | None = None) -> Callable:
     """Signed-in staff holding `perm` (403 otherwise; anonymous goes to the sign-in page).
 
-    A POST runs in one transaction, exactly once per form key (`post_once`)."""
+    A POST runs in one transaction, exactly once per form key (`post_once`, with `ahead`:
+    the view's first reads, sent with the key)."""
     perms = (perm,) if isinstance(perm, str) else perm
 
     def decorator(view):
@@ -408,7 +423,7 @@ def staff_view(perm: str | tuple[str, ...]) -> Callable:
                     trigger_client_event(response, POPUP_OPEN, after="settle")
                 return response
             if request.method == "POST":
-                return post_once(request, lambda: view(request, *args, **kwargs))
+                return post_once(request, lambda: view(request, *args, **kwargs), ahead)
             return view(request, *args, **kwargs)
 
         wrapped.__name__ = view.__name__

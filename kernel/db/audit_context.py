@@ -14,6 +14,12 @@ When the settings are still held is the backend's to know (kernel/db/postgresql/
 savepoint taken before they were set; outside a transaction (autocommit) every statement
 is its own transaction, so each is tagged. A change of the context's metadata (DRF
 signing in the API's user mid-request) or a new context tags the next write again.
+
+In a transaction the context is not put in the write's own text, as pghistory does, but
+set by a statement of its own sent just before it (the backend's `queue_audit_context`,
+as a waiting SAVEPOINT): the write then stays one statement, which can be sent behind or
+in a pipeline with other statements (issue 10: a booking's key, claimed in the round trip
+that reads its choices). Outside a transaction pghistory's way stays.
 """
 
 from __future__ import annotations
@@ -50,6 +56,12 @@ def inject_once(execute, sql, params, many, context: dict[str, Any]):
         return execute(sql, params, many, context)  # no row written: nothing to tag
     key = _current_key()
     if key is not None and held(key):
+        return execute(sql, params, many, context)
+    queue = getattr(connection, "queue_audit_context", None)
+    if key is not None and queue is not None and queue(key):
+        # Set in front of the statement, as its own statement (the backend's waiting
+        # control, where BEGIN waits): the statement goes as written, so it can travel
+        # in a pipeline (a form's key claimed with the view's first read, issue 10).
         return execute(sql, params, many, context)
     result = _inject(execute, sql, params, many, context)
     if key is not None:

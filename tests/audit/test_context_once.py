@@ -19,8 +19,14 @@ from tests.audit.helpers import events_of
 pytestmark = pytest.mark.django_db
 
 
+def _sent(query) -> str:
+    """A statement as sent: what went in front of it (the context, in a transaction:
+    kernel/db/postgresql/base.py, `queue_audit_context`) and itself."""
+    return f"{query.get('with', '')}; {query['sql']}"
+
+
 def _tags(queries) -> int:
-    return sum("set_config('pghistory.context_id'" in q["sql"] for q in queries)
+    return sum("set_config('pghistory.context_id'" in _sent(q) for q in queries)
 
 
 def _context_of(client: Client, label: str = "insert") -> dict:
@@ -83,7 +89,7 @@ def test_changed_metadata_is_set_again_before_the_next_write():
         before = _new("Before")
         pghistory.context(api_key="abc")  # adds to the open context (as DRF's sign-in)
         after = _new("After")
-    tagged = [q["sql"] for q in queries.captured_queries if "set_config(" in q["sql"]]
+    tagged = [_sent(q) for q in queries.captured_queries if "set_config(" in _sent(q)]
     assert len(tagged) == 2 and "abc" not in tagged[0] and "abc" in tagged[1]
     # One context row, its metadata as it ended (pghistory's own rule): both changes
     # carry the API key, set before the second one was written.

@@ -11,9 +11,12 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from calendar_app.models import Appointment
 from calendar_app.selectors import booking_choices
+from kernel.db.postgresql.base import DatabaseWrapper
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
 from tests.refusals import refusal
@@ -85,3 +88,39 @@ def test_an_overlap_is_still_refused_and_nothing_of_the_booking_is_left(
         by=reception, hour=14, client_package=package, known=_known(practice, package)
     )
     assert Appointment.objects.filter(pk=later.pk).exists()
+
+
+def test_the_form_key_is_claimed_with_the_read_of_the_choices(
+    client, practice, reception, monkeypatch
+):
+    """Create appointment's POST: its choices are read in the claim's round trip, and
+    the booking is made as before."""
+    taken: list[str] = []
+    take = DatabaseWrapper.take_ahead
+
+    def recording(self, sql, params):
+        cursor = take(self, sql, params)
+        if cursor is not None:
+            taken.append(sql)
+        return cursor
+
+    monkeypatch.setattr(DatabaseWrapper, "take_ahead", recording)
+    package = practice.sell(practice.flexible, by=reception)
+    client.force_login(reception)
+    data = {
+        "client": practice.client.pk,
+        "service": practice.follow_up.pk,
+        "practitioner": practice.practitioner.pk,
+        "location": practice.location.pk,
+        "date": practice.book(by=None, days=5).starts_at.date().isoformat(),
+        "start_time": "16:00",
+        "client_package": package.pk,
+        "form_key": "ahead",
+    }
+    response = client.post(reverse("calendar_app:create"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Linked to package" in response.content.decode()
+    # The choices, then the package's lock and its services: all read ahead.
+    assert len(taken) == 3 and taken[0].startswith("SELECT t0.")
+    appointment = Appointment.objects.get(client_package=package)
+    assert timezone.localtime(appointment.starts_at).strftime("%H:%M") == "16:00"

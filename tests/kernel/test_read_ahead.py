@@ -16,8 +16,9 @@ from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from clients.models import Client
+from kernel import idempotency
 from kernel.db.postgresql.base import DatabaseWrapper, plan_once
-from kernel.prepared import Prepared
+from kernel.prepared import Prepared, rows_by_pk, rows_by_pk_statement
 from tests.database import other_connection
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +166,25 @@ def test_an_unplanned_read_is_never_read_ahead():
     unplanned = Prepared(lambda last: Client.objects.filter(last_name=last), last=str)
     with pytest.raises(Exception, match="planned"):
         unplanned.read_ahead(last="Ahead")
+
+
+def test_a_key_claimed_and_the_reads_sent_with_it_are_answered_in_one_round_trip(
+    round_trips, reception
+):
+    ada = Client.objects.create(first_name="Ada", last_name="Ahead")
+    read = rows_by_pk_statement([(Client, ada.pk)])
+    row, stored = idempotency.claim(user=reception, key="k1", fingerprint="f", then=[read])
+    assert row is not None and stored is None
+    assert len(round_trips) == 1  # the claim and the read
+    (found,), _ = rows_by_pk([(Client, ada.pk)])  # what the work reads first
+    assert found == ada and len(round_trips) == 1  # answered already
+    assert connection._ahead == []
+
+
+def test_a_key_already_taken_drops_the_reads_sent_with_it(reception):
+    ada = Client.objects.create(first_name="Ada", last_name="Ahead")
+    read = rows_by_pk_statement([(Client, ada.pk)])
+    idempotency.claim(user=reception, key="k1", fingerprint="f")
+    row, _ = idempotency.claim(user=reception, key="k1", fingerprint="f", then=[read])
+    assert row is None  # taken: the work does not run, nothing waits read ahead
+    assert connection._ahead == []

@@ -249,15 +249,15 @@ def test_outside_a_transaction_it_runs_at_once_and_is_saved():
 
 
 def test_the_audit_context_tags_writes_sent_behind(practice, reception):
-    """The first write of a transaction carries pghistory's context in front of it: it
-    is run and waited for as usual (one statement only can be sent behind); the later
-    ones go behind and are tagged with the context the transaction holds."""
+    """The first write of a transaction has pghistory's context set in front of it, by a
+    statement of its own in the same pipeline (`queue_audit_context`): it goes behind
+    too, as the later ones, all tagged with the context the transaction holds."""
     client = practice.client
     with pghistory.context(user=reception.pk, url="/behind/"), connection.cursor() as cursor:
         cursor.execute_behind(
             "UPDATE clients_client SET notes = %s WHERE id = %s", ["first", client.pk]
         )
-        assert connection._behind is None  # the context went in front: waited for
+        assert connection._behind is not None  # the context, then the write: sent behind
         cursor.execute_behind(
             "UPDATE clients_client SET notes = %s WHERE id = %s", ["second", client.pk]
         )

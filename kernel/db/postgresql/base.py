@@ -33,10 +33,14 @@ planned once per connection: they go with their values bound by the server (not 
 in by psycopg) as a prepared statement, so PostgreSQL plans them on their first runs
 only. Planning is most of what PostgreSQL spends on such a read: 0.26 ms of the 0.35 ms
 of Create appointment's read of its choices (issue 10). Every other statement stays as
-Django sends it (pghistory puts two statements in one, which a prepared statement cannot
-hold; a search's best plan depends on its words), and none is prepared where the
-connection keeps no prepared statements (`prepare_threshold` None: through PgBouncer's
-transaction pooling, caspen/settings.py).
+Django sends it (a search's best plan depends on its words), and none is prepared where
+the connection keeps no prepared statements (`prepare_threshold` None: through
+PgBouncer's transaction pooling, caspen/settings.py).
+
+In a transaction, the audit context pghistory sets before a write goes the same way as a
+waiting SAVEPOINT, as a statement of its own in front of the write
+(`queue_audit_context`), where pghistory would put it in the write's own text: the write
+is then sent as written, so it can go behind, or in a pipeline (kernel/db/audit_context.py).
 
 And a write whose answer nobody needs (`execute_behind`: the ledger row a booking appends
 while it holds its package's row lock, a form's stored answer) can be sent without
@@ -57,6 +61,8 @@ statement with the same values gets its rows from the one round trip that answer
 all (a booking's package lock and, read after the lock, the package's services). They
 still run in the order sent, each with its own snapshot; only statements that come next
 are answered so: anything else run first drops what was read ahead, and it is read again.
+A statement whose answer is needed can take reads ahead with it
+(`execute_then_read_ahead`: a form's key claimed, with the view's first read).
 """
 
 from __future__ import annotations
@@ -98,6 +104,11 @@ class DatabaseOperations(_Operations):
 
 
 _IDLE = _psycopg.pq.TransactionStatus.IDLE
+# What pghistory puts in front of a write (pghistory.runtime._inject_history_context).
+_AUDIT_CONTEXT_SQL = (
+    "SELECT set_config('pghistory.context_id', %s, true), "
+    "set_config('pghistory.context_metadata', %s, true)"
+)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -148,6 +159,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # those that went in front of the last statement, for the debug log.
         self.waiting_control: list[str] = []
         self.control_sent = ""
+
+    def queue_audit_context(self, key: tuple) -> bool:
+        """Have the audit context `key` (its id and metadata, as pghistory sets them) set
+        by a statement of its own in front of the next one, as a waiting SAVEPOINT is
+        (`waiting_control`), and count it held. In a transaction only (False outside:
+        pghistory then puts it in front of the statement itself)."""
+        if self.connection is None or self.get_autocommit():
+            return False
+        self.waiting_control.append(self.ops.compose_sql(_AUDIT_CONTEXT_SQL, list(key)))
+        self.audit_context_set(key)
+        return True
 
     def audit_context_held(self, key: tuple) -> bool:
         return self._audit_key == key
@@ -285,15 +307,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         that answers it (`take_ahead`). Only in a transaction, where a read sent ahead
         sees what it would have seen as the next statement. False when it cannot be
         (nothing was sent: the statement runs as usual)."""
-        raw = self.connection
-        if (
-            raw is None
-            or self.get_autocommit()
-            or sql not in _PLANNED
-            or raw.prepare_threshold is None  # no prepared statements (PgBouncer)
-            or (raw._pipeline is not None and self._behind is None)  # not ours
-        ):
+        if sql not in _PLANNED or not self.can_read_ahead():
             return False
+        raw = self.connection
         self.validate_no_broken_transaction()  # before anything is sent
         with self.wrap_database_errors:
             self.send_control_behind()
@@ -301,6 +317,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.send_in_pipeline(cursor, sql, params, prepare=True)
         self._ahead.append((sql, list(params), cursor))
         return True
+
+    def can_read_ahead(self) -> bool:
+        """Whether planned reads can be sent ahead: in a transaction, on psycopg's
+        connection keeping prepared statements (not through PgBouncer), in no pipeline
+        but ours."""
+        raw = self.connection
+        return not (
+            raw is None
+            or self.get_autocommit()
+            or raw.prepare_threshold is None
+            or (raw._pipeline is not None and self._behind is None)
+        )
 
     def take_ahead(self, sql: str, params):
         """The psycopg cursor holding the rows of `sql` with `params` when they were the
@@ -435,6 +463,7 @@ class _SendsWaitingControl:
     db: Any  # the DatabaseWrapper (utils.CursorWrapper's)
     cursor: Any
     _execute_with_wrappers: Any  # utils.CursorWrapper's
+    execute: Any
     _client_cursor = None  # the psycopg cursor Django made, while a planned read's is used
 
     def _back_to_django_cursor(self) -> None:
@@ -459,6 +488,34 @@ class _SendsWaitingControl:
                 self.db.send_behind(sent, sent_params)
 
         self._execute_with_wrappers(sql, params, many=False, executor=executor)
+
+    def execute_then_read_ahead(self, sql: str, params, reads) -> Any:
+        """`execute(sql, params)`, the planned reads `reads` ((sql, params) each) sent
+        right after it, and one round trip answering all: the statement's result is
+        here, the reads' rows are kept for the statements that run them next
+        (`DatabaseWrapper.read_ahead`): a form's key claimed, then what its view reads
+        first. As `execute` where they cannot go (no reads, outside a transaction, a
+        statement changed on its way by a wrapper)."""
+        if not reads:
+            return self.execute(sql, params)
+
+        def executor(sent, sent_params, many, context):
+            self._back_to_django_cursor()
+            if sent is not sql or not self.db.can_read_ahead():
+                return self._execute(sent, sent_params)
+            self.db._ahead = []
+            self.db.validate_no_broken_transaction()  # before anything is sent
+            self.db.control_sent = "; ".join(self.db.waiting_control)
+            with self.db.wrap_database_errors:
+                cursor = self.db.send_control_behind()
+                self.db.send_in_pipeline(cursor, sent, sent_params)
+            for read_sql, read_params in reads:
+                self.db.read_ahead(read_sql, read_params)
+            self.db.wait_behind()  # the statement's error, if any, raised here
+            self._client_cursor, self.cursor = self.cursor, cursor
+            return cursor
+
+        return self._execute_with_wrappers(sql, params, many=False, executor=executor)
 
     def _execute(self, sql, params, *ignored_wrapper_args):
         self._back_to_django_cursor()
@@ -567,6 +624,17 @@ class CursorDebugWrapper(_SendsWaitingControl, utils.CursorDebugWrapper):
     def execute_behind(self, sql, params):
         with self.debug_sql(sql, params):
             return super().execute_behind(sql, params)
+
+    def execute_then_read_ahead(self, sql, params, reads):
+        if not reads:
+            return self.execute(sql, params)
+        self.db.control_sent = ""
+        try:
+            with self.debug_sql(sql, params):
+                return super().execute_then_read_ahead(sql, params, reads)
+        finally:
+            if self.db.control_sent and self.db.queries_log:
+                self.db.queries_log[-1]["with"] = self.db.control_sent
 
 
 if _CTimestamptzLoader is not None:
