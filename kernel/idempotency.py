@@ -37,6 +37,8 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
 from django.http import HttpResponse
 from django.utils import timezone
 
+from kernel.db.postgresql.base import plan_once
+
 # A stored answer is replayed for this long; `clear_idempotency_keys` removes older rows.
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -112,10 +114,12 @@ def _insert_unless_taken(row: Any, then: Sequence[tuple[str, list]] = ()) -> Any
         fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
         quote = db.ops.quote_name
         _SQL[key] = (
-            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"ON CONFLICT DO NOTHING RETURNING {quote(model._meta.pk.column)}",
+            plan_once(  # prepared where it is sent with reads ahead
+                f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
+                f"({', '.join(quote(f.column) for f in fields)}) "
+                f"VALUES ({', '.join(['%s'] * len(fields))}) "
+                f"ON CONFLICT DO NOTHING RETURNING {quote(model._meta.pk.column)}"
+            ),
             fields,
         )
     sql, fields = _SQL[key]
@@ -158,8 +162,10 @@ def store(row: Any, response: HttpResponse, *, with_headers: bool = False) -> No
             f"{quote(model._meta.get_field(name).column)} = %s" for name in columns
         )
         _SQL[key] = (
-            f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
-            f"WHERE {quote(model._meta.pk.column)} = %s",
+            plan_once(  # prepared where it is sent behind
+                f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+                f"WHERE {quote(model._meta.pk.column)} = %s"
+            ),
             None,
         )
     sql = _SQL[key][0]

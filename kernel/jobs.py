@@ -36,6 +36,8 @@ from procrastinate.tasks import Task
 from procrastinate.types import TimeDeltaParams
 from psycopg.types.json import Jsonb
 
+from kernel.db.postgresql.base import plan_once
+
 __all__ = ["RetryLater", "app", "defer", "defer_behind", "periodic", "retry_schedule", "task"]
 
 
@@ -52,7 +54,7 @@ def periodic(*, cron: str, **options: Any) -> Callable[[Task[..., Any, Any]], An
 # One job into procrastinate's queue through its own SQL function (its schema names it
 # by version), as its procrastinate_defer_periodic_job_v2 calls it: a ROW of the job's
 # fields, each a parameter of its own type.
-_DEFER_ONE = (
+_DEFER_ONE = plan_once(  # prepared where it is sent behind
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%s, %s, %s, %s, %s, %s, NULL::timestamptz)]"
     "::procrastinate_job_to_defer_v1[])"
 )

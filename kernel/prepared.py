@@ -498,7 +498,8 @@ def insert_row(
     pending = None
     with connection.cursor() as cursor:
         if behind and hasattr(cursor, "execute_behind"):
-            cursor.execute_behind(sql, values)
+            # Written once per model and call site: prepared in the pipeline.
+            cursor.execute_behind(plan_once(sql), values)
             found: Any = ()  # nothing read back
             returning = []
             pending = cast(Any, connection).sent_behind()  # the project's backend

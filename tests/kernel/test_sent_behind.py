@@ -289,3 +289,32 @@ def test_a_booking_takes_its_credit_with_the_ledger_row_sent_behind(practice, re
     entry = CreditLedgerEntry.objects.get(appointment=appointment, kind="consume")
     assert entry.quantity == -1 and entry.client_package_id == package.pk
     assert not ledger_discrepancies(client_package_ids=[package.pk])
+
+
+def _prepared(text: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [s for (s,) in cursor.fetchall() if text in s]
+
+
+def test_a_write_sent_behind_registered_with_plan_once_is_prepared_once(probe):
+    """PostgreSQL parses and plans it once per connection (a booking's INSERTs)."""
+    sql = plan_once("INSERT INTO behind_probe (n) SELECT %s")
+    _add(1)
+    for n in (2, 3, 4):
+        _add_behind(n, sql)
+    assert _numbers() == [1, 2, 3, 4]
+    assert len(_prepared("INSERT INTO behind_probe (n) SELECT $1")) == 1
+    _add_behind(5, "INSERT INTO behind_probe (n) SELECT %s + 0")  # not registered
+    assert _numbers() == [1, 2, 3, 4, 5]
+    assert _prepared("SELECT $1 + 0") == []
+
+
+def test_nothing_sent_behind_is_prepared_without_prepared_statements(probe, monkeypatch):
+    sql = plan_once("INSERT INTO behind_probe (n) SELECT %s * 1")
+    _add(1)
+    monkeypatch.setattr(connection.connection, "prepare_threshold", None)  # PgBouncer's
+    _add_behind(2, sql)
+    assert _numbers() == [1, 2]
+    monkeypatch.undo()
+    assert _prepared("SELECT $1 * 1") == []

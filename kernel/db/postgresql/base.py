@@ -246,7 +246,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         server) after what waits of the savepoints, without waiting for either
         (`can_send_behind` must hold)."""
         cursor = self.send_control_behind()
-        self.send_in_pipeline(cursor, sql, params)
+        self.send_in_pipeline(cursor, sql, params, prepare=self.plans(sql))
 
     def sent_behind(self):
         """After a write sent behind (`execute_behind`): a function that waits for it
@@ -317,6 +317,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.send_in_pipeline(cursor, sql, params, prepare=True)
         self._ahead.append((sql, list(params), cursor))
         return True
+
+    def plans(self, sql: str) -> bool:
+        """Whether `sql` runs as a prepared statement: registered with `plan_once`, on a
+        connection keeping prepared statements."""
+        raw = self.connection
+        return sql in _PLANNED and raw is not None and raw.prepare_threshold is not None
 
     def can_read_ahead(self) -> bool:
         """Whether planned reads can be sent ahead: in a transaction, on psycopg's
@@ -449,8 +455,10 @@ _PLANNED: set[str] = set()
 
 def plan_once(sql: str) -> str:
     """Have the read `sql` (one SELECT, values as %s parameters) planned once per
-    connection: run as a prepared statement, its values bound by the server. Returns
-    `sql`."""
+    connection: run as a prepared statement, its values bound by the server. A write
+    registered too is prepared where it goes in a pipeline (sent behind, or with reads
+    ahead): PostgreSQL then parses and plans a booking's INSERTs once per connection.
+    Returns `sql`."""
     _PLANNED.add(sql)
     return sql
 
@@ -508,7 +516,7 @@ class _SendsWaitingControl:
             self.db.control_sent = "; ".join(self.db.waiting_control)
             with self.db.wrap_database_errors:
                 cursor = self.db.send_control_behind()
-                self.db.send_in_pipeline(cursor, sent, sent_params)
+                self.db.send_in_pipeline(cursor, sent, sent_params, prepare=self.db.plans(sent))
             for read_sql, read_params in reads:
                 self.db.read_ahead(read_sql, read_params)
             self.db.wait_behind()  # the statement's error, if any, raised here
