@@ -150,8 +150,11 @@ def test_a_booking_is_tagged_once_and_its_changes_carry_who_and_where(client, pr
 def test_a_context_with_quotes_and_percent_signs_is_recorded_as_it_is():
     """Set by a statement of its own, its values quoted into the text (not bound)."""
     url = "/clients/?q=O'Brien%20%s&x=\\n"
-    with pghistory.context(url=url), CaptureQueriesContext(connection) as queries:
-        with transaction.atomic():
-            client = _new("Quote")
+    with (
+        pghistory.context(url=url),
+        CaptureQueriesContext(connection) as queries,
+        transaction.atomic(),
+    ):
+        client = _new("Quote")
     assert _tags(queries.captured_queries) == 1
     assert _context_of(client)["url"] == url
