@@ -288,6 +288,20 @@ class Practice:
         self.client = ClientFactory(first_name="Jo", last_name="Citizen")
         self.reason = CancellationReasonFactory(name="Client request")
 
+    def booking_form(self, package, *, form_key: str) -> dict:
+        """Create appointment's fields for a booking of the follow-up at 16:00, five days
+        on (a day the practice works: a booking is made there first), with `package`."""
+        return {
+            "client": self.client.pk,
+            "service": self.follow_up.pk,
+            "practitioner": self.practitioner.pk,
+            "location": self.location.pk,
+            "date": self.book(by=None, days=5).starts_at.date().isoformat(),
+            "start_time": "16:00",
+            "client_package": package.pk,
+            "form_key": form_key,
+        }
+
     def book(self, *, by, days=1, hour=10, service=None, client=None, **kwargs):
         from calendar_app.services import appointment_book
         from tests.factories import next_local

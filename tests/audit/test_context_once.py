@@ -124,16 +124,7 @@ def test_outside_a_transaction_every_write_is_tagged_and_a_commit_ends_the_conte
 def test_a_booking_is_tagged_once_and_its_changes_carry_who_and_where(client, practice, reception):
     package = practice.sell()
     client.force_login(reception)
-    data = {
-        "client": practice.client.pk,
-        "service": practice.follow_up.pk,
-        "practitioner": practice.practitioner.pk,
-        "location": practice.location.pk,
-        "date": practice.book(by=None, days=5).starts_at.date().isoformat(),
-        "start_time": "16:00",
-        "client_package": package.pk,
-        "form_key": "once",
-    }
+    data = practice.booking_form(package, form_key="once")
     with CaptureQueriesContext(connection) as queries:
         response = client.post(reverse("calendar_app:create"), data, HTTP_HX_REQUEST="true")
     assert response.status_code == 200

@@ -107,16 +107,7 @@ def test_the_form_key_is_claimed_with_the_read_of_the_choices(
     monkeypatch.setattr(DatabaseWrapper, "take_ahead", recording)
     package = practice.sell(practice.flexible, by=reception)
     client.force_login(reception)
-    data = {
-        "client": practice.client.pk,
-        "service": practice.follow_up.pk,
-        "practitioner": practice.practitioner.pk,
-        "location": practice.location.pk,
-        "date": practice.book(by=None, days=5).starts_at.date().isoformat(),
-        "start_time": "16:00",
-        "client_package": package.pk,
-        "form_key": "ahead",
-    }
+    data = practice.booking_form(package, form_key="ahead")
     response = client.post(reverse("calendar_app:create"), data, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "Linked to package" in response.content.decode()
