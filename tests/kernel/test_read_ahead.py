@@ -188,3 +188,14 @@ def test_a_key_already_taken_drops_the_reads_sent_with_it(reception):
     row, _ = idempotency.claim(user=reception, key="k1", fingerprint="f", then=[read])
     assert row is None  # taken: the work does not run, nothing waits read ahead
     assert connection._ahead == []
+
+
+def test_a_claim_refused_by_the_database_leaves_nothing_read_ahead(reception):
+    """Its error is raised; the reads after it, skipped by PostgreSQL, are dropped."""
+    ada = Client.objects.create(first_name="Ada", last_name="Ahead")
+    read = rows_by_pk_statement([(Client, ada.pk)])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        idempotency.claim(user=reception, key="k1", fingerprint="f" * 65, then=[read])
+    assert connection._ahead == [] and connection._behind is None
+    (found,), _ = rows_by_pk([(Client, ada.pk)])  # read as usual
+    assert found == ada

@@ -517,9 +517,13 @@ class _SendsWaitingControl:
             with self.db.wrap_database_errors:
                 cursor = self.db.send_control_behind()
                 self.db.send_in_pipeline(cursor, sent, sent_params, prepare=self.db.plans(sent))
-            for read_sql, read_params in reads:
-                self.db.read_ahead(read_sql, read_params)
-            self.db.wait_behind()  # the statement's error, if any, raised here
+            try:
+                for read_sql, read_params in reads:
+                    self.db.read_ahead(read_sql, read_params)
+                self.db.wait_behind()  # the statement's error, if any, raised here
+            except BaseException:
+                self.db._ahead = []  # skipped by PostgreSQL after the error
+                raise
             self._client_cursor, self.cursor = self.cursor, cursor
             return cursor
 
