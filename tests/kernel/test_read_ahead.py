@@ -33,21 +33,6 @@ _COUNT_NAMED = Prepared(
 ).planned()
 
 
-@pytest.fixture
-def round_trips(monkeypatch):
-    """The pipelines ended (each one round trip answering what was sent in it)."""
-    ended: list[int] = []
-    wait = DatabaseWrapper.wait_behind
-
-    def counting(self, **kwargs):
-        if self._behind is not None:
-            ended.append(len(self.connection._pipeline.result_queue))
-        return wait(self, **kwargs)
-
-    monkeypatch.setattr(DatabaseWrapper, "wait_behind", counting)
-    return ended
-
-
 def _run(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

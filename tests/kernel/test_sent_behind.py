@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from pghistory.models import Events
 
 from clients.models import Client
-from kernel.db.postgresql.base import DatabaseWrapper, plan_once
+from kernel.db.postgresql.base import plan_once
 from packages.models import CreditLedgerEntry
 from packages.selectors import ledger_discrepancies
 from tests.database import other_connection
@@ -107,18 +107,10 @@ def test_a_write_sent_while_another_waits_is_sent_behind_too(probe):
         assert _numbers() == [1, 2, 3]
 
 
-def test_a_planned_read_after_writes_sent_behind_is_answered_with_them(probe, monkeypatch):
+def test_a_planned_read_after_writes_sent_behind_is_answered_with_them(probe, round_trips):
     """The read goes in the writes' pipeline: the one wait for them brings its rows."""
     read = plan_once("SELECT count(*), max(n) FROM behind_probe WHERE n >= %s")
-    queued_at_wait: list[int] = []
-    wait = DatabaseWrapper.wait_behind
-
-    def counting_wait(self, **kwargs):
-        if self._behind is not None:
-            queued_at_wait.append(len(self.connection._pipeline.result_queue))
-        return wait(self, **kwargs)
-
-    monkeypatch.setattr(DatabaseWrapper, "wait_behind", counting_wait)
+    queued_at_wait = round_trips
     _add(1)
     _add_behind(2)
     _add_behind(3)
